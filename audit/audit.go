@@ -1,0 +1,111 @@
+// Package audit defines the audit trail: the [Event] record, the action
+// names usher writes, the [Sink] that appends events and the [Log] that
+// queries them, and [SlogSink], which mirrors events into a host's logs.
+//
+// usher writes each event in the same transaction as the change it records:
+// if the event cannot be written, the change does not happen. Events never
+// carry a password, token, TOTP secret or recovery code.
+package audit
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Action names what happened.
+type Action string
+
+// The actions usher records.
+const (
+	LoginSucceeded   Action = "login.succeeded"
+	LoginFailed      Action = "login.failed" // Reason says why; the caller only saw ErrInvalidCredentials
+	LoginThrottled   Action = "login.throttled"
+	Logout           Action = "logout"
+	SignUp           Action = "signup"
+	SessionRevoked   Action = "session.revoked"
+	PasswordUpgraded Action = "password.rehashed"
+
+	UserCreated       Action = "user.created"
+	UserUpdated       Action = "user.updated"
+	UserDeleted       Action = "user.deleted"
+	UserDisabled      Action = "user.disabled"
+	UserEnabled       Action = "user.enabled"
+	PasswordReset     Action = "user.password_reset"
+	PasswordChanged   Action = "profile.password_changed"
+	ProfileUpdated    Action = "profile.updated"
+	AvatarChanged     Action = "profile.avatar_changed"
+	GroupCreated      Action = "group.created"
+	GroupUpdated      Action = "group.updated"
+	GroupDeleted      Action = "group.deleted"
+	AuthorizationDeny Action = "authorization.denied"
+	AuditPruned       Action = "audit.pruned"
+)
+
+// Outcome says whether the action happened.
+type Outcome string
+
+// The outcomes.
+const (
+	Success Outcome = "success"
+	Failure Outcome = "failure"
+	Denied  Outcome = "denied"
+)
+
+// Actor is who acted, as they were at the time. Empty for anonymous actions
+// such as a failed login of an unknown email.
+type Actor struct {
+	ID    string
+	Email string
+}
+
+// Target is what was acted on.
+type Target struct {
+	Type string // "user", "group", "session"
+	ID   string
+}
+
+// Target types.
+const (
+	TargetUser    = "user"
+	TargetGroup   = "group"
+	TargetSession = "session"
+)
+
+// Event is one entry of the audit trail.
+type Event struct {
+	ID        string // assigned by the store on Append
+	Time      time.Time
+	Action    Action
+	Outcome   Outcome
+	Actor     Actor
+	Target    Target
+	IP        string
+	UserAgent string
+	// Reason is the detail of a failure or denial, kept for the admin and
+	// never shown to the caller that failed.
+	Reason string
+	// Details holds what changed, e.g. "before" and "after" values. It must
+	// be JSON-encodable and must never hold a secret.
+	Details map[string]any
+}
+
+// Errors.
+var (
+	ErrInvalidQuery  = errors.New("audit: invalid query")
+	ErrInvalidCursor = errors.New("audit: invalid cursor")
+)
+
+// Sink appends events. Append must be safe for concurrent use.
+type Sink interface {
+	Append(ctx context.Context, e *Event) error
+}
+
+// Log reads and prunes a stored audit trail.
+type Log interface {
+	// Query returns events matching q, newest first. q has been through
+	// [Query.Normalize].
+	Query(ctx context.Context, q Query) (Page, error)
+	// Prune deletes events older than before and returns how many went.
+	Prune(ctx context.Context, before time.Time) (int64, error)
+}

@@ -1,0 +1,69 @@
+package user
+
+import (
+	"fmt"
+	"net/mail"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// MaxEmailLength is the longest address accepted, in bytes (RFC 5321 path
+// limit less the angle brackets).
+const MaxEmailLength = 254
+
+// MaxNameLength is the longest display name accepted, in bytes.
+const MaxNameLength = 200
+
+// NormalizeEmail validates an address and returns its canonical form: spaces
+// around it trimmed and the whole address lower-cased, so that uniqueness is
+// case-insensitive. It accepts one bare address only: no display name, no
+// angle brackets, no list, no control characters, at most [MaxEmailLength]
+// bytes. Errors wrap [ErrInvalidEmail].
+func NormalizeEmail(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return "", fmt.Errorf("%w: empty", ErrInvalidEmail)
+	case len(s) > MaxEmailLength:
+		return "", fmt.Errorf("%w: longer than %d bytes", ErrInvalidEmail, MaxEmailLength)
+	case !utf8.ValidString(s):
+		return "", fmt.Errorf("%w: not valid UTF-8", ErrInvalidEmail)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
+			return "", fmt.Errorf("%w: contains a space or control character", ErrInvalidEmail)
+		}
+	}
+	if strings.ContainsAny(s, "<>,;\"()[]\\") {
+		return "", fmt.Errorf("%w: one plain address only", ErrInvalidEmail)
+	}
+	addr, err := mail.ParseAddress(s)
+	if err != nil || addr.Address != s || addr.Name != "" {
+		return "", fmt.Errorf("%w: not an address", ErrInvalidEmail)
+	}
+	at := strings.LastIndexByte(s, '@')
+	if at <= 0 || at == len(s)-1 || strings.Count(s, "@") != 1 {
+		return "", fmt.Errorf("%w: not an address", ErrInvalidEmail)
+	}
+	return strings.ToLower(s), nil
+}
+
+// NormalizeName trims a display name and checks it: valid UTF-8, no control
+// characters, at most [MaxNameLength] bytes. An empty name is allowed. Errors
+// wrap [ErrInvalidName].
+func NormalizeName(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if len(s) > MaxNameLength {
+		return "", fmt.Errorf("%w: longer than %d bytes", ErrInvalidName, MaxNameLength)
+	}
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("%w: not valid UTF-8", ErrInvalidName)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return "", fmt.Errorf("%w: contains a control character", ErrInvalidName)
+		}
+	}
+	return s, nil
+}

@@ -1,0 +1,45 @@
+package user
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps users. Implementations must be safe for concurrent use. Emails
+// arrive normalized (see [NormalizeEmail]) and are unique; a write that would
+// duplicate one fails with [ErrEmailTaken]. A method given an ID that does not
+// exist returns [ErrNotFound] unless its comment says otherwise.
+type Store interface {
+	// Create inserts u with the given password hash (empty for an account
+	// that cannot log in with a password). The caller sets every field,
+	// including ID and timestamps.
+	Create(ctx context.Context, u *User, passwordHash string) error
+	// Get returns the user with the given ID.
+	Get(ctx context.Context, id ID) (*User, error)
+	// GetByEmail returns the user with the given normalized email.
+	GetByEmail(ctx context.Context, email string) (*User, error)
+	// Update writes Email, Name, GroupID, Disabled and UpdatedAt of u.
+	Update(ctx context.Context, u *User) error
+	// Delete removes the user and everything that hangs off it (sessions,
+	// avatar, second factors).
+	Delete(ctx context.Context, id ID) error
+	// List returns one page of users. q has been through [Query.Normalize].
+	List(ctx context.Context, q Query) (Page, error)
+	// Count returns the number of users.
+	Count(ctx context.Context) (int, error)
+	// CountInGroup returns the number of members of a group, only the
+	// enabled ones when enabledOnly is set. An unknown group counts 0.
+	CountInGroup(ctx context.Context, groupID string, enabledOnly bool) (int, error)
+	// PasswordHash returns the stored hash, empty when the user has none.
+	PasswordHash(ctx context.Context, id ID) (string, error)
+	// SetPasswordHash replaces the stored hash.
+	SetPasswordHash(ctx context.Context, id ID, hash string) error
+	// SetLastLogin records a successful login.
+	SetLastLogin(ctx context.Context, id ID, at time.Time) error
+	// SetAvatar stores an image; nil data removes it (removing none is not
+	// an error).
+	SetAvatar(ctx context.Context, id ID, data []byte, contentType string) error
+	// Avatar returns the stored image and its content type; [ErrNoAvatar]
+	// when the user has none.
+	Avatar(ctx context.Context, id ID) ([]byte, string, error)
+}

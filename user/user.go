@@ -1,0 +1,53 @@
+// Package user defines the user account: the [User] record, email
+// normalization and validation, the listing [Query] and [Page], and the
+// [Store] interface that a storage backend implements.
+//
+// The package holds data and rules about data only. Who may read or change a
+// user is decided by package auth, which is the one entry point a host calls.
+package user
+
+import (
+	"errors"
+	"time"
+)
+
+// ID identifies a user. It is opaque: hosts store and compare it, never parse it.
+type ID string
+
+// User is one account. It carries no credential: password hashes, TOTP
+// secrets and passkeys live behind their own stores so that a User can be
+// handed to templates and JSON encoders without leaking anything.
+type User struct {
+	ID    ID
+	Email string // normalized: trimmed, lower-cased
+	Name  string
+	// GroupID is the ID of the user's group (a group.ID). Every user has
+	// exactly one group; its permissions are the user's permissions.
+	GroupID     string
+	Disabled    bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	LastLoginAt time.Time // zero if the user never logged in
+}
+
+// Summary is one row of a user listing: the user and what an admin page shows
+// beside it.
+type Summary struct {
+	User
+	GroupName string
+	TwoFactor bool // a confirmed TOTP secret is enrolled
+	Passkeys  int  // number of registered passkeys
+}
+
+// Errors returned by this package and by every [Store].
+var (
+	ErrNotFound      = errors.New("user: not found")
+	ErrEmailTaken    = errors.New("user: email already in use")
+	ErrInvalidEmail  = errors.New("user: invalid email address")
+	ErrInvalidName   = errors.New("user: invalid name")
+	ErrInvalidQuery  = errors.New("user: invalid query")
+	ErrInvalidCursor = errors.New("user: invalid cursor")
+)
+
+// ErrNoAvatar is returned by Store.Avatar for a user without an avatar.
+var ErrNoAvatar = errors.New("user: no avatar")
