@@ -15,21 +15,21 @@ type Entry struct {
 
 // The permissions usher itself checks.
 const (
-	UsersRead              Permission = "users:read"
-	UsersWrite             Permission = "users:write"
-	GroupsRead             Permission = "groups:read"
-	GroupsWrite            Permission = "groups:write"
-	AuditRead              Permission = "audit:read"
-	SessionsRevoke         Permission = "sessions:revoke"
-	ProfileUpdateName      Permission = "profile:update_name"
-	ProfileUpdateEmail     Permission = "profile:update_email"
-	ProfileUpdatePassword  Permission = "profile:update_password"
-	ProfileManage2FA       Permission = "profile:manage_2fa"
-	ProfileManagePasskeys  Permission = "profile:manage_passkeys"
-	ProfileManageSSO       Permission = "profile:manage_sso"
-	ProfileAll             Permission = "profile:*"
-	categoryUsers                     = "Users and groups"
-	categoryProfile                   = "Own profile"
+	UsersRead             Permission = "users:read"
+	UsersWrite            Permission = "users:write"
+	GroupsRead            Permission = "groups:read"
+	GroupsWrite           Permission = "groups:write"
+	AuditRead             Permission = "audit:read"
+	SessionsRevoke        Permission = "sessions:revoke"
+	ProfileUpdateName     Permission = "profile:update_name"
+	ProfileUpdateEmail    Permission = "profile:update_email"
+	ProfileUpdatePassword Permission = "profile:update_password"
+	ProfileManage2FA      Permission = "profile:manage_2fa"
+	ProfileManagePasskeys Permission = "profile:manage_passkeys"
+	ProfileManageSSO      Permission = "profile:manage_sso"
+	ProfileAll            Permission = "profile:*"
+	categoryUsers                    = "Users and groups"
+	categoryProfile                  = "Own profile"
 )
 
 // Builtin lists usher's own permissions; every [Catalog] contains them.
