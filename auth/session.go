@@ -1,8 +1,13 @@
 package auth
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"time"
 
+	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/group"
 	"github.com/usher-go/usher/user"
 )
 
@@ -18,4 +23,193 @@ type Session struct {
 	ExpiresAt  time.Time // absolute expiry; idle expiry is LastSeenAt + Config.IdleTimeout
 	IP         string
 	UserAgent  string
+}
+
+// touchInterval is how stale LastSeenAt may get before Authenticate writes
+// it again: at most one write a minute per session keeps reads reads.
+const touchInterval = time.Minute
+
+// issueSession creates a session for u inside tx and returns it with its
+// token.
+func (m *Manager) issueSession(ctx context.Context, tx Store, u *user.User, c Client) (*Session, error) {
+	token, hash, err := m.newToken()
+	if err != nil {
+		return nil, err
+	}
+	id, err := m.newID()
+	if err != nil {
+		return nil, err
+	}
+	now := m.clock()
+	s := &Session{
+		ID:         id,
+		UserID:     u.ID,
+		CreatedAt:  now,
+		LastSeenAt: now,
+		ExpiresAt:  now.Add(m.cfg.AbsoluteTimeout),
+		IP:         c.IP,
+		UserAgent:  c.UserAgent,
+	}
+	if err := tx.Sessions().Create(ctx, s, hash); err != nil {
+		return nil, fmt.Errorf("auth: creating session: %w", err)
+	}
+	s.Token = token
+	return s, nil
+}
+
+// expired reports whether s has passed its absolute or idle timeout.
+func (m *Manager) expired(s *Session, now time.Time) bool {
+	return !now.Before(s.ExpiresAt) || !now.Before(s.LastSeenAt.Add(m.cfg.IdleTimeout))
+}
+
+// Authenticate resolves a session token to a [Principal], reading the user
+// and its group's permissions fresh on every call, so a permission change,
+// a disable or a deletion applies to the very next request. A malformed,
+// unknown, expired or revoked token gives [ErrUnauthenticated].
+func (m *Manager) Authenticate(ctx context.Context, token string) (*Principal, error) {
+	hash := hashToken(token)
+	if hash == nil {
+		return nil, ErrUnauthenticated
+	}
+	s, u, g, err := m.store.Sessions().Lookup(ctx, hash)
+	if errors.Is(err, ErrSessionNotFound) {
+		return nil, ErrUnauthenticated
+	}
+	if err != nil {
+		return nil, fmt.Errorf("auth: looking up session: %w", err)
+	}
+	now := m.clock()
+	if m.expired(s, now) {
+		if err := m.store.Sessions().Delete(ctx, s.ID); err != nil && !errors.Is(err, ErrSessionNotFound) {
+			m.log.WarnContext(ctx, "usher: deleting expired session", "err", err)
+		}
+		return nil, ErrUnauthenticated
+	}
+	if u.Disabled {
+		return nil, ErrUnauthenticated
+	}
+	if now.Sub(s.LastSeenAt) >= touchInterval {
+		if err := m.store.Sessions().Touch(ctx, s.ID, now, now.Add(-touchInterval)); err != nil {
+			return nil, fmt.Errorf("auth: touching session: %w", err)
+		}
+		s.LastSeenAt = now
+	}
+	return m.principal(u, g, s), nil
+}
+
+// Logout ends the session of token. An unknown or expired token is not an
+// error: the session is gone either way.
+func (m *Manager) Logout(ctx context.Context, token string) error {
+	hash := hashToken(token)
+	if hash == nil {
+		return nil
+	}
+	s, u, _, err := m.store.Sessions().Lookup(ctx, hash)
+	if errors.Is(err, ErrSessionNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("auth: looking up session: %w", err)
+	}
+	return m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
+		if err := tx.Sessions().Delete(ctx, s.ID); errors.Is(err, ErrSessionNotFound) {
+			return nil // a concurrent logout won
+		} else if err != nil {
+			return err
+		}
+		return rec(&audit.Event{
+			Action: audit.Logout, Outcome: audit.Success,
+			Actor:  audit.Actor{ID: string(u.ID), Email: u.Email},
+			Target: audit.Target{Type: audit.TargetSession, ID: s.ID},
+			IP:     s.IP, UserAgent: s.UserAgent,
+		})
+	})
+}
+
+// Sessions lists the actor's own live sessions, newest first. Compare each
+// ID with actor.Session.ID to mark the current one.
+func (m *Manager) Sessions(ctx context.Context, actor *Principal) ([]Session, error) {
+	if actor == nil || actor.perms == nil {
+		return nil, ErrForbidden
+	}
+	return m.liveSessions(ctx, actor.User.ID)
+}
+
+// UserSessions lists another user's live sessions; it needs
+// sessions:revoke.
+func (m *Manager) UserSessions(ctx context.Context, actor *Principal, id user.ID) ([]Session, error) {
+	if err := m.deniedUnless(ctx, actor, group.SessionsRevoke, audit.Target{Type: audit.TargetUser, ID: string(id)}); err != nil {
+		return nil, err
+	}
+	if _, err := m.store.Users().Get(ctx, id); err != nil {
+		return nil, err
+	}
+	return m.liveSessions(ctx, id)
+}
+
+func (m *Manager) liveSessions(ctx context.Context, id user.ID) ([]Session, error) {
+	all, err := m.store.Sessions().List(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	now := m.clock()
+	live := all[:0]
+	for _, s := range all {
+		if !m.expired(&s, now) {
+			live = append(live, s)
+		}
+	}
+	return live, nil
+}
+
+// RevokeSession ends one session. A user may end any of its own sessions;
+// ending someone else's needs sessions:revoke and that the actor holds every
+// permission of the owner's group.
+func (m *Manager) RevokeSession(ctx context.Context, actor *Principal, sessionID string) error {
+	target := audit.Target{Type: audit.TargetSession, ID: sessionID}
+	return m.change(ctx, actor, "", audit.SessionRevoked, target, func(tx Store, a *Principal, e *audit.Event) error {
+		s, err := tx.Sessions().Get(ctx, sessionID)
+		if err != nil {
+			return err
+		}
+		if s.UserID != a.User.ID {
+			if !a.Can(group.SessionsRevoke) {
+				return fmt.Errorf("%w: needs %s", ErrForbidden, group.SessionsRevoke)
+			}
+			if err := m.mayManageUser(ctx, tx, a, s.UserID); err != nil {
+				return err
+			}
+		}
+		e.Details = map[string]any{"user_id": string(s.UserID)}
+		return tx.Sessions().Delete(ctx, s.ID)
+	})
+}
+
+// RevokeOtherSessions ends every session of the actor but the current one
+// and returns how many ended.
+func (m *Manager) RevokeOtherSessions(ctx context.Context, actor *Principal) (int, error) {
+	var n int
+	target := audit.Target{Type: audit.TargetUser}
+	if actor != nil {
+		target.ID = string(actor.User.ID)
+	}
+	err := m.change(ctx, actor, "", audit.SessionRevoked, target, func(tx Store, a *Principal, e *audit.Event) error {
+		var err error
+		n, err = tx.Sessions().DeleteUser(ctx, a.User.ID, a.Session.ID)
+		e.Details = map[string]any{"revoked": n, "kept": a.Session.ID}
+		return err
+	})
+	return n, err
+}
+
+// PruneSessions deletes expired sessions and stale throttling counters. A
+// host calls it now and then (say hourly); expired sessions are refused
+// whether or not they were pruned.
+func (m *Manager) PruneSessions(ctx context.Context) (int, error) {
+	now := m.clock()
+	n, err := m.store.Sessions().DeleteExpired(ctx, now, now.Add(-m.cfg.IdleTimeout))
+	if err != nil {
+		return n, err
+	}
+	return n, m.store.Throttle().Prune(ctx, now.Add(-m.cfg.Throttle.MaxDelay-time.Hour))
 }

@@ -24,6 +24,7 @@ const (
 	ProfileUpdateName     Permission = "profile:update_name"
 	ProfileUpdateEmail    Permission = "profile:update_email"
 	ProfileUpdatePassword Permission = "profile:update_password"
+	ProfileUpdateAvatar   Permission = "profile:update_avatar"
 	ProfileManage2FA      Permission = "profile:manage_2fa"
 	ProfileManagePasskeys Permission = "profile:manage_passkeys"
 	ProfileManageSSO      Permission = "profile:manage_sso"
@@ -43,6 +44,7 @@ var Builtin = []Entry{
 	{ProfileUpdateName, "Change own name", categoryProfile},
 	{ProfileUpdateEmail, "Change own email", categoryProfile},
 	{ProfileUpdatePassword, "Change own password", categoryProfile},
+	{ProfileUpdateAvatar, "Change own avatar", categoryProfile},
 	{ProfileManage2FA, "Manage own two-factor authentication", categoryProfile},
 	{ProfileManagePasskeys, "Manage own passkeys", categoryProfile},
 	{ProfileManageSSO, "Link and unlink own single sign-on accounts", categoryProfile},

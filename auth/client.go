@@ -1,0 +1,39 @@
+package auth
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// Client is what usher knows of the request behind an operation: the
+// client's IP (for throttling and the audit trail) and its user agent.
+type Client struct {
+	IP        string
+	UserAgent string
+}
+
+const (
+	maxIPLen        = 64
+	maxUserAgentLen = 512
+)
+
+// clean bounds and sanitises the fields: they come from the network and end
+// up in the database and the audit trail.
+func (c Client) clean() Client {
+	return Client{IP: cleanField(c.IP, maxIPLen), UserAgent: cleanField(c.UserAgent, maxUserAgentLen)}
+}
+
+func cleanField(s string, max int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	for len(s) > max {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return strings.TrimSpace(s)
+}

@@ -1,0 +1,142 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/group"
+)
+
+// routeTarget names a denied route in the audit trail.
+func routeTarget(r *http.Request) audit.Target {
+	return audit.Target{Type: "route", ID: cleanField(r.Method+" "+r.URL.Path, 256)}
+}
+
+// CookieName is the session cookie. The __Host- prefix makes browsers
+// insist on Secure, Path=/ and no Domain, so a sibling subdomain cannot
+// plant or read it (OWASP ASVS 5.0 V3.3.1).
+const CookieName = "__Host-usher_session"
+
+type ctxKey struct{}
+
+// WithPrincipal returns ctx carrying p; [Manager.Middleware] does this.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// PrincipalFrom returns the principal the middleware found, if any.
+func PrincipalFrom(ctx context.Context) (*Principal, bool) {
+	p, ok := ctx.Value(ctxKey{}).(*Principal)
+	return p, ok && p != nil
+}
+
+// ClientFrom returns the client IP (from RemoteAddr; put a proxy-aware
+// middleware in front if you sit behind one) and user agent of r.
+func ClientFrom(r *http.Request) Client {
+	ip := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(ip); err == nil {
+		ip = host
+	}
+	return Client{IP: ip, UserAgent: r.UserAgent()}.clean()
+}
+
+// SetSessionCookie writes the session token to the client: __Host- prefix,
+// Secure, HttpOnly, SameSite=Lax, expiring with the session's absolute
+// timeout. Browsers accept Secure cookies from http://localhost, so this
+// works in development too.
+func (m *Manager) SetSessionCookie(w http.ResponseWriter, s *Session) {
+	http.SetCookie(w, &http.Cookie{
+		Name: CookieName, Value: s.Token, Path: "/",
+		Expires: s.ExpiresAt, MaxAge: int(time.Until(s.ExpiresAt).Seconds()),
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// ClearSessionCookie removes the session cookie.
+func (m *Manager) ClearSessionCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name: CookieName, Value: "", Path: "/", MaxAge: -1,
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// TokenFrom returns the session token of r: the Authorization: Bearer
+// header if present, else the session cookie.
+func TokenFrom(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if scheme, tok, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(tok)
+		}
+		return ""
+	}
+	if c, err := r.Cookie(CookieName); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// Middleware authenticates each request from its bearer token or session
+// cookie and puts the [Principal] in the request context (see
+// [PrincipalFrom]). A request without a valid session goes on anonymous:
+// guard routes with [Manager.RequirePermission] or [Manager.RequireLogin].
+// A store failure is answered 500 through Config.HTTPError.
+func (m *Manager) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := TokenFrom(r)
+		if tok == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		p, err := m.Authenticate(r.Context(), tok)
+		switch {
+		case errors.Is(err, ErrUnauthenticated):
+			next.ServeHTTP(w, r)
+		case err != nil:
+			m.httpError(w, r, http.StatusInternalServerError, err)
+		default:
+			p.Client = ClientFrom(r)
+			next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
+		}
+	})
+}
+
+// RequireLogin answers 401 unless the request carries a principal.
+func (m *Manager) RequireLogin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := PrincipalFrom(r.Context()); !ok {
+			m.httpError(w, r, http.StatusUnauthorized, ErrUnauthenticated)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// RequirePermission answers 401 without a principal and 403 (recording the
+// denial in the audit trail) when the principal lacks perm.
+func (m *Manager) RequirePermission(perm group.Permission, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := PrincipalFrom(r.Context())
+		if !ok {
+			m.httpError(w, r, http.StatusUnauthorized, ErrUnauthenticated)
+			return
+		}
+		if err := m.deniedUnless(r.Context(), p, perm, routeTarget(r)); err != nil {
+			m.httpError(w, r, http.StatusForbidden, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (m *Manager) httpError(w http.ResponseWriter, r *http.Request, status int, err error) {
+	if m.cfg.HTTPError != nil {
+		m.cfg.HTTPError(w, r, status, err)
+		return
+	}
+	http.Error(w, http.StatusText(status), status)
+}

@@ -1,0 +1,199 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/group"
+)
+
+// Manager is the one entry point of usher. Every operation that reads or
+// changes users, groups or sessions goes through it, and it checks the
+// acting [Principal]'s permissions itself, so a host cannot forget to. A
+// Manager is safe for concurrent use; several Managers (in one process or
+// many) may share one Store.
+type Manager struct {
+	cfg     Config
+	store   Store
+	catalog *group.Catalog
+	hasher  *hasher
+	log     *slog.Logger
+	now     func() time.Time
+	rand    io.Reader
+	perms   permCache
+}
+
+// New checks cfg and returns a Manager. Errors wrap [ErrInvalidConfig].
+// New computes one bcrypt hash (for equal-time failures on unknown emails),
+// so it takes as long as one login.
+func New(cfg Config) (*Manager, error) {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, a...))
+	}
+	if cfg.Store == nil {
+		return nil, bad("Store is nil")
+	}
+	if len(cfg.SecretKey) < minSecretKeyLen {
+		return nil, bad("SecretKey must be at least %d bytes", minSecretKeyLen)
+	}
+	switch {
+	case cfg.BcryptCost == 0:
+		cfg.BcryptCost = DefaultBcryptCost
+	case cfg.BcryptCost > 31:
+		return nil, bad("BcryptCost %d is above 31", cfg.BcryptCost)
+	case cfg.BcryptCost < 10 && !(cfg.InsecureLowBcryptCostForTests && cfg.BcryptCost >= 4):
+		return nil, bad("BcryptCost %d is below 10", cfg.BcryptCost)
+	}
+	switch {
+	case cfg.MinPasswordLength == 0:
+		cfg.MinPasswordLength = 8
+	case cfg.MinPasswordLength < 1 || cfg.MinPasswordLength > 256:
+		return nil, bad("MinPasswordLength must be 1 to 256")
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.AbsoluteTimeout == 0 {
+		cfg.AbsoluteTimeout = DefaultAbsoluteTimeout
+	}
+	if cfg.IdleTimeout < time.Minute || cfg.AbsoluteTimeout < time.Minute {
+		return nil, bad("session timeouts must be at least a minute")
+	}
+	if cfg.AuditRetention < 0 {
+		return nil, bad("AuditRetention is negative")
+	}
+	t := &cfg.Throttle
+	if t.FreeFailures == 0 {
+		t.FreeFailures = 5
+	}
+	if t.BaseDelay == 0 {
+		t.BaseDelay = time.Second
+	}
+	if t.MaxDelay == 0 {
+		t.MaxDelay = 15 * time.Minute
+	}
+	if t.PerIPPerMinute == 0 {
+		t.PerIPPerMinute = 60
+	}
+	if t.FreeFailures < 0 || t.BaseDelay < 0 || t.MaxDelay < t.BaseDelay {
+		return nil, bad("Throttle: negative values or MaxDelay below BaseDelay")
+	}
+	catalog, err := group.NewCatalog(cfg.Permissions...)
+	if err != nil {
+		return nil, bad("Permissions: %v", err)
+	}
+	m := &Manager{
+		cfg:     cfg,
+		store:   cfg.Store,
+		catalog: catalog,
+		log:     cfg.Logger,
+		now:     cfg.Now,
+		rand:    cfg.Rand,
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.rand == nil {
+		m.rand = rand.Reader
+	}
+	m.hasher, err = newHasher(cfg.SecretKey, cfg.BcryptCost, m.rand)
+	if err != nil {
+		return nil, bad("%v", err)
+	}
+	return m, nil
+}
+
+// Permissions returns the permission catalog: usher's own and the host's,
+// with labels and categories for a permission picker.
+func (m *Manager) Permissions() []group.Entry { return m.catalog.Entries() }
+
+// clock returns the current time in UTC, truncated to microseconds so that
+// what is stored and what is returned compare equal.
+func (m *Manager) clock() time.Time { return m.now().UTC().Truncate(time.Microsecond) }
+
+// randomBytes reads n bytes from the configured source.
+func (m *Manager) randomBytes(n int) ([]byte, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(m.rand, b); err != nil {
+		return nil, fmt.Errorf("auth: reading randomness: %w", err)
+	}
+	return b, nil
+}
+
+// newID returns 128 random bits in hex: unguessable IDs for users, groups
+// and sessions, so knowing one ID tells nothing about another.
+func (m *Manager) newID() (string, error) {
+	b, err := m.randomBytes(16)
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// record appends e inside tx, filling the time.
+func (m *Manager) record(ctx context.Context, tx Store, e *audit.Event) error {
+	if e.Time.IsZero() {
+		e.Time = m.clock()
+	}
+	if err := tx.Audit().Append(ctx, e); err != nil {
+		return fmt.Errorf("auth: writing audit event: %w", err)
+	}
+	return nil
+}
+
+// mirror hands committed events to Config.AuditMirror.
+func (m *Manager) mirror(ctx context.Context, events ...*audit.Event) {
+	if m.cfg.AuditMirror == nil {
+		return
+	}
+	for _, e := range events {
+		if err := m.cfg.AuditMirror.Append(ctx, e); err != nil {
+			m.log.WarnContext(ctx, "usher: audit mirror failed", "action", e.Action, "err", err)
+		}
+	}
+}
+
+// atomic runs fn in a transaction and mirrors the events it recorded once
+// they are committed. fn appends events to *events through rec.
+func (m *Manager) atomic(ctx context.Context, fn func(tx Store, rec func(*audit.Event) error) error) error {
+	var events []*audit.Event
+	err := m.store.Atomic(ctx, func(tx Store) error {
+		events = events[:0] // the store may run fn again
+		return fn(tx, func(e *audit.Event) error {
+			if err := m.record(ctx, tx, e); err != nil {
+				return err
+			}
+			events = append(events, e)
+			return nil
+		})
+	})
+	if err == nil {
+		m.mirror(ctx, events...)
+	}
+	return err
+}
+
+// recordAlone writes one event in its own transaction: for failures and
+// denials, whose triggering transaction (if any) was rolled back.
+func (m *Manager) recordAlone(ctx context.Context, e *audit.Event) {
+	err := m.atomic(ctx, func(_ Store, rec func(*audit.Event) error) error { return rec(e) })
+	if err != nil {
+		m.log.ErrorContext(ctx, "usher: could not write audit event", "action", e.Action, "err", err)
+	}
+}
+
+// isDenial reports whether err is an authorization refusal, which is
+// audited as such.
+func isDenial(err error) bool {
+	return errors.Is(err, ErrForbidden) || errors.Is(err, ErrLastAdmin) || errors.Is(err, group.ErrBuiltin)
+}

@@ -1,0 +1,108 @@
+package auth
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+
+	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/user"
+)
+
+// SignUp is the first account's registration.
+type SignUp struct {
+	Email    string
+	Name     string
+	Password string
+	// BootstrapToken must equal Config.BootstrapToken when that is set.
+	BootstrapToken string
+}
+
+// SignupOpen reports whether sign-up is still possible, i.e. no account
+// exists yet. A page uses it to decide whether to offer the form; SignUp
+// itself decides again, atomically.
+func (m *Manager) SignupOpen(ctx context.Context) (bool, error) {
+	n, err := m.store.Users().Count(ctx)
+	return n == 0, err
+}
+
+// SignUp creates the first account, in the built-in admin group, and logs
+// it in. Exactly one sign-up can ever succeed, even when many race: the
+// count and the insert happen in one serialized transaction. Every later
+// call fails with [ErrSignupClosed]; further accounts are made by an admin
+// with [Manager.CreateUser].
+func (m *Manager) SignUp(ctx context.Context, in SignUp, c Client) (*Session, error) {
+	c = c.clean()
+	if m.cfg.BootstrapToken != "" &&
+		subtle.ConstantTimeCompare([]byte(in.BootstrapToken), []byte(m.cfg.BootstrapToken)) != 1 {
+		m.recordAlone(ctx, &audit.Event{Action: audit.SignUp, Outcome: audit.Failure,
+			IP: c.IP, UserAgent: c.UserAgent, Reason: "wrong bootstrap token"})
+		return nil, ErrBootstrapToken
+	}
+	if open, err := m.SignupOpen(ctx); err != nil {
+		return nil, err
+	} else if !open {
+		return nil, ErrSignupClosed // cheap refusal before spending a bcrypt
+	}
+	u, err := m.newUser(in.Email, in.Name, group.AdminID)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := m.newPasswordHash(ctx, in.Password)
+	if err != nil {
+		return nil, err
+	}
+	var s *Session
+	err = m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
+		n, err := tx.Users().Count(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return ErrSignupClosed
+		}
+		if err := tx.Users().Create(ctx, u, hash); err != nil {
+			return err
+		}
+		if err := tx.Users().SetLastLogin(ctx, u.ID, u.CreatedAt); err != nil {
+			return err
+		}
+		if s, err = m.issueSession(ctx, tx, u, c); err != nil {
+			return err
+		}
+		return rec(&audit.Event{
+			Action: audit.SignUp, Outcome: audit.Success,
+			Actor:  audit.Actor{ID: string(u.ID), Email: u.Email},
+			Target: audit.Target{Type: audit.TargetUser, ID: string(u.ID)},
+			IP:     c.IP, UserAgent: c.UserAgent,
+			Details: map[string]any{"email": u.Email, "name": u.Name, "group": string(group.AdminID)},
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// newUser validates the fields of a new account and returns it with a
+// fresh ID and timestamps.
+func (m *Manager) newUser(email, name string, gid group.ID) (*user.User, error) {
+	email, err := user.NormalizeEmail(email)
+	if err != nil {
+		return nil, err
+	}
+	name, err = user.NormalizeName(name)
+	if err != nil {
+		return nil, err
+	}
+	id, err := m.newID()
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	now := m.clock()
+	return &user.User{
+		ID: user.ID(id), Email: email, Name: name, GroupID: string(gid),
+		CreatedAt: now, UpdatedAt: now,
+	}, nil
+}

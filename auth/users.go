@@ -1,0 +1,271 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/user"
+)
+
+// NewUser is an account an admin creates.
+type NewUser struct {
+	Email    string
+	Name     string
+	Password string
+	// GroupID is the new user's group; empty means the default "Users"
+	// group ([group.UsersID]).
+	GroupID group.ID
+}
+
+// UserUpdate changes an account; nil fields stay as they are.
+type UserUpdate struct {
+	Name    *string
+	Email   *string
+	GroupID *group.ID
+}
+
+func userTarget(id user.ID) audit.Target {
+	return audit.Target{Type: audit.TargetUser, ID: string(id)}
+}
+
+// ListUsers returns one page of users with their group name and 2FA status.
+// It needs users:read.
+func (m *Manager) ListUsers(ctx context.Context, actor *Principal, q user.Query) (user.Page, error) {
+	if err := m.deniedUnless(ctx, actor, group.UsersRead, audit.Target{Type: audit.TargetUser}); err != nil {
+		return user.Page{}, err
+	}
+	q, err := q.Normalize()
+	if err != nil {
+		return user.Page{}, err
+	}
+	if q.Cursor != "" {
+		if _, err := user.DecodeCursor(q); err != nil {
+			return user.Page{}, err
+		}
+	}
+	return m.store.Users().List(ctx, q)
+}
+
+// GetUser returns one user. It needs users:read, except for the actor's own
+// account.
+func (m *Manager) GetUser(ctx context.Context, actor *Principal, id user.ID) (*user.User, error) {
+	if actor == nil || actor.User.ID != id || actor.perms == nil {
+		if err := m.deniedUnless(ctx, actor, group.UsersRead, userTarget(id)); err != nil {
+			return nil, err
+		}
+	}
+	return m.store.Users().Get(ctx, id)
+}
+
+// CreateUser creates an account. It needs users:write, and the actor must
+// hold every permission of the group the user joins (no escalation).
+func (m *Manager) CreateUser(ctx context.Context, actor *Principal, in NewUser) (*user.User, error) {
+	if in.GroupID == "" {
+		in.GroupID = group.UsersID
+	}
+	u, err := m.newUser(in.Email, in.Name, in.GroupID)
+	if err != nil {
+		return nil, err
+	}
+	if !actor.Can(group.UsersWrite) {
+		// Refuse before spending a bcrypt on a request that cannot succeed.
+		return nil, m.refuse(ctx, actor, group.UsersWrite, audit.UserCreated, audit.Target{Type: audit.TargetUser})
+	}
+	hash, err := m.newPasswordHash(ctx, in.Password)
+	if err != nil {
+		return nil, err
+	}
+	err = m.change(ctx, actor, group.UsersWrite, audit.UserCreated, userTarget(u.ID), func(tx Store, a *Principal, e *audit.Event) error {
+		g, err := tx.Groups().Get(ctx, in.GroupID)
+		if err != nil {
+			return err
+		}
+		if err := mayManage(a, g); err != nil {
+			return err
+		}
+		if err := tx.Users().Create(ctx, u, hash); err != nil {
+			return err
+		}
+		e.Details = map[string]any{"email": u.Email, "name": u.Name, "group": string(g.ID), "group_name": g.Name}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// UpdateUser changes a user's name, email or group. It needs users:write;
+// the actor must hold every permission of the user's group and of the new
+// group; nobody changes their own group; the last enabled admin cannot be
+// moved out of the admin group. A group change applies to the user's very
+// next request.
+func (m *Manager) UpdateUser(ctx context.Context, actor *Principal, id user.ID, up UserUpdate) (*user.User, error) {
+	var name, email string
+	var err error
+	if up.Name != nil {
+		if name, err = user.NormalizeName(*up.Name); err != nil {
+			return nil, err
+		}
+	}
+	if up.Email != nil {
+		if email, err = user.NormalizeEmail(*up.Email); err != nil {
+			return nil, err
+		}
+	}
+	var out *user.User
+	err = m.change(ctx, actor, group.UsersWrite, audit.UserUpdated, userTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
+		u, err := tx.Users().Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := m.mayManageUser(ctx, tx, a, id); err != nil {
+			return err
+		}
+		before, after := map[string]any{}, map[string]any{}
+		if up.Name != nil && name != u.Name {
+			before["name"], after["name"] = u.Name, name
+			u.Name = name
+		}
+		if up.Email != nil && email != u.Email {
+			before["email"], after["email"] = u.Email, email
+			u.Email = email
+		}
+		if up.GroupID != nil && string(*up.GroupID) != u.GroupID {
+			if err := m.checkRegroup(ctx, tx, a, u, *up.GroupID); err != nil {
+				return err
+			}
+			before["group"], after["group"] = u.GroupID, string(*up.GroupID)
+			u.GroupID = string(*up.GroupID)
+		}
+		out = u
+		if len(after) == 0 {
+			e.Action = "" // nothing changed, nothing to record
+			return nil
+		}
+		u.UpdatedAt = m.clock()
+		e.Details = map[string]any{"before": before, "after": after}
+		return tx.Users().Update(ctx, u)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// checkRegroup applies the rules for moving u into group to.
+func (m *Manager) checkRegroup(ctx context.Context, tx Store, a *Principal, u *user.User, to group.ID) error {
+	if u.ID == a.User.ID {
+		return fmt.Errorf("%w: nobody changes their own group", ErrForbidden)
+	}
+	g, err := tx.Groups().Get(ctx, to)
+	if err != nil {
+		return err
+	}
+	if err := mayManage(a, g); err != nil {
+		return err
+	}
+	return m.checkNotLastAdmin(ctx, tx, u)
+}
+
+// checkNotLastAdmin refuses a change that takes u out of the enabled admins
+// when u is the last one. It runs inside the change's transaction, which the
+// store serializes, so two admins cannot demote each other at once.
+func (m *Manager) checkNotLastAdmin(ctx context.Context, tx Store, u *user.User) error {
+	if u.GroupID != string(group.AdminID) || u.Disabled {
+		return nil
+	}
+	n, err := tx.Users().CountInGroup(ctx, string(group.AdminID), true)
+	if err != nil {
+		return err
+	}
+	if n <= 1 {
+		return ErrLastAdmin
+	}
+	return nil
+}
+
+// DeleteUser removes an account for good, with its sessions, avatar and
+// second factors; the user is logged out before the call returns. It needs
+// users:write and the actor must hold every permission of the user's group.
+func (m *Manager) DeleteUser(ctx context.Context, actor *Principal, id user.ID) error {
+	return m.change(ctx, actor, group.UsersWrite, audit.UserDeleted, userTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
+		u, err := tx.Users().Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := m.mayManageUser(ctx, tx, a, id); err != nil {
+			return err
+		}
+		if err := m.checkNotLastAdmin(ctx, tx, u); err != nil {
+			return err
+		}
+		if _, err := tx.Sessions().DeleteUser(ctx, id, ""); err != nil {
+			return err
+		}
+		e.Details = map[string]any{"email": u.Email, "name": u.Name, "group": u.GroupID}
+		return tx.Users().Delete(ctx, id)
+	})
+}
+
+// SetDisabled disables or re-enables an account. Disabling ends every
+// session of the user before the call returns; a disabled user cannot log
+// in. It needs users:write; the last enabled admin cannot be disabled.
+func (m *Manager) SetDisabled(ctx context.Context, actor *Principal, id user.ID, disabled bool) error {
+	action := audit.UserEnabled
+	if disabled {
+		action = audit.UserDisabled
+	}
+	return m.change(ctx, actor, group.UsersWrite, action, userTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
+		u, err := tx.Users().Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := m.mayManageUser(ctx, tx, a, id); err != nil {
+			return err
+		}
+		if disabled {
+			if err := m.checkNotLastAdmin(ctx, tx, u); err != nil {
+				return err
+			}
+			n, err := tx.Sessions().DeleteUser(ctx, id, "")
+			if err != nil {
+				return err
+			}
+			e.Details = map[string]any{"sessions_revoked": n}
+		}
+		if u.Disabled == disabled {
+			e.Action = ""
+			return nil
+		}
+		u.Disabled = disabled
+		u.UpdatedAt = m.clock()
+		return tx.Users().Update(ctx, u)
+	})
+}
+
+// ResetPassword sets a new password for a user, e.g. one who forgot
+// theirs, and ends all of that user's sessions. It needs users:write and
+// the actor must hold every permission of the user's group.
+func (m *Manager) ResetPassword(ctx context.Context, actor *Principal, id user.ID, newPassword string) error {
+	if !actor.Can(group.UsersWrite) {
+		return m.refuse(ctx, actor, group.UsersWrite, audit.PasswordReset, userTarget(id))
+	}
+	hash, err := m.newPasswordHash(ctx, newPassword)
+	if err != nil {
+		return err
+	}
+	return m.change(ctx, actor, group.UsersWrite, audit.PasswordReset, userTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
+		if err := m.mayManageUser(ctx, tx, a, id); err != nil {
+			return err
+		}
+		if err := tx.Users().SetPasswordHash(ctx, id, hash); err != nil {
+			return err
+		}
+		n, err := tx.Sessions().DeleteUser(ctx, id, "")
+		e.Details = map[string]any{"sessions_revoked": n}
+		return err
+	})
+}
