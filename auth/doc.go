@@ -1,0 +1,45 @@
+// Package auth is usher's entry point: the [Manager] and what it returns.
+//
+// A host builds one Manager with [New] over a [Store] (store/sqlite.Open
+// returns one) and calls it from its own handlers:
+//
+//   - Bootstrap: [Manager.SignupOpen] and [Manager.SignUp] create the first
+//     account, in the built-in admin group; afterwards sign-up is closed by
+//     the library ([ErrSignupClosed]), optionally guarded by
+//     Config.BootstrapToken.
+//   - Login: [Manager.Login] checks an email and password, throttled per
+//     account and per client IP, and returns a [Session] whose Token the
+//     host hands to the client ([Manager.SetSessionCookie]). Every wrong
+//     answer is [ErrInvalidCredentials].
+//   - Requests: [Manager.Middleware] (or [Manager.Authenticate]) turns the
+//     token into a [Principal], read fresh on every request, so permission
+//     changes, disables and deletions apply at once. [Principal.Can] answers
+//     permission checks without allocating; [Manager.RequirePermission]
+//     guards a route.
+//   - Admin: [Manager.ListUsers], [Manager.CreateUser], [Manager.UpdateUser],
+//     [Manager.DeleteUser], [Manager.SetDisabled], [Manager.ResetPassword] and
+//     the group operations take the acting Principal and check it inside the
+//     library: deny by default, no escalation (nobody grants or reaches what
+//     they do not hold), nobody changes their own group, the last enabled
+//     admin stays.
+//   - Self-service: [Manager.UpdateProfile], [Manager.ChangePassword],
+//     [Manager.SetAvatar], [Manager.Sessions], [Manager.RevokeSession].
+//   - Audit: every change and every login attempt is recorded in the same
+//     transaction as the change ([Manager.AuditLog] reads the trail).
+//
+// # Errors
+//
+// Every method returns errors matched with [errors.Is]: this package's
+// sentinels ([ErrForbidden], [ErrThrottled], ...) and those of packages user
+// and group ([user.ErrNotFound], [group.ErrUnknownPermission], ...). A
+// [*ThrottledError] carries RetryAfter. Errors never carry pages: the host
+// renders its own (Config.HTTPError for the middleware).
+//
+// # Secrets
+//
+// Passwords are bcrypt over an HMAC-SHA-256 pre-hash keyed from
+// Config.SecretKey (see [MaxPasswordBytes]); plain bcrypt hashes imported
+// from another system verify and are upgraded at the next login. Session
+// tokens are 32 random bytes and only their SHA-256 is stored. No secret
+// reaches the audit trail or the logs.
+package auth

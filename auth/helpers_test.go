@@ -1,0 +1,184 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/store/sqlite"
+	"github.com/usher-go/usher/user"
+)
+
+// fakeClock is a settable clock: tests move time instead of sleeping.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+var testKey = []byte("0123456789abcdef0123456789abcdef")
+
+type env struct {
+	t    *testing.T
+	ctx  context.Context
+	m    *auth.Manager
+	db   *sqlite.DB
+	clk  *fakeClock
+	path string
+}
+
+// newEnv opens a fresh SQLite file and a Manager on it. mod may adjust the
+// config before New.
+func newEnv(t *testing.T, mod ...func(*auth.Config)) *env {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "usher.db")
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	e := &env{t: t, ctx: ctx, db: db, clk: newClock(), path: path}
+	e.m = e.manager(db, mod...)
+	return e
+}
+
+// manager returns another Manager over store with the env's clock.
+func (e *env) manager(store auth.Store, mod ...func(*auth.Config)) *auth.Manager {
+	e.t.Helper()
+	cfg := auth.Config{
+		Store:                         store,
+		Issuer:                        "usher test",
+		SecretKey:                     testKey,
+		BcryptCost:                    4,
+		InsecureLowBcryptCostForTests: true,
+		Now:                           e.clk.Now,
+		Permissions: []group.Entry{
+			{Permission: "backups:read", Label: "View backups", Category: "Backups"},
+			{Permission: "backups:run", Label: "Run backups", Category: "Backups"},
+		},
+	}
+	for _, f := range mod {
+		f(&cfg)
+	}
+	m, err := auth.New(cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return m
+}
+
+var client = auth.Client{IP: "192.0.2.10", UserAgent: "test-agent/1.0"}
+
+const adminEmail, adminPassword = "admin@example.com", "correct horse battery"
+
+// admin signs up the first user and returns its principal.
+func (e *env) admin() *auth.Principal {
+	e.t.Helper()
+	s, err := e.m.SignUp(e.ctx, auth.SignUp{Email: adminEmail, Name: "Ada Admin", Password: adminPassword}, client)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return e.auth(s.Token)
+}
+
+func (e *env) auth(token string) *auth.Principal {
+	e.t.Helper()
+	p, err := e.m.Authenticate(e.ctx, token)
+	if err != nil {
+		e.t.Fatalf("Authenticate: %v", err)
+	}
+	// A Principal never carries the token; tests keep it there to use later.
+	p.Session.Token = token
+	return p
+}
+
+// group creates a group as actor.
+func (e *env) group(actor *auth.Principal, name string, perms ...group.Permission) *group.Group {
+	e.t.Helper()
+	g, err := e.m.CreateGroup(e.ctx, actor, group.Group{Name: name, Permissions: perms})
+	if err != nil {
+		e.t.Fatalf("CreateGroup %s: %v", name, err)
+	}
+	return g
+}
+
+// user creates a user as actor and logs it in.
+func (e *env) user(actor *auth.Principal, email string, gid group.ID) (*user.User, *auth.Principal) {
+	e.t.Helper()
+	u, err := e.m.CreateUser(e.ctx, actor, auth.NewUser{Email: email, Name: email, Password: "password-" + email, GroupID: gid})
+	if err != nil {
+		e.t.Fatalf("CreateUser %s: %v", email, err)
+	}
+	return u, e.login(email, "password-"+email)
+}
+
+func (e *env) login(email, password string) *auth.Principal {
+	e.t.Helper()
+	r, err := e.m.Login(e.ctx, email, password, client)
+	if err != nil {
+		e.t.Fatalf("Login %s: %v", email, err)
+	}
+	return e.auth(r.Session.Token)
+}
+
+// events returns every audit event, newest first.
+func (e *env) events() []audit.Event {
+	e.t.Helper()
+	var all []audit.Event
+	q := audit.Query{Limit: audit.MaxLimit}
+	for {
+		q2, _ := q.Normalize()
+		p, err := e.db.Audit().Query(e.ctx, q2)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		all = append(all, p.Events...)
+		if p.Next == "" {
+			return all
+		}
+		q.Cursor = p.Next
+	}
+}
+
+// lastEvent returns the newest event with the given action.
+func (e *env) lastEvent(a audit.Action) audit.Event {
+	e.t.Helper()
+	for _, ev := range e.events() {
+		if ev.Action == a {
+			return ev
+		}
+	}
+	e.t.Fatalf("no %s event", a)
+	return audit.Event{}
+}
+
+func wantErr(t *testing.T, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("got error %v, want %v", err, target)
+	}
+}
+
+var errorsIs = errors.Is

@@ -1,0 +1,77 @@
+package auth_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
+)
+
+func TestSessionCookieAttributes(t *testing.T) {
+	e := newEnv(t)
+	r, err := e.m.SignUp(e.ctx, auth.SignUp{Email: adminEmail, Password: adminPassword}, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	e.m.SetSessionCookie(rec, r)
+	cs := rec.Result().Cookies()
+	if len(cs) != 1 {
+		t.Fatalf("%d cookies", len(cs))
+	}
+	c := cs[0]
+	if c.Name != "__Host-usher_session" || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "" {
+		t.Fatalf("cookie %+v", c)
+	}
+	if c.Value != r.Token {
+		t.Fatal("cookie does not carry the token")
+	}
+}
+
+func TestMiddlewareAndRequirePermission(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	_, bob := e.user(admin, "bob@example.com", group.UsersID)
+	var seen *auth.Principal
+	h := e.m.Middleware(e.m.RequirePermission("backups:run", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen, _ = auth.PrincipalFrom(r.Context())
+	})))
+	cases := []struct {
+		name   string
+		set    func(*http.Request)
+		status int
+		who    string
+	}{
+		{"anonymous", func(*http.Request) {}, 401, ""},
+		{"garbage bearer", func(r *http.Request) { r.Header.Set("Authorization", "Bearer nope") }, 401, ""},
+		{"basic auth is not a session", func(r *http.Request) { r.Header.Set("Authorization", "Basic "+admin.Session.Token) }, 401, ""},
+		{"admin by bearer", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+admin.Session.Token) }, 200, adminEmail},
+		{"admin by cookie", func(r *http.Request) {
+			r.AddCookie(&http.Cookie{Name: auth.CookieName, Value: admin.Session.Token})
+		}, 200, adminEmail},
+		{"bob lacks the permission", func(r *http.Request) { r.Header.Set("Authorization", "bearer "+bob.Session.Token) }, 403, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			seen = nil
+			req := httptest.NewRequest("POST", "/backups/run", nil)
+			req.RemoteAddr = "198.51.100.7:4242"
+			tc.set(req)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != tc.status {
+				t.Fatalf("status %d, want %d", rec.Code, tc.status)
+			}
+			if tc.who != "" && (seen == nil || seen.User.Email != tc.who || seen.Client.IP != "198.51.100.7") {
+				t.Fatalf("principal %+v", seen)
+			}
+		})
+	}
+	ev := e.lastEvent(audit.AuthorizationDeny)
+	if ev.Outcome != audit.Denied || ev.Actor.Email != "bob@example.com" || ev.Target.ID != "POST /backups/run" || ev.IP != "198.51.100.7" {
+		t.Fatalf("denial event %+v", ev)
+	}
+}

@@ -1,0 +1,108 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+func testHasher(t *testing.T) *hasher {
+	t.Helper()
+	h, err := newHasher([]byte("0123456789abcdef0123456789abcdef"), 4, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// Passwords verify in full, past bcrypt's 72 bytes: two 100-byte passwords
+// sharing their first 72 bytes must not verify against each other.
+func TestPrehashUsesWholePassword(t *testing.T) {
+	h := testHasher(t)
+	prefix := strings.Repeat("a", 72)
+	a, b := prefix+strings.Repeat("b", 28), prefix+strings.Repeat("c", 28)
+	ha, err := h.hash(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := h.verify(ha, a); !ok {
+		t.Fatal("password does not verify against its own hash")
+	}
+	if ok, _ := h.verify(ha, b); ok {
+		t.Fatal("password sharing 72 bytes verifies: the pre-hash is missing")
+	}
+	// Control: plain bcrypt cannot tell them apart, which is why we pre-hash.
+	plain, _ := bcrypt.GenerateFromPassword([]byte(a[:72]), 4)
+	if bcrypt.CompareHashAndPassword(plain, []byte(b[:72])) != nil {
+		t.Fatal("control failed")
+	}
+	for _, pw := range []string{strings.Repeat("é", 512), "пароль-пароль", "\x00\x00\x00\x00\x00\x00\x00\x00", strings.Repeat("z", MaxPasswordBytes)} {
+		hp, err := h.hash(pw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := h.verify(hp, pw); !ok {
+			t.Fatalf("%q does not verify", pw[:8])
+		}
+		if ok, _ := h.verify(hp, pw[:len(pw)-1]); ok {
+			t.Fatalf("%q verifies without its last byte", pw[:8])
+		}
+	}
+}
+
+// The pepper: the same password under another SecretKey does not verify.
+func TestPrehashIsKeyed(t *testing.T) {
+	h := testHasher(t)
+	other, _ := newHasher([]byte("another key, also thirty-two bytes long"), 4, rand.Reader)
+	stored, _ := h.hash("correct horse")
+	if ok, _ := other.verify(stored, "correct horse"); ok {
+		t.Fatal("hash verifies under another key")
+	}
+}
+
+func TestVerifyRejectsGarbageHashes(t *testing.T) {
+	h := testHasher(t)
+	for _, stored := range []string{"", "plaintext", "$usher1$", "$usher1$$2a$04$short", "$2a$04$short", "$1$md5crypt"} {
+		if ok, rehash := h.verify(stored, "anything"); ok || rehash {
+			t.Fatalf("%q: ok=%v rehash=%v", stored, ok, rehash)
+		}
+	}
+}
+
+func TestCheckNewPassword(t *testing.T) {
+	blocked := errors.New("on the breach list")
+	m := &Manager{cfg: Config{MinPasswordLength: 8, PasswordChecker: func(_ context.Context, pw string) error {
+		if pw == "password1" {
+			return blocked
+		}
+		return nil
+	}}}
+	cases := []struct {
+		name, pw string
+		want     error
+	}{
+		{"empty", "", ErrPasswordTooShort},
+		{"seven", "1234567", ErrPasswordTooShort},
+		{"seven runes, fourteen bytes", "ééééééé", ErrPasswordTooShort},
+		{"eight", "12345678", nil},
+		{"eight runes", "éééééééé", nil},
+		{"spaces count", "a b c d ", nil},
+		{"no composition rules", "aaaaaaaa", nil},
+		{"max bytes", strings.Repeat("x", MaxPasswordBytes), nil},
+		{"2 KB", strings.Repeat("x", 2048), ErrPasswordTooLong},
+		{"invalid UTF-8", "abcdefgh\xff", ErrPasswordRejected},
+		{"blocklisted", "password1", ErrPasswordRejected},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := m.checkNewPassword(context.Background(), tc.pw)
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+}

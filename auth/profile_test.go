@@ -1,0 +1,102 @@
+package auth_test
+
+import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/png"
+	"testing"
+
+	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/user"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func TestUpdateProfile(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	// "Users" holds profile:*: name and email both allowed.
+	_, bob := e.user(admin, "bob@example.com", group.UsersID)
+	u, err := e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Name: ptr("Robert"), Email: ptr(" Robert@Example.com ")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Name != "Robert" || u.Email != "robert@example.com" {
+		t.Fatalf("got %+v", u)
+	}
+	ev := e.lastEvent(audit.ProfileUpdated)
+	if ev.Details["before"].(map[string]any)["email"] != "bob@example.com" {
+		t.Fatalf("event %+v", ev)
+	}
+	// A group that may change names but not email.
+	namers := e.group(admin, "Namers", group.ProfileUpdateName)
+	_, carol := e.user(admin, "carol@example.com", namers.ID)
+	_, err = e.m.UpdateProfile(e.ctx, carol, auth.ProfileUpdate{Email: ptr("c2@example.com")})
+	wantErr(t, err, auth.ErrForbidden)
+	if _, err := e.m.UpdateProfile(e.ctx, carol, auth.ProfileUpdate{Name: ptr("Caroline")}); err != nil {
+		t.Fatal(err)
+	}
+	// Taken email.
+	_, err = e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Email: ptr(adminEmail)})
+	wantErr(t, err, user.ErrEmailTaken)
+}
+
+func TestChangePassword(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	_, bob := e.user(admin, "bob@example.com", group.UsersID)
+	wantErr(t, e.m.ChangePassword(e.ctx, bob, "wrong current", "new password 1"), auth.ErrInvalidCredentials)
+	wantErr(t, e.m.ChangePassword(e.ctx, bob, "password-bob@example.com", "short"), auth.ErrPasswordTooShort)
+	if err := e.m.ChangePassword(e.ctx, bob, "password-bob@example.com", "new password 1"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.m.Login(e.ctx, "bob@example.com", "password-bob@example.com", client)
+	wantErr(t, err, auth.ErrInvalidCredentials)
+	e.login("bob@example.com", "new password 1")
+	// Wrong current passwords feed the throttle.
+	for range 5 {
+		wantErr(t, e.m.ChangePassword(e.ctx, bob, "guess", "whatever else"), auth.ErrInvalidCredentials)
+	}
+	wantErr(t, e.m.ChangePassword(e.ctx, bob, "new password 1", "whatever else"), auth.ErrThrottled)
+	// A group without profile:update_password cannot.
+	locked := e.group(admin, "Locked", group.ProfileUpdateName)
+	_, l := e.user(admin, "l@example.com", locked.ID)
+	wantErr(t, e.m.ChangePassword(e.ctx, l, "password-l@example.com", "new password 2"), auth.ErrForbidden)
+}
+
+func TestAvatar(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	img := image.NewRGBA(image.Rect(0, 0, 16, 16))
+	img.Set(3, 3, color.RGBA{255, 0, 0, 255})
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.SetAvatar(e.ctx, admin, buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	data, ct, err := e.m.Avatar(e.ctx, admin.User.ID)
+	if err != nil || ct != "image/png" {
+		t.Fatalf("Avatar: %q, %v", ct, err)
+	}
+	got, err := png.Decode(bytes.NewReader(data))
+	if err != nil || got.Bounds().Dx() != 16 {
+		t.Fatalf("stored avatar does not decode: %v", err)
+	}
+	wantErr(t, e.m.SetAvatar(e.ctx, admin, []byte("GIF89a but not really")), auth.ErrInvalidImage)
+	wantErr(t, e.m.SetAvatar(e.ctx, admin, buf.Bytes()[:40]), auth.ErrInvalidImage)
+	wantErr(t, e.m.SetAvatar(e.ctx, admin, make([]byte, 2<<20)), auth.ErrImageTooLarge)
+	// The failed uploads left the good one alone.
+	if again, _, _ := e.m.Avatar(e.ctx, admin.User.ID); !bytes.Equal(again, data) {
+		t.Fatal("a refused upload replaced the avatar")
+	}
+	if err := e.m.RemoveAvatar(e.ctx, admin); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = e.m.Avatar(e.ctx, admin.User.ID)
+	wantErr(t, err, user.ErrNoAvatar)
+}

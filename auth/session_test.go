@@ -1,0 +1,185 @@
+package auth_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
+)
+
+func TestSessionTimeouts(t *testing.T) {
+	e := newEnv(t, func(c *auth.Config) {
+		c.IdleTimeout = time.Hour
+		c.AbsoluteTimeout = 3 * time.Hour
+	})
+	e.admin()
+	r, err := e.m.Login(e.ctx, adminEmail, adminPassword, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := r.Session.Token
+	// Used every 50 minutes, the session lives until its absolute timeout.
+	for range 3 {
+		e.clk.Advance(50 * time.Minute)
+		if _, err := e.m.Authenticate(e.ctx, tok); err != nil {
+			t.Fatalf("after %v: %v", e.clk.Now().Sub(r.Session.CreatedAt), err)
+		}
+	}
+	e.clk.Advance(30 * time.Minute) // 3h10m after login
+	_, err = e.m.Authenticate(e.ctx, tok)
+	wantErr(t, err, auth.ErrUnauthenticated)
+
+	// Idle: unused for an hour, it is gone.
+	r, _ = e.m.Login(e.ctx, adminEmail, adminPassword, client)
+	e.clk.Advance(59 * time.Minute)
+	e.auth(r.Session.Token)
+	e.clk.Advance(59 * time.Minute)
+	e.auth(r.Session.Token)
+	e.clk.Advance(61 * time.Minute)
+	_, err = e.m.Authenticate(e.ctx, r.Session.Token)
+	wantErr(t, err, auth.ErrUnauthenticated)
+}
+
+// LastSeenAt is written at most once a minute.
+func TestTouchAtMostOncePerMinute(t *testing.T) {
+	e := newEnv(t)
+	e.admin()
+	r, _ := e.m.Login(e.ctx, adminEmail, adminPassword, client)
+	created := r.Session.LastSeenAt
+	e.clk.Advance(30 * time.Second)
+	if p := e.auth(r.Session.Token); !p.Session.LastSeenAt.Equal(created) {
+		t.Fatal("LastSeenAt written within the minute")
+	}
+	e.clk.Advance(31 * time.Second)
+	p := e.auth(r.Session.Token)
+	if !p.Session.LastSeenAt.Equal(e.clk.Now()) {
+		t.Fatalf("LastSeenAt %v, want %v", p.Session.LastSeenAt, e.clk.Now())
+	}
+	s, _ := e.db.Sessions().Get(e.ctx, r.Session.ID)
+	if !s.LastSeenAt.Equal(e.clk.Now()) {
+		t.Fatal("LastSeenAt not stored")
+	}
+}
+
+func TestGarbageTokens(t *testing.T) {
+	e := newEnv(t)
+	p := e.admin()
+	valid := p.Session.ID // an ID is not a token
+	raw := make([]byte, 32)
+	for _, tok := range []string{"", "x", valid, strings.Repeat("A", 43), strings.Repeat("A", 44),
+		strings.Repeat("\x00", 43), strings.Repeat("é", 22), base64.RawURLEncoding.EncodeToString(raw),
+		strings.Repeat("a", 1<<20), "Bearer abc", "../../etc/passwd"} {
+		got, err := e.m.Authenticate(e.ctx, tok)
+		if got != nil {
+			t.Fatalf("%q authenticated", tok[:min(len(tok), 10)])
+		}
+		wantErr(t, err, auth.ErrUnauthenticated)
+		if err := e.m.Logout(e.ctx, tok); err != nil {
+			t.Fatalf("Logout(garbage): %v", err)
+		}
+	}
+}
+
+func TestLogout(t *testing.T) {
+	e := newEnv(t)
+	p := e.admin()
+	r, _ := e.m.Login(e.ctx, adminEmail, adminPassword, client)
+	if err := e.m.Logout(e.ctx, r.Session.Token); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.m.Authenticate(e.ctx, r.Session.Token)
+	wantErr(t, err, auth.ErrUnauthenticated)
+	e.auth(p.Session.Token) // the other session lives
+	if err := e.m.Logout(e.ctx, r.Session.Token); err != nil {
+		t.Fatal("second logout:", err)
+	}
+}
+
+func TestSessionsListAndRevoke(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	_, bob := e.user(admin, "bob@example.com", group.UsersID)
+	bob2 := e.login("bob@example.com", "password-bob@example.com")
+	list, err := e.m.Sessions(e.ctx, bob)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("Sessions: %d, %v", len(list), err)
+	}
+	for _, s := range list {
+		if s.Token != "" {
+			t.Fatal("listed session carries a token")
+		}
+		if s.IP != client.IP || s.UserAgent != client.UserAgent {
+			t.Fatalf("session %+v lacks client", s)
+		}
+	}
+	// Bob cannot revoke the admin's session.
+	wantErr(t, e.m.RevokeSession(e.ctx, bob, admin.Session.ID), auth.ErrForbidden)
+	e.auth(admin.Session.Token)
+	// Bob revokes his own other session.
+	if err := e.m.RevokeSession(e.ctx, bob, bob2.Session.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.m.Authenticate(e.ctx, bob2.Session.Token)
+	wantErr(t, err, auth.ErrUnauthenticated)
+	// The admin (sessions:revoke via *) revokes Bob's.
+	if err := e.m.RevokeSession(e.ctx, admin, bob.Session.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.m.Authenticate(e.ctx, bob.Session.Token)
+	wantErr(t, err, auth.ErrUnauthenticated)
+	wantErr(t, e.m.RevokeSession(e.ctx, admin, "no-such-session"), auth.ErrSessionNotFound)
+
+	// RevokeOtherSessions keeps the current one.
+	a2 := e.login(adminEmail, adminPassword)
+	n, err := e.m.RevokeOtherSessions(e.ctx, a2)
+	if err != nil || n != 1 {
+		t.Fatalf("RevokeOtherSessions = %d, %v", n, err)
+	}
+	e.auth(a2.Session.Token)
+	_, err = e.m.Authenticate(e.ctx, admin.Session.Token)
+	wantErr(t, err, auth.ErrUnauthenticated)
+}
+
+// Invariant 4: the database holds only SHA-256 of tokens, never a token.
+func TestRawTokensAbsentFromDatabase(t *testing.T) {
+	e := newEnv(t)
+	var tokens []string
+	p := e.admin()
+	tokens = append(tokens, p.Session.Token)
+	for range 5 {
+		r, _ := e.m.Login(e.ctx, adminEmail, adminPassword, client)
+		tokens = append(tokens, r.Session.Token)
+	}
+	e.db.Close() // flush the WAL into the main file
+	var blob []byte
+	files, _ := filepath.Glob(e.path + "*")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blob = append(blob, b...)
+	}
+	foundHash := false
+	for _, tok := range tokens {
+		raw, _ := base64.RawURLEncoding.DecodeString(tok)
+		sum := sha256.Sum256(raw)
+		if bytes.Contains(blob, []byte(tok)) || bytes.Contains(blob, raw) {
+			t.Fatal("a raw session token is in the database file")
+		}
+		foundHash = foundHash || bytes.Contains(blob, sum[:])
+	}
+	if !foundHash {
+		t.Fatal("control failed: no token hash found in the file, so the scan proves nothing")
+	}
+	if bytes.Contains(blob, []byte(adminPassword)) {
+		t.Fatal("the password is in the database file")
+	}
+}

@@ -1,0 +1,180 @@
+// Command minimal is usher wired into a plain net/http server in one file:
+// sign-up of the first user, login, a protected route and a permission check.
+// It speaks JSON so it can be driven with curl; see the README.
+//
+//	go run ./examples/minimal
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+
+	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/store/sqlite"
+	"github.com/usher-go/usher/user"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
+	dbPath := flag.String("db", "usher-minimal.db", "SQLite database file")
+	keyPath := flag.String("key", "usher-minimal.key", "secret key file, created if missing (keep it out of the database's backups)")
+	flag.Parse()
+	if err := run(*addr, *dbPath, *keyPath); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(addr, dbPath, keyPath string) error {
+	ctx := context.Background()
+	key, err := loadKey(keyPath)
+	if err != nil {
+		return err
+	}
+	db, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	m, err := auth.New(auth.Config{
+		Store:     db,
+		Issuer:    "usher minimal example",
+		SecretKey: key,
+		// The host's own permissions, offered beside usher's.
+		Permissions: []group.Entry{
+			{Permission: "backups:read", Label: "View backups", Category: "Backups"},
+			{Permission: "backups:run", Label: "Run a backup", Category: "Backups"},
+		},
+		AuditMirror: audit.SlogSink{Logger: logger},
+		Logger:      logger,
+	})
+	if err != nil {
+		return err
+	}
+
+	open, err := m.SignupOpen(ctx)
+	if err != nil {
+		return err
+	}
+	logger.Info("listening", "addr", "http://"+addr, "signup_open", open)
+	return http.ListenAndServe(addr, routes(m))
+}
+
+// routes is the whole HTTP surface: the host's handlers calling usher.
+func routes(m *auth.Manager) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /signup", func(w http.ResponseWriter, r *http.Request) {
+		s, err := m.SignUp(r.Context(), auth.SignUp{
+			Email: r.FormValue("email"), Name: r.FormValue("name"), Password: r.FormValue("password"),
+		}, auth.ClientFrom(r))
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		m.SetSessionCookie(w, s)
+		reply(w, map[string]any{"token": s.Token, "expires": s.ExpiresAt})
+	})
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		res, err := m.Login(r.Context(), r.FormValue("email"), r.FormValue("password"), auth.ClientFrom(r))
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		m.SetSessionCookie(w, res.Session)
+		reply(w, map[string]any{"token": res.Session.Token, "expires": res.Session.ExpiresAt})
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.Logout(r.Context(), auth.TokenFrom(r)); err != nil {
+			fail(w, err)
+			return
+		}
+		m.ClearSessionCookie(w)
+		reply(w, map[string]any{"ok": true})
+	})
+	// Any logged-in user.
+	mux.Handle("GET /me", m.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := auth.PrincipalFrom(r.Context())
+		reply(w, map[string]any{"email": p.User.Email, "name": p.User.Name, "group": p.Group.Name, "permissions": p.Permissions()})
+	})))
+	// A route guarded by one of the host's permissions.
+	mux.Handle("POST /backups/run", m.RequirePermission("backups:run", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reply(w, map[string]any{"started": true})
+	})))
+	// An admin operation: usher checks users:write and no-escalation itself.
+	mux.Handle("POST /users", m.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := auth.PrincipalFrom(r.Context())
+		u, err := m.CreateUser(r.Context(), p, auth.NewUser{
+			Email: r.FormValue("email"), Name: r.FormValue("name"), Password: r.FormValue("password"),
+			GroupID: group.ID(r.FormValue("group")),
+		})
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		reply(w, map[string]any{"id": u.ID, "email": u.Email})
+	})))
+	return m.Middleware(mux)
+}
+
+// fail maps usher's errors to HTTP statuses. The host owns this mapping and
+// the wording; usher only returns errors.
+func fail(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	var te *auth.ThrottledError
+	switch {
+	case errors.As(err, &te):
+		status = http.StatusTooManyRequests
+		w.Header().Set("Retry-After", strconv.Itoa(int(te.RetryAfter.Seconds())+1))
+	case errors.Is(err, auth.ErrInvalidCredentials), errors.Is(err, auth.ErrAccountDisabled):
+		status = http.StatusUnauthorized
+	case errors.Is(err, auth.ErrForbidden), errors.Is(err, auth.ErrSignupClosed),
+		errors.Is(err, auth.ErrBootstrapToken), errors.Is(err, auth.ErrLastAdmin):
+		status = http.StatusForbidden
+	case errors.Is(err, user.ErrEmailTaken), errors.Is(err, group.ErrNameTaken), errors.Is(err, group.ErrInUse):
+		status = http.StatusConflict
+	case errors.Is(err, user.ErrNotFound), errors.Is(err, group.ErrNotFound):
+		status = http.StatusNotFound
+	case errors.Is(err, user.ErrInvalidEmail), errors.Is(err, user.ErrInvalidName),
+		errors.Is(err, auth.ErrPasswordTooShort), errors.Is(err, auth.ErrPasswordTooLong),
+		errors.Is(err, auth.ErrPasswordRejected), errors.Is(err, group.ErrUnknownPermission):
+		status = http.StatusBadRequest
+	}
+	msg := err.Error()
+	if status == http.StatusInternalServerError {
+		log.Print(err)
+		msg = "internal error"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+func reply(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+// loadKey reads the secret key, creating a random one on first run.
+func loadKey(path string) ([]byte, error) {
+	key, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		key = make([]byte, 32)
+		rand.Read(key)
+		if err := os.WriteFile(path, key, 0o600); err != nil {
+			return nil, fmt.Errorf("writing new secret key: %w", err)
+		}
+		return key, nil
+	}
+	return key, err
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/store/sqlite"
+)
+
+// TestREADMEFlow drives the example the way the README's curl lines do.
+func TestREADMEFlow(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "minimal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	m, err := auth.New(auth.Config{Store: db, SecretKey: make([]byte, 32), BcryptCost: 4, InsecureLowBcryptCostForTests: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(routes(m))
+	defer srv.Close()
+
+	call := func(method, path, token string, form url.Values) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var body map[string]any
+		json.NewDecoder(res.Body).Decode(&body)
+		return res.StatusCode, body
+	}
+	form := func(kv ...string) url.Values {
+		v := url.Values{}
+		for i := 0; i < len(kv); i += 2 {
+			v.Set(kv[i], kv[i+1])
+		}
+		return v
+	}
+
+	code, body := call("POST", "/signup", "", form("email", "admin@example.com", "name", "Ada", "password", "correct horse battery"))
+	if code != 200 {
+		t.Fatalf("signup: %d %v", code, body)
+	}
+	admin := body["token"].(string)
+	if code, _ := call("POST", "/signup", "", form("email", "eve@example.com", "password", "correct horse battery")); code != 403 {
+		t.Fatalf("second signup: %d, want 403", code)
+	}
+	if code, body := call("GET", "/me", admin, nil); code != 200 || body["group"] != "Admins" {
+		t.Fatalf("/me: %d %v", code, body)
+	}
+	if code, _ := call("GET", "/me", "", nil); code != 401 {
+		t.Fatalf("/me anonymous: %d, want 401", code)
+	}
+	if code, _ := call("POST", "/backups/run", admin, nil); code != 200 {
+		t.Fatalf("admin backup run: %d", code)
+	}
+	if code, body := call("POST", "/users", admin, form("email", "bob@example.com", "name", "Bob", "password", "bob's long password")); code != 200 {
+		t.Fatalf("create user: %d %v", code, body)
+	}
+	code, body = call("POST", "/login", "", form("email", "bob@example.com", "password", "bob's long password"))
+	if code != 200 {
+		t.Fatalf("login: %d %v", code, body)
+	}
+	bob := body["token"].(string)
+	if code, _ := call("POST", "/backups/run", bob, nil); code != 403 {
+		t.Fatalf("bob backup run: %d, want 403", code)
+	}
+	if code, _ := call("POST", "/users", bob, form("email", "x@example.com", "password", "long enough pw")); code != 403 {
+		t.Fatalf("bob creates user: %d, want 403", code)
+	}
+	if code, _ := call("POST", "/login", "", form("email", "bob@example.com", "password", "wrong")); code != 401 {
+		t.Fatalf("wrong password: %d, want 401", code)
+	}
+	if code, _ := call("POST", "/logout", bob, nil); code != 200 {
+		t.Fatalf("logout: %d", code)
+	}
+	if code, _ := call("GET", "/me", bob, nil); code != 401 {
+		t.Fatalf("/me after logout: %d, want 401", code)
+	}
+}
