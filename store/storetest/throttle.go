@@ -1,0 +1,200 @@
+package storetest
+
+import (
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/usher-go/usher/auth"
+)
+
+var throttleTests = []test{
+	{"Failures", testThrottleFailures},
+	{"Hit", testThrottleHit},
+	{"Prune", testThrottlePrune},
+	{"ConcurrentFailures", testThrottleConcurrentFailures},
+	{"ConcurrentHits", testThrottleConcurrentHits},
+}
+
+func testThrottleFailures(t *testing.T, s auth.Store) {
+	th := s.Throttle()
+	key, other := "login:"+newID(), "ip:203.0.113.7"
+
+	n, last, err := th.Failures(ctx(t), key)
+	must(t, "Failures(unknown)", err)
+	if n != 0 || !last.IsZero() {
+		t.Errorf("Failures(unknown) = %d, %v; want 0 and the zero time", n, last)
+	}
+	must(t, "ResetFailures(unknown)", th.ResetFailures(ctx(t), key))
+
+	for i := 1; i <= 3; i++ {
+		n, err := th.AddFailure(ctx(t), key, at(time.Duration(i)*time.Minute))
+		must(t, "AddFailure", err)
+		if n != i {
+			t.Errorf("AddFailure #%d = %d, want %d", i, n, i)
+		}
+	}
+	n, err = th.AddFailure(ctx(t), other, at(0))
+	must(t, "AddFailure(other key)", err)
+	if n != 1 {
+		t.Errorf("AddFailure on another key = %d, want 1", n)
+	}
+
+	n, last, err = th.Failures(ctx(t), key)
+	must(t, "Failures", err)
+	if n != 3 {
+		t.Errorf("Failures = %d, want 3", n)
+	}
+	checkTime(t, "time of the last failure", last, at(3*time.Minute))
+
+	must(t, "ResetFailures", th.ResetFailures(ctx(t), key))
+	n, last, err = th.Failures(ctx(t), key)
+	must(t, "Failures after ResetFailures", err)
+	if n != 0 || !last.IsZero() {
+		t.Errorf("Failures after ResetFailures = %d, %v; want 0 and the zero time", n, last)
+	}
+	n, err = th.AddFailure(ctx(t), key, at(time.Hour))
+	must(t, "AddFailure after ResetFailures", err)
+	if n != 1 {
+		t.Errorf("AddFailure after ResetFailures = %d, want 1", n)
+	}
+	n, _, err = th.Failures(ctx(t), other)
+	must(t, "Failures(other key)", err)
+	if n != 1 {
+		t.Errorf("Failures of another key after ResetFailures = %d, want 1", n)
+	}
+}
+
+func testThrottleHit(t *testing.T, s auth.Store) {
+	th := s.Throttle()
+	key, other := "signup:"+newID(), "signup:"+newID()
+	w1, w2 := at(0), at(time.Minute)
+	hit := func(key string, w time.Time, want int) {
+		t.Helper()
+		n, err := th.Hit(ctx(t), key, w)
+		must(t, "Hit", err)
+		if n != want {
+			t.Errorf("Hit(%s, %v) = %d, want %d", key[:10], w.Sub(base), n, want)
+		}
+	}
+	hit(key, w1, 1)
+	hit(key, w1, 2)
+	hit(other, w1, 1)
+	hit(key, w1, 3)
+	hit(key, w2, 1) // a newer window starts again
+	hit(key, w2, 2)
+	hit(other, w2, 1)
+	hit(other, w2, 2)
+	hit(key, w2, 3)
+}
+
+func testThrottlePrune(t *testing.T, s auth.Store) {
+	th := s.Throttle()
+	old, recent := "old:"+newID(), "recent:"+newID()
+	cut := at(time.Hour)
+	for range 2 {
+		_, err := th.AddFailure(ctx(t), old, cut.Add(-time.Minute))
+		must(t, "AddFailure", err)
+		_, err = th.AddFailure(ctx(t), recent, cut.Add(-time.Minute))
+		must(t, "AddFailure", err)
+	}
+	_, err := th.AddFailure(ctx(t), recent, cut.Add(time.Minute)) // last failure after the cut
+	must(t, "AddFailure", err)
+
+	oldWin, newWin := cut.Add(-time.Minute), cut
+	for range 3 {
+		_, err := th.Hit(ctx(t), old, oldWin)
+		must(t, "Hit", err)
+		_, err = th.Hit(ctx(t), recent, newWin)
+		must(t, "Hit", err)
+	}
+
+	must(t, "Prune", th.Prune(ctx(t), cut))
+
+	n, _, err := th.Failures(ctx(t), old)
+	must(t, "Failures", err)
+	if n != 0 {
+		t.Errorf("Failures last recorded before the cut, after Prune = %d, want 0", n)
+	}
+	n, last, err := th.Failures(ctx(t), recent)
+	must(t, "Failures", err)
+	if n != 3 {
+		t.Errorf("Failures last recorded after the cut, after Prune = %d, want 3", n)
+	}
+	checkTime(t, "last failure after Prune", last, cut.Add(time.Minute))
+
+	n, err = th.Hit(ctx(t), old, oldWin)
+	must(t, "Hit", err)
+	if n != 1 {
+		t.Errorf("Hit in a window started before the cut, after Prune = %d, want 1 (forgotten)", n)
+	}
+	n, err = th.Hit(ctx(t), recent, newWin)
+	must(t, "Hit", err)
+	if n != 4 {
+		t.Errorf("Hit in a window started at the cut, after Prune = %d, want 4 (kept)", n)
+	}
+}
+
+const concurrency = 50
+
+// run runs fn concurrently and returns each call's count.
+func runConcurrently(t *testing.T, fn func(i int) (int, error)) []int {
+	t.Helper()
+	counts := make([]int, concurrency)
+	errs := make([]error, concurrency)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range concurrency {
+		wg.Go(func() {
+			<-start
+			counts[i], errs[i] = fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent call %d: %v", i, err)
+		}
+	}
+	return counts
+}
+
+// checkEachOnce checks that counts are 1..concurrency, each exactly once.
+func checkEachOnce(t *testing.T, what string, counts []int) {
+	t.Helper()
+	sorted := slices.Sorted(slices.Values(counts))
+	for i, c := range sorted {
+		if c != i+1 {
+			t.Errorf("%s: %d concurrent calls returned counts %v, want 1..%d each exactly once", what, concurrency, sorted, concurrency)
+			return
+		}
+	}
+}
+
+func testThrottleConcurrentFailures(t *testing.T, s auth.Store) {
+	key := "login:" + newID()
+	counts := runConcurrently(t, func(i int) (int, error) {
+		return s.Throttle().AddFailure(ctx(t), key, at(time.Duration(i)*time.Millisecond))
+	})
+	checkEachOnce(t, "AddFailure", counts)
+	n, _, err := s.Throttle().Failures(ctx(t), key)
+	must(t, "Failures", err)
+	if n != concurrency {
+		t.Errorf("Failures after %d concurrent AddFailure = %d", concurrency, n)
+	}
+}
+
+func testThrottleConcurrentHits(t *testing.T, s auth.Store) {
+	key, w := "signup:"+newID(), at(0)
+	counts := runConcurrently(t, func(int) (int, error) {
+		return s.Throttle().Hit(ctx(t), key, w)
+	})
+	checkEachOnce(t, "Hit", counts)
+	n, err := s.Throttle().Hit(ctx(t), key, w)
+	must(t, "Hit", err)
+	if n != concurrency+1 {
+		t.Errorf("Hit after %d concurrent hits = %d, want %d", concurrency, n, concurrency+1)
+	}
+}
