@@ -1,0 +1,205 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/user"
+)
+
+// DB is one SQLite database holding every usher store. It implements
+// [auth.Store]; pass it as auth.Config.Store. It is safe for concurrent use
+// and meant to live as long as the process: open it once, close it on
+// shutdown.
+type DB struct {
+	w *sql.DB // one connection: every write and every Atomic transaction
+	r *sql.DB // read-only connections for reads outside a transaction
+
+	// lookup is the session hot path, prepared once on the reader pool so
+	// auth.Manager.Authenticate does not parse SQL per request.
+	lookup *sql.Stmt
+
+	root *scope
+}
+
+// Compile-time proof that DB and the transaction-bound store fill the
+// contract.
+var (
+	_ auth.Store = (*DB)(nil)
+	_ auth.Store = (*scope)(nil)
+)
+
+// Errors returned by [Open].
+var (
+	// ErrSchemaTooNew means the database was migrated by a newer version of
+	// usher than this one. It is refused rather than touched: an older
+	// binary does not know what the newer schema means, and migrations
+	// never run backwards. Upgrade the binary (or restore a backup).
+	ErrSchemaTooNew = errors.New("sqlite: database schema is newer than this version of usher")
+	// ErrInMemory means the DSN names an in-memory database. DB keeps two
+	// connection pools on one file (see the package documentation), and
+	// every SQLite connection to ":memory:" is a separate, empty database.
+	// Use a file, for tests one under t.TempDir().
+	ErrInMemory = errors.New("sqlite: in-memory databases are not supported; use a file")
+)
+
+// busyTimeoutMS is how long a connection waits for another's write lock
+// before giving up with SQLITE_BUSY. Writes are short, so reaching it means
+// something is badly wrong rather than merely busy.
+const busyTimeoutMS = 10000
+
+// Open opens (creating if needed) the SQLite database named by dsn and
+// brings its schema up to date. dsn is a file path ("users.db") or a "file:"
+// URI ("file:users.db?cache=private"); usher appends the parameters it relies
+// on (busy timeout, WAL, foreign keys, synchronous=NORMAL, BEGIN IMMEDIATE),
+// so the DSN should not set _txlock or those pragmas itself.
+//
+// Open fails with [ErrInMemory] for an in-memory database and with
+// [ErrSchemaTooNew] for a database written by a newer usher.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	wdsn, rdsn, err := dsns(dsn)
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{}
+	db.root = &scope{db: db}
+
+	// The writer first: it creates the file, switches it to WAL and
+	// migrates, so readers only ever see a complete schema.
+	if db.w, err = sql.Open("sqlite", wdsn); err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	// One connection serializes this process's writers in Go, where
+	// waiting is cheap; busy_timeout serializes them against other
+	// processes.
+	db.w.SetMaxOpenConns(1)
+	db.w.SetMaxIdleConns(1)
+	if err := migrate(ctx, db.w); err != nil {
+		db.w.Close()
+		return nil, err
+	}
+
+	if db.r, err = sql.Open("sqlite", rdsn); err != nil {
+		db.w.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	n := max(4, runtime.NumCPU())
+	db.r.SetMaxOpenConns(n)
+	db.r.SetMaxIdleConns(n)
+	if db.lookup, err = db.r.PrepareContext(ctx, sessionLookupSQL); err != nil {
+		db.r.Close()
+		db.w.Close()
+		return nil, fmt.Errorf("sqlite: prepare session lookup: %w", err)
+	}
+	db.root.r, db.root.w = db.r, db.w
+	return db, nil
+}
+
+// Close closes both connection pools. Calls in flight finish first; calls
+// after Close fail.
+func (db *DB) Close() error {
+	return errors.Join(db.lookup.Close(), db.r.Close(), db.w.Close())
+}
+
+// Users returns the user store.
+func (db *DB) Users() user.Store { return db.root.Users() }
+
+// Groups returns the group store.
+func (db *DB) Groups() group.Store { return db.root.Groups() }
+
+// Sessions returns the session store.
+func (db *DB) Sessions() auth.SessionStore { return db.root.Sessions() }
+
+// Throttle returns the login-throttling store.
+func (db *DB) Throttle() auth.ThrottleStore { return db.root.Throttle() }
+
+// Audit returns the audit trail.
+func (db *DB) Audit() auth.AuditStore { return db.root.Audit() }
+
+// Atomic runs fn in one BEGIN IMMEDIATE transaction: see [auth.Store]. The
+// write lock is taken at BEGIN, so two Atomic calls never interleave, in this
+// process or another one on the same file, and fn never has to be retried.
+// fn's error is returned unchanged after rollback. A panic in fn rolls back
+// too and comes back as a [*PanicError]. fn must use the Store it is given:
+// calling db's own methods inside fn waits for the connection fn holds.
+func (db *DB) Atomic(ctx context.Context, fn func(auth.Store) error) error {
+	return db.root.Atomic(ctx, fn)
+}
+
+// dsns derives the writer's and the readers' DSN from the caller's.
+func dsns(dsn string) (writer, reader string, err error) {
+	if strings.TrimSpace(dsn) == "" {
+		// SQLite would open a private temporary database per connection.
+		return "", "", fmt.Errorf("%w (empty DSN)", ErrInMemory)
+	}
+	path, rawQuery, hasQuery := strings.Cut(dsn, "?")
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return "", "", fmt.Errorf("sqlite: DSN query: %w", err)
+	}
+	name := strings.TrimPrefix(path, "file:")
+	if name == ":memory:" || strings.EqualFold(q.Get("mode"), "memory") || q.Get("vfs") == "memdb" {
+		return "", "", ErrInMemory
+	}
+	for _, k := range []string{"_txlock", "_query_only"} {
+		if q.Has(k) {
+			return "", "", fmt.Errorf("sqlite: DSN must not set %s: usher sets it", k)
+		}
+	}
+	sep := "?"
+	if hasQuery {
+		sep = "&"
+	}
+	// modernc.org/sqlite runs each _pragma on every new connection, with
+	// busy_timeout first so the others already wait for locks.
+	common := dsn + sep + fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)", busyTimeoutMS)
+	// synchronous=NORMAL is durable across application crashes in WAL mode
+	// and loses at most the last commits on power loss, never integrity.
+	writer = common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	// query_only turns a write sent to a reader by mistake into an error
+	// instead of a second writer competing for the lock.
+	reader = common + "&_pragma=query_only(1)"
+	return writer, reader, nil
+}
+
+// querier is what *sql.DB and *sql.Tx have in common: each method's SQL is
+// written once and runs on either.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// scope is the store bound to where its statements run: outside a
+// transaction, reads go to the reader pool and writes to the writer; inside
+// Atomic, both go to the transaction, so fn reads its own writes.
+type scope struct {
+	db   *DB
+	tx   *sql.Tx // nil outside Atomic
+	r, w querier
+}
+
+// The per-kind stores are one-pointer values, so handing one out as an
+// interface does not allocate.
+type (
+	userStore     struct{ s *scope }
+	groupStore    struct{ s *scope }
+	sessionStore  struct{ s *scope }
+	throttleStore struct{ s *scope }
+	auditStore    struct{ s *scope }
+)
+
+func (s *scope) Users() user.Store            { return userStore{s} }
+func (s *scope) Groups() group.Store          { return groupStore{s} }
+func (s *scope) Sessions() auth.SessionStore  { return sessionStore{s} }
+func (s *scope) Throttle() auth.ThrottleStore { return throttleStore{s} }
+func (s *scope) Audit() auth.AuditStore       { return auditStore{s} }

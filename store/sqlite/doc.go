@@ -1,0 +1,82 @@
+// Package sqlite stores everything usher keeps in one SQLite database file:
+// users, groups, sessions, throttling counters, the audit trail and second
+// factors. [*DB] implements [auth.Store], so it is what a host passes as
+// auth.Config.Store. It uses modernc.org/sqlite, a pure-Go SQLite: no cgo, no
+// system library.
+//
+// # Use
+//
+//	db, err := sqlite.Open(ctx, "file:/var/lib/myapp/users.db")
+//	if err != nil { ... }
+//	defer db.Close()
+//	m, err := auth.New(auth.Config{Store: db, ...})
+//
+// Open creates the file if needed and migrates it (see Migrations). Keep one
+// *DB for the life of the process. A DSN is a path or a "file:" URI; usher
+// adds the connection settings it depends on, so do not set _txlock or the
+// busy_timeout, journal_mode, foreign_keys, synchronous or query_only
+// pragmas yourself. In-memory databases are refused ([ErrInMemory]); tests
+// use a file under t.TempDir(), which is nearly as fast.
+//
+// # Connections and concurrency
+//
+// A DB holds two database/sql pools on the one file, in WAL mode so that
+// readers never wait for the writer:
+//
+//   - the writer: a single connection. Every write and every [DB.Atomic]
+//     transaction runs on it, so within a process writers queue in Go
+//     rather than contend in SQLite. Transactions start with BEGIN
+//     IMMEDIATE, taking the write lock up front.
+//   - the readers: max(4, runtime.NumCPU()) connections opened with
+//     query_only, serving every read made outside a transaction.
+//
+// Against other processes (or a second DB on the same file), busy_timeout
+// makes a writer wait up to ten seconds for the lock instead of failing,
+// and BEGIN IMMEDIATE means a transaction never has to upgrade a read lock
+// to a write lock, which is the one case where SQLite reports SQLITE_BUSY
+// without waiting. Callers therefore never see SQLITE_BUSY in normal use.
+//
+// Inside Atomic, reads go through the transaction too, so fn sees its own
+// writes and nothing else changes under it. fn must use the [auth.Store] it
+// is given: calling the outer DB from inside fn waits for the writer that fn
+// itself holds.
+//
+// # Errors
+//
+// Constraint violations come back as the stores' sentinels, wrapped so that
+// [errors.Is] matches: a duplicate email is [user.ErrEmailTaken], a
+// duplicate group name [group.ErrNameTaken], deleting a group with members
+// [group.ErrInUse], a user whose group does not exist [group.ErrNotFound],
+// unknown IDs [user.ErrNotFound], [group.ErrNotFound] or
+// [auth.ErrSessionNotFound]. Match them with errors.Is, never by text.
+//
+// # Schema
+//
+// Times are INTEGER unix nanoseconds, read back as UTC; an optional time
+// (users.last_login_at, totp_credentials.confirmed_at) is NULL when unset
+// and reads back as the zero time. Names are compared case-insensitively
+// through a name_key column holding the name lower-cased by Go, because
+// SQLite folds ASCII only. Group permissions are one space-separated string.
+// Deleting a user cascades to its sessions, avatar and second factors.
+//
+// User listings page by keyset, never OFFSET: each order has an index ending
+// in the user ID, and a cursor holds the last row's (key, ID), so every
+// page, however deep, is one index seek. The audit trail pages the same way
+// on (time, id), newest first.
+//
+// # Migrations
+//
+// The schema lives in migrations/NNNN_name.sql, embedded in the binary and
+// numbered from 0001 without gaps. Open applies the missing ones, in order,
+// in one transaction, recording each in the schema_version table; a
+// database already up to date is left alone. A database whose version is
+// newer than this code knows is refused with [ErrSchemaTooNew] and never
+// downgraded. To change the schema, add the next file; never edit one that
+// has been released.
+//
+// # Backups
+//
+// Copying the file while the process runs can tear it. Use SQLite's own
+// "VACUUM INTO 'backup.db'" (or the sqlite3 command-line ".backup"), which
+// produce a consistent copy while readers and writers carry on.
+package sqlite

@@ -1,0 +1,136 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+
+	"github.com/usher-go/usher/group"
+)
+
+const groupCols = `g.id, g.name, g.description, g.permissions, g.require_two_factor, g.created_at, g.updated_at`
+
+func scanGroup(sc scanner, g *group.Group) error {
+	var perms string
+	var created, updated int64
+	if err := sc.Scan(&g.ID, &g.Name, &g.Description, &perms, &g.RequireTwoFactor, &created, &updated); err != nil {
+		return err
+	}
+	g.Permissions = splitPermissions(perms)
+	g.CreatedAt, g.UpdatedAt = fromNanos(created), fromNanos(updated)
+	return nil
+}
+
+// Permissions are stored as one space-separated string: a group is always
+// read and written whole, and permission syntax has no spaces.
+func joinPermissions(ps []group.Permission) (string, error) {
+	var b strings.Builder
+	for i, p := range ps {
+		if p == "" || strings.ContainsFunc(string(p), unicode.IsSpace) {
+			// It would not read back as it was written.
+			return "", fmt.Errorf("%w: %q", group.ErrInvalidPermission, p)
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(string(p))
+	}
+	return b.String(), nil
+}
+
+func splitPermissions(s string) []group.Permission {
+	if s == "" {
+		return nil
+	}
+	n := strings.Count(s, " ") + 1
+	out := make([]group.Permission, 0, n)
+	for p := range strings.FieldsSeq(s) {
+		out = append(out, group.Permission(p))
+	}
+	return out
+}
+
+// groupWriteErr maps the constraint violations a group row can hit.
+func groupWriteErr(op string, err error) error {
+	if code(err) == codeUnique { // name_key is the only UNIQUE column
+		return wrap(op, group.ErrNameTaken)
+	}
+	return wrap(op, err)
+}
+
+func (gs groupStore) Create(ctx context.Context, g *group.Group) error {
+	perms, err := joinPermissions(g.Permissions)
+	if err != nil {
+		return err
+	}
+	const q = `INSERT INTO groups
+		(id, name, name_key, description, permissions, require_two_factor, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	_, err = gs.s.w.ExecContext(ctx, q, g.ID, g.Name, foldKey(g.Name), g.Description, perms,
+		g.RequireTwoFactor, nanos(g.CreatedAt), nanos(g.UpdatedAt))
+	if err != nil {
+		return groupWriteErr("create group", err)
+	}
+	return nil
+}
+
+func (gs groupStore) Get(ctx context.Context, id group.ID) (*group.Group, error) {
+	g := new(group.Group)
+	err := scanGroup(gs.s.r.QueryRowContext(ctx, `SELECT `+groupCols+` FROM groups g WHERE g.id = ?`, id), g)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, wrap("get group", group.ErrNotFound)
+	}
+	if err != nil {
+		return nil, wrap("get group", err)
+	}
+	return g, nil
+}
+
+func (gs groupStore) List(ctx context.Context) ([]group.Group, error) {
+	rows, err := gs.s.r.QueryContext(ctx, `SELECT `+groupCols+` FROM groups g ORDER BY g.name_key, g.id`)
+	if err != nil {
+		return nil, wrap("list groups", err)
+	}
+	defer rows.Close()
+	var out []group.Group
+	for rows.Next() {
+		var g group.Group
+		if err := scanGroup(rows, &g); err != nil {
+			return nil, wrap("list groups", err)
+		}
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("list groups", err)
+	}
+	return out, nil
+}
+
+func (gs groupStore) Update(ctx context.Context, g *group.Group) error {
+	perms, err := joinPermissions(g.Permissions)
+	if err != nil {
+		return err
+	}
+	const q = `UPDATE groups SET name = ?, name_key = ?, description = ?, permissions = ?,
+		require_two_factor = ?, updated_at = ? WHERE id = ?`
+	res, err := gs.s.w.ExecContext(ctx, q, g.Name, foldKey(g.Name), g.Description, perms,
+		g.RequireTwoFactor, nanos(g.UpdatedAt), g.ID)
+	if err != nil {
+		return groupWriteErr("update group", err)
+	}
+	return affected("update group", res, nil, group.ErrNotFound)
+}
+
+// Delete relies on users.group_id's ON DELETE RESTRICT: a group with
+// members fails the statement itself, so no member can be added between a
+// check and the delete.
+func (gs groupStore) Delete(ctx context.Context, id group.ID) error {
+	res, err := gs.s.w.ExecContext(ctx, `DELETE FROM groups WHERE id = ?`, id)
+	if c := code(err); c == codeRestrict || c == codeForeignKey {
+		return wrap("delete group", group.ErrInUse)
+	}
+	return affected("delete group", res, err, group.ErrNotFound)
+}

@@ -1,0 +1,111 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// migrationFiles holds one file per schema step, named NNNN_what.sql and
+// numbered from 0001 without gaps. A file, once released, never changes:
+// a fix is a new file.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded steps in order, checking the numbering.
+func migrations() ([]migration, error) {
+	return loadMigrations(migrationFiles, "migrations")
+}
+
+func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
+	entries, err := fs.ReadDir(fsys, dir) // sorted by name
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	var out []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || len(num) != 4 || !strings.HasSuffix(e.Name(), ".sql") {
+			return nil, fmt.Errorf("sqlite: migration %q: want NNNN_name.sql", e.Name())
+		}
+		if v != len(out)+1 {
+			return nil, fmt.Errorf("sqlite: migration %q: want version %d", e.Name(), len(out)+1)
+		}
+		b, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: migration %q: %w", e.Name(), err)
+		}
+		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	return out, nil
+}
+
+// migrate brings the schema up to date in one transaction: a failing step
+// leaves the database as it was. The transaction is BEGIN IMMEDIATE (the
+// writer's _txlock), so two processes opening a new file at once migrate it
+// once: the second waits, then finds nothing left to do.
+//
+// The version lives in a table rather than PRAGMA user_version so that a
+// host keeping its own tables in the same file keeps user_version for
+// itself. A migration that must rebuild a table cannot turn foreign_keys off
+// inside the transaction; it should use PRAGMA defer_foreign_keys instead.
+func migrate(ctx context.Context, w *sql.DB) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	return applyMigrations(ctx, w, ms)
+}
+
+func applyMigrations(ctx context.Context, w *sql.DB, ms []migration) (err error) {
+	tx, err := w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	const schema = `CREATE TABLE IF NOT EXISTS schema_version (
+		version    INTEGER PRIMARY KEY,
+		applied_at INTEGER NOT NULL
+	)`
+	if _, err := tx.ExecContext(ctx, schema); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	if current > len(ms) {
+		return fmt.Errorf("%w: database is at version %d, this code knows up to %d", ErrSchemaTooNew, current, len(ms))
+	}
+	for _, m := range ms[current:] {
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`,
+			m.version, time.Now().UnixNano()); err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return nil
+}

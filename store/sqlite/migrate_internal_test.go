@@ -1,0 +1,122 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+func TestEmbeddedMigrationsAreNumbered(t *testing.T) {
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) == 0 || ms[0].name != "0001_init.sql" {
+		t.Fatalf("migrations = %v", ms)
+	}
+}
+
+func TestLoadMigrationsChecksNames(t *testing.T) {
+	file := &fstest.MapFile{Data: []byte("SELECT 1;")}
+	tests := []struct {
+		name  string
+		files []string
+		bad   string // substring of the error; empty for success
+	}{
+		{"in order", []string{"0001_a.sql", "0002_b.sql"}, ""},
+		{"gap", []string{"0001_a.sql", "0003_c.sql"}, "want version 2"},
+		{"starts at two", []string{"0002_b.sql"}, "want version 1"},
+		{"duplicate number", []string{"0001_a.sql", "0001_b.sql"}, "want version 2"},
+		{"no number", []string{"init.sql"}, "NNNN_name.sql"},
+		{"short number", []string{"1_init.sql"}, "NNNN_name.sql"},
+		{"not sql", []string{"0001_init.txt"}, "NNNN_name.sql"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fsys := fstest.MapFS{}
+			for _, f := range tt.files {
+				fsys["m/"+f] = file
+			}
+			_, err := loadMigrations(fsys, "m")
+			if tt.bad == "" && err != nil || tt.bad != "" && (err == nil || !strings.Contains(err.Error(), tt.bad)) {
+				t.Errorf("loadMigrations(%v) = %v, want error containing %q", tt.files, err, tt.bad)
+			}
+		})
+	}
+}
+
+// A migration that fails leaves no trace of the steps before it.
+func TestMigrationsAreAtomic(t *testing.T) {
+	ctx := context.Background()
+	wdsn, _, err := dsns(filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := sql.Open("sqlite", wdsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	ms := []migration{
+		{version: 1, name: "0001_ok.sql", sql: "CREATE TABLE a (x); INSERT INTO a VALUES (1);"},
+		{version: 2, name: "0002_bad.sql", sql: "CREATE TABLE b (x); SELECT nonsense FROM nowhere;"},
+	}
+	if err := applyMigrations(ctx, w, ms); err == nil || !strings.Contains(err.Error(), "0002_bad.sql") {
+		t.Fatalf("applyMigrations = %v, want the failing step named", err)
+	}
+	var n int
+	if err := w.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name IN ('a', 'b', 'schema_version')`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d tables left behind by a failed migration (%v)", n, err)
+	}
+	// Applying the good step alone, twice, runs it once.
+	for range 2 {
+		if err := applyMigrations(ctx, w, ms[:1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.QueryRow(`SELECT count(*) FROM a`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("rows in a = %d, %v; want the step applied once", n, err)
+	}
+}
+
+func TestDSNs(t *testing.T) {
+	w, r, err := dsns("file:/tmp/x.db?cache=private")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"file:/tmp/x.db?cache=private&", "_pragma=busy_timeout(10000)", "_pragma=foreign_keys(1)",
+		"_pragma=journal_mode(WAL)", "_pragma=synchronous(NORMAL)", "_txlock=immediate"} {
+		if !strings.Contains(w, want) {
+			t.Errorf("writer DSN %q lacks %q", w, want)
+		}
+	}
+	if !strings.Contains(r, "_pragma=query_only(1)") || strings.Contains(r, "_txlock") {
+		t.Errorf("reader DSN %q", r)
+	}
+	if w, _, _ := dsns("/tmp/x.db"); !strings.HasPrefix(w, "/tmp/x.db?_pragma=") {
+		t.Errorf("plain path DSN %q", w)
+	}
+}
+
+// The reader pool really is read-only: a write sent there by mistake fails
+// instead of becoming a second writer.
+func TestReadersAreQueryOnly(t *testing.T) {
+	db := newTestDB(t)
+	if _, err := db.r.Exec(`DELETE FROM groups`); err == nil {
+		t.Fatal("write through a reader connection succeeded")
+	}
+	var fk, timeout int
+	if err := db.r.QueryRow(`PRAGMA foreign_keys`).Scan(&fk); err != nil || fk != 1 {
+		t.Errorf("reader foreign_keys = %d, %v", fk, err)
+	}
+	if err := db.w.QueryRow(`PRAGMA busy_timeout`).Scan(&timeout); err != nil || timeout != busyTimeoutMS {
+		t.Errorf("writer busy_timeout = %d, %v", timeout, err)
+	}
+	var mode string
+	if err := db.w.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode = %q, %v", mode, err)
+	}
+}

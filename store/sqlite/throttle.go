@@ -1,0 +1,69 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+func (ts throttleStore) Failures(ctx context.Context, key string) (int, time.Time, error) {
+	var n int
+	var last int64
+	err := ts.s.r.QueryRowContext(ctx, `SELECT count, last_at FROM throttle_failures WHERE key = ?`, key).Scan(&n, &last)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, time.Time{}, nil
+	}
+	if err != nil {
+		return 0, time.Time{}, wrap("throttle failures", err)
+	}
+	return n, fromNanos(last), nil
+}
+
+// AddFailure is one upsert that returns the new count, so two concurrent
+// failures can never both read n and write n+1.
+func (ts throttleStore) AddFailure(ctx context.Context, key string, at time.Time) (int, error) {
+	const q = `INSERT INTO throttle_failures (key, count, last_at) VALUES (?, 1, ?)
+		ON CONFLICT (key) DO UPDATE SET count = count + 1, last_at = excluded.last_at
+		RETURNING count`
+	var n int
+	if err := ts.s.w.QueryRowContext(ctx, q, key, nanos(at)).Scan(&n); err != nil {
+		return 0, wrap("throttle add failure", err)
+	}
+	return n, nil
+}
+
+func (ts throttleStore) ResetFailures(ctx context.Context, key string) error {
+	if _, err := ts.s.w.ExecContext(ctx, `DELETE FROM throttle_failures WHERE key = ?`, key); err != nil {
+		return wrap("throttle reset", err)
+	}
+	return nil
+}
+
+// Hit is one upsert. SET expressions all see the row as it was, so the
+// count restarts exactly when the window moves forward. A hit stamped with
+// an older window than the stored one (another instance's clock lagging)
+// counts in the stored window instead of moving it back.
+func (ts throttleStore) Hit(ctx context.Context, key string, window time.Time) (int, error) {
+	const q = `INSERT INTO throttle_hits (key, window_start, count) VALUES (?, ?, 1)
+		ON CONFLICT (key) DO UPDATE SET
+			count = CASE WHEN excluded.window_start > window_start THEN 1 ELSE count + 1 END,
+			window_start = max(window_start, excluded.window_start)
+		RETURNING count`
+	var n int
+	if err := ts.s.w.QueryRowContext(ctx, q, key, nanos(window)).Scan(&n); err != nil {
+		return 0, wrap("throttle hit", err)
+	}
+	return n, nil
+}
+
+func (ts throttleStore) Prune(ctx context.Context, before time.Time) error {
+	t := nanos(before)
+	if _, err := ts.s.w.ExecContext(ctx, `DELETE FROM throttle_failures WHERE last_at < ?`, t); err != nil {
+		return wrap("throttle prune", err)
+	}
+	if _, err := ts.s.w.ExecContext(ctx, `DELETE FROM throttle_hits WHERE window_start < ?`, t); err != nil {
+		return wrap("throttle prune", err)
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+package sqlite
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// SQLite extended result codes for the constraint violations that map to
+// the stores' sentinel errors. Each table has at most one constraint of each
+// kind that a caller can trip, so the code alone says which it was.
+const (
+	codeUnique     = sqlite3.SQLITE_CONSTRAINT_UNIQUE
+	codePrimaryKey = sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	codeForeignKey = sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	// An ON DELETE RESTRICT action fails the statement at once, and SQLite
+	// runs foreign key actions as triggers, so it reports the trigger code
+	// (with the text "FOREIGN KEY constraint failed"). The schema has no
+	// triggers of its own.
+	codeRestrict = sqlite3.SQLITE_CONSTRAINT_TRIGGER
+)
+
+// code returns err's SQLite extended result code, or 0.
+func code(err error) int {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code()
+	}
+	return 0
+}
+
+// wrap prefixes err with the package and the operation.
+func wrap(op string, err error) error {
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+// nanos is how times are stored: INTEGER unix nanoseconds. The zero time is
+// stored as 0, as it is outside the range UnixNano can represent.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromNanos is the inverse of nanos, in UTC.
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// nullNanos stores the zero time as NULL, for optional times.
+func nullNanos(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixNano()
+}
+
+// foldKey is the case-insensitive key of a name: what the name order sorts
+// by, what Search matches, and what makes group names unique. SQLite's
+// NOCASE and lower() fold ASCII only.
+func foldKey(s string) string { return strings.ToLower(s) }
+
+// boolInt is how booleans are stored.
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// scanner is *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
