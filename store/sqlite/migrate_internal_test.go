@@ -88,7 +88,7 @@ func TestDSNs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"file:/tmp/x.db?cache=private&", "_pragma=busy_timeout(10000)", "_pragma=foreign_keys(1)",
-		"_pragma=journal_mode(WAL)", "_pragma=synchronous(NORMAL)", "_txlock=immediate"} {
+		"_pragma=journal_mode(WAL)", "_pragma=synchronous(NORMAL)", "_pragma=mmap_size(", "_txlock=immediate"} {
 		if !strings.Contains(w, want) {
 			t.Errorf("writer DSN %q lacks %q", w, want)
 		}
@@ -118,5 +118,9 @@ func TestReadersAreQueryOnly(t *testing.T) {
 	var mode string
 	if err := db.w.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
 		t.Errorf("journal_mode = %q, %v", mode, err)
+	}
+	var mmap int64
+	if err := db.r.QueryRow(`PRAGMA mmap_size`).Scan(&mmap); err != nil || mmap != mmapSize() {
+		t.Errorf("reader mmap_size = %d, %v", mmap, err)
 	}
 }
