@@ -17,17 +17,9 @@ type ProfileUpdate struct {
 
 // UpdateProfile changes the actor's own name and email.
 func (m *Manager) UpdateProfile(ctx context.Context, actor *Principal, up ProfileUpdate) (*user.User, error) {
-	var name, email string
-	var err error
-	if up.Name != nil {
-		if name, err = user.NormalizeName(*up.Name); err != nil {
-			return nil, err
-		}
-	}
-	if up.Email != nil {
-		if email, err = user.NormalizeEmail(*up.Email); err != nil {
-			return nil, err
-		}
+	ch, err := parseNameEmail(up.Name, up.Email)
+	if err != nil {
+		return nil, err
 	}
 	var out *user.User
 	target := audit.Target{Type: audit.TargetUser}
@@ -37,19 +29,11 @@ func (m *Manager) UpdateProfile(ctx context.Context, actor *Principal, up Profil
 	err = m.change(ctx, actor, "", audit.ProfileUpdated, target, func(tx Store, a *Principal, e *audit.Event) error {
 		u := a.User
 		before, after := map[string]any{}, map[string]any{}
-		if up.Name != nil && name != u.Name {
-			if !a.Can(group.ProfileUpdateName) {
-				return fmt.Errorf("%w: needs %s", ErrForbidden, group.ProfileUpdateName)
+		ch.apply(&u, before, after)
+		for field, perm := range map[string]group.Permission{"name": group.ProfileUpdateName, "email": group.ProfileUpdateEmail} {
+			if _, changed := after[field]; changed && !a.Can(perm) {
+				return fmt.Errorf("%w: needs %s", ErrForbidden, perm)
 			}
-			before["name"], after["name"] = u.Name, name
-			u.Name = name
-		}
-		if up.Email != nil && email != u.Email {
-			if !a.Can(group.ProfileUpdateEmail) {
-				return fmt.Errorf("%w: needs %s", ErrForbidden, group.ProfileUpdateEmail)
-			}
-			before["email"], after["email"] = u.Email, email
-			u.Email = email
 		}
 		out = &u
 		if len(after) == 0 {

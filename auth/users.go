@@ -103,17 +103,9 @@ func (m *Manager) CreateUser(ctx context.Context, actor *Principal, in NewUser) 
 // moved out of the admin group. A group change applies to the user's very
 // next request.
 func (m *Manager) UpdateUser(ctx context.Context, actor *Principal, id user.ID, up UserUpdate) (*user.User, error) {
-	var name, email string
-	var err error
-	if up.Name != nil {
-		if name, err = user.NormalizeName(*up.Name); err != nil {
-			return nil, err
-		}
-	}
-	if up.Email != nil {
-		if email, err = user.NormalizeEmail(*up.Email); err != nil {
-			return nil, err
-		}
+	ch, err := parseNameEmail(up.Name, up.Email)
+	if err != nil {
+		return nil, err
 	}
 	var out *user.User
 	err = m.change(ctx, actor, group.UsersWrite, audit.UserUpdated, userTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
@@ -125,14 +117,7 @@ func (m *Manager) UpdateUser(ctx context.Context, actor *Principal, id user.ID, 
 			return err
 		}
 		before, after := map[string]any{}, map[string]any{}
-		if up.Name != nil && name != u.Name {
-			before["name"], after["name"] = u.Name, name
-			u.Name = name
-		}
-		if up.Email != nil && email != u.Email {
-			before["email"], after["email"] = u.Email, email
-			u.Email = email
-		}
+		ch.apply(u, before, after)
 		if up.GroupID != nil && string(*up.GroupID) != u.GroupID {
 			if err := m.checkRegroup(ctx, tx, a, u, *up.GroupID); err != nil {
 				return err
@@ -153,6 +138,40 @@ func (m *Manager) UpdateUser(ctx context.Context, actor *Principal, id user.ID, 
 		return nil, err
 	}
 	return out, nil
+}
+
+// nameEmail is a validated change of name and email; nil fields stay.
+type nameEmail struct{ name, email *string }
+
+func parseNameEmail(name, email *string) (nameEmail, error) {
+	var ch nameEmail
+	if name != nil {
+		n, err := user.NormalizeName(*name)
+		if err != nil {
+			return ch, err
+		}
+		ch.name = &n
+	}
+	if email != nil {
+		e, err := user.NormalizeEmail(*email)
+		if err != nil {
+			return ch, err
+		}
+		ch.email = &e
+	}
+	return ch, nil
+}
+
+// apply changes u and notes each changed field's old and new value.
+func (ch nameEmail) apply(u *user.User, before, after map[string]any) {
+	if ch.name != nil && *ch.name != u.Name {
+		before["name"], after["name"] = u.Name, *ch.name
+		u.Name = *ch.name
+	}
+	if ch.email != nil && *ch.email != u.Email {
+		before["email"], after["email"] = u.Email, *ch.email
+		u.Email = *ch.email
+	}
 }
 
 // checkRegroup applies the rules for moving u into group to.
