@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/group"
@@ -52,7 +51,7 @@ func ClientFrom(r *http.Request) Client {
 func (m *Manager) SetSessionCookie(w http.ResponseWriter, s *Session) {
 	http.SetCookie(w, &http.Cookie{
 		Name: CookieName, Value: s.Token, Path: "/",
-		Expires: s.ExpiresAt, MaxAge: int(time.Until(s.ExpiresAt).Seconds()),
+		Expires: s.ExpiresAt, MaxAge: int(s.ExpiresAt.Sub(m.now()).Seconds()),
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 	})
 }
