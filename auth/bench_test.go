@@ -101,7 +101,7 @@ func buildBig() (*bigFixture, error) {
 	}
 	clk := newClock()
 	f.m, err = auth.New(auth.Config{Store: f.db, SecretKey: testKey, BcryptCost: 4,
-		InsecureLowBcryptCostForTests: true, Now: clk.Now})
+		InsecureLowBcryptCostForTests: true, Now: clk.Now, Permissions: hostPermissions})
 	if err != nil {
 		return nil, err
 	}

@@ -74,10 +74,7 @@ func (e *env) manager(store auth.Store, mod ...func(*auth.Config)) *auth.Manager
 		BcryptCost:                    4,
 		InsecureLowBcryptCostForTests: true,
 		Now:                           e.clk.Now,
-		Permissions: []group.Entry{
-			{Permission: "backups:read", Label: "View backups", Category: "Backups"},
-			{Permission: "backups:run", Label: "Run backups", Category: "Backups"},
-		},
+		Permissions:                   hostPermissions,
 	}
 	for _, f := range mod {
 		f(&cfg)
@@ -87,6 +84,12 @@ func (e *env) manager(store auth.Store, mod ...func(*auth.Config)) *auth.Manager
 		e.t.Fatal(err)
 	}
 	return m
+}
+
+// hostPermissions are the test host's own permissions.
+var hostPermissions = []group.Entry{
+	{Permission: "backups:read", Label: "View backups", Category: "Backups"},
+	{Permission: "backups:run", Label: "Run backups", Category: "Backups"},
 }
 
 var client = auth.Client{IP: "192.0.2.10", UserAgent: "test-agent/1.0"}
