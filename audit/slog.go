@@ -6,7 +6,10 @@ import (
 )
 
 // SlogSink mirrors events into a structured logger, one record an event at
-// level Info (Warn for failures and denials). It never fails.
+// level Info (Warn for failures and denials). It never fails. The record's
+// message is "audit"; its attributes are action, outcome and event_time, then
+// those of id, actor_id, actor_email, target_type, target_id, ip, user_agent,
+// reason and details that are not empty.
 type SlogSink struct {
 	Logger *slog.Logger
 }
@@ -24,7 +27,9 @@ func (s SlogSink) Append(ctx context.Context, e *Event) error {
 	attrs := []slog.Attr{
 		slog.String("action", string(e.Action)),
 		slog.String("outcome", string(e.Outcome)),
-		slog.Time("time", e.Time),
+		// Not "time": that key is the record's own, and a second one
+		// makes JSON output ambiguous and ReplaceAttr unable to tell them apart.
+		slog.Time("event_time", e.Time),
 	}
 	add := func(k, v string) {
 		if v != "" {

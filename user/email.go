@@ -30,6 +30,12 @@ func NormalizeEmail(s string) (string, error) {
 	case !utf8.ValidString(s):
 		return "", fmt.Errorf("%w: not valid UTF-8", ErrInvalidEmail)
 	}
+	// Lower-case before the checks, so they hold for what is returned: some
+	// capitals take fewer bytes than their lower case (Ⱥ is 2, ⱥ is 3).
+	s = strings.ToLower(s)
+	if len(s) > MaxEmailLength {
+		return "", fmt.Errorf("%w: longer than %d bytes", ErrInvalidEmail, MaxEmailLength)
+	}
 	for _, r := range s {
 		if unicode.IsControl(r) || unicode.IsSpace(r) {
 			return "", fmt.Errorf("%w: contains a space or control character", ErrInvalidEmail)
@@ -46,7 +52,7 @@ func NormalizeEmail(s string) (string, error) {
 	if at <= 0 || at == len(s)-1 || strings.Count(s, "@") != 1 {
 		return "", fmt.Errorf("%w: not an address", ErrInvalidEmail)
 	}
-	return strings.ToLower(s), nil
+	return s, nil
 }
 
 // NormalizeName trims a display name and checks it: valid UTF-8, no control

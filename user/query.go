@@ -1,6 +1,7 @@
 package user
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -89,8 +90,13 @@ type Cursor struct {
 
 // EncodeCursor returns the opaque form of c.
 func EncodeCursor(c Cursor) string {
-	b, _ := json.Marshal(c) // cannot fail: strings and a bool
-	return base64.RawURLEncoding.EncodeToString(b)
+	// Without HTML escaping: json.Marshal writes '&', '<' and '>' as six
+	// bytes each, which would push a valid key past maxCursorLength.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(c) // cannot fail: strings and a bool
+	return base64.RawURLEncoding.EncodeToString(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
 }
 
 // maxCursorLength bounds what DecodeCursor will look at.

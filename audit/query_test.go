@@ -1,0 +1,134 @@
+package audit_test
+
+import (
+	"encoding/base64"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/usher-go/usher/audit"
+)
+
+func TestQueryNormalize(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	t1 := t0.Add(time.Nanosecond)
+	long := strings.Repeat("x", 257)
+	edge := strings.Repeat("x", 256)
+	tests := []struct {
+		name    string
+		in      audit.Query
+		want    audit.Query
+		wantErr bool
+	}{
+		{name: "zero value gets the default limit", in: audit.Query{}, want: audit.Query{Limit: audit.DefaultLimit}},
+		{name: "limit 1", in: audit.Query{Limit: 1}, want: audit.Query{Limit: 1}},
+		{name: "limit 500", in: audit.Query{Limit: 500}, want: audit.Query{Limit: 500}},
+		{name: "limit 501", in: audit.Query{Limit: 501}, wantErr: true},
+		{name: "limit -1", in: audit.Query{Limit: -1}, wantErr: true},
+		{name: "outcome success", in: audit.Query{Outcome: audit.Success}, want: audit.Query{Outcome: audit.Success, Limit: 50}},
+		{name: "outcome failure", in: audit.Query{Outcome: audit.Failure}, want: audit.Query{Outcome: audit.Failure, Limit: 50}},
+		{name: "outcome denied", in: audit.Query{Outcome: audit.Denied}, want: audit.Query{Outcome: audit.Denied, Limit: 50}},
+		{name: "unknown outcome", in: audit.Query{Outcome: "maybe"}, wantErr: true},
+		{name: "outcome is case-sensitive", in: audit.Query{Outcome: "Success"}, wantErr: true},
+		{name: "since before until", in: audit.Query{Since: t0, Until: t1}, want: audit.Query{Since: t0, Until: t1, Limit: 50}},
+		{name: "since alone", in: audit.Query{Since: t1}, want: audit.Query{Since: t1, Limit: 50}},
+		{name: "until alone", in: audit.Query{Until: t0}, want: audit.Query{Until: t0, Limit: 50}},
+		{name: "since equal to until", in: audit.Query{Since: t0, Until: t0}, wantErr: true},
+		{name: "since after until", in: audit.Query{Since: t1, Until: t0}, wantErr: true},
+		{name: "filters of 256 bytes", in: audit.Query{Action: audit.Action(edge), ActorID: edge, TargetType: edge, TargetID: edge},
+			want: audit.Query{Action: audit.Action(edge), ActorID: edge, TargetType: edge, TargetID: edge, Limit: 50}},
+		{name: "action of 257 bytes", in: audit.Query{Action: audit.Action(long)}, wantErr: true},
+		{name: "actor of 257 bytes", in: audit.Query{ActorID: long}, wantErr: true},
+		{name: "target type of 257 bytes", in: audit.Query{TargetType: long}, wantErr: true},
+		{name: "target ID of 257 bytes", in: audit.Query{TargetID: long}, wantErr: true},
+		{
+			name: "every field kept",
+			in: audit.Query{Action: audit.LoginFailed, ActorID: "u1", TargetType: audit.TargetUser, TargetID: "u2",
+				Outcome: audit.Failure, Since: t0, Until: t1, Limit: 10, Cursor: "abc"},
+			want: audit.Query{Action: audit.LoginFailed, ActorID: "u1", TargetType: audit.TargetUser, TargetID: "u2",
+				Outcome: audit.Failure, Since: t0, Until: t1, Limit: 10, Cursor: "abc"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := tt.in.Normalize()
+			if tt.wantErr {
+				if !errors.Is(err, audit.ErrInvalidQuery) {
+					t.Fatalf("Normalize(%+v) = %v, want an error wrapping ErrInvalidQuery", tt.in, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Normalize(%+v) = %v", tt.in, err)
+			}
+			if got != tt.want {
+				t.Fatalf("Normalize(%+v)\n got %+v\nwant %+v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCursorRoundTrip(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		c    audit.Cursor
+	}{
+		{"UTC with nanoseconds", audit.Cursor{Time: time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.UTC), ID: "42"}},
+		{"other zone", audit.Cursor{Time: time.Date(2025, 3, 14, 15, 9, 26, 0, time.FixedZone("X", -7*3600)), ID: "u-1"}},
+		{"zero time", audit.Cursor{ID: "1"}},
+		{"ID with punctuation", audit.Cursor{Time: time.Unix(1700000000, 1), ID: `a&b<c>"d"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := audit.EncodeCursor(tt.c)
+			if strings.ContainsAny(s, "+/=\n") {
+				t.Errorf("EncodeCursor = %q, want URL-safe base64 without padding", s)
+			}
+			got, err := audit.DecodeCursor(s)
+			if err != nil {
+				t.Fatalf("DecodeCursor(EncodeCursor(%+v)) = %v", tt.c, err)
+			}
+			if !got.Time.Equal(tt.c.Time) || got.ID != tt.c.ID {
+				t.Fatalf("round trip: got %+v, want %+v", got, tt.c)
+			}
+		})
+	}
+}
+
+func TestDecodeCursorRefuses(t *testing.T) {
+	t.Parallel()
+	b64 := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	valid := audit.EncodeCursor(audit.Cursor{Time: time.Unix(1, 0).UTC(), ID: "9"})
+	tests := []struct {
+		name   string
+		cursor string
+	}{
+		{"empty", ""},
+		{"not base64", "%%%"},
+		{"base64 of text", b64("hello")},
+		{"base64 of null", b64("null")},
+		{"base64 of an empty object", b64("{}")},
+		{"JSON array", b64(`["2025-01-01T00:00:00Z","1"]`)},
+		{"bad time", b64(`{"t":"yesterday","i":"1"}`)},
+		{"without ID", b64(`{"t":"2025-01-01T00:00:00Z"}`)},
+		{"empty ID", audit.EncodeCursor(audit.Cursor{Time: time.Unix(1, 0)})},
+		{"ID not a string", b64(`{"t":"2025-01-01T00:00:00Z","i":1}`)},
+		{"truncated", valid[:len(valid)-4]},
+		{"over 1 KB", audit.EncodeCursor(audit.Cursor{Time: time.Unix(1, 0), ID: strings.Repeat("9", 1024)})},
+		{"100 KB of base64 letters", strings.Repeat("A", 100<<10)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := audit.DecodeCursor(tt.cursor)
+			if !errors.Is(err, audit.ErrInvalidCursor) {
+				t.Fatalf("DecodeCursor(%q) = %+v, %v; want an error wrapping ErrInvalidCursor", tt.cursor, c, err)
+			}
+		})
+	}
+}
