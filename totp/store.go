@@ -1,0 +1,66 @@
+package totp
+
+import (
+	"context"
+	"time"
+
+	"github.com/usher-go/usher/user"
+)
+
+// Credential is a user's stored TOTP secret.
+type Credential struct {
+	UserID user.ID
+	// KeyID names the key Sealed is sealed under, so keys can rotate.
+	KeyID string
+	// Sealed is the secret sealed by the caller; the store never sees it
+	// in the clear.
+	Sealed []byte
+	// LastStep is the last time step accepted; a code of this step or an
+	// earlier one is refused.
+	LastStep    int64
+	CreatedAt   time.Time
+	ConfirmedAt time.Time // zero while enrollment is pending
+}
+
+// Confirmed reports whether enrollment finished.
+func (c *Credential) Confirmed() bool { return !c.ConfirmedAt.IsZero() }
+
+// Store keeps TOTP credentials and recovery codes, one credential per user.
+// A method for a user without a credential returns [ErrNotEnrolled] unless
+// its comment says otherwise. Safe for concurrent use.
+type Store interface {
+	// Get returns the user's credential, pending or confirmed.
+	Get(ctx context.Context, id user.ID) (*Credential, error)
+	// Put inserts c, replacing any credential the user had.
+	Put(ctx context.Context, c *Credential) error
+	// Confirm marks the credential confirmed at the given time.
+	Confirm(ctx context.Context, id user.ID, at time.Time) error
+	// Delete removes the credential and the recovery codes; removing none
+	// is not an error.
+	Delete(ctx context.Context, id user.ID) error
+	// UseStep burns a time step: it sets LastStep to step only if the
+	// stored LastStep is lower, in one conditional UPDATE, and reports
+	// whether it did. Two callers with the same step: exactly one wins.
+	UseStep(ctx context.Context, id user.ID, step int64) (bool, error)
+	// Sealed lists up to limit credentials whose KeyID is not keyID, for
+	// re-sealing after a key rotation.
+	Sealed(ctx context.Context, notKeyID string, limit int) ([]Credential, error)
+	// Reseal replaces a credential's sealed secret if it is still under
+	// oldKeyID, and reports whether it did.
+	Reseal(ctx context.Context, id user.ID, oldKeyID, newKeyID string, sealed []byte) (bool, error)
+
+	// SetRecoveryCodes replaces the user's recovery codes (hashes) and the
+	// salt they were hashed with. It needs no credential.
+	SetRecoveryCodes(ctx context.Context, id user.ID, salt []byte, hashes [][]byte) error
+	// RecoverySalt returns the salt of the user's recovery codes; nil, with
+	// no error, when the user has none.
+	RecoverySalt(ctx context.Context, id user.ID) ([]byte, error)
+	// UseRecoveryCode deletes the code with the given hash in one
+	// statement and reports whether a row went: of concurrent callers
+	// with the same code, exactly one gets true.
+	UseRecoveryCode(ctx context.Context, id user.ID, hash []byte) (bool, error)
+	// RecoveryCodesLeft counts the user's unused codes (0 for none).
+	RecoveryCodesLeft(ctx context.Context, id user.ID) (int, error)
+	// DeleteRecoveryCodes removes the user's codes; none is not an error.
+	DeleteRecoveryCodes(ctx context.Context, id user.ID) error
+}
