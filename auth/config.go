@@ -18,10 +18,18 @@ type Config struct {
 	Store Store
 	// Issuer names the application, e.g. in authenticator apps.
 	Issuer string
-	// SecretKey keys the password pre-hash (and, later, secret sealing). At
-	// least 32 random bytes; keep it out of the database. Losing it makes
-	// every password unverifiable.
+	// SecretKey keys the password pre-hash, the sealing of TOTP secrets and
+	// the hashing of recovery codes. At least 32 random bytes; keep it out
+	// of the database and its backups. Losing it makes every password, TOTP
+	// secret and recovery code unusable.
 	SecretKey []byte
+	// PreviousSecretKeys still open what older keys made: to rotate, move
+	// the old SecretKey here and set a new one. Passwords are rehashed under
+	// the new key at each user's next login, [Manager.RotateSecrets]
+	// re-seals every TOTP secret at once, and recovery codes keep working
+	// until the user regenerates them. Drop an old key only when nothing
+	// depends on it any more.
+	PreviousSecretKeys [][]byte
 
 	// BcryptCost is the bcrypt work factor; 0 means [DefaultBcryptCost].
 	// Values below 10 are refused unless InsecureLowBcryptCostForTests is
@@ -45,6 +53,13 @@ type Config struct {
 
 	// BootstrapToken, when set, must be presented by the first sign-up.
 	BootstrapToken string
+
+	// ReauthWindow is how long after login a session counts as fresh:
+	// binding a new second factor ([Manager.BeginTOTP]) without typing the
+	// password again is allowed only that long, so a stolen old session
+	// cannot enrol its own authenticator (OWASP ASVS 5.0 V7.5: re-authenticate
+	// before sensitive account changes). 0 means 5 minutes.
+	ReauthWindow time.Duration
 
 	// IdleTimeout ends a session not used for this long; 0 means 24 hours.
 	IdleTimeout time.Duration

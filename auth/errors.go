@@ -54,3 +54,23 @@ func (e *ThrottledError) Error() string {
 
 // Is makes errors.Is(err, ErrThrottled) true.
 func (e *ThrottledError) Is(target error) bool { return target == ErrThrottled }
+
+// Errors of the second factor.
+var (
+	// ErrChallengeNotFound: no such challenge (store contract).
+	ErrChallengeNotFound = errors.New("auth: challenge not found")
+	// ErrInvalidChallenge: the login challenge is unknown, expired, used
+	// up or already answered; start the login again.
+	ErrInvalidChallenge = errors.New("auth: login challenge invalid or expired")
+	// ErrReauthRequired: the operation needs the password, or a login
+	// younger than Config.ReauthWindow.
+	ErrReauthRequired = errors.New("auth: password or a fresh login required")
+	// ErrEnrollmentRequired: the principal's group requires a second
+	// factor and the user has none yet; only enrolling is allowed.
+	ErrEnrollmentRequired = errors.New("auth: two-factor enrollment required")
+	// ErrUnsupported: the configured Store does not keep this feature.
+	ErrUnsupported = errors.New("auth: not supported by the store")
+	// ErrUnknownKey: a secret is sealed under a key that is neither
+	// Config.SecretKey nor in Config.PreviousSecretKeys.
+	ErrUnknownKey = errors.New("auth: secret sealed under an unknown key")
+)

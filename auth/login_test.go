@@ -210,7 +210,8 @@ func TestLowCostHashUpgrades(t *testing.T) {
 	}
 	u, _ := e.db.Users().GetByEmail(e.ctx, adminEmail)
 	stored, _ := e.db.Users().PasswordHash(e.ctx, u.ID)
-	if c, _ := bcrypt.Cost([]byte(strings.TrimPrefix(stored, "$usher1$"))); c != 5 {
+	parts := strings.SplitN(stored, "$", 4) // "", "usher1", key ID, bcrypt
+	if c, _ := bcrypt.Cost([]byte(parts[3])); len(parts) != 4 || c != 5 {
 		t.Fatalf("cost %d after login at cost 5", c)
 	}
 }

@@ -24,6 +24,7 @@ type Manager struct {
 	store   Store
 	catalog *group.Catalog
 	hasher  *hasher
+	keys    *keyring
 	log     *slog.Logger
 	now     func() time.Time
 	rand    io.Reader
@@ -56,6 +57,9 @@ func New(cfg Config) (*Manager, error) {
 		cfg.MinPasswordLength = 8
 	case cfg.MinPasswordLength < 1 || cfg.MinPasswordLength > 256:
 		return nil, bad("MinPasswordLength must be 1 to 256")
+	}
+	if cfg.ReauthWindow == 0 {
+		cfg.ReauthWindow = 5 * time.Minute
 	}
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
@@ -106,8 +110,10 @@ func New(cfg Config) (*Manager, error) {
 	if m.rand == nil {
 		m.rand = rand.Reader
 	}
-	m.hasher, err = newHasher(cfg.SecretKey, cfg.BcryptCost, m.rand)
-	if err != nil {
+	if m.keys, err = newKeyring(cfg.SecretKey, cfg.PreviousSecretKeys); err != nil {
+		return nil, bad("%v", err)
+	}
+	if m.hasher, err = newHasher(m.keys, cfg.BcryptCost, m.rand); err != nil {
 		return nil, bad("%v", err)
 	}
 	return m, nil

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -14,39 +13,37 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// hashPrefix marks usher's own format: bcrypt over base64(HMAC-SHA-256(k,
-// password)), k derived from Config.SecretKey. The pre-hash lets passwords of
-// any length up to MaxPasswordBytes count in full (bcrypt reads only 72
-// bytes), and the key keeps a stolen database alone from being cracked
-// offline (a "pepper", NIST SP 800-63B 5.1.1.2, OWASP ASVS 5.0 V11.4.2).
-// The version lets a later format sit beside this one.
+// hashPrefix marks usher's own format, "$usher1$<key ID>$<bcrypt>": bcrypt
+// over base64(HMAC-SHA-256(k, password)), k derived from the secret key that
+// the key ID names. The pre-hash lets passwords of any length up to
+// MaxPasswordBytes count in full (bcrypt reads only 72 bytes), and the key
+// keeps a stolen database alone from being cracked offline (a "pepper", NIST
+// SP 800-63B 5.1.1.2, OWASP ASVS 5.0 V11.4.2). The key ID lets a hash made
+// under a previous key still verify, and be rehashed under the current one.
 const hashPrefix = "$usher1$"
 
 // bcryptMaxInput is how much of a password plain bcrypt reads.
 const bcryptMaxInput = 72
 
 type hasher struct {
-	key   []byte
+	keys  *keyring
 	cost  int
 	dummy string // a hash of a random password, verified for unknown emails
 }
 
-func newHasher(secret []byte, cost int, rnd io.Reader) (*hasher, error) {
-	key, err := hkdf.Key(sha256.New, secret, nil, "usher password pre-hash v1", 32)
-	if err != nil {
-		return nil, err
-	}
-	h := &hasher{key: key, cost: cost}
+func newHasher(keys *keyring, cost int, rnd io.Reader) (*hasher, error) {
+	h := &hasher{keys: keys, cost: cost}
 	pw := make([]byte, 24)
 	if _, err := io.ReadFull(rnd, pw); err != nil {
 		return nil, fmt.Errorf("reading randomness: %w", err)
 	}
+	var err error
 	h.dummy, err = h.hash(base64.RawStdEncoding.EncodeToString(pw))
 	return h, err
 }
 
-func (h *hasher) prehash(password string) []byte {
-	mac := hmac.New(sha256.New, h.key)
+func prehash(k *keySet, password string) []byte {
+	mac := hmac.New(sha256.New, k.password)
 	mac.Write([]byte(password))
 	sum := mac.Sum(nil)
 	out := make([]byte, base64.StdEncoding.EncodedLen(len(sum))) // 44 bytes, no NUL
@@ -56,11 +53,12 @@ func (h *hasher) prehash(password string) []byte {
 
 // hash returns the stored form of password.
 func (h *hasher) hash(password string) (string, error) {
-	b, err := bcrypt.GenerateFromPassword(h.prehash(password), h.cost)
+	k := h.keys.current
+	b, err := bcrypt.GenerateFromPassword(prehash(k, password), h.cost)
 	if err != nil {
 		return "", fmt.Errorf("auth: hashing password: %w", err)
 	}
-	return hashPrefix + string(b), nil
+	return hashPrefix + k.id + "$" + string(b), nil
 }
 
 // verify reports whether password matches stored, and whether stored should
@@ -69,8 +67,11 @@ func (h *hasher) hash(password string) (string, error) {
 // dummy hash instead, so it costs the same and fails.
 func (h *hasher) verify(stored, password string) (ok, rehash bool) {
 	if rest, found := strings.CutPrefix(stored, hashPrefix); found {
-		err := bcrypt.CompareHashAndPassword([]byte(rest), h.prehash(password))
-		return err == nil, err == nil && bcryptCost(rest) < h.cost
+		kid, b, _ := strings.Cut(rest, "$")
+		if k := h.keys.byID(kid); k != nil {
+			err := bcrypt.CompareHashAndPassword([]byte(b), prehash(k, password))
+			return err == nil, err == nil && (k != h.keys.current || bcryptCost(b) < h.cost)
+		}
 	}
 	if isPlainBcrypt(stored) {
 		// Imported from a system that hashed the raw password with bcrypt,

@@ -12,7 +12,16 @@ import (
 
 func testHasher(t *testing.T) *hasher {
 	t.Helper()
-	h, err := newHasher([]byte("0123456789abcdef0123456789abcdef"), 4, rand.Reader)
+	return hasherFor(t, []byte("0123456789abcdef0123456789abcdef"))
+}
+
+func hasherFor(t *testing.T, secret []byte, previous ...[]byte) *hasher {
+	t.Helper()
+	keys, err := newKeyring(secret, previous)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := newHasher(keys, 4, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,10 +66,24 @@ func TestPrehashUsesWholePassword(t *testing.T) {
 // The pepper: the same password under another SecretKey does not verify.
 func TestPrehashIsKeyed(t *testing.T) {
 	h := testHasher(t)
-	other, _ := newHasher([]byte("another key, also thirty-two bytes long"), 4, rand.Reader)
+	otherKey := []byte("another key, also thirty-two bytes long")
+	other := hasherFor(t, otherKey)
 	stored, _ := h.hash("correct horse")
 	if ok, _ := other.verify(stored, "correct horse"); ok {
 		t.Fatal("hash verifies under another key")
+	}
+	// Rotation: with the old key among the previous ones, the hash verifies
+	// and asks to be rehashed under the new key.
+	rotated := hasherFor(t, otherKey, []byte("0123456789abcdef0123456789abcdef"))
+	if ok, rehash := rotated.verify(stored, "correct horse"); !ok || !rehash {
+		t.Fatalf("after rotation: ok=%v rehash=%v", ok, rehash)
+	}
+	fresh, _ := rotated.hash("correct horse")
+	if ok, rehash := rotated.verify(fresh, "correct horse"); !ok || rehash {
+		t.Fatalf("rehashed: ok=%v rehash=%v", ok, rehash)
+	}
+	if ok, _ := rotated.verify(stored, "wrong horse"); ok {
+		t.Fatal("wrong password verifies under the previous key")
 	}
 }
 

@@ -49,12 +49,12 @@ type Store interface {
 	// oldKeyID, and reports whether it did.
 	Reseal(ctx context.Context, id user.ID, oldKeyID, newKeyID string, sealed []byte) (bool, error)
 
-	// SetRecoveryCodes replaces the user's recovery codes (hashes) and the
-	// salt they were hashed with. It needs no credential.
-	SetRecoveryCodes(ctx context.Context, id user.ID, salt []byte, hashes [][]byte) error
-	// RecoverySalt returns the salt of the user's recovery codes; nil, with
-	// no error, when the user has none.
-	RecoverySalt(ctx context.Context, id user.ID) ([]byte, error)
+	// SetRecoveryCodes replaces the user's recovery codes with hashes,
+	// made with salt under the key named keyID. It needs no credential.
+	SetRecoveryCodes(ctx context.Context, id user.ID, keyID string, salt []byte, hashes [][]byte) error
+	// RecoverySet returns the salt and key ID of the user's recovery codes;
+	// a nil salt, with no error, when the user has none.
+	RecoverySet(ctx context.Context, id user.ID) (salt []byte, keyID string, err error)
 	// UseRecoveryCode deletes the code with the given hash in one
 	// statement and reports whether a row went: of concurrent callers
 	// with the same code, exactly one gets true.

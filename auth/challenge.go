@@ -1,0 +1,65 @@
+package auth
+
+import (
+	"context"
+	"time"
+
+	"github.com/usher-go/usher/totp"
+	"github.com/usher-go/usher/user"
+)
+
+// Challenge is the second step of a login: the password was right and a
+// second factor is owed. Hand Token to the client (it is not a session:
+// [Manager.Authenticate] refuses it) and pass it back with the code to
+// [Manager.VerifyTOTP] or [Manager.VerifyRecoveryCode].
+type Challenge struct {
+	Token     string
+	ExpiresAt time.Time
+	// Methods lists the second factors the user may answer with:
+	// "totp" and "recovery_code".
+	Methods []string
+}
+
+// Second-factor methods.
+const (
+	MethodTOTP         = "totp"
+	MethodRecoveryCode = "recovery_code"
+)
+
+// ChallengeRecord is a stored challenge; only the token's SHA-256 is kept.
+type ChallengeRecord struct {
+	ID        string
+	UserID    user.ID
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	Failures  int // wrong codes so far
+	IP        string
+	UserAgent string
+}
+
+// ChallengeStore keeps pending login challenges. A method given an unknown
+// challenge returns [ErrChallengeNotFound].
+type ChallengeStore interface {
+	// Create inserts c under tokenHash.
+	Create(ctx context.Context, c *ChallengeRecord, tokenHash []byte) error
+	// Get returns the challenge stored under tokenHash; it does not check
+	// expiry.
+	Get(ctx context.Context, tokenHash []byte) (*ChallengeRecord, error)
+	// Fail counts one wrong code, atomically, and returns the new count.
+	Fail(ctx context.Context, id string) (int, error)
+	// Delete consumes a challenge. Of concurrent calls with one ID exactly
+	// one succeeds; the others get ErrChallengeNotFound.
+	Delete(ctx context.Context, id string) error
+	// DeleteUser removes every challenge of a user and returns how many.
+	DeleteUser(ctx context.Context, id user.ID) (int, error)
+	// DeleteExpired removes challenges that expired before now.
+	DeleteExpired(ctx context.Context, now time.Time) (int, error)
+}
+
+// TwoFactorStore is implemented by stores that keep second factors:
+// store/sqlite does. It will become part of [Store] once every store in this
+// module implements it.
+type TwoFactorStore interface {
+	TOTP() totp.Store
+	Challenges() ChallengeStore
+}
