@@ -194,6 +194,10 @@ func TestLastAdmin(t *testing.T) {
 	_, err := e.m.UpdateGroup(e.ctx, admin, group.Group{ID: group.AdminID, Name: "Admins", Permissions: []group.Permission{group.UsersRead}})
 	wantErr(t, err, group.ErrBuiltin)
 	wantErr(t, e.m.DeleteGroup(e.ctx, admin, group.AdminID), group.ErrBuiltin)
+	wantErr(t, e.m.DeleteGroup(e.ctx, admin, group.UsersID), group.ErrBuiltin)
+	// Hosts mapping ErrForbidden to 403 catch these too.
+	wantErr(t, e.m.DeleteUser(e.ctx, admin, admin.User.ID), auth.ErrForbidden)
+	wantErr(t, e.m.DeleteGroup(e.ctx, admin, group.AdminID), auth.ErrForbidden)
 
 	// A second admin, disabled, does not count.
 	a2, _ := e.user(admin, "admin2@example.com", group.AdminID)

@@ -126,9 +126,13 @@ func TestChangeFailsWhenAuditFails(t *testing.T) {
 	if _, err := e.db.Users().GetByEmail(e.ctx, "ghost@example.com"); err == nil {
 		t.Fatal("user written although its event failed")
 	}
+	before, _ := e.db.Sessions().List(e.ctx, admin.User.ID)
 	_, err = broken.Login(e.ctx, adminEmail, adminPassword, client)
 	if err == nil {
 		t.Fatal("login succeeded without its audit event")
+	}
+	if after, _ := e.db.Sessions().List(e.ctx, admin.User.ID); len(after) != len(before) {
+		t.Fatal("a session was written although the login's event failed")
 	}
 }
 

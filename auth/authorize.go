@@ -55,7 +55,10 @@ func (m *Manager) recordDenial(ctx context.Context, actor *Principal, action aud
 
 // refuse records and returns the denial of an action for lack of perm.
 func (m *Manager) refuse(ctx context.Context, actor *Principal, perm group.Permission, action audit.Action, target audit.Target) error {
-	err := fmt.Errorf("%w: needs %s", ErrForbidden, perm)
+	err := fmt.Errorf("%w: not authenticated", ErrForbidden)
+	if perm != "" {
+		err = fmt.Errorf("%w: needs %s", ErrForbidden, perm)
+	}
 	m.recordDenial(ctx, actor, action, target, err)
 	return err
 }

@@ -25,8 +25,9 @@ var (
 	// ErrForbidden: the actor lacks a permission, or the change would
 	// grant more than the actor holds, or touch the actor's own group.
 	ErrForbidden = errors.New("auth: forbidden")
-	// ErrLastAdmin: the change would leave no enabled admin.
-	ErrLastAdmin = errors.New("auth: the last enabled admin cannot be deleted, disabled or moved")
+	// ErrLastAdmin: the change would leave no enabled admin. It is an
+	// ErrForbidden too.
+	ErrLastAdmin = fmt.Errorf("%w: the last enabled admin cannot be deleted, disabled or moved", ErrForbidden)
 	// ErrSessionNotFound: no such session (store contract, and RevokeSession).
 	ErrSessionNotFound = errors.New("auth: session not found")
 

@@ -101,7 +101,7 @@ func (m *Manager) UpdateGroup(ctx context.Context, actor *Principal, g group.Gro
 			return err
 		}
 		if old.Builtin() && !slices.Contains(g.Permissions, group.All) {
-			return group.ErrBuiltin
+			return fmt.Errorf("%w: %w", ErrForbidden, group.ErrBuiltin)
 		}
 		if err := mayManage(a, old); err != nil {
 			return err
@@ -133,8 +133,10 @@ func (m *Manager) DeleteGroup(ctx context.Context, actor *Principal, id group.ID
 		if err != nil {
 			return err
 		}
-		if g.Builtin() {
-			return group.ErrBuiltin
+		if g.Builtin() || g.ID == group.UsersID {
+			// The admin group must exist; the default group is where new
+			// users go when no group is named.
+			return fmt.Errorf("%w: %w", ErrForbidden, group.ErrBuiltin)
 		}
 		if err := mayManage(a, g); err != nil {
 			return err

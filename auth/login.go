@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -30,25 +31,16 @@ type LoginResult struct {
 func (m *Manager) Login(ctx context.Context, email, password string, c Client) (*LoginResult, error) {
 	c = c.clean()
 	key := accountKey(email)
-	attempted := cleanField(email, user.MaxEmailLength)
-	if err := m.checkThrottle(ctx, key, c); err != nil {
-		var te *ThrottledError
-		if errors.As(err, &te) {
-			m.recordAlone(ctx, &audit.Event{
-				Action: audit.LoginThrottled, Outcome: audit.Failure,
-				Actor: audit.Actor{Email: attempted}, IP: c.IP, UserAgent: c.UserAgent,
-				Reason: te.Error(),
-			})
-		}
+	attempted, reason := attemptedEmail(email)
+	n, err := m.reserveAttempt(ctx, key, c, attempted)
+	if err != nil {
 		return nil, err
 	}
-
 	u, stored, err := m.findForLogin(ctx, email)
 	if err != nil {
 		return nil, err
 	}
 	ok, rehash := false, false
-	reason := "unknown email"
 	switch {
 	case u == nil:
 		m.hasher.burn(password)
@@ -60,16 +52,7 @@ func (m *Manager) Login(ctx context.Context, email, password string, c Client) (
 		reason = "wrong password"
 	}
 	if !ok {
-		return nil, m.loginFailed(ctx, key, u, attempted, c, reason)
-	}
-	if u.Disabled {
-		m.recordAlone(ctx, &audit.Event{
-			Action: audit.LoginFailed, Outcome: audit.Failure,
-			Actor:  audit.Actor{ID: string(u.ID), Email: u.Email},
-			Target: audit.Target{Type: audit.TargetUser, ID: string(u.ID)},
-			IP:     c.IP, UserAgent: c.UserAgent, Reason: "account disabled",
-		})
-		return nil, ErrAccountDisabled
+		return nil, m.loginFailed(ctx, n, u, attempted, c, reason)
 	}
 	newHash := ""
 	if rehash {
@@ -77,11 +60,29 @@ func (m *Manager) Login(ctx context.Context, email, password string, c Client) (
 			return nil, err
 		}
 	}
-	s, err := m.completeLogin(ctx, u, key, newHash, c)
+	s, err := m.completeLogin(ctx, u, stored, key, newHash, c)
+	if errors.Is(err, errStale) {
+		return nil, m.loginFailed(ctx, n, u, attempted, c, "password changed during login")
+	}
 	if err != nil {
 		return nil, err
 	}
 	return &LoginResult{Session: s}, nil
+}
+
+// errStale: the account changed between the password check and the
+// session: the check no longer holds.
+var errStale = errors.New("auth: account changed during login")
+
+// attemptedEmail is what the audit trail keeps of a typed login name: the
+// normalized address, or nothing when it is not one (people paste passwords
+// into the email field; OWASP ASVS 5.0 V16.2.5).
+func attemptedEmail(email string) (attempted, reason string) {
+	norm, err := user.NormalizeEmail(email)
+	if err != nil {
+		return "", "malformed email"
+	}
+	return norm, "unknown email"
 }
 
 // findForLogin returns the user and stored hash for an email, or a nil user
@@ -107,9 +108,31 @@ func (m *Manager) findForLogin(ctx context.Context, email string) (*user.User, s
 
 // completeLogin opens the session, resets the failure count, upgrades the
 // hash when asked, and records the login, all in one transaction.
-func (m *Manager) completeLogin(ctx context.Context, u *user.User, key, newHash string, c Client) (*Session, error) {
+//
+// The user and its hash are read again inside the transaction: a password
+// reset, a disable or a deletion that committed while bcrypt ran wins, and
+// the login fails instead of leaving a session the change should have ended
+// (or writing a rehash of the old password over the new one).
+func (m *Manager) completeLogin(ctx context.Context, u *user.User, verified, key, newHash string, c Client) (*Session, error) {
 	var s *Session
 	err := m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
+		cur, err := tx.Users().Get(ctx, u.ID)
+		if errors.Is(err, user.ErrNotFound) {
+			return errStale
+		} else if err != nil {
+			return err
+		}
+		hash, err := tx.Users().PasswordHash(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if hash != verified {
+			return errStale
+		}
+		if cur.Disabled {
+			return ErrAccountDisabled
+		}
+		u = cur
 		now := m.clock()
 		if err := tx.Users().SetLastLogin(ctx, u.ID, now); err != nil {
 			return err
@@ -129,13 +152,20 @@ func (m *Manager) completeLogin(ctx context.Context, u *user.User, key, newHash 
 			}
 			e.Details = map[string]any{"password_rehashed": true}
 		}
-		var err error
 		if s, err = m.issueSession(ctx, tx, u, c); err != nil {
 			return err
 		}
 		e.Details = withDetail(e.Details, "session_id", s.ID)
 		return rec(e)
 	})
+	if errors.Is(err, ErrAccountDisabled) {
+		m.recordAlone(ctx, &audit.Event{
+			Action: audit.LoginFailed, Outcome: audit.Failure,
+			Actor:  audit.Actor{ID: string(u.ID), Email: u.Email},
+			Target: audit.Target{Type: audit.TargetUser, ID: string(u.ID)},
+			IP:     c.IP, UserAgent: c.UserAgent, Reason: "account disabled",
+		})
+	}
 	return s, err
 }
 
@@ -147,26 +177,19 @@ func withDetail(d map[string]any, k string, v any) map[string]any {
 	return d
 }
 
-// loginFailed counts a failure against the account key and records it, in
-// one transaction, and returns ErrInvalidCredentials.
-func (m *Manager) loginFailed(ctx context.Context, key string, u *user.User, attempted string, c Client, reason string) error {
+// loginFailed records a failed attempt, whose failure was already counted
+// when the attempt was reserved, and returns ErrInvalidCredentials.
+func (m *Manager) loginFailed(ctx context.Context, failures int, u *user.User, attempted string, c Client, reason string) error {
 	e := &audit.Event{
 		Action: audit.LoginFailed, Outcome: audit.Failure,
 		Actor: audit.Actor{Email: attempted}, IP: c.IP, UserAgent: c.UserAgent, Reason: reason,
+		Details: map[string]any{"consecutive_failures": failures},
 	}
 	if u != nil {
 		e.Actor = audit.Actor{ID: string(u.ID), Email: u.Email}
 		e.Target = audit.Target{Type: audit.TargetUser, ID: string(u.ID)}
 	}
-	err := m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
-		n, err := tx.Throttle().AddFailure(ctx, key, m.clock())
-		if err != nil {
-			return err
-		}
-		e.Details = map[string]any{"consecutive_failures": n}
-		return rec(e)
-	})
-	if err != nil {
+	if err := m.atomic(ctx, func(_ Store, rec func(*audit.Event) error) error { return rec(e) }); err != nil {
 		return fmt.Errorf("auth: recording failed login: %w", err)
 	}
 	return ErrInvalidCredentials
@@ -182,33 +205,76 @@ func accountKey(email string) string {
 	return "account:" + e
 }
 
-// checkThrottle refuses an attempt while the account is in its back-off or
-// the client IP has spent its budget for the minute (OWASP ASVS 5.0
-// V6.3.1, NIST SP 800-63B 5.2.2). It counts the attempt against the IP.
-func (m *Manager) checkThrottle(ctx context.Context, key string, c Client) error {
+// reserveAttempt admits one password (or second-factor) attempt, or refuses
+// it while the account is in its back-off or the client IP has spent its
+// budget for the minute (OWASP ASVS 5.0 V6.3.1, NIST SP 800-63B 5.2.2).
+//
+// The attempt is counted as a failure before the password is checked, and
+// a success resets the count. Counting first is what makes the limit hold
+// under concurrency: of a burst of simultaneous attempts, each gets its own
+// count from one atomic increment, and only those within the free failures,
+// or the one that alone follows a finished back-off, go on to bcrypt. It
+// returns the account's failure count including this attempt.
+func (m *Manager) reserveAttempt(ctx context.Context, key string, c Client, attempted string) (int, error) {
 	t := m.cfg.Throttle
 	now := m.clock()
+	throttled := func(wait time.Duration) (int, error) {
+		err := &ThrottledError{RetryAfter: wait}
+		m.recordAlone(ctx, &audit.Event{
+			Action: audit.LoginThrottled, Outcome: audit.Failure,
+			Actor: audit.Actor{Email: attempted}, IP: c.IP, UserAgent: c.UserAgent, Reason: err.Error(),
+		})
+		return 0, err
+	}
+	if ipKey := ipThrottleKey(c.IP); ipKey != "" && t.PerIPPerMinute > 0 {
+		window := now.Truncate(time.Minute)
+		hits, err := m.store.Throttle().Hit(ctx, ipKey, window)
+		if err != nil {
+			return 0, fmt.Errorf("auth: counting attempt: %w", err)
+		}
+		if hits > t.PerIPPerMinute {
+			return throttled(window.Add(time.Minute).Sub(now))
+		}
+	}
 	n, last, err := m.store.Throttle().Failures(ctx, key)
 	if err != nil {
-		return fmt.Errorf("auth: reading throttle: %w", err)
+		return 0, fmt.Errorf("auth: reading throttle: %w", err)
 	}
 	if n >= t.FreeFailures {
 		if wait := last.Add(m.backoff(n)).Sub(now); wait > 0 {
-			return &ThrottledError{RetryAfter: wait}
+			return throttled(wait)
 		}
 	}
-	if c.IP == "" || t.PerIPPerMinute < 0 {
-		return nil
-	}
-	window := now.Truncate(time.Minute)
-	hits, err := m.store.Throttle().Hit(ctx, "ip:"+c.IP, window)
+	got, err := m.store.Throttle().AddFailure(ctx, key, now)
 	if err != nil {
-		return fmt.Errorf("auth: counting attempt: %w", err)
+		return 0, fmt.Errorf("auth: counting attempt: %w", err)
 	}
-	if hits > t.PerIPPerMinute {
-		return &ThrottledError{RetryAfter: window.Add(time.Minute).Sub(now)}
+	if got > t.FreeFailures && got != n+1 {
+		// Another attempt was admitted between our read and our count.
+		return throttled(m.backoff(got - 1))
 	}
-	return nil
+	return got, nil
+}
+
+// ipThrottleKey is the per-IP budget's key: the address parsed, so that
+// every spelling of one address shares a budget, IPv4-mapped IPv6 as IPv4,
+// and IPv6 by its /64 (one subscriber's allocation, which a client can
+// rotate through freely). An empty IP has no budget; an unparseable one is
+// its own key.
+func ipThrottleKey(ip string) string {
+	if ip == "" {
+		return ""
+	}
+	addr, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(ip, "["), "]"))
+	if err != nil {
+		return "ip:" + ip
+	}
+	addr = addr.Unmap().WithZone("")
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		return "ip:" + p.String()
+	}
+	return "ip:" + addr.String()
 }
 
 // backoff is the wait after n consecutive failures: BaseDelay after

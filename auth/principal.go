@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -25,6 +26,10 @@ type Principal struct {
 	Client Client
 
 	perms *group.Set
+	// Who authenticated, as the Manager saw it: the exported fields are the
+	// host's to read (and could be changed); these decide who acts.
+	userID    user.ID
+	sessionID string
 }
 
 // Can reports whether the principal's group grants perm. It does not
@@ -89,22 +94,32 @@ func (c *permCache) size() int {
 
 // principal builds a Principal from stored records.
 func (m *Manager) principal(u *user.User, g *group.Group, s *Session) *Principal {
-	p := &Principal{User: *u, Group: *g, perms: m.perms.set(g)}
+	p := &Principal{User: *u, Group: *g, perms: m.perms.set(g), userID: u.ID}
 	if s != nil {
 		p.Session = *s
+		p.sessionID = s.ID
 	}
 	return p
 }
 
-// actorIn re-reads the acting user and its group inside tx and checks that
-// it holds perm. Reading inside the transaction means a check and the change
-// it guards see the same state: an admin demoted a moment ago cannot finish
-// an operation with the permissions it had (OWASP ASVS 5.0 V8.3.1).
+// actorIn re-reads the acting user, its group and its session inside tx and
+// checks that it holds perm. Reading inside the transaction means a check
+// and the change it guards see the same state: an admin demoted or logged
+// out a moment ago cannot finish an operation with the permissions it had
+// (OWASP ASVS 5.0 V8.3.1). The identity comes from the Manager's own record
+// of the authentication, never from the Principal's exported fields.
 func (m *Manager) actorIn(ctx context.Context, tx Store, actor *Principal, perm group.Permission) (*Principal, error) {
-	if actor == nil || actor.perms == nil || actor.User.ID == "" {
+	if actor == nil || actor.perms == nil || actor.userID == "" {
 		return nil, fmt.Errorf("%w: no authenticated principal", ErrForbidden)
 	}
-	u, err := tx.Users().Get(ctx, actor.User.ID)
+	s, err := tx.Sessions().Get(ctx, actor.sessionID)
+	if errors.Is(err, ErrSessionNotFound) || err == nil && (s.UserID != actor.userID || m.expired(s, m.clock())) {
+		return nil, fmt.Errorf("%w: the session has ended", ErrUnauthenticated)
+	}
+	if err != nil {
+		return nil, err
+	}
+	u, err := tx.Users().Get(ctx, actor.userID)
 	if err != nil {
 		return nil, fmt.Errorf("%w: acting user: %v", ErrForbidden, err)
 	}
@@ -112,7 +127,7 @@ func (m *Manager) actorIn(ctx context.Context, tx Store, actor *Principal, perm 
 	if err != nil {
 		return nil, fmt.Errorf("%w: acting user's group: %v", ErrForbidden, err)
 	}
-	fresh := m.principal(u, g, &actor.Session)
+	fresh := m.principal(u, g, s)
 	fresh.Client = actor.Client
 	if perm != "" && !fresh.Can(perm) {
 		return nil, fmt.Errorf("%w: needs %s", ErrForbidden, perm)

@@ -12,10 +12,17 @@ import (
 // ProfileUpdate changes the actor's own account; nil fields stay.
 type ProfileUpdate struct {
 	Name  *string // needs profile:update_name
-	Email *string // needs profile:update_email
+	Email *string // needs profile:update_email and Password
+	// Password is the current password, required to change the email:
+	// the email is the login name, so a stolen session must not be able to
+	// change it and lock the owner out.
+	Password string
 }
 
-// UpdateProfile changes the actor's own name and email.
+// UpdateProfile changes the actor's own name and email. Changing the email
+// needs the current password and ends the actor's other sessions (OWASP
+// ASVS 5.0 V7.5.1). The new address is not verified by usher: a host that
+// needs proof of ownership sends its own confirmation first.
 func (m *Manager) UpdateProfile(ctx context.Context, actor *Principal, up ProfileUpdate) (*user.User, error) {
 	ch, err := parseNameEmail(up.Name, up.Email)
 	if err != nil {
@@ -25,6 +32,15 @@ func (m *Manager) UpdateProfile(ctx context.Context, actor *Principal, up Profil
 	target := audit.Target{Type: audit.TargetUser}
 	if actor != nil {
 		target.ID = string(actor.User.ID)
+	}
+	key := ""
+	if ch.email != nil && actor != nil && *ch.email != actor.User.Email && actor.Can(group.ProfileUpdateEmail) {
+		if up.Password == "" {
+			return nil, ErrReauthRequired
+		}
+		if key, err = m.verifyOwnPassword(ctx, actor, up.Password, "wrong current password on email change"); err != nil {
+			return nil, err
+		}
 	}
 	err = m.change(ctx, actor, "", audit.ProfileUpdated, target, func(tx Store, a *Principal, e *audit.Event) error {
 		u := a.User
@@ -40,8 +56,22 @@ func (m *Manager) UpdateProfile(ctx context.Context, actor *Principal, up Profil
 			e.Action = ""
 			return nil
 		}
+		if _, changed := after["email"]; changed {
+			if key == "" {
+				return ErrReauthRequired // the email changed since the password was checked
+			}
+			if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
+				return err
+			}
+			n, err := tx.Sessions().DeleteUser(ctx, u.ID, a.Session.ID)
+			if err != nil {
+				return err
+			}
+			e.Details = map[string]any{"other_sessions_revoked": n}
+		}
 		u.UpdatedAt = m.clock()
-		e.Details = map[string]any{"before": before, "after": after}
+		e.Details = withDetail(e.Details, "before", before)
+		e.Details["after"] = after
 		return tx.Users().Update(ctx, &u)
 	})
 	if err != nil {
@@ -63,22 +93,9 @@ func (m *Manager) ChangePassword(ctx context.Context, actor *Principal, current,
 	if !actor.Can(group.ProfileUpdatePassword) {
 		return m.refuse(ctx, actor, group.ProfileUpdatePassword, audit.PasswordChanged, target)
 	}
-	c := actor.client()
-	key := accountKey(actor.User.Email)
-	if err := m.checkThrottle(ctx, key, c); err != nil {
-		return err
-	}
-	stored, err := m.store.Users().PasswordHash(ctx, actor.User.ID)
+	key, err := m.verifyOwnPassword(ctx, actor, current, "wrong current password on password change")
 	if err != nil {
 		return err
-	}
-	if len(current) > MaxPasswordBytes {
-		current = current[:MaxPasswordBytes] // cannot match; still costs a bcrypt
-		stored = ""
-	}
-	if ok, _ := m.hasher.verify(stored, current); !ok {
-		u := actor.User
-		return m.loginFailed(ctx, key, &u, u.Email, c, "wrong current password on password change")
 	}
 	hash, err := m.newPasswordHash(ctx, next)
 	if err != nil {
@@ -95,6 +112,35 @@ func (m *Manager) ChangePassword(ctx context.Context, actor *Principal, current,
 		e.Details = map[string]any{"other_sessions_revoked": n}
 		return err
 	})
+}
+
+// verifyOwnPassword checks the actor's current password before a sensitive
+// change (OWASP ASVS 5.0 V6.2.3, V7.5.1). It is throttled and counted like a
+// login, so a stolen session cannot guess the password freely; the caller
+// resets the count (the returned key) in its transaction on success.
+func (m *Manager) verifyOwnPassword(ctx context.Context, actor *Principal, password, failReason string) (string, error) {
+	u, err := m.store.Users().Get(ctx, actor.userID)
+	if err != nil {
+		return "", err
+	}
+	c := actor.client()
+	key := accountKey(u.Email)
+	n, err := m.reserveAttempt(ctx, key, c, u.Email)
+	if err != nil {
+		return "", err
+	}
+	stored, err := m.store.Users().PasswordHash(ctx, u.ID)
+	if err != nil {
+		return "", err
+	}
+	if len(password) > MaxPasswordBytes {
+		password = password[:MaxPasswordBytes] // cannot match; still costs a bcrypt
+		stored = ""
+	}
+	if ok, _ := m.hasher.verify(stored, password); !ok {
+		return "", m.loginFailed(ctx, n, u, u.Email, c, failReason)
+	}
+	return key, nil
 }
 
 // SetAvatar stores the actor's avatar. The image must be PNG, JPEG, GIF or

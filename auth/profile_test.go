@@ -20,10 +20,20 @@ func TestUpdateProfile(t *testing.T) {
 	admin := e.admin()
 	// "Users" holds profile:*: name and email both allowed.
 	_, bob := e.user(admin, "bob@example.com", group.UsersID)
-	u, err := e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Name: ptr("Robert"), Email: ptr(" Robert@Example.com ")})
+	other := e.login("bob@example.com", "password-bob@example.com")
+	// The email is the login name: changing it takes the password.
+	_, err := e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Email: ptr("robert@example.com")})
+	wantErr(t, err, auth.ErrReauthRequired)
+	_, err = e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Email: ptr("robert@example.com"), Password: "wrong"})
+	wantErr(t, err, auth.ErrInvalidCredentials)
+	u, err := e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Name: ptr("Robert"), Email: ptr(" Robert@Example.com "), Password: "password-bob@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// ... and ends the other sessions.
+	_, err = e.m.Authenticate(e.ctx, other.Session.Token)
+	wantErr(t, err, auth.ErrUnauthenticated)
+	e.auth(bob.Session.Token)
 	if u.Name != "Robert" || u.Email != "robert@example.com" {
 		t.Fatalf("got %+v", u)
 	}
@@ -34,13 +44,13 @@ func TestUpdateProfile(t *testing.T) {
 	// A group that may change names but not email.
 	namers := e.group(admin, "Namers", group.ProfileUpdateName)
 	_, carol := e.user(admin, "carol@example.com", namers.ID)
-	_, err = e.m.UpdateProfile(e.ctx, carol, auth.ProfileUpdate{Email: ptr("c2@example.com")})
+	_, err = e.m.UpdateProfile(e.ctx, carol, auth.ProfileUpdate{Email: ptr("c2@example.com"), Password: "password-carol@example.com"})
 	wantErr(t, err, auth.ErrForbidden)
 	if _, err := e.m.UpdateProfile(e.ctx, carol, auth.ProfileUpdate{Name: ptr("Caroline")}); err != nil {
 		t.Fatal(err)
 	}
 	// Taken email.
-	_, err = e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Email: ptr(adminEmail)})
+	_, err = e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Email: ptr(adminEmail), Password: "password-bob@example.com"})
 	wantErr(t, err, user.ErrEmailTaken)
 }
 

@@ -130,18 +130,23 @@ func (m *Manager) Logout(ctx context.Context, token string) error {
 // ID with actor.Session.ID to mark the current one.
 func (m *Manager) Sessions(ctx context.Context, actor *Principal) ([]Session, error) {
 	if actor == nil || actor.perms == nil {
-		return nil, ErrForbidden
+		return nil, m.refuse(ctx, actor, "", audit.AuthorizationDeny, audit.Target{Type: audit.TargetSession})
 	}
-	return m.liveSessions(ctx, actor.User.ID)
+	return m.liveSessions(ctx, actor.userID)
 }
 
 // UserSessions lists another user's live sessions; it needs
 // sessions:revoke.
 func (m *Manager) UserSessions(ctx context.Context, actor *Principal, id user.ID) ([]Session, error) {
-	if err := m.deniedUnless(ctx, actor, group.SessionsRevoke, audit.Target{Type: audit.TargetUser, ID: string(id)}); err != nil {
+	target := audit.Target{Type: audit.TargetUser, ID: string(id)}
+	if err := m.deniedUnless(ctx, actor, group.SessionsRevoke, target); err != nil {
 		return nil, err
 	}
-	if _, err := m.store.Users().Get(ctx, id); err != nil {
+	// Seeing where someone logs in from is part of managing them.
+	if err := m.mayManageUser(ctx, m.store, actor, id); err != nil {
+		if isDenial(err) {
+			m.recordDenial(ctx, actor, audit.AuthorizationDeny, target, err)
+		}
 		return nil, err
 	}
 	return m.liveSessions(ctx, id)

@@ -51,7 +51,7 @@ var (
 	ErrInvalidName       = errors.New("group: invalid name")
 	ErrInvalidPermission = errors.New("group: invalid permission")
 	ErrUnknownPermission = errors.New("group: permission not in catalog")
-	ErrBuiltin           = errors.New("group: the admin group cannot be deleted or lose \"*\"")
+	ErrBuiltin           = errors.New("group: the admin group cannot be deleted or lose \"*\", nor the default group be deleted")
 	ErrInUse             = errors.New("group: group still has members")
 )
 

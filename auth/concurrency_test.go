@@ -1,0 +1,216 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/store/sqlite"
+	"github.com/usher-go/usher/user"
+)
+
+// These tests came from a security review: each failed before its fix.
+
+// hookStore runs hook once, right after Login has read the password hash
+// (outside any transaction) and before it verifies and opens the session.
+type hookStore struct {
+	*sqlite.DB
+	hook atomic.Pointer[func()]
+}
+
+func (h *hookStore) Users() user.Store { return hookUsers{h.DB.Users(), h} }
+
+type hookUsers struct {
+	user.Store
+	h *hookStore
+}
+
+func (u hookUsers) PasswordHash(ctx context.Context, id user.ID) (string, error) {
+	s, err := u.Store.PasswordHash(ctx, id)
+	if f := u.h.hook.Swap(nil); f != nil {
+		(*f)()
+	}
+	return s, err
+}
+
+// Invariant 3: a password reset ends every session before it returns.
+func TestLoginRacingPasswordReset(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	v, _ := e.user(admin, "v@example.com", group.UsersID)
+	hs := &hookStore{DB: e.db}
+	m := e.manager(hs)
+	// An imported plain-bcrypt hash (a migrated account).
+	plain, _ := bcrypt.GenerateFromPassword([]byte("old password"), 4)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(e.db.Users().SetPasswordHash(e.ctx, v.ID, string(plain)))
+	reset := func() { must(m.ResetPassword(e.ctx, admin, v.ID, "admin-set password")) }
+	hs.hook.Store(&reset)
+
+	r, err := m.Login(e.ctx, "v@example.com", "old password", client)
+	if err == nil {
+		if _, err := m.Authenticate(e.ctx, r.Session.Token); err == nil {
+			t.Error("a session opened with the old password survives the admin's reset")
+		}
+	}
+	wantErr(t, err, auth.ErrInvalidCredentials)
+	if _, err := m.Login(e.ctx, "v@example.com", "admin-set password", client); err != nil {
+		t.Errorf("the admin's reset was silently undone by the login's rehash: %v", err)
+	}
+}
+
+// Invariant 3: disabling ends every session before it returns.
+func TestLoginRacingDisable(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	v, _ := e.user(admin, "v@example.com", group.UsersID)
+	hs := &hookStore{DB: e.db}
+	m := e.manager(hs)
+	disable := func() {
+		if err := m.SetDisabled(e.ctx, admin, v.ID, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hs.hook.Store(&disable)
+	r, err := m.Login(e.ctx, "v@example.com", "password-v@example.com", client)
+	if err == nil {
+		if err := m.SetDisabled(e.ctx, admin, v.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Authenticate(e.ctx, r.Session.Token); err == nil {
+			t.Fatal("a session issued to a disabled user comes back to life on re-enable")
+		}
+	}
+	wantErr(t, err, auth.ErrAccountDisabled)
+}
+
+// barrierStore holds every Throttle().Failures read until n callers have
+// read: what a burst of simultaneous requests does on a busy server.
+type barrierStore struct {
+	*sqlite.DB
+	wg *sync.WaitGroup
+}
+
+func (b barrierStore) Throttle() auth.ThrottleStore { return barrierThrottle{b.DB.Throttle(), b.wg} }
+
+type barrierThrottle struct {
+	auth.ThrottleStore
+	wg *sync.WaitGroup
+}
+
+func (b barrierThrottle) Failures(ctx context.Context, key string) (int, time.Time, error) {
+	n, last, err := b.ThrottleStore.Failures(ctx, key)
+	b.wg.Done()
+	b.wg.Wait()
+	return n, last, err
+}
+
+// Per-account throttle: 5 free failures, then a delay, even for a burst of
+// simultaneous attempts from many IPs.
+func TestThrottleRace(t *testing.T) {
+	e := newEnv(t)
+	e.admin()
+	const burst = 30
+	var barrier sync.WaitGroup
+	barrier.Add(burst)
+	m := e.manager(barrierStore{e.db, &barrier})
+	var checked atomic.Int32
+	var wg sync.WaitGroup
+	for i := range burst {
+		wg.Go(func() {
+			_, err := m.Login(e.ctx, adminEmail, fmt.Sprintf("guess %d", i), auth.Client{IP: fmt.Sprintf("198.51.100.%d", i)})
+			if errors.Is(err, auth.ErrInvalidCredentials) {
+				checked.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := checked.Load(); n > 5 {
+		t.Errorf("%d password guesses were verified at one instant; the account throttle allows 5", n)
+	}
+}
+
+// Per-IP budget: textual variants of one IPv6 address share one budget.
+func TestIPThrottleVariants(t *testing.T) {
+	e := newEnv(t, func(c *auth.Config) { c.Throttle.PerIPPerMinute = 2 })
+	e.admin()
+	forms := []string{"2001:db8::1", "2001:DB8::1", "2001:db8:0::1", "2001:db8:0:0::1", "2001:0db8::1", "[2001:db8::1]"}
+	verified := 0
+	for i, ip := range forms {
+		for j := range 2 {
+			_, err := e.m.Login(e.ctx, fmt.Sprintf("u%d-%d@example.com", i, j), "pw", auth.Client{IP: ip})
+			if errors.Is(err, auth.ErrInvalidCredentials) {
+				verified++
+			}
+		}
+	}
+	if verified > 2 {
+		t.Errorf("one IPv6 address got %d attempts in a minute, budget is 2", verified)
+	}
+}
+
+// A principal whose session is gone, or whose User.ID was rewritten by the
+// host, cannot act: the Manager trusts its own record of who authenticated.
+func TestActorIdentityNotTiedToSession(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	_, a2 := e.user(admin, "a2@example.com", group.AdminID)
+	if err := e.m.ResetPassword(e.ctx, admin, a2.User.ID, "a brand new pw"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.Authenticate(e.ctx, a2.Session.Token); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Fatal("precondition")
+	}
+	if _, err := e.m.CreateUser(e.ctx, a2, auth.NewUser{Email: "x@example.com", Password: "long enough pw", GroupID: group.AdminID}); err == nil {
+		t.Error("a principal whose session was revoked created an admin")
+	}
+	_, bob := e.user(admin, "bob@example.com", group.UsersID)
+	p := *bob
+	p.User.ID = admin.User.ID // e.g. a host "refreshing" p.User after GetUser
+	adm := group.AdminID
+	if _, err := e.m.UpdateUser(e.ctx, &p, bob.User.ID, auth.UserUpdate{GroupID: &adm}); err == nil {
+		t.Error("a plain user's principal with User.ID rewritten moved itself into the admin group")
+	}
+}
+
+// sessions:revoke alone does not list the sessions of someone holding more.
+func TestUserSessionsSkipsMayManage(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	h := e.group(admin, "Helpdesk", group.SessionsRevoke)
+	_, help := e.user(admin, "help@example.com", h.ID)
+	wantErr(t, e.m.RevokeSession(e.ctx, help, admin.Session.ID), auth.ErrForbidden)
+	if list, err := e.m.UserSessions(e.ctx, help, admin.User.ID); err == nil {
+		t.Errorf("helpdesk read %d admin sessions (IP %q)", len(list), list[0].IP)
+	}
+}
+
+// A password typed into the email field lands in the audit trail.
+func TestPasswordInEmailFieldAudited(t *testing.T) {
+	e := newEnv(t)
+	e.admin()
+	_, _ = e.m.Login(e.ctx, "correct horse battery staple", "x", client)
+	for _, ev := range e.events() {
+		if strings.Contains(ev.Actor.Email, "horse battery") {
+			t.Errorf("%s event keeps the raw login name %q", ev.Action, ev.Actor.Email)
+		}
+	}
+	if ev := e.lastEvent(audit.LoginFailed); ev.Reason != "malformed email" {
+		t.Fatalf("reason %q", ev.Reason)
+	}
+}
