@@ -26,7 +26,10 @@ type Store interface {
 	// fn's error is returned unchanged. fn must not keep its Store after it
 	// returns, and must have no effect outside it: a store may run fn again
 	// after a serialization failure. Atomic inside fn runs in the same
-	// transaction.
+	// transaction. A panic in fn rolls the transaction back; the store may
+	// return it as an error rather than re-panic. Reads made outside Atomic
+	// see committed state only and may be stale by the time a later Atomic
+	// runs: a check that must still hold at commit belongs inside fn.
 	Atomic(ctx context.Context, fn func(Store) error) error
 }
 
@@ -71,6 +74,7 @@ type ThrottleStore interface {
 	Failures(ctx context.Context, key string) (int, time.Time, error)
 	// AddFailure counts one more failure at the given time and returns the
 	// new count. It is atomic: concurrent calls each see their own count.
+	// The stored time never moves backwards (instances' clocks differ).
 	AddFailure(ctx context.Context, key string, at time.Time) (int, error)
 	// ResetFailures forgets key's failures (none is not an error).
 	ResetFailures(ctx context.Context, key string) error

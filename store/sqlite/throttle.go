@@ -24,7 +24,7 @@ func (ts throttleStore) Failures(ctx context.Context, key string) (int, time.Tim
 // failures can never both read n and write n+1.
 func (ts throttleStore) AddFailure(ctx context.Context, key string, at time.Time) (int, error) {
 	const q = `INSERT INTO throttle_failures (key, count, last_at) VALUES (?, 1, ?)
-		ON CONFLICT (key) DO UPDATE SET count = count + 1, last_at = excluded.last_at
+		ON CONFLICT (key) DO UPDATE SET count = count + 1, last_at = max(last_at, excluded.last_at)
 		RETURNING count`
 	var n int
 	if err := ts.s.w.QueryRowContext(ctx, q, key, nanos(at)).Scan(&n); err != nil {
