@@ -25,6 +25,17 @@ const (
 	SignUp           Action = "signup"
 	SessionRevoked   Action = "session.revoked"
 	PasswordUpgraded Action = "password.rehashed"
+	LoginChallenged  Action = "login.challenged" // password right, second factor owed
+
+	TOTPEnrollStarted    Action = "totp.enroll_started"
+	TOTPEnabled          Action = "totp.enabled"
+	TOTPDisabled         Action = "totp.disabled"
+	RecoveryCodesRenewed Action = "totp.recovery_codes_regenerated"
+	RecoveryCodeUsed     Action = "totp.recovery_code_used" // Details["remaining"]
+	SecondFactorFailed   Action = "login.second_factor_failed"
+	ChallengeExhausted   Action = "login.challenge_exhausted"
+	TwoFactorReset       Action = "user.two_factor_reset"
+	SecretsRotated       Action = "secrets.rotated"
 
 	UserCreated       Action = "user.created"
 	UserUpdated       Action = "user.updated"

@@ -69,6 +69,11 @@ func (m *Manager) deniedUnless(ctx context.Context, actor *Principal, perm group
 	if actor.Can(perm) {
 		return nil
 	}
+	if actor.MustEnroll() {
+		err := ErrEnrollmentRequired
+		m.recordDenial(ctx, actor, audit.AuthorizationDeny, target, err)
+		return err
+	}
 	return m.refuse(ctx, actor, perm, audit.AuthorizationDeny, target)
 }
 

@@ -68,7 +68,8 @@ var (
 	ErrReauthRequired = errors.New("auth: password or a fresh login required")
 	// ErrEnrollmentRequired: the principal's group requires a second
 	// factor and the user has none yet; only enrolling is allowed.
-	ErrEnrollmentRequired = errors.New("auth: two-factor enrollment required")
+	// It is an ErrForbidden too.
+	ErrEnrollmentRequired = fmt.Errorf("%w: two-factor enrollment required", ErrForbidden)
 	// ErrUnsupported: the configured Store does not keep this feature.
 	ErrUnsupported = errors.New("auth: not supported by the store")
 	// ErrUnknownKey: a secret is sealed under a key that is neither

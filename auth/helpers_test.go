@@ -185,3 +185,5 @@ func wantErr(t *testing.T, err, target error) {
 }
 
 var errorsIs = errors.Is
+
+func listAll() user.Query { return user.Query{Limit: user.MaxLimit} }

@@ -12,11 +12,15 @@ import (
 	"github.com/usher-go/usher/user"
 )
 
-// LoginResult is the outcome of a successful first step of login.
+// LoginResult is the outcome of a successful first step of login: either
+// a Session, or, for a user with a second factor, a Challenge.
 type LoginResult struct {
 	// Session is the new session. Hand Session.Token to the client (see
 	// [Manager.SetSessionCookie]).
 	Session *Session
+	// Challenge is set instead when a second factor is owed: ask for a
+	// code and call [Manager.VerifyTOTP] or [Manager.VerifyRecoveryCode].
+	Challenge *Challenge
 }
 
 // Login checks an email and password and opens a session.
@@ -60,14 +64,14 @@ func (m *Manager) Login(ctx context.Context, email, password string, c Client) (
 			return nil, err
 		}
 	}
-	s, err := m.completeLogin(ctx, u, stored, key, newHash, c)
+	res, err := m.completeLogin(ctx, u, stored, key, newHash, c)
 	if errors.Is(err, errStale) {
 		return nil, m.loginFailed(ctx, n, u, attempted, c, "password changed during login")
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &LoginResult{Session: s}, nil
+	return res, nil
 }
 
 // errStale: the account changed between the password check and the
@@ -107,14 +111,17 @@ func (m *Manager) findForLogin(ctx context.Context, email string) (*user.User, s
 }
 
 // completeLogin opens the session, resets the failure count, upgrades the
-// hash when asked, and records the login, all in one transaction.
+// hash when asked, and records the login, all in one transaction. For a
+// user with a confirmed second factor it opens a challenge instead, and
+// leaves the failure count alone: only the second factor ends the login,
+// so a stolen password buys no fresh budget of code guesses.
 //
 // The user and its hash are read again inside the transaction: a password
 // reset, a disable or a deletion that committed while bcrypt ran wins, and
 // the login fails instead of leaving a session the change should have ended
 // (or writing a rehash of the old password over the new one).
-func (m *Manager) completeLogin(ctx context.Context, u *user.User, verified, key, newHash string, c Client) (*Session, error) {
-	var s *Session
+func (m *Manager) completeLogin(ctx context.Context, u *user.User, verified, key, newHash string, c Client) (*LoginResult, error) {
+	res := &LoginResult{}
 	err := m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
 		cur, err := tx.Users().Get(ctx, u.ID)
 		if errors.Is(err, user.ErrNotFound) {
@@ -133,13 +140,6 @@ func (m *Manager) completeLogin(ctx context.Context, u *user.User, verified, key
 			return ErrAccountDisabled
 		}
 		u = cur
-		now := m.clock()
-		if err := tx.Users().SetLastLogin(ctx, u.ID, now); err != nil {
-			return err
-		}
-		if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
-			return err
-		}
 		e := &audit.Event{
 			Action: audit.LoginSucceeded, Outcome: audit.Success,
 			Actor:  audit.Actor{ID: string(u.ID), Email: u.Email},
@@ -152,10 +152,23 @@ func (m *Manager) completeLogin(ctx context.Context, u *user.User, verified, key
 			}
 			e.Details = map[string]any{"password_rehashed": true}
 		}
-		if s, err = m.issueSession(ctx, tx, u, c); err != nil {
+		if res.Challenge, err = m.maybeChallenge(ctx, tx, u, c); err != nil || res.Challenge != nil {
+			if err == nil {
+				e.Action = audit.LoginChallenged
+				err = rec(e)
+			}
 			return err
 		}
-		e.Details = withDetail(e.Details, "session_id", s.ID)
+		if err := tx.Users().SetLastLogin(ctx, u.ID, m.clock()); err != nil {
+			return err
+		}
+		if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
+			return err
+		}
+		if res.Session, err = m.issueSession(ctx, tx, u, c); err != nil {
+			return err
+		}
+		e.Details = withDetail(e.Details, "session_id", res.Session.ID)
 		return rec(e)
 	})
 	if errors.Is(err, ErrAccountDisabled) {
@@ -166,7 +179,10 @@ func (m *Manager) completeLogin(ctx context.Context, u *user.User, verified, key
 			IP:     c.IP, UserAgent: c.UserAgent, Reason: "account disabled",
 		})
 	}
-	return s, err
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 func withDetail(d map[string]any, k string, v any) map[string]any {

@@ -30,12 +30,27 @@ type Principal struct {
 	// host's to read (and could be changed); these decide who acts.
 	userID    user.ID
 	sessionID string
+	// mustEnroll: the group requires a second factor the user lacks; only
+	// enrolling is allowed.
+	mustEnroll bool
 }
+
+// MustEnroll reports that the principal's group requires two-factor
+// authentication and the user has not enrolled yet: every permission but
+// profile:manage_2fa is withheld until it has. A host redirects such a user
+// to its enrollment page.
+func (p *Principal) MustEnroll() bool { return p != nil && p.mustEnroll }
 
 // Can reports whether the principal's group grants perm. It does not
 // allocate. A disabled user can do nothing.
 func (p *Principal) Can(perm group.Permission) bool {
-	return p != nil && !p.User.Disabled && p.perms.Has(perm)
+	if p == nil || p.User.Disabled {
+		return false
+	}
+	if p.mustEnroll && perm != group.ProfileManage2FA {
+		return false
+	}
+	return p.perms.Has(perm)
 }
 
 // Permissions returns what the principal's group grants.
@@ -129,10 +144,27 @@ func (m *Manager) actorIn(ctx context.Context, tx Store, actor *Principal, perm 
 	}
 	fresh := m.principal(u, g, s)
 	fresh.Client = actor.Client
+	if err := m.applyTwoFactorPolicy(ctx, tx, fresh); err != nil {
+		return nil, err
+	}
+	if fresh.mustEnroll && perm != group.ProfileManage2FA {
+		return nil, ErrEnrollmentRequired
+	}
 	if perm != "" && !fresh.Can(perm) {
 		return nil, fmt.Errorf("%w: needs %s", ErrForbidden, perm)
 	}
 	return fresh, nil
+}
+
+// applyTwoFactorPolicy marks p as owing an enrollment when its group
+// requires a second factor it lacks. Only such groups cost the extra read.
+func (m *Manager) applyTwoFactorPolicy(ctx context.Context, s Store, p *Principal) error {
+	if !p.Group.RequireTwoFactor {
+		return nil
+	}
+	ok, err := enrolled(ctx, s, p.userID)
+	p.mustEnroll = !ok
+	return err
 }
 
 // mayManage checks that actor holds every permission target's group grants:

@@ -94,7 +94,11 @@ func (m *Manager) Authenticate(ctx context.Context, token string) (*Principal, e
 		}
 		s.LastSeenAt = now
 	}
-	return m.principal(u, g, s), nil
+	p := m.principal(u, g, s)
+	if err := m.applyTwoFactorPolicy(ctx, m.store, p); err != nil {
+		return nil, fmt.Errorf("auth: reading second factor: %w", err)
+	}
+	return p, nil
 }
 
 // Logout ends the session of token. An unknown or expired token is not an

@@ -1,0 +1,336 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/totp"
+	"github.com/usher-go/usher/user"
+)
+
+// EnrollmentTimeout is how long a begun TOTP enrollment waits for its
+// confirming code.
+const EnrollmentTimeout = 15 * time.Minute
+
+// BeginTOTP starts TOTP enrollment for the actor and returns the secret,
+// the otpauth:// URI and a QR code to show once. Nothing is active until
+// [Manager.ConfirmTOTP]. It needs profile:manage_2fa and proof that the
+// person is present: either password is the current password, or it is
+// empty and the session is fresh (logged in within Config.ReauthWindow), so
+// a stolen old session cannot bind its own authenticator. Otherwise it
+// fails with [ErrReauthRequired]. A user already enrolled gets
+// [totp.ErrAlreadyEnrolled]; beginning again replaces an unconfirmed one.
+func (m *Manager) BeginTOTP(ctx context.Context, actor *Principal, password string) (*totp.Enrollment, error) {
+	if _, err := twoFactor(m.store); err != nil {
+		return nil, err
+	}
+	target := selfTarget(actor)
+	if !actor.Can(group.ProfileManage2FA) {
+		return nil, m.refuse(ctx, actor, group.ProfileManage2FA, audit.TOTPEnrollStarted, target)
+	}
+	key, err := m.reauthenticate(ctx, actor, password)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := totp.NewSecret(m.rand)
+	if err != nil {
+		return nil, err
+	}
+	enr, err := totp.NewEnrollment(secret, m.cfg.Issuer, actor.User.Email)
+	if err != nil {
+		return nil, err
+	}
+	err = m.change(ctx, actor, group.ProfileManage2FA, audit.TOTPEnrollStarted, target, func(tx Store, a *Principal, e *audit.Event) error {
+		tf, err := twoFactor(tx)
+		if err != nil {
+			return err
+		}
+		if ok, err := enrolled(ctx, tx, a.userID); err != nil {
+			return err
+		} else if ok {
+			return totp.ErrAlreadyEnrolled
+		}
+		if key != "" {
+			if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
+				return err
+			}
+		}
+		kid, sealed, err := m.keys.seal(m.rand, secret, []byte(a.userID))
+		if err != nil {
+			return err
+		}
+		return tf.TOTP().Put(ctx, &totp.Credential{UserID: a.userID, KeyID: kid, Sealed: sealed, CreatedAt: m.clock()})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return enr, nil
+}
+
+// ConfirmTOTP finishes enrollment with a code from the app and returns the
+// recovery codes, which are shown this once and stored only hashed. A wrong
+// code gives [ErrInvalidCredentials]; no begun enrollment (or one older
+// than [EnrollmentTimeout]) gives [totp.ErrNotEnrolled].
+func (m *Manager) ConfirmTOTP(ctx context.Context, actor *Principal, code string) ([]string, error) {
+	code, err := totp.NormalizeCode(code)
+	if err != nil {
+		return nil, err
+	}
+	codes, salt, hashes, kid, err := m.newRecoveryCodes()
+	if err != nil {
+		return nil, err
+	}
+	err = m.change(ctx, actor, group.ProfileManage2FA, audit.TOTPEnabled, selfTarget(actor), func(tx Store, a *Principal, e *audit.Event) error {
+		tf, err := twoFactor(tx)
+		if err != nil {
+			return err
+		}
+		cred, err := tf.TOTP().Get(ctx, a.userID)
+		if err != nil {
+			return err
+		}
+		if cred.Confirmed() {
+			return totp.ErrAlreadyEnrolled
+		}
+		now := m.clock()
+		if now.Sub(cred.CreatedAt) > EnrollmentTimeout {
+			return fmt.Errorf("%w: enrollment expired, begin again", totp.ErrNotEnrolled)
+		}
+		secret, err := m.keys.open(cred.KeyID, cred.Sealed, []byte(a.userID))
+		if err != nil {
+			return err
+		}
+		step, ok := totp.Match(secret, code, now)
+		if !ok {
+			return ErrInvalidCredentials
+		}
+		if won, err := tf.TOTP().UseStep(ctx, a.userID, step); err != nil {
+			return err
+		} else if !won {
+			return ErrInvalidCredentials
+		}
+		if err := tf.TOTP().Confirm(ctx, a.userID, now); err != nil {
+			return err
+		}
+		e.Details = map[string]any{"recovery_codes": len(codes)}
+		return tf.TOTP().SetRecoveryCodes(ctx, a.userID, kid, salt, hashes)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return codes, nil
+}
+
+// DisableTOTP removes the actor's TOTP credential and recovery codes. It
+// needs profile:manage_2fa and the current password.
+func (m *Manager) DisableTOTP(ctx context.Context, actor *Principal, password string) error {
+	if !actor.Can(group.ProfileManage2FA) {
+		return m.refuse(ctx, actor, group.ProfileManage2FA, audit.TOTPDisabled, selfTarget(actor))
+	}
+	key, err := m.requirePassword(ctx, actor, password)
+	if err != nil {
+		return err
+	}
+	return m.change(ctx, actor, group.ProfileManage2FA, audit.TOTPDisabled, selfTarget(actor), func(tx Store, a *Principal, e *audit.Event) error {
+		tf, err := twoFactor(tx)
+		if err != nil {
+			return err
+		}
+		if _, err := tf.TOTP().Get(ctx, a.userID); err != nil {
+			return err
+		}
+		if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
+			return err
+		}
+		return tf.TOTP().Delete(ctx, a.userID)
+	})
+}
+
+// RegenerateRecoveryCodes replaces the actor's recovery codes with a fresh
+// set (the old ones stop working) and returns it, to show once. It needs
+// profile:manage_2fa, the current password and a confirmed TOTP credential.
+func (m *Manager) RegenerateRecoveryCodes(ctx context.Context, actor *Principal, password string) ([]string, error) {
+	if !actor.Can(group.ProfileManage2FA) {
+		return nil, m.refuse(ctx, actor, group.ProfileManage2FA, audit.RecoveryCodesRenewed, selfTarget(actor))
+	}
+	key, err := m.requirePassword(ctx, actor, password)
+	if err != nil {
+		return nil, err
+	}
+	codes, salt, hashes, kid, err := m.newRecoveryCodes()
+	if err != nil {
+		return nil, err
+	}
+	err = m.change(ctx, actor, group.ProfileManage2FA, audit.RecoveryCodesRenewed, selfTarget(actor), func(tx Store, a *Principal, e *audit.Event) error {
+		tf, err := twoFactor(tx)
+		if err != nil {
+			return err
+		}
+		if ok, err := enrolled(ctx, tx, a.userID); err != nil {
+			return err
+		} else if !ok {
+			return totp.ErrNotEnrolled
+		}
+		if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
+			return err
+		}
+		return tf.TOTP().SetRecoveryCodes(ctx, a.userID, kid, salt, hashes)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return codes, nil
+}
+
+// RemainingRecoveryCodes returns how many unused recovery codes the actor
+// has, so a page can warn when few are left.
+func (m *Manager) RemainingRecoveryCodes(ctx context.Context, actor *Principal) (int, error) {
+	if actor == nil || actor.perms == nil {
+		return 0, m.refuse(ctx, actor, "", audit.AuthorizationDeny, selfTarget(actor))
+	}
+	tf, err := twoFactor(m.store)
+	if err != nil {
+		return 0, err
+	}
+	return tf.TOTP().RecoveryCodesLeft(ctx, actor.userID)
+}
+
+// ResetTwoFactor removes a user's TOTP credential and recovery codes and
+// ends the user's sessions and pending logins, for someone who lost their
+// device; they can enrol again. It needs users:write and every permission
+// of the user's group.
+func (m *Manager) ResetTwoFactor(ctx context.Context, actor *Principal, id user.ID) error {
+	return m.change(ctx, actor, group.UsersWrite, audit.TwoFactorReset, userTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
+		tf, err := twoFactor(tx)
+		if err != nil {
+			return err
+		}
+		if err := m.mayManageUser(ctx, tx, a, id); err != nil {
+			return err
+		}
+		if err := tf.TOTP().Delete(ctx, id); err != nil {
+			return err
+		}
+		if _, err := tf.Challenges().DeleteUser(ctx, id); err != nil {
+			return err
+		}
+		n, err := tx.Sessions().DeleteUser(ctx, id, "")
+		e.Details = map[string]any{"sessions_revoked": n}
+		return err
+	})
+}
+
+// RotateSecrets re-seals every TOTP secret still sealed under a previous
+// key (Config.PreviousSecretKeys) with the current Config.SecretKey, and
+// returns how many it moved. Secrets under a key the Manager does not have
+// are left alone and reported with [ErrUnknownKey].
+func (m *Manager) RotateSecrets(ctx context.Context) (int, error) {
+	tf, err := twoFactor(m.store)
+	if err != nil {
+		return 0, err
+	}
+	const batch = 100
+	moved, unknown := 0, 0
+	for {
+		creds, err := tf.TOTP().Sealed(ctx, m.keys.current.id, batch+unknown)
+		if err != nil {
+			return moved, err
+		}
+		n := 0
+		err = m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
+			ttf, err := twoFactor(tx)
+			if err != nil {
+				return err
+			}
+			n, unknown = 0, 0
+			for _, c := range creds {
+				secret, err := m.keys.open(c.KeyID, c.Sealed, []byte(c.UserID))
+				if errors.Is(err, ErrUnknownKey) {
+					unknown++
+					continue
+				} else if err != nil {
+					return err
+				}
+				kid, sealed, err := m.keys.seal(m.rand, secret, []byte(c.UserID))
+				if err != nil {
+					return err
+				}
+				if ok, err := ttf.TOTP().Reseal(ctx, c.UserID, c.KeyID, kid, sealed); err != nil {
+					return err
+				} else if ok {
+					n++
+				}
+			}
+			if n == 0 {
+				return nil
+			}
+			return rec(&audit.Event{Action: audit.SecretsRotated, Outcome: audit.Success,
+				Details: map[string]any{"resealed": n, "key_id": m.keys.current.id}})
+		})
+		if err != nil {
+			return moved, err
+		}
+		moved += n
+		if n == 0 {
+			if unknown > 0 {
+				return moved, fmt.Errorf("%w: %d TOTP secrets", ErrUnknownKey, unknown)
+			}
+			return moved, nil
+		}
+	}
+}
+
+// newRecoveryCodes makes a fresh set: the codes to show, and the salt,
+// hashes and key ID to store.
+func (m *Manager) newRecoveryCodes() (codes []string, salt []byte, hashes [][]byte, keyID string, err error) {
+	if codes, err = totp.NewRecoveryCodes(m.rand); err != nil {
+		return
+	}
+	if salt, err = m.randomBytes(16); err != nil {
+		return
+	}
+	k := m.keys.current
+	for _, c := range codes {
+		canon, err2 := totp.NormalizeRecoveryCode(c)
+		if err2 != nil {
+			return nil, nil, nil, "", err2
+		}
+		hashes = append(hashes, totp.HashRecoveryCode(k.recovery, salt, canon))
+	}
+	return codes, salt, hashes, k.id, nil
+}
+
+// reauthenticate accepts the current password, or an empty one when the
+// session is fresh. It returns the throttle key to reset on success ("" when
+// no password was checked).
+func (m *Manager) reauthenticate(ctx context.Context, actor *Principal, password string) (string, error) {
+	if password == "" {
+		// The session as stored, not as the Principal's exported copy says.
+		s, err := m.store.Sessions().Get(ctx, actor.sessionID)
+		if err == nil && s.UserID == actor.userID && m.clock().Sub(s.CreatedAt) <= m.cfg.ReauthWindow {
+			return "", nil
+		}
+		return "", ErrReauthRequired
+	}
+	return m.verifyOwnPassword(ctx, actor, password, "wrong current password on re-authentication")
+}
+
+// requirePassword insists on the current password.
+func (m *Manager) requirePassword(ctx context.Context, actor *Principal, password string) (string, error) {
+	if password == "" {
+		return "", ErrReauthRequired
+	}
+	return m.verifyOwnPassword(ctx, actor, password, "wrong current password on re-authentication")
+}
+
+func selfTarget(actor *Principal) audit.Target {
+	t := audit.Target{Type: audit.TargetUser}
+	if actor != nil {
+		t.ID = string(actor.userID)
+	}
+	return t
+}
