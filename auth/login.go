@@ -221,7 +221,7 @@ func accountKey(email string) string {
 	return "account:" + e
 }
 
-// reserveAttempt admits one password (or second-factor) attempt, or refuses
+// reserveAttempt admits one password attempt, or refuses
 // it while the account is in its back-off or the client IP has spent its
 // budget for the minute (OWASP ASVS 5.0 V6.3.1, NIST SP 800-63B 5.2.2).
 //
@@ -232,44 +232,78 @@ func accountKey(email string) string {
 // or the one that alone follows a finished back-off, go on to bcrypt. It
 // returns the account's failure count including this attempt.
 func (m *Manager) reserveAttempt(ctx context.Context, key string, c Client, attempted string) (int, error) {
-	t := m.cfg.Throttle
-	now := m.clock()
-	throttled := func(wait time.Duration) (int, error) {
-		err := &ThrottledError{RetryAfter: wait}
-		m.recordAlone(ctx, &audit.Event{
-			Action: audit.LoginThrottled, Outcome: audit.Failure,
-			Actor: audit.Actor{Email: attempted}, IP: c.IP, UserAgent: c.UserAgent, Reason: err.Error(),
-		})
+	if err := m.hitIP(ctx, c, attempted); err != nil {
 		return 0, err
-	}
-	if ipKey := ipThrottleKey(c.IP); ipKey != "" && t.PerIPPerMinute > 0 {
-		window := now.Truncate(time.Minute)
-		hits, err := m.store.Throttle().Hit(ctx, ipKey, window)
-		if err != nil {
-			return 0, fmt.Errorf("auth: counting attempt: %w", err)
-		}
-		if hits > t.PerIPPerMinute {
-			return throttled(window.Add(time.Minute).Sub(now))
-		}
 	}
 	n, last, err := m.store.Throttle().Failures(ctx, key)
 	if err != nil {
 		return 0, fmt.Errorf("auth: reading throttle: %w", err)
 	}
-	if n >= t.FreeFailures {
-		if wait := last.Add(m.backoff(n)).Sub(now); wait > 0 {
-			return throttled(wait)
-		}
+	now := m.clock()
+	if wait := m.backoffLeft(n, last, now); wait > 0 {
+		return 0, m.recordThrottled(ctx, &ThrottledError{RetryAfter: wait}, attempted, c)
 	}
 	got, err := m.store.Throttle().AddFailure(ctx, key, now)
 	if err != nil {
 		return 0, fmt.Errorf("auth: counting attempt: %w", err)
 	}
-	if got > t.FreeFailures && got != n+1 {
+	if got > m.cfg.Throttle.FreeFailures && got != n+1 {
 		// Another attempt was admitted between our read and our count.
-		return throttled(m.backoff(got - 1))
+		return 0, m.recordThrottled(ctx, &ThrottledError{RetryAfter: m.backoff(got - 1)}, attempted, c)
 	}
 	return got, nil
+}
+
+// checkBackoff refuses an attempt while the account is in its back-off. Run
+// inside a transaction (where writes are serialized) it needs no
+// reservation: the count it reads cannot change before the attempt's own
+// outcome is written.
+func (m *Manager) checkBackoff(ctx context.Context, tx Store, key string) error {
+	n, last, err := tx.Throttle().Failures(ctx, key)
+	if err != nil {
+		return fmt.Errorf("auth: reading throttle: %w", err)
+	}
+	if wait := m.backoffLeft(n, last, m.clock()); wait > 0 {
+		return &ThrottledError{RetryAfter: wait}
+	}
+	return nil
+}
+
+// backoffLeft is how long an account with n consecutive failures, the last
+// at last, must still wait.
+func (m *Manager) backoffLeft(n int, last, now time.Time) time.Duration {
+	if n < m.cfg.Throttle.FreeFailures {
+		return 0
+	}
+	return max(0, last.Add(m.backoff(n)).Sub(now))
+}
+
+// hitIP counts an attempt against the client IP's budget for the minute.
+func (m *Manager) hitIP(ctx context.Context, c Client, attempted string) error {
+	ipKey := ipThrottleKey(c.IP)
+	if ipKey == "" || m.cfg.Throttle.PerIPPerMinute <= 0 {
+		return nil
+	}
+	now := m.clock()
+	window := now.Truncate(time.Minute)
+	hits, err := m.store.Throttle().Hit(ctx, ipKey, window)
+	if err != nil {
+		return fmt.Errorf("auth: counting attempt: %w", err)
+	}
+	if hits > m.cfg.Throttle.PerIPPerMinute {
+		return m.recordThrottled(ctx, &ThrottledError{RetryAfter: window.Add(time.Minute).Sub(now)}, attempted, c)
+	}
+	return nil
+}
+
+// recordThrottled writes the throttled attempt to the audit trail and
+// returns te.
+func (m *Manager) recordThrottled(ctx context.Context, te *ThrottledError, attempted string, c Client) error {
+	m.recordAlone(ctx, &audit.Event{
+		Action: audit.LoginThrottled, Outcome: audit.Failure,
+		Actor: audit.Actor{Email: attempted}, IP: c.IP, UserAgent: c.UserAgent, Reason: te.Error(),
+	})
+	return te
 }
 
 // ipThrottleKey is the per-IP budget's key: the address parsed, so that

@@ -211,7 +211,8 @@ func (m *Manager) RevokeOtherSessions(ctx context.Context, actor *Principal) (in
 	return n, err
 }
 
-// PruneSessions deletes expired sessions and stale throttling counters. A
+// PruneSessions deletes expired sessions and login challenges, and stale
+// throttling counters. A
 // host calls it now and then (say hourly); expired sessions are refused
 // whether or not they were pruned.
 func (m *Manager) PruneSessions(ctx context.Context) (int, error) {
@@ -219,6 +220,11 @@ func (m *Manager) PruneSessions(ctx context.Context) (int, error) {
 	n, err := m.store.Sessions().DeleteExpired(ctx, now, now.Add(-m.cfg.IdleTimeout))
 	if err != nil {
 		return n, err
+	}
+	if tf, err := twoFactor(m.store); err == nil {
+		if _, err := tf.Challenges().DeleteExpired(ctx, now); err != nil {
+			return n, err
+		}
 	}
 	return n, m.store.Throttle().Prune(ctx, now.Add(-m.cfg.Throttle.MaxDelay-time.Hour))
 }

@@ -147,83 +147,77 @@ type errWrongCode struct{ reason string }
 
 func (e errWrongCode) Error() string { return "auth: " + e.reason }
 
-// secondFactor is the shared second step: find the live challenge, throttle
-// the account, then in one transaction consume the challenge, check the
-// code (check returns a failure reason, "" on success) and open the
-// session. Consuming the challenge first means that of concurrent correct
-// answers exactly one gets a session; a failed check rolls the consumption
-// back and counts the failure against the challenge and the account.
+// secondFactor is the shared second step, in one transaction: find the
+// live challenge, check the account's throttle, consume the challenge,
+// check the code (check returns a failure reason, "" on success) and open
+// the session. Writes are serialized, so of concurrent correct answers
+// exactly one finds the challenge still there and gets a session, and the
+// throttle read inside is never stale. A failed check rolls all of it back;
+// the failure is then counted against the challenge and the account.
 func (m *Manager) secondFactor(ctx context.Context, token string, c Client, method string,
 	check func(tx TwoFactorStore, u *user.User, e *audit.Event) (string, error)) (*Session, error) {
 	c = c.clean()
-	tf, err := twoFactor(m.store)
-	if err != nil {
+	if _, err := twoFactor(m.store); err != nil {
 		return nil, err
 	}
 	hash := hashToken(token)
 	if hash == nil {
 		return nil, ErrInvalidChallenge
 	}
-	ch, err := tf.Challenges().Get(ctx, hash)
-	if errors.Is(err, ErrChallengeNotFound) {
-		return nil, ErrInvalidChallenge
-	}
-	if err != nil {
+	if err := m.hitIP(ctx, c, ""); err != nil {
 		return nil, err
 	}
-	if !m.clock().Before(ch.ExpiresAt) {
-		_ = tf.Challenges().Delete(ctx, ch.ID)
-		return nil, ErrInvalidChallenge
-	}
-	u, err := m.store.Users().Get(ctx, ch.UserID)
-	if errors.Is(err, user.ErrNotFound) {
-		return nil, ErrInvalidChallenge
-	}
-	if err != nil {
-		return nil, err
-	}
-	key := accountKey(u.Email)
-	n, err := m.reserveAttempt(ctx, key, c, u.Email)
-	if err != nil {
-		return nil, err
-	}
-	var s *Session
-	err = m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
+	var (
+		s   *Session
+		ch  *ChallengeRecord
+		u   *user.User
+		key string
+	)
+	err := m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
 		ttf, err := twoFactor(tx)
 		if err != nil {
 			return err
 		}
-		if err := ttf.Challenges().Delete(ctx, ch.ID); errors.Is(err, ErrChallengeNotFound) {
-			return ErrInvalidChallenge // answered or exhausted meanwhile
+		if ch, err = ttf.Challenges().Get(ctx, hash); errors.Is(err, ErrChallengeNotFound) {
+			return ErrInvalidChallenge
 		} else if err != nil {
 			return err
 		}
-		cur, err := tx.Users().Get(ctx, u.ID)
-		if err != nil {
+		if !m.clock().Before(ch.ExpiresAt) {
+			return ErrInvalidChallenge // PruneSessions removes it
+		}
+		if u, err = tx.Users().Get(ctx, ch.UserID); err != nil {
 			return err
 		}
-		if cur.Disabled {
+		key = accountKey(u.Email)
+		if err := m.checkBackoff(ctx, tx, key); err != nil {
+			return err
+		}
+		if err := ttf.Challenges().Delete(ctx, ch.ID); err != nil {
+			return err
+		}
+		if u.Disabled {
 			return ErrAccountDisabled
 		}
 		e := &audit.Event{
 			Action: audit.LoginSucceeded, Outcome: audit.Success,
-			Actor:  audit.Actor{ID: string(cur.ID), Email: cur.Email},
-			Target: audit.Target{Type: audit.TargetUser, ID: string(cur.ID)},
+			Actor:  audit.Actor{ID: string(u.ID), Email: u.Email},
+			Target: audit.Target{Type: audit.TargetUser, ID: string(u.ID)},
 			IP:     c.IP, UserAgent: c.UserAgent,
 			Details: map[string]any{"method": method},
 		}
-		if reason, err := check(ttf, cur, e); err != nil {
+		if reason, err := check(ttf, u, e); err != nil {
 			return err
 		} else if reason != "" {
 			return errWrongCode{reason}
 		}
-		if err := tx.Users().SetLastLogin(ctx, cur.ID, m.clock()); err != nil {
+		if err := tx.Users().SetLastLogin(ctx, u.ID, m.clock()); err != nil {
 			return err
 		}
 		if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
 			return err
 		}
-		if s, err = m.issueSession(ctx, tx, cur, c); err != nil {
+		if s, err = m.issueSession(ctx, tx, u, c); err != nil {
 			return err
 		}
 		e.Details["session_id"] = s.ID
@@ -237,16 +231,21 @@ func (m *Manager) secondFactor(ctx context.Context, token string, c Client, meth
 		return rec(e)
 	})
 	var wrong errWrongCode
-	if errors.As(err, &wrong) {
-		return nil, m.secondFactorFailed(ctx, ch, u, c, n, method, wrong.reason)
+	var te *ThrottledError
+	switch {
+	case errors.As(err, &wrong):
+		return nil, m.secondFactorFailed(ctx, ch, u, key, c, method, wrong.reason)
+	case errors.As(err, &te):
+		m.recordThrottled(ctx, te, u.Email, c)
+	case errors.Is(err, user.ErrNotFound):
+		return nil, ErrInvalidChallenge
 	}
 	return s, err
 }
 
-// secondFactorFailed counts a wrong code against the challenge (the account
-// count was taken when the attempt was reserved), kills the challenge at
-// MaxChallengeFailures, and records both.
-func (m *Manager) secondFactorFailed(ctx context.Context, ch *ChallengeRecord, u *user.User, c Client, accountFailures int, method, reason string) error {
+// secondFactorFailed counts a wrong code against the challenge and the
+// account, kills the challenge at MaxChallengeFailures, and records both.
+func (m *Manager) secondFactorFailed(ctx context.Context, ch *ChallengeRecord, u *user.User, key string, c Client, method, reason string) error {
 	base := audit.Event{
 		Outcome: audit.Failure,
 		Actor:   audit.Actor{ID: string(u.ID), Email: u.Email},
@@ -261,6 +260,10 @@ func (m *Manager) secondFactorFailed(ctx context.Context, ch *ChallengeRecord, u
 		}
 		n, err := ttf.Challenges().Fail(ctx, ch.ID)
 		if err != nil && !errors.Is(err, ErrChallengeNotFound) {
+			return err
+		}
+		accountFailures, err := tx.Throttle().AddFailure(ctx, key, m.clock())
+		if err != nil {
 			return err
 		}
 		e := base
