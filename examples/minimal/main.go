@@ -1,5 +1,6 @@
 // Command minimal is usher wired into a plain net/http server in one file:
-// sign-up of the first user, login, a protected route and a permission check.
+// sign-up of the first user, login (with TOTP two-factor when enrolled), a
+// protected route and a permission check.
 // It speaks JSON so it can be driven with curl; see the README.
 //
 //	go run ./examples/minimal
@@ -22,6 +23,7 @@ import (
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
 	"github.com/usher-go/usher/store/sqlite"
+	"github.com/usher-go/usher/totp"
 	"github.com/usher-go/usher/user"
 )
 
@@ -91,9 +93,46 @@ func routes(m *auth.Manager) http.Handler {
 			fail(w, err)
 			return
 		}
+		if res.Challenge != nil { // two-factor: the client answers at /login/totp
+			reply(w, map[string]any{"challenge": res.Challenge.Token, "methods": res.Challenge.Methods})
+			return
+		}
 		m.SetSessionCookie(w, res.Session)
 		reply(w, map[string]any{"token": res.Session.Token, "expires": res.Session.ExpiresAt})
 	})
+	mux.HandleFunc("POST /login/totp", func(w http.ResponseWriter, r *http.Request) {
+		verify := m.VerifyTOTP
+		if r.FormValue("recovery_code") != "" {
+			verify = m.VerifyRecoveryCode
+		}
+		s, err := verify(r.Context(), r.FormValue("challenge"), r.FormValue("code")+r.FormValue("recovery_code"), auth.ClientFrom(r))
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		m.SetSessionCookie(w, s)
+		reply(w, map[string]any{"token": s.Token, "expires": s.ExpiresAt})
+	})
+	// Two-factor enrollment: begin (shows the secret and otpauth URI), then
+	// confirm with a code from the app (returns the recovery codes, once).
+	mux.Handle("POST /2fa/begin", m.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := auth.PrincipalFrom(r.Context())
+		enr, err := m.BeginTOTP(r.Context(), p, r.FormValue("password"))
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		reply(w, map[string]any{"secret": enr.Secret, "uri": enr.URI})
+	})))
+	mux.Handle("POST /2fa/confirm", m.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := auth.PrincipalFrom(r.Context())
+		codes, err := m.ConfirmTOTP(r.Context(), p, r.FormValue("code"))
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		reply(w, map[string]any{"recovery_codes": codes})
+	})))
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
 		if err := m.Logout(r.Context(), auth.TokenFrom(r)); err != nil {
 			fail(w, err)
@@ -136,7 +175,8 @@ func fail(w http.ResponseWriter, err error) {
 	case errors.As(err, &te):
 		status = http.StatusTooManyRequests
 		w.Header().Set("Retry-After", strconv.Itoa(int(te.RetryAfter.Seconds())+1))
-	case errors.Is(err, auth.ErrInvalidCredentials), errors.Is(err, auth.ErrAccountDisabled):
+	case errors.Is(err, auth.ErrInvalidCredentials), errors.Is(err, auth.ErrAccountDisabled),
+		errors.Is(err, auth.ErrInvalidChallenge), errors.Is(err, auth.ErrReauthRequired):
 		status = http.StatusUnauthorized
 	case errors.Is(err, auth.ErrForbidden), errors.Is(err, auth.ErrSignupClosed),
 		errors.Is(err, auth.ErrBootstrapToken), errors.Is(err, auth.ErrLastAdmin):
@@ -147,7 +187,8 @@ func fail(w http.ResponseWriter, err error) {
 		status = http.StatusNotFound
 	case errors.Is(err, user.ErrInvalidEmail), errors.Is(err, user.ErrInvalidName),
 		errors.Is(err, auth.ErrPasswordTooShort), errors.Is(err, auth.ErrPasswordTooLong),
-		errors.Is(err, auth.ErrPasswordRejected), errors.Is(err, group.ErrUnknownPermission):
+		errors.Is(err, auth.ErrPasswordRejected), errors.Is(err, group.ErrUnknownPermission),
+		errors.Is(err, totp.ErrMalformedCode), errors.Is(err, totp.ErrNotEnrolled), errors.Is(err, totp.ErrAlreadyEnrolled):
 		status = http.StatusBadRequest
 	}
 	msg := err.Error()

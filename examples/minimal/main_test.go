@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base32"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -9,9 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/store/sqlite"
+	"github.com/usher-go/usher/totp"
 )
 
 // TestREADMEFlow drives the example the way the README's curl lines do.
@@ -86,6 +89,31 @@ func TestREADMEFlow(t *testing.T) {
 	}
 	if code, _ := call("POST", "/login", "", form("email", "bob@example.com", "password", "wrong")); code != 401 {
 		t.Fatalf("wrong password: %d, want 401", code)
+	}
+	// Bob enrols in TOTP (fresh login: no password needed), then logs in
+	// in two steps.
+	code, body = call("POST", "/2fa/begin", bob, nil)
+	if code != 200 {
+		t.Fatalf("2fa begin: %d %v", code, body)
+	}
+	secret, _ := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(body["secret"].(string))
+	now, _ := totp.Code(secret, time.Now(), totp.Digits)
+	code, body = call("POST", "/2fa/confirm", bob, form("code", now))
+	if code != 200 || len(body["recovery_codes"].([]any)) != 10 {
+		t.Fatalf("2fa confirm: %d %v", code, body)
+	}
+	recovery := body["recovery_codes"].([]any)[0].(string)
+	code, body = call("POST", "/login", "", form("email", "bob@example.com", "password", "bob's long password"))
+	if code != 200 || body["challenge"] == nil {
+		t.Fatalf("login with 2FA: %d %v", code, body)
+	}
+	// The code just used cannot be replayed; a recovery code works.
+	if code, _ := call("POST", "/login/totp", "", form("challenge", body["challenge"].(string), "code", now)); code != 401 {
+		t.Fatalf("replayed code: %d, want 401", code)
+	}
+	code, body = call("POST", "/login/totp", "", form("challenge", body["challenge"].(string), "recovery_code", recovery))
+	if code != 200 {
+		t.Fatalf("recovery code: %d %v", code, body)
 	}
 	if code, _ := call("POST", "/logout", bob, nil); code != 200 {
 		t.Fatalf("logout: %d", code)
