@@ -39,7 +39,8 @@ import (
 )
 
 // Run runs the conformance suite against the stores newStore makes, one
-// fresh store per subtest.
+// fresh store per subtest. The TOTP, recovery-code and challenge tests run
+// only on stores that implement [auth.TwoFactorStore]; others skip them.
 func Run(t *testing.T, newStore func(t *testing.T) auth.Store) {
 	t.Helper()
 	suites := []struct {
@@ -54,6 +55,9 @@ func Run(t *testing.T, newStore func(t *testing.T) auth.Store) {
 		{"Throttle", throttleTests},
 		{"Audit", auditTests},
 		{"Atomic", atomicTests},
+		{"TOTP", totpTests},
+		{"RecoveryCodes", recoveryTests},
+		{"Challenges", challengeTests},
 	}
 	for _, suite := range suites {
 		t.Run(suite.name, func(t *testing.T) {
