@@ -40,7 +40,7 @@ type ChallengeRecord struct {
 // ChallengeStore keeps pending login challenges. A method given an unknown
 // challenge returns [ErrChallengeNotFound].
 type ChallengeStore interface {
-	// Create inserts c under tokenHash.
+	// Create inserts c under tokenHash; user.ErrNotFound for an unknown user.
 	Create(ctx context.Context, c *ChallengeRecord, tokenHash []byte) error
 	// Get returns the challenge stored under tokenHash; it does not check
 	// expiry.
@@ -52,12 +52,14 @@ type ChallengeStore interface {
 	Delete(ctx context.Context, id string) error
 	// DeleteUser removes every challenge of a user and returns how many.
 	DeleteUser(ctx context.Context, id user.ID) (int, error)
-	// DeleteExpired removes challenges that expired before now.
+	// DeleteExpired removes challenges that expired before now and returns
+	// how many.
 	DeleteExpired(ctx context.Context, now time.Time) (int, error)
 }
 
 // TwoFactorStore is implemented by stores that keep second factors:
-// store/sqlite does. It will become part of [Store] once every store in this
+// store/sqlite does. The Store that Atomic hands to fn must implement it
+// too. It will become part of [Store] once every store in this
 // module implements it.
 type TwoFactorStore interface {
 	TOTP() totp.Store

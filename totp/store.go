@@ -26,8 +26,11 @@ type Credential struct {
 func (c *Credential) Confirmed() bool { return !c.ConfirmedAt.IsZero() }
 
 // Store keeps TOTP credentials and recovery codes, one credential per user.
-// A method for a user without a credential returns [ErrNotEnrolled] unless
-// its comment says otherwise. Safe for concurrent use.
+// Get and Confirm for a user without a credential return [ErrNotEnrolled];
+// the methods that report whether they did something (UseStep, Reseal,
+// UseRecoveryCode) report false instead, and the recovery-code methods need
+// no credential at all. Put and SetRecoveryCodes for an unknown user fail
+// with user.ErrNotFound. Safe for concurrent use.
 type Store interface {
 	// Get returns the user's credential, pending or confirmed.
 	Get(ctx context.Context, id user.ID) (*Credential, error)
