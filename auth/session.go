@@ -32,11 +32,7 @@ const touchInterval = time.Minute
 // issueSession creates a session for u inside tx and returns it with its
 // token.
 func (m *Manager) issueSession(ctx context.Context, tx Store, u *user.User, c Client) (*Session, error) {
-	token, hash, err := m.newToken()
-	if err != nil {
-		return nil, err
-	}
-	id, err := m.newID()
+	token, hash, id, err := m.newBearer()
 	if err != nil {
 		return nil, err
 	}

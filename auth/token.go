@@ -37,3 +37,15 @@ func hashToken(token string) []byte {
 	sum := sha256.Sum256(raw[:])
 	return sum[:]
 }
+
+// newBearer returns a fresh token, the hash stored in its place, and a
+// random ID for the record that holds it (a session or a challenge).
+func (m *Manager) newBearer() (token string, hash []byte, id string, err error) {
+	if token, hash, err = m.newToken(); err != nil {
+		return "", nil, "", err
+	}
+	if id, err = m.newID(); err != nil {
+		return "", nil, "", err
+	}
+	return token, hash, id, nil
+}

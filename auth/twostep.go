@@ -54,11 +54,7 @@ func (m *Manager) maybeChallenge(ctx context.Context, tx Store, u *user.User, c 
 		return nil, err
 	}
 	tf, _ := twoFactor(tx)
-	token, hash, err := m.newToken()
-	if err != nil {
-		return nil, err
-	}
-	id, err := m.newID()
+	token, hash, id, err := m.newBearer()
 	if err != nil {
 		return nil, err
 	}
