@@ -34,6 +34,12 @@ func (m *Manager) SignupOpen(ctx context.Context) (bool, error) {
 // with [Manager.CreateUser].
 func (m *Manager) SignUp(ctx context.Context, in SignUp, c Client) (*Session, error) {
 	c = c.clean()
+	if m.cfg.BootstrapToken != "" {
+		// Guesses at the bootstrap token spend the client IP's login budget.
+		if err := m.hitIP(ctx, c, ""); err != nil {
+			return nil, err
+		}
+	}
 	if m.cfg.BootstrapToken != "" &&
 		subtle.ConstantTimeCompare([]byte(in.BootstrapToken), []byte(m.cfg.BootstrapToken)) != 1 {
 		m.recordAlone(ctx, &audit.Event{Action: audit.SignUp, Outcome: audit.Failure,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
@@ -100,6 +101,13 @@ func TestBootstrapToken(t *testing.T) {
 		_, err := e.m.SignUp(e.ctx, auth.SignUp{Email: "a@example.com", Password: "long enough password", BootstrapToken: tok}, client)
 		wantErr(t, err, auth.ErrBootstrapToken)
 	}
+	// Guessing spends the IP's budget.
+	for range 60 {
+		_, _ = e.m.SignUp(e.ctx, auth.SignUp{Email: "a@example.com", Password: "long enough password", BootstrapToken: "guess"}, client)
+	}
+	_, err := e.m.SignUp(e.ctx, auth.SignUp{Email: "a@example.com", Password: "long enough password", BootstrapToken: "let-me-in-0123456789"}, client)
+	wantErr(t, err, auth.ErrThrottled)
+	e.clk.Advance(time.Minute)
 	if open, _ := e.m.SignupOpen(e.ctx); !open {
 		t.Fatal("a refused sign-up closed sign-up")
 	}
