@@ -1,0 +1,215 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/user"
+)
+
+// DB is one PostgreSQL schema holding every usher store, reached through a
+// connection pool. It implements [auth.Store]; pass it as
+// auth.Config.Store. It is safe for concurrent use and meant to live as long
+// as the process: open it once, close it on shutdown. Any number of DBs, in
+// this process or others, may share one schema: that is what it is for.
+type DB struct {
+	pool *pgxpool.Pool
+	// schema is where the tables are, as PostgreSQL resolved it at Open.
+	schema string
+	// beginSQL starts an Atomic transaction and takes its lock in the same
+	// round trip (see atomic.go).
+	beginSQL string
+
+	root *scope
+}
+
+// Compile-time proof that DB and the transaction-bound store fill the
+// contract.
+var (
+	_ auth.Store = (*DB)(nil)
+	_ auth.Store = (*scope)(nil)
+)
+
+// Errors returned by [Open].
+var (
+	// ErrSchemaTooNew means the schema was migrated by a newer version of
+	// usher than this one. It is refused rather than touched: an older
+	// binary does not know what the newer schema means, and migrations
+	// never run backwards. Upgrade the binary (or restore a backup).
+	ErrSchemaTooNew = errors.New("postgres: database schema is newer than this version of usher")
+	// ErrNoSchema means the connection's search_path names no schema that
+	// exists, so there is nowhere to create the tables. Set
+	// [Options.Schema], or create the schema the search_path names.
+	ErrNoSchema = errors.New("postgres: search_path names no existing schema")
+)
+
+// Options adjusts [OpenWith]. The zero value is what [Open] uses.
+type Options struct {
+	// Schema is the PostgreSQL schema that holds usher's tables. When set,
+	// Open creates it if it does not exist (the role needs the CREATE
+	// privilege on the database for that) and makes it the search_path of
+	// every pooled connection, overriding any search_path in the DSN. Use
+	// it to keep usher's tables apart from the host's in one database, or to
+	// give each test a schema of its own. Empty means the DSN's search_path,
+	// by default the role's own schema or public.
+	Schema string
+}
+
+// Open connects to the PostgreSQL database named by dsn and brings its
+// schema up to date; it is [OpenWith] with zero [Options]. dsn is a URL
+// ("postgres://user:pass@host:5432/db?sslmode=verify-full") or a key=value
+// string, as pgx and libpq read them; pool_max_conns and the other pgxpool
+// settings may be added to it.
+//
+// Open returns once it has connected, migrated and checked the schema, or
+// with an error, within ctx's deadline: a server that cannot be reached
+// fails Open rather than the first request. It fails with
+// [ErrSchemaTooNew] for a schema written by a newer usher.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	return OpenWith(ctx, dsn, Options{})
+}
+
+// OpenWith is [Open] with options.
+func OpenWith(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx masks a password in the DSN it quotes.
+		return nil, fmt.Errorf("postgres: invalid DSN: %w", err)
+	}
+	if opts.Schema != "" {
+		if strings.ContainsRune(opts.Schema, 0) {
+			return nil, fmt.Errorf("postgres: invalid schema name %q", opts.Schema)
+		}
+		cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{opts.Schema}.Sanitize()
+	}
+	cfg.AfterConnect = afterConnect
+
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	// The pool connects lazily; make a bad address or password fail here,
+	// within ctx. pgx's message may be only the context's error, so name
+	// the server.
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: connect to %s: %w",
+			net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))), err)
+	}
+	db := &DB{pool: pool}
+	db.root = &scope{db: db, q: pool}
+	if db.schema, err = migrate(ctx, pool, opts.Schema); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	db.beginSQL = fmt.Sprintf("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(%d, %d)",
+		lockClassAtomic, lockKey(db.schema))
+	return db, nil
+}
+
+// afterConnect makes every timestamptz scan in UTC, as the stores promise,
+// instead of pgx's default time.Local.
+func afterConnect(_ context.Context, c *pgx.Conn) error {
+	c.TypeMap().RegisterType(&pgtype.Type{
+		Name: "timestamptz", OID: pgtype.TimestamptzOID,
+		Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC},
+	})
+	return nil
+}
+
+// Close closes the pool. Calls in flight finish first; calls after Close
+// fail. It always returns nil; the error is there so that Close has the
+// same signature as store/sqlite's.
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+// Schema returns the PostgreSQL schema holding usher's tables.
+func (db *DB) Schema() string { return db.schema }
+
+// Users returns the user store.
+func (db *DB) Users() user.Store { return db.root.Users() }
+
+// Groups returns the group store.
+func (db *DB) Groups() group.Store { return db.root.Groups() }
+
+// Sessions returns the session store.
+func (db *DB) Sessions() auth.SessionStore { return db.root.Sessions() }
+
+// Throttle returns the login-throttling store.
+func (db *DB) Throttle() auth.ThrottleStore { return db.root.Throttle() }
+
+// Audit returns the audit trail.
+func (db *DB) Audit() auth.AuditStore { return db.root.Audit() }
+
+// Atomic runs fn in one transaction that holds the schema's Atomic lock:
+// see [auth.Store] and the package documentation. fn's error is returned
+// unchanged after rollback. A panic in fn rolls back too and comes back as
+// a [*PanicError]. fn must use the Store it is given: calling db's own
+// Atomic inside fn waits for the lock that fn's transaction holds.
+func (db *DB) Atomic(ctx context.Context, fn func(auth.Store) error) error {
+	return db.root.Atomic(ctx, fn)
+}
+
+// Advisory lock classes: the first key of pg_advisory_xact_lock(int, int).
+// The second is lockKey(schema), so that usher schemas in one database do
+// not wait for each other, and the class keeps usher's locks apart from
+// any the host takes with the one-argument (bigint) form or other classes.
+const (
+	lockClassMigrate int32 = 0x75730001 // "us" 1: schema migrations
+	lockClassAtomic  int32 = 0x75730002 // "us" 2: Atomic transactions
+)
+
+// lockKey is the schema's half of an advisory lock key. A collision
+// between two schemas only makes them share a lock.
+func lockKey(schema string) int32 {
+	h := fnv.New32a()
+	h.Write([]byte(schema))
+	return int32(h.Sum32())
+}
+
+// querier is what *pgxpool.Pool and pgx.Tx have in common: each method's
+// SQL is written once and runs on either.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// scope is the store bound to where its statements run: the pool outside a
+// transaction, the transaction inside Atomic, so fn reads its own writes.
+type scope struct {
+	db *DB
+	tx pgx.Tx // nil outside Atomic
+	q  querier
+}
+
+// The per-kind stores are one-pointer values, so handing one out as an
+// interface does not allocate.
+type (
+	userStore     struct{ s *scope }
+	groupStore    struct{ s *scope }
+	sessionStore  struct{ s *scope }
+	throttleStore struct{ s *scope }
+	auditStore    struct{ s *scope }
+)
+
+func (s *scope) Users() user.Store            { return userStore{s} }
+func (s *scope) Groups() group.Store          { return groupStore{s} }
+func (s *scope) Sessions() auth.SessionStore  { return sessionStore{s} }
+func (s *scope) Throttle() auth.ThrottleStore { return throttleStore{s} }
+func (s *scope) Audit() auth.AuditStore       { return auditStore{s} }

@@ -1,0 +1,161 @@
+// Package postgres stores everything usher keeps in one PostgreSQL schema:
+// users, groups, sessions, throttling counters, the audit trail and second
+// factors. [*DB] implements [auth.Store], so it is what a host passes as
+// auth.Config.Store. It uses github.com/jackc/pgx/v5 and its pgxpool.
+//
+// # PostgreSQL or SQLite
+//
+// Choose store/sqlite while the application runs as one process: it needs
+// no server, its file is the whole database, and a session lookup is a
+// local read (about 25 µs) where PostgreSQL is a network round trip
+// (about 100 µs over loopback, more across machines).
+//
+// Choose PostgreSQL as soon as two or more instances of the application
+// serve the same users, say behind a load balancer, or when the host
+// already runs PostgreSQL and wants usher's tables backed up and
+// replicated with its own. Point every instance at the same database and
+// schema and each keeps usher's promises across all of them: a session
+// revoked or a user disabled through one is refused by the others at the
+// next request; a group's new permissions apply at the next Authenticate
+// wherever it runs; login throttling counts the failures made through any
+// instance; exactly one first user signs up however many instances race.
+// Nothing is cached in the process, so there is nothing to invalidate.
+//
+// # Use
+//
+//	db, err := postgres.Open(ctx, "postgres://app:secret@db.internal:5432/myapp?sslmode=verify-full")
+//	if err != nil { ... }
+//	defer db.Close()
+//	m, err := auth.New(auth.Config{Store: db, ...})
+//
+// Open connects, migrates the schema (see Migrations) and returns. Keep one
+// *DB for the life of the process. The DSN is anything pgx reads: a URL or
+// key=value pairs, with pgxpool's settings such as pool_max_conns (the
+// default is max(4, runtime.NumCPU()) connections per instance; mind the
+// server's max_connections across all instances). Give Open a context with
+// a deadline, or set connect_timeout in the DSN: a server that accepts the
+// connection but never answers is otherwise waited for indefinitely.
+//
+// [OpenWith] takes [Options]. Options.Schema keeps usher's tables in a
+// schema of their own, created if missing and made the search_path of every
+// pooled connection; without it the tables go where the DSN's search_path
+// resolves, by default the role's schema or public. Several usher
+// deployments can share one database under different schemas; they do not
+// wait for each other's locks.
+//
+// # Atomic and concurrency
+//
+// [DB.Atomic] runs fn in one READ COMMITTED transaction that first takes a
+// transaction-scoped advisory lock, pg_advisory_xact_lock, keyed by the
+// schema. Atomic calls on one schema therefore run one at a time across
+// every pool and every instance, exactly as SQLite's single writer runs
+// them, and the check-then-write sequences the Manager relies on (is this
+// the first user? the last admin?) hold at commit. The BEGIN and the lock
+// go to the server in one round trip, and the lock ends with the
+// transaction, whatever happens to the connection.
+//
+// The alternative, SERIALIZABLE transactions retried on serialization
+// failures (SQLSTATE 40001), would let unrelated Atomic calls overlap, but
+// it aborts and re-runs fn whenever PostgreSQL's predicate locks see a
+// possible conflict, which for "count the users, then insert one" is nearly
+// every concurrent call, and each re-run repeats fn's reads. Atomic
+// transactions are short (a handful of indexed statements and an audit
+// insert) and a login spends far longer in bcrypt outside them, so one lock
+// costs little and is simple to reason about. READ COMMITTED is what makes
+// it correct: each statement after the lock sees what the previous holder
+// committed, where a REPEATABLE READ or SERIALIZABLE snapshot would date
+// from before the wait. Should PostgreSQL still abort a transaction, to
+// break a deadlock with writes made outside Atomic (SQLSTATE 40P01), or
+// with 40001, Atomic rolls back and runs fn again, up to five times, as
+// [auth.Store] allows.
+//
+// Reads and writes outside Atomic run on the pool, one statement each, and
+// need no lock. Every consume-once or counting operation is a single
+// statement: the throttle's AddFailure and Hit are INSERT ... ON CONFLICT
+// DO UPDATE ... RETURNING, which PostgreSQL applies to the latest committed
+// row, waiting for a concurrent writer of the same key, so concurrent
+// callers on any instance each get their own count.
+//
+// A store call that fails on a constraint inside Atomic (a taken email,
+// say) runs under a savepoint, pipelined with it so that the common case
+// costs no extra round trip, and leaves fn's transaction usable as a failed
+// statement does in SQLite. fn must use the [auth.Store] it is given:
+// calling the outer DB's Atomic from inside fn waits for the lock that fn's
+// own transaction holds.
+//
+// # Errors
+//
+// Constraint violations come back as the stores' sentinels, by SQLSTATE
+// (23505 unique, 23503 foreign key) and constraint name, wrapped so that
+// [errors.Is] matches: a duplicate email is [user.ErrEmailTaken], a
+// duplicate group name [group.ErrNameTaken], deleting a group with members
+// [group.ErrInUse], a user whose group does not exist [group.ErrNotFound],
+// unknown IDs [user.ErrNotFound], [group.ErrNotFound] or
+// [auth.ErrSessionNotFound]. Other failures are pgx's errors, wrapped with
+// the operation; errors.As finds the *pgconn.PgError.
+//
+// # Schema
+//
+// The logical schema is store/sqlite's, in PostgreSQL's types: timestamptz
+// (microsecond precision, what auth.Manager keeps; read back in UTC; an
+// optional time is NULL and reads back as the zero time), bytea for token
+// hashes, sealed secrets and avatars, jsonb for audit details, text[] for a
+// group's permissions. Every column a listing sorts or pages by is
+// COLLATE "C", so orders and cursors are byte orders whatever the
+// database's locale, as in SQLite. Case-insensitive names (group name
+// uniqueness, the name order, search) go through a name_key column that Go
+// lower-cases, as store/sqlite does, because lower() folds by collation and
+// leaves "É" alone under "C".
+//
+// PostgreSQL's text holds neither NUL nor invalid UTF-8, which SQLite
+// stores. The Manager validates names and emails, so this only meets input
+// it does not validate. A lookup by such a key (a user ID from a URL, a
+// session ID) matches nothing and says so without asking the server; an
+// audit event that records such text stores U+FFFD in its place; throttle
+// keys, which the Manager derives from what a client typed, are bytea and
+// take any bytes.
+//
+// User listings page by keyset, never OFFSET: each order has an index
+// ending in the user ID (the email order uses the unique email index), and
+// a cursor holds the last row's (key, ID), so every page, however deep, is
+// one index range scan. The audit trail pages the same way on (time, id),
+// newest first. Event IDs come from an identity column and are never
+// reused.
+//
+// # Migrations
+//
+// The schema lives in migrations/NNNN_name.sql, embedded in the binary and
+// numbered from 0001 without gaps. Open applies the missing ones in one
+// transaction (PostgreSQL's DDL is transactional: a failing step leaves the
+// schema as it was), recording each in the schema_version table. The
+// transaction holds an advisory lock keyed by the schema, so instances
+// starting at once migrate it once: the others wait and find nothing left
+// to do. A schema whose version is newer than this code knows is refused
+// with [ErrSchemaTooNew] and never downgraded. The role needs CREATE on the
+// database (or an existing schema) and on the schema for the first Open;
+// later Opens of an up-to-date schema need neither. To change the schema,
+// add the next file; never edit one that has been released.
+//
+// # Connection poolers
+//
+// Atomic's locks are transaction-scoped, so PgBouncer in transaction mode
+// keeps them correct. Two settings need care there: Options.Schema sets
+// search_path as a startup parameter, which PgBouncer refuses unless told
+// to ignore it (prefer setting the role's search_path with ALTER ROLE), and
+// pgx caches prepared statements per connection, which needs PgBouncer
+// 1.21 or later with max_prepared_statements, or
+// default_query_exec_mode=exec in the DSN.
+//
+// # Tests
+//
+// The tests, the conformance suite (store/storetest) included, and the
+// benchmarks find PostgreSQL through the USHER_TEST_POSTGRES variable, a
+// DSN of a database where they may create and drop schemas:
+//
+//	USHER_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/test?sslmode=disable go test ./store/postgres
+//
+// Each test works in a fresh schema that it drops afterwards. Unset, the
+// tests skip with that hint, except under CI=true, where they fail. The
+// multi-instance tests run two auth.Managers, each over its own DB, on one
+// schema.
+package postgres

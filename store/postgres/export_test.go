@@ -1,0 +1,11 @@
+package postgres
+
+// The helpers of helpers_internal_test.go, for the tests in package
+// postgres_test.
+var (
+	TestDSN             = testDSN
+	NewTestDB           = newTestDB
+	OpenSchema          = openSchema
+	NewSchemaName       = newSchemaName
+	DropSchemaAtCleanup = dropSchemaAtCleanup
+)

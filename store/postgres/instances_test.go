@@ -1,0 +1,320 @@
+package postgres_test
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/store/postgres"
+	"github.com/usher-go/usher/user"
+)
+
+// The multi-instance tests run two auth.Managers, each over its own *DB
+// (its own connection pool), on one schema: two instances of a host's
+// application behind a load balancer. Whatever one does, the other must
+// see at once.
+
+// clock is a settable clock shared by both instances.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+var (
+	testKey     = []byte("0123456789abcdef0123456789abcdef")
+	client      = auth.Client{IP: "198.51.100.7", UserAgent: "instances-test"}
+	hostPerms   = []group.Entry{{Permission: "backups:run", Label: "Run backups", Category: "Backups"}}
+	adminEmail  = "admin@example.com"
+	adminPass   = "correct horse battery"
+	memberEmail = "member@example.com"
+	memberPass  = "member's long password"
+)
+
+// pair is two instances on one fresh schema.
+type pair struct {
+	clk *clock
+	m   [2]*auth.Manager
+	db  [2]*postgres.DB
+}
+
+func newPair(t *testing.T, mods ...func(*auth.Config)) *pair {
+	t.Helper()
+	postgres.TestDSN(t)
+	schema := postgres.NewSchemaName()
+	postgres.DropSchemaAtCleanup(t, schema)
+	p := &pair{clk: &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}}
+	for i := range p.m {
+		p.db[i] = postgres.OpenSchema(t, schema)
+		cfg := auth.Config{
+			Store: p.db[i], Issuer: "usher instances test", SecretKey: testKey,
+			BcryptCost: 4, InsecureLowBcryptCostForTests: true,
+			Now: p.clk.Now, Permissions: hostPerms,
+		}
+		for _, f := range mods {
+			f(&cfg)
+		}
+		m, err := auth.New(cfg)
+		if err != nil {
+			t.Fatalf("auth.New: %v", err)
+		}
+		p.m[i] = m
+	}
+	return p
+}
+
+// admin signs the first user up on instance 0 and returns its principal
+// as instance 1 authenticates it.
+func (p *pair) admin(t *testing.T) (*auth.Principal, string) {
+	t.Helper()
+	s, err := p.m[0].SignUp(t.Context(), auth.SignUp{Email: adminEmail, Name: "Admin", Password: adminPass}, client)
+	if err != nil {
+		t.Fatalf("SignUp: %v", err)
+	}
+	a, err := p.m[1].Authenticate(t.Context(), s.Token)
+	if err != nil {
+		t.Fatalf("Authenticate on the other instance of a session made on one: %v", err)
+	}
+	return a, s.Token
+}
+
+func (p *pair) login(t *testing.T, i int, email, password string) string {
+	t.Helper()
+	r, err := p.m[i].Login(t.Context(), email, password, client)
+	if err != nil {
+		t.Fatalf("Login on instance %d: %v", i, err)
+	}
+	if r.Session == nil {
+		t.Fatalf("Login on instance %d: no session", i)
+	}
+	return r.Session.Token
+}
+
+// A session revoked through one instance is dead on the other.
+func TestInstancesRevocation(t *testing.T) {
+	t.Parallel()
+	p := newPair(t)
+	ctx := t.Context()
+	_, adminToken := p.admin(t)
+
+	// Logout on instance 0.
+	if err := p.m[0].Logout(ctx, adminToken); err != nil {
+		t.Fatalf("Logout: %v", err)
+	}
+	if _, err := p.m[1].Authenticate(ctx, adminToken); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Errorf("Authenticate on instance 1 after Logout on instance 0: %v, want ErrUnauthenticated", err)
+	}
+
+	// RevokeSession on instance 1 of a session used on instance 0.
+	tok := p.login(t, 0, adminEmail, adminPass)
+	victim, err := p.m[0].Authenticate(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actor, err := p.m[1].Authenticate(ctx, p.login(t, 1, adminEmail, adminPass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.m[1].RevokeSession(ctx, actor, victim.Session.ID); err != nil {
+		t.Fatalf("RevokeSession: %v", err)
+	}
+	if _, err := p.m[0].Authenticate(ctx, tok); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Errorf("Authenticate on instance 0 after RevokeSession on instance 1: %v, want ErrUnauthenticated", err)
+	}
+}
+
+// A group's permission change made through one instance applies at the
+// next Authenticate on the other.
+func TestInstancesPermissionChange(t *testing.T) {
+	t.Parallel()
+	p := newPair(t)
+	ctx := t.Context()
+	admin, _ := p.admin(t)
+	ops, err := p.m[0].CreateGroup(ctx, admin, group.Group{Name: "Operators",
+		Permissions: []group.Permission{group.ProfileAll, "backups:run"}})
+	if err != nil {
+		t.Fatalf("CreateGroup: %v", err)
+	}
+	if _, err := p.m[0].CreateUser(ctx, admin, auth.NewUser{Email: memberEmail, Password: memberPass, GroupID: ops.ID}); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	tok := p.login(t, 1, memberEmail, memberPass)
+	member, err := p.m[1].Authenticate(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !member.Can("backups:run") {
+		t.Fatal("member cannot run backups before the change")
+	}
+
+	upd := *ops
+	upd.Permissions = []group.Permission{group.ProfileAll}
+	if _, err := p.m[0].UpdateGroup(ctx, admin, upd); err != nil {
+		t.Fatalf("UpdateGroup: %v", err)
+	}
+	member, err = p.m[1].Authenticate(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if member.Can("backups:run") {
+		t.Error("instance 1 still grants backups:run after instance 0 removed it from the group")
+	}
+
+	// And back, the other way round.
+	upd.Permissions = []group.Permission{group.ProfileAll, "backups:run"}
+	if _, err := p.m[1].UpdateGroup(ctx, admin, upd); err != nil {
+		t.Fatalf("UpdateGroup: %v", err)
+	}
+	member, err = p.m[0].Authenticate(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !member.Can("backups:run") {
+		t.Error("instance 0 does not grant backups:run after instance 1 gave it back")
+	}
+}
+
+// Throttling counts the failures made through both instances: five wrong
+// passwords split across them use up the free failures, and the sixth
+// attempt, on either, is throttled even with the right password.
+func TestInstancesThrottling(t *testing.T) {
+	t.Parallel()
+	p := newPair(t)
+	ctx := t.Context()
+	p.admin(t)
+	for i := range 5 {
+		_, err := p.m[i%2].Login(ctx, adminEmail, "wrong password!", client)
+		if !errors.Is(err, auth.ErrInvalidCredentials) {
+			t.Fatalf("failure %d on instance %d: %v, want ErrInvalidCredentials", i+1, i%2, err)
+		}
+	}
+	for i := range 2 {
+		_, err := p.m[i].Login(ctx, adminEmail, adminPass, client)
+		if !errors.Is(err, auth.ErrThrottled) {
+			t.Errorf("attempt after 5 failures split across instances, on instance %d: %v, want ErrThrottled", i, err)
+		}
+	}
+	// The wait is over for both once the clock has moved past it.
+	p.clk.Advance(time.Hour)
+	p.login(t, 1, adminEmail, adminPass)
+}
+
+// Of 20 concurrent sign-ups spread over the two instances, exactly one
+// succeeds.
+func TestInstancesFirstUserRace(t *testing.T) {
+	t.Parallel()
+	p := newPair(t)
+	ctx := t.Context()
+	const n = 20
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = p.m[i%2].SignUp(ctx, auth.SignUp{
+				Email: "racer" + string(rune('a'+i)) + "@example.com", Password: adminPass,
+			}, client)
+		})
+	}
+	close(start)
+	wg.Wait()
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, auth.ErrSignupClosed):
+			t.Errorf("SignUp #%d on instance %d: %v, want success or ErrSignupClosed", i, i%2, err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d of %d concurrent sign-ups over two instances succeeded, want exactly 1", won, n)
+	}
+	for i := range p.db {
+		if c, err := p.db[i].Users().Count(ctx); c != 1 || err != nil {
+			t.Errorf("users seen by instance %d: %d, %v; want 1", i, c, err)
+		}
+		if open, err := p.m[i].SignupOpen(ctx); open || err != nil {
+			t.Errorf("SignupOpen on instance %d after the race: %v, %v; want false", i, open, err)
+		}
+	}
+}
+
+// Disabling a user through one instance shuts it out of the other, and
+// the last admin stays protected whichever instance asks.
+func TestInstancesDisableAndLastAdmin(t *testing.T) {
+	t.Parallel()
+	p := newPair(t)
+	ctx := t.Context()
+	admin, _ := p.admin(t)
+	u, err := p.m[1].CreateUser(ctx, admin, auth.NewUser{Email: memberEmail, Password: memberPass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := p.login(t, 0, memberEmail, memberPass)
+	if err := p.m[1].SetDisabled(ctx, admin, u.ID, true); err != nil {
+		t.Fatalf("SetDisabled: %v", err)
+	}
+	if _, err := p.m[0].Authenticate(ctx, tok); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Errorf("Authenticate on instance 0 of a user disabled on instance 1: %v, want ErrUnauthenticated", err)
+	}
+	for i := range p.m {
+		if err := p.m[i].SetDisabled(ctx, admin, admin.User.ID, true); err == nil {
+			t.Errorf("disabling the last admin on instance %d succeeded", i)
+		}
+	}
+	if _, err := p.m[0].Authenticate(ctx, p.login(t, 1, adminEmail, adminPass)); err != nil {
+		t.Errorf("the last admin after the refused disables: %v", err)
+	}
+}
+
+// Input PostgreSQL cannot store (NUL, invalid UTF-8, an email cut to its
+// byte limit inside a character) gets the answers SQLite gives, and the
+// failed logins are in the audit trail, whichever instance reads it.
+func TestInstancesBadInput(t *testing.T) {
+	t.Parallel()
+	p := newPair(t)
+	ctx := t.Context()
+	admin, _ := p.admin(t)
+	emails := []string{"a\x00@example.com", "\xff\xfe@example.com", "a" + strings.Repeat("é", 200) + "@example.com"}
+	for _, email := range emails {
+		if _, err := p.m[0].Login(ctx, email, "some password", client); !errors.Is(err, auth.ErrInvalidCredentials) {
+			t.Errorf("Login(%q): %v, want ErrInvalidCredentials", email, err)
+		}
+	}
+	for _, id := range []user.ID{"\xff", "a\x00b"} {
+		if _, _, err := p.m[1].Avatar(ctx, id); !errors.Is(err, user.ErrNotFound) {
+			t.Errorf("Avatar(%q): %v, want user.ErrNotFound", id, err)
+		}
+		if _, err := p.m[1].GetUser(ctx, admin, id); !errors.Is(err, user.ErrNotFound) {
+			t.Errorf("GetUser(%q): %v, want user.ErrNotFound", id, err)
+		}
+		if err := p.m[0].RevokeSession(ctx, admin, string(id)); !errors.Is(err, auth.ErrSessionNotFound) {
+			t.Errorf("RevokeSession(%q): %v, want auth.ErrSessionNotFound", id, err)
+		}
+	}
+	page, err := p.m[1].AuditLog(ctx, admin, audit.Query{Action: audit.LoginFailed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Events) != len(emails) {
+		t.Errorf("login.failed events: %d, want %d", len(page.Events), len(emails))
+	}
+}

@@ -1,0 +1,284 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/usher-go/usher/group"
+)
+
+func TestLoadMigrations(t *testing.T) {
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) == 0 || ms[0].version != 1 {
+		t.Fatalf("embedded migrations: %d, first version %d", len(ms), ms[0].version)
+	}
+	cases := []struct {
+		name  string
+		files fstest.MapFS
+		want  string // "" for success
+	}{
+		{"ok", fstest.MapFS{"m/0001_a.sql": {}, "m/0002_b.sql": {}}, ""},
+		{"gap", fstest.MapFS{"m/0001_a.sql": {}, "m/0003_c.sql": {}}, "want version 2"},
+		{"badName", fstest.MapFS{"m/1_a.sql": {}}, "want NNNN_name.sql"},
+		{"notSQL", fstest.MapFS{"m/0001_a.txt": {}}, "want NNNN_name.sql"},
+		{"startsAt2", fstest.MapFS{"m/0002_b.sql": {}}, "want version 1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := loadMigrations(c.files, "m")
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("loadMigrations: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Errorf("loadMigrations: error %v, want one containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+// schemaVersions returns the versions recorded in schema.
+func schemaVersions(t *testing.T, db *DB) []int {
+	t.Helper()
+	rows, err := db.pool.Query(t.Context(), `SELECT version FROM schema_version ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vs
+}
+
+func TestMigrateOnceAndReopen(t *testing.T) {
+	t.Parallel()
+	schema := newSchemaName()
+	dropSchemaAtCleanup(t, schema)
+	ms, _ := migrations()
+
+	db := openSchema(t, schema)
+	if db.Schema() != schema {
+		t.Errorf("Schema() = %q, want %q", db.Schema(), schema)
+	}
+	if got := schemaVersions(t, db); len(got) != len(ms) {
+		t.Fatalf("versions after Open: %v, want 1..%d", got, len(ms))
+	}
+	// A user survives reopening: the second Open migrates nothing.
+	u := testUser("keep@example.com", group.UsersID)
+	if err := db.Users().Create(t.Context(), u, ""); err != nil {
+		t.Fatal(err)
+	}
+	db2 := openSchema(t, schema)
+	if got := schemaVersions(t, db2); len(got) != len(ms) {
+		t.Errorf("versions after reopening: %v, want 1..%d", got, len(ms))
+	}
+	if _, err := db2.Users().Get(t.Context(), u.ID); err != nil {
+		t.Errorf("user created before reopening: %v", err)
+	}
+}
+
+// Instances starting together on a new schema: each Open succeeds, and
+// the schema is created and migrated once.
+func TestMigrateConcurrentOpen(t *testing.T) {
+	t.Parallel()
+	schema := newSchemaName()
+	dropSchemaAtCleanup(t, schema)
+	const n = 6
+	dbs := make([]*DB, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			dbs[i], errs[i] = OpenWith(ctx, testDSN(t), Options{Schema: schema})
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open #%d: %v", i, err)
+			continue
+		}
+		t.Cleanup(func() { dbs[i].Close() })
+	}
+	if t.Failed() {
+		return
+	}
+	ms, _ := migrations()
+	if got := schemaVersions(t, dbs[0]); len(got) != len(ms) {
+		t.Errorf("versions after %d concurrent Opens: %v, want each of 1..%d once", n, got, len(ms))
+	}
+	gs, err := dbs[n-1].Groups().List(t.Context())
+	if err != nil || len(gs) != 2 {
+		t.Errorf("seeded groups after concurrent Opens: %d, %v; want 2", len(gs), err)
+	}
+}
+
+// A schema migrated by a newer usher is refused and left as it was.
+func TestMigrateRefusesNewerSchema(t *testing.T) {
+	t.Parallel()
+	schema := newSchemaName()
+	dropSchemaAtCleanup(t, schema)
+	db := openSchema(t, schema)
+	ms, _ := migrations()
+	future := len(ms) + 1
+	if _, err := db.pool.Exec(t.Context(), `INSERT INTO schema_version (version) VALUES ($1)`, future); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.pool.Exec(t.Context(), `CREATE TABLE from_the_future (x int)`); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	db2, err := OpenWith(ctx, testDSN(t), Options{Schema: schema})
+	if err == nil {
+		db2.Close()
+		t.Fatal("Open of a schema at a newer version succeeded")
+	}
+	if !errors.Is(err, ErrSchemaTooNew) {
+		t.Errorf("Open of a newer schema: %v, want ErrSchemaTooNew", err)
+	}
+	if got := schemaVersions(t, db); len(got) != future || got[len(got)-1] != future {
+		t.Errorf("versions after the refused Open: %v, want 1..%d untouched", got, future)
+	}
+	var exists bool
+	if err := db.pool.QueryRow(t.Context(), `SELECT to_regclass('from_the_future') IS NOT NULL`).Scan(&exists); err != nil || !exists {
+		t.Errorf("the newer schema's table after the refused Open: exists=%v, %v", exists, err)
+	}
+}
+
+// A failing step leaves the schema as it was: no half-applied migration.
+func TestMigrateFailureRollsBack(t *testing.T) {
+	t.Parallel()
+	schema := newSchemaName()
+	dropSchemaAtCleanup(t, schema)
+	db := openSchema(t, schema)
+	ms, _ := migrations()
+	bad := append(ms[:len(ms):len(ms)], migration{
+		version: len(ms) + 1, name: "9999_bad.sql",
+		sql: `CREATE TABLE half_done (x int); SELECT no_such_function();`,
+	})
+	_, err := applyMigrations(t.Context(), db.pool, schema, bad)
+	if err == nil || !strings.Contains(err.Error(), "9999_bad.sql") {
+		t.Fatalf("applying a failing migration: %v, want an error naming it", err)
+	}
+	var exists bool
+	if err := db.pool.QueryRow(t.Context(), `SELECT to_regclass('half_done') IS NOT NULL`).Scan(&exists); err != nil || exists {
+		t.Errorf("table of the failed step: exists=%v, %v; want rolled back", exists, err)
+	}
+	if got := schemaVersions(t, db); len(got) != len(ms) {
+		t.Errorf("versions after the failed step: %v, want 1..%d", got, len(ms))
+	}
+}
+
+// Open without Options.Schema uses the DSN's search_path.
+func TestOpenSearchPathFromDSN(t *testing.T) {
+	t.Parallel()
+	schema := newSchemaName()
+	dropSchemaAtCleanup(t, schema)
+	// The schema must exist for search_path to resolve to it.
+	first := openSchema(t, schema)
+	first.Close()
+
+	dsn := testDSN(t)
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	db, err := Open(t.Context(), dsn+sep+"search_path="+schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if db.Schema() != schema {
+		t.Errorf("Schema() = %q, want %q from the DSN", db.Schema(), schema)
+	}
+}
+
+func TestOpenUnreachable(t *testing.T) {
+	t.Parallel() // no server needed: runs without USHER_TEST_POSTGRES too
+
+	// A port that was listening a moment ago and no longer is.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	// A server that accepts connections and never says a word: only the
+	// deadline ends the wait for its startup reply.
+	mute, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mute.Close() })
+	go func() {
+		for {
+			c, err := mute.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+
+	cases := []struct {
+		name, dsn string
+	}{
+		{"ClosedPort", "postgres://postgres@" + closed + "/test?sslmode=disable"},
+		{"MuteServer", "postgres://postgres@" + mute.Addr().String() + "/test?sslmode=disable"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			const deadline = 2 * time.Second
+			ctx, cancel := context.WithTimeout(t.Context(), deadline)
+			defer cancel()
+			start := time.Now()
+			db, err := Open(ctx, c.dsn)
+			took := time.Since(start)
+			if err == nil {
+				db.Close()
+				t.Fatal("Open succeeded")
+			}
+			want := "postgres: connect to " + strings.TrimPrefix(strings.Split(c.dsn, "/")[2], "postgres@") + ": "
+			if !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("error %q, want it to start with %q", err, want)
+			}
+			if c.name == "MuteServer" && !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("error %v, want context.DeadlineExceeded", err)
+			}
+			if took > deadline+500*time.Millisecond {
+				t.Errorf("Open took %v, past its %v deadline", took, deadline)
+			}
+			t.Logf("after %v: %v", took.Round(time.Millisecond), err)
+		})
+	}
+}
+
+func TestOpenBadDSN(t *testing.T) {
+	t.Parallel()
+	_, err := Open(t.Context(), "postgres://u:s3cret@127.0.0.1:5432/db?pool_max_conns=zero")
+	if err == nil {
+		t.Fatal("Open with a malformed DSN succeeded")
+	}
+	if !strings.HasPrefix(err.Error(), "postgres: invalid DSN") || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("error %q: want %q, without the password", err, "postgres: invalid DSN")
+	}
+}

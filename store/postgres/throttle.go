@@ -1,0 +1,76 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Throttle keys are stored as bytea (see 0001_init.sql): the Manager builds
+// them from what a client typed, cut to a byte length, so they need not be
+// valid UTF-8.
+
+func (ts throttleStore) Failures(ctx context.Context, key string) (int, time.Time, error) {
+	var n int
+	var last time.Time
+	err := ts.s.q.QueryRow(ctx, `SELECT count, last_at FROM throttle_failures WHERE key = $1`, []byte(key)).Scan(&n, &last)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, time.Time{}, nil
+	}
+	if err != nil {
+		return 0, time.Time{}, wrap("throttle failures", err)
+	}
+	return n, last, nil
+}
+
+// AddFailure is one upsert that returns the new count. PostgreSQL runs
+// INSERT ... ON CONFLICT DO UPDATE against the latest committed row,
+// waiting for a concurrent writer of the same key, so two failures, from
+// any instances, can never both read n and write n+1. The time only moves
+// forward: an instance whose clock lags does not shorten the back-off.
+func (ts throttleStore) AddFailure(ctx context.Context, key string, at time.Time) (int, error) {
+	const q = `INSERT INTO throttle_failures AS f (key, count, last_at) VALUES ($1, 1, $2)
+		ON CONFLICT (key) DO UPDATE SET count = f.count + 1, last_at = GREATEST(f.last_at, EXCLUDED.last_at)
+		RETURNING f.count`
+	var n int
+	if err := ts.s.q.QueryRow(ctx, q, []byte(key), at).Scan(&n); err != nil {
+		return 0, wrap("throttle add failure", err)
+	}
+	return n, nil
+}
+
+func (ts throttleStore) ResetFailures(ctx context.Context, key string) error {
+	if _, err := ts.s.q.Exec(ctx, `DELETE FROM throttle_failures WHERE key = $1`, []byte(key)); err != nil {
+		return wrap("throttle reset", err)
+	}
+	return nil
+}
+
+// Hit is one upsert. SET expressions all see the row as it was, so the
+// count restarts exactly when the window moves forward. A hit stamped with
+// an older window than the stored one (another instance's clock lagging)
+// counts in the stored window instead of moving it back.
+func (ts throttleStore) Hit(ctx context.Context, key string, window time.Time) (int, error) {
+	const q = `INSERT INTO throttle_hits AS h (key, window_start, count) VALUES ($1, $2, 1)
+		ON CONFLICT (key) DO UPDATE SET
+			count = CASE WHEN EXCLUDED.window_start > h.window_start THEN 1 ELSE h.count + 1 END,
+			window_start = GREATEST(h.window_start, EXCLUDED.window_start)
+		RETURNING h.count`
+	var n int
+	if err := ts.s.q.QueryRow(ctx, q, []byte(key), window).Scan(&n); err != nil {
+		return 0, wrap("throttle hit", err)
+	}
+	return n, nil
+}
+
+// Prune empties both tables in one statement.
+func (ts throttleStore) Prune(ctx context.Context, before time.Time) error {
+	const q = `WITH f AS (DELETE FROM throttle_failures WHERE last_at < $1)
+		DELETE FROM throttle_hits WHERE window_start < $1`
+	if _, err := ts.s.q.Exec(ctx, q, before); err != nil {
+		return wrap("throttle prune", err)
+	}
+	return nil
+}

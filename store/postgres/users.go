@@ -1,0 +1,224 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/user"
+)
+
+// userCols are the columns scanUser reads, in its order.
+const userCols = `u.id, u.email, u.name, u.group_id, u.disabled, u.created_at, u.updated_at, u.last_login_at`
+
+func scanUser(row pgx.Row, u *user.User) error {
+	var lastLogin pgtype.Timestamptz
+	err := row.Scan((*string)(&u.ID), &u.Email, &u.Name, &u.GroupID, &u.Disabled, &u.CreatedAt, &u.UpdatedAt, &lastLogin)
+	if err != nil {
+		return err
+	}
+	u.LastLoginAt = fromOpt(lastLogin)
+	return nil
+}
+
+// userWriteErr maps the constraint violations a user row can hit.
+func userWriteErr(op string, err error) error {
+	switch {
+	case violates(err, codeUnique, "users_email_unique"):
+		return wrap(op, user.ErrEmailTaken)
+	case violates(err, codeForeignKey, "users_group_fk"):
+		return wrap(op, group.ErrNotFound)
+	}
+	return wrap(op, err)
+}
+
+// affected turns "no row matched" into notFound.
+func affected(op string, tag pgconn.CommandTag, err error, notFound error) error {
+	if err != nil {
+		return wrap(op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return wrap(op, notFound)
+	}
+	return nil
+}
+
+func (us userStore) Create(ctx context.Context, u *user.User, passwordHash string) error {
+	if !storable(u.GroupID) {
+		return wrap("create user", group.ErrNotFound)
+	}
+	const q = `INSERT INTO users
+		(id, email, name, name_key, group_id, disabled, password_hash, created_at, updated_at, last_login_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+	_, err := us.s.write(ctx, q, string(u.ID), u.Email, u.Name, foldKey(u.Name), u.GroupID, u.Disabled,
+		passwordHash, u.CreatedAt, u.UpdatedAt, optTime(u.LastLoginAt))
+	if err != nil {
+		return userWriteErr("create user", err)
+	}
+	return nil
+}
+
+func (us userStore) Get(ctx context.Context, id user.ID) (*user.User, error) {
+	return us.getBy(ctx, "get user", `SELECT `+userCols+` FROM users u WHERE u.id = $1`, string(id))
+}
+
+func (us userStore) GetByEmail(ctx context.Context, email string) (*user.User, error) {
+	return us.getBy(ctx, "get user by email", `SELECT `+userCols+` FROM users u WHERE u.email = $1`, email)
+}
+
+func (us userStore) getBy(ctx context.Context, op, q string, arg string) (*user.User, error) {
+	if !storable(arg) {
+		return nil, wrap(op, user.ErrNotFound)
+	}
+	u := new(user.User)
+	err := scanUser(us.s.q.QueryRow(ctx, q, arg), u)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, wrap(op, user.ErrNotFound)
+	}
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	return u, nil
+}
+
+func (us userStore) Update(ctx context.Context, u *user.User) error {
+	switch {
+	case !storable(string(u.ID)):
+		return wrap("update user", user.ErrNotFound)
+	case !storable(u.GroupID):
+		return wrap("update user", group.ErrNotFound)
+	}
+	const q = `UPDATE users SET email = $1, name = $2, name_key = $3, group_id = $4, disabled = $5, updated_at = $6
+		WHERE id = $7`
+	tag, err := us.s.write(ctx, q, u.Email, u.Name, foldKey(u.Name), u.GroupID, u.Disabled, u.UpdatedAt, string(u.ID))
+	if err != nil {
+		return userWriteErr("update user", err)
+	}
+	return affected("update user", tag, nil, user.ErrNotFound)
+}
+
+// Delete removes the user; the foreign keys cascade to sessions, avatar
+// and second factors in the same statement.
+func (us userStore) Delete(ctx context.Context, id user.ID) error {
+	if !storable(string(id)) {
+		return wrap("delete user", user.ErrNotFound)
+	}
+	tag, err := us.s.q.Exec(ctx, `DELETE FROM users WHERE id = $1`, string(id))
+	return affected("delete user", tag, err, user.ErrNotFound)
+}
+
+func (us userStore) Count(ctx context.Context) (int, error) {
+	var n int
+	if err := us.s.q.QueryRow(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
+		return 0, wrap("count users", err)
+	}
+	return n, nil
+}
+
+func (us userStore) CountInGroup(ctx context.Context, groupID string, enabledOnly bool) (int, error) {
+	if !storable(groupID) {
+		return 0, nil
+	}
+	// Both forms are served by the users_group (group_id, disabled) index.
+	q := `SELECT count(*) FROM users WHERE group_id = $1`
+	if enabledOnly {
+		q += ` AND NOT disabled`
+	}
+	var n int
+	if err := us.s.q.QueryRow(ctx, q, groupID).Scan(&n); err != nil {
+		return 0, wrap("count users in group", err)
+	}
+	return n, nil
+}
+
+func (us userStore) PasswordHash(ctx context.Context, id user.ID) (string, error) {
+	if !storable(string(id)) {
+		return "", wrap("password hash", user.ErrNotFound)
+	}
+	var h string
+	err := us.s.q.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1`, string(id)).Scan(&h)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", wrap("password hash", user.ErrNotFound)
+	}
+	if err != nil {
+		return "", wrap("password hash", err)
+	}
+	return h, nil
+}
+
+func (us userStore) SetPasswordHash(ctx context.Context, id user.ID, hash string) error {
+	if !storable(string(id)) {
+		return wrap("set password hash", user.ErrNotFound)
+	}
+	tag, err := us.s.q.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2`, hash, string(id))
+	return affected("set password hash", tag, err, user.ErrNotFound)
+}
+
+func (us userStore) SetLastLogin(ctx context.Context, id user.ID, at time.Time) error {
+	if !storable(string(id)) {
+		return wrap("set last login", user.ErrNotFound)
+	}
+	tag, err := us.s.q.Exec(ctx, `UPDATE users SET last_login_at = $1 WHERE id = $2`, optTime(at), string(id))
+	return affected("set last login", tag, err, user.ErrNotFound)
+}
+
+// SetAvatar replaces the avatar in one upsert; the foreign key turns an
+// unknown user into user.ErrNotFound.
+func (us userStore) SetAvatar(ctx context.Context, id user.ID, data []byte, contentType string) error {
+	if !storable(string(id)) {
+		return wrap("set avatar", user.ErrNotFound)
+	}
+	if data == nil {
+		return us.deleteAvatar(ctx, id)
+	}
+	const q = `INSERT INTO avatars (user_id, content_type, data) VALUES ($1, $2, $3)
+		ON CONFLICT (user_id) DO UPDATE SET content_type = EXCLUDED.content_type, data = EXCLUDED.data`
+	if _, err := us.s.write(ctx, q, string(id), contentType, data); err != nil {
+		if violates(err, codeForeignKey, "avatars_user_fk") {
+			return wrap("set avatar", user.ErrNotFound)
+		}
+		return wrap("set avatar", err)
+	}
+	return nil
+}
+
+// deleteAvatar removes the avatar and tells an unknown user (an error)
+// from a user without one (not an error) in the same statement.
+func (us userStore) deleteAvatar(ctx context.Context, id user.ID) error {
+	const q = `WITH gone AS (DELETE FROM avatars WHERE user_id = $1 RETURNING 1)
+		SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`
+	var exists bool
+	if err := us.s.q.QueryRow(ctx, q, string(id)).Scan(&exists); err != nil {
+		return wrap("delete avatar", err)
+	}
+	if !exists {
+		return wrap("delete avatar", user.ErrNotFound)
+	}
+	return nil
+}
+
+// Avatar tells an unknown user (no row) from a user without an avatar (a
+// row of NULLs) in one query.
+func (us userStore) Avatar(ctx context.Context, id user.ID) ([]byte, string, error) {
+	if !storable(string(id)) {
+		return nil, "", wrap("avatar", user.ErrNotFound)
+	}
+	const q = `SELECT a.content_type, a.data FROM users u LEFT JOIN avatars a ON a.user_id = u.id WHERE u.id = $1`
+	var ct pgtype.Text
+	var data []byte
+	err := us.s.q.QueryRow(ctx, q, string(id)).Scan(&ct, &data)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, "", wrap("avatar", user.ErrNotFound)
+	case err != nil:
+		return nil, "", wrap("avatar", err)
+	case !ct.Valid:
+		return nil, "", wrap("avatar", user.ErrNoAvatar)
+	}
+	return data, ct.String, nil
+}

@@ -1,0 +1,62 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// SQLSTATEs that map to the stores' sentinel errors, together with the
+// name of the constraint (see migrations/0001_init.sql).
+const (
+	codeUnique     = "23505"
+	codeForeignKey = "23503"
+)
+
+// violates reports whether err is a violation of the named constraint with
+// the given SQLSTATE.
+func violates(err error, code, constraint string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == code && pe.ConstraintName == constraint
+}
+
+// wrap prefixes err with the package and the operation.
+func wrap(op string, err error) error {
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+// storable reports whether PostgreSQL can hold s in a text column: valid
+// UTF-8 without NUL. Lookups by a key that is not storable cannot match a
+// row, so they answer "not found" without asking the server, which would
+// fail the statement (and, inside Atomic, the transaction) where SQLite
+// would just find nothing.
+func storable(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
+// optTime is how an optional time is passed: the zero time as NULL.
+func optTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+// fromOpt is the inverse of optTime.
+func fromOpt(t pgtype.Timestamptz) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return t.Time
+}
+
+// foldKey is the case-insensitive key of a name: what the name order sorts
+// by, what Search matches, and what makes group names unique. It is
+// computed in Go, as store/sqlite does, because PostgreSQL's lower() folds
+// according to the collation ("C" folds ASCII only).
+func foldKey(s string) string { return strings.ToLower(s) }
