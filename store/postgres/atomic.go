@@ -105,36 +105,64 @@ func (s *scope) atomicOnce(ctx context.Context, fn func(auth.Store) error) (err 
 // PostgreSQL stacks savepoints and RELEASE and ROLLBACK TO use the newest.
 const savepoint = "usher_write"
 
+// stmt is one statement of a write.
+type stmt struct {
+	sql  string
+	args []any
+}
+
 // write runs one statement that may fail on a constraint, such as an
-// insert that may hit a taken email. Outside a transaction it is Exec.
-// Inside one it runs under a savepoint, so that its failure leaves the
-// transaction usable, as a failed statement does in SQLite; PostgreSQL
-// would otherwise refuse every later statement of fn until rollback. The
-// savepoint, the statement and the release go out in one pipeline: the
-// success path costs no extra round trip.
+// insert that may hit a taken email: writeAll of one statement.
 func (s *scope) write(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	if s.tx == nil {
-		return s.q.Exec(ctx, sql, args...)
+	return s.writeAll(ctx, stmt{sql, args})
+}
+
+// writeAll runs statements that succeed or fail together, any of which
+// may fail on a constraint, and returns the last one's command tag.
+//
+// Outside a transaction they go out as one pipeline, which PostgreSQL runs
+// as one implicit transaction. Inside one they run under a savepoint, so
+// that a failure leaves the transaction usable, as a failed statement does
+// in SQLite; PostgreSQL would otherwise refuse every later statement of fn
+// until rollback. The savepoint, the statements and the release go out in
+// one pipeline: the success path costs no extra round trip.
+func (s *scope) writeAll(ctx context.Context, stmts ...stmt) (pgconn.CommandTag, error) {
+	if s.tx == nil && len(stmts) == 1 {
+		return s.q.Exec(ctx, stmts[0].sql, stmts[0].args...)
 	}
 	b := &pgx.Batch{}
-	b.Queue("SAVEPOINT " + savepoint)
-	b.Queue(sql, args...)
-	b.Queue("RELEASE SAVEPOINT " + savepoint)
-	br := s.tx.SendBatch(ctx, b)
-	_, err := br.Exec()
-	saved := err == nil
-	var tag pgconn.CommandTag
-	if err == nil {
-		tag, err = br.Exec()
+	if s.tx != nil {
+		b.Queue("SAVEPOINT " + savepoint)
 	}
-	if err == nil {
-		_, err = br.Exec()
+	for _, st := range stmts {
+		b.Queue(st.sql, st.args...)
+	}
+	if s.tx != nil {
+		b.Queue("RELEASE SAVEPOINT " + savepoint)
+	}
+	br := s.q.SendBatch(ctx, b)
+	var (
+		tag   pgconn.CommandTag
+		err   error
+		saved bool
+	)
+	for i := range b.Len() {
+		var t pgconn.CommandTag
+		if t, err = br.Exec(); err != nil {
+			break
+		}
+		switch {
+		case s.tx != nil && i == 0:
+			saved = true
+		case s.tx == nil || i < b.Len()-1:
+			tag = t
+		}
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil && saved {
-		// Back to before the statement; the transaction carries on. If
+		// Back to before the statements; the transaction carries on. If
 		// this fails too, the transaction is lost and fn's next statement
 		// will say so.
 		_, _ = s.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT "+savepoint+"; RELEASE SAVEPOINT "+savepoint)

@@ -1,7 +1,9 @@
 // Package postgres stores everything usher keeps in one PostgreSQL schema:
 // users, groups, sessions, throttling counters, the audit trail and second
-// factors. [*DB] implements [auth.Store], so it is what a host passes as
-// auth.Config.Store. It uses github.com/jackc/pgx/v5 and its pgxpool.
+// factors. [*DB] implements [auth.Store] and [auth.TwoFactorStore] (TOTP
+// credentials, recovery codes, login challenges), so it is what a host
+// passes as auth.Config.Store. It uses github.com/jackc/pgx/v5 and its
+// pgxpool.
 //
 // # PostgreSQL or SQLite
 //
@@ -18,7 +20,9 @@
 // revoked or a user disabled through one is refused by the others at the
 // next request; a group's new permissions apply at the next Authenticate
 // wherever it runs; login throttling counts the failures made through any
-// instance; exactly one first user signs up however many instances race.
+// instance; a TOTP code or a recovery code accepted by one is refused by
+// the others, even at the same moment; exactly one first user signs up
+// however many instances race.
 // Nothing is cached in the process, so there is nothing to invalidate.
 //
 // # Use
@@ -71,10 +75,13 @@
 //
 // Reads and writes outside Atomic run on the pool, one statement each, and
 // need no lock. Every consume-once or counting operation is a single
-// statement: the throttle's AddFailure and Hit are INSERT ... ON CONFLICT
-// DO UPDATE ... RETURNING, which PostgreSQL applies to the latest committed
-// row, waiting for a concurrent writer of the same key, so concurrent
-// callers on any instance each get their own count.
+// statement whose result decides: the throttle's AddFailure and Hit are
+// INSERT ... ON CONFLICT DO UPDATE ... RETURNING, which PostgreSQL applies
+// to the latest committed row, waiting for a concurrent writer of the same
+// key, so concurrent callers on any instance each get their own count;
+// TOTP's UseStep is UPDATE ... WHERE last_step < step, and a recovery code
+// or a challenge is consumed by a DELETE, whose rows affected tell the one
+// winner from the callers that waited for its row lock and found nothing.
 //
 // A store call that fails on a constraint inside Atomic (a taken email,
 // say) runs under a savepoint, pipelined with it so that the common case

@@ -1,7 +1,9 @@
 package postgres_test
 
 import (
+	"encoding/base32"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
 	"github.com/usher-go/usher/store/postgres"
+	"github.com/usher-go/usher/totp"
 	"github.com/usher-go/usher/user"
 )
 
@@ -316,5 +319,143 @@ func TestInstancesBadInput(t *testing.T) {
 	}
 	if len(page.Events) != len(emails) {
 		t.Errorf("login.failed events: %d, want %d", len(page.Events), len(emails))
+	}
+}
+
+// enrol puts TOTP on the admin's account through instance 0 and returns
+// the secret and the recovery codes, with the clock moved to a fresh step.
+func (p *pair) enrol(t *testing.T, admin *auth.Principal) ([]byte, []string) {
+	t.Helper()
+	enr, err := p.m[0].BeginTOTP(t.Context(), admin, "")
+	if err != nil {
+		t.Fatalf("BeginTOTP: %v", err)
+	}
+	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(enr.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes, err := p.m[1].ConfirmTOTP(t.Context(), admin, p.code(t, secret))
+	if err != nil {
+		t.Fatalf("ConfirmTOTP on the other instance: %v", err)
+	}
+	p.clk.Advance(totp.Period)
+	return secret, codes
+}
+
+// code is secret's TOTP code at the shared clock's time.
+func (p *pair) code(t *testing.T, secret []byte) string {
+	t.Helper()
+	c, err := totp.Code(secret, p.clk.Now(), totp.Digits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// challenge logs the admin in with the password on instance i and
+// returns the challenge token.
+func (p *pair) challenge(t *testing.T, i int) string {
+	t.Helper()
+	r, err := p.m[i].Login(t.Context(), adminEmail, adminPass, client)
+	if err != nil {
+		t.Fatalf("Login on instance %d: %v", i, err)
+	}
+	if r.Challenge == nil {
+		t.Fatalf("Login on instance %d gave %+v, want a challenge", i, r)
+	}
+	return r.Challenge.Token
+}
+
+// raceSecondStep answers one challenge on each instance at once, with the
+// same answer, and returns the two results.
+func (p *pair) raceSecondStep(t *testing.T, verify func(m *auth.Manager, challenge string) (*auth.Session, error)) [2]error {
+	t.Helper()
+	chs := [2]string{p.challenge(t, 0), p.challenge(t, 1)}
+	var errs [2]error
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range 2 {
+		wg.Go(func() {
+			<-start
+			s, err := verify(p.m[i], chs[i])
+			if err == nil && s == nil {
+				err = errors.New("no session and no error")
+			}
+			errs[i] = err
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// checkOneWinner wants exactly one nil among errs, the other a refusal.
+func checkOneWinner(t *testing.T, what string, errs [2]error) {
+	t.Helper()
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, auth.ErrInvalidCredentials):
+			t.Errorf("%s on instance %d: %v, want success or ErrInvalidCredentials", what, i, err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%s on both instances at once: %d succeeded (%v), want exactly 1", what, won, errs)
+	}
+}
+
+// A TOTP code used through one instance is refused by the other, whether
+// the two requests come one after the other or at the same moment.
+func TestInstancesTOTPReplay(t *testing.T) {
+	t.Parallel()
+	p := newPair(t)
+	ctx := t.Context()
+	admin, _ := p.admin(t)
+	secret, _ := p.enrol(t, admin)
+
+	code := p.code(t, secret)
+	if _, err := p.m[0].VerifyTOTP(ctx, p.challenge(t, 0), code, client); err != nil {
+		t.Fatalf("VerifyTOTP on instance 0: %v", err)
+	}
+	if _, err := p.m[1].VerifyTOTP(ctx, p.challenge(t, 1), code, client); !errors.Is(err, auth.ErrInvalidCredentials) {
+		t.Errorf("the same code again on instance 1: %v, want ErrInvalidCredentials", err)
+	}
+
+	for round := range 3 {
+		p.clk.Advance(totp.Period)
+		code := p.code(t, secret)
+		errs := p.raceSecondStep(t, func(m *auth.Manager, ch string) (*auth.Session, error) {
+			return m.VerifyTOTP(ctx, ch, code, client)
+		})
+		checkOneWinner(t, fmt.Sprintf("round %d: one TOTP code", round), errs)
+	}
+}
+
+// A recovery code works once across instances: used on one, refused on the
+// other; raced on both, accepted by exactly one.
+func TestInstancesRecoveryCodeOnce(t *testing.T) {
+	t.Parallel()
+	p := newPair(t)
+	ctx := t.Context()
+	admin, _ := p.admin(t)
+	_, codes := p.enrol(t, admin)
+
+	if _, err := p.m[1].VerifyRecoveryCode(ctx, p.challenge(t, 1), codes[0], client); err != nil {
+		t.Fatalf("VerifyRecoveryCode on instance 1: %v", err)
+	}
+	if _, err := p.m[0].VerifyRecoveryCode(ctx, p.challenge(t, 0), codes[0], client); !errors.Is(err, auth.ErrInvalidCredentials) {
+		t.Errorf("the same recovery code again on instance 0: %v, want ErrInvalidCredentials", err)
+	}
+	for _, code := range codes[1:4] {
+		errs := p.raceSecondStep(t, func(m *auth.Manager, ch string) (*auth.Session, error) {
+			return m.VerifyRecoveryCode(ctx, ch, code, client)
+		})
+		checkOneWinner(t, "one recovery code", errs)
+	}
+	n, err := p.db[0].TOTP().RecoveryCodesLeft(ctx, admin.User.ID)
+	if err != nil || n != len(codes)-4 {
+		t.Errorf("recovery codes left: %d, %v; want %d", n, err, len(codes)-4)
 	}
 }

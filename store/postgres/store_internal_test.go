@@ -13,6 +13,7 @@ import (
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/totp"
 	"github.com/usher-go/usher/user"
 )
 
@@ -131,6 +132,10 @@ func TestAtomicFailedStatementKeepsTransaction(t *testing.T) {
 				return tx.Sessions().Create(ctx, s, h)
 			}(), user.ErrNotFound},
 			{"avatar of unknown user", tx.Users().SetAvatar(ctx, "nobody", []byte("GIF89a"), "image/gif"), user.ErrNotFound},
+			{"TOTP of unknown user", tx.(auth.TwoFactorStore).TOTP().Put(ctx, &totp.Credential{UserID: "nobody", KeyID: "k",
+				Sealed: []byte{1}, CreatedAt: t0}), user.ErrNotFound},
+			{"recovery codes of unknown user", tx.(auth.TwoFactorStore).TOTP().SetRecoveryCodes(ctx, "nobody", "k",
+				[]byte{1}, [][]byte{{2}, {3}}), user.ErrNotFound},
 		}
 		for _, s := range steps {
 			if !errors.Is(s.err, s.want) {
@@ -311,6 +316,20 @@ func TestUnstorableKeys(t *testing.T) {
 			if p, err := tx.Audit().Query(ctx, aq); len(p.Events) != 0 || err != nil {
 				t.Errorf("Audit().Query(actor bad) = %d events, %v", len(p.Events), err)
 			}
+			ts, cs := tx.(auth.TwoFactorStore).TOTP(), tx.(auth.TwoFactorStore).Challenges()
+			_, err = ts.Get(ctx, user.ID(bad))
+			check(t, "TOTP().Get", err, totp.ErrNotEnrolled)
+			check(t, "TOTP().Confirm", ts.Confirm(ctx, user.ID(bad), t0), totp.ErrNotEnrolled)
+			if ok, err := ts.UseStep(ctx, user.ID(bad), 1); ok || err != nil {
+				t.Errorf("TOTP().UseStep(bad) = %v, %v", ok, err)
+			}
+			if ok, err := ts.UseRecoveryCode(ctx, user.ID(bad), []byte{1}); ok || err != nil {
+				t.Errorf("TOTP().UseRecoveryCode(bad) = %v, %v", ok, err)
+			}
+			check(t, "TOTP().SetRecoveryCodes", ts.SetRecoveryCodes(ctx, user.ID(bad), "k", []byte{1}, nil), user.ErrNotFound)
+			check(t, "Challenges().Delete", cs.Delete(ctx, bad), auth.ErrChallengeNotFound)
+			_, err = cs.Fail(ctx, bad)
+			check(t, "Challenges().Fail", err, auth.ErrChallengeNotFound)
 			for i := 1; i <= 2; i++ {
 				if n, err := tx.Throttle().AddFailure(ctx, "account:"+bad, t0); n != i || err != nil {
 					t.Errorf("AddFailure(bad key) = %d, %v; want %d", n, err, i)
