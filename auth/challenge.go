@@ -57,10 +57,7 @@ type ChallengeStore interface {
 	DeleteExpired(ctx context.Context, now time.Time) (int, error)
 }
 
-// TwoFactorStore is implemented by stores that keep second factors:
-// store/sqlite does. The Store that Atomic hands to fn must implement it
-// too. It will become part of [Store] once every store in this
-// module implements it.
+// TwoFactorStore is the part of [Store] that keeps second factors.
 type TwoFactorStore interface {
 	TOTP() totp.Store
 	Challenges() ChallengeStore

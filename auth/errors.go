@@ -70,8 +70,6 @@ var (
 	// factor and the user has none yet; only enrolling is allowed.
 	// It is an ErrForbidden too.
 	ErrEnrollmentRequired = fmt.Errorf("%w: two-factor enrollment required", ErrForbidden)
-	// ErrUnsupported: the configured Store does not keep this feature.
-	ErrUnsupported = errors.New("auth: not supported by the store")
 	// ErrUnknownKey: a secret is sealed under a key that is neither
 	// Config.SecretKey nor in Config.PreviousSecretKeys.
 	ErrUnknownKey = errors.New("auth: secret sealed under an unknown key")

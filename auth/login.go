@@ -214,11 +214,8 @@ func (m *Manager) loginFailed(ctx context.Context, failures int, u *user.User, a
 // accountKey is the throttling key of an email as typed. It does not depend
 // on whether the account exists, so throttling reveals nothing either.
 func accountKey(email string) string {
-	e := strings.ToLower(strings.TrimSpace(email))
-	if len(e) > user.MaxEmailLength {
-		e = e[:user.MaxEmailLength]
-	}
-	return "account:" + e
+	e := strings.ToValidUTF8(strings.ToLower(strings.TrimSpace(email)), "\uFFFD")
+	return "account:" + cleanField(e, user.MaxEmailLength)
 }
 
 // reserveAttempt admits one password attempt, or refuses

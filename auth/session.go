@@ -217,10 +217,8 @@ func (m *Manager) PruneSessions(ctx context.Context) (int, error) {
 	if err != nil {
 		return n, err
 	}
-	if tf, err := twoFactor(m.store); err == nil {
-		if _, err := tf.Challenges().DeleteExpired(ctx, now); err != nil {
-			return n, err
-		}
+	if _, err := m.store.Challenges().DeleteExpired(ctx, now); err != nil {
+		return n, err
 	}
 	return n, m.store.Throttle().Prune(ctx, now.Add(-m.cfg.Throttle.MaxDelay-time.Hour))
 }

@@ -19,6 +19,7 @@ type Store interface {
 	Sessions() SessionStore
 	Throttle() ThrottleStore
 	Audit() AuditStore
+	TwoFactorStore
 	// Atomic runs fn in one transaction over every store: fn's changes and
 	// the audit events it appends commit together or not at all. Writes
 	// inside fn are serialized against every other Atomic call, so a check

@@ -25,9 +25,6 @@ const EnrollmentTimeout = 15 * time.Minute
 // fails with [ErrReauthRequired]. A user already enrolled gets
 // [totp.ErrAlreadyEnrolled]; beginning again replaces an unconfirmed one.
 func (m *Manager) BeginTOTP(ctx context.Context, actor *Principal, password string) (*totp.Enrollment, error) {
-	if _, err := twoFactor(m.store); err != nil {
-		return nil, err
-	}
 	target := selfTarget(actor)
 	if !actor.Can(group.ProfileManage2FA) {
 		return nil, m.refuse(ctx, actor, group.ProfileManage2FA, audit.TOTPEnrollStarted, target)
@@ -45,10 +42,6 @@ func (m *Manager) BeginTOTP(ctx context.Context, actor *Principal, password stri
 		return nil, err
 	}
 	err = m.change(ctx, actor, group.ProfileManage2FA, audit.TOTPEnrollStarted, target, func(tx Store, a *Principal, e *audit.Event) error {
-		tf, err := twoFactor(tx)
-		if err != nil {
-			return err
-		}
 		if ok, err := enrolled(ctx, tx, a.userID); err != nil {
 			return err
 		} else if ok {
@@ -63,7 +56,7 @@ func (m *Manager) BeginTOTP(ctx context.Context, actor *Principal, password stri
 		if err != nil {
 			return err
 		}
-		return tf.TOTP().Put(ctx, &totp.Credential{UserID: a.userID, KeyID: kid, Sealed: sealed, CreatedAt: m.clock()})
+		return tx.TOTP().Put(ctx, &totp.Credential{UserID: a.userID, KeyID: kid, Sealed: sealed, CreatedAt: m.clock()})
 	})
 	if err != nil {
 		return nil, err
@@ -85,11 +78,7 @@ func (m *Manager) ConfirmTOTP(ctx context.Context, actor *Principal, code string
 		return nil, err
 	}
 	err = m.change(ctx, actor, group.ProfileManage2FA, audit.TOTPEnabled, selfTarget(actor), func(tx Store, a *Principal, e *audit.Event) error {
-		tf, err := twoFactor(tx)
-		if err != nil {
-			return err
-		}
-		cred, err := tf.TOTP().Get(ctx, a.userID)
+		cred, err := tx.TOTP().Get(ctx, a.userID)
 		if err != nil {
 			return err
 		}
@@ -108,16 +97,16 @@ func (m *Manager) ConfirmTOTP(ctx context.Context, actor *Principal, code string
 		if !ok {
 			return ErrInvalidCredentials
 		}
-		if won, err := tf.TOTP().UseStep(ctx, a.userID, step); err != nil {
+		if won, err := tx.TOTP().UseStep(ctx, a.userID, step); err != nil {
 			return err
 		} else if !won {
 			return ErrInvalidCredentials
 		}
-		if err := tf.TOTP().Confirm(ctx, a.userID, now); err != nil {
+		if err := tx.TOTP().Confirm(ctx, a.userID, now); err != nil {
 			return err
 		}
 		e.Details = map[string]any{"recovery_codes": len(codes)}
-		return tf.TOTP().SetRecoveryCodes(ctx, a.userID, kid, salt, hashes)
+		return tx.TOTP().SetRecoveryCodes(ctx, a.userID, kid, salt, hashes)
 	})
 	if err != nil {
 		return nil, err
@@ -136,17 +125,13 @@ func (m *Manager) DisableTOTP(ctx context.Context, actor *Principal, password st
 		return err
 	}
 	return m.change(ctx, actor, group.ProfileManage2FA, audit.TOTPDisabled, selfTarget(actor), func(tx Store, a *Principal, e *audit.Event) error {
-		tf, err := twoFactor(tx)
-		if err != nil {
-			return err
-		}
-		if _, err := tf.TOTP().Get(ctx, a.userID); err != nil {
+		if _, err := tx.TOTP().Get(ctx, a.userID); err != nil {
 			return err
 		}
 		if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
 			return err
 		}
-		return tf.TOTP().Delete(ctx, a.userID)
+		return tx.TOTP().Delete(ctx, a.userID)
 	})
 }
 
@@ -166,10 +151,6 @@ func (m *Manager) RegenerateRecoveryCodes(ctx context.Context, actor *Principal,
 		return nil, err
 	}
 	err = m.change(ctx, actor, group.ProfileManage2FA, audit.RecoveryCodesRenewed, selfTarget(actor), func(tx Store, a *Principal, e *audit.Event) error {
-		tf, err := twoFactor(tx)
-		if err != nil {
-			return err
-		}
 		if ok, err := enrolled(ctx, tx, a.userID); err != nil {
 			return err
 		} else if !ok {
@@ -178,7 +159,7 @@ func (m *Manager) RegenerateRecoveryCodes(ctx context.Context, actor *Principal,
 		if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
 			return err
 		}
-		return tf.TOTP().SetRecoveryCodes(ctx, a.userID, kid, salt, hashes)
+		return tx.TOTP().SetRecoveryCodes(ctx, a.userID, kid, salt, hashes)
 	})
 	if err != nil {
 		return nil, err
@@ -192,11 +173,7 @@ func (m *Manager) RemainingRecoveryCodes(ctx context.Context, actor *Principal) 
 	if actor == nil || actor.perms == nil {
 		return 0, m.refuse(ctx, actor, "", audit.AuthorizationDeny, selfTarget(actor))
 	}
-	tf, err := twoFactor(m.store)
-	if err != nil {
-		return 0, err
-	}
-	return tf.TOTP().RecoveryCodesLeft(ctx, actor.userID)
+	return m.store.TOTP().RecoveryCodesLeft(ctx, actor.userID)
 }
 
 // ResetTwoFactor removes a user's TOTP credential and recovery codes and
@@ -205,17 +182,13 @@ func (m *Manager) RemainingRecoveryCodes(ctx context.Context, actor *Principal) 
 // of the user's group.
 func (m *Manager) ResetTwoFactor(ctx context.Context, actor *Principal, id user.ID) error {
 	return m.change(ctx, actor, group.UsersWrite, audit.TwoFactorReset, userTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
-		tf, err := twoFactor(tx)
-		if err != nil {
-			return err
-		}
 		if err := m.mayManageUser(ctx, tx, a, id); err != nil {
 			return err
 		}
-		if err := tf.TOTP().Delete(ctx, id); err != nil {
+		if err := tx.TOTP().Delete(ctx, id); err != nil {
 			return err
 		}
-		if _, err := tf.Challenges().DeleteUser(ctx, id); err != nil {
+		if _, err := tx.Challenges().DeleteUser(ctx, id); err != nil {
 			return err
 		}
 		n, err := tx.Sessions().DeleteUser(ctx, id, "")
@@ -229,23 +202,15 @@ func (m *Manager) ResetTwoFactor(ctx context.Context, actor *Principal, id user.
 // returns how many it moved. Secrets under a key the Manager does not have
 // are left alone and reported with [ErrUnknownKey].
 func (m *Manager) RotateSecrets(ctx context.Context) (int, error) {
-	tf, err := twoFactor(m.store)
-	if err != nil {
-		return 0, err
-	}
 	const batch = 100
 	moved, unknown := 0, 0
 	for {
-		creds, err := tf.TOTP().Sealed(ctx, m.keys.current.id, batch+unknown)
+		creds, err := m.store.TOTP().Sealed(ctx, m.keys.current.id, batch+unknown)
 		if err != nil {
 			return moved, err
 		}
 		n := 0
 		err = m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
-			ttf, err := twoFactor(tx)
-			if err != nil {
-				return err
-			}
 			n, unknown = 0, 0
 			for _, c := range creds {
 				secret, err := m.keys.open(c.KeyID, c.Sealed, []byte(c.UserID))
@@ -259,7 +224,7 @@ func (m *Manager) RotateSecrets(ctx context.Context) (int, error) {
 				if err != nil {
 					return err
 				}
-				if ok, err := ttf.TOTP().Reseal(ctx, c.UserID, c.KeyID, kid, sealed); err != nil {
+				if ok, err := tx.TOTP().Reseal(ctx, c.UserID, c.KeyID, kid, sealed); err != nil {
 					return err
 				} else if ok {
 					n++

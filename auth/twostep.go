@@ -20,23 +20,9 @@ const (
 	MaxChallengeFailures = 5
 )
 
-// twoFactor returns the store's second-factor stores, or ErrUnsupported.
-func twoFactor(s Store) (TwoFactorStore, error) {
-	tf, ok := s.(TwoFactorStore)
-	if !ok {
-		return nil, ErrUnsupported
-	}
-	return tf, nil
-}
-
-// enrolled reports whether u has a confirmed TOTP credential. A store
-// without second factors has none.
+// enrolled reports whether u has a confirmed TOTP credential.
 func enrolled(ctx context.Context, s Store, id user.ID) (bool, error) {
-	tf, err := twoFactor(s)
-	if err != nil {
-		return false, nil
-	}
-	c, err := tf.TOTP().Get(ctx, id)
+	c, err := s.TOTP().Get(ctx, id)
 	if errors.Is(err, totp.ErrNotEnrolled) {
 		return false, nil
 	}
@@ -53,18 +39,17 @@ func (m *Manager) maybeChallenge(ctx context.Context, tx Store, u *user.User, c 
 	if err != nil || !ok {
 		return nil, err
 	}
-	tf, _ := twoFactor(tx)
 	token, hash, id, err := m.newBearer()
 	if err != nil {
 		return nil, err
 	}
 	now := m.clock()
 	rec := &ChallengeRecord{ID: id, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(ChallengeTimeout), IP: c.IP, UserAgent: c.UserAgent}
-	if err := tf.Challenges().Create(ctx, rec, hash); err != nil {
+	if err := tx.Challenges().Create(ctx, rec, hash); err != nil {
 		return nil, fmt.Errorf("auth: creating challenge: %w", err)
 	}
 	methods := []string{MethodTOTP}
-	if left, err := tf.TOTP().RecoveryCodesLeft(ctx, u.ID); err != nil {
+	if left, err := tx.TOTP().RecoveryCodesLeft(ctx, u.ID); err != nil {
 		return nil, err
 	} else if left > 0 {
 		methods = append(methods, MethodRecoveryCode)
@@ -153,9 +138,6 @@ func (e errWrongCode) Error() string { return "auth: " + e.reason }
 func (m *Manager) secondFactor(ctx context.Context, token string, c Client, method string,
 	check func(tx TwoFactorStore, u *user.User, e *audit.Event) (string, error)) (*Session, error) {
 	c = c.clean()
-	if _, err := twoFactor(m.store); err != nil {
-		return nil, err
-	}
 	hash := hashToken(token)
 	if hash == nil {
 		return nil, ErrInvalidChallenge
@@ -170,11 +152,8 @@ func (m *Manager) secondFactor(ctx context.Context, token string, c Client, meth
 		key string
 	)
 	err := m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
-		ttf, err := twoFactor(tx)
-		if err != nil {
-			return err
-		}
-		if ch, err = ttf.Challenges().Get(ctx, hash); errors.Is(err, ErrChallengeNotFound) {
+		var err error
+		if ch, err = tx.Challenges().Get(ctx, hash); errors.Is(err, ErrChallengeNotFound) {
 			return ErrInvalidChallenge
 		} else if err != nil {
 			return err
@@ -189,7 +168,7 @@ func (m *Manager) secondFactor(ctx context.Context, token string, c Client, meth
 		if err := m.checkBackoff(ctx, tx, key); err != nil {
 			return err
 		}
-		if err := ttf.Challenges().Delete(ctx, ch.ID); err != nil {
+		if err := tx.Challenges().Delete(ctx, ch.ID); err != nil {
 			return err
 		}
 		if u.Disabled {
@@ -202,7 +181,7 @@ func (m *Manager) secondFactor(ctx context.Context, token string, c Client, meth
 			IP:     c.IP, UserAgent: c.UserAgent,
 			Details: map[string]any{"method": method},
 		}
-		if reason, err := check(ttf, u, e); err != nil {
+		if reason, err := check(tx, u, e); err != nil {
 			return err
 		} else if reason != "" {
 			return errWrongCode{reason}
@@ -250,11 +229,7 @@ func (m *Manager) secondFactorFailed(ctx context.Context, ch *ChallengeRecord, u
 	}
 	exhausted := false
 	err := m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
-		ttf, err := twoFactor(tx)
-		if err != nil {
-			return err
-		}
-		n, err := ttf.Challenges().Fail(ctx, ch.ID)
+		n, err := tx.Challenges().Fail(ctx, ch.ID)
 		if err != nil && !errors.Is(err, ErrChallengeNotFound) {
 			return err
 		}
@@ -272,7 +247,7 @@ func (m *Manager) secondFactorFailed(ctx context.Context, ch *ChallengeRecord, u
 			return nil
 		}
 		exhausted = true
-		if err := ttf.Challenges().Delete(ctx, ch.ID); err != nil && !errors.Is(err, ErrChallengeNotFound) {
+		if err := tx.Challenges().Delete(ctx, ch.ID); err != nil && !errors.Is(err, ErrChallengeNotFound) {
 			return err
 		}
 		dead := base
