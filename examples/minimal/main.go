@@ -18,10 +18,12 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/store/postgres"
 	"github.com/usher-go/usher/store/sqlite"
 	"github.com/usher-go/usher/totp"
 	"github.com/usher-go/usher/user"
@@ -29,7 +31,7 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
-	dbPath := flag.String("db", "usher-minimal.db", "SQLite database file")
+	dbPath := flag.String("db", "usher-minimal.db", "SQLite database file, or a postgres:// DSN")
 	keyPath := flag.String("key", "usher-minimal.key", "secret key file, created if missing (keep it out of the database's backups)")
 	flag.Parse()
 	if err := run(*addr, *dbPath, *keyPath); err != nil {
@@ -43,7 +45,7 @@ func run(addr, dbPath, keyPath string) error {
 	if err != nil {
 		return err
 	}
-	db, err := sqlite.Open(ctx, dbPath)
+	db, err := openStore(ctx, dbPath)
 	if err != nil {
 		return err
 	}
@@ -204,6 +206,21 @@ func fail(w http.ResponseWriter, err error) {
 func reply(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(v)
+}
+
+// store is what both stores are: an auth.Store that can be closed.
+type store interface {
+	auth.Store
+	Close() error
+}
+
+// openStore opens PostgreSQL for a postgres:// DSN (several instances on
+// one database) and SQLite otherwise (the embedded default).
+func openStore(ctx context.Context, dsn string) (store, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return postgres.Open(ctx, dsn)
+	}
+	return sqlite.Open(ctx, dsn)
 }
 
 // loadKey reads the secret key, creating a random one on first run.

@@ -14,6 +14,7 @@ var groupTests = []test{
 	{"List", testGroupList},
 	{"Update", testGroupUpdate},
 	{"NameTaken", testGroupNameTaken},
+	{"NameTakenBeyondASCII", testGroupNameTakenBeyondASCII},
 	{"Delete", testGroupDelete},
 	{"InUse", testGroupInUse},
 	{"NotFound", testGroupNotFound},
@@ -162,4 +163,16 @@ func testGroupNotFound(t *testing.T, s auth.Store) {
 	checkErr(t, "Groups().Delete(unknown)", s.Groups().Delete(ctx(t), ghost.ID), group.ErrNotFound)
 	_, err = s.Groups().Get(ctx(t), ghost.ID)
 	checkErr(t, "Groups().Get after Update(unknown)", err, group.ErrNotFound)
+}
+
+// Case-insensitive uniqueness holds beyond ASCII, whatever the database's
+// own collation or lower() does: "Équipe" and "ÉQUIPE" are one name.
+func testGroupNameTakenBeyondASCII(t *testing.T, s auth.Store) {
+	createGroup(t, s, "Équipe Ünïcode")
+	for _, name := range []string{"ÉQUIPE ÜNÏCODE", "équipe ünïcode"} {
+		g := newGroup(name)
+		checkErr(t, "Groups().Create("+name+")", s.Groups().Create(ctx(t), g), group.ErrNameTaken)
+	}
+	// A different name that differs only beyond ASCII is not taken.
+	createGroup(t, s, "Equipe Unicode")
 }
