@@ -43,6 +43,7 @@ const (
 	UserDisabled      Action = "user.disabled"
 	UserEnabled       Action = "user.enabled"
 	PasswordReset     Action = "user.password_reset"
+	LoginUnlocked     Action = "user.login_unlocked"
 	PasswordChanged   Action = "profile.password_changed"
 	ProfileUpdated    Action = "profile.updated"
 	AvatarChanged     Action = "profile.avatar_changed"

@@ -354,3 +354,40 @@ func TestListUsersRows(t *testing.T) {
 	_, err = e.m.ListUsers(e.ctx, admin, user.Query{Limit: 201})
 	wantErr(t, err, user.ErrInvalidQuery)
 }
+
+func TestUnlockLogin(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	u, _ := e.user(admin, "bob@example.com", group.UsersID)
+	for range 6 {
+		_, _ = e.m.Login(e.ctx, "bob@example.com", "wrong", auth.Client{})
+	}
+	_, err := e.m.Login(e.ctx, "bob@example.com", "password-bob@example.com", auth.Client{})
+	wantErr(t, err, auth.ErrThrottled)
+	if err := e.m.UnlockLogin(e.ctx, admin, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.login("bob@example.com", "password-bob@example.com")
+	if ev := e.lastEvent(audit.LoginUnlocked); ev.Target.ID != string(u.ID) {
+		t.Fatalf("event %+v", ev)
+	}
+}
+
+// The operator principal (command-line recovery) may do anything an admin
+// may, within the same invariants, and is audited as the operator.
+func TestOperator(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	op := e.m.Operator("root@backup-host")
+	if err := e.m.ResetPassword(e.ctx, op, admin.User.ID, "recovered password"); err != nil {
+		t.Fatal(err)
+	}
+	ev := e.lastEvent(audit.PasswordReset)
+	if ev.Actor.ID != "operator" || ev.Actor.Email != "root@backup-host" {
+		t.Fatalf("event actor %+v", ev.Actor)
+	}
+	wantErr(t, e.m.DeleteUser(e.ctx, op, admin.User.ID), auth.ErrLastAdmin)
+	// A principal copied from the operator's exported fields is nothing.
+	forged := &auth.Principal{User: op.User, Group: op.Group}
+	wantErr(t, e.m.ResetPassword(e.ctx, forged, admin.User.ID, "takeover password"), auth.ErrForbidden)
+}

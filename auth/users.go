@@ -288,3 +288,19 @@ func (m *Manager) ResetPassword(ctx context.Context, actor *Principal, id user.I
 		return err
 	})
 }
+
+// UnlockLogin clears a user's consecutive login failures, ending any
+// back-off at once (for a user who proved who they are some other way). It
+// needs users:write and every permission of the user's group.
+func (m *Manager) UnlockLogin(ctx context.Context, actor *Principal, id user.ID) error {
+	return m.change(ctx, actor, group.UsersWrite, audit.LoginUnlocked, userTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
+		u, err := tx.Users().Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := m.mayManageUser(ctx, tx, a, id); err != nil {
+			return err
+		}
+		return tx.Throttle().ResetFailures(ctx, accountKey(u.Email))
+	})
+}

@@ -1,0 +1,282 @@
+// Command adminctl is the recovery command line for an application that
+// embeds usher: for whoever holds the database and the secret key, when no
+// admin can log in, or for chores a page would not offer. Every change goes
+// through usher's Manager as the operator, so the invariants hold (the last
+// admin stays) and each one lands in the audit trail.
+//
+//	adminctl [-db users.db | -db postgres://...] [-key usher.key] COMMAND [ARGS]
+//
+// Commands:
+//
+//	users                   list every account
+//	create-admin EMAIL      create an admin; the password is read from stdin
+//	reset-password EMAIL    set a new password (stdin); ends the user's sessions
+//	reset-2fa EMAIL         remove the user's second factor; ends their sessions
+//	disable EMAIL           disable the account; ends its sessions
+//	enable EMAIL            enable it again
+//	unlock EMAIL            end a login back-off after failed attempts
+//	audit [N]               the last N audit events (default 20)
+//	rotate-secrets OLDKEY   re-seal TOTP secrets under -key; OLDKEY is the previous key file
+//	prune                   delete expired sessions, challenges and old audit events
+//
+// With -generate, commands that take a password make a random one and print
+// it instead of reading stdin.
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/store/postgres"
+	"github.com/usher-go/usher/store/sqlite"
+	"github.com/usher-go/usher/user"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "adminctl:", err)
+		os.Exit(1)
+	}
+}
+
+type store interface {
+	auth.Store
+	Close() error
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+	fs := flag.NewFlagSet("adminctl", flag.ContinueOnError)
+	dsn := fs.String("db", "usher-minimal.db", "SQLite database file, or a postgres:// DSN")
+	keyPath := fs.String("key", "usher-minimal.key", "secret key file (the application's Config.SecretKey)")
+	generate := fs.Bool("generate", false, "generate passwords instead of reading them from stdin")
+	who := fs.String("as", os.Getenv("USER"), "operator name recorded in the audit trail")
+	retention := fs.Duration("audit-retention", 0, "with prune: delete audit events older than this (0 keeps them)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errors.New("no command")
+	}
+	cmd, rest := fs.Arg(0), fs.Args()[1:]
+
+	key, err := os.ReadFile(*keyPath)
+	if err != nil {
+		return fmt.Errorf("reading the secret key: %w", err)
+	}
+	var previous [][]byte
+	if cmd == "rotate-secrets" {
+		if len(rest) != 1 {
+			return errors.New("usage: rotate-secrets OLDKEYFILE")
+		}
+		old, err := os.ReadFile(rest[0])
+		if err != nil {
+			return fmt.Errorf("reading the previous key: %w", err)
+		}
+		previous = append(previous, old)
+	}
+	db, err := openStore(ctx, *dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	m, err := auth.New(auth.Config{Store: db, SecretKey: key, PreviousSecretKeys: previous, AuditRetention: *retention})
+	if err != nil {
+		return err
+	}
+	c := &ctl{m: m, op: m.Operator("adminctl:" + *who), out: stdout, in: bufio.NewReader(stdin), generate: *generate}
+
+	needEmail := func() (user.ID, error) {
+		if len(rest) != 1 {
+			return "", fmt.Errorf("usage: %s EMAIL", cmd)
+		}
+		return c.find(ctx, rest[0])
+	}
+	switch cmd {
+	case "users":
+		return c.users(ctx)
+	case "create-admin":
+		if len(rest) != 1 {
+			return errors.New("usage: create-admin EMAIL")
+		}
+		pw, err := c.password()
+		if err != nil {
+			return err
+		}
+		u, err := m.CreateUser(ctx, c.op, auth.NewUser{Email: rest[0], Password: pw, GroupID: group.AdminID})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created admin %s (%s)\n", u.Email, u.ID)
+		return nil
+	case "reset-password":
+		id, err := needEmail()
+		if err != nil {
+			return err
+		}
+		pw, err := c.password()
+		if err != nil {
+			return err
+		}
+		return c.done(m.ResetPassword(ctx, c.op, id, pw), "password reset; the user's sessions have ended")
+	case "reset-2fa":
+		id, err := needEmail()
+		if err != nil {
+			return err
+		}
+		return c.done(m.ResetTwoFactor(ctx, c.op, id), "second factor removed; the user can enrol again")
+	case "disable", "enable":
+		id, err := needEmail()
+		if err != nil {
+			return err
+		}
+		return c.done(m.SetDisabled(ctx, c.op, id, cmd == "disable"), cmd+"d")
+	case "unlock":
+		id, err := needEmail()
+		if err != nil {
+			return err
+		}
+		return c.done(m.UnlockLogin(ctx, c.op, id), "login back-off cleared")
+	case "audit":
+		n := 20
+		if len(rest) == 1 {
+			if n, err = strconv.Atoi(rest[0]); err != nil || n < 1 || n > audit.MaxLimit {
+				return fmt.Errorf("audit: N must be 1 to %d", audit.MaxLimit)
+			}
+		}
+		return c.audit(ctx, n)
+	case "rotate-secrets":
+		n, err := m.RotateSecrets(ctx)
+		fmt.Fprintf(stdout, "re-sealed %d TOTP secrets\n", n)
+		return err
+	case "prune":
+		s, err := m.PruneSessions(ctx)
+		if err != nil {
+			return err
+		}
+		a, err := m.PruneAuditLog(ctx)
+		fmt.Fprintf(stdout, "deleted %d expired sessions and %d old audit events\n", s, a)
+		return err
+	}
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+func openStore(ctx context.Context, dsn string) (store, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return postgres.Open(ctx, dsn)
+	}
+	if _, err := os.Stat(strings.TrimPrefix(strings.SplitN(dsn, "?", 2)[0], "file:")); err != nil {
+		return nil, fmt.Errorf("no database at %s: %w", dsn, err) // do not create an empty one
+	}
+	return sqlite.Open(ctx, dsn)
+}
+
+type ctl struct {
+	m        *auth.Manager
+	op       *auth.Principal
+	out      io.Writer
+	in       *bufio.Reader
+	generate bool
+}
+
+func (c *ctl) done(err error, msg string) error {
+	if err == nil {
+		fmt.Fprintln(c.out, msg)
+	}
+	return err
+}
+
+// find resolves an email to a user ID.
+func (c *ctl) find(ctx context.Context, email string) (user.ID, error) {
+	norm, err := user.NormalizeEmail(email)
+	if err != nil {
+		return "", err
+	}
+	p, err := c.m.ListUsers(ctx, c.op, user.Query{Search: norm, Limit: user.MaxLimit})
+	if err != nil {
+		return "", err
+	}
+	for _, u := range p.Users {
+		if u.Email == norm {
+			return u.ID, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %s", user.ErrNotFound, norm)
+}
+
+// password reads a new password from the first line of stdin, or makes one.
+func (c *ctl) password() (string, error) {
+	if c.generate {
+		const alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+		b := make([]byte, 20)
+		if _, err := rand.Read(b); err != nil {
+			return "", err
+		}
+		for i := range b {
+			b[i] = alphabet[int(b[i])%len(alphabet)]
+		}
+		fmt.Fprintf(c.out, "new password: %s\n", b)
+		return string(b), nil
+	}
+	line, err := c.in.ReadString('\n')
+	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		return "", errors.New("no password on stdin (pipe one in, or use -generate)")
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func (c *ctl) users(ctx context.Context) error {
+	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "EMAIL\tNAME\tGROUP\tSTATUS\t2FA\tCREATED\tLAST LOGIN")
+	q := user.Query{Sort: user.SortEmail, Limit: user.MaxLimit}
+	for {
+		p, err := c.m.ListUsers(ctx, c.op, q)
+		if err != nil {
+			return err
+		}
+		for _, u := range p.Users {
+			status, twofa, last := "enabled", "-", "never"
+			if u.Disabled {
+				status = "disabled"
+			}
+			if u.TwoFactor {
+				twofa = "totp"
+			}
+			if !u.LastLoginAt.IsZero() {
+				last = u.LastLoginAt.Format(time.DateTime)
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.Email, u.Name, u.GroupName, status, twofa, u.CreatedAt.Format(time.DateOnly), last)
+		}
+		if p.Next == "" {
+			return w.Flush()
+		}
+		q.Cursor = p.Next
+	}
+}
+
+func (c *ctl) audit(ctx context.Context, n int) error {
+	p, err := c.m.AuditLog(ctx, c.op, audit.Query{Limit: n})
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "TIME\tACTION\tOUTCOME\tACTOR\tTARGET\tIP\tREASON")
+	for _, e := range p.Events {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Format(time.DateTime), e.Action, e.Outcome,
+			e.Actor.Email, strings.Trim(e.Target.Type+":"+e.Target.ID, ":"), e.IP, e.Reason)
+	}
+	return w.Flush()
+}
