@@ -54,6 +54,10 @@ func (m *Manager) cleanGroup(g *group.Group) error {
 		return err
 	}
 	g.Permissions = perms
+	if g.RequireTwoFactor && !group.NewSet(perms).Has(group.ProfileManage2FA) {
+		// Its members could never enrol, and so could never do anything.
+		return fmt.Errorf("%w: a group that requires two-factor must grant %s", group.ErrInvalidPermission, group.ProfileManage2FA)
+	}
 	return nil
 }
 

@@ -63,7 +63,7 @@ func (m *Manager) UpdateProfile(ctx context.Context, actor *Principal, up Profil
 			if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
 				return err
 			}
-			n, err := tx.Sessions().DeleteUser(ctx, u.ID, a.Session.ID)
+			n, err := endLogins(ctx, tx, u.ID, a.sessionID)
 			if err != nil {
 				return err
 			}
@@ -108,7 +108,7 @@ func (m *Manager) ChangePassword(ctx context.Context, actor *Principal, current,
 		if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
 			return err
 		}
-		n, err := tx.Sessions().DeleteUser(ctx, a.User.ID, a.Session.ID)
+		n, err := endLogins(ctx, tx, a.userID, a.sessionID)
 		e.Details = map[string]any{"other_sessions_revoked": n}
 		return err
 	})

@@ -77,6 +77,7 @@ func (m *Manager) ConfirmTOTP(ctx context.Context, actor *Principal, code string
 	if err != nil {
 		return nil, err
 	}
+	wrong := false
 	err = m.change(ctx, actor, group.ProfileManage2FA, audit.TOTPEnabled, selfTarget(actor), func(tx Store, a *Principal, e *audit.Event) error {
 		cred, err := tx.TOTP().Get(ctx, a.userID)
 		if err != nil {
@@ -89,25 +90,42 @@ func (m *Manager) ConfirmTOTP(ctx context.Context, actor *Principal, code string
 		if now.Sub(cred.CreatedAt) > EnrollmentTimeout {
 			return fmt.Errorf("%w: enrollment expired, begin again", totp.ErrNotEnrolled)
 		}
+		// Guessing the confirmation code is guessing a second factor: the
+		// account's back-off applies, and each wrong code counts and is
+		// recorded (committed, not rolled back with the refusal).
+		key := accountKey(a.User.Email)
+		if err := m.checkBackoff(ctx, tx, key); err != nil {
+			return err
+		}
 		secret, err := m.keys.open(cred.KeyID, cred.Sealed, []byte(a.userID))
 		if err != nil {
 			return err
 		}
 		step, ok := totp.Match(secret, code, now)
-		if !ok {
-			return ErrInvalidCredentials
+		if ok {
+			if ok, err = tx.TOTP().UseStep(ctx, a.userID, step); err != nil {
+				return err
+			}
 		}
-		if won, err := tx.TOTP().UseStep(ctx, a.userID, step); err != nil {
+		if !ok {
+			wrong = true
+			n, err := tx.Throttle().AddFailure(ctx, key, now)
+			e.Action, e.Outcome, e.Reason = audit.SecondFactorFailed, audit.Failure, "wrong code confirming enrollment"
+			e.Details = map[string]any{"method": "enrollment", "consecutive_failures": n}
 			return err
-		} else if !won {
-			return ErrInvalidCredentials
 		}
 		if err := tx.TOTP().Confirm(ctx, a.userID, now); err != nil {
+			return err
+		}
+		if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
 			return err
 		}
 		e.Details = map[string]any{"recovery_codes": len(codes)}
 		return tx.TOTP().SetRecoveryCodes(ctx, a.userID, kid, salt, hashes)
 	})
+	if err == nil && wrong {
+		return nil, ErrInvalidCredentials
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +200,11 @@ func (m *Manager) RemainingRecoveryCodes(ctx context.Context, actor *Principal) 
 // of the user's group.
 func (m *Manager) ResetTwoFactor(ctx context.Context, actor *Principal, id user.ID) error {
 	return m.change(ctx, actor, group.UsersWrite, audit.TwoFactorReset, userTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
+		if id == a.userID {
+			// DisableTOTP asks for the password; a stale session must not
+			// strip its own second factor through the admin path.
+			return fmt.Errorf("%w: remove your own second factor with DisableTOTP", ErrForbidden)
+		}
 		if err := m.mayManageUser(ctx, tx, a, id); err != nil {
 			return err
 		}
@@ -200,22 +223,29 @@ func (m *Manager) ResetTwoFactor(ctx context.Context, actor *Principal, id user.
 // RotateSecrets re-seals every TOTP secret still sealed under a previous
 // key (Config.PreviousSecretKeys) with the current Config.SecretKey, and
 // returns how many it moved. Secrets under a key the Manager does not have
-// are left alone and reported with [ErrUnknownKey].
+// are left alone and reported with [ErrUnknownKey]. Recovery codes cannot
+// be re-hashed (only their hashes are kept): see [Manager.OldKeyUsage]
+// before dropping a previous key.
 func (m *Manager) RotateSecrets(ctx context.Context) (int, error) {
 	const batch = 100
 	moved, unknown := 0, 0
+	var after user.ID
 	for {
-		creds, err := m.store.TOTP().Sealed(ctx, m.keys.current.id, batch+unknown)
-		if err != nil {
+		creds, err := m.store.TOTP().Sealed(ctx, m.keys.current.id, after, batch)
+		if err != nil || len(creds) == 0 {
+			if err == nil && unknown > 0 {
+				err = fmt.Errorf("%w: %d TOTP secrets", ErrUnknownKey, unknown)
+			}
 			return moved, err
 		}
-		n := 0
+		after = creds[len(creds)-1].UserID
+		n, skipped := 0, 0
 		err = m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
-			n, unknown = 0, 0
+			n, skipped = 0, 0
 			for _, c := range creds {
 				secret, err := m.keys.open(c.KeyID, c.Sealed, []byte(c.UserID))
 				if errors.Is(err, ErrUnknownKey) {
-					unknown++
+					skipped++
 					continue
 				} else if err != nil {
 					return err
@@ -239,14 +269,41 @@ func (m *Manager) RotateSecrets(ctx context.Context) (int, error) {
 		if err != nil {
 			return moved, err
 		}
-		moved += n
-		if n == 0 {
-			if unknown > 0 {
-				return moved, fmt.Errorf("%w: %d TOTP secrets", ErrUnknownKey, unknown)
-			}
-			return moved, nil
-		}
+		moved, unknown = moved+n, unknown+skipped
 	}
+}
+
+// OldKeyUsage says what still depends on keys other than the current
+// SecretKey, so a host knows when a previous key can be dropped.
+type OldKeyUsage struct {
+	// TOTPSecrets still sealed under another key: run RotateSecrets.
+	TOTPSecrets int
+	// RecoveryCodeSets hashed under another key: they work while that key
+	// is among PreviousSecretKeys; their users regenerate them to move on.
+	RecoveryCodeSets int
+}
+
+// OldKeyUsage counts the TOTP secrets and recovery-code sets that still
+// need a previous key. Password hashes move to the current key at each
+// user's next login; a user who does not log in before the old key is
+// dropped needs a password reset.
+func (m *Manager) OldKeyUsage(ctx context.Context) (OldKeyUsage, error) {
+	var u OldKeyUsage
+	var after user.ID
+	for {
+		creds, err := m.store.TOTP().Sealed(ctx, m.keys.current.id, after, 500)
+		if err != nil {
+			return u, err
+		}
+		if len(creds) == 0 {
+			break
+		}
+		u.TOTPSecrets += len(creds)
+		after = creds[len(creds)-1].UserID
+	}
+	var err error
+	u.RecoveryCodeSets, err = m.store.TOTP().CountRecoverySets(ctx, m.keys.current.id)
+	return u, err
 }
 
 // newRecoveryCodes makes a fresh set: the codes to show, and the salt,

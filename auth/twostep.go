@@ -123,18 +123,14 @@ func (m *Manager) VerifyRecoveryCode(ctx context.Context, challenge, code string
 	})
 }
 
-// errWrongCode rolls back a second-factor attempt that failed.
-type errWrongCode struct{ reason string }
-
-func (e errWrongCode) Error() string { return "auth: " + e.reason }
-
 // secondFactor is the shared second step, in one transaction: find the
-// live challenge, check the account's throttle, consume the challenge,
-// check the code (check returns a failure reason, "" on success) and open
-// the session. Writes are serialized, so of concurrent correct answers
-// exactly one finds the challenge still there and gets a session, and the
-// throttle read inside is never stale. A failed check rolls all of it back;
-// the failure is then counted against the challenge and the account.
+// live challenge, check the account's back-off, check the code (check
+// returns a failure reason, "" on success), then either consume the
+// challenge and open the session, or count the wrong code against the
+// challenge and the account. Both outcomes commit in that one transaction,
+// and transactions are serialized, so every attempt sees every earlier
+// one: of concurrent correct answers exactly one gets a session, and a
+// burst of wrong codes cannot get more checks than the limits allow.
 func (m *Manager) secondFactor(ctx context.Context, token string, c Client, method string,
 	check func(tx TwoFactorStore, u *user.User, e *audit.Event) (string, error)) (*Session, error) {
 	c = c.clean()
@@ -146,33 +142,33 @@ func (m *Manager) secondFactor(ctx context.Context, token string, c Client, meth
 		return nil, err
 	}
 	var (
-		s   *Session
-		ch  *ChallengeRecord
-		u   *user.User
-		key string
+		s         *Session
+		u         *user.User
+		wrong     bool
+		exhausted bool
 	)
 	err := m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
-		var err error
-		if ch, err = tx.Challenges().Get(ctx, hash); errors.Is(err, ErrChallengeNotFound) {
+		s, wrong, exhausted = nil, false, false
+		ch, err := tx.Challenges().Get(ctx, hash)
+		if errors.Is(err, ErrChallengeNotFound) {
 			return ErrInvalidChallenge
 		} else if err != nil {
 			return err
 		}
-		if !m.clock().Before(ch.ExpiresAt) {
+		if !m.clock().Before(ch.ExpiresAt) || ch.Failures >= MaxChallengeFailures {
 			return ErrInvalidChallenge // PruneSessions removes it
 		}
-		if u, err = tx.Users().Get(ctx, ch.UserID); err != nil {
-			return err
-		}
-		key = accountKey(u.Email)
-		if err := m.checkBackoff(ctx, tx, key); err != nil {
-			return err
-		}
-		if err := tx.Challenges().Delete(ctx, ch.ID); err != nil {
+		if u, err = tx.Users().Get(ctx, ch.UserID); errors.Is(err, user.ErrNotFound) {
+			return ErrInvalidChallenge
+		} else if err != nil {
 			return err
 		}
 		if u.Disabled {
 			return ErrAccountDisabled
+		}
+		key := accountKey(u.Email)
+		if err := m.checkBackoff(ctx, tx, key); err != nil {
+			return err
 		}
 		e := &audit.Event{
 			Action: audit.LoginSucceeded, Outcome: audit.Success,
@@ -181,10 +177,17 @@ func (m *Manager) secondFactor(ctx context.Context, token string, c Client, meth
 			IP:     c.IP, UserAgent: c.UserAgent,
 			Details: map[string]any{"method": method},
 		}
-		if reason, err := check(tx, u, e); err != nil {
+		reason, err := check(tx, u, e)
+		if err != nil {
 			return err
-		} else if reason != "" {
-			return errWrongCode{reason}
+		}
+		if reason != "" {
+			wrong = true
+			exhausted, err = m.countWrongCode(ctx, tx, rec, ch, key, *e, reason)
+			return err
+		}
+		if err := tx.Challenges().Delete(ctx, ch.ID); err != nil {
+			return err
 		}
 		if err := tx.Users().SetLastLogin(ctx, u.ID, m.clock()); err != nil {
 			return err
@@ -205,60 +208,44 @@ func (m *Manager) secondFactor(ctx context.Context, token string, c Client, meth
 		}
 		return rec(e)
 	})
-	var wrong errWrongCode
 	var te *ThrottledError
 	switch {
-	case errors.As(err, &wrong):
-		return nil, m.secondFactorFailed(ctx, ch, u, key, c, method, wrong.reason)
+	case err == nil && exhausted:
+		return nil, fmt.Errorf("%w (%w)", ErrInvalidCredentials, ErrInvalidChallenge)
+	case err == nil && wrong:
+		return nil, ErrInvalidCredentials
 	case errors.As(err, &te):
 		m.recordThrottled(ctx, te, u.Email, c)
-	case errors.Is(err, user.ErrNotFound):
-		return nil, ErrInvalidChallenge
 	}
 	return s, err
 }
 
-// secondFactorFailed counts a wrong code against the challenge and the
-// account, kills the challenge at MaxChallengeFailures, and records both.
-func (m *Manager) secondFactorFailed(ctx context.Context, ch *ChallengeRecord, u *user.User, key string, c Client, method, reason string) error {
-	base := audit.Event{
-		Outcome: audit.Failure,
-		Actor:   audit.Actor{ID: string(u.ID), Email: u.Email},
-		Target:  audit.Target{Type: audit.TargetUser, ID: string(u.ID)},
-		IP:      c.IP, UserAgent: c.UserAgent, Reason: reason,
-	}
-	exhausted := false
-	err := m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
-		n, err := tx.Challenges().Fail(ctx, ch.ID)
-		if err != nil && !errors.Is(err, ErrChallengeNotFound) {
-			return err
-		}
-		accountFailures, err := tx.Throttle().AddFailure(ctx, key, m.clock())
-		if err != nil {
-			return err
-		}
-		e := base
-		e.Action = audit.SecondFactorFailed
-		e.Details = map[string]any{"method": method, "challenge_failures": n, "consecutive_failures": accountFailures}
-		if err := rec(&e); err != nil {
-			return err
-		}
-		if n < MaxChallengeFailures {
-			return nil
-		}
-		exhausted = true
-		if err := tx.Challenges().Delete(ctx, ch.ID); err != nil && !errors.Is(err, ErrChallengeNotFound) {
-			return err
-		}
-		dead := base
-		dead.Action, dead.Reason = audit.ChallengeExhausted, fmt.Sprintf("%d wrong codes", n)
-		return rec(&dead)
-	})
+// countWrongCode records a wrong code inside the attempt's transaction:
+// one more failure on the challenge and on the account, and the challenge's
+// death at MaxChallengeFailures. e is the success event the attempt would
+// have written, turned into the failure's.
+func (m *Manager) countWrongCode(ctx context.Context, tx Store, rec func(*audit.Event) error,
+	ch *ChallengeRecord, key string, e audit.Event, reason string) (exhausted bool, err error) {
+	n, err := tx.Challenges().Fail(ctx, ch.ID)
 	if err != nil {
-		return fmt.Errorf("auth: recording second-factor failure: %w", err)
+		return false, err
 	}
-	if exhausted {
-		return fmt.Errorf("%w (%w)", ErrInvalidCredentials, ErrInvalidChallenge)
+	accountFailures, err := tx.Throttle().AddFailure(ctx, key, m.clock())
+	if err != nil {
+		return false, err
 	}
-	return ErrInvalidCredentials
+	e.Action, e.Outcome, e.Reason = audit.SecondFactorFailed, audit.Failure, reason
+	e.Details = map[string]any{"method": e.Details["method"], "challenge_failures": n, "consecutive_failures": accountFailures}
+	if err := rec(&e); err != nil {
+		return false, err
+	}
+	if n < MaxChallengeFailures {
+		return false, nil
+	}
+	if err := tx.Challenges().Delete(ctx, ch.ID); err != nil {
+		return false, err
+	}
+	dead := e
+	dead.Action, dead.Reason, dead.Details = audit.ChallengeExhausted, fmt.Sprintf("%d wrong codes", n), nil
+	return true, rec(&dead)
 }

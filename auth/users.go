@@ -174,6 +174,16 @@ func (ch nameEmail) apply(u *user.User, before, after map[string]any) {
 	}
 }
 
+// endLogins ends every session of a user but except, and every pending
+// two-step login: after a password reset, a disable or a password change,
+// nothing begun with the old state may finish.
+func endLogins(ctx context.Context, tx Store, id user.ID, except string) (int, error) {
+	if _, err := tx.Challenges().DeleteUser(ctx, id); err != nil {
+		return 0, err
+	}
+	return tx.Sessions().DeleteUser(ctx, id, except)
+}
+
 // checkRegroup applies the rules for moving u into group to.
 func (m *Manager) checkRegroup(ctx context.Context, tx Store, a *Principal, u *user.User, to group.ID) error {
 	if u.ID == a.User.ID {
@@ -249,7 +259,7 @@ func (m *Manager) SetDisabled(ctx context.Context, actor *Principal, id user.ID,
 			if err := m.checkNotLastAdmin(ctx, tx, u); err != nil {
 				return err
 			}
-			n, err := tx.Sessions().DeleteUser(ctx, id, "")
+			n, err := endLogins(ctx, tx, id, "")
 			if err != nil {
 				return err
 			}
@@ -277,13 +287,16 @@ func (m *Manager) ResetPassword(ctx context.Context, actor *Principal, id user.I
 		return err
 	}
 	return m.change(ctx, actor, group.UsersWrite, audit.PasswordReset, userTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
+		if id == a.userID {
+			return fmt.Errorf("%w: change your own password with ChangePassword", ErrForbidden)
+		}
 		if err := m.mayManageUser(ctx, tx, a, id); err != nil {
 			return err
 		}
 		if err := tx.Users().SetPasswordHash(ctx, id, hash); err != nil {
 			return err
 		}
-		n, err := tx.Sessions().DeleteUser(ctx, id, "")
+		n, err := endLogins(ctx, tx, id, "")
 		e.Details = map[string]any{"sessions_revoked": n}
 		return err
 	})

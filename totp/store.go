@@ -45,9 +45,11 @@ type Store interface {
 	// stored LastStep is lower, in one conditional UPDATE, and reports
 	// whether it did. Two callers with the same step: exactly one wins.
 	UseStep(ctx context.Context, id user.ID, step int64) (bool, error)
-	// Sealed lists up to limit credentials whose KeyID is not keyID, for
-	// re-sealing after a key rotation.
-	Sealed(ctx context.Context, notKeyID string, limit int) ([]Credential, error)
+	// Sealed lists up to limit credentials whose KeyID is not notKeyID and
+	// whose UserID sorts after after (byte order; "" for the first page),
+	// ordered by UserID: a key rotation pages through them with the last
+	// UserID it saw.
+	Sealed(ctx context.Context, notKeyID string, after user.ID, limit int) ([]Credential, error)
 	// Reseal replaces a credential's sealed secret if it is still under
 	// oldKeyID, and reports whether it did.
 	Reseal(ctx context.Context, id user.ID, oldKeyID, newKeyID string, sealed []byte) (bool, error)
@@ -64,6 +66,10 @@ type Store interface {
 	UseRecoveryCode(ctx context.Context, id user.ID, hash []byte) (bool, error)
 	// RecoveryCodesLeft counts the user's unused codes (0 for none).
 	RecoveryCodesLeft(ctx context.Context, id user.ID) (int, error)
+	// CountRecoverySets counts the users whose recovery codes were hashed
+	// under a key other than keyID (which a key rotation cannot re-hash:
+	// they keep working only while that key is a previous key).
+	CountRecoverySets(ctx context.Context, notKeyID string) (int, error)
 	// DeleteRecoveryCodes removes the user's codes; none is not an error.
 	DeleteRecoveryCodes(ctx context.Context, id user.ID) error
 }

@@ -52,6 +52,9 @@ func main() {
 	}
 }
 
+// configure lets the tests lower the bcrypt cost.
+var configure func(*auth.Config)
+
 type store interface {
 	auth.Store
 	Close() error
@@ -93,7 +96,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		return err
 	}
 	defer db.Close()
-	m, err := auth.New(auth.Config{Store: db, SecretKey: key, PreviousSecretKeys: previous, AuditRetention: *retention})
+	cfg := auth.Config{Store: db, SecretKey: key, PreviousSecretKeys: previous, AuditRetention: *retention}
+	if configure != nil {
+		configure(&cfg)
+	}
+	m, err := auth.New(cfg)
 	if err != nil {
 		return err
 	}

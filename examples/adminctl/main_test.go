@@ -28,7 +28,8 @@ func TestRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := auth.New(auth.Config{Store: db, SecretKey: key})
+	configure = func(c *auth.Config) { c.BcryptCost, c.InsecureLowBcryptCostForTests = 4, true }
+	app, err := auth.New(auth.Config{Store: db, SecretKey: key, BcryptCost: 4, InsecureLowBcryptCostForTests: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,11 +105,15 @@ func (ts totpStore) UseStep(ctx context.Context, id user.ID, step int64) (bool, 
 	return n == 1, err
 }
 
-func (ts totpStore) Sealed(ctx context.Context, notKeyID string, limit int) ([]totp.Credential, error) {
-	q, args := `SELECT `+totpCols+` FROM totp_credentials WHERE key_id <> $1 ORDER BY user_id LIMIT $2`, []any{notKeyID, limit}
+func (ts totpStore) Sealed(ctx context.Context, notKeyID string, after user.ID, limit int) ([]totp.Credential, error) {
+	if !storable(string(after)) {
+		return nil, nil // no stored user ID is like it; callers only pass back IDs they were given
+	}
+	q, args := `SELECT `+totpCols+` FROM totp_credentials WHERE key_id <> $1 AND user_id > $2 ORDER BY user_id LIMIT $3`,
+		[]any{notKeyID, string(after), limit}
 	if !storable(notKeyID) {
 		// No stored key ID equals it.
-		q, args = `SELECT `+totpCols+` FROM totp_credentials ORDER BY user_id LIMIT $1`, []any{limit}
+		q, args = `SELECT `+totpCols+` FROM totp_credentials WHERE user_id > $1 ORDER BY user_id LIMIT $2`, []any{string(after), limit}
 	}
 	rows, err := ts.s.q.Query(ctx, q, args...)
 	if err != nil {
@@ -195,6 +199,18 @@ func (ts totpStore) UseRecoveryCode(ctx context.Context, id user.ID, hash []byte
 	tag, err := ts.s.q.Exec(ctx, `DELETE FROM recovery_codes WHERE user_id = $1 AND code_hash = $2`, string(id), hash)
 	n, err := rowsAffected("use recovery code", tag, err)
 	return n == 1, err
+}
+
+func (ts totpStore) CountRecoverySets(ctx context.Context, notKeyID string) (int, error) {
+	q, args := `SELECT count(*) FROM recovery_sets WHERE key_id <> $1`, []any{notKeyID}
+	if !storable(notKeyID) {
+		q, args = `SELECT count(*) FROM recovery_sets`, nil
+	}
+	var n int
+	if err := ts.s.q.QueryRow(ctx, q, args...).Scan(&n); err != nil {
+		return 0, wrap("count recovery sets", err)
+	}
+	return n, nil
 }
 
 func (ts totpStore) RecoveryCodesLeft(ctx context.Context, id user.ID) (int, error) {

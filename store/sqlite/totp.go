@@ -77,8 +77,9 @@ func (ts totpStore) UseStep(ctx context.Context, id user.ID, step int64) (bool, 
 	return n == 1, err
 }
 
-func (ts totpStore) Sealed(ctx context.Context, notKeyID string, limit int) ([]totp.Credential, error) {
-	rows, err := ts.s.r.QueryContext(ctx, `SELECT `+totpCols+` FROM totp_credentials WHERE key_id <> ? ORDER BY user_id LIMIT ?`, notKeyID, limit)
+func (ts totpStore) Sealed(ctx context.Context, notKeyID string, after user.ID, limit int) ([]totp.Credential, error) {
+	rows, err := ts.s.r.QueryContext(ctx, `SELECT `+totpCols+` FROM totp_credentials
+		WHERE key_id <> ? AND user_id > ? ORDER BY user_id LIMIT ?`, notKeyID, after, limit)
 	if err != nil {
 		return nil, wrap("list sealed totp", err)
 	}
@@ -150,6 +151,14 @@ func (ts totpStore) RecoveryCodesLeft(ctx context.Context, id user.ID) (int, err
 	var n int
 	if err := ts.s.r.QueryRowContext(ctx, `SELECT count(*) FROM recovery_codes WHERE user_id = ?`, id).Scan(&n); err != nil {
 		return 0, wrap("count recovery codes", err)
+	}
+	return n, nil
+}
+
+func (ts totpStore) CountRecoverySets(ctx context.Context, notKeyID string) (int, error) {
+	var n int
+	if err := ts.s.r.QueryRowContext(ctx, `SELECT count(*) FROM recovery_sets WHERE key_id <> ?`, notKeyID).Scan(&n); err != nil {
+		return 0, wrap("count recovery sets", err)
 	}
 	return n, nil
 }

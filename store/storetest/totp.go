@@ -28,6 +28,8 @@ var totpTests = []test{
 	{"UseStepForwardRace", withTwoFactor(testTOTPUseStepForwardRace)},
 	{"Sealed", withTwoFactor(testTOTPSealed)},
 	{"SealedPaging", withTwoFactor(testTOTPSealedPaging)},
+	{"SealedCursor", withTwoFactor(testTOTPSealedCursor)},
+	{"CountRecoverySets", withTwoFactor(testCountRecoverySets)},
 	{"Reseal", withTwoFactor(testTOTPReseal)},
 	{"UserDeleted", withTwoFactor(testTOTPUserDeleted)},
 }
@@ -336,14 +338,14 @@ func testTOTPSealed(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
 		{"unused", slices.Concat(byKey["k1"], byKey["k2"], byKey["k3"])},
 	}
 	for _, c := range cases {
-		got, err := tf.TOTP().Sealed(ctx(t), c.notKeyID, 100)
+		got, err := tf.TOTP().Sealed(ctx(t), c.notKeyID, "", 100)
 		must(t, "TOTP().Sealed", err)
 		checkCredentialSet(t, fmt.Sprintf("TOTP().Sealed(%q, 100)", c.notKeyID), got, c.want)
 	}
 
 	all := slices.Concat(byKey["k1"], byKey["k2"])
 	for _, limit := range []int{1, 2, 4} {
-		got, err := tf.TOTP().Sealed(ctx(t), "k3", limit)
+		got, err := tf.TOTP().Sealed(ctx(t), "k3", "", limit)
 		must(t, "TOTP().Sealed", err)
 		what := fmt.Sprintf("TOTP().Sealed(%q, %d)", "k3", limit)
 		if len(got) == 0 || len(got) > limit {
@@ -413,7 +415,7 @@ func testTOTPSealedPaging(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
 			t.Fatalf("key rotation did not finish in %d rounds of Sealed(%q, %d) and Reseal; moved %d of %d",
 				round, "k3", limit, len(moved), len(old))
 		}
-		batch, err := tf.TOTP().Sealed(ctx(t), "k3", limit)
+		batch, err := tf.TOTP().Sealed(ctx(t), "k3", "", limit)
 		must(t, "TOTP().Sealed", err)
 		if len(batch) > limit {
 			t.Fatalf("TOTP().Sealed(%q, %d) = %d credentials, more than the limit", "k3", limit, len(batch))
@@ -487,7 +489,7 @@ func testTOTPUserDeleted(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
 	must(t, "Users().Delete", s.Users().Delete(ctx(t), u.ID))
 	checkNotEnrolled(t, tf, "deleted user", u.ID)
 	checkNoRecoveryCodes(t, tf, "deleted user", u.ID, set)
-	listed, err := tf.TOTP().Sealed(ctx(t), "unused", 100)
+	listed, err := tf.TOTP().Sealed(ctx(t), "unused", "", 100)
 	must(t, "TOTP().Sealed", err)
 	checkCredentialSet(t, "TOTP().Sealed after a user was deleted", listed, []*totp.Credential{keepC})
 
@@ -724,4 +726,54 @@ func testRecoverySetRollback(t *testing.T, s auth.Store, tf auth.TwoFactorStore)
 	checkCodeRefused(t, tf, "a code of a set written in a rolled-back Atomic", u.ID, replacement.hashes[0])
 	useCode(t, tf, u.ID, old, 0)
 	checkNoRecoveryCodes(t, tf, "first set written in a rolled-back Atomic", fresh.ID, first)
+}
+
+// Sealed pages by user ID: following the last ID of each page visits every
+// credential not under the key exactly once, even ones that are never
+// re-sealed (a key the caller does not have).
+func testTOTPSealedCursor(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+	want := map[user.ID]bool{}
+	for _, k := range []string{"k1", "k2", "k1", "k2", "k1", "k3"} {
+		_, c := enroll(t, s, tf, k)
+		if k != "k3" {
+			want[c.UserID] = true
+		}
+	}
+	seen := map[user.ID]bool{}
+	var after user.ID
+	for round := 0; round <= len(want); round++ {
+		batch, err := tf.TOTP().Sealed(ctx(t), "k3", after, 2)
+		must(t, "TOTP().Sealed", err)
+		if len(batch) == 0 {
+			break
+		}
+		for _, c := range batch {
+			if seen[c.UserID] || !want[c.UserID] || c.UserID <= after {
+				t.Fatalf("TOTP().Sealed after %q listed %s again, out of order or under k3", after, c.UserID)
+			}
+			seen[c.UserID] = true
+		}
+		after = batch[len(batch)-1].UserID
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("paging by cursor saw %d credentials, want %d", len(seen), len(want))
+	}
+}
+
+func testCountRecoverySets(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+	for i, k := range []string{"k1", "k2", "k1"} {
+		u := createUser(t, s, group.UsersID)
+		_ = i
+		must(t, "SetRecoveryCodes", tf.TOTP().SetRecoveryCodes(ctx(t), u.ID, k, randomBytes(16), [][]byte{randomBytes(32)}))
+	}
+	for _, c := range []struct {
+		key  string
+		want int
+	}{{"k1", 1}, {"k2", 2}, {"k3", 3}} {
+		n, err := tf.TOTP().CountRecoverySets(ctx(t), c.key)
+		must(t, "CountRecoverySets", err)
+		if n != c.want {
+			t.Errorf("CountRecoverySets(%q) = %d, want %d", c.key, n, c.want)
+		}
+	}
 }
