@@ -1,0 +1,171 @@
+package main
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/totp"
+)
+
+// challengeCookie carries the login challenge between the two steps. Like
+// the session cookie it is __Host- (Secure, Path=/, no Domain) and HttpOnly;
+// SameSite=Strict because only this site's own form posts it back. It is not
+// a session: usher refuses it anywhere but VerifyTOTP/VerifyRecoveryCode.
+const challengeCookie = "__Host-usher_challenge"
+
+type signupData struct {
+	Open      bool
+	Bootstrap bool // a bootstrap token is asked for
+	Email     string
+	Name      string
+}
+
+func (s *server) signupPage(w http.ResponseWriter, r *http.Request) {
+	open, err := s.m.SignupOpen(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "signup", &view{Title: "Sign up", Data: &signupData{Open: open, Bootstrap: s.bootstrap}})
+}
+
+func (s *server) signup(w http.ResponseWriter, r *http.Request) {
+	in := auth.SignUp{
+		Email:          r.PostFormValue("email"),
+		Name:           r.PostFormValue("name"),
+		Password:       r.PostFormValue("password"),
+		BootstrapToken: r.PostFormValue("bootstrap_token"),
+	}
+	sess, err := s.m.SignUp(r.Context(), in, auth.ClientFrom(r))
+	if errors.Is(err, auth.ErrSignupClosed) {
+		s.render(w, r, http.StatusForbidden, "signup", &view{Title: "Sign up", Data: &signupData{}})
+		return
+	}
+	if err != nil {
+		s.formFailed(w, r, err, "signup", func(p problem) problem {
+			if errors.Is(err, auth.ErrBootstrapToken) {
+				return problem{http.StatusForbidden, "bootstrap_token", "Wrong bootstrap token."}
+			}
+			return p
+		}, func() (*view, error) {
+			return &view{Title: "Sign up", Data: &signupData{Open: true, Bootstrap: s.bootstrap, Email: in.Email, Name: in.Name}}, nil
+		})
+		return
+	}
+	s.m.SetSessionCookie(w, sess)
+	redirect(w, r, "/?done=welcome")
+}
+
+type loginData struct {
+	Email      string
+	Next       string
+	SignupOpen bool
+}
+
+func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
+	if _, ok := auth.PrincipalFrom(r.Context()); ok {
+		redirect(w, r, "/")
+		return
+	}
+	open, err := s.m.SignupOpen(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "login", &view{Title: "Log in", Data: &loginData{
+		Next: localPath(r.URL.Query().Get("next")), SignupOpen: open,
+	}})
+}
+
+func (s *server) login(w http.ResponseWriter, r *http.Request) {
+	email, next := r.PostFormValue("email"), localPath(r.PostFormValue("next"))
+	res, err := s.m.Login(r.Context(), email, r.PostFormValue("password"), auth.ClientFrom(r))
+	if err != nil {
+		s.formFailed(w, r, err, "login", nil, func() (*view, error) {
+			return &view{Title: "Log in", Data: &loginData{Email: email, Next: next}}, nil
+		})
+		return
+	}
+	if ch := res.Challenge; ch != nil {
+		http.SetCookie(w, &http.Cookie{
+			Name: challengeCookie, Value: ch.Token, Path: "/",
+			MaxAge: max(int(ch.ExpiresAt.Sub(s.now()).Seconds()), 1), Expires: ch.ExpiresAt,
+			Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		})
+		redirect(w, r, "/login/2fa?"+url.Values{"next": {next}}.Encode())
+		return
+	}
+	s.m.SetSessionCookie(w, res.Session)
+	redirect(w, r, next)
+}
+
+func clearChallenge(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: challengeCookie, Value: "", Path: "/", MaxAge: -1,
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+}
+
+type secondFactorData struct {
+	Next     string
+	Recovery bool // the recovery-code form was the one sent
+}
+
+func (s *server) secondFactorPage(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(challengeCookie); err != nil || c.Value == "" {
+		redirect(w, r, "/login")
+		return
+	}
+	s.render(w, r, http.StatusOK, "login_2fa", &view{Title: "Two-factor authentication",
+		Data: &secondFactorData{Next: localPath(r.URL.Query().Get("next"))}})
+}
+
+// secondFactor finishes the login with a code from the app or a recovery
+// code, whichever form was sent.
+func (s *server) secondFactor(w http.ResponseWriter, r *http.Request) {
+	c, err := r.Cookie(challengeCookie)
+	if err != nil || c.Value == "" {
+		redirect(w, r, "/login?done=login-expired")
+		return
+	}
+	next := localPath(r.PostFormValue("next"))
+	verify, code := s.m.VerifyTOTP, r.PostFormValue("code")
+	recovery := r.PostFormValue("method") == auth.MethodRecoveryCode
+	if recovery {
+		verify, code = s.m.VerifyRecoveryCode, r.PostFormValue("recovery_code")
+	}
+	sess, err := verify(r.Context(), c.Value, code, auth.ClientFrom(r))
+	if errors.Is(err, auth.ErrInvalidChallenge) {
+		clearChallenge(w)
+		redirect(w, r, "/login?done=login-expired")
+		return
+	}
+	if err != nil {
+		s.formFailed(w, r, err, "login_2fa", func(p problem) problem {
+			switch {
+			case errors.Is(err, auth.ErrInvalidCredentials):
+				return problem{http.StatusUnauthorized, "code", "That code is not right. Codes work once; wait for the next one."}
+			case errors.Is(err, totp.ErrMalformedCode) && recovery:
+				return problem{http.StatusBadRequest, "code", "That is not a recovery code; they look like XXXXX-XXXXX-XXXX."}
+			case errors.Is(err, totp.ErrMalformedCode):
+				return problem{http.StatusBadRequest, "code", "Enter the 6-digit code from your authenticator app."}
+			}
+			return p
+		}, func() (*view, error) {
+			return &view{Title: "Two-factor authentication", Data: &secondFactorData{Next: next, Recovery: recovery}}, nil
+		})
+		return
+	}
+	clearChallenge(w)
+	s.m.SetSessionCookie(w, sess)
+	redirect(w, r, next)
+}
+
+func (s *server) logout(w http.ResponseWriter, r *http.Request) {
+	if err := s.m.Logout(r.Context(), auth.TokenFrom(r)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.m.ClearSessionCookie(w)
+	redirect(w, r, "/login?done=logged-out")
+}

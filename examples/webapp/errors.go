@@ -1,0 +1,150 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+
+	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/totp"
+	"github.com/usher-go/usher/user"
+)
+
+// problem is an error the person can fix: a status, the form field it
+// belongs next to ("" for the top of the form) and the words to show.
+type problem struct {
+	status int
+	field  string
+	msg    string
+}
+
+// describe maps usher's errors to what a page says. The host owns the
+// wording; usher's error texts are for logs. Order matters where one error
+// wraps another (ErrLastAdmin and ErrBuiltin are ErrForbidden too).
+func describe(err error) (problem, bool) {
+	var te *auth.ThrottledError
+	switch {
+	case errors.As(err, &te):
+		return problem{http.StatusTooManyRequests, "", throttledMessage(te)}, true
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		return problem{http.StatusUnauthorized, "", "Wrong email or password."}, true
+	case errors.Is(err, auth.ErrAccountDisabled):
+		return problem{http.StatusForbidden, "", "This account is disabled. Ask an administrator."}, true
+	case errors.Is(err, auth.ErrLastAdmin):
+		return problem{http.StatusConflict, "", "That would leave no enabled administrator."}, true
+	case errors.Is(err, group.ErrBuiltin):
+		return problem{http.StatusConflict, "", "The Admins group cannot be deleted or lose \"*\" (all permissions), and the default Users group cannot be deleted."}, true
+	case errors.Is(err, group.ErrInUse):
+		return problem{http.StatusConflict, "", "The group still has members. Move them to another group first."}, true
+	case errors.Is(err, auth.ErrReauthRequired):
+		return problem{http.StatusUnauthorized, "password", "Enter your current password."}, true
+	case errors.Is(err, user.ErrInvalidEmail):
+		return problem{http.StatusBadRequest, "email", "Enter a single valid email address."}, true
+	case errors.Is(err, user.ErrEmailTaken):
+		return problem{http.StatusConflict, "email", "That email address is already in use."}, true
+	case errors.Is(err, user.ErrInvalidName):
+		return problem{http.StatusBadRequest, "name", fmt.Sprintf("Names are at most %d bytes, without control characters.", user.MaxNameLength)}, true
+	case errors.Is(err, auth.ErrPasswordTooShort):
+		return problem{http.StatusBadRequest, "new_password", fmt.Sprintf("Use at least %d characters.", minPasswordLength)}, true
+	case errors.Is(err, auth.ErrPasswordTooLong):
+		return problem{http.StatusBadRequest, "new_password", fmt.Sprintf("Use at most %d bytes.", auth.MaxPasswordBytes)}, true
+	case errors.Is(err, auth.ErrPasswordRejected):
+		return problem{http.StatusBadRequest, "new_password", "That password is not allowed; choose another."}, true
+	case errors.Is(err, errPasswordsDiffer):
+		return problem{http.StatusBadRequest, "confirm_password", "The new passwords differ."}, true
+	case errors.Is(err, group.ErrNameTaken):
+		return problem{http.StatusConflict, "name", "A group with that name exists."}, true
+	case errors.Is(err, group.ErrInvalidName):
+		return problem{http.StatusBadRequest, "name", "Give the group a name of 1 to 100 characters; the description may have up to 1000."}, true
+	case errors.Is(err, errNoEnrollPermission):
+		return problem{http.StatusBadRequest, "permissions", "A group that requires two-factor authentication must grant \"Manage own two-factor authentication\" (profile:manage_2fa), or its members could never enrol."}, true
+	case errors.Is(err, group.ErrUnknownPermission), errors.Is(err, group.ErrInvalidPermission):
+		return problem{http.StatusBadRequest, "permissions", "One of the permissions is not known to this application."}, true
+	case errors.Is(err, totp.ErrMalformedCode):
+		return problem{http.StatusBadRequest, "code", "Enter the 6-digit code from your app (or a recovery code like XXXXX-XXXXX-XXXX)."}, true
+	case errors.Is(err, totp.ErrNotEnrolled):
+		return problem{http.StatusConflict, "", "No two-factor enrollment is in progress, or it expired. Begin again."}, true
+	case errors.Is(err, totp.ErrAlreadyEnrolled):
+		return problem{http.StatusConflict, "", "Two-factor authentication is already on."}, true
+	case errors.Is(err, auth.ErrInvalidImage):
+		return problem{http.StatusBadRequest, "avatar", "Upload a PNG, JPEG, GIF or WebP image."}, true
+	case errors.Is(err, auth.ErrImageTooLarge):
+		return problem{http.StatusBadRequest, "avatar", fmt.Sprintf("The image must be at most 1 MiB and %d×%d pixels.", auth.MaxAvatarPixels, auth.MaxAvatarPixels)}, true
+	case errors.Is(err, user.ErrInvalidQuery), errors.Is(err, user.ErrInvalidCursor),
+		errors.Is(err, audit.ErrInvalidQuery), errors.Is(err, audit.ErrInvalidCursor):
+		return problem{http.StatusBadRequest, "", "That filter or page link is not valid; start from the first page."}, true
+	}
+	return problem{}, false
+}
+
+func throttledMessage(te *auth.ThrottledError) string {
+	secs := int(math.Ceil(te.RetryAfter.Seconds()))
+	return fmt.Sprintf("Too many attempts, try again in %d s.", max(secs, 1))
+}
+
+// formFailed re-renders a form with the problem next to its field, or
+// answers with an error page when err is not the person's to fix. build
+// returns the form's view (its data and the values typed so far).
+func (s *server) formFailed(w http.ResponseWriter, r *http.Request, err error, page string, override func(problem) problem, build func() (*view, error)) {
+	prob, ok := describe(err)
+	if !ok {
+		s.fail(w, r, err)
+		return
+	}
+	if override != nil {
+		prob = override(prob)
+	}
+	v, berr := build()
+	if berr != nil {
+		s.fail(w, r, berr)
+		return
+	}
+	v.fieldError(prob)
+	var te *auth.ThrottledError
+	if errors.As(err, &te) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(te.RetryAfter.Seconds()))))
+	}
+	s.render(w, r, prob.status, page, v)
+}
+
+// fail answers with the page an error deserves when there is no form to go
+// back to.
+func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, auth.ErrUnauthenticated):
+		s.toLogin(w, r)
+	case errors.Is(err, auth.ErrEnrollmentRequired):
+		redirect(w, r, "/profile/security")
+	case errors.Is(err, user.ErrNotFound), errors.Is(err, group.ErrNotFound), errors.Is(err, auth.ErrSessionNotFound):
+		s.errorPage(w, r, http.StatusNotFound, "There is no such page, or the record was deleted.")
+	case errors.Is(err, auth.ErrLastAdmin), errors.Is(err, group.ErrBuiltin):
+		prob, _ := describe(err)
+		s.errorPage(w, r, prob.status, prob.msg)
+	case errors.Is(err, auth.ErrForbidden):
+		s.forbidden(w, r)
+	default:
+		if prob, ok := describe(err); ok {
+			s.errorPage(w, r, prob.status, prob.msg)
+			return
+		}
+		s.serverError(w, r, err)
+	}
+}
+
+func (s *server) forbidden(w http.ResponseWriter, r *http.Request) {
+	s.errorPage(w, r, http.StatusForbidden, "You do not have permission for this. "+
+		"Your group may lack it, the change may grant more than you hold, or it may touch your own group.")
+}
+
+func (s *server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong on our side. Try again in a moment.")
+}
+
+func (s *server) errorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	s.render(w, r, status, "error", &view{Title: http.StatusText(status), Error: msg})
+}

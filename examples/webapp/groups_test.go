@@ -1,0 +1,47 @@
+package main
+
+import (
+	"net/http"
+	"testing"
+)
+
+func TestGroupsPages(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	admin := a.signup()
+
+	// The picker is the Manager's catalog, by category, with labels.
+	p := admin.get("/groups/new")
+	want(t, "picker", p, http.StatusOK, "<h3>Backups</h3>", "Run a backup <code>backups:run</code>",
+		"<h3>Everything</h3>", `value="profile:*"`, `name="require_2fa"`)
+
+	gid := createGroup(t, admin, "Operators", true, "backups:*", "profile:manage_2fa")
+	p = admin.get("/groups/" + gid)
+	want(t, "edit page", p, http.StatusOK, `value="Operators"`, `value="backups:*" checked`,
+		`value="profile:manage_2fa" checked`, `name="require_2fa" checked`)
+	want(t, "list", admin.get("/groups"), http.StatusOK, ">Operators<", "<code>backups:*</code>")
+
+	want(t, "duplicate name", admin.post("/groups", "name", "operators", "perm", "backups:read"),
+		http.StatusConflict, "A group with that name exists.", `value="backups:read" checked`)
+	want(t, "no name", admin.post("/groups", "name", "  ", "perm", "backups:read"),
+		http.StatusBadRequest, "Give the group a name")
+	want(t, "unknown permission", admin.post("/groups", "name", "Odd", "perm", "rockets:launch"),
+		http.StatusBadRequest, "not known to this application")
+
+	// The built-in groups stay.
+	want(t, "admins lose *", admin.post("/groups/admin", "name", "Admins", "perm", "users:read"),
+		http.StatusConflict, "cannot be deleted or lose")
+	want(t, "delete admins", admin.post("/groups/admin/delete"), http.StatusConflict, "cannot be deleted")
+	want(t, "admins page", admin.get("/groups/admin"), http.StatusOK, `value="*" checked`)
+
+	// A group with members is not deleted; an empty one is, after asking.
+	createUser(t, admin, "bob@example.com", "Bob", bobPassword, gid)
+	want(t, "confirm page", admin.get("/groups/"+gid+"/delete"), http.StatusOK, "Delete the group Operators?")
+	want(t, "in use", admin.post("/groups/"+gid+"/delete"), http.StatusConflict, "still has members")
+	empty := createGroup(t, admin, "Empty", false, "backups:read")
+	want(t, "delete", admin.post("/groups/"+empty+"/delete"), http.StatusOK, "Group deleted.")
+	if admin.get("/groups").has(">Empty<") {
+		t.Fatal("deleted group still listed")
+	}
+	want(t, "deleted group's page", admin.get("/groups/"+empty), http.StatusNotFound)
+}

@@ -1,0 +1,140 @@
+// Command webapp is a server-rendered web application that runs every flow
+// of an admin tool's user management through usher: the first user's
+// sign-up, login with a second step for TOTP or a recovery code, a route
+// guarded by one of the host's own permissions, the users and groups pages,
+// the profile with two-factor enrollment and sessions, and the audit log.
+//
+//	go run ./examples/webapp                       # SQLite file usher-webapp.db
+//	go run ./examples/webapp -db 'postgres://...'  # PostgreSQL
+//
+// Then open http://localhost:8080 (see README.md for why localhost and not
+// 127.0.0.1).
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/store/postgres"
+	"github.com/usher-go/usher/store/sqlite"
+)
+
+// The host's own permissions, offered beside usher's in the group editor.
+const (
+	permBackupsRead group.Permission = "backups:read"
+	permBackupsRun  group.Permission = "backups:run"
+)
+
+var hostPermissions = []group.Entry{
+	{Permission: permBackupsRead, Label: "View backups", Category: "Backups"},
+	{Permission: permBackupsRun, Label: "Run a backup", Category: "Backups"},
+}
+
+// minPasswordLength is passed to usher and quoted in the pages' messages.
+const minPasswordLength = 8
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
+	dsn := flag.String("db", "usher-webapp.db", "SQLite database file, or a postgres:// DSN")
+	keyPath := flag.String("key", "usher-webapp.key", "secret key file, created (mode 0600) if missing; keep it out of the database's backups")
+	bootstrap := flag.String("bootstrap-token", "", "if set, the first sign-up must present this token")
+	flag.Parse()
+	if err := run(*addr, *dsn, *keyPath, *bootstrap); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(addr, dsn, keyPath, bootstrap string) error {
+	ctx := context.Background()
+	key, err := loadKey(keyPath)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	s, err := newServer(db, logger, func(cfg *auth.Config) {
+		cfg.SecretKey = key
+		cfg.BootstrapToken = bootstrap
+		cfg.AuditMirror = audit.SlogSink{Logger: logger}
+	})
+	if err != nil {
+		return err
+	}
+	go s.prune(ctx, time.Hour)
+
+	open, err := s.m.SignupOpen(ctx)
+	if err != nil {
+		return err
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("-addr: %w", err)
+	}
+	// The session cookie is Secure: browsers keep it from http://localhost
+	// but not always from http://127.0.0.1.
+	logger.Info("listening; open http://localhost:"+port, "addr", addr, "signup_open", open)
+	srv := &http.Server{
+		Addr:              addr,
+		Handler:           s.handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	return srv.ListenAndServe()
+}
+
+// store is what both stores are: an auth.Store that can be closed.
+type store interface {
+	auth.Store
+	Close() error
+}
+
+// openStore opens PostgreSQL for a postgres:// DSN (several instances on one
+// database) and SQLite otherwise (the embedded default).
+func openStore(ctx context.Context, dsn string) (store, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return postgres.Open(ctx, dsn)
+	}
+	return sqlite.Open(ctx, dsn)
+}
+
+// loadKey reads the secret key, creating a random one on first run.
+func loadKey(path string) ([]byte, error) {
+	key, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		key = make([]byte, 32)
+		rand.Read(key)
+		// O_EXCL: never overwrite a key another process just wrote.
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("creating secret key: %w", err)
+		}
+		if _, err := f.Write(key); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("writing secret key: %w", err)
+		}
+		return key, f.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading secret key: %w", err)
+	}
+	return key, nil
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// view is what every template gets.
+type view struct {
+	Title  string
+	P      *auth.Principal
+	Flash  string
+	Error  string
+	Errors map[string]string // field name → message, shown next to the field
+	Data   any
+}
+
+// Can lets templates ask {{if .Can "users:write"}}.
+func (v *view) Can(perm string) bool { return v.P != nil && v.P.Can(group.Permission(perm)) }
+
+// fieldError puts a problem next to its field, or above the form.
+func (v *view) fieldError(p problem) {
+	if p.field == "" {
+		v.Error = p.msg
+		return
+	}
+	if v.Errors == nil {
+		v.Errors = map[string]string{}
+	}
+	v.Errors[p.field] = p.msg
+}
+
+// flashes are the messages a redirect can ask for with ?done=KEY; the page
+// shows only these fixed texts, never anything from the URL.
+var flashes = map[string]string{
+	"welcome":          "Welcome! Your account is the administrator.",
+	"logged-out":       "You are logged out.",
+	"backup-started":   "Backup started.",
+	"user-created":     "User created.",
+	"user-saved":       "User saved.",
+	"user-disabled":    "User disabled; their sessions have ended.",
+	"user-enabled":     "User enabled.",
+	"user-deleted":     "User deleted.",
+	"password-reset":   "Password reset; the user's sessions have ended.",
+	"2fa-reset":        "Two-factor authentication reset; the user can enrol again.",
+	"unlocked":         "Login back-off cleared.",
+	"session-revoked":  "Session ended.",
+	"sessions-revoked": "Your other sessions have ended.",
+	"group-created":    "Group created.",
+	"group-saved":      "Group saved. Members have the new permissions from their next request.",
+	"group-deleted":    "Group deleted.",
+	"profile-saved":    "Profile saved.",
+	"password-changed": "Password changed; your other sessions have ended.",
+	"avatar-saved":     "Avatar saved.",
+	"avatar-removed":   "Avatar removed.",
+	"2fa-disabled":     "Two-factor authentication is off.",
+	"2fa-enrolled":     "Two-factor authentication is already on.",
+	"login-expired":    "Your login took too long; please start again.",
+}
+
+// render executes a page into a buffer first, so a template error becomes a
+// clean 500 rather than half a page.
+func (s *server) render(w http.ResponseWriter, r *http.Request, status int, page string, v *view) {
+	if v.P == nil {
+		v.P, _ = auth.PrincipalFrom(r.Context())
+	}
+	if v.Flash == "" {
+		v.Flash = flashes[r.URL.Query().Get("done")]
+	}
+	t, ok := s.pages[page]
+	if !ok {
+		s.log.Error("no such template", "page", page)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		s.log.Error("rendering", "page", page, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	buf.WriteTo(w)
+}
+
+var templateFuncs = template.FuncMap{
+	// when formats a time for tables; the zero time is "never".
+	"when": func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	},
+}
+
+// parsePages makes one template set per page: the layout plus the page's
+// "content".
+func parsePages() (map[string]*template.Template, error) {
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		base := path.Base(n)
+		if base == "layout.html" {
+			continue
+		}
+		t, err := template.New(base).Funcs(templateFuncs).ParseFS(templateFS, "templates/layout.html", n)
+		if err != nil {
+			return nil, err
+		}
+		pages[strings.TrimSuffix(base, ".html")] = t
+	}
+	return pages, nil
+}

@@ -1,0 +1,294 @@
+package main
+
+import (
+	"context"
+	"embed"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
+)
+
+//go:embed static
+var staticFS embed.FS
+
+// maxFormBytes bounds every request body but the avatar upload's.
+const maxFormBytes = 64 << 10
+
+// contentSecurityPolicy allows nothing but this origin's stylesheet and
+// images (data: for the enrollment QR code). The pages need no script.
+const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; " +
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// server is the host application: its pages call the Manager with the
+// acting principal and render what comes back.
+type server struct {
+	m         *auth.Manager
+	store     auth.Store
+	log       *slog.Logger
+	pages     map[string]*template.Template
+	now       func() time.Time
+	pageSize  int  // rows per page of the users list and the audit log
+	bootstrap bool // the first sign-up needs Config.BootstrapToken
+	backups   backupLog
+}
+
+// newServer builds the Manager over db with the webapp's settings; configure
+// sets the rest (secret key, and in tests the clock and a low bcrypt cost).
+func newServer(db auth.Store, logger *slog.Logger, configure func(*auth.Config)) (*server, error) {
+	s := &server{store: db, log: logger, pageSize: 25}
+	cfg := auth.Config{
+		Store:             db,
+		Issuer:            "usher webapp",
+		Permissions:       hostPermissions,
+		MinPasswordLength: minPasswordLength,
+		HTTPError:         s.httpError,
+		Logger:            logger,
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	s.now = cfg.Now
+	s.bootstrap = cfg.BootstrapToken != ""
+	if s.now == nil {
+		s.now = time.Now
+	}
+	m, err := auth.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.m = m
+	if s.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// handler is the whole application: security headers and body limits, then
+// the cross-origin (CSRF) check, then usher's authentication, then routes.
+func (s *server) handler() http.Handler {
+	mux := http.NewServeMux()
+	s.routes(mux)
+	csrf := http.NewCrossOriginProtection()
+	csrf.SetDenyHandler(http.HandlerFunc(s.crossOrigin))
+	return s.secure(csrf.Handler(s.m.Middleware(mux)))
+}
+
+func (s *server) routes(mux *http.ServeMux) {
+	static, _ := fs.Sub(staticFS, "static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+
+	// Anonymous: sign-up of the first user and the two steps of login.
+	mux.HandleFunc("GET /signup", s.signupPage)
+	mux.HandleFunc("POST /signup", s.signup)
+	mux.HandleFunc("GET /login", s.loginPage)
+	mux.HandleFunc("POST /login", s.login)
+	mux.HandleFunc("GET /login/2fa", s.secondFactorPage)
+	mux.HandleFunc("POST /login/2fa", s.secondFactor)
+	mux.HandleFunc("POST /logout", s.logout)
+
+	mux.Handle("GET /{$}", s.user(s.dashboard))
+	mux.Handle("GET /backups", s.perm(permBackupsRead, s.backupsPage))
+	mux.Handle("POST /backups/run", s.perm(permBackupsRun, s.runBackup))
+
+	// Admin pages. GET routes are guarded here so a page never renders
+	// half-empty; POST routes go straight to the Manager, which checks the
+	// actor itself (the host cannot forget) and whose ErrForbidden becomes
+	// the 403 page.
+	mux.Handle("GET /users", s.perm(group.UsersRead, s.usersPage))
+	mux.Handle("GET /users/new", s.perm(group.UsersWrite, s.newUserPage))
+	mux.Handle("POST /users", s.user(s.createUser))
+	mux.Handle("GET /users/{id}", s.perm(group.UsersRead, s.editUserPage))
+	mux.Handle("POST /users/{id}", s.user(s.updateUser))
+	mux.Handle("POST /users/{id}/disable", s.user(s.setDisabled(true)))
+	mux.Handle("POST /users/{id}/enable", s.user(s.setDisabled(false)))
+	mux.Handle("GET /users/{id}/delete", s.perm(group.UsersWrite, s.deleteUserPage))
+	mux.Handle("POST /users/{id}/delete", s.user(s.deleteUser))
+	mux.Handle("POST /users/{id}/password", s.user(s.resetPassword))
+	mux.Handle("POST /users/{id}/reset-2fa", s.user(s.resetTwoFactor))
+	mux.Handle("POST /users/{id}/unlock", s.user(s.unlockLogin))
+	mux.Handle("POST /users/{id}/sessions/{sid}/revoke", s.user(s.revokeUserSession))
+
+	mux.Handle("GET /groups", s.perm(group.GroupsRead, s.groupsPage))
+	mux.Handle("GET /groups/new", s.perm(group.GroupsWrite, s.newGroupPage))
+	mux.Handle("POST /groups", s.user(s.createGroup))
+	mux.Handle("GET /groups/{id}", s.perm(group.GroupsRead, s.editGroupPage))
+	mux.Handle("POST /groups/{id}", s.user(s.updateGroup))
+	mux.Handle("GET /groups/{id}/delete", s.perm(group.GroupsWrite, s.deleteGroupPage))
+	mux.Handle("POST /groups/{id}/delete", s.user(s.deleteGroup))
+
+	mux.Handle("GET /audit", s.perm(group.AuditRead, s.auditPage))
+
+	// Self-service. The security page and enrollment stay open to a user
+	// whose group requires a second factor not yet set up.
+	mux.Handle("GET /profile", s.user(s.profilePage))
+	mux.Handle("POST /profile", s.user(s.updateProfile))
+	mux.Handle("POST /profile/password", s.user(s.changePassword))
+	mux.Handle("POST /profile/avatar", s.user(s.uploadAvatar))
+	mux.Handle("POST /profile/avatar/remove", s.user(s.removeAvatar))
+	mux.Handle("GET /profile/security", s.enrolling(s.securityPage))
+	mux.Handle("POST /profile/2fa/begin", s.enrolling(s.beginTOTP))
+	mux.Handle("POST /profile/2fa/confirm", s.enrolling(s.confirmTOTP))
+	mux.Handle("POST /profile/2fa/recovery-codes", s.user(s.regenerateCodes))
+	mux.Handle("POST /profile/2fa/disable", s.user(s.disableTOTP))
+	mux.Handle("POST /profile/sessions/{id}/revoke", s.user(s.revokeSession))
+	mux.Handle("POST /profile/sessions/revoke-others", s.user(s.revokeOtherSessions))
+	mux.Handle("GET /avatar/{id}", s.enrolling(s.avatar))
+
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.errorPage(w, r, http.StatusNotFound, "There is no such page.")
+	})
+}
+
+// secure sets the headers every response carries and bounds request bodies.
+func (s *server) secure(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if strings.HasPrefix(r.URL.Path, "/static/") {
+			h.Set("Cache-Control", "public, max-age=3600")
+		} else {
+			// Pages show personal data and one-time secrets.
+			h.Set("Cache-Control", "no-store")
+		}
+		limit := int64(maxFormBytes)
+		if r.URL.Path == "/profile/avatar" {
+			limit += auth.MaxAvatarBytes
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if r.Method == http.MethodPost {
+			if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "multipart/form-data" {
+				if err := r.ParseForm(); err != nil {
+					s.errorPage(w, r, http.StatusRequestEntityTooLarge, "That form was too large or malformed.")
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// pageFunc is a handler for a logged-in user.
+type pageFunc func(w http.ResponseWriter, r *http.Request, p *auth.Principal)
+
+func withPrincipal(h pageFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := auth.PrincipalFrom(r.Context())
+		h(w, r, p)
+	})
+}
+
+// user serves h to a logged-in user; a user who owes a second factor is
+// sent to enrol first.
+func (s *server) user(h pageFunc) http.Handler { return s.gate(false, withPrincipal(h)) }
+
+// enrolling serves h to a logged-in user, also one who owes a second factor.
+func (s *server) enrolling(h pageFunc) http.Handler { return s.gate(true, withPrincipal(h)) }
+
+// perm serves h to a logged-in user holding perm; usher's RequirePermission
+// answers (and audits) the denial through s.httpError.
+func (s *server) perm(perm group.Permission, h pageFunc) http.Handler {
+	return s.gate(false, s.m.RequirePermission(perm, withPrincipal(h)))
+}
+
+func (s *server) gate(enrolling bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := auth.PrincipalFrom(r.Context())
+		if !ok {
+			s.toLogin(w, r)
+			return
+		}
+		if p.MustEnroll() && !enrolling {
+			redirect(w, r, "/profile/security")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// toLogin sends an anonymous request to the login page, remembering where
+// it wanted to go.
+func (s *server) toLogin(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/" {
+		// A fresh installation starts at sign-up.
+		if open, err := s.m.SignupOpen(r.Context()); err == nil && open {
+			redirect(w, r, "/signup")
+			return
+		}
+	}
+	target := "/login"
+	if r.Method == http.MethodGet && r.URL.Path != "/" {
+		target += "?" + url.Values{"next": {r.URL.RequestURI()}}.Encode()
+	}
+	redirect(w, r, target)
+}
+
+// httpError is auth.Config.HTTPError: the pages for usher's net/http
+// helpers' refusals.
+func (s *server) httpError(w http.ResponseWriter, r *http.Request, status int, err error) {
+	switch status {
+	case http.StatusUnauthorized:
+		s.toLogin(w, r)
+	case http.StatusForbidden:
+		s.forbidden(w, r)
+	default:
+		s.serverError(w, r, err)
+	}
+}
+
+func (s *server) crossOrigin(w http.ResponseWriter, r *http.Request) {
+	s.errorPage(w, r, http.StatusForbidden, "This form was sent from another site, so it was refused. Go back, reload the page and try again.")
+}
+
+// redirect answers a form with 303 See Other (the browser follows with GET).
+func redirect(w http.ResponseWriter, r *http.Request, target string) {
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// localPath keeps a post-login destination on this site: an absolute path,
+// not "//host" or "/\host", which browsers read as another origin.
+func localPath(next string) string {
+	if next == "" || next[0] != '/' || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" {
+		return "/"
+	}
+	return path.Clean(u.Path) + queryOf(u)
+}
+
+func queryOf(u *url.URL) string {
+	if u.RawQuery == "" {
+		return ""
+	}
+	return "?" + u.RawQuery
+}
+
+// prune deletes expired sessions and challenges now and then.
+func (s *server) prune(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := s.m.PruneSessions(ctx); err != nil {
+			s.log.Warn("pruning sessions", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,324 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/user"
+)
+
+type option struct{ Value, Label string }
+
+var userSorts = []option{
+	{string(user.SortCreated), "Created"},
+	{string(user.SortEmail), "Email"},
+	{string(user.SortName), "Name"},
+	{string(user.SortLastLogin), "Last login"},
+}
+
+type usersData struct {
+	Users  []user.Summary
+	Groups []group.Group // for the group filter; nil without groups:read
+	Sorts  []option
+	// The filter as submitted, to fill the form again.
+	Search, Group, Status, TwoFactor, Sort string
+	Desc                                   bool
+	NextURL                                string // the next page, with the same filter
+	FirstURL                               string // the first page, with the same filter
+	Paged                                  bool   // this is not the first page
+}
+
+// usersPage lists users with search, group, status and 2FA filters, a sort
+// order and cursor paging (usher pages forward only: Next, and back to the
+// first page).
+func (s *server) usersPage(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	v := r.URL.Query()
+	d := &usersData{
+		Sorts: userSorts, Search: v.Get("q"), Group: v.Get("group"), Status: v.Get("status"),
+		TwoFactor: v.Get("twofa"), Sort: v.Get("sort"), Desc: v.Get("dir") == "desc", Paged: v.Get("cursor") != "",
+	}
+	q := user.Query{
+		Search: d.Search, GroupID: d.Group, Sort: user.Sort(d.Sort), Descending: d.Desc,
+		Limit: s.pageSize, Cursor: v.Get("cursor"),
+	}
+	if d.Status != "" {
+		disabled := d.Status == "disabled"
+		q.Disabled = &disabled
+	}
+	if d.TwoFactor != "" {
+		on := d.TwoFactor == "on"
+		q.TwoFactor = &on
+	}
+	groups, err := s.groupsIfAllowed(r.Context(), p)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d.Groups = groups
+	page, err := s.m.ListUsers(r.Context(), p, q)
+	if err != nil {
+		s.formFailed(w, r, err, "users", nil, func() (*view, error) {
+			return &view{Title: "Users", Data: d}, nil
+		})
+		return
+	}
+	d.Users = page.Users
+	filter := url.Values{}
+	for k, vs := range v {
+		if k != "cursor" && k != "done" {
+			filter[k] = vs
+		}
+	}
+	d.FirstURL = "/users?" + filter.Encode()
+	if page.Next != "" {
+		filter.Set("cursor", page.Next)
+		d.NextURL = "/users?" + filter.Encode()
+	}
+	s.render(w, r, http.StatusOK, "users", &view{Title: "Users", Data: d})
+}
+
+// groupsIfAllowed lists the groups for a picker, or nil when the actor may
+// not read them. Asking first keeps a page view from writing an
+// "authorization denied" event each time.
+func (s *server) groupsIfAllowed(ctx context.Context, p *auth.Principal) ([]group.Group, error) {
+	if !p.Can(group.GroupsRead) {
+		return nil, nil
+	}
+	return s.m.ListGroups(ctx, p)
+}
+
+type newUserData struct {
+	Groups               []group.Group
+	Email, Name, GroupID string
+}
+
+func (s *server) newUserPage(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	v, err := s.newUserView(r, p, &newUserData{GroupID: string(group.UsersID)})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "user_new", v)
+}
+
+func (s *server) newUserView(r *http.Request, p *auth.Principal, d *newUserData) (*view, error) {
+	groups, err := s.groupsIfAllowed(r.Context(), p)
+	d.Groups = groups
+	return &view{Title: "Add user", Data: d}, err
+}
+
+func (s *server) createUser(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	in := auth.NewUser{
+		Email: r.PostFormValue("email"), Name: r.PostFormValue("name"),
+		Password: r.PostFormValue("password"), GroupID: group.ID(r.PostFormValue("group")),
+	}
+	u, err := s.m.CreateUser(r.Context(), p, in)
+	if err != nil {
+		s.formFailed(w, r, err, "user_new", nil, func() (*view, error) {
+			return s.newUserView(r, p, &newUserData{Email: in.Email, Name: in.Name, GroupID: string(in.GroupID)})
+		})
+		return
+	}
+	redirect(w, r, "/users/"+url.PathEscape(string(u.ID))+"?done=user-created")
+}
+
+type userEditData struct {
+	User      *user.User
+	TwoFactor bool // from the listing; usher's GetUser does not say
+	GroupName string
+	Groups    []group.Group // nil without groups:read
+	Self      bool          // nobody changes their own group
+	Sessions  []auth.Session
+	// ShowSessions: the actor holds sessions:revoke over this user.
+	ShowSessions bool
+	// Form values.
+	Name, Email, GroupID string
+}
+
+// userEdit loads the edit page of one user.
+func (s *server) userEdit(ctx context.Context, p *auth.Principal, id user.ID) (*userEditData, error) {
+	u, err := s.m.GetUser(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	d := &userEditData{User: u, Self: u.ID == p.User.ID, Name: u.Name, Email: u.Email, GroupID: u.GroupID, GroupName: u.GroupID}
+	if d.Groups, err = s.groupsIfAllowed(ctx, p); err != nil {
+		return nil, err
+	}
+	for _, g := range d.Groups {
+		if string(g.ID) == u.GroupID {
+			d.GroupName = g.Name
+		}
+	}
+	if sum, err := s.summary(ctx, p, u); err != nil {
+		return nil, err
+	} else if sum != nil {
+		d.TwoFactor, d.GroupName = sum.TwoFactor, sum.GroupName
+	}
+	if p.Can(group.SessionsRevoke) {
+		d.Sessions, err = s.m.UserSessions(ctx, p, u.ID)
+		switch {
+		case errors.Is(err, auth.ErrForbidden):
+			// The user's group grants more than the actor holds.
+		case err != nil:
+			return nil, err
+		default:
+			d.ShowSessions = true
+		}
+	}
+	return d, nil
+}
+
+// summary finds the listing row of u, which carries its 2FA status and
+// group name: usher's GetUser returns only the user.User.
+func (s *server) summary(ctx context.Context, p *auth.Principal, u *user.User) (*user.Summary, error) {
+	q := user.Query{Search: u.Email, Limit: user.MaxLimit}
+	for {
+		page, err := s.m.ListUsers(ctx, p, q)
+		if err != nil {
+			return nil, err
+		}
+		for i := range page.Users {
+			if page.Users[i].ID == u.ID {
+				return &page.Users[i], nil
+			}
+		}
+		if page.Next == "" {
+			return nil, nil
+		}
+		q.Cursor = page.Next
+	}
+}
+
+func (s *server) editUserPage(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	d, err := s.userEdit(r.Context(), p, user.ID(r.PathValue("id")))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "user_edit", &view{Title: "Edit user", Data: d})
+}
+
+// editFailed shows the edit page again with err next to the form, keeping
+// what was typed.
+func (s *server) editFailed(w http.ResponseWriter, r *http.Request, p *auth.Principal, err error, keep func(*userEditData)) {
+	s.formFailed(w, r, err, "user_edit", nil, func() (*view, error) {
+		d, err := s.userEdit(r.Context(), p, user.ID(r.PathValue("id")))
+		if err != nil {
+			return nil, err
+		}
+		if keep != nil {
+			keep(d)
+		}
+		return &view{Title: "Edit user", Data: d}, nil
+	})
+}
+
+func userURL(id string, done string) string {
+	return "/users/" + url.PathEscape(id) + "?done=" + done
+}
+
+func (s *server) updateUser(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	id := r.PathValue("id")
+	name, email := r.PostFormValue("name"), r.PostFormValue("email")
+	up := auth.UserUpdate{Name: &name, Email: &email}
+	if r.PostForm.Has("group") {
+		g := group.ID(r.PostFormValue("group"))
+		up.GroupID = &g
+	}
+	if _, err := s.m.UpdateUser(r.Context(), p, user.ID(id), up); err != nil {
+		s.editFailed(w, r, p, err, func(d *userEditData) {
+			d.Name, d.Email = name, email
+			if up.GroupID != nil {
+				d.GroupID = string(*up.GroupID)
+			}
+		})
+		return
+	}
+	redirect(w, r, userURL(id, "user-saved"))
+}
+
+func (s *server) setDisabled(disabled bool) pageFunc {
+	done := "user-enabled"
+	if disabled {
+		done = "user-disabled"
+	}
+	return func(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+		id := r.PathValue("id")
+		if err := s.m.SetDisabled(r.Context(), p, user.ID(id), disabled); err != nil {
+			s.editFailed(w, r, p, err, nil)
+			return
+		}
+		redirect(w, r, userURL(id, done))
+	}
+}
+
+type confirmData struct {
+	Question string
+	Warning  string
+	Action   string // the form's POST target
+	Button   string
+	Cancel   string
+}
+
+func (s *server) deleteUserPage(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	u, err := s.m.GetUser(r.Context(), p, user.ID(r.PathValue("id")))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id := url.PathEscape(string(u.ID))
+	s.render(w, r, http.StatusOK, "confirm", &view{Title: "Delete user", Data: &confirmData{
+		Question: "Delete " + u.Email + "?",
+		Warning:  "Deletion is permanent: the account, its sessions, avatar and second factors go, and the user loses access immediately.",
+		Action:   "/users/" + id + "/delete", Button: "Delete user", Cancel: "/users/" + id,
+	}})
+}
+
+func (s *server) deleteUser(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	if err := s.m.DeleteUser(r.Context(), p, user.ID(r.PathValue("id"))); err != nil {
+		s.editFailed(w, r, p, err, nil)
+		return
+	}
+	redirect(w, r, "/users?done=user-deleted")
+}
+
+func (s *server) resetPassword(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	id := r.PathValue("id")
+	if err := s.m.ResetPassword(r.Context(), p, user.ID(id), r.PostFormValue("new_password")); err != nil {
+		s.editFailed(w, r, p, err, nil)
+		return
+	}
+	redirect(w, r, userURL(id, "password-reset"))
+}
+
+func (s *server) resetTwoFactor(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	id := r.PathValue("id")
+	if err := s.m.ResetTwoFactor(r.Context(), p, user.ID(id)); err != nil {
+		s.editFailed(w, r, p, err, nil)
+		return
+	}
+	redirect(w, r, userURL(id, "2fa-reset"))
+}
+
+func (s *server) unlockLogin(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	id := r.PathValue("id")
+	if err := s.m.UnlockLogin(r.Context(), p, user.ID(id)); err != nil {
+		s.editFailed(w, r, p, err, nil)
+		return
+	}
+	redirect(w, r, userURL(id, "unlocked"))
+}
+
+func (s *server) revokeUserSession(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	id := r.PathValue("id")
+	if err := s.m.RevokeSession(r.Context(), p, r.PathValue("sid")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	redirect(w, r, userURL(id, "session-revoked"))
+}
