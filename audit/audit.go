@@ -54,6 +54,45 @@ const (
 	AuditPruned       Action = "audit.pruned"
 )
 
+// Actions lists every action usher itself records, for a filter
+// drop-down; a host's own actions (auth.Manager.Record) come on top.
+func Actions() []Action {
+	return []Action{
+		LoginSucceeded,
+		LoginFailed,
+		LoginThrottled,
+		Logout,
+		SignUp,
+		SessionRevoked,
+		PasswordUpgraded,
+		LoginChallenged,
+		TOTPEnrollStarted,
+		TOTPEnabled,
+		TOTPDisabled,
+		RecoveryCodesRenewed,
+		RecoveryCodeUsed,
+		SecondFactorFailed,
+		ChallengeExhausted,
+		TwoFactorReset,
+		SecretsRotated,
+		UserCreated,
+		UserUpdated,
+		UserDeleted,
+		UserDisabled,
+		UserEnabled,
+		PasswordReset,
+		LoginUnlocked,
+		PasswordChanged,
+		ProfileUpdated,
+		AvatarChanged,
+		GroupCreated,
+		GroupUpdated,
+		GroupDeleted,
+		AuthorizationDeny,
+		AuditPruned,
+	}
+}
+
 // Outcome says whether the action happened.
 type Outcome string
 

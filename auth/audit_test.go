@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -177,3 +178,25 @@ func (f failingTx) Audit() auth.AuditStore { return brokenSink{f.Store.Audit()} 
 type brokenSink struct{ auth.AuditStore }
 
 func (brokenSink) Append(context.Context, *audit.Event) error { return errors.New("disk full") }
+
+func TestRecordHostEvent(t *testing.T) {
+	mirror := &captureSink{}
+	e := newEnv(t, func(c *auth.Config) { c.AuditMirror = mirror })
+	admin := e.admin()
+	if err := e.m.Record(e.ctx, admin, "backup.run", audit.Success, audit.Target{Type: "backup", ID: "nightly"}, map[string]any{"bytes": 42}); err != nil {
+		t.Fatal(err)
+	}
+	ev := e.lastEvent("backup.run")
+	if ev.Actor.Email != adminEmail || ev.Target.ID != "nightly" || ev.Details["bytes"] != float64(42) {
+		t.Fatalf("event %+v", ev)
+	}
+	if last := mirror.events[len(mirror.events)-1]; last.Action != "backup.run" {
+		t.Fatal("not mirrored")
+	}
+	wantErr(t, e.m.Record(e.ctx, admin, audit.UserDeleted, audit.Success, audit.Target{}, nil), audit.ErrInvalidQuery)
+	wantErr(t, e.m.Record(e.ctx, admin, "", audit.Success, audit.Target{}, nil), audit.ErrInvalidQuery)
+	wantErr(t, e.m.Record(e.ctx, admin, "x.y", "maybe", audit.Target{}, nil), audit.ErrInvalidQuery)
+	if len(audit.Actions()) < 30 || !slices.Contains(audit.Actions(), audit.LoginFailed) {
+		t.Fatalf("Actions() = %v", audit.Actions())
+	}
+}

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/group"
@@ -47,4 +48,29 @@ func (m *Manager) PruneAuditLog(ctx context.Context) (int64, error) {
 			Details: map[string]any{"deleted": n, "before": before}})
 	})
 	return n, err
+}
+
+// Record writes an event of the host's own to the audit trail (say,
+// "backup.run"), with the actor's identity and client filled in, and hands
+// it to Config.AuditMirror like usher's own events. The action must not
+// collide with usher's (see [audit.Actions]); details must hold no secret.
+func (m *Manager) Record(ctx context.Context, actor *Principal, action audit.Action, outcome audit.Outcome, target audit.Target, details map[string]any) error {
+	if action == "" || len(action) > 128 {
+		return fmt.Errorf("%w: action must be 1 to 128 bytes", audit.ErrInvalidQuery)
+	}
+	if slices.Contains(audit.Actions(), action) {
+		return fmt.Errorf("%w: %q is one of usher's own actions", audit.ErrInvalidQuery, action)
+	}
+	switch outcome {
+	case audit.Success, audit.Failure, audit.Denied:
+	default:
+		return fmt.Errorf("%w: unknown outcome %q", audit.ErrInvalidQuery, outcome)
+	}
+	e := &audit.Event{Action: action, Outcome: outcome, Target: target, Details: details}
+	if actor != nil {
+		e.Actor = actor.auditActor()
+		c := actor.client()
+		e.IP, e.UserAgent = c.IP, c.UserAgent
+	}
+	return m.atomic(ctx, func(_ Store, rec func(*audit.Event) error) error { return rec(e) })
 }

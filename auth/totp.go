@@ -331,9 +331,7 @@ func (m *Manager) newRecoveryCodes() (codes []string, salt []byte, hashes [][]by
 // no password was checked).
 func (m *Manager) reauthenticate(ctx context.Context, actor *Principal, password string) (string, error) {
 	if password == "" {
-		// The session as stored, not as the Principal's exported copy says.
-		s, err := m.store.Sessions().Get(ctx, actor.sessionID)
-		if err == nil && s.UserID == actor.userID && m.clock().Sub(s.CreatedAt) <= m.cfg.ReauthWindow {
+		if m.Fresh(ctx, actor) { // the session as stored, not the Principal's copy
 			return "", nil
 		}
 		return "", ErrReauthRequired
@@ -355,4 +353,42 @@ func selfTarget(actor *Principal) audit.Target {
 		t.ID = string(actor.userID)
 	}
 	return t
+}
+
+// TwoFactorStatus is what a security page shows about the actor's second
+// factor.
+type TwoFactorStatus struct {
+	Enrolled          bool // a confirmed TOTP credential
+	Pending           bool // enrollment begun, not confirmed
+	RecoveryCodesLeft int
+}
+
+// TwoFactorStatus reports the actor's own second-factor state.
+func (m *Manager) TwoFactorStatus(ctx context.Context, actor *Principal) (TwoFactorStatus, error) {
+	var st TwoFactorStatus
+	if actor == nil || actor.perms == nil || actor.userID == "" {
+		return st, m.refuse(ctx, actor, "", audit.AuthorizationDeny, selfTarget(actor))
+	}
+	c, err := m.store.TOTP().Get(ctx, actor.userID)
+	switch {
+	case errors.Is(err, totp.ErrNotEnrolled):
+	case err != nil:
+		return st, err
+	default:
+		st.Enrolled = c.Confirmed()
+		st.Pending = !st.Enrolled && m.clock().Sub(c.CreatedAt) <= EnrollmentTimeout
+	}
+	st.RecoveryCodesLeft, err = m.store.TOTP().RecoveryCodesLeft(ctx, actor.userID)
+	return st, err
+}
+
+// Fresh reports whether the actor's session began within
+// Config.ReauthWindow, i.e. whether [Manager.BeginTOTP] will accept it
+// without the password (a page can then leave the password field out).
+func (m *Manager) Fresh(ctx context.Context, actor *Principal) bool {
+	if actor == nil || actor.sessionID == "" {
+		return false
+	}
+	s, err := m.store.Sessions().Get(ctx, actor.sessionID)
+	return err == nil && s.UserID == actor.userID && m.clock().Sub(s.CreatedAt) <= m.cfg.ReauthWindow
 }

@@ -554,3 +554,31 @@ func TestTwoFactorAuditHasNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+func TestTwoFactorStatusAndFresh(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	if st, err := e.m.TwoFactorStatus(e.ctx, admin); err != nil || st != (auth.TwoFactorStatus{}) {
+		t.Fatalf("before: %+v, %v", st, err)
+	}
+	if !e.m.Fresh(e.ctx, admin) {
+		t.Fatal("a new session is not fresh")
+	}
+	if _, err := e.m.BeginTOTP(e.ctx, admin, ""); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := e.m.TwoFactorStatus(e.ctx, admin); !st.Pending || st.Enrolled {
+		t.Fatalf("pending: %+v", st)
+	}
+	e.clk.Advance(6 * time.Minute)
+	if e.m.Fresh(e.ctx, admin) {
+		t.Fatal("a 6-minute-old session is fresh")
+	}
+	p := e.login(adminEmail, adminPassword)
+	e.enrol(p)
+	if st, _ := e.m.TwoFactorStatus(e.ctx, p); !st.Enrolled || st.Pending || st.RecoveryCodesLeft != 10 {
+		t.Fatalf("enrolled: %+v", st)
+	}
+	_, err := e.m.TwoFactorStatus(e.ctx, nil)
+	wantErr(t, err, auth.ErrForbidden)
+}
