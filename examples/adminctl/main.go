@@ -62,8 +62,8 @@ type store interface {
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("adminctl", flag.ContinueOnError)
-	dsn := fs.String("db", "usher-minimal.db", "SQLite database file, or a postgres:// DSN")
-	keyPath := fs.String("key", "usher-minimal.key", "secret key file (the application's Config.SecretKey)")
+	dsn := fs.String("db", "usher-webapp.db", "SQLite database file, or a postgres:// DSN")
+	keyPath := fs.String("key", "usher-webapp.key", "secret key file (the application's Config.SecretKey)")
 	generate := fs.Bool("generate", false, "generate passwords instead of reading them from stdin")
 	who := fs.String("as", os.Getenv("USER"), "operator name recorded in the audit trail")
 	retention := fs.Duration("audit-retention", 0, "with prune: delete audit events older than this (0 keeps them)")
