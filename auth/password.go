@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/text/unicode/norm"
 )
 
 // hashPrefix marks usher's own format, "$usher1$<key ID>$<bcrypt>": bcrypt
@@ -42,9 +43,13 @@ func newHasher(keys *keyring, cost int, rnd io.Reader) (*hasher, error) {
 	return h, err
 }
 
+// prehash is HMAC-SHA-256 of the password in Unicode normalization form
+// NFKC, so the same password typed on two keyboards (a precomposed "é" or
+// "e" plus a combining accent, full-width digits) verifies (NIST SP
+// 800-63B 5.1.1.2).
 func prehash(k *keySet, password string) []byte {
 	mac := hmac.New(sha256.New, k.password)
-	mac.Write([]byte(password))
+	mac.Write([]byte(norm.NFKC.String(password)))
 	sum := mac.Sum(nil)
 	out := make([]byte, base64.StdEncoding.EncodedLen(len(sum))) // 44 bytes, no NUL
 	base64.StdEncoding.Encode(out, sum)
@@ -115,7 +120,7 @@ func (m *Manager) checkNewPassword(ctx context.Context, password string) error {
 		return fmt.Errorf("%w: at most %d bytes", ErrPasswordTooLong, MaxPasswordBytes)
 	case !utf8.ValidString(password):
 		return fmt.Errorf("%w: not valid UTF-8", ErrPasswordRejected)
-	case utf8.RuneCountInString(password) < m.cfg.MinPasswordLength:
+	case utf8.RuneCountInString(norm.NFKC.String(password)) < m.cfg.MinPasswordLength:
 		return fmt.Errorf("%w: at least %d characters", ErrPasswordTooShort, m.cfg.MinPasswordLength)
 	}
 	if m.cfg.PasswordChecker != nil {

@@ -129,3 +129,21 @@ func TestCheckNewPassword(t *testing.T) {
 		})
 	}
 }
+
+// A password typed with a precomposed accent verifies against one typed with
+// a combining accent, and full-width digits against ASCII ones.
+func TestPasswordsAreNormalized(t *testing.T) {
+	h := testHasher(t)
+	stored, err := h.hash("caf\u00e9 au lait 12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typed := range []string{"cafe\u0301 au lait 12", "caf\u00e9 au lait \uff11\uff12"} {
+		if ok, _ := h.verify(stored, typed); !ok {
+			t.Errorf("%q does not verify against its normalized twin", typed)
+		}
+	}
+	if ok, _ := h.verify(stored, "cafe au lait 12"); ok {
+		t.Error("a password without the accent verifies")
+	}
+}

@@ -37,8 +37,10 @@ func NormalizeEmail(s string) (string, error) {
 		return "", fmt.Errorf("%w: longer than %d bytes", ErrInvalidEmail, MaxEmailLength)
 	}
 	for _, r := range s {
-		if unicode.IsControl(r) || unicode.IsSpace(r) {
-			return "", fmt.Errorf("%w: contains a space or control character", ErrInvalidEmail)
+		// Format characters (zero-width space, bidi overrides) are invisible:
+		// "ad\u200bmin@x.com" would look like "admin@x.com" in a user list.
+		if unicode.IsControl(r) || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) {
+			return "", fmt.Errorf("%w: contains a space, control or invisible character", ErrInvalidEmail)
 		}
 	}
 	if strings.ContainsAny(s, "<>,;\"()[]\\") {
@@ -56,8 +58,11 @@ func NormalizeEmail(s string) (string, error) {
 }
 
 // NormalizeName trims a display name and checks it: valid UTF-8, no control
-// characters, at most [MaxNameLength] bytes. An empty name is allowed. Errors
-// wrap [ErrInvalidName].
+// characters, no bidirectional overrides or isolates (which can make a name
+// display as something else, e.g. reversed), at most [MaxNameLength] bytes.
+// Other format characters such as the zero-width joiner are allowed: some
+// scripts and emoji need them. An empty name is allowed. Errors wrap
+// [ErrInvalidName].
 func NormalizeName(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if len(s) > MaxNameLength {
@@ -69,6 +74,9 @@ func NormalizeName(s string) (string, error) {
 	for _, r := range s {
 		if unicode.IsControl(r) {
 			return "", fmt.Errorf("%w: contains a control character", ErrInvalidName)
+		}
+		if unicode.Is(unicode.Bidi_Control, r) {
+			return "", fmt.Errorf("%w: contains a bidirectional control character", ErrInvalidName)
 		}
 	}
 	return s, nil
