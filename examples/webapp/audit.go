@@ -9,20 +9,8 @@ import (
 	"github.com/usher-go/usher/auth"
 )
 
-// auditActions is the action filter's list. Package audit declares the
-// names as constants but offers no list of them, so the host keeps one.
-var auditActions = []audit.Action{
-	audit.LoginSucceeded, audit.LoginFailed, audit.LoginThrottled, audit.LoginChallenged,
-	audit.SecondFactorFailed, audit.ChallengeExhausted, audit.Logout, audit.SignUp,
-	audit.SessionRevoked, audit.PasswordUpgraded,
-	audit.UserCreated, audit.UserUpdated, audit.UserDeleted, audit.UserDisabled, audit.UserEnabled,
-	audit.PasswordReset, audit.LoginUnlocked, audit.TwoFactorReset,
-	audit.PasswordChanged, audit.ProfileUpdated, audit.AvatarChanged,
-	audit.TOTPEnrollStarted, audit.TOTPEnabled, audit.TOTPDisabled, audit.RecoveryCodesRenewed, audit.RecoveryCodeUsed,
-	audit.GroupCreated, audit.GroupUpdated, audit.GroupDeleted,
-	audit.AuthorizationDeny, audit.SecretsRotated, audit.AuditPruned,
-	actionBackupRun,
-}
+// auditActions is the action filter's list: usher's own and the host's.
+var auditActions = append(audit.Actions(), actionBackupRun)
 
 var auditOutcomes = []audit.Outcome{audit.Success, audit.Failure, audit.Denied}
 

@@ -166,25 +166,15 @@ type twoFactorState struct {
 	Required  bool // the group requires a second factor
 }
 
-// twoFactor reads the actor's TOTP status. usher's Manager has no method
-// for "is this user enrolled" (only ListUsers, which needs users:read, says
-// so), so the host reads its own totp.Store; the record holds only a sealed
-// secret and is not shown.
+// twoFactor reads the actor's second-factor status.
 func (s *server) twoFactor(r *http.Request, p *auth.Principal) (twoFactorState, error) {
-	st := twoFactorState{Required: p.Group.RequireTwoFactor}
-	cred, err := s.store.TOTP().Get(r.Context(), p.User.ID)
-	switch {
-	case errors.Is(err, totp.ErrNotEnrolled):
-		return st, nil
-	case err != nil:
-		return st, err
+	tf, err := s.m.TwoFactorStatus(r.Context(), p)
+	if err != nil {
+		return twoFactorState{}, err
 	}
-	st.Enrolled = cred.Confirmed()
-	st.Pending = !st.Enrolled && s.now().Sub(cred.CreatedAt) < auth.EnrollmentTimeout
+	st := twoFactorState{Required: p.Group.RequireTwoFactor, Enrolled: tf.Enrolled, Pending: tf.Pending}
 	if st.Enrolled {
-		if st.Remaining, err = s.m.RemainingRecoveryCodes(r.Context(), p); err != nil {
-			return st, err
-		}
+		st.Remaining = tf.RecoveryCodesLeft
 		st.Low = st.Remaining <= lowRecoveryCodes
 	}
 	return st, nil
