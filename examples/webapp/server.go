@@ -32,7 +32,6 @@ const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'se
 // acting principal and render what comes back.
 type server struct {
 	m         *auth.Manager
-	store     auth.Store
 	log       *slog.Logger
 	pages     map[string]*template.Template
 	now       func() time.Time
@@ -44,7 +43,7 @@ type server struct {
 // newServer builds the Manager over db with the webapp's settings; configure
 // sets the rest (secret key, and in tests the clock and a low bcrypt cost).
 func newServer(db auth.Store, logger *slog.Logger, configure func(*auth.Config)) (*server, error) {
-	s := &server{store: db, log: logger, pageSize: 25}
+	s := &server{log: logger, pageSize: 25}
 	cfg := auth.Config{
 		Store:             db,
 		Issuer:            "usher webapp",
