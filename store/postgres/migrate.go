@@ -4,13 +4,11 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/usher-go/usher/store/internal/migrations"
 )
 
 // migrationFiles holds one file per schema step, named NNNN_what.sql and
@@ -20,45 +18,21 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
+type migration = migrations.Step
 
-// migrations returns the embedded steps in order, checking the numbering.
-func migrations() ([]migration, error) {
-	return loadMigrations(migrationFiles, "migrations")
-}
-
-func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, dir) // sorted by name
+// embedded returns the embedded steps in order, checking the numbering.
+func embedded() ([]migration, error) {
+	ms, err := migrations.Load(migrationFiles, "migrations")
 	if err != nil {
-		return nil, fmt.Errorf("postgres: migrations: %w", err)
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	var out []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || len(num) != 4 || !strings.HasSuffix(e.Name(), ".sql") {
-			return nil, fmt.Errorf("postgres: migration %q: want NNNN_name.sql", e.Name())
-		}
-		if v != len(out)+1 {
-			return nil, fmt.Errorf("postgres: migration %q: want version %d", e.Name(), len(out)+1)
-		}
-		b, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("postgres: migration %q: %w", e.Name(), err)
-		}
-		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	return out, nil
+	return ms, nil
 }
 
 // migrate brings the schema up to date and returns its name. schema is
 // Options.Schema: created when missing; empty means the search_path's.
 func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) (string, error) {
-	ms, err := migrations()
+	ms, err := embedded()
 	if err != nil {
 		return "", err
 	}
@@ -138,11 +112,11 @@ func applyMigrations(ctx context.Context, pool *pgxpool.Pool, schema string, ms 
 	for _, m := range ms[current:] {
 		// No arguments: pgx sends it with the simple protocol, which
 		// runs a file of several statements.
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return "", fmt.Errorf("postgres: migration %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return "", fmt.Errorf("postgres: migration %s: %w", m.Name, err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO `+sv+` (version) VALUES ($1)`, m.version); err != nil {
-			return "", fmt.Errorf("postgres: migration %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, `INSERT INTO `+sv+` (version) VALUES ($1)`, m.Version); err != nil {
+			return "", fmt.Errorf("postgres: migration %s: %w", m.Name, err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -7,45 +7,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/usher-go/usher/group"
 )
-
-func TestLoadMigrations(t *testing.T) {
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ms) == 0 || ms[0].version != 1 {
-		t.Fatalf("embedded migrations: %d, first version %d", len(ms), ms[0].version)
-	}
-	cases := []struct {
-		name  string
-		files fstest.MapFS
-		want  string // "" for success
-	}{
-		{"ok", fstest.MapFS{"m/0001_a.sql": {}, "m/0002_b.sql": {}}, ""},
-		{"gap", fstest.MapFS{"m/0001_a.sql": {}, "m/0003_c.sql": {}}, "want version 2"},
-		{"badName", fstest.MapFS{"m/1_a.sql": {}}, "want NNNN_name.sql"},
-		{"notSQL", fstest.MapFS{"m/0001_a.txt": {}}, "want NNNN_name.sql"},
-		{"startsAt2", fstest.MapFS{"m/0002_b.sql": {}}, "want version 1"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			_, err := loadMigrations(c.files, "m")
-			switch {
-			case c.want == "" && err != nil:
-				t.Errorf("loadMigrations: %v", err)
-			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
-				t.Errorf("loadMigrations: error %v, want one containing %q", err, c.want)
-			}
-		})
-	}
-}
 
 // schemaVersions returns the versions recorded in schema.
 func schemaVersions(t *testing.T, db *DB) []int {
@@ -65,7 +32,7 @@ func TestMigrateOnceAndReopen(t *testing.T) {
 	t.Parallel()
 	schema := newSchemaName()
 	dropSchemaAtCleanup(t, schema)
-	ms, _ := migrations()
+	ms, _ := embedded()
 
 	db := openSchema(t, schema)
 	if db.Schema() != schema {
@@ -119,7 +86,7 @@ func TestMigrateConcurrentOpen(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	ms, _ := migrations()
+	ms, _ := embedded()
 	if got := schemaVersions(t, dbs[0]); len(got) != len(ms) {
 		t.Errorf("versions after %d concurrent Opens: %v, want each of 1..%d once", n, got, len(ms))
 	}
@@ -135,7 +102,7 @@ func TestMigrateRefusesNewerSchema(t *testing.T) {
 	schema := newSchemaName()
 	dropSchemaAtCleanup(t, schema)
 	db := openSchema(t, schema)
-	ms, _ := migrations()
+	ms, _ := embedded()
 	future := len(ms) + 1
 	if _, err := db.pool.Exec(t.Context(), `INSERT INTO schema_version (version) VALUES ($1)`, future); err != nil {
 		t.Fatal(err)
@@ -169,10 +136,9 @@ func TestMigrateFailureRollsBack(t *testing.T) {
 	schema := newSchemaName()
 	dropSchemaAtCleanup(t, schema)
 	db := openSchema(t, schema)
-	ms, _ := migrations()
-	bad := append(ms[:len(ms):len(ms)], migration{
-		version: len(ms) + 1, name: "9999_bad.sql",
-		sql: `CREATE TABLE half_done (x int); SELECT no_such_function();`,
+	ms, _ := embedded()
+	bad := append(ms[:len(ms):len(ms)], migration{Version: len(ms) + 1, Name: "9999_bad.sql",
+		SQL: `CREATE TABLE half_done (x int); SELECT no_such_function();`,
 	})
 	_, err := applyMigrations(t.Context(), db.pool, schema, bad)
 	if err == nil || !strings.Contains(err.Error(), "9999_bad.sql") {

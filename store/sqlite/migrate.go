@@ -5,11 +5,9 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/usher-go/usher/store/internal/migrations"
 )
 
 // migrationFiles holds one file per schema step, named NNNN_what.sql and
@@ -19,39 +17,15 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
+type migration = migrations.Step
 
-// migrations returns the embedded steps in order, checking the numbering.
-func migrations() ([]migration, error) {
-	return loadMigrations(migrationFiles, "migrations")
-}
-
-func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, dir) // sorted by name
+// embedded returns the embedded steps in order, checking the numbering.
+func embedded() ([]migration, error) {
+	ms, err := migrations.Load(migrationFiles, "migrations")
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: migrations: %w", err)
+		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	var out []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || len(num) != 4 || !strings.HasSuffix(e.Name(), ".sql") {
-			return nil, fmt.Errorf("sqlite: migration %q: want NNNN_name.sql", e.Name())
-		}
-		if v != len(out)+1 {
-			return nil, fmt.Errorf("sqlite: migration %q: want version %d", e.Name(), len(out)+1)
-		}
-		b, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: migration %q: %w", e.Name(), err)
-		}
-		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	return out, nil
+	return ms, nil
 }
 
 // migrate brings the schema up to date in one transaction: a failing step
@@ -64,7 +38,7 @@ func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
 // itself. A migration that must rebuild a table cannot turn foreign_keys off
 // inside the transaction; it should use PRAGMA defer_foreign_keys instead.
 func migrate(ctx context.Context, w *sql.DB) error {
-	ms, err := migrations()
+	ms, err := embedded()
 	if err != nil {
 		return err
 	}
@@ -96,12 +70,12 @@ func applyMigrations(ctx context.Context, w *sql.DB, ms []migration) (err error)
 		return fmt.Errorf("%w: database is at version %d, this code knows up to %d", ErrSchemaTooNew, current, len(ms))
 	}
 	for _, m := range ms[current:] {
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`,
-			m.version, time.Now().UnixNano()); err != nil {
-			return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+			m.Version, time.Now().UnixNano()); err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {

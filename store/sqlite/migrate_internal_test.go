@@ -6,45 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"testing/fstest"
 )
 
 func TestEmbeddedMigrationsAreNumbered(t *testing.T) {
-	ms, err := migrations()
+	ms, err := embedded()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ms) == 0 || ms[0].name != "0001_init.sql" {
+	if len(ms) == 0 || ms[0].Name != "0001_init.sql" {
 		t.Fatalf("migrations = %v", ms)
-	}
-}
-
-func TestLoadMigrationsChecksNames(t *testing.T) {
-	file := &fstest.MapFile{Data: []byte("SELECT 1;")}
-	tests := []struct {
-		name  string
-		files []string
-		bad   string // substring of the error; empty for success
-	}{
-		{"in order", []string{"0001_a.sql", "0002_b.sql"}, ""},
-		{"gap", []string{"0001_a.sql", "0003_c.sql"}, "want version 2"},
-		{"starts at two", []string{"0002_b.sql"}, "want version 1"},
-		{"duplicate number", []string{"0001_a.sql", "0001_b.sql"}, "want version 2"},
-		{"no number", []string{"init.sql"}, "NNNN_name.sql"},
-		{"short number", []string{"1_init.sql"}, "NNNN_name.sql"},
-		{"not sql", []string{"0001_init.txt"}, "NNNN_name.sql"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			fsys := fstest.MapFS{}
-			for _, f := range tt.files {
-				fsys["m/"+f] = file
-			}
-			_, err := loadMigrations(fsys, "m")
-			if tt.bad == "" && err != nil || tt.bad != "" && (err == nil || !strings.Contains(err.Error(), tt.bad)) {
-				t.Errorf("loadMigrations(%v) = %v, want error containing %q", tt.files, err, tt.bad)
-			}
-		})
 	}
 }
 
@@ -61,8 +31,8 @@ func TestMigrationsAreAtomic(t *testing.T) {
 	}
 	defer w.Close()
 	ms := []migration{
-		{version: 1, name: "0001_ok.sql", sql: "CREATE TABLE a (x); INSERT INTO a VALUES (1);"},
-		{version: 2, name: "0002_bad.sql", sql: "CREATE TABLE b (x); SELECT nonsense FROM nowhere;"},
+		{Version: 1, Name: "0001_ok.sql", SQL: "CREATE TABLE a (x); INSERT INTO a VALUES (1);"},
+		{Version: 2, Name: "0002_bad.sql", SQL: "CREATE TABLE b (x); SELECT nonsense FROM nowhere;"},
 	}
 	if err := applyMigrations(ctx, w, ms); err == nil || !strings.Contains(err.Error(), "0002_bad.sql") {
 		t.Fatalf("applyMigrations = %v, want the failing step named", err)
