@@ -88,6 +88,12 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
+	// A login in this browser ends whatever login was here before: an
+	// earlier session, or someone's unfinished two-step login.
+	if err := s.m.Logout(r.Context(), auth.TokenFrom(r)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	if ch := res.Challenge; ch != nil {
 		http.SetCookie(w, &http.Cookie{
 			Name: challengeCookie, Value: ch.Token, Path: "/",
@@ -97,6 +103,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/login/2fa?"+url.Values{"next": {next}}.Encode())
 		return
 	}
+	clearChallenge(w)
 	s.m.SetSessionCookie(w, res.Session)
 	redirect(w, r, next)
 }
@@ -167,5 +174,6 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.m.ClearSessionCookie(w)
+	clearChallenge(w)
 	redirect(w, r, "/login?done=logged-out")
 }

@@ -12,6 +12,7 @@ import (
 	"path"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
@@ -156,6 +157,11 @@ func (s *server) secure(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if r.TLS != nil {
+			// Browsers that have seen the site over HTTPS never try plain
+			// HTTP again (behind a TLS-terminating proxy, have it add this).
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
 		if strings.HasPrefix(r.URL.Path, "/static/") {
 			h.Set("Cache-Control", "public, max-age=3600")
 		} else {
@@ -257,7 +263,10 @@ func redirect(w http.ResponseWriter, r *http.Request, target string) {
 }
 
 // localPath keeps a post-login destination on this site: an absolute path,
-// not "//host" or "/\host", which browsers read as another origin.
+// not "//host" or "/\\host", which browsers read as another origin. Its
+// result is re-escaped, so feeding it back through localPath (the login
+// form carries it in a hidden field) returns it unchanged: decoding one
+// layer of %-encoding per pass must not turn "/%255Chost" into "/\\host".
 func localPath(next string) string {
 	if next == "" || next[0] != '/' || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
 		return "/"
@@ -266,14 +275,11 @@ func localPath(next string) string {
 	if err != nil || u.Scheme != "" || u.Host != "" {
 		return "/"
 	}
-	return path.Clean(u.Path) + queryOf(u)
-}
-
-func queryOf(u *url.URL) string {
-	if u.RawQuery == "" {
-		return ""
+	clean := path.Clean(u.Path)
+	if strings.ContainsAny(clean, "\\") || strings.IndexFunc(clean, unicode.IsControl) >= 0 {
+		return "/"
 	}
-	return "?" + u.RawQuery
+	return (&url.URL{Path: clean, RawQuery: u.RawQuery}).RequestURI()
 }
 
 // prune deletes expired sessions and challenges now and then.
