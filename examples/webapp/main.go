@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -51,14 +52,23 @@ func main() {
 	dsn := flag.String("db", "usher-webapp.db", "SQLite database file, or a postgres:// DSN")
 	keyPath := flag.String("key", "usher-webapp.key", "secret key file, created (mode 0600) if missing; keep it out of the database's backups")
 	bootstrap := flag.String("bootstrap-token", "", "if set, the first sign-up must present this token")
+	proxies := flag.String("trusted-proxies", "", "comma-separated networks of your reverse proxies (e.g. 10.0.0.0/8); X-Forwarded-For is believed only from them")
 	flag.Parse()
-	if err := run(*addr, *dsn, *keyPath, *bootstrap); err != nil {
+	if err := run(*addr, *dsn, *keyPath, *bootstrap, *proxies); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(addr, dsn, keyPath, bootstrap string) error {
+func run(addr, dsn, keyPath, bootstrap, proxies string) error {
 	ctx := context.Background()
+	var trusted []netip.Prefix
+	for _, p := range strings.FieldsFunc(proxies, func(r rune) bool { return r == ',' || r == ' ' }) {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			return fmt.Errorf("-trusted-proxies: %w", err)
+		}
+		trusted = append(trusted, prefix)
+	}
 	key, err := loadKey(keyPath)
 	if err != nil {
 		return err
@@ -90,9 +100,13 @@ func run(addr, dsn, keyPath, bootstrap string) error {
 	// The session cookie is Secure: browsers keep it from http://localhost
 	// but not always from http://127.0.0.1.
 	logger.Info("listening; open http://localhost:"+port, "addr", addr, "signup_open", open)
+	handler := s.handler()
+	if len(trusted) > 0 {
+		handler = auth.TrustProxies(handler, trusted...)
+	}
 	srv := &http.Server{
 		Addr:              addr,
-		Handler:           s.handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
