@@ -286,10 +286,7 @@ func testChallengeSecondStepInAtomic(t *testing.T, s auth.Store, tf auth.TwoFact
 		const step = 57_000_010 // above cred.LastStep
 
 		err := s.Atomic(ctx(t), func(tx auth.Store) error {
-			ttf, ok := tx.(auth.TwoFactorStore)
-			if !ok {
-				return errNoTwoFactorTx
-			}
+			ttf := auth.TwoFactorStore(tx)
 			if err := ttf.Challenges().Delete(ctx(t), ch.ID); err != nil {
 				t.Errorf("Challenges().Delete inside Atomic: %v", err)
 			}

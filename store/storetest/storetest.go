@@ -39,8 +39,8 @@ import (
 )
 
 // Run runs the conformance suite against the stores newStore makes, one
-// fresh store per subtest. The TOTP, recovery-code and challenge tests run
-// only on stores that implement [auth.TwoFactorStore]; others skip them.
+// fresh store per subtest, second factors (TOTP, recovery codes, login
+// challenges) included.
 func Run(t *testing.T, newStore func(t *testing.T) auth.Store) {
 	t.Helper()
 	suites := []struct {

@@ -34,22 +34,11 @@ var totpTests = []test{
 	{"UserDeleted", withTwoFactor(testTOTPUserDeleted)},
 }
 
-// withTwoFactor adapts a test of the second-factor stores. Those are an
-// optional interface: a store without them skips the test.
+// withTwoFactor adapts a test of the second-factor stores (the
+// auth.TwoFactorStore part of every auth.Store).
 func withTwoFactor(run func(t *testing.T, s auth.Store, tf auth.TwoFactorStore)) func(*testing.T, auth.Store) {
-	return func(t *testing.T, s auth.Store) {
-		tf, ok := s.(auth.TwoFactorStore)
-		if !ok {
-			t.Skipf("%T has no second factors: it does not implement auth.TwoFactorStore", s)
-		}
-		run(t, s, tf)
-	}
+	return func(t *testing.T, s auth.Store) { run(t, s, s) }
 }
-
-// errNoTwoFactorTx is what a suite fn returns when the Store that Atomic
-// hands it lacks the second factors its store has: the Manager needs them
-// inside transactions.
-var errNoTwoFactorTx = errors.New("storetest: the Store passed to Atomic's fn does not implement auth.TwoFactorStore")
 
 // racers is how many goroutines a second-factor race starts.
 const racers = 20
@@ -707,10 +696,7 @@ func testRecoverySetRollback(t *testing.T, s auth.Store, tf auth.TwoFactorStore)
 	replacement, first := newRecoverySet("rk2", 8), newRecoverySet("rk2", 8)
 
 	err := s.Atomic(ctx(t), func(tx auth.Store) error {
-		ttf, ok := tx.(auth.TwoFactorStore)
-		if !ok {
-			return errNoTwoFactorTx
-		}
+		ttf := auth.TwoFactorStore(tx)
 		if err := ttf.TOTP().SetRecoveryCodes(ctx(t), u.ID, replacement.keyID, replacement.salt, replacement.hashes); err != nil {
 			t.Errorf("TOTP().SetRecoveryCodes (replacing) inside Atomic: %v", err)
 		}
