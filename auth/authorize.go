@@ -13,9 +13,9 @@ import (
 // transaction it re-reads the actor, checks perm (none when empty), runs fn
 // and records the event fn filled in; fn may clear e.Action to record
 // nothing when the change turned out to be a no-op. If anything fails the
-// transaction rolls back whole; a refusal (ErrForbidden, ErrLastAdmin,
-// group.ErrBuiltin) is then recorded in an event of its own with outcome
-// denied (OWASP ASVS 5.0 V16.3.2).
+// transaction rolls back whole; a refusal (anything wrapping ErrForbidden)
+// is then recorded in an event of its own with outcome denied (OWASP ASVS
+// 5.0 V16.3.2).
 func (m *Manager) change(ctx context.Context, actor *Principal, perm group.Permission, action audit.Action, target audit.Target,
 	fn func(tx Store, a *Principal, e *audit.Event) error) error {
 	err := m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {

@@ -199,7 +199,6 @@ func (m *Manager) recordAlone(ctx context.Context, e *audit.Event) {
 }
 
 // isDenial reports whether err is an authorization refusal, which is
-// audited as such.
-func isDenial(err error) bool {
-	return errors.Is(err, ErrForbidden) || errors.Is(err, ErrLastAdmin) || errors.Is(err, group.ErrBuiltin)
-}
+// audited as such. Every refusal wraps ErrForbidden (ErrLastAdmin,
+// ErrEnrollmentRequired and the built-in groups' refusals included).
+func isDenial(err error) bool { return errors.Is(err, ErrForbidden) }
