@@ -10,17 +10,19 @@ import (
 	"github.com/usher-go/usher/user"
 )
 
-// Invariant 2: deny by default. A principal the host built itself, a nil
-// one, and a plain user all get ErrForbidden from every admin operation.
+// Invariant 2: deny by default. A principal the host built itself (all it
+// can set is the client), a nil one, and a plain user all get ErrForbidden
+// from every admin operation.
 func TestDenyByDefault(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()
 	victim, bob := e.user(admin, "bob@example.com", group.UsersID)
-	forged := &auth.Principal{User: admin.User, Group: admin.Group, Session: admin.Session}
+	forged := &auth.Principal{}
+	forged.SetClient(admin.Client())
 	for _, actor := range []*auth.Principal{nil, forged, bob} {
 		name := "nil"
 		if actor != nil {
-			name = string(actor.User.Email)
+			name = string(actor.User().Email)
 			if actor == forged {
 				name = "forged"
 			}
@@ -31,23 +33,23 @@ func TestDenyByDefault(t *testing.T) {
 			_, ops["CreateUser"] = e.m.CreateUser(e.ctx, actor, auth.NewUser{Email: "new@example.com", Password: "long enough pw"})
 			n := "x"
 			_, ops["UpdateUser"] = e.m.UpdateUser(e.ctx, actor, victim.ID, auth.UserUpdate{Name: &n})
-			ops["SetDisabled"] = e.m.SetDisabled(e.ctx, actor, admin.User.ID, true)
-			ops["ResetPassword"] = e.m.ResetPassword(e.ctx, actor, admin.User.ID, "a new password!")
-			ops["DeleteUser"] = e.m.DeleteUser(e.ctx, actor, admin.User.ID)
+			ops["SetDisabled"] = e.m.SetDisabled(e.ctx, actor, admin.User().ID, true)
+			ops["ResetPassword"] = e.m.ResetPassword(e.ctx, actor, admin.User().ID, "a new password!")
+			ops["DeleteUser"] = e.m.DeleteUser(e.ctx, actor, admin.User().ID)
 			_, ops["ListGroups"] = e.m.ListGroups(e.ctx, actor)
 			_, ops["CreateGroup"] = e.m.CreateGroup(e.ctx, actor, group.Group{Name: "g", Permissions: []group.Permission{"backups:read"}})
 			_, ops["UpdateGroup"] = e.m.UpdateGroup(e.ctx, actor, group.Group{ID: group.UsersID, Name: "Users", Permissions: []group.Permission{"*"}})
 			ops["DeleteGroup"] = e.m.DeleteGroup(e.ctx, actor, group.UsersID)
 			_, ops["AuditLog"] = e.m.AuditLog(e.ctx, actor, audit.Query{})
-			_, ops["UserSessions"] = e.m.UserSessions(e.ctx, actor, admin.User.ID)
-			ops["RevokeSession"] = e.m.RevokeSession(e.ctx, actor, admin.Session.ID)
+			_, ops["UserSessions"] = e.m.UserSessions(e.ctx, actor, admin.User().ID)
+			ops["RevokeSession"] = e.m.RevokeSession(e.ctx, actor, admin.Session().ID)
 			for op, err := range ops {
 				wantErrNamed(t, op, err, auth.ErrForbidden)
 			}
 		})
 	}
 	// Nothing changed.
-	e.auth(admin.Session.Token)
+	e.auth(tokenOf(admin))
 	if u, _ := e.db.Users().Get(e.ctx, victim.ID); u.Name != victim.Name {
 		t.Fatal("a denied update was written")
 	}
@@ -134,12 +136,12 @@ func TestNoEscalation(t *testing.T) {
 			return e.m.ResetPassword(e.ctx, mgr, runner.ID, "takeover password")
 		}},
 		{"reset the admin's password", func() error {
-			return e.m.ResetPassword(e.ctx, mgr, admin.User.ID, "takeover password")
+			return e.m.ResetPassword(e.ctx, mgr, admin.User().ID, "takeover password")
 		}},
 		{"disable a user holding more", func() error { return e.m.SetDisabled(e.ctx, mgr, runner.ID, true) }},
 		{"delete a user holding more", func() error { return e.m.DeleteUser(e.ctx, mgr, runner.ID) }},
 		{"delete a group holding more", func() error { return e.m.DeleteGroup(e.ctx, mgr, runners.ID) }},
-		{"revoke the admin's session", func() error { return e.m.RevokeSession(e.ctx, mgr, admin.Session.ID) }},
+		{"revoke the admin's session", func() error { return e.m.RevokeSession(e.ctx, mgr, admin.Session().ID) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -172,13 +174,13 @@ func TestNobodyChangesOwnGroup(t *testing.T) {
 	admin := e.admin()
 	_, admin2 := e.user(admin, "admin2@example.com", group.AdminID)
 	g := group.UsersID
-	_, err := e.m.UpdateUser(e.ctx, admin2, admin2.User.ID, auth.UserUpdate{GroupID: &g})
+	_, err := e.m.UpdateUser(e.ctx, admin2, admin2.User().ID, auth.UserUpdate{GroupID: &g})
 	wantErr(t, err, auth.ErrForbidden)
-	if u, _ := e.db.Users().Get(e.ctx, admin2.User.ID); u.GroupID != string(group.AdminID) {
+	if u, _ := e.db.Users().Get(e.ctx, admin2.User().ID); u.GroupID != string(group.AdminID) {
 		t.Fatal("own group changed")
 	}
 	// Someone else may.
-	if _, err := e.m.UpdateUser(e.ctx, admin, admin2.User.ID, auth.UserUpdate{GroupID: &g}); err != nil {
+	if _, err := e.m.UpdateUser(e.ctx, admin, admin2.User().ID, auth.UserUpdate{GroupID: &g}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -189,14 +191,14 @@ func TestLastAdmin(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()
 	users := group.UsersID
-	wantErr(t, e.m.DeleteUser(e.ctx, admin, admin.User.ID), auth.ErrLastAdmin)
-	wantErr(t, e.m.SetDisabled(e.ctx, admin, admin.User.ID, true), auth.ErrLastAdmin)
+	wantErr(t, e.m.DeleteUser(e.ctx, admin, admin.User().ID), auth.ErrLastAdmin)
+	wantErr(t, e.m.SetDisabled(e.ctx, admin, admin.User().ID, true), auth.ErrLastAdmin)
 	_, err := e.m.UpdateGroup(e.ctx, admin, group.Group{ID: group.AdminID, Name: "Admins", Permissions: []group.Permission{group.UsersRead}})
 	wantErr(t, err, group.ErrBuiltin)
 	wantErr(t, e.m.DeleteGroup(e.ctx, admin, group.AdminID), group.ErrBuiltin)
 	wantErr(t, e.m.DeleteGroup(e.ctx, admin, group.UsersID), group.ErrBuiltin)
 	// Hosts mapping ErrForbidden to 403 catch these too.
-	wantErr(t, e.m.DeleteUser(e.ctx, admin, admin.User.ID), auth.ErrForbidden)
+	wantErr(t, e.m.DeleteUser(e.ctx, admin, admin.User().ID), auth.ErrForbidden)
 	wantErr(t, e.m.DeleteGroup(e.ctx, admin, group.AdminID), auth.ErrForbidden)
 
 	// A second admin, disabled, does not count.
@@ -204,17 +206,17 @@ func TestLastAdmin(t *testing.T) {
 	if err := e.m.SetDisabled(e.ctx, admin, a2.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, e.m.DeleteUser(e.ctx, admin, admin.User.ID), auth.ErrLastAdmin)
+	wantErr(t, e.m.DeleteUser(e.ctx, admin, admin.User().ID), auth.ErrLastAdmin)
 	// Enabled, it does: the other admin can now move the first out.
 	if err := e.m.SetDisabled(e.ctx, admin, a2.ID, false); err != nil {
 		t.Fatal(err)
 	}
 	p2 := e.login("admin2@example.com", "password-admin2@example.com")
-	if _, err := e.m.UpdateUser(e.ctx, p2, admin.User.ID, auth.UserUpdate{GroupID: &users}); err != nil {
+	if _, err := e.m.UpdateUser(e.ctx, p2, admin.User().ID, auth.UserUpdate{GroupID: &users}); err != nil {
 		t.Fatal(err)
 	}
 	// And now admin2 is the last one.
-	wantErr(t, e.m.DeleteUser(e.ctx, p2, p2.User.ID), auth.ErrLastAdmin)
+	wantErr(t, e.m.DeleteUser(e.ctx, p2, p2.User().ID), auth.ErrLastAdmin)
 	if ev := e.lastEvent(audit.UserDeleted); ev.Outcome != audit.Denied {
 		t.Fatalf("last-admin refusal recorded as %s", ev.Outcome)
 	}
@@ -227,8 +229,8 @@ func TestLastAdminRace(t *testing.T) {
 		a := e.admin()
 		_, b := e.user(a, "b@example.com", group.AdminID)
 		var wg sync.WaitGroup
-		wg.Go(func() { _ = e.m.SetDisabled(e.ctx, a, b.User.ID, true) })
-		wg.Go(func() { _ = e.m.SetDisabled(e.ctx, b, a.User.ID, true) })
+		wg.Go(func() { _ = e.m.SetDisabled(e.ctx, a, b.User().ID, true) })
+		wg.Go(func() { _ = e.m.SetDisabled(e.ctx, b, a.User().ID, true) })
 		wg.Wait()
 		if n, _ := e.db.Users().CountInGroup(e.ctx, string(group.AdminID), true); n != 1 {
 			t.Fatalf("%d enabled admins after the race, want 1", n)
@@ -243,13 +245,13 @@ func TestPermissionChangeAppliesNow(t *testing.T) {
 	admin := e.admin()
 	ops := e.group(admin, "Operators", "backups:read")
 	_, op := e.user(admin, "op@example.com", ops.ID)
-	if p := e.auth(op.Session.Token); p.Can("backups:run") || !p.Can("backups:read") {
+	if p := e.auth(tokenOf(op)); p.Can("backups:run") || !p.Can("backups:read") {
 		t.Fatal("wrong permissions before")
 	}
 	if _, err := e.m.UpdateGroup(e.ctx, admin, group.Group{ID: ops.ID, Name: ops.Name, Permissions: []group.Permission{"backups:run"}}); err != nil {
 		t.Fatal(err)
 	}
-	if p := e.auth(op.Session.Token); !p.Can("backups:run") || p.Can("backups:read") {
+	if p := e.auth(tokenOf(op)); !p.Can("backups:run") || p.Can("backups:read") {
 		t.Fatalf("permissions not applied: %v", p.Permissions())
 	}
 	ev := e.lastEvent(audit.GroupUpdated)
@@ -260,10 +262,10 @@ func TestPermissionChangeAppliesNow(t *testing.T) {
 	}
 	// Moving the user to another group applies at once too.
 	users := group.UsersID
-	if _, err := e.m.UpdateUser(e.ctx, admin, op.User.ID, auth.UserUpdate{GroupID: &users}); err != nil {
+	if _, err := e.m.UpdateUser(e.ctx, admin, op.User().ID, auth.UserUpdate{GroupID: &users}); err != nil {
 		t.Fatal(err)
 	}
-	if p := e.auth(op.Session.Token); p.Can("backups:run") || !p.Can(group.ProfileUpdateName) {
+	if p := e.auth(tokenOf(op)); p.Can("backups:run") || !p.Can(group.ProfileUpdateName) {
 		t.Fatalf("group change not applied: %v", p.Permissions())
 	}
 }
@@ -276,10 +278,10 @@ func TestRevocationOnChange(t *testing.T) {
 		op        func(e *env, admin, victim *auth.Principal) error
 		keepsSelf bool
 	}{
-		{"delete", func(e *env, a, v *auth.Principal) error { return e.m.DeleteUser(e.ctx, a, v.User.ID) }, false},
-		{"disable", func(e *env, a, v *auth.Principal) error { return e.m.SetDisabled(e.ctx, a, v.User.ID, true) }, false},
+		{"delete", func(e *env, a, v *auth.Principal) error { return e.m.DeleteUser(e.ctx, a, v.User().ID) }, false},
+		{"disable", func(e *env, a, v *auth.Principal) error { return e.m.SetDisabled(e.ctx, a, v.User().ID, true) }, false},
 		{"reset password", func(e *env, a, v *auth.Principal) error {
-			return e.m.ResetPassword(e.ctx, a, v.User.ID, "brand new password")
+			return e.m.ResetPassword(e.ctx, a, v.User().ID, "brand new password")
 		}, false},
 		{"own password change", func(e *env, _, v *auth.Principal) error {
 			return e.m.ChangePassword(e.ctx, v, "password-v@example.com", "brand new password")
@@ -294,9 +296,9 @@ func TestRevocationOnChange(t *testing.T) {
 			if err := tc.op(e, admin, v); err != nil {
 				t.Fatal(err)
 			}
-			_, err := e.m.Authenticate(e.ctx, other.Session.Token)
+			_, err := e.m.Authenticate(e.ctx, tokenOf(other))
 			wantErr(t, err, auth.ErrUnauthenticated)
-			_, err = e.m.Authenticate(e.ctx, v.Session.Token)
+			_, err = e.m.Authenticate(e.ctx, tokenOf(v))
 			if tc.keepsSelf && err != nil {
 				t.Fatalf("current session ended: %v", err)
 			}
@@ -374,20 +376,23 @@ func TestUnlockLogin(t *testing.T) {
 }
 
 // The operator principal (command-line recovery) may do anything an admin
-// may, within the same invariants, and is audited as the operator.
+// may, within the same invariants, and is audited as the operator. It acts
+// only on the Manager made with it.
 func TestOperator(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()
-	op := e.m.Operator("root@backup-host")
-	if err := e.m.ResetPassword(e.ctx, op, admin.User.ID, "recovered password"); err != nil {
+	opm, op := e.operator("root@backup-host")
+	wantErr(t, e.m.ResetPassword(e.ctx, op, admin.User().ID, "other manager password"), auth.ErrForbidden)
+	if err := opm.ResetPassword(e.ctx, op, admin.User().ID, "recovered password"); err != nil {
 		t.Fatal(err)
 	}
 	ev := e.lastEvent(audit.PasswordReset)
 	if ev.Actor.ID != "operator" || ev.Actor.Email != "root@backup-host" {
 		t.Fatalf("event actor %+v", ev.Actor)
 	}
-	wantErr(t, e.m.DeleteUser(e.ctx, op, admin.User.ID), auth.ErrLastAdmin)
-	// A principal copied from the operator's exported fields is nothing.
-	forged := &auth.Principal{User: op.User, Group: op.Group}
-	wantErr(t, e.m.ResetPassword(e.ctx, forged, admin.User.ID, "takeover password"), auth.ErrForbidden)
+	wantErr(t, opm.DeleteUser(e.ctx, op, admin.User().ID), auth.ErrLastAdmin)
+	// A principal a host builds holds nothing, whatever client it claims.
+	forged := &auth.Principal{}
+	forged.SetClient(op.Client())
+	wantErr(t, opm.ResetPassword(e.ctx, forged, admin.User().ID, "takeover password"), auth.ErrForbidden)
 }

@@ -22,7 +22,7 @@ func TestAuditEventPerActionAndNoSecrets(t *testing.T) {
 	e := newEnv(t, func(c *auth.Config) { c.AuditMirror = mirror })
 	secrets := []string{adminPassword}
 	admin := e.admin()
-	secrets = append(secrets, admin.Session.Token)
+	secrets = append(secrets, tokenOf(admin))
 	g := e.group(admin, "Ops", "backups:read")
 	u, err := e.m.CreateUser(e.ctx, admin, auth.NewUser{Email: "bob@example.com", Password: "bob's secret pw", GroupID: g.ID})
 	if err != nil {
@@ -60,15 +60,15 @@ func TestAuditEventPerActionAndNoSecrets(t *testing.T) {
 			_, err := e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Name: ptr("Rob")})
 			return err
 		}},
-		{audit.Logout, func() error { return e.m.Logout(e.ctx, bob.Session.Token) }},
+		{audit.Logout, func() error { return e.m.Logout(e.ctx, tokenOf(bob)) }},
 		{audit.UserDisabled, func() error { return e.m.SetDisabled(e.ctx, admin, u.ID, true) }},
 		{audit.UserEnabled, func() error { return e.m.SetDisabled(e.ctx, admin, u.ID, false) }},
 		{audit.UserDeleted, func() error { return e.m.DeleteUser(e.ctx, admin, u.ID) }},
 		{audit.GroupDeleted, func() error { return e.m.DeleteGroup(e.ctx, admin, g.ID) }},
 		{audit.SessionRevoked, func() error {
 			other := e.login(adminEmail, adminPassword)
-			secrets = append(secrets, other.Session.Token)
-			return e.m.RevokeSession(e.ctx, admin, other.Session.ID)
+			secrets = append(secrets, tokenOf(other))
+			return e.m.RevokeSession(e.ctx, admin, other.Session().ID)
 		}},
 	}
 	secrets = append(secrets, "reset secret pw 1", "changed secret pw 2")
@@ -127,12 +127,12 @@ func TestChangeFailsWhenAuditFails(t *testing.T) {
 	if _, err := e.db.Users().GetByEmail(e.ctx, "ghost@example.com"); err == nil {
 		t.Fatal("user written although its event failed")
 	}
-	before, _ := e.db.Sessions().List(e.ctx, admin.User.ID)
+	before, _ := e.db.Sessions().List(e.ctx, admin.User().ID)
 	_, err = broken.Login(e.ctx, adminEmail, adminPassword, client)
 	if err == nil {
 		t.Fatal("login succeeded without its audit event")
 	}
-	if after, _ := e.db.Sessions().List(e.ctx, admin.User.ID); len(after) != len(before) {
+	if after, _ := e.db.Sessions().List(e.ctx, admin.User().ID); len(after) != len(before) {
 		t.Fatal("a session was written although the login's event failed")
 	}
 }

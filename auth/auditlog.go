@@ -69,7 +69,7 @@ func (m *Manager) Record(ctx context.Context, actor *Principal, action audit.Act
 	e := &audit.Event{Action: action, Outcome: outcome, Target: target, Details: details}
 	if actor != nil {
 		e.Actor = actor.auditActor()
-		c := actor.client()
+		c := actor.Client()
 		e.IP, e.UserAgent = c.IP, c.UserAgent
 	}
 	return m.atomic(ctx, func(_ Store, rec func(*audit.Event) error) error { return rec(e) })

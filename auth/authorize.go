@@ -23,7 +23,7 @@ func (m *Manager) change(ctx context.Context, actor *Principal, perm group.Permi
 		if err != nil {
 			return err
 		}
-		c := a.client()
+		c := a.Client()
 		e := &audit.Event{
 			Action: action, Outcome: audit.Success, Actor: a.auditActor(), Target: target,
 			IP: c.IP, UserAgent: c.UserAgent,
@@ -47,7 +47,7 @@ func (m *Manager) recordDenial(ctx context.Context, actor *Principal, action aud
 	e := &audit.Event{Action: action, Outcome: audit.Denied, Target: target, Reason: reason.Error()}
 	if actor != nil {
 		e.Actor = actor.auditActor()
-		c := actor.client()
+		c := actor.Client()
 		e.IP, e.UserAgent = c.IP, c.UserAgent
 	}
 	m.recordAlone(ctx, e)

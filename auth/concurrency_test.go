@@ -170,21 +170,21 @@ func TestActorIdentityNotTiedToSession(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()
 	_, a2 := e.user(admin, "a2@example.com", group.AdminID)
-	if err := e.m.ResetPassword(e.ctx, admin, a2.User.ID, "a brand new pw"); err != nil {
+	if err := e.m.ResetPassword(e.ctx, admin, a2.User().ID, "a brand new pw"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.m.Authenticate(e.ctx, a2.Session.Token); !errors.Is(err, auth.ErrUnauthenticated) {
+	if _, err := e.m.Authenticate(e.ctx, tokenOf(a2)); !errors.Is(err, auth.ErrUnauthenticated) {
 		t.Fatal("precondition")
 	}
 	if _, err := e.m.CreateUser(e.ctx, a2, auth.NewUser{Email: "x@example.com", Password: "long enough pw", GroupID: group.AdminID}); err == nil {
 		t.Error("a principal whose session was revoked created an admin")
 	}
 	_, bob := e.user(admin, "bob@example.com", group.UsersID)
-	p := *bob
-	p.User.ID = admin.User.ID // e.g. a host "refreshing" p.User after GetUser
+	u := bob.User()
+	u.ID = admin.User().ID // e.g. a host "refreshing" the user after GetUser
 	adm := group.AdminID
-	if _, err := e.m.UpdateUser(e.ctx, &p, bob.User.ID, auth.UserUpdate{GroupID: &adm}); err == nil {
-		t.Error("a plain user's principal with User.ID rewritten moved itself into the admin group")
+	if _, err := e.m.UpdateUser(e.ctx, bob, bob.User().ID, auth.UserUpdate{GroupID: &adm}); err == nil {
+		t.Error("a plain user's principal moved itself into the admin group")
 	}
 }
 
@@ -194,8 +194,8 @@ func TestUserSessionsSkipsMayManage(t *testing.T) {
 	admin := e.admin()
 	h := e.group(admin, "Helpdesk", group.SessionsRevoke)
 	_, help := e.user(admin, "help@example.com", h.ID)
-	wantErr(t, e.m.RevokeSession(e.ctx, help, admin.Session.ID), auth.ErrForbidden)
-	if list, err := e.m.UserSessions(e.ctx, help, admin.User.ID); err == nil {
+	wantErr(t, e.m.RevokeSession(e.ctx, help, admin.Session().ID), auth.ErrForbidden)
+	if list, err := e.m.UserSessions(e.ctx, help, admin.User().ID); err == nil {
 		t.Errorf("helpdesk read %d admin sessions (IP %q)", len(list), list[0].IP)
 	}
 }

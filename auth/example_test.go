@@ -83,7 +83,7 @@ func ExampleManager_RequirePermission() {
 	mux := http.NewServeMux()
 	mux.Handle("POST /backups/run", m.RequirePermission("backups:run", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := auth.PrincipalFrom(r.Context())
-		fmt.Fprintf(w, "started by %s", p.User.Email)
+		fmt.Fprintf(w, "started by %s", p.User().Email)
 	})))
 	h := m.Middleware(mux)
 

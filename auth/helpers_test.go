@@ -67,6 +67,26 @@ func newEnv(t *testing.T, mod ...func(*auth.Config)) *env {
 // manager returns another Manager over store with the env's clock.
 func (e *env) manager(store auth.Store, mod ...func(*auth.Config)) *auth.Manager {
 	e.t.Helper()
+	m, err := auth.New(e.config(store, mod...))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return m
+}
+
+// operator returns a Manager over the env's store with an operator, as a
+// command-line tool would make them.
+func (e *env) operator(name string) (*auth.Manager, *auth.Principal) {
+	e.t.Helper()
+	m, op, err := auth.NewWithOperator(e.config(e.db), name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return m, op
+}
+
+// config is the env's Manager configuration over store.
+func (e *env) config(store auth.Store, mod ...func(*auth.Config)) auth.Config {
 	cfg := auth.Config{
 		Store:                         store,
 		Issuer:                        "usher test",
@@ -79,11 +99,7 @@ func (e *env) manager(store auth.Store, mod ...func(*auth.Config)) *auth.Manager
 	for _, f := range mod {
 		f(&cfg)
 	}
-	m, err := auth.New(cfg)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return m
+	return cfg
 }
 
 // hostPermissions are the test host's own permissions.
@@ -106,14 +122,24 @@ func (e *env) admin() *auth.Principal {
 	return e.auth(s.Token)
 }
 
+// tokens maps each Principal a test made to the token it authenticated.
+var tokens sync.Map // *auth.Principal → string
+
+// tokenOf returns the session token p was authenticated with.
+func tokenOf(p *auth.Principal) string {
+	t, _ := tokens.Load(p)
+	s, _ := t.(string)
+	return s
+}
+
 func (e *env) auth(token string) *auth.Principal {
 	e.t.Helper()
 	p, err := e.m.Authenticate(e.ctx, token)
 	if err != nil {
 		e.t.Fatalf("Authenticate: %v", err)
 	}
-	// A Principal never carries the token; tests keep it there to use later.
-	p.Session.Token = token
+	// A Principal never carries the token; tests keep it beside to use later.
+	tokens.Store(p, token)
 	return p
 }
 

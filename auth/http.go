@@ -98,7 +98,7 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 		case err != nil:
 			m.httpError(w, r, http.StatusInternalServerError, err)
 		default:
-			p.Client = ClientFrom(r)
+			p.SetClient(ClientFrom(r))
 			next.ServeHTTP(w, r.WithContext(WithPrincipal(r.Context(), p)))
 		}
 	})

@@ -47,12 +47,12 @@ func TestMiddlewareAndRequirePermission(t *testing.T) {
 	}{
 		{"anonymous", func(*http.Request) {}, 401, ""},
 		{"garbage bearer", func(r *http.Request) { r.Header.Set("Authorization", "Bearer nope") }, 401, ""},
-		{"basic auth is not a session", func(r *http.Request) { r.Header.Set("Authorization", "Basic "+admin.Session.Token) }, 401, ""},
-		{"admin by bearer", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+admin.Session.Token) }, 200, adminEmail},
+		{"basic auth is not a session", func(r *http.Request) { r.Header.Set("Authorization", "Basic "+tokenOf(admin)) }, 401, ""},
+		{"admin by bearer", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tokenOf(admin)) }, 200, adminEmail},
 		{"admin by cookie", func(r *http.Request) {
-			r.AddCookie(&http.Cookie{Name: auth.CookieName, Value: admin.Session.Token})
+			r.AddCookie(&http.Cookie{Name: auth.CookieName, Value: tokenOf(admin)})
 		}, 200, adminEmail},
-		{"bob lacks the permission", func(r *http.Request) { r.Header.Set("Authorization", "bearer "+bob.Session.Token) }, 403, ""},
+		{"bob lacks the permission", func(r *http.Request) { r.Header.Set("Authorization", "bearer "+tokenOf(bob)) }, 403, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -65,7 +65,7 @@ func TestMiddlewareAndRequirePermission(t *testing.T) {
 			if rec.Code != tc.status {
 				t.Fatalf("status %d, want %d", rec.Code, tc.status)
 			}
-			if tc.who != "" && (seen == nil || seen.User.Email != tc.who || seen.Client.IP != "198.51.100.7") {
+			if tc.who != "" && (seen == nil || seen.User().Email != tc.who || seen.Client().IP != "198.51.100.7") {
 				t.Fatalf("principal %+v", seen)
 			}
 		})

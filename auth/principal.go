@@ -14,49 +14,79 @@ import (
 
 // Principal is an authenticated user for the length of one request: the
 // user, its group and the session, read fresh by [Manager.Authenticate].
-// Only a Manager makes Principals that can do anything: the zero value, or
-// one a host builds itself, is denied everything.
+// Only a Manager makes Principals that can do anything: the zero value is
+// denied everything.
+//
+// A Principal is opaque: what decides who acts and what they may do is
+// unexported, and the accessors return copies, so no host code (and no bug
+// in it) can change who a Principal is. Only the request it acts in
+// ([Principal.SetClient]) is the host's to set.
 type Principal struct {
-	User    user.User
-	Group   group.Group
-	Session Session
-	// Client is the request the principal is acting in, for the audit
-	// trail. The net/http middleware fills it; when empty, events carry the
-	// IP and user agent the session was created with.
-	Client Client
+	user    user.User
+	group   group.Group
+	session Session
+	client  Client
 
 	perms *group.Set
-	// Who authenticated, as the Manager saw it: the exported fields are the
-	// host's to read (and could be changed); these decide who acts.
-	userID    user.ID
-	sessionID string
 	// mustEnroll: the group requires a second factor the user lacks; only
 	// enrolling is allowed.
 	mustEnroll bool
-	// operator names the person behind an [Manager.Operator] principal.
-	operator string
+	// operator names the person behind an operator principal, and
+	// operatorOf the one Manager it acts on (see [NewWithOperator]).
+	operator   string
+	operatorOf *Manager
 }
 
-// Operator returns a principal holding every permission, with no user and
-// no session behind it, for command-line tools run by whoever controls the
-// database and the secret key (examples/adminctl): recovering a locked-out
-// admin, resetting a second factor, rotating keys. Everything it does is
-// checked against the same invariants (the last admin stays, the admin group
-// keeps "*") and audited with actor ID "operator" and the given name.
-//
-// It MUST NOT be reachable from a request path: anyone who can obtain it
-// can do anything.
-func (m *Manager) Operator(name string) *Principal {
-	name = cleanField(name, 128)
-	if name == "" {
-		name = "operator"
+// User returns a copy of the principal's account as it was read for this
+// request. Changing the copy changes nothing.
+func (p *Principal) User() user.User {
+	if p == nil {
+		return user.User{}
 	}
-	all := &group.Group{ID: group.AdminID, Name: "Operator", Permissions: []group.Permission{group.All}}
-	return &Principal{
-		User:     user.User{Email: name},
-		Group:    *all,
-		perms:    group.NewSet(all.Permissions),
-		operator: name,
+	return p.user
+}
+
+// Group returns a copy of the principal's group as it was read for this
+// request, its permission list included.
+func (p *Principal) Group() group.Group {
+	if p == nil {
+		return group.Group{}
+	}
+	g := p.group
+	g.Permissions = slices.Clone(g.Permissions)
+	return g
+}
+
+// Session returns a copy of the session the principal authenticated with;
+// its Token is empty. An operator principal has none.
+func (p *Principal) Session() Session {
+	if p == nil {
+		return Session{}
+	}
+	return p.session
+}
+
+// Client returns the request the principal acts in: what
+// [Principal.SetClient] set or, when nothing was set, the IP and user agent
+// the session was created with.
+func (p *Principal) Client() Client {
+	if p == nil {
+		return Client{}
+	}
+	if p.client != (Client{}) {
+		return p.client
+	}
+	return Client{IP: p.session.IP, UserAgent: p.session.UserAgent}
+}
+
+// SetClient records the request the principal is acting in, for the
+// throttle and the audit trail; [Manager.Middleware] sets it from each
+// request. It changes nothing about who the principal is or what it may
+// do. A Principal belongs to one request: do not share it between
+// goroutines that call SetClient.
+func (p *Principal) SetClient(c Client) {
+	if p != nil {
+		p.client = c
 	}
 }
 
@@ -69,7 +99,7 @@ func (p *Principal) MustEnroll() bool { return p != nil && p.mustEnroll }
 // Can reports whether the principal's group grants perm. It does not
 // allocate. A disabled user can do nothing.
 func (p *Principal) Can(perm group.Permission) bool {
-	if p == nil || p.User.Disabled {
+	if p == nil || p.user.Disabled {
 		return false
 	}
 	if p.mustEnroll && perm != group.ProfileManage2FA {
@@ -90,14 +120,7 @@ func (p *Principal) auditActor() audit.Actor {
 	if p.operator != "" {
 		return audit.Actor{ID: "operator", Email: p.operator}
 	}
-	return audit.Actor{ID: string(p.userID), Email: p.User.Email}
-}
-
-func (p *Principal) client() Client {
-	if p.Client != (Client{}) {
-		return p.Client
-	}
-	return Client{IP: p.Session.IP, UserAgent: p.Session.UserAgent}
+	return audit.Actor{ID: string(p.user.ID), Email: p.user.Email}
 }
 
 // permCache keeps compiled permission sets per group. An entry is used only
@@ -137,10 +160,10 @@ func (c *permCache) size() int {
 
 // principal builds a Principal from stored records.
 func (m *Manager) principal(u *user.User, g *group.Group, s *Session) *Principal {
-	p := &Principal{User: *u, Group: *g, perms: m.perms.set(g), userID: u.ID}
+	p := &Principal{user: *u, group: *g, perms: m.perms.set(g)}
 	if s != nil {
-		p.Session = *s
-		p.sessionID = s.ID
+		p.session = *s
+		p.session.Token = ""
 	}
 	return p
 }
@@ -149,33 +172,16 @@ func (m *Manager) principal(u *user.User, g *group.Group, s *Session) *Principal
 // checks that it holds perm. Reading inside the transaction means a check
 // and the change it guards see the same state: an admin demoted or logged
 // out a moment ago cannot finish an operation with the permissions it had
-// (OWASP ASVS 5.0 V8.3.1). The identity comes from the Manager's own record
-// of the authentication, never from the Principal's exported fields.
+// (OWASP ASVS 5.0 V8.3.1).
 func (m *Manager) actorIn(ctx context.Context, tx Store, actor *Principal, perm group.Permission) (*Principal, error) {
-	if actor != nil && actor.operator != "" && actor.perms != nil {
+	if actor != nil && actor.operator != "" {
+		if actor.operatorOf != m || actor.perms == nil {
+			return nil, fmt.Errorf("%w: an operator of another Manager", ErrForbidden)
+		}
 		return actor, nil // no user or session to re-read
 	}
-	if actor == nil || actor.perms == nil || actor.userID == "" {
-		return nil, fmt.Errorf("%w: no authenticated principal", ErrForbidden)
-	}
-	s, err := tx.Sessions().Get(ctx, actor.sessionID)
-	if errors.Is(err, ErrSessionNotFound) || err == nil && (s.UserID != actor.userID || m.expired(s, m.clock())) {
-		return nil, fmt.Errorf("%w: the session has ended", ErrUnauthenticated)
-	}
+	fresh, err := m.reread(ctx, tx, actor)
 	if err != nil {
-		return nil, err
-	}
-	u, err := tx.Users().Get(ctx, actor.userID)
-	if err != nil {
-		return nil, fmt.Errorf("%w: acting user: %v", ErrForbidden, err)
-	}
-	g, err := tx.Groups().Get(ctx, group.ID(u.GroupID))
-	if err != nil {
-		return nil, fmt.Errorf("%w: acting user's group: %v", ErrForbidden, err)
-	}
-	fresh := m.principal(u, g, s)
-	fresh.Client = actor.Client
-	if err := m.applyTwoFactorPolicy(ctx, tx, fresh); err != nil {
 		return nil, err
 	}
 	if fresh.mustEnroll && perm != group.ProfileManage2FA {
@@ -187,13 +193,44 @@ func (m *Manager) actorIn(ctx context.Context, tx Store, actor *Principal, perm 
 	return fresh, nil
 }
 
+// reread returns actor as the store has it now: its session still live and
+// still the same user's, the user and its group as they are, the two-factor
+// policy applied. The identity is the one the Manager recorded when it
+// authenticated actor, which no host code can change.
+func (m *Manager) reread(ctx context.Context, tx Store, actor *Principal) (*Principal, error) {
+	if actor == nil || actor.perms == nil || actor.user.ID == "" {
+		return nil, fmt.Errorf("%w: no authenticated principal", ErrForbidden)
+	}
+	s, err := tx.Sessions().Get(ctx, actor.session.ID)
+	if errors.Is(err, ErrSessionNotFound) || err == nil && (s.UserID != actor.user.ID || m.expired(s, m.clock())) {
+		return nil, fmt.Errorf("%w: the session has ended", ErrUnauthenticated)
+	}
+	if err != nil {
+		return nil, err
+	}
+	u, err := tx.Users().Get(ctx, actor.user.ID)
+	if err != nil {
+		return nil, fmt.Errorf("%w: acting user: %v", ErrForbidden, err)
+	}
+	g, err := tx.Groups().Get(ctx, group.ID(u.GroupID))
+	if err != nil {
+		return nil, fmt.Errorf("%w: acting user's group: %v", ErrForbidden, err)
+	}
+	fresh := m.principal(u, g, s)
+	fresh.client = actor.client
+	if err := m.applyTwoFactorPolicy(ctx, tx, fresh); err != nil {
+		return nil, err
+	}
+	return fresh, nil
+}
+
 // applyTwoFactorPolicy marks p as owing an enrollment when its group
 // requires a second factor it lacks. Only such groups cost the extra read.
 func (m *Manager) applyTwoFactorPolicy(ctx context.Context, s Store, p *Principal) error {
-	if !p.Group.RequireTwoFactor {
+	if !p.group.RequireTwoFactor {
 		return nil
 	}
-	ok, err := enrolled(ctx, s, p.userID)
+	ok, err := enrolled(ctx, s, p.user.ID)
 	p.mustEnroll = !ok
 	return err
 }

@@ -31,10 +31,10 @@ func (m *Manager) UpdateProfile(ctx context.Context, actor *Principal, up Profil
 	var out *user.User
 	target := audit.Target{Type: audit.TargetUser}
 	if actor != nil {
-		target.ID = string(actor.User.ID)
+		target.ID = string(actor.user.ID)
 	}
 	key := ""
-	if ch.email != nil && actor != nil && *ch.email != actor.User.Email && actor.Can(group.ProfileUpdateEmail) {
+	if ch.email != nil && actor != nil && *ch.email != actor.user.Email && actor.Can(group.ProfileUpdateEmail) {
 		if up.Password == "" {
 			return nil, ErrReauthRequired
 		}
@@ -43,7 +43,7 @@ func (m *Manager) UpdateProfile(ctx context.Context, actor *Principal, up Profil
 		}
 	}
 	err = m.change(ctx, actor, "", audit.ProfileUpdated, target, func(tx Store, a *Principal, e *audit.Event) error {
-		u := a.User
+		u := a.user
 		before, after := map[string]any{}, map[string]any{}
 		ch.apply(&u, before, after)
 		for field, perm := range map[string]group.Permission{"name": group.ProfileUpdateName, "email": group.ProfileUpdateEmail} {
@@ -63,7 +63,7 @@ func (m *Manager) UpdateProfile(ctx context.Context, actor *Principal, up Profil
 			if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
 				return err
 			}
-			n, err := endLogins(ctx, tx, u.ID, a.sessionID)
+			n, err := endLogins(ctx, tx, u.ID, a.session.ID)
 			if err != nil {
 				return err
 			}
@@ -88,7 +88,7 @@ func (m *Manager) UpdateProfile(ctx context.Context, actor *Principal, up Profil
 func (m *Manager) ChangePassword(ctx context.Context, actor *Principal, current, next string) error {
 	target := audit.Target{Type: audit.TargetUser}
 	if actor != nil {
-		target.ID = string(actor.User.ID)
+		target.ID = string(actor.user.ID)
 	}
 	if !actor.Can(group.ProfileUpdatePassword) {
 		return m.refuse(ctx, actor, group.ProfileUpdatePassword, audit.PasswordChanged, target)
@@ -102,13 +102,13 @@ func (m *Manager) ChangePassword(ctx context.Context, actor *Principal, current,
 		return err
 	}
 	return m.change(ctx, actor, group.ProfileUpdatePassword, audit.PasswordChanged, target, func(tx Store, a *Principal, e *audit.Event) error {
-		if err := tx.Users().SetPasswordHash(ctx, a.User.ID, hash); err != nil {
+		if err := tx.Users().SetPasswordHash(ctx, a.user.ID, hash); err != nil {
 			return err
 		}
 		if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
 			return err
 		}
-		n, err := endLogins(ctx, tx, a.userID, a.sessionID)
+		n, err := endLogins(ctx, tx, a.user.ID, a.session.ID)
 		e.Details = map[string]any{"other_sessions_revoked": n}
 		return err
 	})
@@ -119,11 +119,11 @@ func (m *Manager) ChangePassword(ctx context.Context, actor *Principal, current,
 // login, so a stolen session cannot guess the password freely; the caller
 // resets the count (the returned key) in its transaction on success.
 func (m *Manager) verifyOwnPassword(ctx context.Context, actor *Principal, password, failReason string) (string, error) {
-	u, err := m.store.Users().Get(ctx, actor.userID)
+	u, err := m.store.Users().Get(ctx, actor.user.ID)
 	if err != nil {
 		return "", err
 	}
-	c := actor.client()
+	c := actor.Client()
 	key := accountKey(u.Email)
 	n, err := m.reserveAttempt(ctx, key, c, u.Email)
 	if err != nil {
@@ -150,7 +150,7 @@ func (m *Manager) verifyOwnPassword(ctx context.Context, actor *Principal, passw
 func (m *Manager) SetAvatar(ctx context.Context, actor *Principal, image []byte) error {
 	target := audit.Target{Type: audit.TargetUser}
 	if actor != nil {
-		target.ID = string(actor.User.ID)
+		target.ID = string(actor.user.ID)
 	}
 	if !actor.Can(group.ProfileUpdateAvatar) {
 		return m.refuse(ctx, actor, group.ProfileUpdateAvatar, audit.AvatarChanged, target)
@@ -161,7 +161,7 @@ func (m *Manager) SetAvatar(ctx context.Context, actor *Principal, image []byte)
 	}
 	return m.change(ctx, actor, group.ProfileUpdateAvatar, audit.AvatarChanged, target, func(tx Store, a *Principal, e *audit.Event) error {
 		e.Details = map[string]any{"content_type": contentType, "bytes": len(data)}
-		return tx.Users().SetAvatar(ctx, a.User.ID, data, contentType)
+		return tx.Users().SetAvatar(ctx, a.user.ID, data, contentType)
 	})
 }
 
@@ -169,11 +169,11 @@ func (m *Manager) SetAvatar(ctx context.Context, actor *Principal, image []byte)
 func (m *Manager) RemoveAvatar(ctx context.Context, actor *Principal) error {
 	target := audit.Target{Type: audit.TargetUser}
 	if actor != nil {
-		target.ID = string(actor.User.ID)
+		target.ID = string(actor.user.ID)
 	}
 	return m.change(ctx, actor, group.ProfileUpdateAvatar, audit.AvatarChanged, target, func(tx Store, a *Principal, e *audit.Event) error {
 		e.Details = map[string]any{"removed": true}
-		return tx.Users().SetAvatar(ctx, a.User.ID, nil, "")
+		return tx.Users().SetAvatar(ctx, a.user.ID, nil, "")
 	})
 }
 

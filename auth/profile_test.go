@@ -31,9 +31,9 @@ func TestUpdateProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	// ... and ends the other sessions.
-	_, err = e.m.Authenticate(e.ctx, other.Session.Token)
+	_, err = e.m.Authenticate(e.ctx, tokenOf(other))
 	wantErr(t, err, auth.ErrUnauthenticated)
-	e.auth(bob.Session.Token)
+	e.auth(tokenOf(bob))
 	if u.Name != "Robert" || u.Email != "robert@example.com" {
 		t.Fatalf("got %+v", u)
 	}
@@ -89,7 +89,7 @@ func TestAvatar(t *testing.T) {
 	if err := e.m.SetAvatar(e.ctx, admin, buf.Bytes()); err != nil {
 		t.Fatal(err)
 	}
-	data, ct, err := e.m.Avatar(e.ctx, admin.User.ID)
+	data, ct, err := e.m.Avatar(e.ctx, admin.User().ID)
 	if err != nil || ct != "image/png" {
 		t.Fatalf("Avatar: %q, %v", ct, err)
 	}
@@ -101,12 +101,12 @@ func TestAvatar(t *testing.T) {
 	wantErr(t, e.m.SetAvatar(e.ctx, admin, buf.Bytes()[:40]), auth.ErrInvalidImage)
 	wantErr(t, e.m.SetAvatar(e.ctx, admin, make([]byte, 2<<20)), auth.ErrImageTooLarge)
 	// The failed uploads left the good one alone.
-	if again, _, _ := e.m.Avatar(e.ctx, admin.User.ID); !bytes.Equal(again, data) {
+	if again, _, _ := e.m.Avatar(e.ctx, admin.User().ID); !bytes.Equal(again, data) {
 		t.Fatal("a refused upload replaced the avatar")
 	}
 	if err := e.m.RemoveAvatar(e.ctx, admin); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = e.m.Avatar(e.ctx, admin.User.ID)
+	_, _, err = e.m.Avatar(e.ctx, admin.User().ID)
 	wantErr(t, err, user.ErrNoAvatar)
 }

@@ -127,12 +127,12 @@ func (m *Manager) Logout(ctx context.Context, token string) error {
 }
 
 // Sessions lists the actor's own live sessions, newest first. Compare each
-// ID with actor.Session.ID to mark the current one.
+// ID with actor.session.ID to mark the current one.
 func (m *Manager) Sessions(ctx context.Context, actor *Principal) ([]Session, error) {
 	if actor == nil || actor.perms == nil {
 		return nil, m.refuse(ctx, actor, "", audit.AuthorizationDeny, audit.Target{Type: audit.TargetSession})
 	}
-	return m.liveSessions(ctx, actor.userID)
+	return m.liveSessions(ctx, actor.user.ID)
 }
 
 // UserSessions lists another user's live sessions; it needs
@@ -177,7 +177,7 @@ func (m *Manager) RevokeSession(ctx context.Context, actor *Principal, sessionID
 		if err != nil {
 			return err
 		}
-		if s.UserID != a.User.ID {
+		if s.UserID != a.user.ID {
 			if !a.Can(group.SessionsRevoke) {
 				return fmt.Errorf("%w: needs %s", ErrForbidden, group.SessionsRevoke)
 			}
@@ -196,12 +196,12 @@ func (m *Manager) RevokeOtherSessions(ctx context.Context, actor *Principal) (in
 	var n int
 	target := audit.Target{Type: audit.TargetUser}
 	if actor != nil {
-		target.ID = string(actor.User.ID)
+		target.ID = string(actor.user.ID)
 	}
 	err := m.change(ctx, actor, "", audit.SessionRevoked, target, func(tx Store, a *Principal, e *audit.Event) error {
 		var err error
-		n, err = tx.Sessions().DeleteUser(ctx, a.User.ID, a.Session.ID)
-		e.Details = map[string]any{"revoked": n, "kept": a.Session.ID}
+		n, err = tx.Sessions().DeleteUser(ctx, a.user.ID, a.session.ID)
+		e.Details = map[string]any{"revoked": n, "kept": a.session.ID}
 		return err
 	})
 	return n, err

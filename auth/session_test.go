@@ -54,13 +54,13 @@ func TestTouchAtMostOncePerMinute(t *testing.T) {
 	r, _ := e.m.Login(e.ctx, adminEmail, adminPassword, client)
 	created := r.Session.LastSeenAt
 	e.clk.Advance(30 * time.Second)
-	if p := e.auth(r.Session.Token); !p.Session.LastSeenAt.Equal(created) {
+	if p := e.auth(r.Session.Token); !p.Session().LastSeenAt.Equal(created) {
 		t.Fatal("LastSeenAt written within the minute")
 	}
 	e.clk.Advance(31 * time.Second)
 	p := e.auth(r.Session.Token)
-	if !p.Session.LastSeenAt.Equal(e.clk.Now()) {
-		t.Fatalf("LastSeenAt %v, want %v", p.Session.LastSeenAt, e.clk.Now())
+	if !p.Session().LastSeenAt.Equal(e.clk.Now()) {
+		t.Fatalf("LastSeenAt %v, want %v", p.Session().LastSeenAt, e.clk.Now())
 	}
 	s, _ := e.db.Sessions().Get(e.ctx, r.Session.ID)
 	if !s.LastSeenAt.Equal(e.clk.Now()) {
@@ -71,7 +71,7 @@ func TestTouchAtMostOncePerMinute(t *testing.T) {
 func TestGarbageTokens(t *testing.T) {
 	e := newEnv(t)
 	p := e.admin()
-	valid := p.Session.ID // an ID is not a token
+	valid := p.Session().ID // an ID is not a token
 	raw := make([]byte, 32)
 	for _, tok := range []string{"", "x", valid, strings.Repeat("A", 43), strings.Repeat("A", 44),
 		strings.Repeat("\x00", 43), strings.Repeat("é", 22), base64.RawURLEncoding.EncodeToString(raw),
@@ -96,7 +96,7 @@ func TestLogout(t *testing.T) {
 	}
 	_, err := e.m.Authenticate(e.ctx, r.Session.Token)
 	wantErr(t, err, auth.ErrUnauthenticated)
-	e.auth(p.Session.Token) // the other session lives
+	e.auth(tokenOf(p)) // the other session lives
 	if err := e.m.Logout(e.ctx, r.Session.Token); err != nil {
 		t.Fatal("second logout:", err)
 	}
@@ -120,19 +120,19 @@ func TestSessionsListAndRevoke(t *testing.T) {
 		}
 	}
 	// Bob cannot revoke the admin's session.
-	wantErr(t, e.m.RevokeSession(e.ctx, bob, admin.Session.ID), auth.ErrForbidden)
-	e.auth(admin.Session.Token)
+	wantErr(t, e.m.RevokeSession(e.ctx, bob, admin.Session().ID), auth.ErrForbidden)
+	e.auth(tokenOf(admin))
 	// Bob revokes his own other session.
-	if err := e.m.RevokeSession(e.ctx, bob, bob2.Session.ID); err != nil {
+	if err := e.m.RevokeSession(e.ctx, bob, bob2.Session().ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.m.Authenticate(e.ctx, bob2.Session.Token)
+	_, err = e.m.Authenticate(e.ctx, tokenOf(bob2))
 	wantErr(t, err, auth.ErrUnauthenticated)
 	// The admin (sessions:revoke via *) revokes Bob's.
-	if err := e.m.RevokeSession(e.ctx, admin, bob.Session.ID); err != nil {
+	if err := e.m.RevokeSession(e.ctx, admin, bob.Session().ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.m.Authenticate(e.ctx, bob.Session.Token)
+	_, err = e.m.Authenticate(e.ctx, tokenOf(bob))
 	wantErr(t, err, auth.ErrUnauthenticated)
 	wantErr(t, e.m.RevokeSession(e.ctx, admin, "no-such-session"), auth.ErrSessionNotFound)
 
@@ -142,8 +142,8 @@ func TestSessionsListAndRevoke(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("RevokeOtherSessions = %d, %v", n, err)
 	}
-	e.auth(a2.Session.Token)
-	_, err = e.m.Authenticate(e.ctx, admin.Session.Token)
+	e.auth(tokenOf(a2))
+	_, err = e.m.Authenticate(e.ctx, tokenOf(admin))
 	wantErr(t, err, auth.ErrUnauthenticated)
 }
 
@@ -152,7 +152,7 @@ func TestRawTokensAbsentFromDatabase(t *testing.T) {
 	e := newEnv(t)
 	var tokens []string
 	p := e.admin()
-	tokens = append(tokens, p.Session.Token)
+	tokens = append(tokens, tokenOf(p))
 	for range 5 {
 		r, _ := e.m.Login(e.ctx, adminEmail, adminPassword, client)
 		tokens = append(tokens, r.Session.Token)

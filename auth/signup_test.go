@@ -85,8 +85,8 @@ func TestFirstUserIsAdminAndSignupCloses(t *testing.T) {
 		t.Fatal("sign-up closed on an empty database")
 	}
 	p := e.admin()
-	if p.Group.ID != group.AdminID || !p.Can("anything:at_all") || !p.Can(group.UsersWrite) {
-		t.Fatalf("first user is in %q with %v", p.Group.ID, p.Permissions())
+	if p.Group().ID != group.AdminID || !p.Can("anything:at_all") || !p.Can(group.UsersWrite) {
+		t.Fatalf("first user is in %q with %v", p.Group().ID, p.Permissions())
 	}
 	_, err := e.m.SignUp(e.ctx, auth.SignUp{Email: "second@example.com", Password: "long enough password"}, client)
 	wantErr(t, err, auth.ErrSignupClosed)

@@ -37,12 +37,12 @@ func (m *Manager) BeginTOTP(ctx context.Context, actor *Principal, password stri
 	if err != nil {
 		return nil, err
 	}
-	enr, err := totp.NewEnrollment(secret, m.cfg.Issuer, actor.User.Email)
+	enr, err := totp.NewEnrollment(secret, m.cfg.Issuer, actor.user.Email)
 	if err != nil {
 		return nil, err
 	}
 	err = m.change(ctx, actor, group.ProfileManage2FA, audit.TOTPEnrollStarted, target, func(tx Store, a *Principal, e *audit.Event) error {
-		if ok, err := enrolled(ctx, tx, a.userID); err != nil {
+		if ok, err := enrolled(ctx, tx, a.user.ID); err != nil {
 			return err
 		} else if ok {
 			return totp.ErrAlreadyEnrolled
@@ -52,11 +52,11 @@ func (m *Manager) BeginTOTP(ctx context.Context, actor *Principal, password stri
 				return err
 			}
 		}
-		kid, sealed, err := m.keys.seal(m.rand, secret, []byte(a.userID))
+		kid, sealed, err := m.keys.seal(m.rand, secret, []byte(a.user.ID))
 		if err != nil {
 			return err
 		}
-		return tx.TOTP().Put(ctx, &totp.Credential{UserID: a.userID, KeyID: kid, Sealed: sealed, CreatedAt: m.clock()})
+		return tx.TOTP().Put(ctx, &totp.Credential{UserID: a.user.ID, KeyID: kid, Sealed: sealed, CreatedAt: m.clock()})
 	})
 	if err != nil {
 		return nil, err
@@ -79,7 +79,7 @@ func (m *Manager) ConfirmTOTP(ctx context.Context, actor *Principal, code string
 	}
 	wrong := false
 	err = m.change(ctx, actor, group.ProfileManage2FA, audit.TOTPEnabled, selfTarget(actor), func(tx Store, a *Principal, e *audit.Event) error {
-		cred, err := tx.TOTP().Get(ctx, a.userID)
+		cred, err := tx.TOTP().Get(ctx, a.user.ID)
 		if err != nil {
 			return err
 		}
@@ -93,17 +93,17 @@ func (m *Manager) ConfirmTOTP(ctx context.Context, actor *Principal, code string
 		// Guessing the confirmation code is guessing a second factor: the
 		// account's back-off applies, and each wrong code counts and is
 		// recorded (committed, not rolled back with the refusal).
-		key := accountKey(a.User.Email)
+		key := accountKey(a.user.Email)
 		if err := m.checkBackoff(ctx, tx, key); err != nil {
 			return err
 		}
-		secret, err := m.keys.open(cred.KeyID, cred.Sealed, []byte(a.userID))
+		secret, err := m.keys.open(cred.KeyID, cred.Sealed, []byte(a.user.ID))
 		if err != nil {
 			return err
 		}
 		step, ok := totp.Match(secret, code, now)
 		if ok {
-			if ok, err = tx.TOTP().UseStep(ctx, a.userID, step); err != nil {
+			if ok, err = tx.TOTP().UseStep(ctx, a.user.ID, step); err != nil {
 				return err
 			}
 		}
@@ -114,14 +114,14 @@ func (m *Manager) ConfirmTOTP(ctx context.Context, actor *Principal, code string
 			e.Details = map[string]any{"method": "enrollment", "consecutive_failures": n}
 			return err
 		}
-		if err := tx.TOTP().Confirm(ctx, a.userID, now); err != nil {
+		if err := tx.TOTP().Confirm(ctx, a.user.ID, now); err != nil {
 			return err
 		}
 		if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
 			return err
 		}
 		e.Details = map[string]any{"recovery_codes": len(codes)}
-		return tx.TOTP().SetRecoveryCodes(ctx, a.userID, kid, salt, hashes)
+		return tx.TOTP().SetRecoveryCodes(ctx, a.user.ID, kid, salt, hashes)
 	})
 	if err == nil && wrong {
 		return nil, ErrInvalidCredentials
@@ -143,13 +143,13 @@ func (m *Manager) DisableTOTP(ctx context.Context, actor *Principal, password st
 		return err
 	}
 	return m.change(ctx, actor, group.ProfileManage2FA, audit.TOTPDisabled, selfTarget(actor), func(tx Store, a *Principal, e *audit.Event) error {
-		if _, err := tx.TOTP().Get(ctx, a.userID); err != nil {
+		if _, err := tx.TOTP().Get(ctx, a.user.ID); err != nil {
 			return err
 		}
 		if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
 			return err
 		}
-		return tx.TOTP().Delete(ctx, a.userID)
+		return tx.TOTP().Delete(ctx, a.user.ID)
 	})
 }
 
@@ -169,7 +169,7 @@ func (m *Manager) RegenerateRecoveryCodes(ctx context.Context, actor *Principal,
 		return nil, err
 	}
 	err = m.change(ctx, actor, group.ProfileManage2FA, audit.RecoveryCodesRenewed, selfTarget(actor), func(tx Store, a *Principal, e *audit.Event) error {
-		if ok, err := enrolled(ctx, tx, a.userID); err != nil {
+		if ok, err := enrolled(ctx, tx, a.user.ID); err != nil {
 			return err
 		} else if !ok {
 			return totp.ErrNotEnrolled
@@ -177,21 +177,12 @@ func (m *Manager) RegenerateRecoveryCodes(ctx context.Context, actor *Principal,
 		if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
 			return err
 		}
-		return tx.TOTP().SetRecoveryCodes(ctx, a.userID, kid, salt, hashes)
+		return tx.TOTP().SetRecoveryCodes(ctx, a.user.ID, kid, salt, hashes)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return codes, nil
-}
-
-// RemainingRecoveryCodes returns how many unused recovery codes the actor
-// has, so a page can warn when few are left.
-func (m *Manager) RemainingRecoveryCodes(ctx context.Context, actor *Principal) (int, error) {
-	if actor == nil || actor.perms == nil {
-		return 0, m.refuse(ctx, actor, "", audit.AuthorizationDeny, selfTarget(actor))
-	}
-	return m.store.TOTP().RecoveryCodesLeft(ctx, actor.userID)
 }
 
 // ResetTwoFactor removes a user's TOTP credential and recovery codes and
@@ -200,7 +191,7 @@ func (m *Manager) RemainingRecoveryCodes(ctx context.Context, actor *Principal) 
 // of the user's group.
 func (m *Manager) ResetTwoFactor(ctx context.Context, actor *Principal, id user.ID) error {
 	return m.change(ctx, actor, group.UsersWrite, audit.TwoFactorReset, userTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
-		if id == a.userID {
+		if id == a.user.ID {
 			// DisableTOTP asks for the password; a stale session must not
 			// strip its own second factor through the admin path.
 			return fmt.Errorf("%w: remove your own second factor with DisableTOTP", ErrForbidden)
@@ -331,7 +322,7 @@ func (m *Manager) newRecoveryCodes() (codes []string, salt []byte, hashes [][]by
 // no password was checked).
 func (m *Manager) reauthenticate(ctx context.Context, actor *Principal, password string) (string, error) {
 	if password == "" {
-		if m.Fresh(ctx, actor) { // the session as stored, not the Principal's copy
+		if m.Fresh(actor) {
 			return "", nil
 		}
 		return "", ErrReauthRequired
@@ -350,7 +341,7 @@ func (m *Manager) requirePassword(ctx context.Context, actor *Principal, passwor
 func selfTarget(actor *Principal) audit.Target {
 	t := audit.Target{Type: audit.TargetUser}
 	if actor != nil {
-		t.ID = string(actor.userID)
+		t.ID = string(actor.user.ID)
 	}
 	return t
 }
@@ -366,10 +357,10 @@ type TwoFactorStatus struct {
 // TwoFactorStatus reports the actor's own second-factor state.
 func (m *Manager) TwoFactorStatus(ctx context.Context, actor *Principal) (TwoFactorStatus, error) {
 	var st TwoFactorStatus
-	if actor == nil || actor.perms == nil || actor.userID == "" {
+	if actor == nil || actor.perms == nil || actor.user.ID == "" {
 		return st, m.refuse(ctx, actor, "", audit.AuthorizationDeny, selfTarget(actor))
 	}
-	c, err := m.store.TOTP().Get(ctx, actor.userID)
+	c, err := m.store.TOTP().Get(ctx, actor.user.ID)
 	switch {
 	case errors.Is(err, totp.ErrNotEnrolled):
 	case err != nil:
@@ -378,17 +369,18 @@ func (m *Manager) TwoFactorStatus(ctx context.Context, actor *Principal) (TwoFac
 		st.Enrolled = c.Confirmed()
 		st.Pending = !st.Enrolled && m.clock().Sub(c.CreatedAt) <= EnrollmentTimeout
 	}
-	st.RecoveryCodesLeft, err = m.store.TOTP().RecoveryCodesLeft(ctx, actor.userID)
+	st.RecoveryCodesLeft, err = m.store.TOTP().RecoveryCodesLeft(ctx, actor.user.ID)
 	return st, err
 }
 
 // Fresh reports whether the actor's session began within
 // Config.ReauthWindow, i.e. whether [Manager.BeginTOTP] will accept it
-// without the password (a page can then leave the password field out).
-func (m *Manager) Fresh(ctx context.Context, actor *Principal) bool {
-	if actor == nil || actor.sessionID == "" {
+// without the password (a page can then leave the password field out). It
+// answers from the session the Principal was authenticated with, which no
+// host code can change; the operation itself still re-reads the session.
+func (m *Manager) Fresh(actor *Principal) bool {
+	if actor == nil || actor.perms == nil || actor.session.ID == "" {
 		return false
 	}
-	s, err := m.store.Sessions().Get(ctx, actor.sessionID)
-	return err == nil && s.UserID == actor.userID && m.clock().Sub(s.CreatedAt) <= m.cfg.ReauthWindow
+	return m.clock().Sub(actor.session.CreatedAt) <= m.cfg.ReauthWindow
 }

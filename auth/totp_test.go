@@ -84,7 +84,7 @@ func TestTwoStepLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := e.auth(s.Token); p.User.Email != adminEmail {
+	if p := e.auth(s.Token); p.User().Email != adminEmail {
 		t.Fatal("wrong user")
 	}
 	// The challenge is consumed.
@@ -222,7 +222,7 @@ func TestChallengeLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := e.auth(s.Token); p.User.Email != "bob@example.com" {
+	if p := e.auth(s.Token); p.User().Email != "bob@example.com" {
 		t.Fatal("session for the wrong user")
 	}
 }
@@ -267,8 +267,8 @@ func TestRecoveryCodes(t *testing.T) {
 	if ev := e.lastEvent(audit.RecoveryCodeUsed); ev.Details["remaining"] != float64(9) {
 		t.Fatalf("event %+v", ev)
 	}
-	if n, _ := e.m.RemainingRecoveryCodes(e.ctx, admin); n != 9 {
-		t.Fatalf("%d left", n)
+	if st, _ := e.m.TwoFactorStatus(e.ctx, admin); st.RecoveryCodesLeft != 9 {
+		t.Fatalf("%d left", st.RecoveryCodesLeft)
 	}
 	ch = e.challenge(adminEmail, adminPassword)
 	_, err := e.m.VerifyRecoveryCode(e.ctx, ch.Token, codes[0], client)
@@ -395,18 +395,18 @@ func TestResetTwoFactor(t *testing.T) {
 	_, bob := e.user(admin, "bob@example.com", group.UsersID)
 	e.enrol(bob)
 	ch := e.challenge("bob@example.com", "password-bob@example.com")
-	wantErr(t, e.m.ResetTwoFactor(e.ctx, bob, admin.User.ID), auth.ErrForbidden)
-	if err := e.m.ResetTwoFactor(e.ctx, admin, bob.User.ID); err != nil {
+	wantErr(t, e.m.ResetTwoFactor(e.ctx, bob, admin.User().ID), auth.ErrForbidden)
+	if err := e.m.ResetTwoFactor(e.ctx, admin, bob.User().ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.m.Authenticate(e.ctx, bob.Session.Token)
+	_, err := e.m.Authenticate(e.ctx, tokenOf(bob))
 	wantErr(t, err, auth.ErrUnauthenticated)
 	_, err = e.m.VerifyTOTP(e.ctx, ch.Token, "123456", client)
 	wantErr(t, err, auth.ErrInvalidChallenge)
 	// Bob logs in with the password alone and can enrol again.
 	p := e.login("bob@example.com", "password-bob@example.com")
 	e.enrol(p)
-	if ev := e.lastEvent(audit.TwoFactorReset); ev.Actor.Email != adminEmail || ev.Target.ID != string(bob.User.ID) {
+	if ev := e.lastEvent(audit.TwoFactorReset); ev.Actor.Email != adminEmail || ev.Target.ID != string(bob.User().ID) {
 		t.Fatalf("event %+v", ev)
 	}
 }
@@ -468,7 +468,7 @@ func TestGroupRequiresTwoFactor(t *testing.T) {
 	_, err = e.m.UpdateProfile(e.ctx, op, auth.ProfileUpdate{Name: ptr("x")})
 	wantErr(t, err, auth.ErrEnrollmentRequired)
 	e.enrol(op)
-	p := e.auth(op.Session.Token)
+	p := e.auth(tokenOf(op))
 	if p.MustEnroll() || !p.Can("backups:read") {
 		t.Fatal("enrolled member still restricted")
 	}
@@ -561,7 +561,7 @@ func TestTwoFactorStatusAndFresh(t *testing.T) {
 	if st, err := e.m.TwoFactorStatus(e.ctx, admin); err != nil || st != (auth.TwoFactorStatus{}) {
 		t.Fatalf("before: %+v, %v", st, err)
 	}
-	if !e.m.Fresh(e.ctx, admin) {
+	if !e.m.Fresh(admin) {
 		t.Fatal("a new session is not fresh")
 	}
 	if _, err := e.m.BeginTOTP(e.ctx, admin, ""); err != nil {
@@ -571,7 +571,7 @@ func TestTwoFactorStatusAndFresh(t *testing.T) {
 		t.Fatalf("pending: %+v", st)
 	}
 	e.clk.Advance(6 * time.Minute)
-	if e.m.Fresh(e.ctx, admin) {
+	if e.m.Fresh(admin) {
 		t.Fatal("a 6-minute-old session is fresh")
 	}
 	p := e.login(adminEmail, adminPassword)

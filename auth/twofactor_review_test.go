@@ -60,13 +60,13 @@ func TestChallengeEndsWithPasswordResetAndDisable(t *testing.T) {
 		op   func(e *env, admin, bob *auth.Principal) error
 	}{
 		{"admin reset", func(e *env, admin, bob *auth.Principal) error {
-			return e.m.ResetPassword(e.ctx, admin, bob.User.ID, "a brand new password 123")
+			return e.m.ResetPassword(e.ctx, admin, bob.User().ID, "a brand new password 123")
 		}},
 		{"own change", func(e *env, _, bob *auth.Principal) error {
 			return e.m.ChangePassword(e.ctx, bob, "password-bob@example.com", "a brand new password 123")
 		}},
 		{"disable", func(e *env, admin, bob *auth.Principal) error {
-			return e.m.SetDisabled(e.ctx, admin, bob.User.ID, true)
+			return e.m.SetDisabled(e.ctx, admin, bob.User().ID, true)
 		}},
 	}
 	for _, tc := range cases {
@@ -92,9 +92,9 @@ func TestNoSelfResetThroughAdminPath(t *testing.T) {
 	admin := e.admin()
 	e.enrol(admin)
 	e.clk.Advance(time.Hour)
-	wantErr(t, e.m.ResetTwoFactor(e.ctx, admin, admin.User.ID), auth.ErrForbidden)
-	wantErr(t, e.m.ResetPassword(e.ctx, admin, admin.User.ID, "a new password!"), auth.ErrForbidden)
-	if ok, _ := e.m.RemainingRecoveryCodes(e.ctx, admin); ok != 10 {
+	wantErr(t, e.m.ResetTwoFactor(e.ctx, admin, admin.User().ID), auth.ErrForbidden)
+	wantErr(t, e.m.ResetPassword(e.ctx, admin, admin.User().ID, "a new password!"), auth.ErrForbidden)
+	if st, _ := e.m.TwoFactorStatus(e.ctx, admin); st.RecoveryCodesLeft != 10 {
 		t.Fatal("the refused reset removed something")
 	}
 }

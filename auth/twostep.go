@@ -97,7 +97,7 @@ func (m *Manager) VerifyTOTP(ctx context.Context, challenge, code string, c Clie
 // recovery codes, which then no longer works. Case, dashes and spaces do
 // not matter; a code of the wrong length or check symbol is
 // [totp.ErrMalformedCode], refused before the store is asked. The audit
-// event records how many codes remain ([Manager.RemainingRecoveryCodes]
+// event records how many codes remain (([Manager.TwoFactorStatus]
 // lets a page warn).
 func (m *Manager) VerifyRecoveryCode(ctx context.Context, challenge, code string, c Client) (*Session, error) {
 	canon, err := totp.NormalizeRecoveryCode(code)

@@ -51,7 +51,7 @@ func (m *Manager) ListUsers(ctx context.Context, actor *Principal, q user.Query)
 // GetUser returns one user. It needs users:read, except for the actor's own
 // account.
 func (m *Manager) GetUser(ctx context.Context, actor *Principal, id user.ID) (*user.User, error) {
-	if actor == nil || actor.User.ID != id || actor.perms == nil {
+	if actor == nil || actor.user.ID != id || actor.perms == nil {
 		if err := m.deniedUnless(ctx, actor, group.UsersRead, userTarget(id)); err != nil {
 			return nil, err
 		}
@@ -186,7 +186,7 @@ func endLogins(ctx context.Context, tx Store, id user.ID, except string) (int, e
 
 // checkRegroup applies the rules for moving u into group to.
 func (m *Manager) checkRegroup(ctx context.Context, tx Store, a *Principal, u *user.User, to group.ID) error {
-	if u.ID == a.User.ID {
+	if u.ID == a.user.ID {
 		return fmt.Errorf("%w: nobody changes their own group", ErrForbidden)
 	}
 	g, err := tx.Groups().Get(ctx, to)
@@ -287,7 +287,7 @@ func (m *Manager) ResetPassword(ctx context.Context, actor *Principal, id user.I
 		return err
 	}
 	return m.change(ctx, actor, group.UsersWrite, audit.PasswordReset, userTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
-		if id == a.userID {
+		if id == a.user.ID {
 			return fmt.Errorf("%w: change your own password with ChangePassword", ErrForbidden)
 		}
 		if err := m.mayManageUser(ctx, tx, a, id); err != nil {

@@ -100,11 +100,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 	if configure != nil {
 		configure(&cfg)
 	}
-	m, err := auth.New(cfg)
+	// The operator exists only in this command-line tool: the web
+	// application builds its Manager with auth.New and has none.
+	m, op, err := auth.NewWithOperator(cfg, "adminctl:"+*who)
 	if err != nil {
 		return err
 	}
-	c := &ctl{m: m, op: m.Operator("adminctl:" + *who), out: stdout, in: bufio.NewReader(stdin), generate: *generate}
+	c := &ctl{m: m, op: op, out: stdout, in: bufio.NewReader(stdin), generate: *generate}
 
 	needEmail := func() (user.ID, error) {
 		if len(rest) != 1 {

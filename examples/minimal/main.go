@@ -146,7 +146,7 @@ func routes(m *auth.Manager) http.Handler {
 	// Any logged-in user.
 	mux.Handle("GET /me", m.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := auth.PrincipalFrom(r.Context())
-		reply(w, map[string]any{"email": p.User.Email, "name": p.User.Name, "group": p.Group.Name, "permissions": p.Permissions()})
+		reply(w, map[string]any{"email": p.User().Email, "name": p.User().Name, "group": p.Group().Name, "permissions": p.Permissions()})
 	})))
 	// A route guarded by one of the host's permissions.
 	mux.Handle("POST /backups/run", m.RequirePermission("backups:run", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

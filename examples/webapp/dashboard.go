@@ -59,7 +59,7 @@ func (s *server) backupsPage(w http.ResponseWriter, r *http.Request, p *auth.Pri
 }
 
 func (s *server) runBackup(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	run := backupRun{At: s.now().UTC(), By: p.User.Email}
+	run := backupRun{At: s.now().UTC(), By: p.User().Email}
 	// The host's own action goes into the same audit trail (and its mirror).
 	err := s.m.Record(r.Context(), p, actionBackupRun, audit.Success, audit.Target{Type: "backup"}, nil)
 	if err != nil {

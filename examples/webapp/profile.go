@@ -22,7 +22,7 @@ type profileData struct {
 }
 
 func (s *server) profileView(r *http.Request, p *auth.Principal, d *profileData) (*view, error) {
-	_, _, err := s.m.Avatar(r.Context(), p.User.ID)
+	_, _, err := s.m.Avatar(r.Context(), p.User().ID)
 	switch {
 	case errors.Is(err, user.ErrNoAvatar):
 	case err != nil:
@@ -34,7 +34,7 @@ func (s *server) profileView(r *http.Request, p *auth.Principal, d *profileData)
 }
 
 func (s *server) profilePage(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	v, err := s.profileView(r, p, &profileData{Name: p.User.Name, Email: p.User.Email})
+	v, err := s.profileView(r, p, &profileData{Name: p.User().Name, Email: p.User().Email})
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -60,7 +60,7 @@ func wrongPassword(err error, field string) func(problem) problem {
 // name, so usher wants the current password for it.
 func (s *server) updateProfile(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
 	var up auth.ProfileUpdate
-	d := &profileData{Name: p.User.Name, Email: p.User.Email}
+	d := &profileData{Name: p.User().Name, Email: p.User().Email}
 	if r.PostForm.Has("name") { // a disabled field (no permission) is not sent
 		d.Name = r.PostFormValue("name")
 		up.Name = &d.Name
@@ -87,7 +87,7 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request, p *auth.
 	}
 	if err != nil {
 		s.formFailed(w, r, err, "profile", wrongPassword(err, "current_password"), func() (*view, error) {
-			return s.profileView(r, p, &profileData{Name: p.User.Name, Email: p.User.Email})
+			return s.profileView(r, p, &profileData{Name: p.User().Name, Email: p.User().Email})
 		})
 		return
 	}
@@ -101,7 +101,7 @@ func (s *server) uploadAvatar(w http.ResponseWriter, r *http.Request, p *auth.Pr
 	err := s.readAndSetAvatar(r, p)
 	if err != nil {
 		s.formFailed(w, r, err, "profile", nil, func() (*view, error) {
-			return s.profileView(r, p, &profileData{Name: p.User.Name, Email: p.User.Email})
+			return s.profileView(r, p, &profileData{Name: p.User().Name, Email: p.User().Email})
 		})
 		return
 	}
@@ -172,7 +172,7 @@ func (s *server) twoFactor(r *http.Request, p *auth.Principal) (twoFactorState, 
 	if err != nil {
 		return twoFactorState{}, err
 	}
-	st := twoFactorState{Required: p.Group.RequireTwoFactor, Enrolled: tf.Enrolled, Pending: tf.Pending}
+	st := twoFactorState{Required: p.Group().RequireTwoFactor, Enrolled: tf.Enrolled, Pending: tf.Pending}
 	if st.Enrolled {
 		st.Remaining = tf.RecoveryCodesLeft
 		st.Low = st.Remaining <= lowRecoveryCodes
@@ -195,7 +195,7 @@ func (s *server) securityView(r *http.Request, p *auth.Principal) (*view, error)
 	if err != nil {
 		return nil, err
 	}
-	return &view{Title: "Security", Data: &securityData{TwoFactor: tf, Sessions: sessions, Current: p.Session.ID}}, nil
+	return &view{Title: "Security", Data: &securityData{TwoFactor: tf, Sessions: sessions, Current: p.Session().ID}}, nil
 }
 
 func (s *server) securityPage(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
@@ -290,7 +290,7 @@ func (s *server) revokeSession(w http.ResponseWriter, r *http.Request, p *auth.P
 		s.fail(w, r, err)
 		return
 	}
-	if id == p.Session.ID {
+	if id == p.Session().ID {
 		s.m.ClearSessionCookie(w)
 		redirect(w, r, "/login?done=logged-out")
 		return

@@ -145,7 +145,7 @@ func (s *server) userEdit(ctx context.Context, p *auth.Principal, id user.ID) (*
 	if err != nil {
 		return nil, err
 	}
-	d := &userEditData{User: u, Self: u.ID == p.User.ID, Name: u.Name, Email: u.Email, GroupID: u.GroupID, GroupName: u.GroupID}
+	d := &userEditData{User: u, Self: u.ID == p.User().ID, Name: u.Name, Email: u.Email, GroupID: u.GroupID, GroupName: u.GroupID}
 	if d.Groups, err = s.groupsIfAllowed(ctx, p); err != nil {
 		return nil, err
 	}

@@ -134,7 +134,7 @@ func TestInstancesRevocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.m[1].RevokeSession(ctx, actor, victim.Session.ID); err != nil {
+	if err := p.m[1].RevokeSession(ctx, actor, victim.Session().ID); err != nil {
 		t.Fatalf("RevokeSession: %v", err)
 	}
 	if _, err := p.m[0].Authenticate(ctx, tok); !errors.Is(err, auth.ErrUnauthenticated) {
@@ -279,7 +279,7 @@ func TestInstancesDisableAndLastAdmin(t *testing.T) {
 		t.Errorf("Authenticate on instance 0 of a user disabled on instance 1: %v, want ErrUnauthenticated", err)
 	}
 	for i := range p.m {
-		if err := p.m[i].SetDisabled(ctx, admin, admin.User.ID, true); err == nil {
+		if err := p.m[i].SetDisabled(ctx, admin, admin.User().ID, true); err == nil {
 			t.Errorf("disabling the last admin on instance %d succeeded", i)
 		}
 	}
@@ -454,7 +454,7 @@ func TestInstancesRecoveryCodeOnce(t *testing.T) {
 		})
 		checkOneWinner(t, "one recovery code", errs)
 	}
-	n, err := p.db[0].TOTP().RecoveryCodesLeft(ctx, admin.User.ID)
+	n, err := p.db[0].TOTP().RecoveryCodesLeft(ctx, admin.User().ID)
 	if err != nil || n != len(codes)-4 {
 		t.Errorf("recovery codes left: %d, %v; want %d", n, err, len(codes)-4)
 	}
