@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/group"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Config configures a [Manager]. Only Store and SecretKey are required; the
@@ -32,14 +35,16 @@ type Config struct {
 	PreviousSecretKeys [][]byte
 
 	// BcryptCost is the bcrypt work factor; 0 means [DefaultBcryptCost].
-	// Values below 10 are refused unless InsecureLowBcryptCostForTests is
-	// set. Stored hashes of a lower cost are upgraded at the next login.
+	// Values below [MinBcryptCost] are refused unless
+	// InsecureLowBcryptCostForTests is set. Stored hashes of a lower cost are upgraded at the next login.
 	BcryptCost int
-	// InsecureLowBcryptCostForTests allows BcryptCost 4 to 9. It exists so
+	// InsecureLowBcryptCostForTests allows BcryptCost 4 (bcrypt's least)
+	// to MinBcryptCost-1. It exists so
 	// test suites run fast; it MUST NOT be set in production.
 	InsecureLowBcryptCostForTests bool
-	// MinPasswordLength counts characters (Unicode code points); 0 means 8,
-	// the NIST SP 800-63B minimum. Passwords are limited to
+	// MinPasswordLength counts characters (Unicode code points); 0 means
+	// [DefaultMinPasswordLength], the NIST SP 800-63B minimum; at most
+	// [MaxMinPasswordLength]. Passwords are limited to
 	// [MaxPasswordBytes]. There are no composition rules (800-63B 3.1.1.2).
 	MinPasswordLength int
 	// PasswordChecker, if set, is asked about every new password (sign-up,
@@ -58,13 +63,14 @@ type Config struct {
 	// binding a new second factor ([Manager.BeginTOTP]) without typing the
 	// password again is allowed only that long, so a stolen old session
 	// cannot enrol its own authenticator (OWASP ASVS 5.0 V7.5: re-authenticate
-	// before sensitive account changes). 0 means 5 minutes.
+	// before sensitive account changes). 0 means [DefaultReauthWindow].
 	ReauthWindow time.Duration
 
-	// IdleTimeout ends a session not used for this long; 0 means 24 hours.
+	// IdleTimeout ends a session not used for this long; 0 means
+	// [DefaultIdleTimeout]. Both timeouts are at least [MinSessionTimeout].
 	IdleTimeout time.Duration
 	// AbsoluteTimeout ends a session this long after login whatever its
-	// use; 0 means 7 days.
+	// use; 0 means [DefaultAbsoluteTimeout].
 	AbsoluteTimeout time.Duration
 
 	// Throttle sets login throttling; the zero value means the defaults.
@@ -96,25 +102,93 @@ type Config struct {
 // and across instances sharing a database.
 type ThrottleConfig struct {
 	// FreeFailures is how many consecutive failures an account may have
-	// before each further attempt waits; 0 means 5.
+	// before each further attempt waits; 0 means [DefaultFreeFailures].
 	FreeFailures int
 	// BaseDelay is the wait after FreeFailures failures; it doubles with
-	// each further failure. 0 means 1 second.
+	// each further failure. 0 means [DefaultBaseDelay].
 	BaseDelay time.Duration
-	// MaxDelay caps the wait; 0 means 15 minutes.
+	// MaxDelay caps the wait; 0 means [DefaultMaxDelay].
 	MaxDelay time.Duration
 	// PerIPPerMinute is the budget of login attempts from one client IP in
-	// a minute; 0 means 60, negative disables the per-IP budget.
+	// a minute; 0 means [DefaultPerIPPerMinute], negative disables the
+	// per-IP budget.
 	PerIPPerMinute int
 }
 
-// Defaults.
+// What a zero field of [Config] means, and the bounds [New] checks.
 const (
-	DefaultBcryptCost      = 12
-	DefaultIdleTimeout     = 24 * time.Hour
-	DefaultAbsoluteTimeout = 7 * 24 * time.Hour
+	DefaultBcryptCost = 12
+	// MinBcryptCost is the least cost New accepts outside tests.
+	MinBcryptCost            = 10
+	DefaultMinPasswordLength = 8
+	MaxMinPasswordLength     = 256
+	DefaultReauthWindow      = 5 * time.Minute
+	DefaultIdleTimeout       = 24 * time.Hour
+	DefaultAbsoluteTimeout   = 7 * 24 * time.Hour
+	MinSessionTimeout        = time.Minute
+
+	DefaultFreeFailures   = 5
+	DefaultBaseDelay      = time.Second
+	DefaultMaxDelay       = 15 * time.Minute
+	DefaultPerIPPerMinute = 60
+
 	// MaxPasswordBytes is the longest password accepted, in bytes. The
 	// HMAC pre-hash lets all of it count (bcrypt alone stops at 72).
 	MaxPasswordBytes = 1024
 	minSecretKeyLen  = 32
 )
+
+// withDefaults returns cfg with every zero field that has a default set to
+// it. It checks nothing: see [Config.check].
+func (cfg Config) withDefaults() Config {
+	setDefault(&cfg.BcryptCost, DefaultBcryptCost)
+	setDefault(&cfg.MinPasswordLength, DefaultMinPasswordLength)
+	setDefault(&cfg.ReauthWindow, DefaultReauthWindow)
+	setDefault(&cfg.IdleTimeout, DefaultIdleTimeout)
+	setDefault(&cfg.AbsoluteTimeout, DefaultAbsoluteTimeout)
+	t := &cfg.Throttle
+	setDefault(&t.FreeFailures, DefaultFreeFailures)
+	setDefault(&t.BaseDelay, DefaultBaseDelay)
+	setDefault(&t.MaxDelay, DefaultMaxDelay)
+	setDefault(&t.PerIPPerMinute, DefaultPerIPPerMinute)
+	return cfg
+}
+
+func setDefault[T comparable](field *T, def T) {
+	var zero T
+	if *field == zero {
+		*field = def
+	}
+}
+
+// check reports the first field of a defaulted cfg that New cannot accept.
+func (cfg *Config) check() error {
+	switch {
+	case cfg.Store == nil:
+		return errors.New("Store is nil")
+	case len(cfg.SecretKey) < minSecretKeyLen:
+		return fmt.Errorf("SecretKey must be at least %d bytes", minSecretKeyLen)
+	case cfg.BcryptCost > bcrypt.MaxCost:
+		return fmt.Errorf("BcryptCost %d is above %d", cfg.BcryptCost, bcrypt.MaxCost)
+	case cfg.BcryptCost < MinBcryptCost && !(cfg.InsecureLowBcryptCostForTests && cfg.BcryptCost >= bcrypt.MinCost):
+		return fmt.Errorf("BcryptCost %d is below %d", cfg.BcryptCost, MinBcryptCost)
+	case cfg.MinPasswordLength < 1 || cfg.MinPasswordLength > MaxMinPasswordLength:
+		return fmt.Errorf("MinPasswordLength must be 1 to %d", MaxMinPasswordLength)
+	}
+	return cfg.checkDurations()
+}
+
+// checkDurations is the second half of [Config.check]: timeouts, retention
+// and the throttle.
+func (cfg *Config) checkDurations() error {
+	t := cfg.Throttle
+	switch {
+	case cfg.IdleTimeout < MinSessionTimeout || cfg.AbsoluteTimeout < MinSessionTimeout:
+		return fmt.Errorf("session timeouts must be at least %v", MinSessionTimeout)
+	case cfg.AuditRetention < 0:
+		return errors.New("AuditRetention is negative")
+	case t.FreeFailures < 0 || t.BaseDelay < 0 || t.MaxDelay < t.BaseDelay:
+		return errors.New("Throttle: negative values or MaxDelay below BaseDelay")
+	}
+	return nil
+}

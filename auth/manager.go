@@ -38,56 +38,9 @@ func New(cfg Config) (*Manager, error) {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, a...))
 	}
-	if cfg.Store == nil {
-		return nil, bad("Store is nil")
-	}
-	if len(cfg.SecretKey) < minSecretKeyLen {
-		return nil, bad("SecretKey must be at least %d bytes", minSecretKeyLen)
-	}
-	switch {
-	case cfg.BcryptCost == 0:
-		cfg.BcryptCost = DefaultBcryptCost
-	case cfg.BcryptCost > 31:
-		return nil, bad("BcryptCost %d is above 31", cfg.BcryptCost)
-	case cfg.BcryptCost < 10 && !(cfg.InsecureLowBcryptCostForTests && cfg.BcryptCost >= 4):
-		return nil, bad("BcryptCost %d is below 10", cfg.BcryptCost)
-	}
-	switch {
-	case cfg.MinPasswordLength == 0:
-		cfg.MinPasswordLength = 8
-	case cfg.MinPasswordLength < 1 || cfg.MinPasswordLength > 256:
-		return nil, bad("MinPasswordLength must be 1 to 256")
-	}
-	if cfg.ReauthWindow == 0 {
-		cfg.ReauthWindow = 5 * time.Minute
-	}
-	if cfg.IdleTimeout == 0 {
-		cfg.IdleTimeout = DefaultIdleTimeout
-	}
-	if cfg.AbsoluteTimeout == 0 {
-		cfg.AbsoluteTimeout = DefaultAbsoluteTimeout
-	}
-	if cfg.IdleTimeout < time.Minute || cfg.AbsoluteTimeout < time.Minute {
-		return nil, bad("session timeouts must be at least a minute")
-	}
-	if cfg.AuditRetention < 0 {
-		return nil, bad("AuditRetention is negative")
-	}
-	t := &cfg.Throttle
-	if t.FreeFailures == 0 {
-		t.FreeFailures = 5
-	}
-	if t.BaseDelay == 0 {
-		t.BaseDelay = time.Second
-	}
-	if t.MaxDelay == 0 {
-		t.MaxDelay = 15 * time.Minute
-	}
-	if t.PerIPPerMinute == 0 {
-		t.PerIPPerMinute = 60
-	}
-	if t.FreeFailures < 0 || t.BaseDelay < 0 || t.MaxDelay < t.BaseDelay {
-		return nil, bad("Throttle: negative values or MaxDelay below BaseDelay")
+	cfg = cfg.withDefaults()
+	if err := cfg.check(); err != nil {
+		return nil, bad("%v", err)
 	}
 	catalog, err := group.NewCatalog(cfg.Permissions...)
 	if err != nil {
