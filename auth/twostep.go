@@ -70,7 +70,7 @@ func (m *Manager) VerifyTOTP(ctx context.Context, challenge, code string, c Clie
 	if err != nil {
 		return nil, err
 	}
-	return m.secondFactor(ctx, challenge, c, MethodTOTP, func(tx TwoFactorStore, u *user.User, e *audit.Event) (string, error) {
+	return m.secondFactor(ctx, challenge, c, MethodTOTP, func(tx Store, u *user.User, e *audit.Event) (string, error) {
 		cred, err := tx.TOTP().Get(ctx, u.ID)
 		if errors.Is(err, totp.ErrNotEnrolled) || err == nil && !cred.Confirmed() {
 			return "not enrolled", nil
@@ -104,7 +104,7 @@ func (m *Manager) VerifyRecoveryCode(ctx context.Context, challenge, code string
 	if err != nil {
 		return nil, err
 	}
-	return m.secondFactor(ctx, challenge, c, MethodRecoveryCode, func(tx TwoFactorStore, u *user.User, e *audit.Event) (string, error) {
+	return m.secondFactor(ctx, challenge, c, MethodRecoveryCode, func(tx Store, u *user.User, e *audit.Event) (string, error) {
 		salt, keyID, err := tx.TOTP().RecoverySet(ctx, u.ID)
 		if err != nil || salt == nil {
 			return "no recovery codes", err
@@ -131,8 +131,7 @@ func (m *Manager) VerifyRecoveryCode(ctx context.Context, challenge, code string
 // and transactions are serialized, so every attempt sees every earlier
 // one: of concurrent correct answers exactly one gets a session, and a
 // burst of wrong codes cannot get more checks than the limits allow.
-func (m *Manager) secondFactor(ctx context.Context, token string, c Client, method string,
-	check func(tx TwoFactorStore, u *user.User, e *audit.Event) (string, error)) (*Session, error) {
+func (m *Manager) secondFactor(ctx context.Context, token string, c Client, method string, check secondFactorCheck) (*Session, error) {
 	c = c.clean()
 	hash := hashToken(token)
 	if hash == nil {
@@ -141,83 +140,121 @@ func (m *Manager) secondFactor(ctx context.Context, token string, c Client, meth
 	if err := m.hitIP(ctx, c, ""); err != nil {
 		return nil, err
 	}
-	var (
-		s         *Session
-		u         *user.User
-		wrong     bool
-		exhausted bool
-	)
+	var a *answer
 	err := m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
-		s, wrong, exhausted = nil, false, false
-		ch, err := tx.Challenges().Get(ctx, hash)
-		if errors.Is(err, ErrChallengeNotFound) {
-			return ErrInvalidChallenge
-		} else if err != nil {
-			return err
-		}
-		if !m.clock().Before(ch.ExpiresAt) || ch.Failures >= MaxChallengeFailures {
-			return ErrInvalidChallenge // PruneSessions removes it
-		}
-		if u, err = tx.Users().Get(ctx, ch.UserID); errors.Is(err, user.ErrNotFound) {
-			return ErrInvalidChallenge
-		} else if err != nil {
-			return err
-		}
-		if u.Disabled {
-			return ErrAccountDisabled
-		}
-		key := accountKey(u.Email)
-		if err := m.checkBackoff(ctx, tx, key); err != nil {
-			return err
-		}
-		e := &audit.Event{
-			Action: audit.LoginSucceeded, Outcome: audit.Success,
-			Actor:  audit.Actor{ID: string(u.ID), Email: u.Email},
-			Target: audit.Target{Type: audit.TargetUser, ID: string(u.ID)},
-			IP:     c.IP, UserAgent: c.UserAgent,
-			Details: map[string]any{"method": method},
-		}
-		reason, err := check(tx, u, e)
-		if err != nil {
-			return err
-		}
-		if reason != "" {
-			wrong = true
-			exhausted, err = m.countWrongCode(ctx, tx, rec, ch, key, *e, reason)
-			return err
-		}
-		if err := tx.Challenges().Delete(ctx, ch.ID); err != nil {
-			return err
-		}
-		if err := tx.Users().SetLastLogin(ctx, u.ID, m.clock()); err != nil {
-			return err
-		}
-		if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
-			return err
-		}
-		if s, err = m.issueSession(ctx, tx, u, c); err != nil {
-			return err
-		}
-		e.Details["session_id"] = s.ID
-		if method == MethodRecoveryCode {
-			used := *e
-			used.Action, used.Details = audit.RecoveryCodeUsed, map[string]any{"remaining": e.Details["recovery_codes_left"]}
-			if err := rec(&used); err != nil {
-				return err
-			}
-		}
-		return rec(e)
+		a = &answer{c: c, method: method}
+		return m.answerIn(ctx, tx, rec, hash, check, a)
 	})
 	var te *ThrottledError
 	switch {
-	case err == nil && exhausted:
+	case err == nil && a.exhausted:
 		return nil, fmt.Errorf("%w (%w)", ErrInvalidCredentials, ErrInvalidChallenge)
-	case err == nil && wrong:
+	case err == nil && a.wrong:
 		return nil, ErrInvalidCredentials
 	case errors.As(err, &te):
-		m.recordThrottled(ctx, te, u.Email, c)
+		m.recordThrottled(ctx, te, a.u.Email, c)
 	}
-	return s, err
+	return a.s, err
+}
+
+// secondFactorCheck checks one second factor of u inside tx and returns why
+// it failed ("" when it passed). It may add details to the success event e.
+type secondFactorCheck func(tx Store, u *user.User, e *audit.Event) (reason string, err error)
+
+// answer is one answer to a login challenge and what became of it.
+type answer struct {
+	c      Client
+	method string
+
+	u         *user.User
+	s         *Session // the new session, on success
+	wrong     bool     // the factor was wrong
+	exhausted bool     // ... and that was the challenge's last try
+}
+
+// answerIn runs one answer inside tx.
+func (m *Manager) answerIn(ctx context.Context, tx Store, rec func(*audit.Event) error,
+	hash []byte, check secondFactorCheck, a *answer) error {
+	ch, u, err := m.liveChallenge(ctx, tx, hash)
+	if err != nil {
+		return err
+	}
+	a.u = u
+	key := accountKey(u.Email)
+	if err := m.checkBackoff(ctx, tx, key); err != nil {
+		return err
+	}
+	e := &audit.Event{
+		Action: audit.LoginSucceeded, Outcome: audit.Success,
+		Actor:  audit.Actor{ID: string(u.ID), Email: u.Email},
+		Target: audit.Target{Type: audit.TargetUser, ID: string(u.ID)},
+		IP:     a.c.IP, UserAgent: a.c.UserAgent,
+		Details: map[string]any{"method": a.method},
+	}
+	reason, err := check(tx, u, e)
+	if err != nil {
+		return err
+	}
+	if reason != "" {
+		a.wrong = true
+		a.exhausted, err = m.countWrongCode(ctx, tx, rec, ch, key, *e, reason)
+		return err
+	}
+	a.s, err = m.passSecondFactor(ctx, tx, rec, ch, u, key, a.c, e)
+	return err
+}
+
+// liveChallenge returns the challenge stored under hash and its user, if
+// the challenge may still be answered and the user may still log in.
+func (m *Manager) liveChallenge(ctx context.Context, tx Store, hash []byte) (*ChallengeRecord, *user.User, error) {
+	ch, err := tx.Challenges().Get(ctx, hash)
+	if errors.Is(err, ErrChallengeNotFound) {
+		return nil, nil, ErrInvalidChallenge
+	} else if err != nil {
+		return nil, nil, err
+	}
+	if !m.clock().Before(ch.ExpiresAt) || ch.Failures >= MaxChallengeFailures {
+		return nil, nil, ErrInvalidChallenge // PruneSessions removes it
+	}
+	u, err := tx.Users().Get(ctx, ch.UserID)
+	if errors.Is(err, user.ErrNotFound) {
+		return nil, nil, ErrInvalidChallenge
+	} else if err != nil {
+		return nil, nil, err
+	}
+	if u.Disabled {
+		return nil, nil, ErrAccountDisabled
+	}
+	return ch, u, nil
+}
+
+// passSecondFactor finishes a login whose second factor was right: the
+// challenge is consumed, the account's failures forgotten, the session
+// opened and the success (and a used recovery code) recorded.
+func (m *Manager) passSecondFactor(ctx context.Context, tx Store, rec func(*audit.Event) error,
+	ch *ChallengeRecord, u *user.User, key string, c Client, e *audit.Event) (*Session, error) {
+	if err := tx.Challenges().Delete(ctx, ch.ID); err != nil {
+		return nil, err
+	}
+	if err := tx.Users().SetLastLogin(ctx, u.ID, m.clock()); err != nil {
+		return nil, err
+	}
+	if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
+		return nil, err
+	}
+	s, err := m.issueSession(ctx, tx, u, c)
+	if err != nil {
+		return nil, err
+	}
+	e.Details["session_id"] = s.ID
+	if e.Details["method"] == MethodRecoveryCode {
+		used := *e
+		used.Action, used.Details = audit.RecoveryCodeUsed, map[string]any{"remaining": e.Details["recovery_codes_left"]}
+		if err := rec(&used); err != nil {
+			return nil, err
+		}
+	}
+	return s, rec(e)
 }
 
 // countWrongCode records a wrong code inside the attempt's transaction:
