@@ -115,37 +115,15 @@ func (m *Manager) findForLogin(ctx context.Context, email string) (*user.User, s
 // user with a confirmed second factor it opens a challenge instead, and
 // leaves the failure count alone: only the second factor ends the login,
 // so a stolen password buys no fresh budget of code guesses.
-//
-// The user and its hash are read again inside the transaction: a password
-// reset, a disable or a deletion that committed while bcrypt ran wins, and
-// the login fails instead of leaving a session the change should have ended
-// (or writing a rehash of the old password over the new one).
 func (m *Manager) completeLogin(ctx context.Context, u *user.User, verified, key, newHash string, c Client) (*LoginResult, error) {
 	res := &LoginResult{}
 	err := m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
-		cur, err := tx.Users().Get(ctx, u.ID)
-		if errors.Is(err, user.ErrNotFound) {
-			return errStale
-		} else if err != nil {
-			return err
-		}
-		hash, err := tx.Users().PasswordHash(ctx, u.ID)
+		cur, err := m.stillLoginable(ctx, tx, u.ID, verified)
 		if err != nil {
 			return err
 		}
-		if hash != verified {
-			return errStale
-		}
-		if cur.Disabled {
-			return ErrAccountDisabled
-		}
 		u = cur
-		e := &audit.Event{
-			Action: audit.LoginSucceeded, Outcome: audit.Success,
-			Actor:  audit.Actor{ID: string(u.ID), Email: u.Email},
-			Target: audit.Target{Type: audit.TargetUser, ID: string(u.ID)},
-			IP:     c.IP, UserAgent: c.UserAgent,
-		}
+		e := selfEvent(audit.LoginSucceeded, audit.Success, u, c)
 		if newHash != "" {
 			if err := tx.Users().SetPasswordHash(ctx, u.ID, newHash); err != nil {
 				return err
@@ -172,17 +150,49 @@ func (m *Manager) completeLogin(ctx context.Context, u *user.User, verified, key
 		return rec(e)
 	})
 	if errors.Is(err, ErrAccountDisabled) {
-		m.recordAlone(ctx, &audit.Event{
-			Action: audit.LoginFailed, Outcome: audit.Failure,
-			Actor:  audit.Actor{ID: string(u.ID), Email: u.Email},
-			Target: audit.Target{Type: audit.TargetUser, ID: string(u.ID)},
-			IP:     c.IP, UserAgent: c.UserAgent, Reason: "account disabled",
-		})
+		e := selfEvent(audit.LoginFailed, audit.Failure, u, c)
+		e.Reason = "account disabled"
+		m.recordAlone(ctx, e)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// stillLoginable reads the user again inside the login's transaction: a
+// password reset, a disable or a deletion that committed while bcrypt ran
+// wins, and the login fails (errStale, ErrAccountDisabled) instead of
+// leaving a session the change should have ended, or writing a rehash of
+// the old password over the new one.
+func (m *Manager) stillLoginable(ctx context.Context, tx Store, id user.ID, verified string) (*user.User, error) {
+	cur, err := tx.Users().Get(ctx, id)
+	if errors.Is(err, user.ErrNotFound) {
+		return nil, errStale
+	} else if err != nil {
+		return nil, err
+	}
+	hash, err := tx.Users().PasswordHash(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if hash != verified {
+		return nil, errStale
+	}
+	if cur.Disabled {
+		return nil, ErrAccountDisabled
+	}
+	return cur, nil
+}
+
+// selfEvent is an event of u acting on its own account from c.
+func selfEvent(action audit.Action, outcome audit.Outcome, u *user.User, c Client) *audit.Event {
+	return &audit.Event{
+		Action: action, Outcome: outcome,
+		Actor:  audit.Actor{ID: string(u.ID), Email: u.Email},
+		Target: audit.Target{Type: audit.TargetUser, ID: string(u.ID)},
+		IP:     c.IP, UserAgent: c.UserAgent,
+	}
 }
 
 func withDetail(d map[string]any, k string, v any) map[string]any {

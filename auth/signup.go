@@ -77,13 +77,9 @@ func (m *Manager) SignUp(ctx context.Context, in SignUp, c Client) (*Session, er
 		if s, err = m.issueSession(ctx, tx, u, c); err != nil {
 			return err
 		}
-		return rec(&audit.Event{
-			Action: audit.SignUp, Outcome: audit.Success,
-			Actor:  audit.Actor{ID: string(u.ID), Email: u.Email},
-			Target: audit.Target{Type: audit.TargetUser, ID: string(u.ID)},
-			IP:     c.IP, UserAgent: c.UserAgent,
-			Details: map[string]any{"email": u.Email, "name": u.Name, "group": string(group.AdminID)},
-		})
+		e := selfEvent(audit.SignUp, audit.Success, u, c)
+		e.Details = map[string]any{"email": u.Email, "name": u.Name, "group": string(group.AdminID)}
+		return rec(e)
 	})
 	if err != nil {
 		return nil, err

@@ -184,13 +184,8 @@ func (m *Manager) answerIn(ctx context.Context, tx Store, rec func(*audit.Event)
 	if err := m.checkBackoff(ctx, tx, key); err != nil {
 		return err
 	}
-	e := &audit.Event{
-		Action: audit.LoginSucceeded, Outcome: audit.Success,
-		Actor:  audit.Actor{ID: string(u.ID), Email: u.Email},
-		Target: audit.Target{Type: audit.TargetUser, ID: string(u.ID)},
-		IP:     a.c.IP, UserAgent: a.c.UserAgent,
-		Details: map[string]any{"method": a.method},
-	}
+	e := selfEvent(audit.LoginSucceeded, audit.Success, u, a.c)
+	e.Details = map[string]any{"method": a.method}
 	reason, err := check(tx, u, e)
 	if err != nil {
 		return err
