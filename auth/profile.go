@@ -28,28 +28,17 @@ func (m *Manager) UpdateProfile(ctx context.Context, actor *Principal, up Profil
 	if err != nil {
 		return nil, err
 	}
+	key, err := m.reauthForEmail(ctx, actor, ch, up.Password)
+	if err != nil {
+		return nil, err
+	}
 	var out *user.User
-	target := audit.Target{Type: audit.TargetUser}
-	if actor != nil {
-		target.ID = string(actor.user.ID)
-	}
-	key := ""
-	if ch.email != nil && actor != nil && *ch.email != actor.user.Email && actor.Can(group.ProfileUpdateEmail) {
-		if up.Password == "" {
-			return nil, ErrReauthRequired
-		}
-		if key, err = m.verifyOwnPassword(ctx, actor, up.Password, "wrong current password on email change"); err != nil {
-			return nil, err
-		}
-	}
-	err = m.change(ctx, actor, "", audit.ProfileUpdated, target, func(tx Store, a *Principal, e *audit.Event) error {
+	err = m.change(ctx, actor, "", audit.ProfileUpdated, selfTarget(actor), func(tx Store, a *Principal, e *audit.Event) error {
 		u := a.user
 		before, after := map[string]any{}, map[string]any{}
 		ch.apply(&u, before, after)
-		for field, perm := range map[string]group.Permission{"name": group.ProfileUpdateName, "email": group.ProfileUpdateEmail} {
-			if _, changed := after[field]; changed && !a.Can(perm) {
-				return fmt.Errorf("%w: needs %s", ErrForbidden, perm)
-			}
+		if err := profileAllowed(a, after); err != nil {
+			return err
 		}
 		out = &u
 		if len(after) == 0 {
@@ -57,17 +46,9 @@ func (m *Manager) UpdateProfile(ctx context.Context, actor *Principal, up Profil
 			return nil
 		}
 		if _, changed := after["email"]; changed {
-			if key == "" {
-				return ErrReauthRequired // the email changed since the password was checked
-			}
-			if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
+			if err := m.emailChanged(ctx, tx, a, e, key); err != nil {
 				return err
 			}
-			n, err := endLogins(ctx, tx, u.ID, a.session.ID)
-			if err != nil {
-				return err
-			}
-			e.Details = map[string]any{"other_sessions_revoked": n}
 		}
 		u.UpdatedAt = m.clock()
 		e.Details = withDetail(e.Details, "before", before)
@@ -80,16 +61,56 @@ func (m *Manager) UpdateProfile(ctx context.Context, actor *Principal, up Profil
 	return out, nil
 }
 
+// reauthForEmail checks the current password when ch changes the actor's
+// email and the actor may change it, and returns the throttle key to reset
+// ("" when nothing was checked).
+func (m *Manager) reauthForEmail(ctx context.Context, actor *Principal, ch nameEmail, password string) (string, error) {
+	if ch.email == nil || actor == nil || *ch.email == actor.user.Email || !actor.Can(group.ProfileUpdateEmail) {
+		return "", nil
+	}
+	if password == "" {
+		return "", ErrReauthRequired
+	}
+	return m.verifyOwnPassword(ctx, actor, password, "wrong current password on email change")
+}
+
+// profileAllowed checks that a holds the permission of every profile field
+// in after.
+func profileAllowed(a *Principal, after map[string]any) error {
+	for field, perm := range map[string]group.Permission{"name": group.ProfileUpdateName, "email": group.ProfileUpdateEmail} {
+		if _, changed := after[field]; changed && !a.Can(perm) {
+			return fmt.Errorf("%w: needs %s", ErrForbidden, perm)
+		}
+	}
+	return nil
+}
+
+// emailChanged does what a new login name demands inside the profile's
+// transaction: the password was checked for it (key), that check's
+// failures are forgotten, and the actor's other sessions and pending
+// logins end.
+func (m *Manager) emailChanged(ctx context.Context, tx Store, a *Principal, e *audit.Event, key string) error {
+	if key == "" {
+		return ErrReauthRequired // the email changed since the password was checked
+	}
+	if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
+		return err
+	}
+	n, err := endLogins(ctx, tx, a.user.ID, a.session.ID)
+	if err != nil {
+		return err
+	}
+	e.Details = map[string]any{"other_sessions_revoked": n}
+	return nil
+}
+
 // ChangePassword sets the actor's own password after checking the current
 // one, and ends the actor's other sessions (OWASP ASVS 5.0 V6.2.3, V7.4.3).
 // It needs profile:update_password. A wrong current password gives
 // [ErrInvalidCredentials] and counts as a failed login for throttling, so a
 // stolen session cannot guess the password freely.
 func (m *Manager) ChangePassword(ctx context.Context, actor *Principal, current, next string) error {
-	target := audit.Target{Type: audit.TargetUser}
-	if actor != nil {
-		target.ID = string(actor.user.ID)
-	}
+	target := selfTarget(actor)
 	if !actor.Can(group.ProfileUpdatePassword) {
 		return m.refuse(ctx, actor, group.ProfileUpdatePassword, audit.PasswordChanged, target)
 	}
@@ -148,10 +169,7 @@ func (m *Manager) verifyOwnPassword(ctx context.Context, actor *Principal, passw
 // [MaxAvatarPixels] on each side; it is decoded and re-encoded, which strips
 // metadata such as EXIF and GPS. It needs profile:update_avatar.
 func (m *Manager) SetAvatar(ctx context.Context, actor *Principal, image []byte) error {
-	target := audit.Target{Type: audit.TargetUser}
-	if actor != nil {
-		target.ID = string(actor.user.ID)
-	}
+	target := selfTarget(actor)
 	if !actor.Can(group.ProfileUpdateAvatar) {
 		return m.refuse(ctx, actor, group.ProfileUpdateAvatar, audit.AvatarChanged, target)
 	}
@@ -167,10 +185,7 @@ func (m *Manager) SetAvatar(ctx context.Context, actor *Principal, image []byte)
 
 // RemoveAvatar deletes the actor's avatar. It needs profile:update_avatar.
 func (m *Manager) RemoveAvatar(ctx context.Context, actor *Principal) error {
-	target := audit.Target{Type: audit.TargetUser}
-	if actor != nil {
-		target.ID = string(actor.user.ID)
-	}
+	target := selfTarget(actor)
 	return m.change(ctx, actor, group.ProfileUpdateAvatar, audit.AvatarChanged, target, func(tx Store, a *Principal, e *audit.Event) error {
 		e.Details = map[string]any{"removed": true}
 		return tx.Users().SetAvatar(ctx, a.user.ID, nil, "")
