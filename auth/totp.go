@@ -79,16 +79,9 @@ func (m *Manager) ConfirmTOTP(ctx context.Context, actor *Principal, code string
 	}
 	wrong := false
 	err = m.change(ctx, actor, group.ProfileManage2FA, audit.TOTPEnabled, selfTarget(actor), func(tx Store, a *Principal, e *audit.Event) error {
-		cred, err := tx.TOTP().Get(ctx, a.user.ID)
+		cred, err := pendingTOTP(ctx, tx, a.user.ID, m.clock())
 		if err != nil {
 			return err
-		}
-		if cred.Confirmed() {
-			return totp.ErrAlreadyEnrolled
-		}
-		now := m.clock()
-		if now.Sub(cred.CreatedAt) > EnrollmentTimeout {
-			return fmt.Errorf("%w: enrollment expired, begin again", totp.ErrNotEnrolled)
 		}
 		// Guessing the confirmation code is guessing a second factor: the
 		// account's back-off applies, and each wrong code counts and is
@@ -97,24 +90,18 @@ func (m *Manager) ConfirmTOTP(ctx context.Context, actor *Principal, code string
 		if err := m.checkBackoff(ctx, tx, key); err != nil {
 			return err
 		}
-		secret, err := m.keys.open(cred.KeyID, cred.Sealed, []byte(a.user.ID))
+		reason, err := m.useTOTPCode(ctx, tx, cred, code)
 		if err != nil {
 			return err
 		}
-		step, ok := totp.Match(secret, code, now)
-		if ok {
-			if ok, err = tx.TOTP().UseStep(ctx, a.user.ID, step); err != nil {
-				return err
-			}
-		}
-		if !ok {
+		if reason != "" {
 			wrong = true
-			n, err := tx.Throttle().AddFailure(ctx, key, now)
+			n, err := tx.Throttle().AddFailure(ctx, key, m.clock())
 			e.Action, e.Outcome, e.Reason = audit.SecondFactorFailed, audit.Failure, "wrong code confirming enrollment"
 			e.Details = map[string]any{"method": "enrollment", "consecutive_failures": n}
 			return err
 		}
-		if err := tx.TOTP().Confirm(ctx, a.user.ID, now); err != nil {
+		if err := tx.TOTP().Confirm(ctx, a.user.ID, m.clock()); err != nil {
 			return err
 		}
 		if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
@@ -130,6 +117,40 @@ func (m *Manager) ConfirmTOTP(ctx context.Context, actor *Principal, code string
 		return nil, err
 	}
 	return codes, nil
+}
+
+// pendingTOTP returns the user's begun, unconfirmed and unexpired TOTP
+// enrollment.
+func pendingTOTP(ctx context.Context, tx Store, id user.ID, now time.Time) (*totp.Credential, error) {
+	cred, err := tx.TOTP().Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if cred.Confirmed() {
+		return nil, totp.ErrAlreadyEnrolled
+	}
+	if now.Sub(cred.CreatedAt) > EnrollmentTimeout {
+		return nil, fmt.Errorf("%w: enrollment expired, begin again", totp.ErrNotEnrolled)
+	}
+	return cred, nil
+}
+
+// useTOTPCode checks code against cred now and marks it used: a code
+// works once (RFC 6238 section 5.2). It returns why the code failed, ""
+// when it passed.
+func (m *Manager) useTOTPCode(ctx context.Context, tx Store, cred *totp.Credential, code string) (string, error) {
+	secret, err := m.keys.open(cred.KeyID, cred.Sealed, []byte(cred.UserID))
+	if err != nil {
+		return "", err
+	}
+	step, ok := totp.Match(secret, code, m.clock())
+	if !ok {
+		return "wrong code", nil
+	}
+	if won, err := tx.TOTP().UseStep(ctx, cred.UserID, step); err != nil || !won {
+		return "code already used", err
+	}
+	return "", nil
 }
 
 // DisableTOTP removes the actor's TOTP credential and recovery codes. It

@@ -78,18 +78,7 @@ func (m *Manager) VerifyTOTP(ctx context.Context, challenge, code string, c Clie
 		if err != nil {
 			return "", err
 		}
-		secret, err := m.keys.open(cred.KeyID, cred.Sealed, []byte(u.ID))
-		if err != nil {
-			return "", err
-		}
-		step, ok := totp.Match(secret, code, m.clock())
-		if !ok {
-			return "wrong code", nil
-		}
-		if won, err := tx.TOTP().UseStep(ctx, u.ID, step); err != nil || !won {
-			return "code already used", err
-		}
-		return "", nil
+		return m.useTOTPCode(ctx, tx, cred, code)
 	})
 }
 
