@@ -184,6 +184,11 @@ func (m *Manager) actorIn(ctx context.Context, tx Store, actor *Principal, perm 
 	if err != nil {
 		return nil, err
 	}
+	if fresh.user.Disabled {
+		// Even an operation that needs no permission (ending one's own
+		// sessions) is refused: a disabled account can do nothing.
+		return nil, fmt.Errorf("%w: the account is disabled", ErrForbidden)
+	}
 	if fresh.mustEnroll && perm != group.ProfileManage2FA {
 		return nil, ErrEnrollmentRequired
 	}

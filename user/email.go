@@ -22,29 +22,17 @@ const MaxNameLength = 200
 // bytes. Errors wrap [ErrInvalidEmail].
 func NormalizeEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
-	switch {
-	case s == "":
-		return "", fmt.Errorf("%w: empty", ErrInvalidEmail)
-	case len(s) > MaxEmailLength:
-		return "", fmt.Errorf("%w: longer than %d bytes", ErrInvalidEmail, MaxEmailLength)
-	case !utf8.ValidString(s):
-		return "", fmt.Errorf("%w: not valid UTF-8", ErrInvalidEmail)
+	if err := checkEmailBytes(s); err != nil {
+		return "", err
 	}
 	// Lower-case before the checks, so they hold for what is returned: some
 	// capitals take fewer bytes than their lower case (Ⱥ is 2, ⱥ is 3).
 	s = strings.ToLower(s)
-	if len(s) > MaxEmailLength {
-		return "", fmt.Errorf("%w: longer than %d bytes", ErrInvalidEmail, MaxEmailLength)
+	if err := checkEmailBytes(s); err != nil {
+		return "", err
 	}
-	for _, r := range s {
-		// Format characters (zero-width space, bidi overrides) are invisible:
-		// "ad\u200bmin@x.com" would look like "admin@x.com" in a user list.
-		if unicode.IsControl(r) || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) {
-			return "", fmt.Errorf("%w: contains a space, control or invisible character", ErrInvalidEmail)
-		}
-	}
-	if strings.ContainsAny(s, "<>,;\"()[]\\") {
-		return "", fmt.Errorf("%w: one plain address only", ErrInvalidEmail)
+	if err := checkEmailChars(s); err != nil {
+		return "", err
 	}
 	addr, err := mail.ParseAddress(s)
 	if err != nil || addr.Address != s || addr.Name != "" {
@@ -55,6 +43,35 @@ func NormalizeEmail(s string) (string, error) {
 		return "", fmt.Errorf("%w: not an address", ErrInvalidEmail)
 	}
 	return s, nil
+}
+
+// checkEmailBytes bounds the work on s before anything looks inside it.
+func checkEmailBytes(s string) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("%w: empty", ErrInvalidEmail)
+	case len(s) > MaxEmailLength:
+		return fmt.Errorf("%w: longer than %d bytes", ErrInvalidEmail, MaxEmailLength)
+	case !utf8.ValidString(s):
+		return fmt.Errorf("%w: not valid UTF-8", ErrInvalidEmail)
+	}
+	return nil
+}
+
+// checkEmailChars refuses what would make an address look like another or
+// like more than one.
+func checkEmailChars(s string) error {
+	for _, r := range s {
+		// Format characters (zero-width space, bidi overrides) are invisible:
+		// "ad\u200bmin@x.com" would look like "admin@x.com" in a user list.
+		if unicode.IsControl(r) || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) {
+			return fmt.Errorf("%w: contains a space, control or invisible character", ErrInvalidEmail)
+		}
+	}
+	if strings.ContainsAny(s, "<>,;\"()[]\\") {
+		return fmt.Errorf("%w: one plain address only", ErrInvalidEmail)
+	}
+	return nil
 }
 
 // NormalizeName trims a display name and checks it: valid UTF-8, no control
