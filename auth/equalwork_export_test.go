@@ -1,0 +1,13 @@
+package auth
+
+// ObserveBcrypt makes m report the cost of every bcrypt hash it compares a
+// password against, so a test can count the hashing work of a login instead
+// of timing it. The external test package needs it because an internal test
+// cannot import a store (store/sqlite imports auth).
+func ObserveBcrypt(m *Manager, seen func(cost int)) {
+	compare := m.hasher.compare
+	m.hasher.compare = func(hash, password []byte) error {
+		seen(bcryptCost(string(hash)))
+		return compare(hash, password)
+	}
+}
