@@ -50,6 +50,9 @@ func TestAuthenticateRefusesDisabledUser(t *testing.T) {
 	// A principal read before the disable, writing through the Manager,
 	// is refused too: the write reads the user again.
 	wantErr(t, rename("Dora D."), auth.ErrForbidden)
+	// So is what needs no permission at all: ending one's own sessions.
+	_, err = e.m.RevokeOtherSessions(e.ctx, stale)
+	wantErr(t, err, auth.ErrForbidden)
 
 	// Re-enabled the same way, the untouched session works again: the check
 	// is made per request, not once at login.
