@@ -11,8 +11,12 @@
 //   - [github.com/usher-go/usher/user], [github.com/usher-go/usher/group],
 //     [github.com/usher-go/usher/audit]: the records and their store
 //     interfaces.
+//   - [github.com/usher-go/usher/totp]: time-based one-time codes and
+//     recovery codes, the second factor.
 //   - [github.com/usher-go/usher/store/sqlite]: every store on one SQLite
 //     file (no cgo), the embedded default.
+//   - [github.com/usher-go/usher/store/postgres]: the same on PostgreSQL,
+//     for several instances sharing one database.
 //   - [github.com/usher-go/usher/store/storetest]: the conformance suite a
 //     store must pass.
 //

@@ -24,6 +24,9 @@
 //     admin stays.
 //   - Self-service: [Manager.UpdateProfile], [Manager.ChangePassword],
 //     [Manager.SetAvatar], [Manager.Sessions], [Manager.RevokeSession].
+//   - Two-factor: [Manager.BeginTOTP] and [Manager.ConfirmTOTP] enrol an
+//     authenticator app; a login of an enrolled user returns a [Challenge]
+//     that [Manager.VerifyTOTP] or [Manager.VerifyRecoveryCode] completes.
 //   - Audit: every change and every login attempt is recorded in the same
 //     transaction as the change ([Manager.AuditLog] reads the trail).
 //
@@ -42,4 +45,21 @@
 // from another system verify and are upgraded at the next login. Session
 // tokens are 32 random bytes and only their SHA-256 is stored. No secret
 // reaches the audit trail or the logs.
+//
+// # Principals
+//
+// A [Principal] is opaque. Its accessors ([Principal.User],
+// [Principal.Group], [Principal.Session]) return copies, and every check
+// inside usher reads what the Manager recorded when it authenticated the
+// request, so no host code can change who acts. The host sets only the
+// request it acts in ([Principal.SetClient]). Operations that change
+// something read the actor again inside their transaction.
+//
+// # Command-line tools
+//
+// Recovery tools run by whoever holds the database and the key (a locked-out
+// last admin, a lost second factor, a key rotation) build their Manager with
+// [NewWithOperator], which also returns an all-permission operator
+// principal. A Manager made by [New] has no operator; see NewWithOperator
+// for why a process serving requests must never make one.
 package auth
