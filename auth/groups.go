@@ -104,7 +104,7 @@ func (m *Manager) UpdateGroup(ctx context.Context, actor *Principal, g group.Gro
 		if err != nil {
 			return err
 		}
-		if old.Builtin() && !slices.Contains(g.Permissions, group.All) {
+		if old.ID == group.AdminID && !slices.Contains(g.Permissions, group.All) {
 			return fmt.Errorf("%w: %w", ErrForbidden, group.ErrBuiltin)
 		}
 		if err := mayManage(a, old); err != nil {
@@ -129,15 +129,16 @@ func (m *Manager) UpdateGroup(ctx context.Context, actor *Principal, g group.Gro
 }
 
 // DeleteGroup removes an empty group. It needs groups:write and every
-// permission the group grants; the admin group cannot be deleted, and a
-// group with members is refused with [group.ErrInUse].
+// permission the group grants; the built-in groups ([group.Group.Builtin])
+// cannot be deleted, and a group with members is refused with
+// [group.ErrInUse].
 func (m *Manager) DeleteGroup(ctx context.Context, actor *Principal, id group.ID) error {
 	return m.change(ctx, actor, group.GroupsWrite, audit.GroupDeleted, groupTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
 		g, err := tx.Groups().Get(ctx, id)
 		if err != nil {
 			return err
 		}
-		if g.Builtin() || g.ID == group.UsersID {
+		if g.Builtin() {
 			// The admin group must exist; the default group is where new
 			// users go when no group is named.
 			return fmt.Errorf("%w: %w", ErrForbidden, group.ErrBuiltin)

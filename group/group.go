@@ -7,6 +7,10 @@
 // digits, '_', '-' and '.'. A group may also hold the wildcards "resource:*"
 // (every action on one resource) and "*" (everything). Every user belongs to
 // exactly one group, and the group's permissions are the user's.
+//
+// Two groups exist from the start ([Group.Builtin]): [AdminID], which holds
+// "*" and cannot lose it, and [UsersID], where new users go. Neither can be
+// deleted. [BuiltinPermissions] lists the permissions usher itself checks.
 package group
 
 import (
@@ -41,8 +45,10 @@ type Group struct {
 	UpdatedAt        time.Time
 }
 
-// Builtin reports whether g is the built-in admin group.
-func (g *Group) Builtin() bool { return g.ID == AdminID }
+// Builtin reports whether g is one of the two groups every database starts
+// with, [AdminID] or [UsersID]. Neither can be deleted ([ErrBuiltin]). Only
+// the admin group must also keep "*": test g.ID == AdminID for that.
+func (g *Group) Builtin() bool { return g.ID == AdminID || g.ID == UsersID }
 
 // Errors returned by this package and by every [Store].
 var (

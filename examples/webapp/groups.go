@@ -74,7 +74,8 @@ func (s *server) picker(held []group.Permission) []permCategory {
 
 type groupFormData struct {
 	ID               string // empty for a new group
-	Builtin          bool
+	Admin            bool   // the admin group, which keeps "*"
+	Builtin          bool   // a built-in group, which cannot be deleted
 	Name             string
 	Description      string
 	RequireTwoFactor bool
@@ -83,7 +84,7 @@ type groupFormData struct {
 
 func (s *server) groupForm(g *group.Group) *groupFormData {
 	return &groupFormData{
-		ID: string(g.ID), Builtin: g.Builtin(), Name: g.Name, Description: g.Description,
+		ID: string(g.ID), Admin: g.ID == group.AdminID, Builtin: g.Builtin(), Name: g.Name, Description: g.Description,
 		RequireTwoFactor: g.RequireTwoFactor, Categories: s.picker(g.Permissions),
 	}
 }
@@ -149,9 +150,7 @@ func (s *server) updateGroup(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	}
 	if err != nil {
 		s.formFailed(w, r, err, "group_form", nil, func() (*view, error) {
-			d := s.groupForm(&g)
-			d.Builtin = g.ID == group.AdminID
-			return &view{Title: "Edit group", Data: d}, nil
+			return &view{Title: "Edit group", Data: s.groupForm(&g)}, nil
 		})
 		return
 	}
