@@ -46,6 +46,14 @@ func TestBadInput(t *testing.T) {
 		{"wildcard of unknown resource", createGroup("G", "nukes:*"), group.ErrUnknownPermission},
 		{"empty group name", createGroup("  "), group.ErrInvalidName},
 		{"10 KB group name", createGroup(long), group.ErrInvalidName},
+		{"10 KB group description", func(e *env, a *auth.Principal) error {
+			_, err := e.m.CreateGroup(e.ctx, a, group.Group{Name: "G", Description: long})
+			return err
+		}, group.ErrInvalidDescription},
+		{"two-factor without enrollment", func(e *env, a *auth.Principal) error {
+			_, err := e.m.CreateGroup(e.ctx, a, group.Group{Name: "G", RequireTwoFactor: true, Permissions: []group.Permission{"backups:read"}})
+			return err
+		}, group.ErrTwoFactorWithoutEnrollment},
 		{"update unknown user", func(e *env, a *auth.Principal) error {
 			_, err := e.m.UpdateUser(e.ctx, a, "nope", auth.UserUpdate{Name: ptr("x")})
 			return err

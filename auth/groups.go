@@ -4,16 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
-	"unicode"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/group"
-)
-
-const (
-	maxGroupNameLen = 100
-	maxGroupDescLen = 1000
 )
 
 func groupTarget(id group.ID) audit.Target {
@@ -36,27 +29,24 @@ func (m *Manager) GetGroup(ctx context.Context, actor *Principal, id group.ID) (
 	return m.store.Groups().Get(ctx, id)
 }
 
-// cleanGroup validates the editable fields of g: name, description and
-// permissions (each must be in the catalog).
+// cleanGroup validates the editable fields of g: name and description
+// (see [group.NormalizeName], [group.NormalizeDescription]) and
+// permissions (each must be in the catalog, and a group that requires
+// two-factor must let its members enrol).
 func (m *Manager) cleanGroup(g *group.Group) error {
-	g.Name = strings.TrimSpace(g.Name)
-	g.Description = strings.TrimSpace(g.Description)
-	if g.Name == "" || len(g.Name) > maxGroupNameLen || strings.IndexFunc(g.Name, unicode.IsControl) >= 0 {
-		return fmt.Errorf("%w: 1 to %d bytes, no control characters", group.ErrInvalidName, maxGroupNameLen)
-	}
-	if len(g.Description) > maxGroupDescLen || strings.ContainsFunc(g.Description, func(r rune) bool {
-		return unicode.IsControl(r) && r != '\n' && r != '\t'
-	}) {
-		return fmt.Errorf("%w: description of at most %d bytes, no control characters", group.ErrInvalidName, maxGroupDescLen)
-	}
-	perms, err := m.catalog.Normalize(g.Permissions)
-	if err != nil {
+	var err error
+	if g.Name, err = group.NormalizeName(g.Name); err != nil {
 		return err
 	}
-	g.Permissions = perms
-	if g.RequireTwoFactor && !group.NewSet(perms).Has(group.ProfileManage2FA) {
+	if g.Description, err = group.NormalizeDescription(g.Description); err != nil {
+		return err
+	}
+	if g.Permissions, err = m.catalog.Normalize(g.Permissions); err != nil {
+		return err
+	}
+	if g.RequireTwoFactor && !group.NewSet(g.Permissions).Has(group.ProfileManage2FA) {
 		// Its members could never enrol, and so could never do anything.
-		return fmt.Errorf("%w: a group that requires two-factor must grant %s", group.ErrInvalidPermission, group.ProfileManage2FA)
+		return group.ErrTwoFactorWithoutEnrollment
 	}
 	return nil
 }

@@ -59,7 +59,9 @@ func describe(err error) (problem, bool) {
 	case errors.Is(err, group.ErrNameTaken):
 		return problem{http.StatusConflict, "name", "A group with that name exists."}, true
 	case errors.Is(err, group.ErrInvalidName):
-		return problem{http.StatusBadRequest, "name", "Give the group a name of 1 to 100 characters; the description may have up to 1000."}, true
+		return problem{http.StatusBadRequest, "name", fmt.Sprintf("Give the group a name of 1 to %d bytes, without control characters.", group.MaxNameLength)}, true
+	case errors.Is(err, group.ErrInvalidDescription):
+		return problem{http.StatusBadRequest, "description", fmt.Sprintf("Descriptions are at most %d bytes, without control characters.", group.MaxDescriptionLength)}, true
 	case errors.Is(err, errNoEnrollPermission):
 		return problem{http.StatusBadRequest, "permissions", "A group that requires two-factor authentication must grant \"Manage own two-factor authentication\" (profile:manage_2fa), or its members could never enrol."}, true
 	case errors.Is(err, group.ErrUnknownPermission), errors.Is(err, group.ErrInvalidPermission):

@@ -2,7 +2,10 @@ package main
 
 import (
 	"net/http"
+	"strings"
 	"testing"
+
+	"github.com/usher-go/usher/group"
 )
 
 func TestGroupsPages(t *testing.T) {
@@ -25,6 +28,8 @@ func TestGroupsPages(t *testing.T) {
 		http.StatusConflict, "A group with that name exists.", `value="backups:read" checked`)
 	want(t, "no name", admin.post("/groups", "name", "  ", "perm", "backups:read"),
 		http.StatusBadRequest, "Give the group a name")
+	want(t, "long description", admin.post("/groups", "name", "Wordy", "description", strings.Repeat("d", group.MaxDescriptionLength+1), "perm", "backups:read"),
+		http.StatusBadRequest, "Descriptions are at most 1000 bytes", `value="Wordy"`)
 	want(t, "unknown permission", admin.post("/groups", "name", "Odd", "perm", "rockets:launch"),
 		http.StatusBadRequest, "not known to this application")
 
