@@ -12,7 +12,7 @@ import (
 // AuditLog returns one page of the audit trail, newest first. It needs
 // audit:read.
 func (m *Manager) AuditLog(ctx context.Context, actor *Principal, q audit.Query) (audit.Page, error) {
-	if err := m.deniedUnless(ctx, actor, group.AuditRead, audit.Target{Type: "audit"}); err != nil {
+	if err := m.deniedUnless(ctx, actor, group.AuditRead, audit.Target{Type: audit.TargetAudit}); err != nil {
 		return audit.Page{}, err
 	}
 	q, err := q.Normalize()
@@ -45,7 +45,7 @@ func (m *Manager) PruneAuditLog(ctx context.Context) (int64, error) {
 			return nil
 		}
 		return rec(&audit.Event{Action: audit.AuditPruned, Outcome: audit.Success,
-			Details: map[string]any{"deleted": n, "before": before}})
+			Details: map[string]any{audit.DetailDeleted: n, audit.DetailBefore: before}})
 	})
 	return n, err
 }

@@ -69,7 +69,7 @@ func (m *Manager) CreateGroup(ctx context.Context, actor *Principal, g group.Gro
 		if err := mayManage(a, &g); err != nil {
 			return err
 		}
-		e.Details = map[string]any{"name": g.Name, "permissions": permStrings(g.Permissions), "require_two_factor": g.RequireTwoFactor}
+		e.Details = map[string]any{audit.DetailName: g.Name, audit.DetailPermissions: permStrings(g.Permissions), audit.DetailRequireTwoFactor: g.RequireTwoFactor}
 		return tx.Groups().Create(ctx, &g)
 	})
 	if err != nil {
@@ -105,10 +105,7 @@ func (m *Manager) UpdateGroup(ctx context.Context, actor *Principal, g group.Gro
 		}
 		g.CreatedAt = old.CreatedAt
 		g.UpdatedAt = m.clock()
-		e.Details = map[string]any{
-			"before": map[string]any{"name": old.Name, "description": old.Description, "permissions": permStrings(old.Permissions), "require_two_factor": old.RequireTwoFactor},
-			"after":  map[string]any{"name": g.Name, "description": g.Description, "permissions": permStrings(g.Permissions), "require_two_factor": g.RequireTwoFactor},
-		}
+		e.Details = map[string]any{audit.DetailBefore: groupFields(old), audit.DetailAfter: groupFields(&g)}
 		out = &g
 		return tx.Groups().Update(ctx, &g)
 	})
@@ -143,9 +140,19 @@ func (m *Manager) DeleteGroup(ctx context.Context, actor *Principal, id group.ID
 		if n > 0 {
 			return fmt.Errorf("%w: %d members", group.ErrInUse, n)
 		}
-		e.Details = map[string]any{"name": g.Name, "permissions": permStrings(g.Permissions)}
+		e.Details = map[string]any{audit.DetailName: g.Name, audit.DetailPermissions: permStrings(g.Permissions)}
 		return tx.Groups().Delete(ctx, id)
 	})
+}
+
+// groupFields is what the audit trail keeps of a group's editable fields.
+func groupFields(g *group.Group) map[string]any {
+	return map[string]any{
+		audit.DetailName:             g.Name,
+		audit.DetailDescription:      g.Description,
+		audit.DetailPermissions:      permStrings(g.Permissions),
+		audit.DetailRequireTwoFactor: g.RequireTwoFactor,
+	}
 }
 
 func permStrings(ps []group.Permission) []string {

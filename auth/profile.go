@@ -43,41 +43,50 @@ func (m *Manager) UpdateProfile(ctx context.Context, actor *Principal, up Profil
 		}
 	}
 	err = m.change(ctx, actor, "", audit.ProfileUpdated, target, func(tx Store, a *Principal, e *audit.Event) error {
-		u := a.User
-		before, after := map[string]any{}, map[string]any{}
-		ch.apply(&u, before, after)
-		for field, perm := range map[string]group.Permission{"name": group.ProfileUpdateName, "email": group.ProfileUpdateEmail} {
-			if _, changed := after[field]; changed && !a.Can(perm) {
-				return fmt.Errorf("%w: needs %s", ErrForbidden, perm)
-			}
-		}
-		out = &u
-		if len(after) == 0 {
-			e.Action = ""
-			return nil
-		}
-		if _, changed := after["email"]; changed {
-			if key == "" {
-				return ErrReauthRequired // the email changed since the password was checked
-			}
-			if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
-				return err
-			}
-			n, err := endLogins(ctx, tx, u.ID, a.sessionID)
-			if err != nil {
-				return err
-			}
-			e.Details = map[string]any{"other_sessions_revoked": n}
-		}
-		u.UpdatedAt = m.clock()
-		e.Details = withDetail(e.Details, "before", before)
-		e.Details["after"] = after
-		return tx.Users().Update(ctx, &u)
+		var err error
+		out, err = m.applyProfile(ctx, tx, a, e, ch, key)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// applyProfile is UpdateProfile's change inside its transaction: each
+// changed field needs its permission, and a changed email needs the
+// password checked before (key, the throttle key to reset) and ends the
+// actor's other sessions.
+func (m *Manager) applyProfile(ctx context.Context, tx Store, a *Principal, e *audit.Event, ch nameEmail, key string) (*user.User, error) {
+	u := a.User
+	before, after := map[string]any{}, map[string]any{}
+	ch.apply(&u, before, after)
+	for field, perm := range map[string]group.Permission{audit.DetailName: group.ProfileUpdateName, audit.DetailEmail: group.ProfileUpdateEmail} {
+		if _, changed := after[field]; changed && !a.Can(perm) {
+			return nil, fmt.Errorf("%w: needs %s", ErrForbidden, perm)
+		}
+	}
+	if len(after) == 0 {
+		e.Action = ""
+		return &u, nil
+	}
+	if _, changed := after[audit.DetailEmail]; changed {
+		if key == "" {
+			return nil, ErrReauthRequired // the email changed since the password was checked
+		}
+		if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
+			return nil, err
+		}
+		n, err := endLogins(ctx, tx, u.ID, a.sessionID)
+		if err != nil {
+			return nil, err
+		}
+		e.Details = map[string]any{audit.DetailOtherSessionsRevoked: n}
+	}
+	u.UpdatedAt = m.clock()
+	e.Details = withDetail(e.Details, audit.DetailBefore, before)
+	e.Details[audit.DetailAfter] = after
+	return &u, tx.Users().Update(ctx, &u)
 }
 
 // ChangePassword sets the actor's own password after checking the current
@@ -109,7 +118,7 @@ func (m *Manager) ChangePassword(ctx context.Context, actor *Principal, current,
 			return err
 		}
 		n, err := endLogins(ctx, tx, a.userID, a.sessionID)
-		e.Details = map[string]any{"other_sessions_revoked": n}
+		e.Details = map[string]any{audit.DetailOtherSessionsRevoked: n}
 		return err
 	})
 }
@@ -160,7 +169,7 @@ func (m *Manager) SetAvatar(ctx context.Context, actor *Principal, image []byte)
 		return err
 	}
 	return m.change(ctx, actor, group.ProfileUpdateAvatar, audit.AvatarChanged, target, func(tx Store, a *Principal, e *audit.Event) error {
-		e.Details = map[string]any{"content_type": contentType, "bytes": len(data)}
+		e.Details = map[string]any{audit.DetailContentType: contentType, audit.DetailBytes: len(data)}
 		return tx.Users().SetAvatar(ctx, a.User.ID, data, contentType)
 	})
 }
@@ -172,7 +181,7 @@ func (m *Manager) RemoveAvatar(ctx context.Context, actor *Principal) error {
 		target.ID = string(actor.User.ID)
 	}
 	return m.change(ctx, actor, group.ProfileUpdateAvatar, audit.AvatarChanged, target, func(tx Store, a *Principal, e *audit.Event) error {
-		e.Details = map[string]any{"removed": true}
+		e.Details = map[string]any{audit.DetailRemoved: true}
 		return tx.Users().SetAvatar(ctx, a.User.ID, nil, "")
 	})
 }

@@ -82,7 +82,7 @@ func (m *Manager) SignUp(ctx context.Context, in SignUp, c Client) (*Session, er
 			Actor:  audit.Actor{ID: string(u.ID), Email: u.Email},
 			Target: audit.Target{Type: audit.TargetUser, ID: string(u.ID)},
 			IP:     c.IP, UserAgent: c.UserAgent,
-			Details: map[string]any{"email": u.Email, "name": u.Name, "group": string(group.AdminID)},
+			Details: map[string]any{audit.DetailEmail: u.Email, audit.DetailName: u.Name, audit.DetailGroup: string(group.AdminID)},
 		})
 	})
 	if err != nil {

@@ -79,39 +79,16 @@ func (m *Manager) ConfirmTOTP(ctx context.Context, actor *Principal, code string
 	}
 	wrong := false
 	err = m.change(ctx, actor, group.ProfileManage2FA, audit.TOTPEnabled, selfTarget(actor), func(tx Store, a *Principal, e *audit.Event) error {
-		cred, err := tx.TOTP().Get(ctx, a.userID)
-		if err != nil {
-			return err
-		}
-		if cred.Confirmed() {
-			return totp.ErrAlreadyEnrolled
-		}
 		now := m.clock()
-		if now.Sub(cred.CreatedAt) > EnrollmentTimeout {
-			return fmt.Errorf("%w: enrollment expired, begin again", totp.ErrNotEnrolled)
-		}
-		// Guessing the confirmation code is guessing a second factor: the
-		// account's back-off applies, and each wrong code counts and is
-		// recorded (committed, not rolled back with the refusal).
-		key := accountKey(a.User.Email)
-		if err := m.checkBackoff(ctx, tx, key); err != nil {
-			return err
-		}
-		secret, err := m.keys.open(cred.KeyID, cred.Sealed, []byte(a.userID))
+		key, ok, err := m.matchEnrollmentCode(ctx, tx, a, code, now)
 		if err != nil {
 			return err
-		}
-		step, ok := totp.Match(secret, code, now)
-		if ok {
-			if ok, err = tx.TOTP().UseStep(ctx, a.userID, step); err != nil {
-				return err
-			}
 		}
 		if !ok {
 			wrong = true
 			n, err := tx.Throttle().AddFailure(ctx, key, now)
 			e.Action, e.Outcome, e.Reason = audit.SecondFactorFailed, audit.Failure, "wrong code confirming enrollment"
-			e.Details = map[string]any{"method": "enrollment", "consecutive_failures": n}
+			e.Details = map[string]any{audit.DetailMethod: "enrollment", audit.DetailConsecutiveFailures: n}
 			return err
 		}
 		if err := tx.TOTP().Confirm(ctx, a.userID, now); err != nil {
@@ -120,7 +97,7 @@ func (m *Manager) ConfirmTOTP(ctx context.Context, actor *Principal, code string
 		if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
 			return err
 		}
-		e.Details = map[string]any{"recovery_codes": len(codes)}
+		e.Details = map[string]any{audit.DetailRecoveryCodes: len(codes)}
 		return tx.TOTP().SetRecoveryCodes(ctx, a.userID, kid, salt, hashes)
 	})
 	if err == nil && wrong {
@@ -130,6 +107,39 @@ func (m *Manager) ConfirmTOTP(ctx context.Context, actor *Principal, code string
 		return nil, err
 	}
 	return codes, nil
+}
+
+// matchEnrollmentCode checks code against a's begun enrollment inside tx
+// and uses up its time step when it matches. It returns the account's
+// throttle key, to count a wrong code against or reset.
+func (m *Manager) matchEnrollmentCode(ctx context.Context, tx Store, a *Principal, code string, now time.Time) (key string, ok bool, err error) {
+	cred, err := tx.TOTP().Get(ctx, a.userID)
+	if err != nil {
+		return "", false, err
+	}
+	if cred.Confirmed() {
+		return "", false, totp.ErrAlreadyEnrolled
+	}
+	if now.Sub(cred.CreatedAt) > EnrollmentTimeout {
+		return "", false, fmt.Errorf("%w: enrollment expired, begin again", totp.ErrNotEnrolled)
+	}
+	// Guessing the confirmation code is guessing a second factor: the
+	// account's back-off applies, and each wrong code counts and is
+	// recorded (committed, not rolled back with the refusal).
+	key = accountKey(a.User.Email)
+	if err := m.checkBackoff(ctx, tx, key); err != nil {
+		return "", false, err
+	}
+	secret, err := m.keys.open(cred.KeyID, cred.Sealed, []byte(a.userID))
+	if err != nil {
+		return "", false, err
+	}
+	step, ok := totp.Match(secret, code, now)
+	if !ok {
+		return key, false, nil
+	}
+	ok, err = tx.TOTP().UseStep(ctx, a.userID, step)
+	return key, ok, err
 }
 
 // DisableTOTP removes the actor's TOTP credential and recovery codes. It
@@ -215,7 +225,7 @@ func (m *Manager) ResetTwoFactor(ctx context.Context, actor *Principal, id user.
 			return err
 		}
 		n, err := tx.Sessions().DeleteUser(ctx, id, "")
-		e.Details = map[string]any{"sessions_revoked": n}
+		e.Details = map[string]any{audit.DetailSessionsRevoked: n}
 		return err
 	})
 }
@@ -264,7 +274,7 @@ func (m *Manager) RotateSecrets(ctx context.Context) (int, error) {
 				return nil
 			}
 			return rec(&audit.Event{Action: audit.SecretsRotated, Outcome: audit.Success,
-				Details: map[string]any{"resealed": n, "key_id": m.keys.current.id}})
+				Details: map[string]any{audit.DetailResealed: n, audit.DetailKeyID: m.keys.current.id}})
 		})
 		if err != nil {
 			return moved, err

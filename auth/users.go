@@ -88,7 +88,7 @@ func (m *Manager) CreateUser(ctx context.Context, actor *Principal, in NewUser) 
 		if err := tx.Users().Create(ctx, u, hash); err != nil {
 			return err
 		}
-		e.Details = map[string]any{"email": u.Email, "name": u.Name, "group": string(g.ID), "group_name": g.Name}
+		e.Details = map[string]any{audit.DetailEmail: u.Email, audit.DetailName: u.Name, audit.DetailGroup: string(g.ID), audit.DetailGroupName: g.Name}
 		return nil
 	})
 	if err != nil {
@@ -122,7 +122,7 @@ func (m *Manager) UpdateUser(ctx context.Context, actor *Principal, id user.ID, 
 			if err := m.checkRegroup(ctx, tx, a, u, *up.GroupID); err != nil {
 				return err
 			}
-			before["group"], after["group"] = u.GroupID, string(*up.GroupID)
+			before[audit.DetailGroup], after[audit.DetailGroup] = u.GroupID, string(*up.GroupID)
 			u.GroupID = string(*up.GroupID)
 		}
 		out = u
@@ -131,7 +131,7 @@ func (m *Manager) UpdateUser(ctx context.Context, actor *Principal, id user.ID, 
 			return nil
 		}
 		u.UpdatedAt = m.clock()
-		e.Details = map[string]any{"before": before, "after": after}
+		e.Details = map[string]any{audit.DetailBefore: before, audit.DetailAfter: after}
 		return tx.Users().Update(ctx, u)
 	})
 	if err != nil {
@@ -165,11 +165,11 @@ func parseNameEmail(name, email *string) (nameEmail, error) {
 // apply changes u and notes each changed field's old and new value.
 func (ch nameEmail) apply(u *user.User, before, after map[string]any) {
 	if ch.name != nil && *ch.name != u.Name {
-		before["name"], after["name"] = u.Name, *ch.name
+		before[audit.DetailName], after[audit.DetailName] = u.Name, *ch.name
 		u.Name = *ch.name
 	}
 	if ch.email != nil && *ch.email != u.Email {
-		before["email"], after["email"] = u.Email, *ch.email
+		before[audit.DetailEmail], after[audit.DetailEmail] = u.Email, *ch.email
 		u.Email = *ch.email
 	}
 }
@@ -234,7 +234,7 @@ func (m *Manager) DeleteUser(ctx context.Context, actor *Principal, id user.ID) 
 		if _, err := tx.Sessions().DeleteUser(ctx, id, ""); err != nil {
 			return err
 		}
-		e.Details = map[string]any{"email": u.Email, "name": u.Name, "group": u.GroupID}
+		e.Details = map[string]any{audit.DetailEmail: u.Email, audit.DetailName: u.Name, audit.DetailGroup: u.GroupID}
 		return tx.Users().Delete(ctx, id)
 	})
 }
@@ -263,7 +263,7 @@ func (m *Manager) SetDisabled(ctx context.Context, actor *Principal, id user.ID,
 			if err != nil {
 				return err
 			}
-			e.Details = map[string]any{"sessions_revoked": n}
+			e.Details = map[string]any{audit.DetailSessionsRevoked: n}
 		}
 		if u.Disabled == disabled {
 			e.Action = ""
@@ -297,7 +297,7 @@ func (m *Manager) ResetPassword(ctx context.Context, actor *Principal, id user.I
 			return err
 		}
 		n, err := endLogins(ctx, tx, id, "")
-		e.Details = map[string]any{"sessions_revoked": n}
+		e.Details = map[string]any{audit.DetailSessionsRevoked: n}
 		return err
 	})
 }
