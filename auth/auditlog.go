@@ -17,11 +17,11 @@ func (m *Manager) AuditLog(ctx context.Context, actor *Principal, q audit.Query)
 	}
 	q, err := q.Normalize()
 	if err != nil {
-		return audit.Page{}, err
+		return audit.Page{}, inField(FieldQuery, err)
 	}
 	if q.Cursor != "" {
 		if _, err := audit.DecodeCursor(q.Cursor); err != nil {
-			return audit.Page{}, err
+			return audit.Page{}, inField(FieldQuery, err)
 		}
 	}
 	return m.store.Audit().Query(ctx, q)
@@ -56,15 +56,15 @@ func (m *Manager) PruneAuditLog(ctx context.Context) (int64, error) {
 // collide with usher's (see [audit.Actions]); details must hold no secret.
 func (m *Manager) Record(ctx context.Context, actor *Principal, action audit.Action, outcome audit.Outcome, target audit.Target, details map[string]any) error {
 	if action == "" || len(action) > 128 {
-		return fmt.Errorf("%w: action must be 1 to 128 bytes", audit.ErrInvalidQuery)
+		return inField(FieldAction, fmt.Errorf("%w: action must be 1 to 128 bytes", audit.ErrInvalidQuery))
 	}
 	if slices.Contains(audit.Actions(), action) {
-		return fmt.Errorf("%w: %q is one of usher's own actions", audit.ErrInvalidQuery, action)
+		return inField(FieldAction, fmt.Errorf("%w: %q is one of usher's own actions", audit.ErrInvalidQuery, action))
 	}
 	switch outcome {
 	case audit.Success, audit.Failure, audit.Denied:
 	default:
-		return fmt.Errorf("%w: unknown outcome %q", audit.ErrInvalidQuery, outcome)
+		return inField(FieldOutcome, fmt.Errorf("%w: unknown outcome %q", audit.ErrInvalidQuery, outcome))
 	}
 	e := &audit.Event{Action: action, Outcome: outcome, Target: target, Details: details}
 	if actor != nil {

@@ -36,17 +36,17 @@ func (m *Manager) GetGroup(ctx context.Context, actor *Principal, id group.ID) (
 func (m *Manager) cleanGroup(g *group.Group) error {
 	var err error
 	if g.Name, err = group.NormalizeName(g.Name); err != nil {
-		return err
+		return inField(FieldName, err)
 	}
 	if g.Description, err = group.NormalizeDescription(g.Description); err != nil {
-		return err
+		return inField(FieldDescription, err)
 	}
 	if g.Permissions, err = m.catalog.Normalize(g.Permissions); err != nil {
-		return err
+		return inField(FieldPermissions, err)
 	}
 	if g.RequireTwoFactor && !group.NewSet(g.Permissions).Has(group.ProfileManage2FA) {
 		// Its members could never enrol, and so could never do anything.
-		return group.ErrTwoFactorWithoutEnrollment
+		return inField(FieldPermissions, group.ErrTwoFactorWithoutEnrollment)
 	}
 	return nil
 }
@@ -70,7 +70,7 @@ func (m *Manager) CreateGroup(ctx context.Context, actor *Principal, g group.Gro
 			return err
 		}
 		e.Details = map[string]any{audit.DetailName: g.Name, audit.DetailPermissions: permStrings(g.Permissions), audit.DetailRequireTwoFactor: g.RequireTwoFactor}
-		return tx.Groups().Create(ctx, &g)
+		return taken(tx.Groups().Create(ctx, &g))
 	})
 	if err != nil {
 		return nil, err
@@ -107,7 +107,7 @@ func (m *Manager) UpdateGroup(ctx context.Context, actor *Principal, g group.Gro
 		g.UpdatedAt = m.clock()
 		e.Details = map[string]any{audit.DetailBefore: groupFields(old), audit.DetailAfter: groupFields(&g)}
 		out = &g
-		return tx.Groups().Update(ctx, &g)
+		return taken(tx.Groups().Update(ctx, &g))
 	})
 	if err != nil {
 		return nil, err

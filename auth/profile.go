@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/usher-go/usher/audit"
@@ -86,7 +87,7 @@ func (m *Manager) applyProfile(ctx context.Context, tx Store, a *Principal, e *a
 	u.UpdatedAt = m.clock()
 	e.Details = withDetail(e.Details, audit.DetailBefore, before)
 	e.Details[audit.DetailAfter] = after
-	return &u, tx.Users().Update(ctx, &u)
+	return &u, taken(tx.Users().Update(ctx, &u))
 }
 
 // ChangePassword sets the actor's own password after checking the current
@@ -94,7 +95,7 @@ func (m *Manager) applyProfile(ctx context.Context, tx Store, a *Principal, e *a
 // It needs profile:update_password. A wrong current password gives
 // [ErrInvalidCredentials] and counts as a failed login for throttling, so a
 // stolen session cannot guess the password freely.
-func (m *Manager) ChangePassword(ctx context.Context, actor *Principal, current, next string) error {
+func (m *Manager) ChangePassword(ctx context.Context, actor *Principal, current, newPassword string) error {
 	target := audit.Target{Type: audit.TargetUser}
 	if actor != nil {
 		target.ID = string(actor.User.ID)
@@ -106,7 +107,7 @@ func (m *Manager) ChangePassword(ctx context.Context, actor *Principal, current,
 	if err != nil {
 		return err
 	}
-	hash, err := m.newPasswordHash(ctx, next)
+	hash, err := m.newPasswordHash(ctx, FieldNewPassword, newPassword)
 	if err != nil {
 		return err
 	}
@@ -165,7 +166,9 @@ func (m *Manager) SetAvatar(ctx context.Context, actor *Principal, image []byte)
 		return m.refuse(ctx, actor, group.ProfileUpdateAvatar, audit.AvatarChanged, target)
 	}
 	data, contentType, err := normalizeAvatar(image)
-	if err != nil {
+	if errors.Is(err, ErrInvalidImage) || errors.Is(err, ErrImageTooLarge) {
+		return inField(FieldImage, err)
+	} else if err != nil {
 		return err
 	}
 	return m.change(ctx, actor, group.ProfileUpdateAvatar, audit.AvatarChanged, target, func(tx Store, a *Principal, e *audit.Event) error {

@@ -71,7 +71,7 @@ func (m *Manager) BeginTOTP(ctx context.Context, actor *Principal, password stri
 func (m *Manager) ConfirmTOTP(ctx context.Context, actor *Principal, code string) ([]string, error) {
 	code, err := totp.NormalizeCode(code)
 	if err != nil {
-		return nil, err
+		return nil, inField(FieldCode, err)
 	}
 	codes, salt, hashes, kid, err := m.newRecoveryCodes()
 	if err != nil {

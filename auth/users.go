@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/usher-go/usher/audit"
@@ -38,11 +39,11 @@ func (m *Manager) ListUsers(ctx context.Context, actor *Principal, q user.Query)
 	}
 	q, err := q.Normalize()
 	if err != nil {
-		return user.Page{}, err
+		return user.Page{}, inField(FieldQuery, err)
 	}
 	if q.Cursor != "" {
 		if _, err := user.DecodeCursor(q); err != nil {
-			return user.Page{}, err
+			return user.Page{}, inField(FieldQuery, err)
 		}
 	}
 	return m.store.Users().List(ctx, q)
@@ -73,12 +74,12 @@ func (m *Manager) CreateUser(ctx context.Context, actor *Principal, in NewUser) 
 		// Refuse before spending a bcrypt on a request that cannot succeed.
 		return nil, m.refuse(ctx, actor, group.UsersWrite, audit.UserCreated, audit.Target{Type: audit.TargetUser})
 	}
-	hash, err := m.newPasswordHash(ctx, in.Password)
+	hash, err := m.newPasswordHash(ctx, FieldPassword, in.Password)
 	if err != nil {
 		return nil, err
 	}
 	err = m.change(ctx, actor, group.UsersWrite, audit.UserCreated, userTarget(u.ID), func(tx Store, a *Principal, e *audit.Event) error {
-		g, err := tx.Groups().Get(ctx, in.GroupID)
+		g, err := getGroupFor(ctx, tx, in.GroupID)
 		if err != nil {
 			return err
 		}
@@ -86,7 +87,7 @@ func (m *Manager) CreateUser(ctx context.Context, actor *Principal, in NewUser) 
 			return err
 		}
 		if err := tx.Users().Create(ctx, u, hash); err != nil {
-			return err
+			return taken(err)
 		}
 		e.Details = map[string]any{audit.DetailEmail: u.Email, audit.DetailName: u.Name, audit.DetailGroup: string(g.ID), audit.DetailGroupName: g.Name}
 		return nil
@@ -132,7 +133,7 @@ func (m *Manager) UpdateUser(ctx context.Context, actor *Principal, id user.ID, 
 		}
 		u.UpdatedAt = m.clock()
 		e.Details = map[string]any{audit.DetailBefore: before, audit.DetailAfter: after}
-		return tx.Users().Update(ctx, u)
+		return taken(tx.Users().Update(ctx, u))
 	})
 	if err != nil {
 		return nil, err
@@ -148,14 +149,14 @@ func parseNameEmail(name, email *string) (nameEmail, error) {
 	if name != nil {
 		n, err := user.NormalizeName(*name)
 		if err != nil {
-			return ch, err
+			return ch, inField(FieldName, err)
 		}
 		ch.name = &n
 	}
 	if email != nil {
 		e, err := user.NormalizeEmail(*email)
 		if err != nil {
-			return ch, err
+			return ch, inField(FieldEmail, err)
 		}
 		ch.email = &e
 	}
@@ -189,7 +190,7 @@ func (m *Manager) checkRegroup(ctx context.Context, tx Store, a *Principal, u *u
 	if u.ID == a.User.ID {
 		return fmt.Errorf("%w: nobody changes their own group", ErrForbidden)
 	}
-	g, err := tx.Groups().Get(ctx, to)
+	g, err := getGroupFor(ctx, tx, to)
 	if err != nil {
 		return err
 	}
@@ -197,6 +198,16 @@ func (m *Manager) checkRegroup(ctx context.Context, tx Store, a *Principal, u *u
 		return err
 	}
 	return m.checkNotLastAdmin(ctx, tx, u)
+}
+
+// getGroupFor reads the group a user is to join: one that does not exist
+// is bad input in the GroupID field.
+func getGroupFor(ctx context.Context, tx Store, id group.ID) (*group.Group, error) {
+	g, err := tx.Groups().Get(ctx, id)
+	if errors.Is(err, group.ErrNotFound) {
+		return nil, inField(FieldGroupID, err)
+	}
+	return g, err
 }
 
 // checkNotLastAdmin refuses a change that takes u out of the enabled admins
@@ -282,7 +293,7 @@ func (m *Manager) ResetPassword(ctx context.Context, actor *Principal, id user.I
 	if !actor.Can(group.UsersWrite) {
 		return m.refuse(ctx, actor, group.UsersWrite, audit.PasswordReset, userTarget(id))
 	}
-	hash, err := m.newPasswordHash(ctx, newPassword)
+	hash, err := m.newPasswordHash(ctx, FieldNewPassword, newPassword)
 	if err != nil {
 		return err
 	}
