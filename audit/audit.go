@@ -5,6 +5,12 @@
 // usher writes each event in the same transaction as the change it records:
 // if the event cannot be written, the change does not happen. Events never
 // carry a password, token, TOTP secret or recovery code.
+//
+// Everything usher writes into an event is named by a constant, so a host
+// can filter and render events without copying strings: the actions
+// ([Actions]), the target types ([TargetUser], [TargetGroup], ...) and the
+// keys of Event.Details ([DetailBefore], [DetailAfter], [DetailName], ...),
+// each documented with the actions that carry it.
 package audit
 
 import (
@@ -31,7 +37,7 @@ const (
 	TOTPEnabled          Action = "totp.enabled"
 	TOTPDisabled         Action = "totp.disabled"
 	RecoveryCodesRenewed Action = "totp.recovery_codes_regenerated"
-	RecoveryCodeUsed     Action = "totp.recovery_code_used" // Details["remaining"]
+	RecoveryCodeUsed     Action = "totp.recovery_code_used" // Details[DetailRemaining]
 	SecondFactorFailed   Action = "login.second_factor_failed"
 	ChallengeExhausted   Action = "login.challenge_exhausted"
 	TwoFactorReset       Action = "user.two_factor_reset"
@@ -112,15 +118,25 @@ type Actor struct {
 
 // Target is what was acted on.
 type Target struct {
-	Type string // "user", "group", "session"
-	ID   string
+	Type string // one of the Target constants, or a host's own type
+	ID   string // empty when the action was on no one record (a listing)
 }
 
-// Target types.
+// The target types usher writes; a host's own events (auth.Manager.Record)
+// may use others. Query.TargetType filters on them.
 const (
-	TargetUser    = "user"
-	TargetGroup   = "group"
+	// TargetUser: ID is a user ID (user.ID), or empty for a user listing
+	// or creation refused before an ID existed.
+	TargetUser = "user"
+	// TargetGroup: ID is a group ID (group.ID), or empty for a listing.
+	TargetGroup = "group"
+	// TargetSession: ID is a session ID (auth.Session.ID).
 	TargetSession = "session"
+	// TargetAudit: the audit trail itself, on a refused read. ID is empty.
+	TargetAudit = "audit"
+	// TargetRoute: a route guarded by auth.Manager.RequirePermission, on
+	// a refusal. ID is the method and path, as in "GET /admin".
+	TargetRoute = "route"
 )
 
 // Event is one entry of the audit trail.
@@ -136,8 +152,10 @@ type Event struct {
 	// Reason is the detail of a failure or denial, kept for the admin and
 	// never shown to the caller that failed.
 	Reason string
-	// Details holds what changed, e.g. "before" and "after" values. It must
-	// be JSON-encodable and must never hold a secret.
+	// Details holds what changed, under the Detail keys (e.g.
+	// [DetailBefore] and [DetailAfter]). It must be JSON-encodable and must
+	// never hold a secret. Stores keep it as JSON, so numbers read back are
+	// float64 and lists []any.
 	Details map[string]any
 }
 

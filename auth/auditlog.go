@@ -12,16 +12,16 @@ import (
 // AuditLog returns one page of the audit trail, newest first. It needs
 // audit:read.
 func (m *Manager) AuditLog(ctx context.Context, actor *Principal, q audit.Query) (audit.Page, error) {
-	if err := m.deniedUnless(ctx, actor, group.AuditRead, audit.Target{Type: "audit"}); err != nil {
+	if err := m.deniedUnless(ctx, actor, group.AuditRead, audit.Target{Type: audit.TargetAudit}); err != nil {
 		return audit.Page{}, err
 	}
 	q, err := q.Normalize()
 	if err != nil {
-		return audit.Page{}, err
+		return audit.Page{}, inField(FieldQuery, err)
 	}
 	if q.Cursor != "" {
 		if _, err := audit.DecodeCursor(q.Cursor); err != nil {
-			return audit.Page{}, err
+			return audit.Page{}, inField(FieldQuery, err)
 		}
 	}
 	return m.store.Audit().Query(ctx, q)
@@ -45,7 +45,7 @@ func (m *Manager) PruneAuditLog(ctx context.Context) (int64, error) {
 			return nil
 		}
 		return rec(&audit.Event{Action: audit.AuditPruned, Outcome: audit.Success,
-			Details: map[string]any{"deleted": n, "before": before}})
+			Details: map[string]any{audit.DetailDeleted: n, audit.DetailBefore: before}})
 	})
 	return n, err
 }
@@ -56,15 +56,15 @@ func (m *Manager) PruneAuditLog(ctx context.Context) (int64, error) {
 // collide with usher's (see [audit.Actions]); details must hold no secret.
 func (m *Manager) Record(ctx context.Context, actor *Principal, action audit.Action, outcome audit.Outcome, target audit.Target, details map[string]any) error {
 	if action == "" || len(action) > 128 {
-		return fmt.Errorf("%w: action must be 1 to 128 bytes", audit.ErrInvalidQuery)
+		return inField(FieldAction, fmt.Errorf("%w: action must be 1 to 128 bytes", audit.ErrInvalidQuery))
 	}
 	if slices.Contains(audit.Actions(), action) {
-		return fmt.Errorf("%w: %q is one of usher's own actions", audit.ErrInvalidQuery, action)
+		return inField(FieldAction, fmt.Errorf("%w: %q is one of usher's own actions", audit.ErrInvalidQuery, action))
 	}
 	switch outcome {
 	case audit.Success, audit.Failure, audit.Denied:
 	default:
-		return fmt.Errorf("%w: unknown outcome %q", audit.ErrInvalidQuery, outcome)
+		return inField(FieldOutcome, fmt.Errorf("%w: unknown outcome %q", audit.ErrInvalidQuery, outcome))
 	}
 	e := &audit.Event{Action: action, Outcome: outcome, Target: target, Details: details}
 	if actor != nil {

@@ -33,10 +33,26 @@
 // # Errors
 //
 // Every method returns errors matched with [errors.Is]: this package's
-// sentinels ([ErrForbidden], [ErrThrottled], ...) and those of packages user
-// and group ([user.ErrNotFound], [group.ErrUnknownPermission], ...). A
-// [*ThrottledError] carries RetryAfter. Errors never carry pages: the host
-// renders its own (Config.HTTPError for the middleware).
+// sentinels ([ErrForbidden], [ErrThrottled], ...) and those of packages
+// user, group, totp and audit ([user.ErrNotFound],
+// [group.ErrUnknownPermission], ...). The text after a sentinel's colon is
+// for logs and may change. Errors never carry pages: the host renders its
+// own (Config.HTTPError for the middleware). Three kinds matter to a page:
+//
+//   - Bad input: a [*FieldError] names the field ([FieldEmail],
+//     [FieldPassword], [FieldPermissions], ...) and wraps the rule's
+//     sentinel ([user.ErrInvalidEmail], [ErrPasswordTooShort], ...), so
+//     errors.As places the message next to the right input and errors.Is
+//     picks the words. The limits behind the rules are exported
+//     ([user.MaxEmailLength], [group.MaxNameLength], [MaxPasswordBytes],
+//     [MaxAvatarBytes], ...) for a form's hints.
+//   - Refusals: every one wraps [ErrForbidden] ([ErrLastAdmin],
+//     [ErrEnrollmentRequired], [group.ErrBuiltin] and the rest), and is
+//     recorded in the audit trail.
+//   - Wrong answers: a wrong password or second factor, at login or when
+//     re-authenticating, is [ErrInvalidCredentials] and never a
+//     FieldError, so nobody learns which answer was wrong.
+//     [*ThrottledError] carries RetryAfter.
 //
 // # Secrets
 //

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/user"
 )
 
 // Errors returned by the [Manager]. Match them with [errors.Is]; the text
@@ -74,3 +77,101 @@ var (
 	// Config.SecretKey nor in Config.PreviousSecretKeys.
 	ErrUnknownKey = errors.New("auth: secret sealed under an unknown key")
 )
+
+// FieldError is bad input in one named field: the caller fixes it by
+// changing that field, and a page shows its message next to that input
+// without copying usher's rules. Err is the error of the rule the input
+// broke, wrapping its sentinel (user.ErrInvalidEmail, ErrPasswordTooShort,
+// group.ErrUnknownPermission, ...), so errors.Is matches as it would
+// without the FieldError, and errors.As finds the field:
+//
+//	var fe *auth.FieldError
+//	if errors.As(err, &fe) {
+//		form.Errors[fe.Field] = message(fe.Err)
+//	}
+//
+// Not every refusal is a FieldError: a wrong password or code on login or
+// re-authentication stays [ErrInvalidCredentials], which never says which
+// answer was wrong; refusals wrap [ErrForbidden]; a missing record is the
+// store's not-found error.
+type FieldError struct {
+	Field string // one of the Field constants
+	Err   error
+}
+
+func (e *FieldError) Error() string {
+	if e.Err == nil {
+		return "auth: " + e.Field + ": invalid"
+	}
+	return "auth: " + e.Field + ": " + e.Err.Error()
+}
+
+// Unwrap returns Err, so errors.Is and errors.As see through a FieldError.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// The fields a [FieldError] names. Each is the Go name of the input in
+// lower snake case: the field of the struct a method takes (NewUser.GroupID
+// is "group_id") or the parameter (ChangePassword's newPassword is
+// "new_password"), so a form can name its inputs alike.
+const (
+	// FieldEmail: the Email of [NewUser], [SignUp], [UserUpdate] or
+	// [ProfileUpdate]. Its errors wrap user.ErrInvalidEmail, or
+	// user.ErrEmailTaken when another account has it.
+	FieldEmail = "email"
+	// FieldName: the Name of [NewUser], [SignUp], [UserUpdate] or
+	// [ProfileUpdate] (user.ErrInvalidName), or of a group.Group
+	// (group.ErrInvalidName, group.ErrNameTaken).
+	FieldName = "name"
+	// FieldPassword: the Password of a new account, in [NewUser] or
+	// [SignUp] ([ErrPasswordTooShort], [ErrPasswordTooLong],
+	// [ErrPasswordRejected]).
+	FieldPassword = "password"
+	// FieldNewPassword: the newPassword of [Manager.ChangePassword] or
+	// [Manager.ResetPassword], with the same errors as FieldPassword.
+	FieldNewPassword = "new_password"
+	// FieldGroupID: the GroupID of [NewUser] or [UserUpdate] names no
+	// group (group.ErrNotFound).
+	FieldGroupID = "group_id"
+	// FieldDescription: the Description of a group.Group
+	// (group.ErrInvalidDescription).
+	FieldDescription = "description"
+	// FieldPermissions: the Permissions of a group.Group
+	// (group.ErrInvalidPermission, group.ErrUnknownPermission), or they
+	// lack profile:manage_2fa while RequireTwoFactor is set
+	// (group.ErrTwoFactorWithoutEnrollment).
+	FieldPermissions = "permissions"
+	// FieldCode: the code of [Manager.ConfirmTOTP] is not six digits
+	// (totp.ErrMalformedCode). A wrong code is [ErrInvalidCredentials].
+	FieldCode = "code"
+	// FieldImage: the image of [Manager.SetAvatar] ([ErrInvalidImage],
+	// [ErrImageTooLarge]).
+	FieldImage = "image"
+	// FieldQuery: the query of [Manager.ListUsers] or [Manager.AuditLog],
+	// its cursor included (user.ErrInvalidQuery, user.ErrInvalidCursor,
+	// audit.ErrInvalidQuery, audit.ErrInvalidCursor).
+	FieldQuery = "query"
+	// FieldAction and FieldOutcome: the action and outcome of
+	// [Manager.Record] (audit.ErrInvalidQuery).
+	FieldAction  = "action"
+	FieldOutcome = "outcome"
+)
+
+// inField names the input err is about; nil stays nil.
+func inField(field string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &FieldError{Field: field, Err: err}
+}
+
+// taken names the field of a store's refusal of a duplicate: an email or
+// a group name already in use. Other errors pass unchanged.
+func taken(err error) error {
+	switch {
+	case errors.Is(err, user.ErrEmailTaken):
+		return inField(FieldEmail, err)
+	case errors.Is(err, group.ErrNameTaken):
+		return inField(FieldName, err)
+	}
+	return err
+}

@@ -102,3 +102,27 @@ func ExampleManager_RequirePermission() {
 	//
 	// 200 started by ada@example.com
 }
+
+// A form puts each refused input next to its field: FieldError names the
+// field, and errors.Is still matches the rule it broke.
+func ExampleFieldError() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "usher-example-")
+	defer os.RemoveAll(dir)
+	db, _ := sqlite.Open(ctx, filepath.Join(dir, "users.db"))
+	defer db.Close()
+	m, _ := auth.New(auth.Config{Store: db, SecretKey: []byte("use 32+ random bytes from a file"),
+		BcryptCost: 4, InsecureLowBcryptCostForTests: true})
+
+	_, err := m.SignUp(ctx, auth.SignUp{Email: "ada@example.com", Password: "short"}, auth.Client{})
+	var fe *auth.FieldError
+	if errors.As(err, &fe) {
+		fmt.Println("field:", fe.Field)
+	}
+	fmt.Println("too short:", errors.Is(err, auth.ErrPasswordTooShort))
+	fmt.Println(err)
+	// Output:
+	// field: password
+	// too short: true
+	// auth: password: auth: password too short: at least 8 characters
+}

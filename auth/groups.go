@@ -4,16 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
-	"unicode"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/group"
-)
-
-const (
-	maxGroupNameLen = 100
-	maxGroupDescLen = 1000
 )
 
 func groupTarget(id group.ID) audit.Target {
@@ -36,27 +29,24 @@ func (m *Manager) GetGroup(ctx context.Context, actor *Principal, id group.ID) (
 	return m.store.Groups().Get(ctx, id)
 }
 
-// cleanGroup validates the editable fields of g: name, description and
-// permissions (each must be in the catalog).
+// cleanGroup validates the editable fields of g: name and description
+// (see [group.NormalizeName], [group.NormalizeDescription]) and
+// permissions (each must be in the catalog, and a group that requires
+// two-factor must let its members enrol).
 func (m *Manager) cleanGroup(g *group.Group) error {
-	g.Name = strings.TrimSpace(g.Name)
-	g.Description = strings.TrimSpace(g.Description)
-	if g.Name == "" || len(g.Name) > maxGroupNameLen || strings.IndexFunc(g.Name, unicode.IsControl) >= 0 {
-		return fmt.Errorf("%w: 1 to %d bytes, no control characters", group.ErrInvalidName, maxGroupNameLen)
+	var err error
+	if g.Name, err = group.NormalizeName(g.Name); err != nil {
+		return inField(FieldName, err)
 	}
-	if len(g.Description) > maxGroupDescLen || strings.ContainsFunc(g.Description, func(r rune) bool {
-		return unicode.IsControl(r) && r != '\n' && r != '\t'
-	}) {
-		return fmt.Errorf("%w: description of at most %d bytes, no control characters", group.ErrInvalidName, maxGroupDescLen)
+	if g.Description, err = group.NormalizeDescription(g.Description); err != nil {
+		return inField(FieldDescription, err)
 	}
-	perms, err := m.catalog.Normalize(g.Permissions)
-	if err != nil {
-		return err
+	if g.Permissions, err = m.catalog.Normalize(g.Permissions); err != nil {
+		return inField(FieldPermissions, err)
 	}
-	g.Permissions = perms
-	if g.RequireTwoFactor && !group.NewSet(perms).Has(group.ProfileManage2FA) {
+	if g.RequireTwoFactor && !group.NewSet(g.Permissions).Has(group.ProfileManage2FA) {
 		// Its members could never enrol, and so could never do anything.
-		return fmt.Errorf("%w: a group that requires two-factor must grant %s", group.ErrInvalidPermission, group.ProfileManage2FA)
+		return inField(FieldPermissions, group.ErrTwoFactorWithoutEnrollment)
 	}
 	return nil
 }
@@ -79,8 +69,8 @@ func (m *Manager) CreateGroup(ctx context.Context, actor *Principal, g group.Gro
 		if err := mayManage(a, &g); err != nil {
 			return err
 		}
-		e.Details = map[string]any{"name": g.Name, "permissions": permStrings(g.Permissions), "require_two_factor": g.RequireTwoFactor}
-		return tx.Groups().Create(ctx, &g)
+		e.Details = map[string]any{audit.DetailName: g.Name, audit.DetailPermissions: permStrings(g.Permissions), audit.DetailRequireTwoFactor: g.RequireTwoFactor}
+		return taken(tx.Groups().Create(ctx, &g))
 	})
 	if err != nil {
 		return nil, err
@@ -104,7 +94,7 @@ func (m *Manager) UpdateGroup(ctx context.Context, actor *Principal, g group.Gro
 		if err != nil {
 			return err
 		}
-		if old.Builtin() && !slices.Contains(g.Permissions, group.All) {
+		if old.ID == group.AdminID && !slices.Contains(g.Permissions, group.All) {
 			return fmt.Errorf("%w: %w", ErrForbidden, group.ErrBuiltin)
 		}
 		if err := mayManage(a, old); err != nil {
@@ -115,12 +105,9 @@ func (m *Manager) UpdateGroup(ctx context.Context, actor *Principal, g group.Gro
 		}
 		g.CreatedAt = old.CreatedAt
 		g.UpdatedAt = m.clock()
-		e.Details = map[string]any{
-			"before": map[string]any{"name": old.Name, "description": old.Description, "permissions": permStrings(old.Permissions), "require_two_factor": old.RequireTwoFactor},
-			"after":  map[string]any{"name": g.Name, "description": g.Description, "permissions": permStrings(g.Permissions), "require_two_factor": g.RequireTwoFactor},
-		}
+		e.Details = map[string]any{audit.DetailBefore: groupFields(old), audit.DetailAfter: groupFields(&g)}
 		out = &g
-		return tx.Groups().Update(ctx, &g)
+		return taken(tx.Groups().Update(ctx, &g))
 	})
 	if err != nil {
 		return nil, err
@@ -129,15 +116,16 @@ func (m *Manager) UpdateGroup(ctx context.Context, actor *Principal, g group.Gro
 }
 
 // DeleteGroup removes an empty group. It needs groups:write and every
-// permission the group grants; the admin group cannot be deleted, and a
-// group with members is refused with [group.ErrInUse].
+// permission the group grants; the built-in groups ([group.Group.Builtin])
+// cannot be deleted, and a group with members is refused with
+// [group.ErrInUse].
 func (m *Manager) DeleteGroup(ctx context.Context, actor *Principal, id group.ID) error {
 	return m.change(ctx, actor, group.GroupsWrite, audit.GroupDeleted, groupTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
 		g, err := tx.Groups().Get(ctx, id)
 		if err != nil {
 			return err
 		}
-		if g.Builtin() || g.ID == group.UsersID {
+		if g.Builtin() {
 			// The admin group must exist; the default group is where new
 			// users go when no group is named.
 			return fmt.Errorf("%w: %w", ErrForbidden, group.ErrBuiltin)
@@ -152,9 +140,19 @@ func (m *Manager) DeleteGroup(ctx context.Context, actor *Principal, id group.ID
 		if n > 0 {
 			return fmt.Errorf("%w: %d members", group.ErrInUse, n)
 		}
-		e.Details = map[string]any{"name": g.Name, "permissions": permStrings(g.Permissions)}
+		e.Details = map[string]any{audit.DetailName: g.Name, audit.DetailPermissions: permStrings(g.Permissions)}
 		return tx.Groups().Delete(ctx, id)
 	})
+}
+
+// groupFields is what the audit trail keeps of a group's editable fields.
+func groupFields(g *group.Group) map[string]any {
+	return map[string]any{
+		audit.DetailName:             g.Name,
+		audit.DetailDescription:      g.Description,
+		audit.DetailPermissions:      permStrings(g.Permissions),
+		audit.DetailRequireTwoFactor: g.RequireTwoFactor,
+	}
 }
 
 func permStrings(ps []group.Permission) []string {

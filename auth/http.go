@@ -13,7 +13,7 @@ import (
 
 // routeTarget names a denied route in the audit trail.
 func routeTarget(r *http.Request) audit.Target {
-	return audit.Target{Type: "route", ID: cleanField(r.Method+" "+r.URL.Path, 256)}
+	return audit.Target{Type: audit.TargetRoute, ID: cleanField(r.Method+" "+r.URL.Path, 256)}
 }
 
 // CookieName is the session cookie. The __Host- prefix makes browsers

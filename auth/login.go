@@ -128,7 +128,7 @@ func (m *Manager) completeLogin(ctx context.Context, u *user.User, verified, key
 			if err := tx.Users().SetPasswordHash(ctx, u.ID, newHash); err != nil {
 				return err
 			}
-			e.Details = map[string]any{"password_rehashed": true}
+			e.Details = map[string]any{audit.DetailPasswordRehashed: true}
 		}
 		if res.Challenge, err = m.maybeChallenge(ctx, tx, u, c); err != nil || res.Challenge != nil {
 			if err == nil {
@@ -146,7 +146,7 @@ func (m *Manager) completeLogin(ctx context.Context, u *user.User, verified, key
 		if res.Session, err = m.issueSession(ctx, tx, u, c); err != nil {
 			return err
 		}
-		e.Details = withDetail(e.Details, "session_id", res.Session.ID)
+		e.Details = withDetail(e.Details, audit.DetailSessionID, res.Session.ID)
 		return rec(e)
 	})
 	if errors.Is(err, ErrAccountDisabled) {
@@ -209,7 +209,7 @@ func (m *Manager) loginFailed(ctx context.Context, failures int, u *user.User, a
 	e := &audit.Event{
 		Action: audit.LoginFailed, Outcome: audit.Failure,
 		Actor: audit.Actor{Email: attempted}, IP: c.IP, UserAgent: c.UserAgent, Reason: reason,
-		Details: map[string]any{"consecutive_failures": failures},
+		Details: map[string]any{audit.DetailConsecutiveFailures: failures},
 	}
 	if u != nil {
 		e.Actor = audit.Actor{ID: string(u.ID), Email: u.Email}

@@ -133,12 +133,12 @@ func (m *Manager) checkNewPassword(ctx context.Context, password string) error {
 	return nil
 }
 
-// newPasswordHash checks and hashes a password being set. It runs outside
-// any transaction: bcrypt takes a quarter second and must not hold the
-// write lock.
-func (m *Manager) newPasswordHash(ctx context.Context, password string) (string, error) {
+// newPasswordHash checks and hashes a password being set; a refusal is a
+// [FieldError] naming field. It runs outside any transaction: bcrypt takes
+// a quarter second and must not hold the write lock.
+func (m *Manager) newPasswordHash(ctx context.Context, field, password string) (string, error) {
 	if err := m.checkNewPassword(ctx, password); err != nil {
-		return "", err
+		return "", inField(field, err)
 	}
 	return m.hasher.hash(password)
 }

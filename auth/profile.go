@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/usher-go/usher/audit"
@@ -45,15 +46,15 @@ func (m *Manager) UpdateProfile(ctx context.Context, actor *Principal, up Profil
 			e.Action = ""
 			return nil
 		}
-		if _, changed := after["email"]; changed {
+		if _, changed := after[audit.DetailEmail]; changed {
 			if err := m.emailChanged(ctx, tx, a, e, key); err != nil {
 				return err
 			}
 		}
 		u.UpdatedAt = m.clock()
-		e.Details = withDetail(e.Details, "before", before)
-		e.Details["after"] = after
-		return tx.Users().Update(ctx, &u)
+		e.Details = withDetail(e.Details, audit.DetailBefore, before)
+		e.Details[audit.DetailAfter] = after
+		return taken(tx.Users().Update(ctx, &u))
 	})
 	if err != nil {
 		return nil, err
@@ -77,7 +78,7 @@ func (m *Manager) reauthForEmail(ctx context.Context, actor *Principal, ch nameE
 // profileAllowed checks that a holds the permission of every profile field
 // in after.
 func profileAllowed(a *Principal, after map[string]any) error {
-	for field, perm := range map[string]group.Permission{"name": group.ProfileUpdateName, "email": group.ProfileUpdateEmail} {
+	for field, perm := range map[string]group.Permission{audit.DetailName: group.ProfileUpdateName, audit.DetailEmail: group.ProfileUpdateEmail} {
 		if _, changed := after[field]; changed && !a.Can(perm) {
 			return fmt.Errorf("%w: needs %s", ErrForbidden, perm)
 		}
@@ -100,7 +101,7 @@ func (m *Manager) emailChanged(ctx context.Context, tx Store, a *Principal, e *a
 	if err != nil {
 		return err
 	}
-	e.Details = map[string]any{"other_sessions_revoked": n}
+	e.Details = map[string]any{audit.DetailOtherSessionsRevoked: n}
 	return nil
 }
 
@@ -109,7 +110,7 @@ func (m *Manager) emailChanged(ctx context.Context, tx Store, a *Principal, e *a
 // It needs profile:update_password. A wrong current password gives
 // [ErrInvalidCredentials] and counts as a failed login for throttling, so a
 // stolen session cannot guess the password freely.
-func (m *Manager) ChangePassword(ctx context.Context, actor *Principal, current, next string) error {
+func (m *Manager) ChangePassword(ctx context.Context, actor *Principal, current, newPassword string) error {
 	target := selfTarget(actor)
 	if !actor.Can(group.ProfileUpdatePassword) {
 		return m.refuse(ctx, actor, group.ProfileUpdatePassword, audit.PasswordChanged, target)
@@ -118,7 +119,7 @@ func (m *Manager) ChangePassword(ctx context.Context, actor *Principal, current,
 	if err != nil {
 		return err
 	}
-	hash, err := m.newPasswordHash(ctx, next)
+	hash, err := m.newPasswordHash(ctx, FieldNewPassword, newPassword)
 	if err != nil {
 		return err
 	}
@@ -130,7 +131,7 @@ func (m *Manager) ChangePassword(ctx context.Context, actor *Principal, current,
 			return err
 		}
 		n, err := endLogins(ctx, tx, a.user.ID, a.session.ID)
-		e.Details = map[string]any{"other_sessions_revoked": n}
+		e.Details = map[string]any{audit.DetailOtherSessionsRevoked: n}
 		return err
 	})
 }
@@ -174,11 +175,13 @@ func (m *Manager) SetAvatar(ctx context.Context, actor *Principal, image []byte)
 		return m.refuse(ctx, actor, group.ProfileUpdateAvatar, audit.AvatarChanged, target)
 	}
 	data, contentType, err := normalizeAvatar(image)
-	if err != nil {
+	if errors.Is(err, ErrInvalidImage) || errors.Is(err, ErrImageTooLarge) {
+		return inField(FieldImage, err)
+	} else if err != nil {
 		return err
 	}
 	return m.change(ctx, actor, group.ProfileUpdateAvatar, audit.AvatarChanged, target, func(tx Store, a *Principal, e *audit.Event) error {
-		e.Details = map[string]any{"content_type": contentType, "bytes": len(data)}
+		e.Details = map[string]any{audit.DetailContentType: contentType, audit.DetailBytes: len(data)}
 		return tx.Users().SetAvatar(ctx, a.user.ID, data, contentType)
 	})
 }
@@ -187,7 +190,7 @@ func (m *Manager) SetAvatar(ctx context.Context, actor *Principal, image []byte)
 func (m *Manager) RemoveAvatar(ctx context.Context, actor *Principal) error {
 	target := selfTarget(actor)
 	return m.change(ctx, actor, group.ProfileUpdateAvatar, audit.AvatarChanged, target, func(tx Store, a *Principal, e *audit.Event) error {
-		e.Details = map[string]any{"removed": true}
+		e.Details = map[string]any{audit.DetailRemoved: true}
 		return tx.Users().SetAvatar(ctx, a.user.ID, nil, "")
 	})
 }

@@ -185,7 +185,7 @@ func (m *Manager) RevokeSession(ctx context.Context, actor *Principal, sessionID
 				return err
 			}
 		}
-		e.Details = map[string]any{"user_id": string(s.UserID)}
+		e.Details = map[string]any{audit.DetailUserID: string(s.UserID)}
 		return tx.Sessions().Delete(ctx, s.ID)
 	})
 }
@@ -201,7 +201,7 @@ func (m *Manager) RevokeOtherSessions(ctx context.Context, actor *Principal) (in
 	err := m.change(ctx, actor, "", audit.SessionRevoked, target, func(tx Store, a *Principal, e *audit.Event) error {
 		var err error
 		n, err = tx.Sessions().DeleteUser(ctx, a.user.ID, a.session.ID)
-		e.Details = map[string]any{"revoked": n, "kept": a.session.ID}
+		e.Details = map[string]any{audit.DetailRevoked: n, audit.DetailKept: a.session.ID}
 		return err
 	})
 	return n, err

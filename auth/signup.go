@@ -55,7 +55,7 @@ func (m *Manager) SignUp(ctx context.Context, in SignUp, c Client) (*Session, er
 	if err != nil {
 		return nil, err
 	}
-	hash, err := m.newPasswordHash(ctx, in.Password)
+	hash, err := m.newPasswordHash(ctx, FieldPassword, in.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +78,7 @@ func (m *Manager) SignUp(ctx context.Context, in SignUp, c Client) (*Session, er
 			return err
 		}
 		e := selfEvent(audit.SignUp, audit.Success, u, c)
-		e.Details = map[string]any{"email": u.Email, "name": u.Name, "group": string(group.AdminID)}
+		e.Details = map[string]any{audit.DetailEmail: u.Email, audit.DetailName: u.Name, audit.DetailGroup: string(group.AdminID)}
 		return rec(e)
 	})
 	if err != nil {
@@ -92,11 +92,11 @@ func (m *Manager) SignUp(ctx context.Context, in SignUp, c Client) (*Session, er
 func (m *Manager) newUser(email, name string, gid group.ID) (*user.User, error) {
 	email, err := user.NormalizeEmail(email)
 	if err != nil {
-		return nil, err
+		return nil, inField(FieldEmail, err)
 	}
 	name, err = user.NormalizeName(name)
 	if err != nil {
-		return nil, err
+		return nil, inField(FieldName, err)
 	}
 	id, err := m.newID()
 	if err != nil {

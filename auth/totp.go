@@ -71,7 +71,7 @@ func (m *Manager) BeginTOTP(ctx context.Context, actor *Principal, password stri
 func (m *Manager) ConfirmTOTP(ctx context.Context, actor *Principal, code string) ([]string, error) {
 	code, err := totp.NormalizeCode(code)
 	if err != nil {
-		return nil, err
+		return nil, inField(FieldCode, err)
 	}
 	codes, salt, hashes, kid, err := m.newRecoveryCodes()
 	if err != nil {
@@ -98,7 +98,7 @@ func (m *Manager) ConfirmTOTP(ctx context.Context, actor *Principal, code string
 			wrong = true
 			n, err := tx.Throttle().AddFailure(ctx, key, m.clock())
 			e.Action, e.Outcome, e.Reason = audit.SecondFactorFailed, audit.Failure, "wrong code confirming enrollment"
-			e.Details = map[string]any{"method": "enrollment", "consecutive_failures": n}
+			e.Details = map[string]any{audit.DetailMethod: "enrollment", audit.DetailConsecutiveFailures: n}
 			return err
 		}
 		if err := tx.TOTP().Confirm(ctx, a.user.ID, m.clock()); err != nil {
@@ -107,7 +107,7 @@ func (m *Manager) ConfirmTOTP(ctx context.Context, actor *Principal, code string
 		if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
 			return err
 		}
-		e.Details = map[string]any{"recovery_codes": len(codes)}
+		e.Details = map[string]any{audit.DetailRecoveryCodes: len(codes)}
 		return tx.TOTP().SetRecoveryCodes(ctx, a.user.ID, kid, salt, hashes)
 	})
 	if err == nil && wrong {
@@ -227,7 +227,7 @@ func (m *Manager) ResetTwoFactor(ctx context.Context, actor *Principal, id user.
 			return err
 		}
 		n, err := tx.Sessions().DeleteUser(ctx, id, "")
-		e.Details = map[string]any{"sessions_revoked": n}
+		e.Details = map[string]any{audit.DetailSessionsRevoked: n}
 		return err
 	})
 }
@@ -276,7 +276,7 @@ func (m *Manager) RotateSecrets(ctx context.Context) (int, error) {
 				return nil
 			}
 			return rec(&audit.Event{Action: audit.SecretsRotated, Outcome: audit.Success,
-				Details: map[string]any{"resealed": n, "key_id": m.keys.current.id}})
+				Details: map[string]any{audit.DetailResealed: n, audit.DetailKeyID: m.keys.current.id}})
 		})
 		if err != nil {
 			return moved, err

@@ -68,7 +68,7 @@ func (m *Manager) maybeChallenge(ctx context.Context, tx Store, u *user.User, c 
 func (m *Manager) VerifyTOTP(ctx context.Context, challenge, code string, c Client) (*Session, error) {
 	code, err := totp.NormalizeCode(code)
 	if err != nil {
-		return nil, err
+		return nil, inField(FieldCode, err)
 	}
 	return m.secondFactor(ctx, challenge, c, MethodTOTP, func(tx Store, u *user.User, e *audit.Event) (string, error) {
 		cred, err := tx.TOTP().Get(ctx, u.ID)
@@ -91,7 +91,7 @@ func (m *Manager) VerifyTOTP(ctx context.Context, challenge, code string, c Clie
 func (m *Manager) VerifyRecoveryCode(ctx context.Context, challenge, code string, c Client) (*Session, error) {
 	canon, err := totp.NormalizeRecoveryCode(code)
 	if err != nil {
-		return nil, err
+		return nil, inField(FieldCode, err)
 	}
 	return m.secondFactor(ctx, challenge, c, MethodRecoveryCode, func(tx Store, u *user.User, e *audit.Event) (string, error) {
 		salt, keyID, err := tx.TOTP().RecoverySet(ctx, u.ID)
@@ -107,7 +107,7 @@ func (m *Manager) VerifyRecoveryCode(ctx context.Context, challenge, code string
 			return "wrong or used recovery code", err
 		}
 		left, err := tx.TOTP().RecoveryCodesLeft(ctx, u.ID)
-		e.Details = withDetail(e.Details, "recovery_codes_left", left)
+		e.Details = withDetail(e.Details, audit.DetailRecoveryCodesLeft, left)
 		return "", err
 	})
 }
@@ -174,7 +174,7 @@ func (m *Manager) answerIn(ctx context.Context, tx Store, rec func(*audit.Event)
 		return err
 	}
 	e := selfEvent(audit.LoginSucceeded, audit.Success, u, a.c)
-	e.Details = map[string]any{"method": a.method}
+	e.Details = map[string]any{audit.DetailMethod: a.method}
 	reason, err := check(tx, u, e)
 	if err != nil {
 		return err
@@ -230,10 +230,10 @@ func (m *Manager) passSecondFactor(ctx context.Context, tx Store, rec func(*audi
 	if err != nil {
 		return nil, err
 	}
-	e.Details["session_id"] = s.ID
-	if e.Details["method"] == MethodRecoveryCode {
+	e.Details[audit.DetailSessionID] = s.ID
+	if e.Details[audit.DetailMethod] == MethodRecoveryCode {
 		used := *e
-		used.Action, used.Details = audit.RecoveryCodeUsed, map[string]any{"remaining": e.Details["recovery_codes_left"]}
+		used.Action, used.Details = audit.RecoveryCodeUsed, map[string]any{audit.DetailRemaining: e.Details[audit.DetailRecoveryCodesLeft]}
 		if err := rec(&used); err != nil {
 			return nil, err
 		}
@@ -256,7 +256,7 @@ func (m *Manager) countWrongCode(ctx context.Context, tx Store, rec func(*audit.
 		return false, err
 	}
 	e.Action, e.Outcome, e.Reason = audit.SecondFactorFailed, audit.Failure, reason
-	e.Details = map[string]any{"method": e.Details["method"], "challenge_failures": n, "consecutive_failures": accountFailures}
+	e.Details = map[string]any{audit.DetailMethod: e.Details[audit.DetailMethod], audit.DetailChallengeFailures: n, audit.DetailConsecutiveFailures: accountFailures}
 	if err := rec(&e); err != nil {
 		return false, err
 	}

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/usher-go/usher/audit"
@@ -38,11 +39,11 @@ func (m *Manager) ListUsers(ctx context.Context, actor *Principal, q user.Query)
 	}
 	q, err := q.Normalize()
 	if err != nil {
-		return user.Page{}, err
+		return user.Page{}, inField(FieldQuery, err)
 	}
 	if q.Cursor != "" {
 		if _, err := user.DecodeCursor(q); err != nil {
-			return user.Page{}, err
+			return user.Page{}, inField(FieldQuery, err)
 		}
 	}
 	return m.store.Users().List(ctx, q)
@@ -73,12 +74,12 @@ func (m *Manager) CreateUser(ctx context.Context, actor *Principal, in NewUser) 
 		// Refuse before spending a bcrypt on a request that cannot succeed.
 		return nil, m.refuse(ctx, actor, group.UsersWrite, audit.UserCreated, audit.Target{Type: audit.TargetUser})
 	}
-	hash, err := m.newPasswordHash(ctx, in.Password)
+	hash, err := m.newPasswordHash(ctx, FieldPassword, in.Password)
 	if err != nil {
 		return nil, err
 	}
 	err = m.change(ctx, actor, group.UsersWrite, audit.UserCreated, userTarget(u.ID), func(tx Store, a *Principal, e *audit.Event) error {
-		g, err := tx.Groups().Get(ctx, in.GroupID)
+		g, err := getGroupFor(ctx, tx, in.GroupID)
 		if err != nil {
 			return err
 		}
@@ -86,9 +87,9 @@ func (m *Manager) CreateUser(ctx context.Context, actor *Principal, in NewUser) 
 			return err
 		}
 		if err := tx.Users().Create(ctx, u, hash); err != nil {
-			return err
+			return taken(err)
 		}
-		e.Details = map[string]any{"email": u.Email, "name": u.Name, "group": string(g.ID), "group_name": g.Name}
+		e.Details = map[string]any{audit.DetailEmail: u.Email, audit.DetailName: u.Name, audit.DetailGroup: string(g.ID), audit.DetailGroupName: g.Name}
 		return nil
 	})
 	if err != nil {
@@ -122,7 +123,7 @@ func (m *Manager) UpdateUser(ctx context.Context, actor *Principal, id user.ID, 
 			if err := m.checkRegroup(ctx, tx, a, u, *up.GroupID); err != nil {
 				return err
 			}
-			before["group"], after["group"] = u.GroupID, string(*up.GroupID)
+			before[audit.DetailGroup], after[audit.DetailGroup] = u.GroupID, string(*up.GroupID)
 			u.GroupID = string(*up.GroupID)
 		}
 		out = u
@@ -131,8 +132,8 @@ func (m *Manager) UpdateUser(ctx context.Context, actor *Principal, id user.ID, 
 			return nil
 		}
 		u.UpdatedAt = m.clock()
-		e.Details = map[string]any{"before": before, "after": after}
-		return tx.Users().Update(ctx, u)
+		e.Details = map[string]any{audit.DetailBefore: before, audit.DetailAfter: after}
+		return taken(tx.Users().Update(ctx, u))
 	})
 	if err != nil {
 		return nil, err
@@ -148,14 +149,14 @@ func parseNameEmail(name, email *string) (nameEmail, error) {
 	if name != nil {
 		n, err := user.NormalizeName(*name)
 		if err != nil {
-			return ch, err
+			return ch, inField(FieldName, err)
 		}
 		ch.name = &n
 	}
 	if email != nil {
 		e, err := user.NormalizeEmail(*email)
 		if err != nil {
-			return ch, err
+			return ch, inField(FieldEmail, err)
 		}
 		ch.email = &e
 	}
@@ -165,11 +166,11 @@ func parseNameEmail(name, email *string) (nameEmail, error) {
 // apply changes u and notes each changed field's old and new value.
 func (ch nameEmail) apply(u *user.User, before, after map[string]any) {
 	if ch.name != nil && *ch.name != u.Name {
-		before["name"], after["name"] = u.Name, *ch.name
+		before[audit.DetailName], after[audit.DetailName] = u.Name, *ch.name
 		u.Name = *ch.name
 	}
 	if ch.email != nil && *ch.email != u.Email {
-		before["email"], after["email"] = u.Email, *ch.email
+		before[audit.DetailEmail], after[audit.DetailEmail] = u.Email, *ch.email
 		u.Email = *ch.email
 	}
 }
@@ -189,7 +190,7 @@ func (m *Manager) checkRegroup(ctx context.Context, tx Store, a *Principal, u *u
 	if u.ID == a.user.ID {
 		return fmt.Errorf("%w: nobody changes their own group", ErrForbidden)
 	}
-	g, err := tx.Groups().Get(ctx, to)
+	g, err := getGroupFor(ctx, tx, to)
 	if err != nil {
 		return err
 	}
@@ -197,6 +198,16 @@ func (m *Manager) checkRegroup(ctx context.Context, tx Store, a *Principal, u *u
 		return err
 	}
 	return m.checkNotLastAdmin(ctx, tx, u)
+}
+
+// getGroupFor reads the group a user is to join: one that does not exist
+// is bad input in the GroupID field.
+func getGroupFor(ctx context.Context, tx Store, id group.ID) (*group.Group, error) {
+	g, err := tx.Groups().Get(ctx, id)
+	if errors.Is(err, group.ErrNotFound) {
+		return nil, inField(FieldGroupID, err)
+	}
+	return g, err
 }
 
 // checkNotLastAdmin refuses a change that takes u out of the enabled admins
@@ -234,7 +245,7 @@ func (m *Manager) DeleteUser(ctx context.Context, actor *Principal, id user.ID) 
 		if _, err := tx.Sessions().DeleteUser(ctx, id, ""); err != nil {
 			return err
 		}
-		e.Details = map[string]any{"email": u.Email, "name": u.Name, "group": u.GroupID}
+		e.Details = map[string]any{audit.DetailEmail: u.Email, audit.DetailName: u.Name, audit.DetailGroup: u.GroupID}
 		return tx.Users().Delete(ctx, id)
 	})
 }
@@ -263,7 +274,7 @@ func (m *Manager) SetDisabled(ctx context.Context, actor *Principal, id user.ID,
 			if err != nil {
 				return err
 			}
-			e.Details = map[string]any{"sessions_revoked": n}
+			e.Details = map[string]any{audit.DetailSessionsRevoked: n}
 		}
 		if u.Disabled == disabled {
 			e.Action = ""
@@ -282,7 +293,7 @@ func (m *Manager) ResetPassword(ctx context.Context, actor *Principal, id user.I
 	if !actor.Can(group.UsersWrite) {
 		return m.refuse(ctx, actor, group.UsersWrite, audit.PasswordReset, userTarget(id))
 	}
-	hash, err := m.newPasswordHash(ctx, newPassword)
+	hash, err := m.newPasswordHash(ctx, FieldNewPassword, newPassword)
 	if err != nil {
 		return err
 	}
@@ -297,7 +308,7 @@ func (m *Manager) ResetPassword(ctx context.Context, actor *Principal, id user.I
 			return err
 		}
 		n, err := endLogins(ctx, tx, id, "")
-		e.Details = map[string]any{"sessions_revoked": n}
+		e.Details = map[string]any{audit.DetailSessionsRevoked: n}
 		return err
 	})
 }

@@ -33,8 +33,13 @@ const (
 	categoryProfile                  = "Own profile"
 )
 
-// Builtin lists usher's own permissions; every [Catalog] contains them.
-var Builtin = []Entry{
+// BuiltinPermissions returns usher's own permissions, the ones every
+// [Catalog] starts with. The slice is a fresh copy: changing it changes
+// nothing else.
+func BuiltinPermissions() []Entry { return slices.Clone(builtin) }
+
+// builtin is never changed: NewCatalog and BuiltinPermissions copy it.
+var builtin = []Entry{
 	{UsersRead, "View users", categoryUsers},
 	{UsersWrite, "Create, edit, disable and delete users", categoryUsers},
 	{GroupsRead, "View groups", categoryUsers},
@@ -51,19 +56,21 @@ var Builtin = []Entry{
 }
 
 // Catalog is the fixed list of permissions a deployment knows: usher's own
-// ([Builtin]) merged with the host's. It is read-only once built and safe for
-// concurrent use.
+// ([BuiltinPermissions]) merged with the host's. It is read-only once built
+// and safe for concurrent use.
 type Catalog struct {
 	entries   []Entry
 	known     map[Permission]struct{}
 	resources map[string]struct{}
 }
 
-// NewCatalog merges the host's permissions with [Builtin]. A host entry must
-// be a valid, non-wildcard permission that is not already listed.
+// NewCatalog merges the host's permissions with [BuiltinPermissions]. A
+// host entry must be a valid, non-wildcard permission that is not already
+// listed. The catalog keeps copies: changing host afterwards changes
+// nothing.
 func NewCatalog(host ...Entry) (*Catalog, error) {
 	c := &Catalog{known: map[Permission]struct{}{}, resources: map[string]struct{}{}}
-	for _, e := range slices.Concat(Builtin, host) {
+	for _, e := range slices.Concat(builtin, host) {
 		if err := e.Permission.Validate(); err != nil {
 			return nil, err
 		}

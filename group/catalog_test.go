@@ -27,8 +27,8 @@ func TestNewCatalogBuiltinOnly(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewCatalog() = %v", err)
 	}
-	if got := c.Entries(); !reflect.DeepEqual(got, group.Builtin) {
-		t.Fatalf("Entries() = %v\nwant Builtin %v", got, group.Builtin)
+	if got := c.Entries(); !reflect.DeepEqual(got, group.BuiltinPermissions()) {
+		t.Fatalf("Entries() = %v\nwant BuiltinPermissions %v", got, group.BuiltinPermissions())
 	}
 	if n := len(c.Entries()); n != 13 {
 		t.Fatalf("len(Entries()) = %d, want the 13 builtin permissions", n)
@@ -45,7 +45,7 @@ func TestNewCatalogMerges(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewCatalog = %v", err)
 	}
-	want := append(slices.Clone(group.Builtin),
+	want := append(group.BuiltinPermissions(),
 		group.Entry{Permission: "backups:run", Label: "Run a backup", Category: "Backups"},
 		group.Entry{Permission: "backups:read", Label: "backups:read", Category: "Backups"},
 		group.Entry{Permission: "reports:view", Label: "reports:view"},
@@ -192,5 +192,32 @@ func TestCatalogNormalize(t *testing.T) {
 				t.Fatalf("Normalize(%q) = %#v, want %#v", tt.in, got, tt.want)
 			}
 		})
+	}
+}
+
+// Package-level values cannot be changed from outside: what
+// BuiltinPermissions returns is a copy, and a catalog does not share the
+// host's slice.
+func TestBuiltinPermissionsIsACopy(t *testing.T) {
+	t.Parallel()
+	want := group.BuiltinPermissions()
+	got := group.BuiltinPermissions()
+	got[0] = group.Entry{Permission: "x:y", Label: "changed"}
+	_ = append(got[:1], group.Entry{Permission: "z:z"})
+	if again := group.BuiltinPermissions(); !reflect.DeepEqual(again, want) {
+		t.Fatalf("changing the result of BuiltinPermissions changed it:\n got %v\nwant %v", again, want)
+	}
+	host := []group.Entry{{Permission: "backups:run", Label: "Run a backup"}}
+	c, err := group.NewCatalog(host...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host[0] = group.Entry{Permission: "rockets:launch"}
+	entries := c.Entries()
+	if !reflect.DeepEqual(entries[:len(want)], want) {
+		t.Fatalf("catalog's builtin part = %v, want %v", entries[:len(want)], want)
+	}
+	if !c.Known("backups:run") || c.Known("rockets:launch") || c.Known("x:y") || c.Known("z:z") {
+		t.Fatal("a catalog changed with a slice its caller kept")
 	}
 }

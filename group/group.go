@@ -7,11 +7,26 @@
 // digits, '_', '-' and '.'. A group may also hold the wildcards "resource:*"
 // (every action on one resource) and "*" (everything). Every user belongs to
 // exactly one group, and the group's permissions are the user's.
+//
+// Two groups exist from the start ([Group.Builtin]): [AdminID], which holds
+// "*" and cannot lose it, and [UsersID], where new users go. Neither can be
+// deleted. [BuiltinPermissions] lists the permissions usher itself checks.
+//
+// # Errors
+//
+// Errors are this package's sentinels ([ErrInvalidName],
+// [ErrUnknownPermission], ...), matched with [errors.Is]. A group's text
+// is checked by [NormalizeName] and [NormalizeDescription], its permissions
+// by [Catalog.Normalize]; a page may call them too, to check a form before
+// sending it. Package auth runs every rule again and wraps a refused input
+// in an error that names the field (auth.FieldError), which still matches
+// these sentinels.
 package group
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -30,29 +45,54 @@ const (
 
 // Group is a named set of permissions.
 type Group struct {
-	ID          ID
-	Name        string // unique, case-insensitively
+	ID ID
+	// Name is unique, case-insensitively; see [NormalizeName].
+	Name string
+	// Description is free text for admins; see [NormalizeDescription].
 	Description string
 	Permissions []Permission
 	// RequireTwoFactor makes members without a second factor enrol before
-	// any other permission applies.
+	// any other permission applies. Such a group must grant
+	// [ProfileManage2FA] ([ErrTwoFactorWithoutEnrollment]).
 	RequireTwoFactor bool
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 }
 
-// Builtin reports whether g is the built-in admin group.
-func (g *Group) Builtin() bool { return g.ID == AdminID }
+// Builtin reports whether g is one of the two groups every database starts
+// with, [AdminID] or [UsersID]. Neither can be deleted ([ErrBuiltin]). Only
+// the admin group must also keep "*": test g.ID == AdminID for that.
+func (g *Group) Builtin() bool { return g.ID == AdminID || g.ID == UsersID }
 
-// Errors returned by this package and by every [Store].
+// Errors returned by this package, by every [Store] and, for groups, by
+// package auth. Match them with [errors.Is]; the text after the colon may
+// change.
 var (
-	ErrNotFound          = errors.New("group: not found")
-	ErrNameTaken         = errors.New("group: name already in use")
-	ErrInvalidName       = errors.New("group: invalid name")
+	// ErrNotFound: no group has that ID.
+	ErrNotFound = errors.New("group: not found")
+	// ErrNameTaken: another group has that name, compared
+	// case-insensitively.
+	ErrNameTaken = errors.New("group: name already in use")
+	// ErrInvalidName: the name breaks the rule of [NormalizeName].
+	ErrInvalidName = errors.New("group: invalid name")
+	// ErrInvalidDescription: the description breaks the rule of
+	// [NormalizeDescription].
+	ErrInvalidDescription = errors.New("group: invalid description")
+	// ErrInvalidPermission: a permission is not valid syntax (see
+	// [Permission.Validate]), or a catalog entry is a wildcard or listed
+	// twice.
 	ErrInvalidPermission = errors.New("group: invalid permission")
+	// ErrUnknownPermission: a permission is valid but not in the [Catalog].
 	ErrUnknownPermission = errors.New("group: permission not in catalog")
-	ErrBuiltin           = errors.New("group: the admin group cannot be deleted or lose \"*\", nor the default group be deleted")
-	ErrInUse             = errors.New("group: group still has members")
+	// ErrTwoFactorWithoutEnrollment: the group sets RequireTwoFactor but
+	// does not grant [ProfileManage2FA], so its members could never enrol
+	// and so never do anything. It is an ErrInvalidPermission too.
+	ErrTwoFactorWithoutEnrollment = fmt.Errorf("%w: a group that requires two-factor must grant %s", ErrInvalidPermission, ProfileManage2FA)
+	// ErrBuiltin: the change would delete a built-in group (see
+	// [Group.Builtin]) or take "*" from the admin group.
+	ErrBuiltin = errors.New("group: the admin group cannot be deleted or lose \"*\", nor the default group be deleted")
+	// ErrInUse: the group still has members, so it cannot be deleted.
+	ErrInUse = errors.New("group: group still has members")
 )
 
 // Store keeps groups. Implementations must be safe for concurrent use. Names

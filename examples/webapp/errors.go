@@ -23,9 +23,40 @@ type problem struct {
 }
 
 // describe maps usher's errors to what a page says. The host owns the
-// wording; usher's error texts are for logs. Order matters where one error
-// wraps another (ErrLastAdmin and ErrBuiltin are ErrForbidden too).
+// wording (words); usher's error texts are for logs. Where the input was
+// wrong, usher names it (*auth.FieldError), and the message goes next to
+// that input.
 func describe(err error) (problem, bool) {
+	prob, ok := words(err)
+	var fe *auth.FieldError
+	if ok && errors.As(err, &fe) {
+		prob.field = inputs[fe.Field]
+	}
+	return prob, ok
+}
+
+// inputs maps the fields usher names (auth.FieldError) to this app's form
+// inputs, whose error slots the templates show as .Errors.<input>.
+// FieldQuery has none: a bad filter or page link is shown above the list.
+var inputs = map[string]string{
+	auth.FieldEmail:       "email",
+	auth.FieldName:        "name",
+	auth.FieldPassword:    "password",
+	auth.FieldNewPassword: "new_password",
+	auth.FieldGroupID:     "group",
+	auth.FieldDescription: "description",
+	auth.FieldPermissions: "permissions",
+	auth.FieldCode:        "code",
+	auth.FieldImage:       "avatar",
+	auth.FieldQuery:       "",
+}
+
+// words says what went wrong, with the status to answer, and where the
+// error is none of usher's FieldErrors, the input it belongs next to ("" for
+// the top of the form). Order matters where one error wraps another
+// (ErrLastAdmin and ErrBuiltin are ErrForbidden too,
+// ErrTwoFactorWithoutEnrollment is an ErrInvalidPermission).
+func words(err error) (problem, bool) {
 	var te *auth.ThrottledError
 	switch {
 	case errors.As(err, &te):
@@ -42,38 +73,56 @@ func describe(err error) (problem, bool) {
 		return problem{http.StatusConflict, "", "The group still has members. Move them to another group first."}, true
 	case errors.Is(err, auth.ErrReauthRequired):
 		return problem{http.StatusUnauthorized, "password", "Enter your current password."}, true
-	case errors.Is(err, user.ErrInvalidEmail):
-		return problem{http.StatusBadRequest, "email", "Enter a single valid email address."}, true
-	case errors.Is(err, user.ErrEmailTaken):
-		return problem{http.StatusConflict, "email", "That email address is already in use."}, true
-	case errors.Is(err, user.ErrInvalidName):
-		return problem{http.StatusBadRequest, "name", fmt.Sprintf("Names are at most %d bytes, without control characters.", user.MaxNameLength)}, true
-	case errors.Is(err, auth.ErrPasswordTooShort):
-		return problem{http.StatusBadRequest, "new_password", fmt.Sprintf("Use at least %d characters.", minPasswordLength)}, true
-	case errors.Is(err, auth.ErrPasswordTooLong):
-		return problem{http.StatusBadRequest, "new_password", fmt.Sprintf("Use at most %d bytes.", auth.MaxPasswordBytes)}, true
-	case errors.Is(err, auth.ErrPasswordRejected):
-		return problem{http.StatusBadRequest, "new_password", "That password is not allowed; choose another."}, true
 	case errors.Is(err, errPasswordsDiffer):
 		return problem{http.StatusBadRequest, "confirm_password", "The new passwords differ."}, true
-	case errors.Is(err, group.ErrNameTaken):
-		return problem{http.StatusConflict, "name", "A group with that name exists."}, true
-	case errors.Is(err, group.ErrInvalidName):
-		return problem{http.StatusBadRequest, "name", "Give the group a name of 1 to 100 characters; the description may have up to 1000."}, true
-	case errors.Is(err, errNoEnrollPermission):
-		return problem{http.StatusBadRequest, "permissions", "A group that requires two-factor authentication must grant \"Manage own two-factor authentication\" (profile:manage_2fa), or its members could never enrol."}, true
-	case errors.Is(err, group.ErrUnknownPermission), errors.Is(err, group.ErrInvalidPermission):
-		return problem{http.StatusBadRequest, "permissions", "One of the permissions is not known to this application."}, true
 	case errors.Is(err, totp.ErrMalformedCode):
 		return problem{http.StatusBadRequest, "code", "Enter the 6-digit code from your app (or a recovery code like XXXXX-XXXXX-XXXX)."}, true
 	case errors.Is(err, totp.ErrNotEnrolled):
 		return problem{http.StatusConflict, "", "No two-factor enrollment is in progress, or it expired. Begin again."}, true
 	case errors.Is(err, totp.ErrAlreadyEnrolled):
 		return problem{http.StatusConflict, "", "Two-factor authentication is already on."}, true
+	}
+	return inputWords(err)
+}
+
+// inputWords says what was wrong with an input; usher's FieldError says
+// which.
+func inputWords(err error) (problem, bool) {
+	switch {
+	case errors.Is(err, user.ErrInvalidEmail):
+		return problem{http.StatusBadRequest, "", "Enter a single valid email address."}, true
+	case errors.Is(err, user.ErrEmailTaken):
+		return problem{http.StatusConflict, "", "That email address is already in use."}, true
+	case errors.Is(err, user.ErrInvalidName):
+		return problem{http.StatusBadRequest, "", fmt.Sprintf("Names are at most %d bytes, without control characters.", user.MaxNameLength)}, true
+	case errors.Is(err, auth.ErrPasswordTooShort):
+		return problem{http.StatusBadRequest, "", fmt.Sprintf("Use at least %d characters.", minPasswordLength)}, true
+	case errors.Is(err, auth.ErrPasswordTooLong):
+		return problem{http.StatusBadRequest, "", fmt.Sprintf("Use at most %d bytes.", auth.MaxPasswordBytes)}, true
+	case errors.Is(err, auth.ErrPasswordRejected):
+		return problem{http.StatusBadRequest, "", "That password is not allowed; choose another."}, true
+	case errors.Is(err, group.ErrNotFound):
+		// Only as a FieldError: the group a user was to join is gone. Any
+		// other missing group is a missing page (fail).
+		var fe *auth.FieldError
+		if !errors.As(err, &fe) {
+			return problem{}, false
+		}
+		return problem{http.StatusConflict, "", "That group no longer exists; choose another."}, true
+	case errors.Is(err, group.ErrNameTaken):
+		return problem{http.StatusConflict, "", "A group with that name exists."}, true
+	case errors.Is(err, group.ErrInvalidName):
+		return problem{http.StatusBadRequest, "", fmt.Sprintf("Give the group a name of 1 to %d bytes, without control characters.", group.MaxNameLength)}, true
+	case errors.Is(err, group.ErrInvalidDescription):
+		return problem{http.StatusBadRequest, "", fmt.Sprintf("Descriptions are at most %d bytes, without control characters.", group.MaxDescriptionLength)}, true
+	case errors.Is(err, group.ErrTwoFactorWithoutEnrollment):
+		return problem{http.StatusBadRequest, "", "A group that requires two-factor authentication must grant \"Manage own two-factor authentication\" (profile:manage_2fa), or its members could never enrol."}, true
+	case errors.Is(err, group.ErrUnknownPermission), errors.Is(err, group.ErrInvalidPermission):
+		return problem{http.StatusBadRequest, "", "One of the permissions is not known to this application."}, true
 	case errors.Is(err, auth.ErrInvalidImage):
-		return problem{http.StatusBadRequest, "avatar", "Upload a PNG, JPEG, GIF or WebP image."}, true
+		return problem{http.StatusBadRequest, "", "Upload a PNG, JPEG, GIF or WebP image."}, true
 	case errors.Is(err, auth.ErrImageTooLarge):
-		return problem{http.StatusBadRequest, "avatar", fmt.Sprintf("The image must be at most 1 MiB and %d×%d pixels.", auth.MaxAvatarPixels, auth.MaxAvatarPixels)}, true
+		return problem{http.StatusBadRequest, "", fmt.Sprintf("The image must be at most 1 MiB and %d×%d pixels.", auth.MaxAvatarPixels, auth.MaxAvatarPixels)}, true
 	case errors.Is(err, user.ErrInvalidQuery), errors.Is(err, user.ErrInvalidCursor),
 		errors.Is(err, audit.ErrInvalidQuery), errors.Is(err, audit.ErrInvalidCursor):
 		return problem{http.StatusBadRequest, "", "That filter or page link is not valid; start from the first page."}, true

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -74,17 +73,22 @@ func (s *server) picker(held []group.Permission) []permCategory {
 
 type groupFormData struct {
 	ID               string // empty for a new group
-	Builtin          bool
+	Admin            bool   // the admin group, which keeps "*"
+	Builtin          bool   // a built-in group, which cannot be deleted
 	Name             string
 	Description      string
 	RequireTwoFactor bool
 	Categories       []permCategory
+	// Limits for the inputs' maxlength, from usher: a browser counts
+	// characters, not bytes, so usher still has the last word.
+	MaxName, MaxDescription int
 }
 
 func (s *server) groupForm(g *group.Group) *groupFormData {
 	return &groupFormData{
-		ID: string(g.ID), Builtin: g.Builtin(), Name: g.Name, Description: g.Description,
+		ID: string(g.ID), Admin: g.ID == group.AdminID, Builtin: g.Builtin(), Name: g.Name, Description: g.Description,
 		RequireTwoFactor: g.RequireTwoFactor, Categories: s.picker(g.Permissions),
+		MaxName: group.MaxNameLength, MaxDescription: group.MaxDescriptionLength,
 	}
 }
 
@@ -104,25 +108,9 @@ func (s *server) newGroupPage(w http.ResponseWriter, r *http.Request, p *auth.Pr
 	s.render(w, r, http.StatusOK, "group_form", &view{Title: "New group", Data: s.groupForm(&group.Group{})})
 }
 
-// errNoEnrollPermission: a group that requires two-factor must let its
-// members enrol (usher refuses it too, with group.ErrInvalidPermission; the
-// host says why in words).
-var errNoEnrollPermission = errors.New("webapp: a group that requires two-factor must grant profile:manage_2fa")
-
-func checkGroupForm(g group.Group) error {
-	if g.RequireTwoFactor && !group.NewSet(g.Permissions).Has(group.ProfileManage2FA) {
-		return errNoEnrollPermission
-	}
-	return nil
-}
-
 func (s *server) createGroup(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
 	g := groupFromForm(r)
-	err := checkGroupForm(g)
-	if err == nil {
-		_, err = s.m.CreateGroup(r.Context(), p, g)
-	}
-	if err != nil {
+	if _, err := s.m.CreateGroup(r.Context(), p, g); err != nil {
 		s.formFailed(w, r, err, "group_form", nil, func() (*view, error) {
 			return &view{Title: "New group", Data: s.groupForm(&g)}, nil
 		})
@@ -143,15 +131,9 @@ func (s *server) editGroupPage(w http.ResponseWriter, r *http.Request, p *auth.P
 func (s *server) updateGroup(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
 	g := groupFromForm(r)
 	g.ID = group.ID(r.PathValue("id"))
-	err := checkGroupForm(g)
-	if err == nil {
-		_, err = s.m.UpdateGroup(r.Context(), p, g)
-	}
-	if err != nil {
+	if _, err := s.m.UpdateGroup(r.Context(), p, g); err != nil {
 		s.formFailed(w, r, err, "group_form", nil, func() (*view, error) {
-			d := s.groupForm(&g)
-			d.Builtin = g.ID == group.AdminID
-			return &view{Title: "Edit group", Data: d}, nil
+			return &view{Title: "Edit group", Data: s.groupForm(&g)}, nil
 		})
 		return
 	}

@@ -2,7 +2,10 @@ package main
 
 import (
 	"net/http"
+	"strings"
 	"testing"
+
+	"github.com/usher-go/usher/group"
 )
 
 func TestGroupsPages(t *testing.T) {
@@ -25,6 +28,8 @@ func TestGroupsPages(t *testing.T) {
 		http.StatusConflict, "A group with that name exists.", `value="backups:read" checked`)
 	want(t, "no name", admin.post("/groups", "name", "  ", "perm", "backups:read"),
 		http.StatusBadRequest, "Give the group a name")
+	want(t, "long description", admin.post("/groups", "name", "Wordy", "description", strings.Repeat("d", group.MaxDescriptionLength+1), "perm", "backups:read"),
+		http.StatusBadRequest, "Descriptions are at most 1000 bytes", `value="Wordy"`)
 	want(t, "unknown permission", admin.post("/groups", "name", "Odd", "perm", "rockets:launch"),
 		http.StatusBadRequest, "not known to this application")
 
@@ -32,7 +37,18 @@ func TestGroupsPages(t *testing.T) {
 	want(t, "admins lose *", admin.post("/groups/admin", "name", "Admins", "perm", "users:read"),
 		http.StatusConflict, "cannot be deleted or lose")
 	want(t, "delete admins", admin.post("/groups/admin/delete"), http.StatusConflict, "cannot be deleted")
-	want(t, "admins page", admin.get("/groups/admin"), http.StatusOK, `value="*" checked`)
+	want(t, "admins page", admin.get("/groups/admin"), http.StatusOK, `value="*" checked`, `always keeps "All permissions"`)
+	users := admin.get("/groups/users")
+	want(t, "users page", users, http.StatusOK, `value="profile:*" checked`)
+	if users.has("/groups/users/delete") || users.has(`always keeps "All permissions"`) {
+		t.Fatal("the Users group offers Delete or claims to keep all permissions")
+	}
+	if admin.get("/groups/admin").has("/groups/admin/delete") {
+		t.Fatal("the Admins group offers Delete")
+	}
+	if !admin.get("/groups/" + gid).has("/groups/" + gid + "/delete") {
+		t.Fatal("a host group offers no Delete")
+	}
 
 	// A group with members is not deleted; an empty one is, after asking.
 	createUser(t, admin, "bob@example.com", "Bob", bobPassword, gid)

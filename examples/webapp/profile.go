@@ -112,17 +112,19 @@ func (s *server) uploadAvatar(w http.ResponseWriter, r *http.Request, p *auth.Pr
 // a little above auth.MaxAvatarBytes) and hands it to usher, which checks
 // the format and size and re-encodes the image.
 func (s *server) readAndSetAvatar(r *http.Request, p *auth.Principal) error {
+	// What is wrong before usher sees the image is wrong with the same
+	// field, in usher's terms, so describe places it alike.
 	if err := r.ParseMultipartForm(auth.MaxAvatarBytes + maxFormBytes); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return auth.ErrImageTooLarge
+			return &auth.FieldError{Field: auth.FieldImage, Err: auth.ErrImageTooLarge}
 		}
-		return auth.ErrInvalidImage
+		return &auth.FieldError{Field: auth.FieldImage, Err: auth.ErrInvalidImage}
 	}
 	defer r.MultipartForm.RemoveAll()
 	f, _, err := r.FormFile("avatar")
 	if err != nil {
-		return auth.ErrInvalidImage
+		return &auth.FieldError{Field: auth.FieldImage, Err: auth.ErrInvalidImage}
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, auth.MaxAvatarBytes+1))

@@ -1,0 +1,97 @@
+package audit
+
+// The keys of Event.Details that usher writes, so a host can filter and
+// render them without copying strings. Each names the actions that carry
+// it and its value's type as written (see [Event.Details] for how a store
+// returns numbers and lists). A host's own events may use other keys.
+const (
+	// DetailBefore and DetailAfter hold, on [UserUpdated],
+	// [ProfileUpdated] and [GroupUpdated], a map[string]any of the changed
+	// fields before and after, under the keys below ([DetailName],
+	// [DetailEmail], [DetailGroup], [DetailDescription],
+	// [DetailPermissions], [DetailRequireTwoFactor]). On [AuditPruned],
+	// DetailBefore is the cut-off time.Time instead: events older were
+	// deleted.
+	DetailBefore = "before"
+	DetailAfter  = "after"
+
+	// DetailName is a user's or group's name (string), on [SignUp],
+	// [UserCreated], [UserDeleted], [GroupCreated], [GroupDeleted] and in
+	// before and after.
+	DetailName = "name"
+	// DetailEmail is a user's email (string), on [SignUp], [UserCreated],
+	// [UserDeleted] and in before and after.
+	DetailEmail = "email"
+	// DetailGroup is a group ID (string), on [SignUp], [UserCreated],
+	// [UserDeleted] and in before and after of [UserUpdated].
+	DetailGroup = "group"
+	// DetailGroupName is the name of the group DetailGroup names (string),
+	// on [UserCreated].
+	DetailGroupName = "group_name"
+	// DetailDescription is a group's description (string), in before and
+	// after of [GroupUpdated].
+	DetailDescription = "description"
+	// DetailPermissions is a group's permissions ([]string), on
+	// [GroupCreated], [GroupDeleted] and in before and after of
+	// [GroupUpdated].
+	DetailPermissions = "permissions"
+	// DetailRequireTwoFactor is a group's RequireTwoFactor (bool), on
+	// [GroupCreated] and in before and after of [GroupUpdated].
+	DetailRequireTwoFactor = "require_two_factor"
+
+	// DetailSessionsRevoked counts the user's sessions ended (int), on
+	// [UserDisabled], [PasswordReset] and [TwoFactorReset].
+	DetailSessionsRevoked = "sessions_revoked"
+	// DetailOtherSessionsRevoked counts the actor's other sessions ended
+	// (int), on [PasswordChanged] and on [ProfileUpdated] when the email
+	// changed.
+	DetailOtherSessionsRevoked = "other_sessions_revoked"
+	// DetailUserID is the owner of the ended session (string), on
+	// [SessionRevoked] for one session.
+	DetailUserID = "user_id"
+	// DetailRevoked counts the sessions ended (int) and DetailKept is the
+	// session left alive (string), on [SessionRevoked] for all other
+	// sessions.
+	DetailRevoked = "revoked"
+	DetailKept    = "kept"
+	// DetailSessionID is the session a login opened (string), on
+	// [LoginSucceeded].
+	DetailSessionID = "session_id"
+	// DetailPasswordRehashed is true on [LoginSucceeded] when the stored
+	// password hash was upgraded.
+	DetailPasswordRehashed = "password_rehashed"
+
+	// DetailMethod is the second factor used or tried (string): "totp" or
+	// "recovery_code" on [LoginSucceeded] and [SecondFactorFailed] of a
+	// two-step login, "enrollment" on [SecondFactorFailed] when confirming
+	// a TOTP enrollment.
+	DetailMethod = "method"
+	// DetailConsecutiveFailures counts the account's failed attempts in a
+	// row (int), on [LoginFailed] and [SecondFactorFailed].
+	DetailConsecutiveFailures = "consecutive_failures"
+	// DetailChallengeFailures counts the wrong codes given to one login
+	// challenge (int), on [SecondFactorFailed].
+	DetailChallengeFailures = "challenge_failures"
+	// DetailRecoveryCodes counts the recovery codes issued (int), on
+	// [TOTPEnabled].
+	DetailRecoveryCodes = "recovery_codes"
+	// DetailRecoveryCodesLeft counts the unused recovery codes (int) on
+	// [LoginSucceeded] with a recovery code; DetailRemaining is the same
+	// number on [RecoveryCodeUsed].
+	DetailRecoveryCodesLeft = "recovery_codes_left"
+	DetailRemaining         = "remaining"
+
+	// DetailContentType (string) and DetailBytes (int) describe the stored
+	// image on [AvatarChanged]; DetailRemoved is true instead when the
+	// avatar was removed.
+	DetailContentType = "content_type"
+	DetailBytes       = "bytes"
+	DetailRemoved     = "removed"
+
+	// DetailDeleted counts the events deleted (int64), on [AuditPruned].
+	DetailDeleted = "deleted"
+	// DetailResealed counts the TOTP secrets moved to the current key
+	// (int) and DetailKeyID is that key's ID (string), on [SecretsRotated].
+	DetailResealed = "resealed"
+	DetailKeyID    = "key_id"
+)
