@@ -72,6 +72,8 @@ func TestNormalizeDescription(t *testing.T) {
 		{"plain", "Runs the backups.", "Runs the backups.", true},
 		{"trimmed", "  x  ", "x", true},
 		{"lines and tabs", "one\ntwo\tthree", "one\ntwo\tthree", true},
+		{"textarea line ends", "one\r\ntwo\r\n\r\nthree", "one\ntwo\n\nthree", true},
+		{"lone carriage return", "one\rtwo", "", false},
 		{"at the limit", long, long, true},
 		{"over the limit", long + "d", "", false},
 		{"escape", "a\x1bb", "", false},

@@ -31,13 +31,15 @@ func NormalizeName(s string) (string, error) {
 
 // NormalizeDescription trims a group description and checks it: at most
 // [MaxDescriptionLength] bytes after trimming, no control characters but
-// line feeds and tabs. An empty description is allowed. Errors wrap
-// [ErrInvalidDescription].
+// line feeds and tabs. Line ends a browser's textarea sends (CR LF) become
+// line feeds; a lone carriage return is refused. An empty description is
+// allowed. Errors wrap [ErrInvalidDescription].
 func NormalizeDescription(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if len(s) > MaxDescriptionLength {
 		return "", fmt.Errorf("%w: longer than %d bytes", ErrInvalidDescription, MaxDescriptionLength)
 	}
+	s = strings.ReplaceAll(s, "\r\n", "\n")
 	if strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) {
 		return "", fmt.Errorf("%w: contains a control character other than a line feed or tab", ErrInvalidDescription)
 	}
