@@ -172,7 +172,10 @@ func routes(m *auth.Manager) http.Handler {
 // the wording; usher only returns errors.
 func fail(w http.ResponseWriter, err error) {
 	status := http.StatusInternalServerError
-	var te *auth.ThrottledError
+	var (
+		te *auth.ThrottledError
+		fe *auth.FieldError // bad input in one field: the answer names it
+	)
 	switch {
 	case errors.As(err, &te):
 		status = http.StatusTooManyRequests
@@ -187,20 +190,23 @@ func fail(w http.ResponseWriter, err error) {
 		status = http.StatusConflict
 	case errors.Is(err, user.ErrNotFound), errors.Is(err, group.ErrNotFound):
 		status = http.StatusNotFound
-	case errors.Is(err, user.ErrInvalidEmail), errors.Is(err, user.ErrInvalidName),
+	case errors.As(err, &fe), errors.Is(err, user.ErrInvalidEmail), errors.Is(err, user.ErrInvalidName),
 		errors.Is(err, auth.ErrPasswordTooShort), errors.Is(err, auth.ErrPasswordTooLong),
 		errors.Is(err, auth.ErrPasswordRejected), errors.Is(err, group.ErrUnknownPermission),
 		errors.Is(err, totp.ErrMalformedCode), errors.Is(err, totp.ErrNotEnrolled), errors.Is(err, totp.ErrAlreadyEnrolled):
 		status = http.StatusBadRequest
 	}
-	msg := err.Error()
+	body := map[string]string{"error": err.Error()}
 	if status == http.StatusInternalServerError {
 		log.Print(err)
-		msg = "internal error"
+		body["error"] = "internal error"
+	}
+	if errors.As(err, &fe) {
+		body["field"] = fe.Field
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+	json.NewEncoder(w).Encode(body)
 }
 
 func reply(w http.ResponseWriter, v any) {

@@ -76,6 +76,16 @@ func TestREADMEFlow(t *testing.T) {
 	if code, body := call("POST", "/users", admin, form("email", "bob@example.com", "name", "Bob", "password", "bob's long password")); code != 200 {
 		t.Fatalf("create user: %d %v", code, body)
 	}
+	for _, tc := range []struct{ email, password, field string }{
+		{"not an address", "bob's long password", "email"},
+		{"carol@example.com", "short", "password"},
+		{"bob@example.com", "bob's long password", "email"}, // taken: 409, still named
+	} {
+		code, body := call("POST", "/users", admin, form("email", tc.email, "password", tc.password))
+		if code/100 != 4 || body["field"] != tc.field {
+			t.Fatalf("create user %q: %d %v, want 4xx naming %q", tc.email, code, body, tc.field)
+		}
+	}
 	code, body = call("POST", "/login", "", form("email", "bob@example.com", "password", "bob's long password"))
 	if code != 200 {
 		t.Fatalf("login: %d %v", code, body)
