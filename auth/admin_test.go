@@ -3,6 +3,7 @@ package auth_test
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
@@ -395,4 +396,26 @@ func TestOperator(t *testing.T) {
 	forged := &auth.Principal{}
 	forged.SetClient(op.Client())
 	wantErr(t, opm.ResetPassword(e.ctx, forged, admin.User().ID, "takeover password"), auth.ErrForbidden)
+}
+
+// Nobody resets their own password or second factor through the admin
+// path, which asks for no password.
+func TestNoSelfResetThroughAdminPath(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	e.enrol(admin)
+	e.clk.Advance(time.Hour)
+	wantErr(t, e.m.ResetTwoFactor(e.ctx, admin, admin.User().ID), auth.ErrForbidden)
+	wantErr(t, e.m.ResetPassword(e.ctx, admin, admin.User().ID, "a new password!"), auth.ErrForbidden)
+	if st, _ := e.m.TwoFactorStatus(e.ctx, admin); st.RecoveryCodesLeft != 10 {
+		t.Fatal("the refused reset removed something")
+	}
+}
+
+// A group that requires two-factor must let its members enrol.
+func TestRequireTwoFactorNeedsManage2FA(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	_, err := e.m.CreateGroup(e.ctx, admin, group.Group{Name: "Locked", RequireTwoFactor: true, Permissions: []group.Permission{"backups:read"}})
+	wantErr(t, err, group.ErrInvalidPermission)
 }

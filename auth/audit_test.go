@@ -200,3 +200,18 @@ func TestRecordHostEvent(t *testing.T) {
 		t.Fatalf("Actions() = %v", audit.Actions())
 	}
 }
+
+// A password typed into the email field lands in the audit trail.
+func TestPasswordInEmailFieldAudited(t *testing.T) {
+	e := newEnv(t)
+	e.admin()
+	_, _ = e.m.Login(e.ctx, "correct horse battery staple", "x", client)
+	for _, ev := range e.events() {
+		if strings.Contains(ev.Actor.Email, "horse battery") {
+			t.Errorf("%s event keeps the raw login name %q", ev.Action, ev.Actor.Email)
+		}
+	}
+	if ev := e.lastEvent(audit.LoginFailed); ev.Reason != "malformed email" {
+		t.Fatalf("reason %q", ev.Reason)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,7 +11,6 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
 	"github.com/usher-go/usher/store/sqlite"
@@ -142,75 +140,5 @@ func TestThrottleRace(t *testing.T) {
 	wg.Wait()
 	if n := checked.Load(); n > 5 {
 		t.Errorf("%d password guesses were verified at one instant; the account throttle allows 5", n)
-	}
-}
-
-// Per-IP budget: textual variants of one IPv6 address share one budget.
-func TestIPThrottleVariants(t *testing.T) {
-	e := newEnv(t, func(c *auth.Config) { c.Throttle.PerIPPerMinute = 2 })
-	e.admin()
-	forms := []string{"2001:db8::1", "2001:DB8::1", "2001:db8:0::1", "2001:db8:0:0::1", "2001:0db8::1", "[2001:db8::1]"}
-	verified := 0
-	for i, ip := range forms {
-		for j := range 2 {
-			_, err := e.m.Login(e.ctx, fmt.Sprintf("u%d-%d@example.com", i, j), "pw", auth.Client{IP: ip})
-			if errors.Is(err, auth.ErrInvalidCredentials) {
-				verified++
-			}
-		}
-	}
-	if verified > 2 {
-		t.Errorf("one IPv6 address got %d attempts in a minute, budget is 2", verified)
-	}
-}
-
-// A principal whose session is gone, or whose User.ID was rewritten by the
-// host, cannot act: the Manager trusts its own record of who authenticated.
-func TestActorIdentityNotTiedToSession(t *testing.T) {
-	e := newEnv(t)
-	admin := e.admin()
-	_, a2 := e.user(admin, "a2@example.com", group.AdminID)
-	if err := e.m.ResetPassword(e.ctx, admin, a2.User().ID, "a brand new pw"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.m.Authenticate(e.ctx, tokenOf(a2)); !errors.Is(err, auth.ErrUnauthenticated) {
-		t.Fatal("precondition")
-	}
-	if _, err := e.m.CreateUser(e.ctx, a2, auth.NewUser{Email: "x@example.com", Password: "long enough pw", GroupID: group.AdminID}); err == nil {
-		t.Error("a principal whose session was revoked created an admin")
-	}
-	_, bob := e.user(admin, "bob@example.com", group.UsersID)
-	u := bob.User()
-	u.ID = admin.User().ID // e.g. a host "refreshing" the user after GetUser
-	adm := group.AdminID
-	if _, err := e.m.UpdateUser(e.ctx, bob, bob.User().ID, auth.UserUpdate{GroupID: &adm}); err == nil {
-		t.Error("a plain user's principal moved itself into the admin group")
-	}
-}
-
-// sessions:revoke alone does not list the sessions of someone holding more.
-func TestUserSessionsSkipsMayManage(t *testing.T) {
-	e := newEnv(t)
-	admin := e.admin()
-	h := e.group(admin, "Helpdesk", group.SessionsRevoke)
-	_, help := e.user(admin, "help@example.com", h.ID)
-	wantErr(t, e.m.RevokeSession(e.ctx, help, admin.Session().ID), auth.ErrForbidden)
-	if list, err := e.m.UserSessions(e.ctx, help, admin.User().ID); err == nil {
-		t.Errorf("helpdesk read %d admin sessions (IP %q)", len(list), list[0].IP)
-	}
-}
-
-// A password typed into the email field lands in the audit trail.
-func TestPasswordInEmailFieldAudited(t *testing.T) {
-	e := newEnv(t)
-	e.admin()
-	_, _ = e.m.Login(e.ctx, "correct horse battery staple", "x", client)
-	for _, ev := range e.events() {
-		if strings.Contains(ev.Actor.Email, "horse battery") {
-			t.Errorf("%s event keeps the raw login name %q", ev.Action, ev.Actor.Email)
-		}
-	}
-	if ev := e.lastEvent(audit.LoginFailed); ev.Reason != "malformed email" {
-		t.Fatalf("reason %q", ev.Reason)
 	}
 }

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -213,5 +214,24 @@ func TestLowCostHashUpgrades(t *testing.T) {
 	parts := strings.SplitN(stored, "$", 4) // "", "usher1", key ID, bcrypt
 	if c, _ := bcrypt.Cost([]byte(parts[3])); len(parts) != 4 || c != 5 {
 		t.Fatalf("cost %d after login at cost 5", c)
+	}
+}
+
+// Per-IP budget: textual variants of one IPv6 address share one budget.
+func TestIPThrottleVariants(t *testing.T) {
+	e := newEnv(t, func(c *auth.Config) { c.Throttle.PerIPPerMinute = 2 })
+	e.admin()
+	forms := []string{"2001:db8::1", "2001:DB8::1", "2001:db8:0::1", "2001:db8:0:0::1", "2001:0db8::1", "[2001:db8::1]"}
+	verified := 0
+	for i, ip := range forms {
+		for j := range 2 {
+			_, err := e.m.Login(e.ctx, fmt.Sprintf("u%d-%d@example.com", i, j), "pw", auth.Client{IP: ip})
+			if errors.Is(err, auth.ErrInvalidCredentials) {
+				verified++
+			}
+		}
+	}
+	if verified > 2 {
+		t.Errorf("one IPv6 address got %d attempts in a minute, budget is 2", verified)
 	}
 }

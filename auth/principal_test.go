@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/usher-go/usher/auth"
@@ -76,3 +77,27 @@ func TestPrincipalIgnoresChanges(t *testing.T) {
 
 // errOf drops a result and keeps the error.
 func errOf[T any](_ T, err error) error { return err }
+
+// A principal whose session is gone, or whose User.ID was rewritten by the
+// host, cannot act: the Manager trusts its own record of who authenticated.
+func TestActorIdentityNotTiedToSession(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	_, a2 := e.user(admin, "a2@example.com", group.AdminID)
+	if err := e.m.ResetPassword(e.ctx, admin, a2.User().ID, "a brand new pw"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.Authenticate(e.ctx, tokenOf(a2)); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Fatal("precondition")
+	}
+	if _, err := e.m.CreateUser(e.ctx, a2, auth.NewUser{Email: "x@example.com", Password: "long enough pw", GroupID: group.AdminID}); err == nil {
+		t.Error("a principal whose session was revoked created an admin")
+	}
+	_, bob := e.user(admin, "bob@example.com", group.UsersID)
+	u := bob.User()
+	u.ID = admin.User().ID // e.g. a host "refreshing" the user after GetUser
+	adm := group.AdminID
+	if _, err := e.m.UpdateUser(e.ctx, bob, bob.User().ID, auth.UserUpdate{GroupID: &adm}); err == nil {
+		t.Error("a plain user's principal moved itself into the admin group")
+	}
+}

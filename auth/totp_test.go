@@ -5,8 +5,10 @@ import (
 	"encoding/base32"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
 	"github.com/usher-go/usher/totp"
+	"github.com/usher-go/usher/user"
 )
 
 // enrol puts TOTP on p's account through the public API and returns the
@@ -581,4 +584,66 @@ func TestTwoFactorStatusAndFresh(t *testing.T) {
 	}
 	_, err := e.m.TwoFactorStatus(e.ctx, nil)
 	wantErr(t, err, auth.ErrForbidden)
+}
+
+// Guessing the code that confirms an enrollment is throttled and audited.
+func TestConfirmTOTPIsThrottled(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	if _, err := e.m.BeginTOTP(e.ctx, admin, ""); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		_, err := e.m.ConfirmTOTP(e.ctx, admin, fmt.Sprintf("%06d", 200000+i))
+		if errors.Is(err, auth.ErrThrottled) {
+			if i > 6 {
+				t.Fatalf("throttled only after %d wrong codes", i)
+			}
+			if ev := e.lastEvent(audit.SecondFactorFailed); ev.Details["method"] != "enrollment" {
+				t.Fatalf("event %+v", ev)
+			}
+			return
+		}
+	}
+	t.Fatal("300 wrong confirmation codes were never throttled")
+}
+
+// Credentials under a key the Manager lacks do not hide the ones behind
+// them from a rotation; OldKeyUsage says what still needs old keys.
+func TestRotateSkipsUnknownKeys(t *testing.T) {
+	keyA, keyB := testKey, []byte("a completely different 32-byte key!!")
+	e := newEnv(t, func(c *auth.Config) { c.Throttle.PerIPPerMinute = -1 })
+	admin := e.admin()
+	var ids []user.ID
+	for i := range 103 {
+		u, err := e.m.CreateUser(e.ctx, admin, auth.NewUser{Email: fmt.Sprintf("u%d@example.com", i), Password: "long enough pw"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, u.ID)
+	}
+	slices.Sort(ids)
+	for _, id := range ids[:102] {
+		if err := e.db.TOTP().Put(e.ctx, &totp.Credential{UserID: id, KeyID: "0badc0ffee00", Sealed: make([]byte, 40)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last, err := e.m.GetUser(e.ctx, admin, ids[102])
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.enrol(e.login(last.Email, "long enough pw"))
+	rotated := e.manager(e.db, func(c *auth.Config) { c.SecretKey, c.PreviousSecretKeys = keyB, [][]byte{keyA} })
+	before, err := rotated.OldKeyUsage(e.ctx)
+	if err != nil || before.TOTPSecrets != 103 || before.RecoveryCodeSets != 1 {
+		t.Fatalf("OldKeyUsage before = %+v, %v", before, err)
+	}
+	n, err := rotated.RotateSecrets(e.ctx)
+	if n != 1 || !errors.Is(err, auth.ErrUnknownKey) {
+		t.Fatalf("RotateSecrets = %d, %v; want 1 moved and ErrUnknownKey for the rest", n, err)
+	}
+	after, _ := rotated.OldKeyUsage(e.ctx)
+	if after.TOTPSecrets != 102 || after.RecoveryCodeSets != 1 {
+		t.Fatalf("OldKeyUsage after = %+v", after)
+	}
 }

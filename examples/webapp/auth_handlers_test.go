@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base32"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -312,4 +313,26 @@ func TestLogout(t *testing.T) {
 	p := admin.post("/logout")
 	want(t, "logout", p, http.StatusOK, "You are logged out.", "<h1>Log in</h1>")
 	want(t, "after logout", admin.get("/users"), http.StatusOK, "<h1>Log in</h1>")
+}
+
+// A two-step login left unfinished in a browser ends with the next login
+// or logout there.
+func TestChallengeCookieEndsWithLogout(t *testing.T) {
+	a := newApp(t)
+	admin := a.signup()
+	enrolTOTP(t, a, admin)
+	createUser(t, admin, "bob@example.com", "Bob", "bob password 1", "users")
+	b := a.browser()
+	b.post("/login", "email", "admin@example.com", "password", adminPassword) // walks away at step 2
+	want(t, "bob logs in", b.post("/login", "email", "bob@example.com", "password", "bob password 1"), http.StatusOK, "<h1>Dashboard</h1>")
+	want(t, "bob logs out", b.post("/logout"), http.StatusOK, "You are logged out.")
+	u, _ := url.Parse(a.srv.URL)
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == challengeCookie {
+			t.Fatal("challenge cookie still present after logout")
+		}
+	}
+	if p := b.get("/login/2fa"); p.has("Code from your authenticator app") {
+		t.Fatal("the admin's second step is still offered after Bob's logout")
+	}
 }
