@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/user"
 )
@@ -225,4 +226,77 @@ func BenchmarkSessionLookup(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// BenchmarkAuditQuery pages 100,000 events newest first, unfiltered and by
+// actor: the first page, and the page after the 50,000th event, which the
+// (time, id) keyset must make as cheap as the first.
+func BenchmarkAuditQuery(b *testing.B) {
+	const n, depth = 100_000, 50_000
+	db := newTestDB(b)
+	ctx := context.Background()
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (time, action, outcome, actor_id, actor_email,
+		target_type, target_id, ip, user_agent, details) VALUES (?, ?, ?, ?, ?, 'user', ?, '203.0.113.7', 'bench/1.0', ?)`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range n {
+		actor := fmt.Sprintf("u%07d", i%10)
+		if _, err := st.ExecContext(ctx, t0.Add(time.Duration(i/2)*time.Second).UnixNano(), "login.succeeded", "success",
+			actor, actor+"@example.com", fmt.Sprintf("u%07d", i), `{"method":"password"}`); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	for _, f := range []struct {
+		name string
+		q    audit.Query
+	}{
+		{"all", audit.Query{Limit: 50}},
+		{"actor", audit.Query{ActorID: "u0000003", Limit: 50}},
+	} {
+		b.Run(f.name+"/first", func(b *testing.B) { benchAudit(b, db, f.q) })
+		// The cursor a client would hold after paging to event 50,000 of
+		// those the filter keeps.
+		deep := f.q
+		deep.Limit = 500
+		for range depth / 10 / 500 {
+			p, err := db.Audit().Query(ctx, deep)
+			if err != nil || p.Next == "" {
+				b.Fatalf("walking to the deep page: %v", err)
+			}
+			deep.Cursor = p.Next
+			if f.q.ActorID == "" {
+				for range 9 { // ten times as many events without a filter
+					if p, err = db.Audit().Query(ctx, deep); err != nil || p.Next == "" {
+						b.Fatalf("walking to the deep page: %v", err)
+					}
+					deep.Cursor = p.Next
+				}
+			}
+		}
+		deep.Limit = 50
+		b.Run(f.name+"/deep", func(b *testing.B) { benchAudit(b, db, deep) })
+	}
+}
+
+func benchAudit(b *testing.B, db *DB, q audit.Query) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := db.Audit().Query(ctx, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(p.Events) != q.Limit || p.Next == "" {
+			b.Fatalf("page of %d, next %q", len(p.Events), p.Next)
+		}
+	}
 }
