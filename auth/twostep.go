@@ -70,7 +70,7 @@ func (m *Manager) VerifyTOTP(ctx context.Context, challenge, code string, c Clie
 	if err != nil {
 		return nil, err
 	}
-	return m.secondFactor(ctx, challenge, c, MethodTOTP, func(tx TwoFactorStore, u *user.User, e *audit.Event) (string, error) {
+	return m.secondFactor(ctx, challenge, c, MethodTOTP, func(tx Store, u *user.User, e *audit.Event) (string, error) {
 		cred, err := tx.TOTP().Get(ctx, u.ID)
 		if errors.Is(err, totp.ErrNotEnrolled) || err == nil && !cred.Confirmed() {
 			return "not enrolled", nil
@@ -104,7 +104,7 @@ func (m *Manager) VerifyRecoveryCode(ctx context.Context, challenge, code string
 	if err != nil {
 		return nil, err
 	}
-	return m.secondFactor(ctx, challenge, c, MethodRecoveryCode, func(tx TwoFactorStore, u *user.User, e *audit.Event) (string, error) {
+	return m.secondFactor(ctx, challenge, c, MethodRecoveryCode, func(tx Store, u *user.User, e *audit.Event) (string, error) {
 		salt, keyID, err := tx.TOTP().RecoverySet(ctx, u.ID)
 		if err != nil || salt == nil {
 			return "no recovery codes", err
@@ -132,7 +132,7 @@ func (m *Manager) VerifyRecoveryCode(ctx context.Context, challenge, code string
 // one: of concurrent correct answers exactly one gets a session, and a
 // burst of wrong codes cannot get more checks than the limits allow.
 func (m *Manager) secondFactor(ctx context.Context, token string, c Client, method string,
-	check func(tx TwoFactorStore, u *user.User, e *audit.Event) (string, error)) (*Session, error) {
+	check func(tx Store, u *user.User, e *audit.Event) (string, error)) (*Session, error) {
 	c = c.clean()
 	hash := hashToken(token)
 	if hash == nil {

@@ -1,8 +1,8 @@
 // Package postgres stores everything usher keeps in one PostgreSQL schema:
 // users, groups, sessions, throttling counters, the audit trail and second
-// factors. [*DB] implements [auth.Store] and [auth.TwoFactorStore] (TOTP
-// credentials, recovery codes, login challenges), so it is what a host
-// passes as auth.Config.Store. It uses github.com/jackc/pgx/v5 and its
+// factors (TOTP credentials, recovery codes, login challenges). [*DB]
+// implements [auth.Store], every part of it, so it is what a host passes as
+// auth.Config.Store. It uses github.com/jackc/pgx/v5 and its
 // pgxpool.
 //
 // # PostgreSQL or SQLite
