@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/usher-go/usher/audit"
@@ -68,11 +69,30 @@ type Store interface {
 	// fn's error is returned unchanged. fn must not keep its Store after it
 	// returns, and must have no effect outside it: a store may run fn again
 	// after a serialization failure. Atomic inside fn runs in the same
-	// transaction. A panic in fn rolls the transaction back; the store may
-	// return it as an error rather than re-panic. Reads made outside Atomic
+	// transaction. A panic in fn rolls the transaction back and Atomic
+	// returns it as a [*PanicError]; it does not panic again, so that no
+	// connection is left inside a transaction. Reads made outside Atomic
 	// see committed state only and may be stale by the time a later Atomic
 	// runs: a check that must still hold at commit belongs inside fn.
 	Atomic(ctx context.Context, fn func(Store) error) error
+}
+
+// PanicError is what [Store.Atomic] returns when fn panicked, after rolling
+// the transaction back. It unwraps to Value when that is an error, so
+// [errors.Is] sees through the panic.
+type PanicError struct {
+	Value any    // what fn panicked with
+	Stack []byte // where, as runtime/debug.Stack formats it
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("auth: panic in Atomic: %v", e.Value)
+}
+
+// Unwrap returns Value when it is an error.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
 }
 
 // AuditStore appends events and queries them: the audit trail that the

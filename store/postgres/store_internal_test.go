@@ -170,8 +170,8 @@ func TestAtomicPanicRollsBack(t *testing.T) {
 			must(t, "create user", tx.Users().Create(ctx, u, ""))
 			panic(errors.New("boom"))
 		})
-		var pe *PanicError
-		if !errors.As(err, &pe) || pe.Error() != "postgres: panic in Atomic: boom" || len(pe.Stack) == 0 {
+		var pe *auth.PanicError
+		if !errors.As(err, &pe) || pe.Error() != "auth: panic in Atomic: boom" || len(pe.Stack) == 0 {
 			t.Fatalf("round %d: Atomic with a panicking fn returned %v, want a *PanicError", i, err)
 		}
 		if _, err := db.Users().Get(ctx, u.ID); !errors.Is(err, user.ErrNotFound) {

@@ -235,7 +235,7 @@ func TestAtomicRollsBackOnPanic(t *testing.T) {
 		mustCreateUser(t, s, newUser("u1", "a@example.com"))
 		panic("boom")
 	})
-	var pe *sqlite.PanicError
+	var pe *auth.PanicError
 	if !errors.As(err, &pe) || pe.Value != "boom" {
 		t.Fatalf("Atomic = %v, want *PanicError", err)
 	}
