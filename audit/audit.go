@@ -163,6 +163,8 @@ type Log interface {
 	// Query returns events matching q, newest first; events with the same
 	// Time come in one order that paging keeps, so a walk through every
 	// page sees each event once. q has been through [Query.Normalize].
+	// q.Cursor is one this Log made (Page.Next) or fails with
+	// [ErrInvalidCursor]; its format is the Log's own.
 	Query(ctx context.Context, q Query) (Page, error)
 	// Prune deletes events older than before (an event at before stays)
 	// and returns how many went.

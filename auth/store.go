@@ -47,6 +47,10 @@ import (
 //     events stay (they name the actor and target as text). Deleting a
 //     group that still has members fails with [group.ErrInUse] and removes
 //     nothing.
+//   - Cursors: user.Query.Cursor and audit.Query.Cursor are opaque to the
+//     Manager, which passes them through unread. Only the store that made a
+//     cursor reads it; any other string fails with [user.ErrInvalidCursor]
+//     or [audit.ErrInvalidCursor].
 type Store interface {
 	// Users keeps accounts, their password hashes and avatars.
 	Users() user.Store

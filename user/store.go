@@ -27,7 +27,11 @@ type Store interface {
 	// everything that hangs off it: sessions, avatar, TOTP credential,
 	// recovery codes and pending login challenges. Audit events stay.
 	Delete(ctx context.Context, id ID) error
-	// List returns one page of users. q has been through [Query.Normalize].
+	// List returns one page of users in q's order, ties broken by ID, so
+	// that a walk through every page sees each matching user once. q has
+	// been through [Query.Normalize]. q.Cursor is one this store made
+	// (Page.Next) or fails with [ErrInvalidCursor]; its format is the
+	// store's own.
 	List(ctx context.Context, q Query) (Page, error)
 	// Count returns the number of users.
 	Count(ctx context.Context) (int, error)

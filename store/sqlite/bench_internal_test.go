@@ -13,6 +13,7 @@ import (
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/store/internal/paging"
 	"github.com/usher-go/usher/user"
 )
 
@@ -84,20 +85,28 @@ func BenchmarkListUsers(b *testing.B) {
 				benchList(b, db, q)
 			})
 			// The cursor a client would hold after paging to row 50,000.
-			order := listOrders[s]
+			col := orderKeys[s]
 			var key, id string
 			sqlDir := map[bool]string{false: "ASC", true: "DESC"}[desc]
 			if err := db.r.QueryRowContext(ctx, fmt.Sprintf(`SELECT CAST(%s AS TEXT), u.id FROM users u
-				ORDER BY %s %s, u.id %s LIMIT 1 OFFSET %d`, order.key, order.key, sqlDir, sqlDir, depth-1)).Scan(&key, &id); err != nil {
+				ORDER BY %s %s, u.id %s LIMIT 1 OFFSET %d`, col, col, sqlDir, sqlDir, depth-1)).Scan(&key, &id); err != nil {
 				b.Fatal(err)
 			}
 			deep := q
-			deep.Cursor = user.EncodeCursor(user.Cursor{Sort: s, Desc: desc, Key: key, ID: user.ID(id)})
+			deep.Cursor = paging.EncodeUserCursor(paging.UserCursor{Sort: s, Desc: desc, Key: key, ID: user.ID(id)})
 			b.Run(fmt.Sprintf("%s/%s/deep", s, dir), func(b *testing.B) {
 				benchList(b, db, deep)
 			})
 		}
 	}
+}
+
+// orderKeys are the sort key columns of the listing orders.
+var orderKeys = map[user.Sort]string{
+	user.SortCreated:   "u.created_at",
+	user.SortEmail:     "u.email",
+	user.SortName:      "u.name_key",
+	user.SortLastLogin: "u.last_login_key",
 }
 
 func benchList(b *testing.B, db *DB, q user.Query) {

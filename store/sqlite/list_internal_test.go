@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/store/internal/paging"
 	"github.com/usher-go/usher/user"
 )
 
@@ -220,7 +221,7 @@ func TestListRefusesForeignCursor(t *testing.T) {
 		{Sort: user.SortCreated, Cursor: p.Next},
 		{Sort: user.SortName, Descending: true, Cursor: p.Next},
 		{Sort: user.SortName, Cursor: "not base64!"},
-		{Sort: user.SortCreated, Cursor: user.EncodeCursor(user.Cursor{Sort: user.SortCreated, Key: "abc", ID: "u1"})},
+		{Sort: user.SortCreated, Cursor: paging.EncodeUserCursor(paging.UserCursor{Sort: user.SortCreated, Key: "abc", ID: "u1"})},
 	} {
 		if _, err := db.Users().List(ctx, q); !errors.Is(err, user.ErrInvalidCursor) {
 			t.Errorf("List(%+v) = %v, want ErrInvalidCursor", q, err)
@@ -260,7 +261,7 @@ func TestListPlansUseOrderIndex(t *testing.T) {
 						if s == user.SortEmail || s == user.SortName {
 							key = "m"
 						}
-						q.Cursor = user.EncodeCursor(user.Cursor{Sort: s, Desc: desc, Key: key, ID: "x"})
+						q.Cursor = paging.EncodeUserCursor(paging.UserCursor{Sort: s, Desc: desc, Key: key, ID: "x"})
 					}
 					query, args, err := listQuery(q)
 					if err != nil {
