@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/store/internal/migrations"
 )
 
 // schemaVersions returns the versions recorded in schema.
@@ -137,7 +138,7 @@ func TestMigrateFailureRollsBack(t *testing.T) {
 	dropSchemaAtCleanup(t, schema)
 	db := openSchema(t, schema)
 	ms, _ := embedded()
-	bad := append(ms[:len(ms):len(ms)], migration{Version: len(ms) + 1, Name: "9999_bad.sql",
+	bad := append(ms[:len(ms):len(ms)], migrations.Step{Version: len(ms) + 1, Name: "9999_bad.sql",
 		SQL: `CREATE TABLE half_done (x int); SELECT no_such_function();`,
 	})
 	_, err := applyMigrations(t.Context(), db.pool, schema, bad)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/usher-go/usher/store/internal/migrations"
 )
 
 func TestEmbeddedMigrationsAreNumbered(t *testing.T) {
@@ -30,7 +32,7 @@ func TestMigrationsAreAtomic(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	ms := []migration{
+	ms := []migrations.Step{
 		{Version: 1, Name: "0001_ok.sql", SQL: "CREATE TABLE a (x); INSERT INTO a VALUES (1);"},
 		{Version: 2, Name: "0002_bad.sql", SQL: "CREATE TABLE b (x); SELECT nonsense FROM nowhere;"},
 	}
