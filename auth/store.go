@@ -47,6 +47,10 @@ import (
 //     events stay (they name the actor and target as text). Deleting a
 //     group that still has members fails with [group.ErrInUse] and removes
 //     nothing.
+//   - Built-in groups: a store need not create any group, and its schema
+//     should not. [New] creates [group.AdminID] and [group.UsersID]
+//     through Groups(), inside Atomic, when they are missing, and leaves
+//     them alone when they exist.
 //   - Cursors: user.Query.Cursor and audit.Query.Cursor are opaque to the
 //     Manager, which passes them through unread. Only the store that made a
 //     cursor reads it; any other string fails with [user.ErrInvalidCursor]

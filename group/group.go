@@ -60,7 +60,9 @@ var (
 // folds, not only ASCII): a write that would duplicate one fails with
 // [ErrNameTaken]. A method given an unknown ID returns [ErrNotFound].
 // Permissions come back in the order they were written. Times come back as
-// the same instant in UTC, to at least microsecond precision.
+// the same instant in UTC, to at least microsecond precision. A store need
+// not create any group: auth.New creates the built-in ones ([AdminID],
+// [UsersID]) through Create when they are missing.
 type Store interface {
 	// Create inserts g; the caller sets every field including the ID.
 	Create(ctx context.Context, g *Group) error

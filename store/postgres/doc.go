@@ -141,7 +141,8 @@
 // with [ErrSchemaTooNew] and never downgraded. The role needs CREATE on the
 // database (or an existing schema) and on the schema for the first Open;
 // later Opens of an up-to-date schema need neither. To change the schema,
-// add the next file; never edit one that has been released.
+// add the next file; never edit one that has been released. The schema
+// holds no rows of its own: auth.New creates the built-in groups.
 //
 // # Connection poolers
 //

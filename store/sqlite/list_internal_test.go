@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
 	"github.com/usher-go/usher/store/internal/paging"
 	"github.com/usher-go/usher/user"
@@ -25,7 +26,18 @@ func newTestDB(t testing.TB) *DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	withBuiltinGroups(t, db)
 	return db
+}
+
+// withBuiltinGroups creates the built-in groups in s as a host's auth.New
+// does: the schema creates no group.
+func withBuiltinGroups(tb testing.TB, s auth.Store) {
+	tb.Helper()
+	_, err := auth.New(auth.Config{Store: s, SecretKey: make([]byte, 32), BcryptCost: 4, InsecureLowBcryptCostForTests: true})
+	if err != nil {
+		tb.Fatalf("auth.New: %v", err)
+	}
 }
 
 var allSorts = []user.Sort{user.SortCreated, user.SortEmail, user.SortName, user.SortLastLogin}
