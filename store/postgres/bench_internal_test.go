@@ -134,6 +134,7 @@ func bigDB(b *testing.B) *DB {
 		if big, bigErr = OpenWith(ctx, dsn, Options{Schema: schema}); bigErr != nil {
 			return
 		}
+		withBuiltinGroups(b, big)
 		// Should a copy stop this benchmark, the others must not use a
 		// half-built fixture.
 		bigErr = errors.New("the benchmark fixture could not be built")
