@@ -165,16 +165,26 @@ var (
 	ErrInvalidCursor = errors.New("audit: invalid cursor")
 )
 
-// Sink appends events. Append must be safe for concurrent use.
+// Sink appends events. Append must be safe for concurrent use. A store
+// that keeps events sets e.ID to an ID it assigns: unique, and never
+// handed out again, even after Prune, so an ID in a log line names one event
+// forever.
 type Sink interface {
 	Append(ctx context.Context, e *Event) error
 }
 
-// Log reads and prunes a stored audit trail.
+// Log reads and prunes a stored audit trail. Safe for concurrent use.
+// Events come back as they were appended, Time in UTC to at least
+// microsecond precision; a store may replace text it cannot hold (invalid
+// UTF-8, NUL) with U+FFFD rather than fail the change the event records.
 type Log interface {
-	// Query returns events matching q, newest first. q has been through
-	// [Query.Normalize].
+	// Query returns events matching q, newest first; events with the same
+	// Time come in one order that paging keeps, so a walk through every
+	// page sees each event once. q has been through [Query.Normalize].
+	// q.Cursor is one this Log made (Page.Next) or fails with
+	// [ErrInvalidCursor]; its format is the Log's own.
 	Query(ctx context.Context, q Query) (Page, error)
-	// Prune deletes events older than before and returns how many went.
+	// Prune deletes events older than before (an event at before stays)
+	// and returns how many went.
 	Prune(ctx context.Context, before time.Time) (int64, error)
 }

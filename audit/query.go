@@ -1,8 +1,6 @@
 package audit
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -24,7 +22,10 @@ type Query struct {
 	Since      time.Time // inclusive
 	Until      time.Time // exclusive
 	Limit      int       // 0 means DefaultLimit; at most MaxLimit
-	Cursor     string    // Page.Next of the previous page
+	// Cursor is Page.Next of the previous page, or empty for the first
+	// page. It is opaque: only the [Log] that made it reads it; a Log given
+	// a cursor it did not make fails with [ErrInvalidCursor].
+	Cursor string
 }
 
 // Page is one page of events. Next is empty on the last page.
@@ -55,32 +56,4 @@ func (q Query) Normalize() (Query, error) {
 		}
 	}
 	return q, nil
-}
-
-// Cursor is the decoded position after which a page starts.
-type Cursor struct {
-	Time time.Time `json:"t"`
-	ID   string    `json:"i"`
-}
-
-// EncodeCursor returns the opaque form of c.
-func EncodeCursor(c Cursor) string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// DecodeCursor reads an opaque cursor; errors wrap [ErrInvalidCursor].
-func DecodeCursor(s string) (Cursor, error) {
-	var c Cursor
-	if len(s) > 1024 {
-		return c, fmt.Errorf("%w: too long", ErrInvalidCursor)
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		err = json.Unmarshal(b, &c)
-	}
-	if err != nil || c.ID == "" {
-		return c, fmt.Errorf("%w: malformed", ErrInvalidCursor)
-	}
-	return c, nil
 }

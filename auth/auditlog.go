@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -19,12 +20,13 @@ func (m *Manager) AuditLog(ctx context.Context, actor *Principal, q audit.Query)
 	if err != nil {
 		return audit.Page{}, inField(FieldQuery, err)
 	}
-	if q.Cursor != "" {
-		if _, err := audit.DecodeCursor(q.Cursor); err != nil {
-			return audit.Page{}, inField(FieldQuery, err)
-		}
+	// The cursor is the store's to read: a foreign one fails there with
+	// audit.ErrInvalidCursor.
+	page, err := m.store.Audit().Query(ctx, q)
+	if errors.Is(err, audit.ErrInvalidCursor) {
+		err = inField(FieldQuery, err)
 	}
-	return m.store.Audit().Query(ctx, q)
+	return page, err
 }
 
 // PruneAuditLog deletes events older than Config.AuditRetention and records

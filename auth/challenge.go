@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/usher-go/usher/totp"
 	"github.com/usher-go/usher/user"
 )
 
@@ -38,7 +37,10 @@ type ChallengeRecord struct {
 }
 
 // ChallengeStore keeps pending login challenges. A method given an unknown
-// challenge returns [ErrChallengeNotFound].
+// challenge returns [ErrChallengeNotFound] unless its comment says
+// otherwise. Only the token's SHA-256 is stored, and it is unique.
+// Challenges go with their user ([user.Store.Delete]). Safe for concurrent
+// use.
 type ChallengeStore interface {
 	// Create inserts c under tokenHash; user.ErrNotFound for an unknown user.
 	Create(ctx context.Context, c *ChallengeRecord, tokenHash []byte) error
@@ -55,10 +57,4 @@ type ChallengeStore interface {
 	// DeleteExpired removes challenges that expired before now and returns
 	// how many.
 	DeleteExpired(ctx context.Context, now time.Time) (int, error)
-}
-
-// TwoFactorStore is the part of [Store] that keeps second factors.
-type TwoFactorStore interface {
-	TOTP() totp.Store
-	Challenges() ChallengeStore
 }

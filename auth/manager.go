@@ -33,7 +33,8 @@ type Manager struct {
 
 // New checks cfg and returns a Manager. Errors wrap [ErrInvalidConfig].
 // New computes one bcrypt hash (for equal-time failures on unknown emails),
-// so it takes as long as one login.
+// so it takes as long as one login. It also creates the built-in groups
+// that the store lacks (see [Store]); a store failure there is returned.
 func New(cfg Config) (*Manager, error) {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, a...))
@@ -68,6 +69,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if m.hasher, err = newHasher(m.keys, cfg.BcryptCost, m.rand); err != nil {
 		return nil, bad("%v", err)
+	}
+	if err := seedBuiltinGroups(context.Background(), m.store, m.clock()); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

@@ -2,24 +2,74 @@ package auth
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/totp"
 	"github.com/usher-go/usher/user"
 )
 
-// Store is everything the [Manager] keeps: one accessor per kind of record
-// and [Store.Atomic] to change several in one transaction. store/sqlite
-// implements it; store/storetest is the conformance suite any other
-// implementation must pass.
+// Store is everything the [Manager] keeps, and the one value a host passes
+// as Config.Store: one accessor per kind of record, and [Store.Atomic] to
+// change several in one transaction. store/sqlite and store/postgres
+// implement it; store/storetest is the conformance suite any other
+// implementation must pass. A new kind of record (passkeys, linked SSO
+// identities) is one more accessor here, with its contract in the package
+// that defines its store.
+//
+// What every part must honour, besides what its own documentation says:
+//
+//   - Concurrency: the Store and every part it returns are safe for
+//     concurrent use by many goroutines, and by several Managers in this
+//     process or others sharing one database. An accessor is called once
+//     per operation, so it must be cheap (store/sqlite and store/postgres
+//     return a one-pointer value that does not allocate).
+//   - Time: a time given to a store comes back as the same instant in UTC
+//     ([time.Time.Location] is [time.UTC]), to at least microsecond
+//     precision; the Manager passes times truncated to microseconds, so they
+//     compare equal with [time.Time.Equal]. A store may keep more
+//     (store/sqlite keeps nanoseconds, store/postgres microseconds); a finer
+//     time may come back rounded to the microsecond. An optional time
+//     (user.User.LastLoginAt, totp.Credential.ConfirmedAt) that is zero
+//     comes back zero. Comparisons with a bound ("expired before now",
+//     "older than before") are strict: a row exactly at the bound stays.
+//   - Not found: each method says what an unknown ID or key returns; it
+//     is always an error that [errors.Is] matches with the part's sentinel
+//     ([user.ErrNotFound], [group.ErrNotFound], [ErrSessionNotFound],
+//     [ErrChallengeNotFound], [totp.ErrNotEnrolled]) unless the method says
+//     otherwise, never a nil record with a nil error. A key the store cannot even hold (invalid UTF-8 or
+//     NUL for PostgreSQL text) is simply not found. Bad input never panics.
+//   - Deletes: deleting a user ([user.Store.Delete]) removes, in the same
+//     statement or transaction, everything that hangs off it: sessions,
+//     avatar, TOTP credential, recovery codes and pending challenges. Audit
+//     events stay (they name the actor and target as text). Deleting a
+//     group that still has members fails with [group.ErrInUse] and removes
+//     nothing.
+//   - Built-in groups: a store need not create any group, and its schema
+//     should not. [New] creates [group.AdminID] and [group.UsersID]
+//     through Groups(), inside Atomic, when they are missing, and leaves
+//     them alone when they exist.
+//   - Cursors: user.Query.Cursor and audit.Query.Cursor are opaque to the
+//     Manager, which passes them through unread. Only the store that made a
+//     cursor reads it; any other string fails with [user.ErrInvalidCursor]
+//     or [audit.ErrInvalidCursor].
 type Store interface {
+	// Users keeps accounts, their password hashes and avatars.
 	Users() user.Store
+	// Groups keeps groups and the permissions they carry.
 	Groups() group.Store
+	// Sessions keeps login sessions under the hash of their token.
 	Sessions() SessionStore
+	// Throttle keeps the login-throttling counters every instance shares.
 	Throttle() ThrottleStore
+	// Audit appends events to the audit trail and queries it.
 	Audit() AuditStore
-	TwoFactorStore
+	// TOTP keeps TOTP secrets and recovery codes.
+	TOTP() totp.Store
+	// Challenges keeps the pending second step of two-step logins.
+	Challenges() ChallengeStore
 	// Atomic runs fn in one transaction over every store: fn's changes and
 	// the audit events it appends commit together or not at all. Writes
 	// inside fn are serialized against every other Atomic call, so a check
@@ -27,24 +77,47 @@ type Store interface {
 	// fn's error is returned unchanged. fn must not keep its Store after it
 	// returns, and must have no effect outside it: a store may run fn again
 	// after a serialization failure. Atomic inside fn runs in the same
-	// transaction. A panic in fn rolls the transaction back; the store may
-	// return it as an error rather than re-panic. Reads made outside Atomic
+	// transaction. A panic in fn rolls the transaction back and Atomic
+	// returns it as a [*PanicError]; it does not panic again, so that no
+	// connection is left inside a transaction. Reads made outside Atomic
 	// see committed state only and may be stale by the time a later Atomic
 	// runs: a check that must still hold at commit belongs inside fn.
 	Atomic(ctx context.Context, fn func(Store) error) error
 }
 
-// AuditStore appends events and queries them.
+// PanicError is what [Store.Atomic] returns when fn panicked, after rolling
+// the transaction back. It unwraps to Value when that is an error, so
+// [errors.Is] sees through the panic.
+type PanicError struct {
+	Value any    // what fn panicked with
+	Stack []byte // where, as runtime/debug.Stack formats it
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("auth: panic in Atomic: %v", e.Value)
+}
+
+// Unwrap returns Value when it is an error.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+// AuditStore appends events and queries them: the audit trail that the
+// Manager writes inside Atomic, with the change each event records. See
+// [audit.Sink] and [audit.Log] for the contract.
 type AuditStore interface {
 	audit.Sink
 	audit.Log
 }
 
 // SessionStore keeps sessions. Tokens are never stored: only their SHA-256
-// (tokenHash, 32 bytes). A method given an unknown session returns
-// [ErrSessionNotFound].
+// (tokenHash, 32 bytes), which is unique. A method given an unknown session
+// returns [ErrSessionNotFound] unless its comment says otherwise. Sessions
+// go with their user ([user.Store.Delete]). Safe for concurrent use.
 type SessionStore interface {
-	// Create inserts s (Token is ignored) under tokenHash.
+	// Create inserts s (Token is ignored) under tokenHash;
+	// [user.ErrNotFound] for an unknown user.
 	Create(ctx context.Context, s *Session, tokenHash []byte) error
 	// Lookup returns the session stored under tokenHash together with its
 	// user and the user's group, read in one consistent query. It does not
@@ -68,7 +141,10 @@ type SessionStore interface {
 }
 
 // ThrottleStore keeps login-throttling counters, shared by every instance on
-// the same database. Keys are opaque strings chosen by the Manager.
+// the same database. Keys are opaque strings chosen by the Manager, derived
+// from what a client typed: they may be any bytes (not only valid UTF-8)
+// and an unknown key is not an error. Safe for concurrent use; the counting
+// methods are atomic against each other across instances.
 type ThrottleStore interface {
 	// Failures returns the number of consecutive failures recorded for key
 	// and the time of the last; 0 and the zero time for an unknown key.

@@ -41,12 +41,13 @@ func (m *Manager) ListUsers(ctx context.Context, actor *Principal, q user.Query)
 	if err != nil {
 		return user.Page{}, inField(FieldQuery, err)
 	}
-	if q.Cursor != "" {
-		if _, err := user.DecodeCursor(q); err != nil {
-			return user.Page{}, inField(FieldQuery, err)
-		}
+	// The cursor is the store's to read: a foreign one fails there with
+	// user.ErrInvalidCursor.
+	page, err := m.store.Users().List(ctx, q)
+	if errors.Is(err, user.ErrInvalidCursor) {
+		err = inField(FieldQuery, err)
 	}
-	return m.store.Users().List(ctx, q)
+	return page, err
 }
 
 // GetUser returns one user. It needs users:read, except for the actor's own

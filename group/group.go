@@ -96,8 +96,13 @@ var (
 )
 
 // Store keeps groups. Implementations must be safe for concurrent use. Names
-// are unique case-insensitively: a write that would duplicate one fails with
+// are unique case-insensitively (Unicode lower case, as [strings.ToLower]
+// folds, not only ASCII): a write that would duplicate one fails with
 // [ErrNameTaken]. A method given an unknown ID returns [ErrNotFound].
+// Permissions come back in the order they were written. Times come back as
+// the same instant in UTC, to at least microsecond precision. A store need
+// not create any group: auth.New creates the built-in ones ([AdminID],
+// [UsersID]) through Create when they are missing.
 type Store interface {
 	// Create inserts g; the caller sets every field including the ID.
 	Create(ctx context.Context, g *Group) error
@@ -108,7 +113,8 @@ type Store interface {
 	// Update writes Name, Description, Permissions, RequireTwoFactor and
 	// UpdatedAt of g.
 	Update(ctx context.Context, g *Group) error
-	// Delete removes a group. It fails with [ErrInUse] while any user
-	// belongs to it.
+	// Delete removes a group. It fails with [ErrInUse], removing nothing,
+	// while any user belongs to it, checked in the same statement as the
+	// delete, so no member can join in between.
 	Delete(ctx context.Context, id ID) error
 }

@@ -30,7 +30,10 @@ func (c *Credential) Confirmed() bool { return !c.ConfirmedAt.IsZero() }
 // the methods that report whether they did something (UseStep, Reseal,
 // UseRecoveryCode) report false instead, and the recovery-code methods need
 // no credential at all. Put and SetRecoveryCodes for an unknown user fail
-// with user.ErrNotFound. Safe for concurrent use.
+// with user.ErrNotFound. Credentials and recovery codes go with their user
+// (user.Store.Delete). Times come back as the same instant in UTC, to at
+// least microsecond precision; a zero ConfirmedAt comes back zero. Safe for
+// concurrent use.
 type Store interface {
 	// Get returns the user's credential, pending or confirmed.
 	Get(ctx context.Context, id user.ID) (*Credential, error)

@@ -1,9 +1,6 @@
 package user
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -46,7 +43,9 @@ type Query struct {
 	// Limit is the page size: 0 means [DefaultLimit]; at most [MaxLimit].
 	Limit int
 	// Cursor is Page.Next of the previous page, or empty for the first page.
-	// A cursor is only valid with the same Sort and Descending.
+	// It is opaque: only the [Store] that made it reads it, and only with
+	// the same Sort and Descending. A Store given a cursor it did not make
+	// for this order fails with [ErrInvalidCursor].
 	Cursor string
 }
 
@@ -76,52 +75,4 @@ func (q Query) Normalize() (Query, error) {
 		return q, fmt.Errorf("%w: search longer than %d bytes", ErrInvalidQuery, MaxSearchLength)
 	}
 	return q, nil
-}
-
-// Cursor is the decoded position after which a page starts: the sort key of
-// the last row shown and its ID. Stores encode it with [EncodeCursor] and read
-// it back with [DecodeCursor]; callers treat it as an opaque string.
-type Cursor struct {
-	Sort Sort   `json:"s"`
-	Desc bool   `json:"d,omitempty"`
-	Key  string `json:"k"`
-	ID   ID     `json:"i"`
-}
-
-// EncodeCursor returns the opaque form of c.
-func EncodeCursor(c Cursor) string {
-	// Without HTML escaping: json.Marshal writes '&', '<' and '>' as six
-	// bytes each, which would push a valid key past maxCursorLength.
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(c) // cannot fail: strings and a bool
-	return base64.RawURLEncoding.EncodeToString(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
-}
-
-// maxCursorLength bounds what DecodeCursor will look at.
-const maxCursorLength = 1024
-
-// DecodeCursor reads q.Cursor. It fails with [ErrInvalidCursor] when the
-// cursor is malformed or was made for another order.
-func DecodeCursor(q Query) (Cursor, error) {
-	var c Cursor
-	if len(q.Cursor) > maxCursorLength {
-		return c, fmt.Errorf("%w: too long", ErrInvalidCursor)
-	}
-	b, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-	if err != nil {
-		return c, fmt.Errorf("%w: %v", ErrInvalidCursor, err)
-	}
-	if err := json.Unmarshal(b, &c); err != nil {
-		return c, fmt.Errorf("%w: %v", ErrInvalidCursor, err)
-	}
-	sort := q.Sort
-	if sort == "" {
-		sort = SortCreated
-	}
-	if c.Sort != sort || c.Desc != q.Descending || c.ID == "" {
-		return c, fmt.Errorf("%w: made for another order", ErrInvalidCursor)
-	}
-	return c, nil
 }

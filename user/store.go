@@ -8,7 +8,10 @@ import (
 // Store keeps users. Implementations must be safe for concurrent use. Emails
 // arrive normalized (see [NormalizeEmail]) and are unique; a write that would
 // duplicate one fails with [ErrEmailTaken]. A method given an ID that does not
-// exist returns [ErrNotFound] unless its comment says otherwise.
+// exist returns [ErrNotFound] unless its comment says otherwise. Times come
+// back as the same instant in UTC, to at least microsecond precision; a zero
+// LastLoginAt comes back zero. A user's GroupID must name a stored group: a
+// write naming none fails with an error matching group.ErrNotFound.
 type Store interface {
 	// Create inserts u with the given password hash (empty for an account
 	// that cannot log in with a password). The caller sets every field,
@@ -20,10 +23,15 @@ type Store interface {
 	GetByEmail(ctx context.Context, email string) (*User, error)
 	// Update writes Email, Name, GroupID, Disabled and UpdatedAt of u.
 	Update(ctx context.Context, u *User) error
-	// Delete removes the user and everything that hangs off it (sessions,
-	// avatar, second factors).
+	// Delete removes the user and, in the same statement or transaction,
+	// everything that hangs off it: sessions, avatar, TOTP credential,
+	// recovery codes and pending login challenges. Audit events stay.
 	Delete(ctx context.Context, id ID) error
-	// List returns one page of users. q has been through [Query.Normalize].
+	// List returns one page of users in q's order, ties broken by ID, so
+	// that a walk through every page sees each matching user once. q has
+	// been through [Query.Normalize]. q.Cursor is one this store made
+	// (Page.Next) or fails with [ErrInvalidCursor]; its format is the
+	// store's own.
 	List(ctx context.Context, q Query) (Page, error)
 	// Count returns the number of users.
 	Count(ctx context.Context) (int, error)

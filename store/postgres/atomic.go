@@ -3,32 +3,13 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
-	"runtime/debug"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/store/internal/txn"
 )
-
-// PanicError is what [DB.Atomic] returns when fn panicked. The transaction
-// has been rolled back. Value is what fn panicked with; Stack is where.
-type PanicError struct {
-	Value any
-	Stack []byte
-}
-
-func (e *PanicError) Error() string {
-	return fmt.Sprintf("postgres: panic in Atomic: %v", e.Value)
-}
-
-// Unwrap returns Value when it is an error, so errors.Is sees through the
-// panic.
-func (e *PanicError) Unwrap() error {
-	err, _ := e.Value.(error)
-	return err
-}
 
 // maxAttempts bounds how often Atomic runs fn when PostgreSQL aborts the
 // transaction to break a deadlock (or, should a host raise the isolation
@@ -70,35 +51,24 @@ func (s *scope) Atomic(ctx context.Context, fn func(auth.Store) error) error {
 // commit or rollback. READ COMMITTED matters: each statement after the lock
 // sees everything the previous holder committed, where a REPEATABLE READ
 // snapshot would have been taken before the wait.
-func (s *scope) atomicOnce(ctx context.Context, fn func(auth.Store) error) (err error) {
+func (s *scope) atomicOnce(ctx context.Context, fn func(auth.Store) error) error {
 	tx, err := s.db.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: s.db.beginSQL})
 	if err != nil {
 		return wrap("begin", err)
 	}
-	// Rollback must run even when ctx is what failed.
+	// Rollback must run even when ctx is what failed; never hand the
+	// connection back inside an open transaction.
 	bg := context.WithoutCancel(ctx)
-	done := false
-	defer func() {
-		if done {
-			return
-		}
-		// fn panicked or called runtime.Goexit (t.FailNow): never hand the
-		// connection back inside an open transaction.
-		_ = tx.Rollback(bg)
-		if v := recover(); v != nil {
-			err = &PanicError{Value: v, Stack: debug.Stack()}
-		}
-	}()
-	if err := fn(&scope{db: s.db, tx: tx, q: tx}); err != nil {
-		done = true
-		_ = tx.Rollback(bg)
-		return err
-	}
-	done = true
-	if err := tx.Commit(ctx); err != nil {
-		return wrap("commit", err)
-	}
-	return nil
+	return txn.Run(
+		func() error { return fn(&scope{db: s.db, tx: tx, q: tx}) },
+		func() error {
+			if err := tx.Commit(ctx); err != nil {
+				return wrap("commit", err)
+			}
+			return nil
+		},
+		func() { _ = tx.Rollback(bg) },
+	)
 }
 
 // savepoint names the savepoint write takes. Reusing one name is fine:

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/store/internal/paging"
 )
 
 // Append stores e and sets e.ID to the new row's id.
@@ -47,93 +48,47 @@ func (as auditStore) Append(ctx context.Context, e *audit.Event) error {
 	return nil
 }
 
-// Query pages newest first on the (time, id) keyset. Every filter column
-// leads an index ending in (time, id), so a page is one index range scan
-// whichever single filter is set.
+// Query pages newest first on the (time, id) keyset (see
+// store/internal/paging). Every filter column leads an index ending in
+// (time, id), so a page is one index range scan whichever single filter is
+// set.
 func (as auditStore) Query(ctx context.Context, q audit.Query) (audit.Page, error) {
 	q, err := q.Normalize()
 	if err != nil {
 		return audit.Page{}, err
 	}
-	var (
-		where []string
-		args  []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
+	query, args, ok, err := dialect.Events(q)
+	if err != nil {
+		return audit.Page{}, err
 	}
-	for _, f := range [...]struct{ col, v string }{
-		{"action", string(q.Action)},
-		{"actor_id", q.ActorID},
-		{"target_type", q.TargetType},
-		{"target_id", q.TargetID},
-		{"outcome", string(q.Outcome)},
-	} {
-		if f.v == "" {
-			continue
-		}
-		if !storable(f.v) {
-			// No stored event holds it.
-			return audit.Page{Events: []audit.Event{}}, nil
-		}
-		where = append(where, f.col+" = "+arg(f.v))
+	if !ok { // no stored event holds a filter's value
+		return audit.Page{Events: []audit.Event{}}, nil
 	}
-	if !q.Since.IsZero() {
-		where = append(where, "time >= "+arg(q.Since))
-	}
-	if !q.Until.IsZero() {
-		where = append(where, "time < "+arg(q.Until))
-	}
-	if q.Cursor != "" {
-		c, err := audit.DecodeCursor(q.Cursor)
-		if err != nil {
-			return audit.Page{}, err
-		}
-		id, err := strconv.ParseInt(c.ID, 10, 64)
-		if err != nil {
-			return audit.Page{}, fmt.Errorf("%w: bad id", audit.ErrInvalidCursor)
-		}
-		where = append(where, fmt.Sprintf("(time, id) < (%s, %s)", arg(c.Time), arg(id)))
-	}
-	var b strings.Builder
-	b.WriteString(`SELECT id, time, action, outcome, actor_id, actor_email, target_type, target_id,
-		ip, user_agent, reason, details FROM audit_events`)
-	if len(where) > 0 {
-		b.WriteString(" WHERE " + strings.Join(where, " AND "))
-	}
-	b.WriteString(" ORDER BY time DESC, id DESC LIMIT " + arg(q.Limit+1))
-
-	rows, err := as.s.q.Query(ctx, b.String(), args...)
+	rows, err := as.s.q.Query(ctx, query, args...)
 	if err != nil {
 		return audit.Page{}, wrap("query audit", err)
 	}
 	defer rows.Close()
-	page := audit.Page{Events: make([]audit.Event, 0, min(q.Limit, 64))}
-	for rows.Next() {
-		if len(page.Events) == q.Limit {
-			last := page.Events[len(page.Events)-1]
-			page.Next = audit.EncodeCursor(audit.Cursor{Time: last.Time, ID: last.ID})
-			break
-		}
-		var (
-			e       audit.Event
-			id      int64
-			t       time.Time
-			details []byte
-		)
-		err := rows.Scan(&id, &t, (*string)(&e.Action), (*string)(&e.Outcome), &e.Actor.ID, &e.Actor.Email, &e.Target.Type,
-			&e.Target.ID, &e.IP, &e.UserAgent, &e.Reason, &details)
+	var (
+		id      int64
+		details []byte
+	)
+	page, err := paging.ReadEvents(rows, q.Limit, func(e *audit.Event) error {
+		err := rows.Scan(&id, &e.Time, (*string)(&e.Action), (*string)(&e.Outcome), &e.Actor.ID, &e.Actor.Email,
+			&e.Target.Type, &e.Target.ID, &e.IP, &e.UserAgent, &e.Reason, &details)
 		if err != nil {
-			return audit.Page{}, wrap("query audit", err)
+			return err
 		}
-		e.ID, e.Time = strconv.FormatInt(id, 10), t
+		e.ID = strconv.FormatInt(id, 10)
 		if details != nil {
 			if err := json.Unmarshal(details, &e.Details); err != nil {
-				return audit.Page{}, wrap("query audit", fmt.Errorf("event %d details: %w", id, err))
+				return fmt.Errorf("event %d details: %w", id, err)
 			}
 		}
-		page.Events = append(page.Events, e)
+		return nil
+	})
+	if err != nil {
+		return audit.Page{}, wrap("query audit", err)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

@@ -159,7 +159,7 @@ func (db *DB) Audit() auth.AuditStore { return db.root.Audit() }
 // Atomic runs fn in one transaction that holds the schema's Atomic lock:
 // see [auth.Store] and the package documentation. fn's error is returned
 // unchanged after rollback. A panic in fn rolls back too and comes back as
-// a [*PanicError]. fn must use the Store it is given: calling db's own
+// an [*auth.PanicError]. fn must use the Store it is given: calling db's own
 // Atomic inside fn waits for the lock that fn's transaction holds.
 func (db *DB) Atomic(ctx context.Context, fn func(auth.Store) error) error {
 	return db.root.Atomic(ctx, fn)

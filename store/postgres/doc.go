@@ -1,8 +1,8 @@
 // Package postgres stores everything usher keeps in one PostgreSQL schema:
 // users, groups, sessions, throttling counters, the audit trail and second
-// factors. [*DB] implements [auth.Store] and [auth.TwoFactorStore] (TOTP
-// credentials, recovery codes, login challenges), so it is what a host
-// passes as auth.Config.Store. It uses github.com/jackc/pgx/v5 and its
+// factors (TOTP credentials, recovery codes, login challenges). [*DB]
+// implements [auth.Store], every part of it, so it is what a host passes as
+// auth.Config.Store. It uses github.com/jackc/pgx/v5 and its
 // pgxpool.
 //
 // # PostgreSQL or SQLite
@@ -141,7 +141,8 @@
 // with [ErrSchemaTooNew] and never downgraded. The role needs CREATE on the
 // database (or an existing schema) and on the schema for the first Open;
 // later Opens of an up-to-date schema need neither. To change the schema,
-// add the next file; never edit one that has been released.
+// add the next file; never edit one that has been released. The schema
+// holds no rows of its own: auth.New creates the built-in groups.
 //
 // # Connection poolers
 //

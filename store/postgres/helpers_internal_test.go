@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/usher-go/usher/auth"
 )
 
 // dsnEnv names the variable the tests find PostgreSQL through.
@@ -62,7 +64,18 @@ func openSchema(tb testing.TB, schema string) *DB {
 			tb.Errorf("Close: %v", err)
 		}
 	})
+	withBuiltinGroups(tb, db)
 	return db
+}
+
+// withBuiltinGroups creates the built-in groups in s as a host's auth.New
+// does: the schema creates no group.
+func withBuiltinGroups(tb testing.TB, s auth.Store) {
+	tb.Helper()
+	_, err := auth.New(auth.Config{Store: s, SecretKey: make([]byte, 32), BcryptCost: 4, InsecureLowBcryptCostForTests: true})
+	if err != nil {
+		tb.Fatalf("auth.New: %v", err)
+	}
 }
 
 // dropSchemaAtCleanup drops schema, and everything in it, when the test

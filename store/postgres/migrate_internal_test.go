@@ -2,16 +2,22 @@ package postgres
 
 import (
 	"context"
+	_ "embed"
 	"errors"
+	"fmt"
 	"net"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/store/internal/migrations"
 )
 
 // schemaVersions returns the versions recorded in schema.
@@ -90,9 +96,26 @@ func TestMigrateConcurrentOpen(t *testing.T) {
 	if got := schemaVersions(t, dbs[0]); len(got) != len(ms) {
 		t.Errorf("versions after %d concurrent Opens: %v, want each of 1..%d once", n, got, len(ms))
 	}
+	// Open creates no group; each instance's auth.New, all at once, looks
+	// for the built-in groups and they are made once.
+	start = make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = auth.New(auth.Config{Store: dbs[i], SecretKey: make([]byte, 32), BcryptCost: 4,
+				InsecureLowBcryptCostForTests: true})
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("auth.New #%d: %v", i, err)
+		}
+	}
 	gs, err := dbs[n-1].Groups().List(t.Context())
 	if err != nil || len(gs) != 2 {
-		t.Errorf("seeded groups after concurrent Opens: %d, %v; want 2", len(gs), err)
+		t.Errorf("built-in groups after concurrent Opens and auth.New: %d, %v; want 2", len(gs), err)
 	}
 }
 
@@ -137,7 +160,7 @@ func TestMigrateFailureRollsBack(t *testing.T) {
 	dropSchemaAtCleanup(t, schema)
 	db := openSchema(t, schema)
 	ms, _ := embedded()
-	bad := append(ms[:len(ms):len(ms)], migration{Version: len(ms) + 1, Name: "9999_bad.sql",
+	bad := append(ms[:len(ms):len(ms)], migrations.Step{Version: len(ms) + 1, Name: "9999_bad.sql",
 		SQL: `CREATE TABLE half_done (x int); SELECT no_such_function();`,
 	})
 	_, err := applyMigrations(t.Context(), db.pool, schema, bad)
@@ -246,5 +269,71 @@ func TestOpenBadDSN(t *testing.T) {
 	}
 	if !strings.HasPrefix(err.Error(), "postgres: invalid DSN") || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("error %q: want %q, without the password", err, "postgres: invalid DSN")
+	}
+}
+
+// init0001v1 is 0001_init.sql as first released, verbatim: it inserted the
+// built-in groups, which auth.New now creates.
+//
+//go:embed testdata/0001_init_v1.sql
+var init0001v1 string
+
+// A schema made by the first 0001_init.sql opens with this code and keeps
+// its groups (the same IDs, names, permissions and times) and its users;
+// auth.New, run again and again, creates no group beside them. Whether the
+// schema stopped at the first step or went through every later one.
+func TestUpgradeFromSeedingSchema(t *testing.T) {
+	t.Parallel()
+	ms, err := embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := append([]migrations.Step{{Version: 1, Name: "0001_init.sql", SQL: init0001v1}}, ms[1:]...)
+	for _, upTo := range []int{1, len(old)} {
+		t.Run(fmt.Sprintf("version%d", upTo), func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			schema := newSchemaName()
+			dropSchemaAtCleanup(t, schema)
+			pool, err := pgxpool.New(ctx, testDSN(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := applyMigrations(ctx, pool, schema, old[:upTo]); err != nil {
+				pool.Close()
+				t.Fatalf("the old migrations: %v", err)
+			}
+			_, err = pool.Exec(ctx, `INSERT INTO `+pgx.Identifier{schema, "users"}.Sanitize()+`
+				(id, email, name, name_key, group_id, created_at, updated_at)
+				VALUES ('u1', 'old@example.com', 'Old', 'old', 'users', now(), now())`)
+			pool.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			db, err := OpenWith(ctx, testDSN(t), Options{Schema: schema})
+			if err != nil {
+				t.Fatalf("Open of a schema made by the old 0001: %v", err)
+			}
+			defer db.Close()
+			if got := schemaVersions(t, db); len(got) != len(ms) {
+				t.Fatalf("versions after Open: %v, want 1..%d", got, len(ms))
+			}
+			before, err := db.Groups().List(ctx)
+			if err != nil || len(before) != 2 || before[0].ID != group.AdminID || before[1].ID != group.UsersID {
+				t.Fatalf("groups of the old schema after Open: %+v, %v; want admin and users", before, err)
+			}
+			for range 2 {
+				withBuiltinGroups(t, db)
+			}
+			after, err := db.Groups().List(ctx)
+			if err != nil || !reflect.DeepEqual(after, before) {
+				t.Errorf("groups after auth.New:\n got %+v, %v\nwant %+v", after, err, before)
+			}
+			u, err := db.Users().Get(ctx, "u1")
+			if err != nil || u.GroupID != string(group.UsersID) {
+				t.Errorf("the old schema's user: %+v, %v", u, err)
+			}
+		})
 	}
 }

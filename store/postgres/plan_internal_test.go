@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/store/internal/paging"
 	"github.com/usher-go/usher/user"
 )
 
@@ -82,7 +83,7 @@ func TestPlans(t *testing.T) {
 	if err != nil || p.Next == "" {
 		t.Fatalf("Audit().Query: %d events, next %q, %v", len(p.Events), p.Next, err)
 	}
-	c, _ := audit.DecodeCursor(p.Next)
+	c, _ := paging.DecodeAuditCursor(p.Next)
 	const page = `SELECT id FROM audit_events WHERE (time, id) < ($1, $2) ORDER BY time DESC, id DESC LIMIT 51`
 	checkSeek(t, "audit page", explain(t, db, page, c.Time, 1<<40), "audit_time")
 	const byActor = `SELECT id FROM audit_events WHERE actor_id = $1 AND (time, id) < ($2, $3)

@@ -132,9 +132,9 @@ func TestAtomicFailedStatementKeepsTransaction(t *testing.T) {
 				return tx.Sessions().Create(ctx, s, h)
 			}(), user.ErrNotFound},
 			{"avatar of unknown user", tx.Users().SetAvatar(ctx, "nobody", []byte("GIF89a"), "image/gif"), user.ErrNotFound},
-			{"TOTP of unknown user", tx.(auth.TwoFactorStore).TOTP().Put(ctx, &totp.Credential{UserID: "nobody", KeyID: "k",
+			{"TOTP of unknown user", tx.TOTP().Put(ctx, &totp.Credential{UserID: "nobody", KeyID: "k",
 				Sealed: []byte{1}, CreatedAt: t0}), user.ErrNotFound},
-			{"recovery codes of unknown user", tx.(auth.TwoFactorStore).TOTP().SetRecoveryCodes(ctx, "nobody", "k",
+			{"recovery codes of unknown user", tx.TOTP().SetRecoveryCodes(ctx, "nobody", "k",
 				[]byte{1}, [][]byte{{2}, {3}}), user.ErrNotFound},
 		}
 		for _, s := range steps {
@@ -170,8 +170,8 @@ func TestAtomicPanicRollsBack(t *testing.T) {
 			must(t, "create user", tx.Users().Create(ctx, u, ""))
 			panic(errors.New("boom"))
 		})
-		var pe *PanicError
-		if !errors.As(err, &pe) || pe.Error() != "postgres: panic in Atomic: boom" || len(pe.Stack) == 0 {
+		var pe *auth.PanicError
+		if !errors.As(err, &pe) || pe.Error() != "auth: panic in Atomic: boom" || len(pe.Stack) == 0 {
 			t.Fatalf("round %d: Atomic with a panicking fn returned %v, want a *PanicError", i, err)
 		}
 		if _, err := db.Users().Get(ctx, u.ID); !errors.Is(err, user.ErrNotFound) {
@@ -316,7 +316,7 @@ func TestUnstorableKeys(t *testing.T) {
 			if p, err := tx.Audit().Query(ctx, aq); len(p.Events) != 0 || err != nil {
 				t.Errorf("Audit().Query(actor bad) = %d events, %v", len(p.Events), err)
 			}
-			ts, cs := tx.(auth.TwoFactorStore).TOTP(), tx.(auth.TwoFactorStore).Challenges()
+			ts, cs := tx.TOTP(), tx.Challenges()
 			_, err = ts.Get(ctx, user.ID(bad))
 			check(t, "TOTP().Get", err, totp.ErrNotEnrolled)
 			check(t, "TOTP().Confirm", ts.Confirm(ctx, user.ID(bad), t0), totp.ErrNotEnrolled)

@@ -8,15 +8,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/totp"
 	"github.com/usher-go/usher/user"
-)
-
-// DB and the transaction-bound store keep second factors.
-var (
-	_ auth.TwoFactorStore = (*DB)(nil)
-	_ auth.TwoFactorStore = (*scope)(nil)
 )
 
 type totpStore struct{ s *scope }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/usher-go/usher/store/internal/paging"
 )
 
 // SQLSTATEs that map to the stores' sentinel errors, together with the
@@ -55,8 +57,19 @@ func fromOpt(t pgtype.Timestamptz) time.Time {
 	return t.Time
 }
 
-// foldKey is the case-insensitive key of a name: what the name order sorts
-// by, what Search matches, and what makes group names unique. It is
+// foldKey is the case-insensitive key of a name (see paging.FoldKey),
 // computed in Go, as store/sqlite does, because PostgreSQL's lower() folds
 // according to the collation ("C" folds ASCII only).
-func foldKey(s string) string { return strings.ToLower(s) }
+func foldKey(s string) string { return paging.FoldKey(s) }
+
+// dialect is how PostgreSQL writes the listings store/internal/paging
+// builds. Times compare as timestamptz; a time sort key travels in a cursor
+// as decimal Unix microseconds, timestamptz's precision. A filter or cursor
+// holding what text cannot store matches nothing.
+var dialect = &paging.Dialect{
+	Numbered:   true,
+	LikeEscape: `E'\\'`,
+	Time:       func(t time.Time) any { return t },
+	TimeKey:    func(n int64) any { return time.UnixMicro(n).UTC() },
+	Storable:   storable,
+}

@@ -6,10 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/store/internal/paging"
 )
 
 // Append stores e and sets e.ID to the new row's id.
@@ -38,87 +38,44 @@ func (as auditStore) Append(ctx context.Context, e *audit.Event) error {
 	return nil
 }
 
-// Query pages newest first on the (time, id) keyset. Every filter column
-// leads an index ending in time (which SQLite extends with id), so a page is
-// one index seek whichever single filter is set.
+// Query pages newest first on the (time, id) keyset (see
+// store/internal/paging). Every filter column leads an index ending in time
+// (which SQLite extends with id), so a page is one index seek whichever
+// single filter is set.
 func (as auditStore) Query(ctx context.Context, q audit.Query) (audit.Page, error) {
 	q, err := q.Normalize()
 	if err != nil {
 		return audit.Page{}, err
 	}
-	var (
-		where []string
-		args  []any
-	)
-	eq := func(col, v string) {
-		if v != "" {
-			where = append(where, col+" = ?")
-			args = append(args, v)
-		}
+	query, args, _, err := dialect.Events(q) // SQLite stores any string
+	if err != nil {
+		return audit.Page{}, err
 	}
-	eq("action", string(q.Action))
-	eq("actor_id", q.ActorID)
-	eq("target_type", q.TargetType)
-	eq("target_id", q.TargetID)
-	eq("outcome", string(q.Outcome))
-	if !q.Since.IsZero() {
-		where = append(where, "time >= ?")
-		args = append(args, q.Since.UnixNano())
-	}
-	if !q.Until.IsZero() {
-		where = append(where, "time < ?")
-		args = append(args, q.Until.UnixNano())
-	}
-	if q.Cursor != "" {
-		c, err := audit.DecodeCursor(q.Cursor)
-		if err != nil {
-			return audit.Page{}, err
-		}
-		id, err := strconv.ParseInt(c.ID, 10, 64)
-		if err != nil {
-			return audit.Page{}, fmt.Errorf("%w: bad id", audit.ErrInvalidCursor)
-		}
-		where = append(where, "(time, id) < (?, ?)")
-		args = append(args, nanos(c.Time), id)
-	}
-	var b strings.Builder
-	b.WriteString(`SELECT id, time, action, outcome, actor_id, actor_email, target_type, target_id,
-		ip, user_agent, reason, details FROM audit_events`)
-	if len(where) > 0 {
-		b.WriteString(" WHERE " + strings.Join(where, " AND "))
-	}
-	b.WriteString(" ORDER BY time DESC, id DESC LIMIT ?")
-	args = append(args, q.Limit+1)
-
-	rows, err := as.s.r.QueryContext(ctx, b.String(), args...)
+	rows, err := as.s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return audit.Page{}, wrap("query audit", err)
 	}
 	defer rows.Close()
-	page := audit.Page{Events: make([]audit.Event, 0, min(q.Limit, 64))}
-	for rows.Next() {
-		if len(page.Events) == q.Limit {
-			last := page.Events[len(page.Events)-1]
-			page.Next = audit.EncodeCursor(audit.Cursor{Time: last.Time, ID: last.ID})
-			break
-		}
-		var (
-			e       audit.Event
-			id, t   int64
-			details sql.NullString
-		)
+	var (
+		id, t   int64
+		details sql.NullString
+	)
+	page, err := paging.ReadEvents(rows, q.Limit, func(e *audit.Event) error {
 		err := rows.Scan(&id, &t, &e.Action, &e.Outcome, &e.Actor.ID, &e.Actor.Email, &e.Target.Type,
 			&e.Target.ID, &e.IP, &e.UserAgent, &e.Reason, &details)
 		if err != nil {
-			return audit.Page{}, wrap("query audit", err)
+			return err
 		}
 		e.ID, e.Time = strconv.FormatInt(id, 10), fromNanos(t)
 		if details.Valid {
 			if err := json.Unmarshal([]byte(details.String), &e.Details); err != nil {
-				return audit.Page{}, wrap("query audit", fmt.Errorf("event %d details: %w", id, err))
+				return fmt.Errorf("event %d details: %w", id, err)
 			}
 		}
-		page.Events = append(page.Events, e)
+		return nil
+	})
+	if err != nil {
+		return audit.Page{}, wrap("query audit", err)
 	}
 	if err := rows.Err(); err != nil {
 		return audit.Page{}, wrap("query audit", err)

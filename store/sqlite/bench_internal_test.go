@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/store/internal/paging"
 	"github.com/usher-go/usher/user"
 )
 
@@ -83,20 +85,28 @@ func BenchmarkListUsers(b *testing.B) {
 				benchList(b, db, q)
 			})
 			// The cursor a client would hold after paging to row 50,000.
-			order := listOrders[s]
+			col := orderKeys[s]
 			var key, id string
 			sqlDir := map[bool]string{false: "ASC", true: "DESC"}[desc]
 			if err := db.r.QueryRowContext(ctx, fmt.Sprintf(`SELECT CAST(%s AS TEXT), u.id FROM users u
-				ORDER BY %s %s, u.id %s LIMIT 1 OFFSET %d`, order.key, order.key, sqlDir, sqlDir, depth-1)).Scan(&key, &id); err != nil {
+				ORDER BY %s %s, u.id %s LIMIT 1 OFFSET %d`, col, col, sqlDir, sqlDir, depth-1)).Scan(&key, &id); err != nil {
 				b.Fatal(err)
 			}
 			deep := q
-			deep.Cursor = user.EncodeCursor(user.Cursor{Sort: s, Desc: desc, Key: key, ID: user.ID(id)})
+			deep.Cursor = paging.EncodeUserCursor(paging.UserCursor{Sort: s, Desc: desc, Key: key, ID: user.ID(id)})
 			b.Run(fmt.Sprintf("%s/%s/deep", s, dir), func(b *testing.B) {
 				benchList(b, db, deep)
 			})
 		}
 	}
+}
+
+// orderKeys are the sort key columns of the listing orders.
+var orderKeys = map[user.Sort]string{
+	user.SortCreated:   "u.created_at",
+	user.SortEmail:     "u.email",
+	user.SortName:      "u.name_key",
+	user.SortLastLogin: "u.last_login_key",
 }
 
 func benchList(b *testing.B, db *DB, q user.Query) {
@@ -225,4 +235,77 @@ func BenchmarkSessionLookup(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// BenchmarkAuditQuery pages 100,000 events newest first, unfiltered and by
+// actor: the first page, and the page after the 50,000th event, which the
+// (time, id) keyset must make as cheap as the first.
+func BenchmarkAuditQuery(b *testing.B) {
+	const n, depth = 100_000, 50_000
+	db := newTestDB(b)
+	ctx := context.Background()
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (time, action, outcome, actor_id, actor_email,
+		target_type, target_id, ip, user_agent, details) VALUES (?, ?, ?, ?, ?, 'user', ?, '203.0.113.7', 'bench/1.0', ?)`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range n {
+		actor := fmt.Sprintf("u%07d", i%10)
+		if _, err := st.ExecContext(ctx, t0.Add(time.Duration(i/2)*time.Second).UnixNano(), "login.succeeded", "success",
+			actor, actor+"@example.com", fmt.Sprintf("u%07d", i), `{"method":"password"}`); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+	for _, f := range []struct {
+		name string
+		q    audit.Query
+	}{
+		{"all", audit.Query{Limit: 50}},
+		{"actor", audit.Query{ActorID: "u0000003", Limit: 50}},
+	} {
+		b.Run(f.name+"/first", func(b *testing.B) { benchAudit(b, db, f.q) })
+		// The cursor a client would hold after paging to event 50,000 of
+		// those the filter keeps.
+		deep := f.q
+		deep.Limit = 500
+		for range depth / 10 / 500 {
+			p, err := db.Audit().Query(ctx, deep)
+			if err != nil || p.Next == "" {
+				b.Fatalf("walking to the deep page: %v", err)
+			}
+			deep.Cursor = p.Next
+			if f.q.ActorID == "" {
+				for range 9 { // ten times as many events without a filter
+					if p, err = db.Audit().Query(ctx, deep); err != nil || p.Next == "" {
+						b.Fatalf("walking to the deep page: %v", err)
+					}
+					deep.Cursor = p.Next
+				}
+			}
+		}
+		deep.Limit = 50
+		b.Run(f.name+"/deep", func(b *testing.B) { benchAudit(b, db, deep) })
+	}
+}
+
+func benchAudit(b *testing.B, db *DB, q audit.Query) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := db.Audit().Query(ctx, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(p.Events) != q.Limit || p.Next == "" {
+			b.Fatalf("page of %d, next %q", len(p.Events), p.Next)
+		}
+	}
 }

@@ -130,8 +130,9 @@ func (db *DB) Audit() auth.AuditStore { return db.root.Audit() }
 // write lock is taken at BEGIN, so two Atomic calls never interleave, in this
 // process or another one on the same file, and fn never has to be retried.
 // fn's error is returned unchanged after rollback. A panic in fn rolls back
-// too and comes back as a [*PanicError]. fn must use the Store it is given:
-// calling db's own methods inside fn waits for the connection fn holds.
+// too and comes back as an [*auth.PanicError]. fn must use the Store it is
+// given: calling db's own methods inside fn waits for the connection fn
+// holds.
 func (db *DB) Atomic(ctx context.Context, fn func(auth.Store) error) error {
 	return db.root.Atomic(ctx, fn)
 }

@@ -72,7 +72,8 @@
 // database already up to date is left alone. A database whose version is
 // newer than this code knows is refused with [ErrSchemaTooNew] and never
 // downgraded. To change the schema, add the next file; never edit one that
-// has been released.
+// has been released. The schema holds no rows of its own: auth.New creates
+// the built-in groups.
 //
 // # Backups
 //

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/store/internal/paging"
 	"github.com/usher-go/usher/user"
 )
 
@@ -24,7 +26,18 @@ func newTestDB(t testing.TB) *DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	withBuiltinGroups(t, db)
 	return db
+}
+
+// withBuiltinGroups creates the built-in groups in s as a host's auth.New
+// does: the schema creates no group.
+func withBuiltinGroups(tb testing.TB, s auth.Store) {
+	tb.Helper()
+	_, err := auth.New(auth.Config{Store: s, SecretKey: make([]byte, 32), BcryptCost: 4, InsecureLowBcryptCostForTests: true})
+	if err != nil {
+		tb.Fatalf("auth.New: %v", err)
+	}
 }
 
 var allSorts = []user.Sort{user.SortCreated, user.SortEmail, user.SortName, user.SortLastLogin}
@@ -220,7 +233,7 @@ func TestListRefusesForeignCursor(t *testing.T) {
 		{Sort: user.SortCreated, Cursor: p.Next},
 		{Sort: user.SortName, Descending: true, Cursor: p.Next},
 		{Sort: user.SortName, Cursor: "not base64!"},
-		{Sort: user.SortCreated, Cursor: user.EncodeCursor(user.Cursor{Sort: user.SortCreated, Key: "abc", ID: "u1"})},
+		{Sort: user.SortCreated, Cursor: paging.EncodeUserCursor(paging.UserCursor{Sort: user.SortCreated, Key: "abc", ID: "u1"})},
 	} {
 		if _, err := db.Users().List(ctx, q); !errors.Is(err, user.ErrInvalidCursor) {
 			t.Errorf("List(%+v) = %v, want ErrInvalidCursor", q, err)
@@ -260,7 +273,7 @@ func TestListPlansUseOrderIndex(t *testing.T) {
 						if s == user.SortEmail || s == user.SortName {
 							key = "m"
 						}
-						q.Cursor = user.EncodeCursor(user.Cursor{Sort: s, Desc: desc, Key: key, ID: "x"})
+						q.Cursor = paging.EncodeUserCursor(paging.UserCursor{Sort: s, Desc: desc, Key: key, ID: "x"})
 					}
 					query, args, err := listQuery(q)
 					if err != nil {

@@ -10,23 +10,13 @@ import (
 	"github.com/usher-go/usher/store/internal/migrations"
 )
 
-// migrationFiles holds one file per schema step, named NNNN_what.sql and
-// numbered from 0001 without gaps. A file, once released, never changes:
-// a fix is a new file.
+// migrationFiles holds the schema steps (see store/internal/migrations).
 //
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-type migration = migrations.Step
-
 // embedded returns the embedded steps in order, checking the numbering.
-func embedded() ([]migration, error) {
-	ms, err := migrations.Load(migrationFiles, "migrations")
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
-	}
-	return ms, nil
-}
+func embedded() ([]migrations.Step, error) { return migrations.Load(migrationFiles, "migrations") }
 
 // migrate brings the schema up to date in one transaction: a failing step
 // leaves the database as it was. The transaction is BEGIN IMMEDIATE (the
@@ -40,12 +30,12 @@ func embedded() ([]migration, error) {
 func migrate(ctx context.Context, w *sql.DB) error {
 	ms, err := embedded()
 	if err != nil {
-		return err
+		return fmt.Errorf("sqlite: %w", err)
 	}
 	return applyMigrations(ctx, w, ms)
 }
 
-func applyMigrations(ctx context.Context, w *sql.DB, ms []migration) (err error) {
+func applyMigrations(ctx context.Context, w *sql.DB, ms []migrations.Step) (err error) {
 	tx, err := w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
@@ -62,24 +52,33 @@ func applyMigrations(ctx context.Context, w *sql.DB, ms []migration) (err error)
 	if _, err := tx.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
-	var current int
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
-	}
-	if current > len(ms) {
-		return fmt.Errorf("%w: database is at version %d, this code knows up to %d", ErrSchemaTooNew, current, len(ms))
-	}
-	for _, m := range ms[current:] {
-		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-			return fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`,
-			m.Version, time.Now().UnixNano()); err != nil {
-			return fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
-		}
+	if err := migrations.Apply(ctx, target{tx}, ms, ErrSchemaTooNew); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return nil
+}
+
+// target is the database being migrated, in the migrating transaction.
+type target struct{ tx *sql.Tx }
+
+func (t target) Version(ctx context.Context) (int, error) {
+	var v int
+	if err := t.tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return v, nil
+}
+
+func (t target) Apply(ctx context.Context, m migrations.Step) error {
+	if _, err := t.tx.ExecContext(ctx, m.SQL); err != nil {
+		return fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
+	}
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`,
+		m.Version, time.Now().UnixNano()); err != nil {
+		return fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
 	}
 	return nil
 }

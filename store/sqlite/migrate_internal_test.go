@@ -3,9 +3,15 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	_ "embed"
+	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/store/internal/migrations"
 )
 
 func TestEmbeddedMigrationsAreNumbered(t *testing.T) {
@@ -30,7 +36,7 @@ func TestMigrationsAreAtomic(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	ms := []migration{
+	ms := []migrations.Step{
 		{Version: 1, Name: "0001_ok.sql", SQL: "CREATE TABLE a (x); INSERT INTO a VALUES (1);"},
 		{Version: 2, Name: "0002_bad.sql", SQL: "CREATE TABLE b (x); SELECT nonsense FROM nowhere;"},
 	}
@@ -92,5 +98,70 @@ func TestReadersAreQueryOnly(t *testing.T) {
 	var mmap int64
 	if err := db.r.QueryRow(`PRAGMA mmap_size`).Scan(&mmap); err != nil || mmap != mmapSize() {
 		t.Errorf("reader mmap_size = %d, %v", mmap, err)
+	}
+}
+
+// init0001v1 is 0001_init.sql as first released, verbatim: it inserted the
+// built-in groups, which auth.New now creates.
+//
+//go:embed testdata/0001_init_v1.sql
+var init0001v1 string
+
+// A database made by the first 0001_init.sql opens with this code and keeps
+// its groups (the same IDs, names, permissions and times) and its users;
+// auth.New, run again and again, creates no group beside them. Whether the
+// database stopped at the first step or went through every later one.
+func TestUpgradeFromSeedingSchema(t *testing.T) {
+	ms, err := embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := append([]migrations.Step{{Version: 1, Name: "0001_init.sql", SQL: init0001v1}}, ms[1:]...)
+	for _, upTo := range []int{1, len(old)} {
+		t.Run(fmt.Sprintf("version%d", upTo), func(t *testing.T) {
+			ctx := context.Background()
+			path := filepath.Join(t.TempDir(), "old.db")
+			wdsn, _, err := dsns(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := sql.Open("sqlite", wdsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := applyMigrations(ctx, w, old[:upTo]); err != nil {
+				t.Fatalf("the old migrations: %v", err)
+			}
+			if _, err := w.Exec(`INSERT INTO users (id, email, name, name_key, group_id, created_at, updated_at)
+				VALUES ('u1', 'old@example.com', 'Old', 'old', 'users', 1, 1)`); err != nil {
+				t.Fatal(err)
+			}
+			w.Close()
+
+			db, err := Open(ctx, path)
+			if err != nil {
+				t.Fatalf("Open of a database made by the old 0001: %v", err)
+			}
+			defer db.Close()
+			var v int
+			if err := db.r.QueryRow(`SELECT max(version) FROM schema_version`).Scan(&v); err != nil || v != len(ms) {
+				t.Fatalf("version after Open = %d, %v; want %d", v, err, len(ms))
+			}
+			before, err := db.Groups().List(ctx)
+			if err != nil || len(before) != 2 || before[0].ID != group.AdminID || before[1].ID != group.UsersID {
+				t.Fatalf("groups of the old database after Open: %+v, %v; want admin and users", before, err)
+			}
+			for range 2 {
+				withBuiltinGroups(t, db)
+			}
+			after, err := db.Groups().List(ctx)
+			if err != nil || !reflect.DeepEqual(after, before) {
+				t.Errorf("groups after auth.New:\n got %+v, %v\nwant %+v", after, err, before)
+			}
+			u, err := db.Users().Get(ctx, "u1")
+			if err != nil || u.GroupID != string(group.UsersID) {
+				t.Errorf("the old database's user: %+v, %v", u, err)
+			}
+		})
 	}
 }

@@ -29,7 +29,18 @@ func openDB(t testing.TB, path string) *sqlite.DB {
 		t.Fatalf("Open(%q): %v", path, err)
 	}
 	t.Cleanup(func() { db.Close() })
+	withBuiltinGroups(t, db)
 	return db
+}
+
+// withBuiltinGroups creates the built-in groups in s as a host's auth.New
+// does: the schema creates no group.
+func withBuiltinGroups(tb testing.TB, s auth.Store) {
+	tb.Helper()
+	_, err := auth.New(auth.Config{Store: s, SecretKey: make([]byte, 32), BcryptCost: 4, InsecureLowBcryptCostForTests: true})
+	if err != nil {
+		tb.Fatalf("auth.New: %v", err)
+	}
 }
 
 func newDB(t testing.TB) *sqlite.DB {
@@ -49,9 +60,19 @@ func mustCreateUser(t testing.TB, s auth.Store, u *user.User) {
 	}
 }
 
-func TestOpenSeedsDefaultGroups(t *testing.T) {
-	db := newDB(t)
+// Open creates no group: the schema holds none until auth.New creates the
+// built-in ones.
+func TestNewSeedsDefaultGroups(t *testing.T) {
 	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "usher.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if gs, err := db.Groups().List(ctx); err != nil || len(gs) != 0 {
+		t.Fatalf("groups after Open: %d, %v; want none", len(gs), err)
+	}
+	withBuiltinGroups(t, db)
 	for _, want := range []struct {
 		id    group.ID
 		name  string
@@ -235,7 +256,7 @@ func TestAtomicRollsBackOnPanic(t *testing.T) {
 		mustCreateUser(t, s, newUser("u1", "a@example.com"))
 		panic("boom")
 	})
-	var pe *sqlite.PanicError
+	var pe *auth.PanicError
 	if !errors.As(err, &pe) || pe.Value != "boom" {
 		t.Fatalf("Atomic = %v, want *PanicError", err)
 	}

@@ -3,11 +3,12 @@ package sqlite
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/usher-go/usher/store/internal/paging"
 )
 
 // SQLite extended result codes for the constraint violations that map to
@@ -63,17 +64,17 @@ func nullNanos(t time.Time) any {
 	return t.UnixNano()
 }
 
-// foldKey is the case-insensitive key of a name: what the name order sorts
-// by, what Search matches, and what makes group names unique. SQLite's
-// NOCASE and lower() fold ASCII only.
-func foldKey(s string) string { return strings.ToLower(s) }
+// foldKey is the case-insensitive key of a name (see paging.FoldKey).
+func foldKey(s string) string { return paging.FoldKey(s) }
 
-// boolInt is how booleans are stored.
-func boolInt(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
+// dialect is how SQLite writes the listings store/internal/paging builds.
+// Times compare as INTEGER unix nanoseconds, and a time sort key travels in
+// a cursor as that integer.
+var dialect = &paging.Dialect{
+	LikeEscape: `'\'`,
+	Unindexed:  "+",
+	Time:       func(t time.Time) any { return nanos(t) },
+	TimeKey:    func(n int64) any { return n },
 }
 
 // scanner is *sql.Row or *sql.Rows.

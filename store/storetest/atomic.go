@@ -19,6 +19,7 @@ var atomicTests = []test{
 	{"Nested", testAtomicNested},
 	{"NestedRollback", testAtomicNestedRollback},
 	{"FirstUserRace", testAtomicFirstUserRace},
+	{"Panic", testAtomicPanic},
 }
 
 // errFn is what the suite's fn returns to ask for a rollback.
@@ -300,4 +301,55 @@ func testAtomicFirstUserRace(t *testing.T, s auth.Store) {
 	if len(events) != 1 {
 		t.Errorf("sign-up events after the race: %d, want 1", len(events))
 	}
+}
+
+// A panic in fn, or in a nested Atomic's fn, rolls every write back and
+// comes back as an *auth.PanicError: Atomic does not panic again, and the
+// store works afterwards.
+func testAtomicPanic(t *testing.T, s auth.Store) {
+	boom := errors.New("storetest: fn panicked on purpose")
+	cases := []struct {
+		name   string
+		value  any
+		nested bool
+	}{
+		{"ErrorValue", boom, false},
+		{"StringValue", "storetest: a string", false},
+		{"Nested", boom, true},
+	}
+	for _, tc := range cases {
+		c := newChange(t, s)
+		var err error
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					t.Errorf("%s: Atomic let fn's panic %v through; want it returned as *auth.PanicError", tc.name, v)
+				}
+			}()
+			err = s.Atomic(ctx(t), func(tx auth.Store) error {
+				if err := c.apply(t, tx); err != nil {
+					t.Errorf("%s: write inside Atomic: %v", tc.name, err)
+				}
+				if tc.nested {
+					return tx.Atomic(ctx(t), func(auth.Store) error { panic(tc.value) })
+				}
+				panic(tc.value)
+			})
+		}()
+		var pe *auth.PanicError
+		switch {
+		case !errors.As(err, &pe):
+			t.Errorf("%s: Atomic with a panicking fn returned %v, want an *auth.PanicError", tc.name, err)
+		case pe.Value != tc.value || len(pe.Stack) == 0:
+			t.Errorf("%s: PanicError{Value: %v, %d bytes of Stack}, want Value %v and the stack", tc.name,
+				pe.Value, len(pe.Stack), tc.value)
+		}
+		if _, isErr := tc.value.(error); isErr && !errors.Is(err, boom) {
+			t.Errorf("%s: errors.Is(%v, the panic value) = false, want true", tc.name, err)
+		}
+		c.check(t, s, false)
+	}
+	c := newChange(t, s)
+	must(t, "Atomic after the panics", s.Atomic(ctx(t), func(tx auth.Store) error { return c.apply(t, tx) }))
+	c.check(t, s, true)
 }

@@ -300,7 +300,10 @@ func testAuditInvalidCursor(t *testing.T, s auth.Store) {
 	for range 3 {
 		appendEvent(t, s, newEvent(at(0), audit.Logout, audit.Success, newID(), audit.Target{}))
 	}
-	for _, c := range []string{"not a cursor!", "bm90IGpzb24", audit.EncodeCursor(audit.Cursor{Time: base})} {
+	// The last is well-formed in the encoding usher's own stores use,
+	// base64url of {"t":"2024-05-17T04:00:15.123456Z","i":""}, but no store
+	// made it: it lacks the event ID a keyset needs.
+	for _, c := range []string{"not a cursor!", "bm90IGpzb24", "eyJ0IjoiMjAyNC0wNS0xN1QwNDowMDoxNS4xMjM0NTZaIiwiaSI6IiJ9"} {
 		q, err := audit.Query{Cursor: c}.Normalize()
 		must(t, "Normalize", err)
 		_, err = s.Audit().Query(ctx(t), q)

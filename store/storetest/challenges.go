@@ -39,7 +39,7 @@ func newChallenge(userID user.ID, created time.Time) (*auth.ChallengeRecord, []b
 	}, sum("challenge token " + newID())
 }
 
-func createChallenge(t *testing.T, tf auth.TwoFactorStore, userID user.ID, created time.Time) (*auth.ChallengeRecord, []byte) {
+func createChallenge(t *testing.T, tf auth.Store, userID user.ID, created time.Time) (*auth.ChallengeRecord, []byte) {
 	t.Helper()
 	c, hash := newChallenge(userID, created)
 	must(t, "Challenges().Create", tf.Challenges().Create(ctx(t), c, hash))
@@ -63,7 +63,7 @@ func checkChallenge(t *testing.T, what string, got, want *auth.ChallengeRecord) 
 }
 
 // getChallenge reads the challenge under hash and compares it with want.
-func getChallenge(t *testing.T, tf auth.TwoFactorStore, what string, hash []byte, want *auth.ChallengeRecord) {
+func getChallenge(t *testing.T, tf auth.Store, what string, hash []byte, want *auth.ChallengeRecord) {
 	t.Helper()
 	got, err := tf.Challenges().Get(ctx(t), hash)
 	must(t, what+": Challenges().Get", err)
@@ -71,7 +71,7 @@ func getChallenge(t *testing.T, tf auth.TwoFactorStore, what string, hash []byte
 }
 
 // checkNoChallenge fails unless nothing is stored under hash.
-func checkNoChallenge(t *testing.T, tf auth.TwoFactorStore, what string, hash []byte) {
+func checkNoChallenge(t *testing.T, tf auth.Store, what string, hash []byte) {
 	t.Helper()
 	c, err := tf.Challenges().Get(ctx(t), hash)
 	if !errors.Is(err, auth.ErrChallengeNotFound) {
@@ -79,7 +79,7 @@ func checkNoChallenge(t *testing.T, tf auth.TwoFactorStore, what string, hash []
 	}
 }
 
-func testChallengeRoundTrip(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testChallengeRoundTrip(t *testing.T, s auth.Store, tf auth.Store) {
 	u := createUser(t, s, group.UsersID)
 	c, hash := createChallenge(t, tf, u.ID, at(0))
 	getChallenge(t, tf, "new challenge", hash, c)
@@ -100,7 +100,7 @@ func testChallengeRoundTrip(t *testing.T, s auth.Store, tf auth.TwoFactorStore) 
 	getChallenge(t, tf, "first challenge after others were created", hash, c)
 }
 
-func testChallengeNotFound(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testChallengeNotFound(t *testing.T, s auth.Store, tf auth.Store) {
 	u := createUser(t, s, group.UsersID)
 	c, hash := createChallenge(t, tf, u.ID, at(0))
 	_, sessHash := createSession(t, s, u.ID, at(0))
@@ -119,7 +119,7 @@ func testChallengeNotFound(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
 	getChallenge(t, tf, "challenge after calls on unknown ones", hash, c)
 }
 
-func testChallengeFail(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testChallengeFail(t *testing.T, s auth.Store, tf auth.Store) {
 	u := createUser(t, s, group.UsersID)
 	c, hash := createChallenge(t, tf, u.ID, at(0))
 	other, otherHash := createChallenge(t, tf, u.ID, at(time.Second))
@@ -136,7 +136,7 @@ func testChallengeFail(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
 	getChallenge(t, tf, "another challenge after Fail", otherHash, other)
 }
 
-func testChallengeFailRace(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testChallengeFailRace(t *testing.T, s auth.Store, tf auth.Store) {
 	u := createUser(t, s, group.UsersID)
 	c, hash := createChallenge(t, tf, u.ID, at(0))
 	counts := make([]int, racers)
@@ -157,7 +157,7 @@ func testChallengeFailRace(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
 	getChallenge(t, tf, fmt.Sprintf("challenge after %d concurrent Fails", racers), hash, &want)
 }
 
-func testChallengeDelete(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testChallengeDelete(t *testing.T, s auth.Store, tf auth.Store) {
 	u := createUser(t, s, group.UsersID)
 	c, hash := createChallenge(t, tf, u.ID, at(0))
 	other, otherHash := createChallenge(t, tf, u.ID, at(time.Second))
@@ -170,7 +170,7 @@ func testChallengeDelete(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
 	getChallenge(t, tf, "another challenge after Delete", otherHash, other)
 }
 
-func testChallengeDeleteRace(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testChallengeDeleteRace(t *testing.T, s auth.Store, tf auth.Store) {
 	u := createUser(t, s, group.UsersID)
 	c, hash := createChallenge(t, tf, u.ID, at(0))
 	errs := make([]error, racers)
@@ -190,7 +190,7 @@ func testChallengeDeleteRace(t *testing.T, s auth.Store, tf auth.TwoFactorStore)
 	checkNoChallenge(t, tf, "after the race", hash)
 }
 
-func testChallengeDeleteUser(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testChallengeDeleteUser(t *testing.T, s auth.Store, tf auth.Store) {
 	u := createUser(t, s, group.UsersID)
 	other := createUser(t, s, group.UsersID)
 	var hashes [][]byte
@@ -219,7 +219,7 @@ func testChallengeDeleteUser(t *testing.T, s auth.Store, tf auth.TwoFactorStore)
 	}
 }
 
-func testChallengeDeleteExpired(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testChallengeDeleteExpired(t *testing.T, s auth.Store, tf auth.Store) {
 	u := createUser(t, s, group.UsersID)
 	now := at(time.Hour)
 	mk := func(expires time.Time) (*auth.ChallengeRecord, []byte) {
@@ -250,13 +250,13 @@ func testChallengeDeleteExpired(t *testing.T, s auth.Store, tf auth.TwoFactorSto
 	}
 }
 
-func testChallengeUnknownUser(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testChallengeUnknownUser(t *testing.T, s auth.Store, tf auth.Store) {
 	c, hash := newChallenge(user.ID(newID()), at(0))
 	checkErr(t, "Challenges().Create for an unknown user", tf.Challenges().Create(ctx(t), c, hash), user.ErrNotFound)
 	checkNoChallenge(t, tf, "challenge of an unknown user", hash)
 }
 
-func testChallengeUserDeleted(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testChallengeUserDeleted(t *testing.T, s auth.Store, tf auth.Store) {
 	u := createUser(t, s, group.UsersID)
 	keep := createUser(t, s, group.UsersID)
 	_, h1 := createChallenge(t, tf, u.ID, at(0))
@@ -278,7 +278,7 @@ func testChallengeUserDeleted(t *testing.T, s auth.Store, tf auth.TwoFactorStore
 // The second step of a login consumes the challenge and burns the time step
 // (or the recovery code) in one transaction; a wrong answer rolls all of it
 // back, a right one commits all of it.
-func testChallengeSecondStepInAtomic(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testChallengeSecondStepInAtomic(t *testing.T, s auth.Store, tf auth.Store) {
 	for _, commit := range []bool{false, true} {
 		u, cred := enroll(t, s, tf, "k1")
 		rs := setRecoveryCodes(t, tf, u.ID, 10)
@@ -286,7 +286,7 @@ func testChallengeSecondStepInAtomic(t *testing.T, s auth.Store, tf auth.TwoFact
 		const step = 57_000_010 // above cred.LastStep
 
 		err := s.Atomic(ctx(t), func(tx auth.Store) error {
-			ttf := auth.TwoFactorStore(tx)
+			ttf := tx
 			if err := ttf.Challenges().Delete(ctx(t), ch.ID); err != nil {
 				t.Errorf("Challenges().Delete inside Atomic: %v", err)
 			}

@@ -17,10 +17,12 @@
 //	}
 //
 // The factory must return a fresh, empty, migrated store each time it is
-// called, seeded with the two built-in groups only ([group.AdminID] named
-// "Admins" holding "*", and [group.UsersID] named "Users" holding
-// "profile:*"). Run calls it once per subtest and runs subtests in parallel,
-// so stores must not share state. The suite uses the interfaces only.
+// called. It need not hold any group: Run gets the two built-in groups
+// ([group.AdminID] and [group.UsersID]) the way a host does, from
+// [auth.New], before each subtest, and the Seed tests check that New makes
+// them right, once, even when several instances start at once. Run calls
+// the factory once per subtest and runs subtests in parallel, so stores
+// must not share state. The suite uses the interfaces only.
 package storetest
 
 import (
@@ -46,18 +48,19 @@ func Run(t *testing.T, newStore func(t *testing.T) auth.Store) {
 	suites := []struct {
 		name  string
 		tests []test
+		bare  bool // the store as the factory made it, without built-in groups
 	}{
-		{"Seed", seedTests},
-		{"Users", userTests},
-		{"List", listTests},
-		{"Groups", groupTests},
-		{"Sessions", sessionTests},
-		{"Throttle", throttleTests},
-		{"Audit", auditTests},
-		{"Atomic", atomicTests},
-		{"TOTP", totpTests},
-		{"RecoveryCodes", recoveryTests},
-		{"Challenges", challengeTests},
+		{"Seed", seedTests, true},
+		{"Users", userTests, false},
+		{"List", listTests, false},
+		{"Groups", groupTests, false},
+		{"Sessions", sessionTests, false},
+		{"Throttle", throttleTests, false},
+		{"Audit", auditTests, false},
+		{"Atomic", atomicTests, false},
+		{"TOTP", totpTests, false},
+		{"RecoveryCodes", recoveryTests, false},
+		{"Challenges", challengeTests, false},
 	}
 	for _, suite := range suites {
 		t.Run(suite.name, func(t *testing.T) {
@@ -68,6 +71,9 @@ func Run(t *testing.T, newStore func(t *testing.T) auth.Store) {
 					s := newStore(t)
 					if s == nil {
 						t.Fatal("newStore returned nil")
+					}
+					if !suite.bare {
+						newManager(t, s)
 					}
 					tc.run(t, s)
 				})
@@ -80,6 +86,20 @@ func Run(t *testing.T, newStore func(t *testing.T) auth.Store) {
 type test struct {
 	name string
 	run  func(t *testing.T, s auth.Store)
+}
+
+// managerKey is the secret key of the Managers the suite makes.
+var managerKey = []byte("storetest secret key, 32 bytes..")
+
+// newManager returns a Manager on s, as a host makes one: auth.New creates
+// the built-in groups that s lacks.
+func newManager(t *testing.T, s auth.Store) *auth.Manager {
+	t.Helper()
+	m, err := auth.New(auth.Config{Store: s, SecretKey: managerKey, BcryptCost: 4, InsecureLowBcryptCostForTests: true})
+	if err != nil {
+		t.Fatalf("auth.New: %v", err)
+	}
+	return m
 }
 
 // base is the suite's reference time: microsecond precision (what every

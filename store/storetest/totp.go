@@ -34,9 +34,9 @@ var totpTests = []test{
 	{"UserDeleted", withTwoFactor(testTOTPUserDeleted)},
 }
 
-// withTwoFactor adapts a test of the second-factor stores (the
-// auth.TwoFactorStore part of every auth.Store).
-func withTwoFactor(run func(t *testing.T, s auth.Store, tf auth.TwoFactorStore)) func(*testing.T, auth.Store) {
+// withTwoFactor adapts a test of the second-factor parts of an auth.Store
+// (TOTP and Challenges), which it names tf.
+func withTwoFactor(run func(t *testing.T, s auth.Store, tf auth.Store)) func(*testing.T, auth.Store) {
 	return func(t *testing.T, s auth.Store) { run(t, s, s) }
 }
 
@@ -80,7 +80,7 @@ func newCredential(id user.ID, keyID string) *totp.Credential {
 }
 
 // enroll saves a pending credential for a new user and returns both.
-func enroll(t *testing.T, s auth.Store, tf auth.TwoFactorStore, keyID string) (*user.User, *totp.Credential) {
+func enroll(t *testing.T, s auth.Store, tf auth.Store, keyID string) (*user.User, *totp.Credential) {
 	t.Helper()
 	u := createUser(t, s, group.UsersID)
 	c := newCredential(u.ID, keyID)
@@ -109,7 +109,7 @@ func checkCredential(t *testing.T, what string, got, want *totp.Credential) {
 }
 
 // getCredential reads id's credential and compares it with want.
-func getCredential(t *testing.T, tf auth.TwoFactorStore, what string, want *totp.Credential) {
+func getCredential(t *testing.T, tf auth.Store, what string, want *totp.Credential) {
 	t.Helper()
 	got, err := tf.TOTP().Get(ctx(t), want.UserID)
 	must(t, what+": TOTP().Get", err)
@@ -117,7 +117,7 @@ func getCredential(t *testing.T, tf auth.TwoFactorStore, what string, want *totp
 }
 
 // checkNotEnrolled fails unless id has no credential.
-func checkNotEnrolled(t *testing.T, tf auth.TwoFactorStore, what string, id user.ID) {
+func checkNotEnrolled(t *testing.T, tf auth.Store, what string, id user.ID) {
 	t.Helper()
 	c, err := tf.TOTP().Get(ctx(t), id)
 	if !errors.Is(err, totp.ErrNotEnrolled) {
@@ -136,7 +136,7 @@ func checkNotDone(t *testing.T, what string, done bool, err error) {
 	}
 }
 
-func testTOTPNotEnrolled(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testTOTPNotEnrolled(t *testing.T, s auth.Store, tf auth.Store) {
 	ts := tf.TOTP()
 	u := createUser(t, s, group.UsersID)
 	for _, id := range []user.ID{u.ID, user.ID(newID())} {
@@ -156,7 +156,7 @@ func testTOTPNotEnrolled(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
 	getCredential(t, tf, "enrolled user", c)
 }
 
-func testTOTPRoundTrip(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testTOTPRoundTrip(t *testing.T, s auth.Store, tf auth.Store) {
 	_, pending := enroll(t, s, tf, "k1")
 	getCredential(t, tf, "pending credential", pending)
 
@@ -175,7 +175,7 @@ func testTOTPRoundTrip(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
 	}
 }
 
-func testTOTPPutReplaces(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testTOTPPutReplaces(t *testing.T, s auth.Store, tf auth.Store) {
 	u, first := enroll(t, s, tf, "k1")
 	_, other := enroll(t, s, tf, "k1")
 	must(t, "TOTP().Confirm", tf.TOTP().Confirm(ctx(t), u.ID, at(time.Hour)))
@@ -198,13 +198,13 @@ func testTOTPPutReplaces(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
 	getCredential(t, tf, "another user's credential after Put", other)
 }
 
-func testTOTPPutUnknownUser(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testTOTPPutUnknownUser(t *testing.T, s auth.Store, tf auth.Store) {
 	c := newCredential(user.ID(newID()), "k1")
 	checkErr(t, "TOTP().Put for an unknown user", tf.TOTP().Put(ctx(t), c), user.ErrNotFound)
 	checkNotEnrolled(t, tf, "unknown user after Put", c.UserID)
 }
 
-func testTOTPConfirm(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testTOTPConfirm(t *testing.T, s auth.Store, tf auth.Store) {
 	u, c := enroll(t, s, tf, "k1")
 	_, other := enroll(t, s, tf, "k1")
 	when := at(90*time.Second + time.Microsecond)
@@ -215,7 +215,7 @@ func testTOTPConfirm(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
 	getCredential(t, tf, "another user's credential after Confirm", other)
 }
 
-func testTOTPDelete(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testTOTPDelete(t *testing.T, s auth.Store, tf auth.Store) {
 	ts := tf.TOTP()
 	u, _ := enroll(t, s, tf, "k1")
 	must(t, "TOTP().Confirm", ts.Confirm(ctx(t), u.ID, at(0)))
@@ -233,7 +233,7 @@ func testTOTPDelete(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
 	checkRecoverySet(t, tf, "another user's codes after Delete", other.ID, otherSet)
 }
 
-func testTOTPUseStep(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testTOTPUseStep(t *testing.T, s auth.Store, tf auth.Store) {
 	ts := tf.TOTP()
 	u, c := enroll(t, s, tf, "k1")
 	c.LastStep = 0
@@ -267,7 +267,7 @@ func testTOTPUseStep(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
 	getCredential(t, tf, "another user's credential after UseStep", other)
 }
 
-func testTOTPUseStepSameStepRace(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testTOTPUseStepSameStepRace(t *testing.T, s auth.Store, tf auth.Store) {
 	u, c := enroll(t, s, tf, "k1")
 	const step = 57_000_001 // c.LastStep + 1
 	won := make([]bool, racers)
@@ -288,7 +288,7 @@ func testTOTPUseStepSameStepRace(t *testing.T, s auth.Store, tf auth.TwoFactorSt
 	getCredential(t, tf, "credential after the race", &want)
 }
 
-func testTOTPUseStepForwardRace(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testTOTPUseStepForwardRace(t *testing.T, s auth.Store, tf auth.Store) {
 	u, c := enroll(t, s, tf, "k1")
 	c.LastStep = 0
 	must(t, "TOTP().Put", tf.TOTP().Put(ctx(t), c))
@@ -307,7 +307,7 @@ func testTOTPUseStepForwardRace(t *testing.T, s auth.Store, tf auth.TwoFactorSto
 	getCredential(t, tf, fmt.Sprintf("credential after UseStep of steps 1..%d at once", racers), &want)
 }
 
-func testTOTPSealed(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testTOTPSealed(t *testing.T, s auth.Store, tf auth.Store) {
 	byKey := map[string][]*totp.Credential{}
 	for _, k := range []string{"k1", "k1", "k1", "k2", "k2", "k3", "k3"} {
 		_, c := enroll(t, s, tf, k)
@@ -390,7 +390,7 @@ func credentialPtrUsers(cs []*totp.Credential) []user.ID {
 
 // The way a key rotation uses Sealed: list a batch, re-seal it, repeat
 // until the list comes back empty.
-func testTOTPSealedPaging(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testTOTPSealedPaging(t *testing.T, s auth.Store, tf auth.Store) {
 	var old []*totp.Credential
 	for _, k := range []string{"k1", "k2", "k1", "k2", "k1"} {
 		_, c := enroll(t, s, tf, k)
@@ -433,7 +433,7 @@ func testTOTPSealedPaging(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
 	getCredential(t, tf, "credential already under the current key", current)
 }
 
-func testTOTPReseal(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testTOTPReseal(t *testing.T, s auth.Store, tf auth.Store) {
 	ts := tf.TOTP()
 	u, c := enroll(t, s, tf, "k1")
 	c.ConfirmedAt = at(time.Minute)
@@ -468,7 +468,7 @@ func testTOTPReseal(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
 	getCredential(t, tf, "another user's credential after Reseal", other)
 }
 
-func testTOTPUserDeleted(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testTOTPUserDeleted(t *testing.T, s auth.Store, tf auth.Store) {
 	u, _ := enroll(t, s, tf, "k1")
 	must(t, "TOTP().Confirm", tf.TOTP().Confirm(ctx(t), u.ID, at(0)))
 	set := setRecoveryCodes(t, tf, u.ID, 10)
@@ -514,7 +514,7 @@ func newRecoverySet(keyID string, n int) *recoverySet {
 }
 
 // setRecoveryCodes stores a new set of n codes under key "rk1" for id.
-func setRecoveryCodes(t *testing.T, tf auth.TwoFactorStore, id user.ID, n int) *recoverySet {
+func setRecoveryCodes(t *testing.T, tf auth.Store, id user.ID, n int) *recoverySet {
 	t.Helper()
 	rs := newRecoverySet("rk1", n)
 	must(t, "TOTP().SetRecoveryCodes", tf.TOTP().SetRecoveryCodes(ctx(t), id, rs.keyID, rs.salt, rs.hashes))
@@ -523,7 +523,7 @@ func setRecoveryCodes(t *testing.T, tf auth.TwoFactorStore, id user.ID, n int) *
 
 // checkRecoverySet checks id's salt, key ID and count of codes left
 // against want, without using any code.
-func checkRecoverySet(t *testing.T, tf auth.TwoFactorStore, what string, id user.ID, want *recoverySet) {
+func checkRecoverySet(t *testing.T, tf auth.Store, what string, id user.ID, want *recoverySet) {
 	t.Helper()
 	salt, keyID, err := tf.TOTP().RecoverySet(ctx(t), id)
 	must(t, what+": TOTP().RecoverySet", err)
@@ -539,7 +539,7 @@ func checkRecoverySet(t *testing.T, tf auth.TwoFactorStore, what string, id user
 
 // checkNoRecoveryCodes checks that id has no set and that none of old's
 // codes works.
-func checkNoRecoveryCodes(t *testing.T, tf auth.TwoFactorStore, what string, id user.ID, old *recoverySet) {
+func checkNoRecoveryCodes(t *testing.T, tf auth.Store, what string, id user.ID, old *recoverySet) {
 	t.Helper()
 	salt, keyID, err := tf.TOTP().RecoverySet(ctx(t), id)
 	if salt != nil || keyID != "" || err != nil {
@@ -559,7 +559,7 @@ func checkNoRecoveryCodes(t *testing.T, tf auth.TwoFactorStore, what string, id 
 }
 
 // useCode uses the i-th code left in rs, wanting true, and drops it.
-func useCode(t *testing.T, tf auth.TwoFactorStore, id user.ID, rs *recoverySet, i int) {
+func useCode(t *testing.T, tf auth.Store, id user.ID, rs *recoverySet, i int) {
 	t.Helper()
 	ok, err := tf.TOTP().UseRecoveryCode(ctx(t), id, rs.hashes[i])
 	must(t, "TOTP().UseRecoveryCode", err)
@@ -570,7 +570,7 @@ func useCode(t *testing.T, tf auth.TwoFactorStore, id user.ID, rs *recoverySet, 
 }
 
 // checkCodeRefused wants UseRecoveryCode(id, hash) to be false, no error.
-func checkCodeRefused(t *testing.T, tf auth.TwoFactorStore, what string, id user.ID, hash []byte) {
+func checkCodeRefused(t *testing.T, tf auth.Store, what string, id user.ID, hash []byte) {
 	t.Helper()
 	ok, err := tf.TOTP().UseRecoveryCode(ctx(t), id, hash)
 	must(t, what+": TOTP().UseRecoveryCode", err)
@@ -579,7 +579,7 @@ func checkCodeRefused(t *testing.T, tf auth.TwoFactorStore, what string, id user
 	}
 }
 
-func testRecoveryNone(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testRecoveryNone(t *testing.T, s auth.Store, tf auth.Store) {
 	u, _ := enroll(t, s, tf, "k1")
 	checkNoRecoveryCodes(t, tf, "user without codes", u.ID, nil)
 	checkCodeRefused(t, tf, "user without codes", u.ID, sum("no such code"))
@@ -587,7 +587,7 @@ func testRecoveryNone(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
 	checkNoRecoveryCodes(t, tf, "user without codes after DeleteRecoveryCodes", u.ID, nil)
 }
 
-func testRecoveryRoundTrip(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testRecoveryRoundTrip(t *testing.T, s auth.Store, tf auth.Store) {
 	u, _ := enroll(t, s, tf, "k1")
 	rs := newRecoverySet("key-2024-05", 10)
 	must(t, "TOTP().SetRecoveryCodes", tf.TOTP().SetRecoveryCodes(ctx(t), u.ID, rs.keyID, rs.salt, rs.hashes))
@@ -598,14 +598,14 @@ func testRecoveryRoundTrip(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
 
 // SetRecoveryCodes needs no credential (regenerating codes does not
 // touch the TOTP secret, and the Manager may write them first).
-func testRecoveryWithoutCredential(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testRecoveryWithoutCredential(t *testing.T, s auth.Store, tf auth.Store) {
 	u := createUser(t, s, group.UsersID)
 	rs := setRecoveryCodes(t, tf, u.ID, 10)
 	checkRecoverySet(t, tf, "user without a credential", u.ID, rs)
 	checkNotEnrolled(t, tf, "after SetRecoveryCodes", u.ID)
 }
 
-func testRecoveryUse(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testRecoveryUse(t *testing.T, s auth.Store, tf auth.Store) {
 	u, _ := enroll(t, s, tf, "k1")
 	rs := setRecoveryCodes(t, tf, u.ID, 10)
 	other, _ := enroll(t, s, tf, "k1")
@@ -637,7 +637,7 @@ func testRecoveryUse(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
 	checkRecoverySet(t, tf, "the other user's codes", other.ID, otherSet)
 }
 
-func testRecoveryReplace(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testRecoveryReplace(t *testing.T, s auth.Store, tf auth.Store) {
 	u, _ := enroll(t, s, tf, "k1")
 	old := setRecoveryCodes(t, tf, u.ID, 10)
 	useCode(t, tf, u.ID, old, 0)
@@ -653,7 +653,7 @@ func testRecoveryReplace(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
 	checkRecoverySet(t, tf, "after a code of the new set was used", u.ID, rs)
 }
 
-func testRecoveryDelete(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testRecoveryDelete(t *testing.T, s auth.Store, tf auth.Store) {
 	u, c := enroll(t, s, tf, "k1")
 	rs := setRecoveryCodes(t, tf, u.ID, 10)
 	other, _ := enroll(t, s, tf, "k1")
@@ -666,7 +666,7 @@ func testRecoveryDelete(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
 	checkRecoverySet(t, tf, "another user's codes after DeleteRecoveryCodes", other.ID, otherSet)
 }
 
-func testRecoveryUseRace(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testRecoveryUseRace(t *testing.T, s auth.Store, tf auth.Store) {
 	u, _ := enroll(t, s, tf, "k1")
 	rs := setRecoveryCodes(t, tf, u.ID, 10)
 	hash := rs.hashes[4]
@@ -689,14 +689,14 @@ func testRecoveryUseRace(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
 
 // SetRecoveryCodes may take several statements; inside an Atomic that
 // fails, none of them stays.
-func testRecoverySetRollback(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testRecoverySetRollback(t *testing.T, s auth.Store, tf auth.Store) {
 	u, _ := enroll(t, s, tf, "k1")
 	old := setRecoveryCodes(t, tf, u.ID, 10)
 	fresh := createUser(t, s, group.UsersID)
 	replacement, first := newRecoverySet("rk2", 8), newRecoverySet("rk2", 8)
 
 	err := s.Atomic(ctx(t), func(tx auth.Store) error {
-		ttf := auth.TwoFactorStore(tx)
+		ttf := tx
 		if err := ttf.TOTP().SetRecoveryCodes(ctx(t), u.ID, replacement.keyID, replacement.salt, replacement.hashes); err != nil {
 			t.Errorf("TOTP().SetRecoveryCodes (replacing) inside Atomic: %v", err)
 		}
@@ -717,7 +717,7 @@ func testRecoverySetRollback(t *testing.T, s auth.Store, tf auth.TwoFactorStore)
 // Sealed pages by user ID: following the last ID of each page visits every
 // credential not under the key exactly once, even ones that are never
 // re-sealed (a key the caller does not have).
-func testTOTPSealedCursor(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testTOTPSealedCursor(t *testing.T, s auth.Store, tf auth.Store) {
 	want := map[user.ID]bool{}
 	for _, k := range []string{"k1", "k2", "k1", "k2", "k1", "k3"} {
 		_, c := enroll(t, s, tf, k)
@@ -746,7 +746,7 @@ func testTOTPSealedCursor(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
 	}
 }
 
-func testCountRecoverySets(t *testing.T, s auth.Store, tf auth.TwoFactorStore) {
+func testCountRecoverySets(t *testing.T, s auth.Store, tf auth.Store) {
 	for i, k := range []string{"k1", "k2", "k1"} {
 		u := createUser(t, s, group.UsersID)
 		_ = i

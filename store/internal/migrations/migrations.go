@@ -1,7 +1,10 @@
-// Package migrations loads a store's embedded schema steps. Each store
-// applies them in its own dialect and transaction; only the file
-// convention is shared: one file per step, named NNNN_what.sql, numbered
-// from 0001 without gaps, never changed once released (a fix is a new file).
+// Package migrations is how both stores keep their schema: the embedded
+// steps ([Load]) and the running of those a database lacks ([Apply]). Each
+// store applies them in its own dialect and transaction, recording the
+// version of each step in a schema_version table. A step is one file, named
+// NNNN_what.sql, numbered from 0001 without gaps, and never changed once
+// released: a fix is a new file. Only versions are recorded, not the steps'
+// text, so a database past a step never runs it again.
 package migrations
 
 import (
