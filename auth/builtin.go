@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/group"
 )
 
@@ -30,8 +31,9 @@ func builtinGroups(now time.Time) []group.Group {
 	}}
 }
 
-// seedBuiltinGroups creates the built-in groups that s lacks, as they are
-// made at now. It is idempotent: a built-in group that exists, under
+// seedBuiltinGroups creates the built-in groups that the store lacks, each
+// with its audit event (invariant 6; the events have no actor: usher made
+// them). It is idempotent: a built-in group that exists, under
 // whatever name and permissions an admin has given it since, is left
 // alone, and a store that has both costs two reads and no transaction.
 //
@@ -41,15 +43,21 @@ func builtinGroups(now time.Time) []group.Group {
 // Atomic still let two creators race, the loser's Create fails (the ID or
 // the name is taken); the groups are then read again, and only a group that
 // is still missing is an error.
-func seedBuiltinGroups(ctx context.Context, s Store, now time.Time) error {
+func (m *Manager) seedBuiltinGroups(ctx context.Context) error {
+	s := m.store
 	if missing, err := missingBuiltinGroup(ctx, s); err != nil || !missing {
 		return err
 	}
-	err := s.Atomic(ctx, func(tx Store) error {
-		for _, g := range builtinGroups(now) {
+	err := m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
+		for _, g := range builtinGroups(m.clock()) {
 			_, err := tx.Groups().Get(ctx, g.ID)
 			if errors.Is(err, group.ErrNotFound) {
-				err = tx.Groups().Create(ctx, &g)
+				if err = tx.Groups().Create(ctx, &g); err == nil {
+					err = rec(&audit.Event{
+						Action: audit.GroupCreated, Outcome: audit.Success, Target: groupTarget(g.ID),
+						Details: map[string]any{audit.DetailName: g.Name, audit.DetailPermissions: permStrings(g.Permissions), audit.DetailRequireTwoFactor: g.RequireTwoFactor},
+					})
+				}
 			}
 			if err != nil {
 				return err

@@ -31,10 +31,11 @@ type Manager struct {
 	perms   permCache
 }
 
-// New checks cfg and returns a Manager. Errors wrap [ErrInvalidConfig].
-// New computes one bcrypt hash (for equal-time failures on unknown emails),
-// so it takes as long as one login. It also creates the built-in groups
-// that the store lacks (see [Store]); a store failure there is returned.
+// New checks cfg and returns a Manager. Errors in cfg wrap
+// [ErrInvalidConfig]. New computes one bcrypt hash (for equal-time failures
+// on unknown emails), so it takes as long as one login. It also creates the
+// built-in groups that the store lacks (see [Store]), audited; a store
+// failure there is returned as it is.
 func New(cfg Config) (*Manager, error) {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, a...))
@@ -70,7 +71,7 @@ func New(cfg Config) (*Manager, error) {
 	if m.hasher, err = newHasher(m.keys, cfg.BcryptCost, m.rand); err != nil {
 		return nil, bad("%v", err)
 	}
-	if err := seedBuiltinGroups(context.Background(), m.store, m.clock()); err != nil {
+	if err := m.seedBuiltinGroups(context.Background()); err != nil {
 		return nil, err
 	}
 	return m, nil

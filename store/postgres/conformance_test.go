@@ -13,6 +13,6 @@ import (
 func TestConformance(t *testing.T) {
 	postgres.TestDSN(t) // skip (or, under CI, fail) once rather than per subtest
 	storetest.Run(t, func(t *testing.T) auth.Store {
-		return postgres.NewTestDB(t)
+		return postgres.NewBareTestDB(t)
 	})
 }

@@ -5,6 +5,7 @@ package postgres
 var (
 	TestDSN             = testDSN
 	NewTestDB           = newTestDB
+	NewBareTestDB       = newBareTestDB
 	OpenSchema          = openSchema
 	NewSchemaName       = newSchemaName
 	DropSchemaAtCleanup = dropSchemaAtCleanup

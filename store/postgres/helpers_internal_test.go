@@ -49,9 +49,25 @@ func newTestDB(tb testing.TB) *DB {
 	return openSchema(tb, schema)
 }
 
+// newBareTestDB is newTestDB as the schema leaves it: no group, no event.
+func newBareTestDB(tb testing.TB) *DB {
+	tb.Helper()
+	schema := newSchemaName()
+	dropSchemaAtCleanup(tb, schema)
+	return openBareSchema(tb, schema)
+}
+
 // openSchema opens another DB, with its own pool, on schema, closed when
-// the test ends.
+// the test ends, and makes sure it holds the built-in groups.
 func openSchema(tb testing.TB, schema string) *DB {
+	tb.Helper()
+	db := openBareSchema(tb, schema)
+	withBuiltinGroups(tb, db)
+	return db
+}
+
+// openBareSchema is openSchema without the built-in groups.
+func openBareSchema(tb testing.TB, schema string) *DB {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -64,7 +80,6 @@ func openSchema(tb testing.TB, schema string) *DB {
 			tb.Errorf("Close: %v", err)
 		}
 	})
-	withBuiltinGroups(tb, db)
 	return db
 }
 

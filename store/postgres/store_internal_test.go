@@ -382,7 +382,7 @@ func TestTimes(t *testing.T) {
 // in the details, and nothing else changes.
 func TestAuditUnstorableText(t *testing.T) {
 	t.Parallel()
-	db := newTestDB(t)
+	db := newBareTestDB(t) // an empty trail
 	ctx := t.Context()
 	e := &audit.Event{
 		Time: t0, Action: audit.AuthorizationDeny, Outcome: audit.Denied,
