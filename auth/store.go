@@ -39,8 +39,9 @@ import (
 //     is always an error that [errors.Is] matches with the part's sentinel
 //     ([user.ErrNotFound], [group.ErrNotFound], [ErrSessionNotFound],
 //     [ErrChallengeNotFound], [totp.ErrNotEnrolled]) unless the method says
-//     otherwise, never a nil record with a nil error. A key the store cannot even hold (invalid UTF-8 or
-//     NUL for PostgreSQL text) is simply not found. Bad input never panics.
+//     otherwise, never a nil record with a nil error. A key the store
+//     cannot even hold (invalid UTF-8 or NUL for PostgreSQL text) is simply
+//     not found. Bad input never panics.
 //   - Deletes: deleting a user ([user.Store.Delete]) removes, in the same
 //     statement or transaction, everything that hangs off it: sessions,
 //     avatar, TOTP credential, recovery codes and pending challenges. Audit
@@ -49,8 +50,8 @@ import (
 //     nothing.
 //   - Built-in groups: a store need not create any group, and its schema
 //     should not. [New] creates [group.AdminID] and [group.UsersID]
-//     through Groups(), inside Atomic, when they are missing, and leaves
-//     them alone when they exist.
+//     through Groups(), inside Atomic and audited, when they are missing,
+//     and leaves them alone when they exist.
 //   - Cursors: user.Query.Cursor and audit.Query.Cursor are opaque to the
 //     Manager, which passes them through unread. Only the store that made a
 //     cursor reads it; any other string fails with [user.ErrInvalidCursor]
