@@ -188,7 +188,7 @@ func (cfg *Config) checkDurations() error {
 	case cfg.AuditRetention < 0:
 		return errors.New("AuditRetention is negative")
 	case t.FreeFailures < 0 || t.BaseDelay < 0 || t.MaxDelay < t.BaseDelay:
-		return errors.New("Throttle: negative values or MaxDelay below BaseDelay")
+		return errors.New("negative Throttle values, or Throttle.MaxDelay below Throttle.BaseDelay")
 	}
 	return nil
 }
