@@ -3,7 +3,6 @@ package auth_test
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"os"
@@ -131,10 +130,9 @@ func buildBig() (*bigFixture, error) {
 			for j := range bigSessions / bigUsers {
 				rand.Read(raw)
 				tok := base64.RawURLEncoding.EncodeToString(raw)
-				sum := sha256.Sum256(raw)
 				sess := &auth.Session{ID: fmt.Sprintf("s%07d-%d", i, j), UserID: u.ID, CreatedAt: now,
 					LastSeenAt: now, ExpiresAt: now.Add(time.Hour), IP: client.IP, UserAgent: client.UserAgent}
-				if err := tx.Sessions().Create(ctx, sess, sum[:]); err != nil {
+				if err := tx.Sessions().Create(ctx, sess, auth.TokenHash(f.m, tok)); err != nil {
 					return err
 				}
 				f.tokens = append(f.tokens, tok)

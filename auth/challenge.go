@@ -25,7 +25,8 @@ const (
 	MethodRecoveryCode = "recovery_code"
 )
 
-// ChallengeRecord is a stored challenge; only the token's SHA-256 is kept.
+// ChallengeRecord is a stored challenge; only a keyed hash of the token is
+// kept.
 type ChallengeRecord struct {
 	ID        string
 	UserID    user.ID
@@ -38,7 +39,7 @@ type ChallengeRecord struct {
 
 // ChallengeStore keeps pending login challenges. A method given an unknown
 // challenge returns [ErrChallengeNotFound] unless its comment says
-// otherwise. Only the token's SHA-256 is stored, and it is unique.
+// otherwise. Only a keyed hash of the token is stored, and it is unique.
 // Challenges go with their user ([user.Store.Delete]). Safe for concurrent
 // use.
 type ChallengeStore interface {

@@ -59,8 +59,24 @@
 // Passwords are bcrypt over an HMAC-SHA-256 pre-hash keyed from
 // Config.SecretKey (see [MaxPasswordBytes]); plain bcrypt hashes imported
 // from another system verify and are upgraded at the next login. Session
-// tokens are 32 random bytes and only their SHA-256 is stored. No secret
-// reaches the audit trail or the logs.
+// and challenge tokens are 32 random bytes and only their HMAC-SHA-256,
+// under a key derived from Config.SecretKey, is stored: someone who can
+// write the database but lacks the key cannot store a session of their own
+// making. Sessions made under a key now in Config.PreviousSecretKeys keep
+// working (they are not re-hashed) until that key is dropped. Sessions
+// stored by versions of usher that hashed with plain SHA-256 are retired:
+// the stores' migration deletes them, and users log in again once. No
+// secret reaches the audit trail or the logs.
+//
+// The database remembers which key it was made with: the first [New] on it
+// stores a [KeyCheck] (an HMAC of a fixed text and the key ID, from which
+// the key cannot be recovered), and every later New refuses a key that
+// matches neither it nor a previous key with [ErrWrongSecretKey], rather
+// than start and fail every login as a wrong password. A database made
+// before key checks existed gets one at its first New, unless its password
+// hashes or TOTP secrets name a key the Manager does not hold, which is
+// refused the same way. When a previous key matches, the check moves to the
+// current key.
 //
 // # Principals
 //

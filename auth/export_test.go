@@ -11,3 +11,13 @@ func ObserveBcrypt(m *Manager, seen func(cost int)) {
 		return compare(hash, password)
 	}
 }
+
+// TokenHash is what m stores in place of a session or challenge token.
+func TokenHash(m *Manager, token string) []byte {
+	raw, ok := decodeToken(token)
+	if !ok {
+		return nil
+	}
+	h := m.keys.current.tokenHash(&raw)
+	return h[:]
+}

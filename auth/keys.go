@@ -24,6 +24,8 @@ type keySet struct {
 	id       string
 	password []byte      // HMAC key of the password pre-hash
 	recovery []byte      // HMAC key of recovery-code hashes
+	session  []byte      // HMAC key of session and challenge token hashes
+	check    []byte      // the key check value stored in the database
 	seal     cipher.AEAD // AES-256-GCM for TOTP secrets
 }
 
@@ -42,6 +44,14 @@ func deriveKeySet(secret []byte) (*keySet, error) {
 	if k.recovery, err = derive("recovery code v1", 32); err != nil {
 		return nil, err
 	}
+	if k.session, err = derive("session token v1", 32); err != nil {
+		return nil, err
+	}
+	checkKey, err := derive("key check v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	k.check = hmacSHA256(checkKey, []byte("usher key check"))
 	sealKey, err := derive("totp seal v1", 32)
 	if err != nil {
 		return nil, err

@@ -33,9 +33,12 @@ type Manager struct {
 
 // New checks cfg and returns a Manager. Errors in cfg wrap
 // [ErrInvalidConfig]. New computes one bcrypt hash (for equal-time failures
-// on unknown emails), so it takes as long as one login. It also creates the
-// built-in groups that the store lacks (see [Store]), audited; a store
-// failure there is returned as it is.
+// on unknown emails), so it takes as long as one login. It refuses with
+// [ErrWrongSecretKey] a Config.SecretKey (with PreviousSecretKeys) that the
+// database was not made with, recognised by the [KeyCheck] that the first
+// New on a database stores. It also creates the built-in groups that the
+// store lacks (see [Store]), audited; a store failure there is returned as
+// it is.
 func New(cfg Config) (*Manager, error) {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, a...))
@@ -70,6 +73,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if m.hasher, err = newHasher(m.keys, cfg.BcryptCost, m.rand); err != nil {
 		return nil, bad("%v", err)
+	}
+	if err := m.checkKey(context.Background()); err != nil {
+		return nil, err
 	}
 	if err := m.seedBuiltinGroups(context.Background()); err != nil {
 		return nil, err

@@ -13,7 +13,8 @@ import (
 
 // Session is a login. Token is set only on the value returned when the
 // session is issued: it is the bearer secret the host hands to the browser,
-// and usher keeps only its SHA-256.
+// and usher keeps only its HMAC-SHA-256 under a key derived from the secret
+// key.
 type Session struct {
 	ID         string
 	UserID     user.ID
@@ -63,11 +64,7 @@ func (m *Manager) expired(s *Session, now time.Time) bool {
 // a disable or a deletion applies to the very next request. A malformed,
 // unknown, expired or revoked token gives [ErrUnauthenticated].
 func (m *Manager) Authenticate(ctx context.Context, token string) (*Principal, error) {
-	hash := hashToken(token)
-	if hash == nil {
-		return nil, ErrUnauthenticated
-	}
-	s, u, g, err := m.store.Sessions().Lookup(ctx, hash)
+	s, u, g, err := m.lookupSession(ctx, token)
 	if errors.Is(err, ErrSessionNotFound) {
 		return nil, ErrUnauthenticated
 	}
@@ -100,11 +97,7 @@ func (m *Manager) Authenticate(ctx context.Context, token string) (*Principal, e
 // Logout ends the session of token. An unknown or expired token is not an
 // error: the session is gone either way.
 func (m *Manager) Logout(ctx context.Context, token string) error {
-	hash := hashToken(token)
-	if hash == nil {
-		return nil
-	}
-	s, u, _, err := m.store.Sessions().Lookup(ctx, hash)
+	s, u, _, err := m.lookupSession(ctx, token)
 	if errors.Is(err, ErrSessionNotFound) {
 		return nil
 	}

@@ -172,10 +172,10 @@ func TestRawTokensAbsentFromDatabase(t *testing.T) {
 	for _, tok := range tokens {
 		raw, _ := base64.RawURLEncoding.DecodeString(tok)
 		sum := sha256.Sum256(raw)
-		if bytes.Contains(blob, []byte(tok)) || bytes.Contains(blob, raw) {
-			t.Fatal("a raw session token is in the database file")
+		if bytes.Contains(blob, []byte(tok)) || bytes.Contains(blob, raw) || bytes.Contains(blob, sum[:]) {
+			t.Fatal("a raw session token, or its unkeyed SHA-256, is in the database file")
 		}
-		foundHash = foundHash || bytes.Contains(blob, sum[:])
+		foundHash = foundHash || bytes.Contains(blob, auth.TokenHash(e.m, tok))
 	}
 	if !foundHash {
 		t.Fatal("control failed: no token hash found in the file, so the scan proves nothing")
@@ -262,5 +262,46 @@ func setDisabledInStore(t *testing.T, e *env, id user.ID, disabled bool) {
 	u.Disabled = disabled
 	if err := e.db.Users().Update(e.ctx, u); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Invariant 4: someone who can write the database but lacks the secret key
+// stores a session under the SHA-256 of a token of their choosing (what
+// usher stored before session hashes were keyed). It must not authenticate.
+func TestSessionWrittenWithoutKeyRefused(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	raw := bytes.Repeat([]byte{7}, 32)
+	token := base64.RawURLEncoding.EncodeToString(raw)
+	sum := sha256.Sum256(raw)
+	now := e.clk.Now()
+	s := &auth.Session{ID: "forged", UserID: admin.User().ID, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := e.db.Sessions().Create(e.ctx, s, sum[:]); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.m.Authenticate(e.ctx, token)
+	wantErr(t, err, auth.ErrUnauthenticated)
+}
+
+// A session issued before a key rotation still authenticates while the old
+// key is among PreviousSecretKeys, and no longer once it is dropped.
+func TestSessionAcrossKeyRotation(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	token := tokenOf(admin)
+	newKey := []byte("a rotated secret key, 32 bytes!!")
+	rotated := e.manager(e.db, func(c *auth.Config) { c.SecretKey, c.PreviousSecretKeys = newKey, [][]byte{testKey} })
+	if _, err := rotated.Authenticate(e.ctx, token); err != nil {
+		t.Fatalf("a session from before the rotation: %v", err)
+	}
+	s, err := rotated.Login(e.ctx, adminEmail, adminPassword, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped := e.manager(e.db, func(c *auth.Config) { c.SecretKey = newKey })
+	_, err = dropped.Authenticate(e.ctx, token)
+	wantErr(t, err, auth.ErrUnauthenticated)
+	if _, err := dropped.Authenticate(e.ctx, s.Session.Token); err != nil {
+		t.Fatalf("a session made under the new key: %v", err)
 	}
 }

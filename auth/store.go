@@ -71,6 +71,9 @@ type Store interface {
 	TOTP() totp.Store
 	// Challenges keeps the pending second step of two-step logins.
 	Challenges() ChallengeStore
+	// KeyCheck keeps the value by which [New] recognises the secret key
+	// the database was made with.
+	KeyCheck() KeyCheckStore
 	// Atomic runs fn in one transaction over every store: fn's changes and
 	// the audit events it appends commit together or not at all. Writes
 	// inside fn are serialized against every other Atomic call, so a check
@@ -112,8 +115,8 @@ type AuditStore interface {
 	audit.Log
 }
 
-// SessionStore keeps sessions. Tokens are never stored: only their SHA-256
-// (tokenHash, 32 bytes), which is unique. A method given an unknown session
+// SessionStore keeps sessions. Tokens are never stored: only a keyed hash
+// of each (tokenHash, 32 bytes), which is unique. A method given an unknown session
 // returns [ErrSessionNotFound] unless its comment says otherwise. Sessions
 // go with their user ([user.Store.Delete]). Safe for concurrent use.
 type SessionStore interface {

@@ -122,7 +122,7 @@ func (m *Manager) VerifyRecoveryCode(ctx context.Context, challenge, code string
 // burst of wrong codes cannot get more checks than the limits allow.
 func (m *Manager) secondFactor(ctx context.Context, token string, c Client, method string, check secondFactorCheck) (*Session, error) {
 	c = c.clean()
-	hash := hashToken(token)
+	hash := m.challengeHash(token)
 	if hash == nil {
 		return nil, ErrInvalidChallenge
 	}

@@ -177,7 +177,7 @@ func BenchmarkSessionLookup(b *testing.B) {
 		tokens[i], hashes[i] = benchToken(p)
 	}
 	m, err := auth.New(auth.Config{
-		Store: db, SecretKey: make([]byte, 32), BcryptCost: 4, InsecureLowBcryptCostForTests: true,
+		Store: db, SecretKey: seedKey, BcryptCost: 4, InsecureLowBcryptCostForTests: true,
 		Now: func() time.Time { return bigNow },
 	})
 	if err != nil {
@@ -331,7 +331,7 @@ func BenchmarkLoginOverBcrypt(b *testing.B) {
 	ctx := context.Background()
 	db := newTestDB(b)
 	now := t0
-	m, err := auth.New(auth.Config{Store: db, SecretKey: make([]byte, 32), BcryptCost: cost,
+	m, err := auth.New(auth.Config{Store: db, SecretKey: seedKey, BcryptCost: cost,
 		Now: func() time.Time { return now }, Throttle: auth.ThrottleConfig{PerIPPerMinute: -1}})
 	if err != nil {
 		b.Fatal(err)

@@ -129,6 +129,11 @@
 // newest first. Event IDs come from an identity column and are never
 // reused.
 //
+// The key_check table holds one row, the auth.KeyCheck by which auth.New
+// recognises the secret key; session and challenge tokens are stored as
+// HMAC-SHA-256 under a key derived from it (migration 0003 deleted the
+// sessions and challenges stored under plain SHA-256 before).
+//
 // # Migrations
 //
 // The schema lives in migrations/NNNN_name.sql, embedded in the binary and

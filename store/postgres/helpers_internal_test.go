@@ -83,11 +83,15 @@ func openBareSchema(tb testing.TB, schema string) *DB {
 	return db
 }
 
+// seedKey is the secret key of the Managers the tests make: the same as
+// the instances tests' testKey, since a schema answers to one key only.
+var seedKey = []byte("0123456789abcdef0123456789abcdef")
+
 // withBuiltinGroups creates the built-in groups in s as a host's auth.New
 // does: the schema creates no group.
 func withBuiltinGroups(tb testing.TB, s auth.Store) {
 	tb.Helper()
-	_, err := auth.New(auth.Config{Store: s, SecretKey: make([]byte, 32), BcryptCost: 4, InsecureLowBcryptCostForTests: true})
+	_, err := auth.New(auth.Config{Store: s, SecretKey: seedKey, BcryptCost: 4, InsecureLowBcryptCostForTests: true})
 	if err != nil {
 		tb.Fatalf("auth.New: %v", err)
 	}

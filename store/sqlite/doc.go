@@ -58,6 +58,10 @@
 // through a name_key column holding the name lower-cased by Go, because
 // SQLite folds ASCII only. Group permissions are one space-separated string.
 // Deleting a user cascades to its sessions, avatar and second factors.
+// The key_check table holds one row, the auth.KeyCheck by which auth.New
+// recognises the secret key; session and challenge tokens are stored as
+// HMAC-SHA-256 under a key derived from it (migration 0003 deleted the
+// sessions and challenges stored under plain SHA-256 before).
 //
 // User listings page by keyset, never OFFSET: each order has an index ending
 // in the user ID, and a cursor holds the last row's (key, ID), so every

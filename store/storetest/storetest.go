@@ -61,6 +61,7 @@ func Run(t *testing.T, newStore func(t *testing.T) auth.Store) {
 		{"TOTP", totpTests, false},
 		{"RecoveryCodes", recoveryTests, false},
 		{"Challenges", challengeTests, false},
+		{"Keys", keyTests, true}, // the first auth.New writes the key check
 	}
 	for _, suite := range suites {
 		t.Run(suite.name, func(t *testing.T) {
