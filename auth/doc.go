@@ -57,8 +57,12 @@
 // # Secrets
 //
 // Passwords are bcrypt over an HMAC-SHA-256 pre-hash keyed from
-// Config.SecretKey (see [MaxPasswordBytes]); plain bcrypt hashes imported
-// from another system verify and are upgraded at the next login. Session
+// Config.SecretKey (see [MaxPasswordBytes]) of the user ID and the
+// password, so a hash copied onto another account does not verify. Hashes
+// of the first format ("$usher1$", bound to no account) and plain bcrypt
+// hashes imported from another system verify and are rewritten in the
+// current format ("$usher2$") at the next login; until then they are not
+// bound to their account. Session
 // and challenge tokens are 32 random bytes and only their HMAC-SHA-256,
 // under a key derived from Config.SecretKey, is stored: someone who can
 // write the database but lacks the key cannot store a session of their own

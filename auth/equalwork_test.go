@@ -46,8 +46,8 @@ func TestLoginEqualWork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, bcryptPart, _ := strings.Cut(strings.TrimPrefix(bobHash, "$usher1$"), "$")
-	if err := e.db.Users().SetPasswordHash(e.ctx, fu.ID, "$usher1$retired$"+bcryptPart); err != nil {
+	_, bcryptPart, _ := strings.Cut(strings.TrimPrefix(bobHash, "$usher2$"), "$")
+	if err := e.db.Users().SetPasswordHash(e.ctx, fu.ID, "$usher2$retired$"+bcryptPart); err != nil {
 		t.Fatal(err)
 	}
 

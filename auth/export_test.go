@@ -1,5 +1,7 @@
 package auth
 
+import "golang.org/x/crypto/bcrypt"
+
 // ObserveBcrypt makes m report the cost of every bcrypt hash it compares a
 // password against, so a test can count the hashing work of a login instead
 // of timing it. The external test package needs it because an internal test
@@ -20,4 +22,15 @@ func TokenHash(m *Manager, token string) []byte {
 	}
 	h := m.keys.current.tokenHash(&raw)
 	return h[:]
+}
+
+// HashV1 returns the format-1 hash (bound to no account) of password under
+// m's current key, as usher stored it before hashes named the account.
+func HashV1(m *Manager, password string) string {
+	k := m.keys.current
+	b, err := bcrypt.GenerateFromPassword(prehashV1(k, password), 4)
+	if err != nil {
+		panic(err)
+	}
+	return hashPrefixV1 + k.id + "$" + string(b)
 }

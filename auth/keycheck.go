@@ -116,7 +116,7 @@ func (m *Manager) dataFitsKeys(ctx context.Context) error {
 // hashKeyID returns the key ID that a stored password hash of usher's own
 // format names.
 func hashKeyID(stored string) (string, bool) {
-	for _, prefix := range []string{hashPrefix} {
+	for _, prefix := range []string{hashPrefix, hashPrefixV1} {
 		if rest, ok := strings.CutPrefix(stored, prefix); ok {
 			kid, _, found := strings.Cut(rest, "$")
 			return kid, found

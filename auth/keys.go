@@ -22,7 +22,8 @@ type keyring struct {
 
 type keySet struct {
 	id       string
-	password []byte      // HMAC key of the password pre-hash
+	password []byte      // HMAC key of the password pre-hash, format 1
+	bound    []byte      // HMAC key of the account-bound pre-hash, format 2
 	recovery []byte      // HMAC key of recovery-code hashes
 	session  []byte      // HMAC key of session and challenge token hashes
 	check    []byte      // the key check value stored in the database
@@ -39,6 +40,9 @@ func deriveKeySet(secret []byte) (*keySet, error) {
 	}
 	k := &keySet{id: hex.EncodeToString(id)}
 	if k.password, err = derive("password pre-hash v1", 32); err != nil {
+		return nil, err
+	}
+	if k.bound, err = derive("password pre-hash v2", 32); err != nil {
 		return nil, err
 	}
 	if k.recovery, err = derive("recovery code v1", 32); err != nil {

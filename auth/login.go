@@ -52,7 +52,7 @@ func (m *Manager) Login(ctx context.Context, email, password string, c Client) (
 		m.hasher.burn(password[:MaxPasswordBytes])
 		reason = "password too long"
 	default:
-		ok, rehash = m.hasher.verify(stored, password)
+		ok, rehash = m.hasher.verify(u.ID, stored, password)
 		reason = "wrong password"
 	}
 	if !ok {
@@ -60,7 +60,7 @@ func (m *Manager) Login(ctx context.Context, email, password string, c Client) (
 	}
 	newHash := ""
 	if rehash {
-		if newHash, err = m.hasher.hash(password); err != nil {
+		if newHash, err = m.hasher.hash(u.ID, password); err != nil {
 			return nil, err
 		}
 	}

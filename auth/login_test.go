@@ -189,7 +189,7 @@ func TestImportedBcryptHashUpgrades(t *testing.T) {
 			t.Fatalf("%s: %v", prefix, err)
 		}
 		stored, _ := e.db.Users().PasswordHash(e.ctx, u.ID)
-		if !strings.HasPrefix(stored, "$usher1$") {
+		if !strings.HasPrefix(stored, "$usher2$") {
 			t.Fatalf("%s hash not upgraded: %q", prefix, stored[:8])
 		}
 		if _, err := e.m.Login(e.ctx, "imported@example.com", long, client); err != nil {
@@ -211,7 +211,7 @@ func TestLowCostHashUpgrades(t *testing.T) {
 	}
 	u, _ := e.db.Users().GetByEmail(e.ctx, adminEmail)
 	stored, _ := e.db.Users().PasswordHash(e.ctx, u.ID)
-	parts := strings.SplitN(stored, "$", 4) // "", "usher1", key ID, bcrypt
+	parts := strings.SplitN(stored, "$", 4) // "", "usher2", key ID, bcrypt
 	if c, _ := bcrypt.Cost([]byte(parts[3])); len(parts) != 4 || c != 5 {
 		t.Fatalf("cost %d after login at cost 5", c)
 	}
@@ -234,4 +234,38 @@ func TestIPThrottleVariants(t *testing.T) {
 	if verified > 2 {
 		t.Errorf("one IPv6 address got %d attempts in a minute, budget is 2", verified)
 	}
+}
+
+// Invariant 4: someone who can write the database but lacks the key copies
+// the hash of an account whose password they know onto another account.
+// The copy does not log in.
+func TestCopiedPasswordHashRefused(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	mallory, _ := e.user(admin, "mallory@example.com", group.UsersID)
+	stolen, err := e.db.Users().PasswordHash(e.ctx, mallory.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.Users().SetPasswordHash(e.ctx, admin.User().ID, stolen); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.m.Login(e.ctx, adminEmail, "password-mallory@example.com", client)
+	wantErr(t, err, auth.ErrInvalidCredentials)
+}
+
+// A hash of the first format (not bound to the account) still logs in, and
+// the login rewrites it in the current format.
+func TestPasswordHashV1Upgraded(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	if err := e.db.Users().SetPasswordHash(e.ctx, admin.User().ID, auth.HashV1(e.m, adminPassword)); err != nil {
+		t.Fatal(err)
+	}
+	e.login(adminEmail, adminPassword)
+	h, err := e.db.Users().PasswordHash(e.ctx, admin.User().ID)
+	if err != nil || !strings.HasPrefix(h, "$usher2$") {
+		t.Fatalf("hash after login: %.12q, %v; want format 2", h, err)
+	}
+	e.login(adminEmail, adminPassword)
 }

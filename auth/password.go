@@ -5,23 +5,34 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/usher-go/usher/user"
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/text/unicode/norm"
 )
 
-// hashPrefix marks usher's own format, "$usher1$<key ID>$<bcrypt>": bcrypt
-// over base64(HMAC-SHA-256(k, password)), k derived from the secret key that
-// the key ID names. The pre-hash lets passwords of any length up to
-// MaxPasswordBytes count in full (bcrypt reads only 72 bytes), and the key
-// keeps a stolen database alone from being cracked offline (a "pepper", NIST
-// SP 800-63B 5.1.1.2, OWASP ASVS 5.0 V11.4.2). The key ID lets a hash made
+// hashPrefix marks usher's own format, "$usher2$<key ID>$<bcrypt>": bcrypt
+// over base64(HMAC-SHA-256(k, len(user ID) || user ID || password)), k
+// derived from the secret key that the key ID names. The pre-hash lets
+// passwords of any length up to MaxPasswordBytes count in full (bcrypt reads
+// only 72 bytes), and the key keeps a stolen database alone from being
+// cracked offline (a "pepper", NIST SP 800-63B 5.1.1.2, OWASP ASVS 5.0
+// V11.4.2). The user ID binds the hash to its account: someone who can
+// write the database but lacks the key cannot copy a hash whose password
+// they know onto another account (invariant 4). The key ID lets a hash made
 // under a previous key still verify, and be rehashed under the current one.
-const hashPrefix = "$usher1$"
+const hashPrefix = "$usher2$"
+
+// hashPrefixV1 is the first format, "$usher1$<key ID>$<bcrypt>": the same
+// without the user ID, under its own key (so no format-1 hash can be
+// relabelled as format 2, or the reverse). It still verifies, and is
+// rehashed to format 2 at the next login.
+const hashPrefixV1 = "$usher1$"
 
 // bcryptMaxInput is how much of a password plain bcrypt reads.
 const bcryptMaxInput = 72
@@ -41,44 +52,58 @@ func newHasher(keys *keyring, cost int, rnd io.Reader) (*hasher, error) {
 		return nil, fmt.Errorf("reading randomness: %w", err)
 	}
 	var err error
-	h.dummy, err = h.hash(base64.RawStdEncoding.EncodeToString(pw))
+	h.dummy, err = h.hash("", base64.RawStdEncoding.EncodeToString(pw))
 	return h, err
 }
 
-// prehash is HMAC-SHA-256 of the password in Unicode normalization form
-// NFKC, so the same password typed on two keyboards (a precomposed "é" or
-// "e" plus a combining accent, full-width digits) verifies (NIST SP
-// 800-63B 5.1.1.2).
-func prehash(k *keySet, password string) []byte {
+// prehash is HMAC-SHA-256 of the account's user ID, length first, and the
+// password in Unicode normalization form NFKC, so the same password typed
+// on two keyboards (a precomposed "é" or "e" plus a combining accent,
+// full-width digits) verifies (NIST SP 800-63B 5.1.1.2).
+func prehash(k *keySet, id user.ID, password string) []byte {
+	mac := hmac.New(sha256.New, k.bound)
+	mac.Write(binary.AppendUvarint(nil, uint64(len(id))))
+	mac.Write([]byte(id))
+	mac.Write([]byte(norm.NFKC.String(password)))
+	return encodePrehash(mac.Sum(nil))
+}
+
+// prehashV1 is the format-1 pre-hash, bound to no account.
+func prehashV1(k *keySet, password string) []byte {
 	mac := hmac.New(sha256.New, k.password)
 	mac.Write([]byte(norm.NFKC.String(password)))
-	sum := mac.Sum(nil)
+	return encodePrehash(mac.Sum(nil))
+}
+
+func encodePrehash(sum []byte) []byte {
 	out := make([]byte, base64.StdEncoding.EncodedLen(len(sum))) // 44 bytes, no NUL
 	base64.StdEncoding.Encode(out, sum)
 	return out
 }
 
-// hash returns the stored form of password.
-func (h *hasher) hash(password string) (string, error) {
+// hash returns the stored form of the password of account id.
+func (h *hasher) hash(id user.ID, password string) (string, error) {
 	k := h.keys.current
-	b, err := bcrypt.GenerateFromPassword(prehash(k, password), h.cost)
+	b, err := bcrypt.GenerateFromPassword(prehash(k, id, password), h.cost)
 	if err != nil {
 		return "", fmt.Errorf("auth: hashing password: %w", err)
 	}
 	return hashPrefix + k.id + "$" + string(b), nil
 }
 
-// verify reports whether password matches stored, and whether stored should
-// be replaced by a fresh hash (an imported plain bcrypt hash, or one below
-// the configured cost). An empty or unreadable stored hash verifies the
-// dummy hash instead, so it costs the same and fails.
-func (h *hasher) verify(stored, password string) (ok, rehash bool) {
-	if rest, found := strings.CutPrefix(stored, hashPrefix); found {
-		kid, b, _ := strings.Cut(rest, "$")
-		if k := h.keys.byID(kid); k != nil {
-			err := h.compare([]byte(b), prehash(k, password))
-			return err == nil, err == nil && (k != h.keys.current || bcryptCost(b) < h.cost)
-		}
+// verify reports whether password matches stored, the hash of account id,
+// and whether stored should be replaced by a fresh hash (a format-1 hash, an
+// imported plain bcrypt hash, one under a previous key or below the
+// configured cost). An empty or unreadable stored hash verifies the dummy
+// hash instead, so it costs the same and fails.
+func (h *hasher) verify(id user.ID, stored, password string) (ok, rehash bool) {
+	if k, b, found := h.parse(stored, hashPrefix); found {
+		err := h.compare([]byte(b), prehash(k, id, password))
+		return err == nil, err == nil && (k != h.keys.current || bcryptCost(b) < h.cost)
+	}
+	if k, b, found := h.parse(stored, hashPrefixV1); found {
+		err := h.compare([]byte(b), prehashV1(k, password))
+		return err == nil, err == nil
 	}
 	if isPlainBcrypt(stored) {
 		// Imported from a system that hashed the raw password with bcrypt,
@@ -94,10 +119,22 @@ func (h *hasher) verify(stored, password string) (ok, rehash bool) {
 	return false, false
 }
 
+// parse splits a stored hash of the format prefix into the key set its key
+// ID names and the bcrypt hash; false for another format or an unknown key.
+func (h *hasher) parse(stored, prefix string) (*keySet, string, bool) {
+	rest, found := strings.CutPrefix(stored, prefix)
+	if !found {
+		return nil, "", false
+	}
+	kid, b, _ := strings.Cut(rest, "$")
+	k := h.keys.byID(kid)
+	return k, b, k != nil
+}
+
 // burn does the work of one verification and fails: the unknown-email path
 // costs what a known one costs (OWASP ASVS 5.0 V6.3.8).
 func (h *hasher) burn(password string) {
-	_, _ = h.verify(h.dummy, password)
+	_, _ = h.verify("", h.dummy, password)
 }
 
 func isPlainBcrypt(s string) bool {
@@ -133,12 +170,12 @@ func (m *Manager) checkNewPassword(ctx context.Context, password string) error {
 	return nil
 }
 
-// newPasswordHash checks and hashes a password being set; a refusal is a
-// [FieldError] naming field. It runs outside any transaction: bcrypt takes
+// newPasswordHash checks and hashes a password being set for account id; a
+// refusal is a [FieldError] naming field. It runs outside any transaction: bcrypt takes
 // a quarter second and must not hold the write lock.
-func (m *Manager) newPasswordHash(ctx context.Context, field, password string) (string, error) {
+func (m *Manager) newPasswordHash(ctx context.Context, field string, id user.ID, password string) (string, error) {
 	if err := m.checkNewPassword(ctx, password); err != nil {
 		return "", inField(field, err)
 	}
-	return m.hasher.hash(password)
+	return m.hasher.hash(id, password)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/usher-go/usher/user"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -34,14 +35,14 @@ func TestPrehashUsesWholePassword(t *testing.T) {
 	h := testHasher(t)
 	prefix := strings.Repeat("a", 72)
 	a, b := prefix+strings.Repeat("b", 28), prefix+strings.Repeat("c", 28)
-	ha, err := h.hash(a)
+	ha, err := h.hash("u1", a)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := h.verify(ha, a); !ok {
+	if ok, _ := h.verify("u1", ha, a); !ok {
 		t.Fatal("password does not verify against its own hash")
 	}
-	if ok, _ := h.verify(ha, b); ok {
+	if ok, _ := h.verify("u1", ha, b); ok {
 		t.Fatal("password sharing 72 bytes verifies: the pre-hash is missing")
 	}
 	// Control: plain bcrypt cannot tell them apart, which is why we pre-hash.
@@ -50,14 +51,14 @@ func TestPrehashUsesWholePassword(t *testing.T) {
 		t.Fatal("control failed")
 	}
 	for _, pw := range []string{strings.Repeat("é", 512), "пароль-пароль", "\x00\x00\x00\x00\x00\x00\x00\x00", strings.Repeat("z", MaxPasswordBytes)} {
-		hp, err := h.hash(pw)
+		hp, err := h.hash("u1", pw)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ok, _ := h.verify(hp, pw); !ok {
+		if ok, _ := h.verify("u1", hp, pw); !ok {
 			t.Fatalf("%q does not verify", pw[:8])
 		}
-		if ok, _ := h.verify(hp, pw[:len(pw)-1]); ok {
+		if ok, _ := h.verify("u1", hp, pw[:len(pw)-1]); ok {
 			t.Fatalf("%q verifies without its last byte", pw[:8])
 		}
 	}
@@ -68,21 +69,21 @@ func TestPrehashIsKeyed(t *testing.T) {
 	h := testHasher(t)
 	otherKey := []byte("another key, also thirty-two bytes long")
 	other := hasherFor(t, otherKey)
-	stored, _ := h.hash("correct horse")
-	if ok, _ := other.verify(stored, "correct horse"); ok {
+	stored, _ := h.hash("u1", "correct horse")
+	if ok, _ := other.verify("u1", stored, "correct horse"); ok {
 		t.Fatal("hash verifies under another key")
 	}
 	// Rotation: with the old key among the previous ones, the hash verifies
 	// and asks to be rehashed under the new key.
 	rotated := hasherFor(t, otherKey, []byte("0123456789abcdef0123456789abcdef"))
-	if ok, rehash := rotated.verify(stored, "correct horse"); !ok || !rehash {
+	if ok, rehash := rotated.verify("u1", stored, "correct horse"); !ok || !rehash {
 		t.Fatalf("after rotation: ok=%v rehash=%v", ok, rehash)
 	}
-	fresh, _ := rotated.hash("correct horse")
-	if ok, rehash := rotated.verify(fresh, "correct horse"); !ok || rehash {
+	fresh, _ := rotated.hash("u1", "correct horse")
+	if ok, rehash := rotated.verify("u1", fresh, "correct horse"); !ok || rehash {
 		t.Fatalf("rehashed: ok=%v rehash=%v", ok, rehash)
 	}
-	if ok, _ := rotated.verify(stored, "wrong horse"); ok {
+	if ok, _ := rotated.verify("u1", stored, "wrong horse"); ok {
 		t.Fatal("wrong password verifies under the previous key")
 	}
 }
@@ -90,7 +91,7 @@ func TestPrehashIsKeyed(t *testing.T) {
 func TestVerifyRejectsGarbageHashes(t *testing.T) {
 	h := testHasher(t)
 	for _, stored := range []string{"", "plaintext", "$usher1$", "$usher1$$2a$04$short", "$2a$04$short", "$1$md5crypt"} {
-		if ok, rehash := h.verify(stored, "anything"); ok || rehash {
+		if ok, rehash := h.verify("u1", stored, "anything"); ok || rehash {
 			t.Fatalf("%q: ok=%v rehash=%v", stored, ok, rehash)
 		}
 	}
@@ -134,16 +135,57 @@ func TestCheckNewPassword(t *testing.T) {
 // a combining accent, and full-width digits against ASCII ones.
 func TestPasswordsAreNormalized(t *testing.T) {
 	h := testHasher(t)
-	stored, err := h.hash("caf\u00e9 au lait 12")
+	stored, err := h.hash("u1", "caf\u00e9 au lait 12")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, typed := range []string{"cafe\u0301 au lait 12", "caf\u00e9 au lait \uff11\uff12"} {
-		if ok, _ := h.verify(stored, typed); !ok {
+		if ok, _ := h.verify("u1", stored, typed); !ok {
 			t.Errorf("%q does not verify against its normalized twin", typed)
 		}
 	}
-	if ok, _ := h.verify(stored, "cafe au lait 12"); ok {
+	if ok, _ := h.verify("u1", stored, "cafe au lait 12"); ok {
 		t.Error("a password without the accent verifies")
+	}
+}
+
+// A hash is bound to its account: the same password's hash, moved to
+// another user ID, does not verify (invariant 4).
+func TestHashBoundToAccount(t *testing.T) {
+	h := testHasher(t)
+	stored, err := h.hash("alice", "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, rehash := h.verify("alice", stored, "correct horse"); !ok || rehash {
+		t.Fatalf("own account: ok=%v rehash=%v", ok, rehash)
+	}
+	for _, id := range []user.ID{"bob", "", "alic", "alicee"} {
+		if ok, _ := h.verify(id, stored, "correct horse"); ok {
+			t.Errorf("the hash of alice verifies for %q", id)
+		}
+	}
+	// Relabelled as format 1, whose pre-hash names no account, it fails
+	// too: each format has its own key.
+	v1 := hashPrefixV1 + strings.TrimPrefix(stored, hashPrefix)
+	if ok, _ := h.verify("bob", v1, "correct horse"); ok {
+		t.Error("a format-2 hash relabelled as format 1 verifies")
+	}
+}
+
+// A format-1 hash (unbound) still verifies and asks to be rehashed.
+func TestHashV1StillVerifies(t *testing.T) {
+	h := testHasher(t)
+	k := h.keys.current
+	b, err := bcrypt.GenerateFromPassword(prehashV1(k, "correct horse"), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := hashPrefixV1 + k.id + "$" + string(b)
+	if ok, rehash := h.verify("alice", stored, "correct horse"); !ok || !rehash {
+		t.Fatalf("format 1: ok=%v rehash=%v, want true true", ok, rehash)
+	}
+	if ok, _ := h.verify("alice", stored, "wrong horse"); ok {
+		t.Fatal("format 1: a wrong password verifies")
 	}
 }

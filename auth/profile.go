@@ -119,7 +119,7 @@ func (m *Manager) ChangePassword(ctx context.Context, actor *Principal, current,
 	if err != nil {
 		return err
 	}
-	hash, err := m.newPasswordHash(ctx, FieldNewPassword, newPassword)
+	hash, err := m.newPasswordHash(ctx, FieldNewPassword, actor.user.ID, newPassword)
 	if err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func (m *Manager) verifyOwnPassword(ctx context.Context, actor *Principal, passw
 		password = password[:MaxPasswordBytes] // cannot match; still costs a bcrypt
 		stored = ""
 	}
-	if ok, _ := m.hasher.verify(stored, password); !ok {
+	if ok, _ := m.hasher.verify(u.ID, stored, password); !ok {
 		return "", m.loginFailed(ctx, n, u, u.Email, c, failReason)
 	}
 	return key, nil

@@ -55,7 +55,7 @@ func (m *Manager) SignUp(ctx context.Context, in SignUp, c Client) (*Session, er
 	if err != nil {
 		return nil, err
 	}
-	hash, err := m.newPasswordHash(ctx, FieldPassword, in.Password)
+	hash, err := m.newPasswordHash(ctx, FieldPassword, u.ID, in.Password)
 	if err != nil {
 		return nil, err
 	}

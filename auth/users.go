@@ -75,7 +75,7 @@ func (m *Manager) CreateUser(ctx context.Context, actor *Principal, in NewUser) 
 		// Refuse before spending a bcrypt on a request that cannot succeed.
 		return nil, m.refuse(ctx, actor, group.UsersWrite, audit.UserCreated, audit.Target{Type: audit.TargetUser})
 	}
-	hash, err := m.newPasswordHash(ctx, FieldPassword, in.Password)
+	hash, err := m.newPasswordHash(ctx, FieldPassword, u.ID, in.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +294,7 @@ func (m *Manager) ResetPassword(ctx context.Context, actor *Principal, id user.I
 	if !actor.Can(group.UsersWrite) {
 		return m.refuse(ctx, actor, group.UsersWrite, audit.PasswordReset, userTarget(id))
 	}
-	hash, err := m.newPasswordHash(ctx, FieldNewPassword, newPassword)
+	hash, err := m.newPasswordHash(ctx, FieldNewPassword, id, newPassword)
 	if err != nil {
 		return err
 	}
