@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -16,7 +17,8 @@ import (
 //
 // The header is read from the right: each trusted proxy appended the address
 // it received the request from, so the first address from the right that is
-// not a trusted proxy is the client. Entries further left were written by
+// not a trusted proxy is the client. An entry may carry a port or brackets
+// ("198.51.100.1:5123", "[2001:db8::7]:5123"). Entries further left were written by
 // the client and are ignored. A request that did not come from a trusted
 // proxy is left alone, whatever headers it carries (OWASP ASVS 5.0 V4.1.3).
 func TrustProxies(next http.Handler, proxies ...netip.Prefix) http.Handler {
@@ -37,7 +39,7 @@ func TrustProxies(next http.Handler, proxies ...netip.Prefix) http.Handler {
 		}
 		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 		for i := len(hops) - 1; i >= 0; i-- {
-			a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			a, err := parseHop(hops[i])
 			if err != nil {
 				break // malformed: trust nothing further left
 			}
@@ -50,4 +52,23 @@ func TrustProxies(next http.Handler, proxies ...netip.Prefix) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// parseHop reads one X-Forwarded-For entry: an address, as most proxies
+// write it, or with a port ("198.51.100.1:5123", "[2001:db8::7]:5123") or
+// in brackets ("[2001:db8::7]"), as some do.
+func parseHop(hop string) (netip.Addr, error) {
+	hop = strings.TrimSpace(hop)
+	if a, err := netip.ParseAddr(hop); err == nil {
+		return a, nil
+	}
+	if ap, err := netip.ParseAddrPort(hop); err == nil {
+		return ap.Addr(), nil
+	}
+	if inner, ok := strings.CutPrefix(hop, "["); ok {
+		if inner, ok = strings.CutSuffix(inner, "]"); ok {
+			return netip.ParseAddr(inner)
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("auth: X-Forwarded-For entry %q is not an address", hop)
 }

@@ -30,6 +30,11 @@ func TestTrustProxies(t *testing.T) {
 		{"only proxies in the header", "10.0.0.2:443", []string{"10.9.9.9"}, "10.0.0.2"},
 		{"malformed entry stops the walk", "10.0.0.2:443", []string{"198.51.100.1, not-an-ip"}, "10.0.0.2"},
 		{"no header", "10.0.0.2:443", nil, "10.0.0.2"},
+		{"ipv4 with a port", "10.0.0.2:443", []string{"198.51.100.1:5123"}, "198.51.100.1"},
+		{"ipv6 in brackets with a port", "10.0.0.2:443", []string{"[2001:db8::7]:5123"}, "2001:db8::7"},
+		{"ipv6 in brackets", "10.0.0.2:443", []string{"[2001:db8::7]"}, "2001:db8::7"},
+		{"trusted proxy with a port is skipped", "10.0.0.2:443", []string{"198.51.100.1, 10.1.2.3:80"}, "198.51.100.1"},
+		{"empty brackets stop the walk", "10.0.0.2:443", []string{"198.51.100.1, []"}, "10.0.0.2"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
