@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -61,14 +63,19 @@ const busyTimeoutMS = 10000
 // Open opens (creating if needed) the SQLite database named by dsn and
 // brings its schema up to date. dsn is a file path ("users.db") or a "file:"
 // URI ("file:users.db?cache=private"); usher appends the parameters it relies
-// on (busy timeout, WAL, foreign keys, synchronous=NORMAL, BEGIN IMMEDIATE),
-// so the DSN should not set _txlock or those pragmas itself.
+// on (busy timeout, WAL, foreign keys, synchronous=FULL, BEGIN IMMEDIATE),
+// so the DSN should not set _txlock or those pragmas itself. A new file is
+// created with mode 0600 (owner only); its WAL and shared-memory files
+// follow it.
 //
 // Open fails with [ErrInMemory] for an in-memory database and with
 // [ErrSchemaTooNew] for a database written by a newer usher.
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	wdsn, rdsn, err := dsns(dsn)
 	if err != nil {
+		return nil, err
+	}
+	if err := createOwnerOnly(dsn); err != nil {
 		return nil, err
 	}
 	db := &DB{}
@@ -150,6 +157,31 @@ func mmapSize() int64 {
 	return 1 << 30
 }
 
+// synchronous is the writer's synchronous pragma; the durability benchmark
+// compares it with NORMAL.
+var synchronous = "FULL"
+
+// createOwnerOnly creates the database file named by dsn, if it does not
+// exist yet, readable and writable by the owner only (0600): it holds
+// password hashes and sealed secrets (OWASP ASVS 5.0 V13.3.1). SQLite
+// gives the WAL and shared-memory files the database file's mode. An
+// existing file keeps its mode.
+func createOwnerOnly(dsn string) error {
+	path, rawQuery, _ := strings.Cut(dsn, "?")
+	path = strings.TrimPrefix(path, "file:")
+	if q, err := url.ParseQuery(rawQuery); err != nil || (q.Has("mode") && q.Get("mode") != "rwc") {
+		return nil // read-only or read-write modes never create; dsns reports a bad query
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: creating %s: %w", path, err)
+	}
+	return f.Close()
+}
+
 // dsns derives the writer's and the readers' DSN from the caller's.
 func dsns(dsn string) (writer, reader string, err error) {
 	if strings.TrimSpace(dsn) == "" {
@@ -178,9 +210,11 @@ func dsns(dsn string) (writer, reader string, err error) {
 	// busy_timeout first so the others already wait for locks.
 	common := dsn + sep + fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=mmap_size(%d)",
 		busyTimeoutMS, mmapSize())
-	// synchronous=NORMAL is durable across application crashes in WAL mode
-	// and loses at most the last commits on power loss, never integrity.
-	writer = common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	// synchronous=FULL syncs the WAL at every commit, so what a commit
+	// records (a burned TOTP step, a revoked session, a throttle counter)
+	// survives power loss; NORMAL could lose the last commits, and with
+	// them a used code would work again. BENCHMARKS.md measures the cost.
+	writer = common + "&_pragma=journal_mode(WAL)&_pragma=synchronous(" + synchronous + ")&_txlock=immediate"
 	// query_only turns a write sent to a reader by mistake into an error
 	// instead of a second writer competing for the lock.
 	reader = common + "&_pragma=query_only(1)"

@@ -18,6 +18,13 @@
 // query_only pragmas yourself. In-memory databases are refused ([ErrInMemory]); tests
 // use a file under t.TempDir(), which is nearly as fast.
 //
+// A file Open creates gets mode 0600, owner only (its WAL and shared-memory
+// files take the same mode): it holds password hashes and sealed secrets.
+// An existing file keeps its mode; check it. The writer runs with
+// synchronous=FULL, so every commit is synced before it returns and what it
+// records (a used TOTP code, a revoked session, a throttle counter) survives
+// a power loss; BENCHMARKS.md measures the cost (about one fsync a commit).
+//
 // # Connections and concurrency
 //
 // A DB holds two database/sql pools on the one file, in WAL mode so that

@@ -64,7 +64,7 @@ func TestDSNs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"file:/tmp/x.db?cache=private&", "_pragma=busy_timeout(10000)", "_pragma=foreign_keys(1)",
-		"_pragma=journal_mode(WAL)", "_pragma=synchronous(NORMAL)", "_pragma=mmap_size(", "_txlock=immediate"} {
+		"_pragma=journal_mode(WAL)", "_pragma=synchronous(FULL)", "_pragma=mmap_size(", "_txlock=immediate"} {
 		if !strings.Contains(w, want) {
 			t.Errorf("writer DSN %q lacks %q", w, want)
 		}
