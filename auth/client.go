@@ -24,7 +24,7 @@ func (c Client) clean() Client {
 }
 
 func cleanField(s string, max int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ToValidUTF8(cut(s, 4*max), "\uFFFD")
 	s = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return -1

@@ -33,6 +33,7 @@ type LoginResult struct {
 // throttled per account and per client IP ([ThrottledError]); the reason for
 // each failure is kept in the audit trail, not shown to the caller.
 func (m *Manager) Login(ctx context.Context, email, password string, c Client) (*LoginResult, error) {
+	email, password = cut(email, maxEmailInput), cut(password, MaxPasswordBytes+1)
 	c = c.clean()
 	key := accountKey(email)
 	attempted, reason := attemptedEmail(email)
@@ -72,6 +73,23 @@ func (m *Manager) Login(ctx context.Context, email, password string, c Client) (
 		return nil, err
 	}
 	return res, nil
+}
+
+// maxEmailInput is as much of a typed login name as Login reads: any longer
+// is no address (user.MaxEmailLength), give or take surrounding spaces.
+const maxEmailInput = user.MaxEmailLength + 64
+
+// cut returns at most the first n bytes of s. Every input from the network
+// passes through it before anything normalizes, hashes or looks it up, so
+// the work is bounded whatever arrives, and the same for a known account
+// and an unknown one (OWASP ASVS 5.0 V6.3.8; invariant 9). A cut in the
+// middle of a character leaves invalid UTF-8, which every later check
+// refuses.
+func cut(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 // errStale: the account changed between the password check and the

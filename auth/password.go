@@ -30,6 +30,11 @@ type hasher struct {
 	keys  *keyring
 	cost  int
 	dummy string // a hash of a random password, verified for unknown emails
+	// topUp holds hashes of a random password at each cost from
+	// bcrypt.MinCost to cost-1 (index cost-MinCost), so that a failed
+	// comparison against a cheaper stored hash can be brought up to the
+	// work of one at cost (see [hasher.fail]).
+	topUp []string
 	// compare is bcrypt.CompareHashAndPassword; tests count the work through it.
 	compare func(hash, password []byte) error
 }
@@ -40,9 +45,19 @@ func newHasher(keys *keyring, cost int, rnd io.Reader) (*hasher, error) {
 	if _, err := io.ReadFull(rnd, pw); err != nil {
 		return nil, fmt.Errorf("reading randomness: %w", err)
 	}
+	random := base64.RawStdEncoding.EncodeToString(pw)
 	var err error
-	h.dummy, err = h.hash(base64.RawStdEncoding.EncodeToString(pw))
-	return h, err
+	if h.dummy, err = h.hash(random); err != nil {
+		return nil, err
+	}
+	for c := bcrypt.MinCost; c < cost; c++ {
+		b, err := bcrypt.GenerateFromPassword([]byte(random), c)
+		if err != nil {
+			return nil, fmt.Errorf("auth: hashing password: %w", err)
+		}
+		h.topUp = append(h.topUp, string(b))
+	}
+	return h, nil
 }
 
 // prehash is HMAC-SHA-256 of the password in Unicode normalization form
@@ -76,7 +91,11 @@ func (h *hasher) verify(stored, password string) (ok, rehash bool) {
 	if rest, found := strings.CutPrefix(stored, hashPrefix); found {
 		kid, b, _ := strings.Cut(rest, "$")
 		if k := h.keys.byID(kid); k != nil {
-			err := h.compare([]byte(b), prehash(k, password))
+			pre := prehash(k, password)
+			err := h.compare([]byte(b), pre)
+			if err != nil {
+				h.fail(bcryptCost(b), pre)
+			}
 			return err == nil, err == nil && (k != h.keys.current || bcryptCost(b) < h.cost)
 		}
 	}
@@ -88,10 +107,25 @@ func (h *hasher) verify(stored, password string) (ok, rehash bool) {
 			pw = pw[:bcryptMaxInput]
 		}
 		err := h.compare([]byte(stored), pw)
+		if err != nil {
+			h.fail(bcryptCost(stored), pw)
+		}
 		return err == nil, err == nil
 	}
 	h.burn(password)
 	return false, false
+}
+
+// fail tops up a failed comparison against a hash of the given cost, below
+// the configured one, to the work of one at the configured cost: the
+// comparisons at costs c, c+1, ..., cost-1 add 2^c + ... + 2^(cost-1) =
+// 2^cost - 2^c to the 2^c already done. A dormant account whose hash dates
+// from a lower cost, or was imported, then fails as slowly as any other
+// (OWASP ASVS 5.0 V6.3.8). An unreadable cost counts as the least.
+func (h *hasher) fail(c int, password []byte) {
+	for c = max(c, bcrypt.MinCost); c < h.cost; c++ {
+		_ = h.compare([]byte(h.topUp[c-bcrypt.MinCost]), password)
+	}
 }
 
 // burn does the work of one verification and fails: the unknown-email path
