@@ -13,7 +13,7 @@ type Client struct {
 	UserAgent string
 	// DeviceToken is the [LoginResult.DeviceToken] this client was given
 	// at an earlier login to the account, kept in a long-lived cookie
-	// (see [DeviceCookieName]). [Manager.Login] gives attempts that present
+	// (a __Host- cookie in a browser). [Manager.Login] gives attempts that present
 	// a valid one for the account their own throttling budget, which other
 	// clients' failures cannot exhaust. Anything else is ignored.
 	DeviceToken string

@@ -22,7 +22,7 @@ type LoginResult struct {
 	// code and call [Manager.VerifyTOTP] or [Manager.VerifyRecoveryCode].
 	Challenge *Challenge
 	// DeviceToken marks this client as a device that knew the account's
-	// password: keep it in a long-lived cookie ([Manager.SetDeviceCookie])
+	// password: keep it in a long-lived __Host- cookie
 	// and pass it back in [Client.DeviceToken] at the next login, where it
 	// buys a throttling budget of its own. It is set with a Session and
 	// with a Challenge alike: it proves the password, and the second
