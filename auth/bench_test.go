@@ -285,7 +285,7 @@ func BenchmarkLoginFailure(b *testing.B) {
 	db := benchDB(b)
 	clk := newClock()
 	m, err := auth.New(auth.Config{Store: db, SecretKey: testKey, Now: clk.Now,
-		Throttle: auth.ThrottleConfig{PerIPPerMinute: -1, FreeFailures: 1 << 30}})
+		Throttle: auth.ThrottleConfig{PerIPPerMinute: -1, FreeFailures: 1 << 30, AccountFailuresPerDay: 1 << 30}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,10 +6,17 @@ import (
 )
 
 // Client is what usher knows of the request behind an operation: the
-// client's IP (for throttling and the audit trail) and its user agent.
+// client's IP (for throttling and the audit trail), its user agent, and
+// the device token it keeps from an earlier login.
 type Client struct {
 	IP        string
 	UserAgent string
+	// DeviceToken is the [LoginResult.DeviceToken] this client was given
+	// at an earlier login to the account, kept in a long-lived cookie
+	// (a __Host- cookie in a browser). [Manager.Login] gives attempts that present
+	// a valid one for the account their own throttling budget, which other
+	// clients' failures cannot exhaust. Anything else is ignored.
+	DeviceToken string
 }
 
 const (
@@ -20,11 +27,12 @@ const (
 // clean bounds and sanitises the fields: they come from the network and end
 // up in the database and the audit trail.
 func (c Client) clean() Client {
-	return Client{IP: cleanField(c.IP, maxIPLen), UserAgent: cleanField(c.UserAgent, maxUserAgentLen)}
+	return Client{IP: cleanField(c.IP, maxIPLen), UserAgent: cleanField(c.UserAgent, maxUserAgentLen),
+		DeviceToken: cut(c.DeviceToken, maxDeviceTokenLen+1)}
 }
 
 func cleanField(s string, max int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ToValidUTF8(cut(s, 4*max), "\uFFFD")
 	s = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return -1

@@ -113,6 +113,21 @@ type ThrottleConfig struct {
 	// a minute; 0 means [DefaultPerIPPerMinute], negative disables the
 	// per-IP budget.
 	PerIPPerMinute int
+	// PerIPv6SitePerMinute is the budget of login attempts from one IPv6
+	// /48 in a minute, so that a site rotating through its 65,536 /64s
+	// sprays no faster than a few of them; 0 means
+	// [DefaultPerIPv6SitePerMinute]. It is disabled with PerIPPerMinute.
+	PerIPv6SitePerMinute int
+	// AccountFailuresPerDay bounds the password attempts on one account,
+	// from every network together, that present no trusted device token,
+	// per UTC day (NIST SP 800-63B 5.2.2: at most 100 consecutive failed
+	// attempts); 0 means [DefaultAccountFailuresPerDay]. See "Throttling"
+	// in the package documentation for the trade-off.
+	AccountFailuresPerDay int
+	// DeviceTrust is how long a device token ([LoginResult.DeviceToken])
+	// stays valid after it was issued; each login with it renews it. 0
+	// means [DefaultDeviceTrust].
+	DeviceTrust time.Duration
 }
 
 // What a zero field of [Config] means, and the bounds [New] checks.
@@ -131,6 +146,10 @@ const (
 	DefaultBaseDelay      = time.Second
 	DefaultMaxDelay       = 15 * time.Minute
 	DefaultPerIPPerMinute = 60
+
+	DefaultPerIPv6SitePerMinute  = 2 * DefaultPerIPPerMinute
+	DefaultAccountFailuresPerDay = 100
+	DefaultDeviceTrust           = 180 * 24 * time.Hour
 
 	// MaxPasswordBytes is the longest password accepted, in bytes. The
 	// HMAC pre-hash lets all of it count (bcrypt alone stops at 72).
@@ -151,6 +170,9 @@ func (cfg Config) withDefaults() Config {
 	setDefault(&t.BaseDelay, DefaultBaseDelay)
 	setDefault(&t.MaxDelay, DefaultMaxDelay)
 	setDefault(&t.PerIPPerMinute, DefaultPerIPPerMinute)
+	setDefault(&t.PerIPv6SitePerMinute, DefaultPerIPv6SitePerMinute)
+	setDefault(&t.AccountFailuresPerDay, DefaultAccountFailuresPerDay)
+	setDefault(&t.DeviceTrust, DefaultDeviceTrust)
 	return cfg
 }
 
@@ -189,6 +211,8 @@ func (cfg *Config) checkDurations() error {
 		return errors.New("AuditRetention is negative")
 	case t.FreeFailures < 0 || t.BaseDelay < 0 || t.MaxDelay < t.BaseDelay:
 		return errors.New("negative Throttle values, or Throttle.MaxDelay below Throttle.BaseDelay")
+	case t.PerIPv6SitePerMinute < 0 || t.AccountFailuresPerDay < 0 || t.DeviceTrust < 0:
+		return errors.New("negative Throttle values")
 	}
 	return nil
 }

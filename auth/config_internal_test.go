@@ -15,6 +15,8 @@ func TestConfigDefaults(t *testing.T) {
 		Throttle: ThrottleConfig{
 			FreeFailures: DefaultFreeFailures, BaseDelay: DefaultBaseDelay,
 			MaxDelay: DefaultMaxDelay, PerIPPerMinute: DefaultPerIPPerMinute,
+			PerIPv6SitePerMinute: DefaultPerIPv6SitePerMinute, AccountFailuresPerDay: DefaultAccountFailuresPerDay,
+			DeviceTrust: DefaultDeviceTrust,
 		},
 	}
 	if got.BcryptCost != want.BcryptCost || got.MinPasswordLength != want.MinPasswordLength ||
@@ -24,7 +26,8 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	set := Config{
 		BcryptCost: 14, MinPasswordLength: 12, ReauthWindow: time.Minute, IdleTimeout: time.Hour,
-		AbsoluteTimeout: 2 * time.Hour, Throttle: ThrottleConfig{FreeFailures: 3, BaseDelay: 2 * time.Second, MaxDelay: time.Hour, PerIPPerMinute: -1},
+		AbsoluteTimeout: 2 * time.Hour, Throttle: ThrottleConfig{FreeFailures: 3, BaseDelay: 2 * time.Second, MaxDelay: time.Hour, PerIPPerMinute: -1,
+			PerIPv6SitePerMinute: 7, AccountFailuresPerDay: 50, DeviceTrust: time.Hour},
 	}
 	if kept := set.withDefaults(); kept.BcryptCost != 14 || kept.MinPasswordLength != 12 || kept.ReauthWindow != time.Minute ||
 		kept.IdleTimeout != time.Hour || kept.AbsoluteTimeout != 2*time.Hour || kept.Throttle != set.Throttle {

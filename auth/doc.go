@@ -82,6 +82,36 @@
 // refused the same way. When a previous key matches, the check moves to the
 // current key.
 //
+// # Throttling
+//
+// Login throttling slows the guesser, never the owner (OWASP ASVS 5.0
+// V6.3.1, NIST SP 800-63B 5.2.2). The counters live in the store, so every
+// instance on one database shares them. An attempt on an account spends:
+//
+//   - the client IP's budget for the minute ([ThrottleConfig.PerIPPerMinute];
+//     an IPv6 client's /64 counts as one IP) and, for IPv6, its /48's
+//     ([ThrottleConfig.PerIPv6SitePerMinute]), whatever account it names;
+//   - with a device token that a successful login gave this client for
+//     this account ([LoginResult.DeviceToken], passed back in
+//     [Client.DeviceToken]; OWASP's "device cookies"), that device's own
+//     back-off: [ThrottleConfig.FreeFailures] free failures, then a doubling
+//     wait. Nobody else's failures touch it;
+//   - without one, the back-off of the account on the client's network
+//     (IPv4 address, IPv6 /64), and then the account's budget for the UTC
+//     day shared by every network ([ThrottleConfig.AccountFailuresPerDay],
+//     100 by default, NIST SP 800-63B's bound).
+//
+// The trade-off: once a day's budget is spent, which an attacker spread
+// over many networks can do, the account accepts no password without a
+// trusted device until the day ends or an admin calls
+// [Manager.UnlockLogin]; the owner's own devices keep working throughout.
+// Without the budget, a botnet would get FreeFailures guesses on every
+// account from each of its addresses. A host that wants the owner to
+// recover alone from a new device offers a recovery path of its own (an
+// emailed link, after which it calls UnlockLogin). [Manager.RevokeDevices]
+// ends the trust of every device of a user, for a stolen laptop; nothing is
+// stored per device.
+//
 // # Principals
 //
 // A [Principal] is opaque. Its accessors ([Principal.User],

@@ -130,3 +130,9 @@ func (r *keyring) open(keyID string, sealed, aad []byte) ([]byte, error) {
 	}
 	return pt, nil
 }
+
+// deviceKey derives the HMAC key of device tokens (see device.go) from a
+// secret key, apart from every key of a [keySet].
+func deviceKey(secret []byte) ([]byte, error) {
+	return hkdf.Key(sha256.New, secret, nil, "usher device token v1", 32)
+}

@@ -21,6 +21,13 @@ type LoginResult struct {
 	// Challenge is set instead when a second factor is owed: ask for a
 	// code and call [Manager.VerifyTOTP] or [Manager.VerifyRecoveryCode].
 	Challenge *Challenge
+	// DeviceToken marks this client as a device that knew the account's
+	// password: keep it in a long-lived __Host- cookie
+	// and pass it back in [Client.DeviceToken] at the next login, where it
+	// buys a throttling budget of its own. It is set with a Session and
+	// with a Challenge alike: it proves the password, and the second
+	// factor is still owed.
+	DeviceToken string
 }
 
 // Login checks an email and password and opens a session.
@@ -30,19 +37,27 @@ type LoginResult struct {
 // neither the answer nor its timing tells whether an account exists (OWASP
 // ASVS 5.0 V6.3.8). A disabled account is reported, with
 // [ErrAccountDisabled], only after the right password. Attempts are
-// throttled per account and per client IP ([ThrottledError]); the reason for
-// each failure is kept in the audit trail, not shown to the caller.
+// throttled per account and client network, per account and trusted
+// device, per account and day, and per client IP ([ThrottledError]; see
+// "Throttling" in the package documentation); the reason for each failure
+// is kept in the audit trail, not shown to the caller. After the right
+// password the result carries a device token for c to present next time.
 func (m *Manager) Login(ctx context.Context, email, password string, c Client) (*LoginResult, error) {
+	email, password = cut(email, maxEmailInput), cut(password, MaxPasswordBytes+1)
 	c = c.clean()
-	key := accountKey(email)
 	attempted, reason := attemptedEmail(email)
-	n, err := m.reserveAttempt(ctx, key, c, attempted)
+	u, stored, dev, err := m.loginTarget(ctx, email, c)
 	if err != nil {
 		return nil, err
 	}
-	u, stored, err := m.findForLogin(ctx, email)
+	key, n, err := m.admitLogin(ctx, email, c, dev, attempted)
 	if err != nil {
 		return nil, err
+	}
+	if dev == nil {
+		if u, stored, err = m.findForLogin(ctx, email); err != nil {
+			return nil, err
+		}
 	}
 	ok, rehash := false, false
 	switch {
@@ -58,7 +73,33 @@ func (m *Manager) Login(ctx context.Context, email, password string, c Client) (
 	if !ok {
 		return nil, m.loginFailed(ctx, n, u, attempted, c, reason)
 	}
+	return m.passwordPassed(ctx, u, stored, key, password, rehash, dev, c, n, attempted)
+}
+
+// loginTarget looks the account up early only when c presents a validly
+// signed device token, to learn whether it is trusted for this account;
+// otherwise it returns nothing and Login looks up after admission, as
+// before, so an attempt refused by the throttle costs no lookup.
+func (m *Manager) loginTarget(ctx context.Context, email string, c Client) (*user.User, string, *device, error) {
+	d := m.parseDevice(c.DeviceToken)
+	if d == nil {
+		return nil, "", nil, nil
+	}
+	u, stored, err := m.findForLogin(ctx, email)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if d, err = m.trustedFor(ctx, d, u); err != nil || d == nil {
+		return nil, "", nil, err
+	}
+	return u, stored, d, nil
+}
+
+// passwordPassed finishes a login whose password was right.
+func (m *Manager) passwordPassed(ctx context.Context, u *user.User, stored, key, password string,
+	rehash bool, dev *device, c Client, n int, attempted string) (*LoginResult, error) {
 	newHash := ""
+	var err error
 	if rehash {
 		if newHash, err = m.hasher.hash(u.ID, password); err != nil {
 			return nil, err
@@ -71,7 +112,27 @@ func (m *Manager) Login(ctx context.Context, email, password string, c Client) (
 	if err != nil {
 		return nil, err
 	}
+	if res.DeviceToken, err = m.deviceToken(ctx, u, dev); err != nil {
+		return nil, err
+	}
 	return res, nil
+}
+
+// maxEmailInput is as much of a typed login name as Login reads: any longer
+// is no address (user.MaxEmailLength), give or take surrounding spaces.
+const maxEmailInput = user.MaxEmailLength + 64
+
+// cut returns at most the first n bytes of s. Every input from the network
+// passes through it before anything normalizes, hashes or looks it up, so
+// the work is bounded whatever arrives, and the same for a known account
+// and an unknown one (OWASP ASVS 5.0 V6.3.8; invariant 9). A cut in the
+// middle of a character leaves invalid UTF-8, which every later check
+// refuses.
+func cut(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 // errStale: the account changed between the password check and the
@@ -221,27 +282,97 @@ func (m *Manager) loginFailed(ctx context.Context, failures int, u *user.User, a
 	return ErrInvalidCredentials
 }
 
-// accountKey is the throttling key of an email as typed. It does not depend
-// on whether the account exists, so throttling reveals nothing either.
-func accountKey(email string) string {
-	e := strings.ToValidUTF8(strings.ToLower(strings.TrimSpace(email)), "\uFFFD")
-	return "account:" + cleanField(e, user.MaxEmailLength)
+// throttlePrefix begins every throttle key of the account an email as
+// typed names. It does not depend on whether the account exists, so
+// throttling reveals nothing either. cleanField strips control characters,
+// so the 0x1f that ends it appears nowhere else in the email: one account's
+// keys never begin with another's prefix, and [ThrottleStore.ResetPrefix]
+// (UnlockLogin) clears exactly that account's keys.
+func throttlePrefix(email string) string {
+	e := strings.ToValidUTF8(strings.ToLower(strings.TrimSpace(cut(email, maxEmailInput))), "\uFFFD")
+	return "account:" + cleanField(e, user.MaxEmailLength) + "\x1f"
 }
 
-// reserveAttempt admits one password attempt, or refuses
-// it while the account is in its back-off or the client IP has spent its
-// budget for the minute (OWASP ASVS 5.0 V6.3.1, NIST SP 800-63B 5.2.2).
+// accountKey counts the failures of an account's second factor and of
+// re-authentication from a session: whoever gets there is past the
+// password, or holds a session of the account.
+func accountKey(email string) string {
+	return throttlePrefix(email) + "factor"
+}
+
+// admitLogin admits one password attempt on the account email names, and
+// returns the key its consecutive failures count under (reset on success)
+// and their count including this attempt. OWASP ASVS 5.0 V6.3.1, NIST SP
+// 800-63B 5.2.2, and invariant 8: the guesser is slowed, not the owner.
+//
+//   - Every attempt spends the client IP's (and its IPv6 /48's) budget for
+//     the minute.
+//   - With a device token trusted for the account, the attempt backs off
+//     on that device's failures alone.
+//   - Without one, it backs off on the failures from its network (IPv4
+//     address, IPv6 /64), and then spends the account's budget for the day
+//     shared by every untrusted attempt.
+func (m *Manager) admitLogin(ctx context.Context, email string, c Client, dev *device, attempted string) (string, int, error) {
+	if err := m.hitIP(ctx, c, attempted); err != nil {
+		return "", 0, err
+	}
+	p := throttlePrefix(email)
+	if dev != nil {
+		key := p + "dev:" + dev.id
+		n, err := m.backoffAttempt(ctx, key, c, attempted)
+		return key, n, err
+	}
+	key := networkKey(email, c.IP)
+	n, err := m.backoffAttempt(ctx, key, c, attempted)
+	if err != nil {
+		return "", 0, err
+	}
+	return key, n, m.spendDay(ctx, p, c, attempted)
+}
+
+// spendDay counts an untrusted attempt against the account's budget for
+// the UTC day, counted first so that concurrent attempts on every instance
+// cannot together exceed it. Once it is spent only trusted devices get
+// through until the day ends or an admin calls UnlockLogin.
+func (m *Manager) spendDay(ctx context.Context, prefix string, c Client, attempted string) error {
+	now := m.clock()
+	day := now.UTC().Truncate(24 * time.Hour)
+	got, err := m.store.Throttle().AddFailure(ctx, prefix+"day:"+day.Format(time.DateOnly), now)
+	if err != nil {
+		return fmt.Errorf("auth: counting attempt: %w", err)
+	}
+	if got > m.cfg.Throttle.AccountFailuresPerDay {
+		return m.recordThrottled(ctx, &ThrottledError{RetryAfter: day.Add(24 * time.Hour).Sub(now)}, attempted, c)
+	}
+	return nil
+}
+
+// networkKey counts an account's failures from the client network of ip:
+// the network ipThrottleKey keys the per-IP budget by (IPv4 address, IPv6
+// /64).
+func networkKey(email, ip string) string {
+	return throttlePrefix(email) + "net:" + strings.TrimPrefix(ipThrottleKey(ip), "ip:")
+}
+
+// reserveAttempt admits one password check by the holder of a session
+// (re-authentication): the client IP's budget, then key's back-off.
+func (m *Manager) reserveAttempt(ctx context.Context, key string, c Client, attempted string) (int, error) {
+	if err := m.hitIP(ctx, c, attempted); err != nil {
+		return 0, err
+	}
+	return m.backoffAttempt(ctx, key, c, attempted)
+}
+
+// backoffAttempt admits one attempt, or refuses it while key is in its
+// back-off.
 //
 // The attempt is counted as a failure before the password is checked, and
 // a success resets the count. Counting first is what makes the limit hold
 // under concurrency: of a burst of simultaneous attempts, each gets its own
 // count from one atomic increment, and only those within the free failures,
 // or the one that alone follows a finished back-off, go on to bcrypt. It
-// returns the account's failure count including this attempt.
-func (m *Manager) reserveAttempt(ctx context.Context, key string, c Client, attempted string) (int, error) {
-	if err := m.hitIP(ctx, c, attempted); err != nil {
-		return 0, err
-	}
+// returns key's failure count including this attempt.
+func (m *Manager) backoffAttempt(ctx context.Context, key string, c Client, attempted string) (int, error) {
 	n, last, err := m.store.Throttle().Failures(ctx, key)
 	if err != nil {
 		return 0, fmt.Errorf("auth: reading throttle: %w", err)
@@ -285,22 +416,48 @@ func (m *Manager) backoffLeft(n int, last, now time.Time) time.Duration {
 	return max(0, last.Add(m.backoff(n)).Sub(now))
 }
 
-// hitIP counts an attempt against the client IP's budget for the minute.
+// hitIP counts an attempt against the client IP's budget for the minute,
+// and an IPv6 client's against its /48's as well.
 func (m *Manager) hitIP(ctx context.Context, c Client, attempted string) error {
 	ipKey := ipThrottleKey(c.IP)
 	if ipKey == "" || m.cfg.Throttle.PerIPPerMinute <= 0 {
 		return nil
 	}
+	if err := m.hitWindow(ctx, ipKey, m.cfg.Throttle.PerIPPerMinute, c, attempted); err != nil {
+		return err
+	}
+	if site := siteKey(c.IP); site != "" {
+		return m.hitWindow(ctx, site, m.cfg.Throttle.PerIPv6SitePerMinute, c, attempted)
+	}
+	return nil
+}
+
+// hitWindow counts one hit on key in this minute's window and refuses it
+// beyond budget.
+func (m *Manager) hitWindow(ctx context.Context, key string, budget int, c Client, attempted string) error {
 	now := m.clock()
 	window := now.Truncate(time.Minute)
-	hits, err := m.store.Throttle().Hit(ctx, ipKey, window)
+	hits, err := m.store.Throttle().Hit(ctx, key, window)
 	if err != nil {
 		return fmt.Errorf("auth: counting attempt: %w", err)
 	}
-	if hits > m.cfg.Throttle.PerIPPerMinute {
+	if hits > budget {
 		return m.recordThrottled(ctx, &ThrottledError{RetryAfter: window.Add(time.Minute).Sub(now)}, attempted, c)
 	}
 	return nil
+}
+
+// siteKey is the key of an IPv6 address's /48, the usual allocation to one
+// site: a client that holds one can rotate through 65,536 /64s, each with a
+// per-IP budget of its own, so the /48 has a budget too. "" for IPv4 and
+// what does not parse.
+func siteKey(ip string) string {
+	addr, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(ip, "["), "]"))
+	if err != nil || !addr.Unmap().Is6() {
+		return ""
+	}
+	p, _ := addr.WithZone("").Prefix(48)
+	return "ip48:" + p.String()
 }
 
 // recordThrottled writes the throttled attempt to the audit trail and

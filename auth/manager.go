@@ -25,10 +25,12 @@ type Manager struct {
 	catalog *group.Catalog
 	hasher  *hasher
 	keys    *keyring
-	log     *slog.Logger
-	now     func() time.Time
-	rand    io.Reader
-	perms   permCache
+	// deviceKeys sign device tokens (device.go), current first.
+	deviceKeys [][]byte
+	log        *slog.Logger
+	now        func() time.Time
+	rand       io.Reader
+	perms      permCache
 }
 
 // New checks cfg and returns a Manager. Errors in cfg wrap
@@ -69,6 +71,9 @@ func New(cfg Config) (*Manager, error) {
 		m.rand = rand.Reader
 	}
 	if m.keys, err = newKeyring(cfg.SecretKey, cfg.PreviousSecretKeys); err != nil {
+		return nil, bad("%v", err)
+	}
+	if m.deviceKeys, err = deviceKeys(cfg); err != nil {
 		return nil, bad("%v", err)
 	}
 	if m.hasher, err = newHasher(m.keys, cfg.BcryptCost, m.rand); err != nil {

@@ -41,6 +41,11 @@ type hasher struct {
 	keys  *keyring
 	cost  int
 	dummy string // a hash of a random password, verified for unknown emails
+	// topUp holds hashes of a random password at each cost from
+	// bcrypt.MinCost to cost-1 (index cost-MinCost), so that a failed
+	// comparison against a cheaper stored hash can be brought up to the
+	// work of one at cost (see [hasher.fail]).
+	topUp []string
 	// compare is bcrypt.CompareHashAndPassword; tests count the work through it.
 	compare func(hash, password []byte) error
 }
@@ -51,9 +56,19 @@ func newHasher(keys *keyring, cost int, rnd io.Reader) (*hasher, error) {
 	if _, err := io.ReadFull(rnd, pw); err != nil {
 		return nil, fmt.Errorf("reading randomness: %w", err)
 	}
+	random := base64.RawStdEncoding.EncodeToString(pw)
 	var err error
-	h.dummy, err = h.hash("", base64.RawStdEncoding.EncodeToString(pw))
-	return h, err
+	if h.dummy, err = h.hash("", random); err != nil {
+		return nil, err
+	}
+	for c := bcrypt.MinCost; c < cost; c++ {
+		b, err := bcrypt.GenerateFromPassword([]byte(random), c)
+		if err != nil {
+			return nil, fmt.Errorf("auth: hashing password: %w", err)
+		}
+		h.topUp = append(h.topUp, string(b))
+	}
+	return h, nil
 }
 
 // prehash is HMAC-SHA-256 of the account's user ID, length first, and the
@@ -95,15 +110,16 @@ func (h *hasher) hash(id user.ID, password string) (string, error) {
 // and whether stored should be replaced by a fresh hash (a format-1 hash, an
 // imported plain bcrypt hash, one under a previous key or below the
 // configured cost). An empty or unreadable stored hash verifies the dummy
-// hash instead, so it costs the same and fails.
+// hash instead, so it costs the same and fails; a failure against a hash
+// cheaper than the configured cost is topped up to it ([hasher.fail]).
 func (h *hasher) verify(id user.ID, stored, password string) (ok, rehash bool) {
 	if k, b, found := h.parse(stored, hashPrefix); found {
-		err := h.compare([]byte(b), prehash(k, id, password))
-		return err == nil, err == nil && (k != h.keys.current || bcryptCost(b) < h.cost)
+		ok := h.check(b, prehash(k, id, password))
+		return ok, ok && (k != h.keys.current || bcryptCost(b) < h.cost)
 	}
 	if k, b, found := h.parse(stored, hashPrefixV1); found {
-		err := h.compare([]byte(b), prehashV1(k, password))
-		return err == nil, err == nil
+		ok := h.check(b, prehashV1(k, password))
+		return ok, ok
 	}
 	if isPlainBcrypt(stored) {
 		// Imported from a system that hashed the raw password with bcrypt,
@@ -112,8 +128,8 @@ func (h *hasher) verify(id user.ID, stored, password string) (ok, rehash bool) {
 		if len(pw) > bcryptMaxInput {
 			pw = pw[:bcryptMaxInput]
 		}
-		err := h.compare([]byte(stored), pw)
-		return err == nil, err == nil
+		ok := h.check(stored, pw)
+		return ok, ok
 	}
 	h.burn(password)
 	return false, false
@@ -129,6 +145,28 @@ func (h *hasher) parse(stored, prefix string) (*keySet, string, bool) {
 	kid, b, _ := strings.Cut(rest, "$")
 	k := h.keys.byID(kid)
 	return k, b, k != nil
+}
+
+// check compares pre with the bcrypt hash b and, when it fails, tops the
+// work up to the configured cost.
+func (h *hasher) check(b string, pre []byte) bool {
+	if err := h.compare([]byte(b), pre); err != nil {
+		h.fail(bcryptCost(b), pre)
+		return false
+	}
+	return true
+}
+
+// fail tops up a failed comparison against a hash of the given cost, below
+// the configured one, to the work of one at the configured cost: the
+// comparisons at costs c, c+1, ..., cost-1 add 2^c + ... + 2^(cost-1) =
+// 2^cost - 2^c to the 2^c already done. A dormant account whose hash dates
+// from a lower cost, or was imported, then fails as slowly as any other
+// (OWASP ASVS 5.0 V6.3.8). An unreadable cost counts as the least.
+func (h *hasher) fail(c int, password []byte) {
+	for c = max(c, bcrypt.MinCost); c < h.cost; c++ {
+		_ = h.compare([]byte(h.topUp[c-bcrypt.MinCost]), password)
+	}
 }
 
 // burn does the work of one verification and fails: the unknown-email path

@@ -213,5 +213,7 @@ func (m *Manager) PruneSessions(ctx context.Context) (int, error) {
 	if _, err := m.store.Challenges().DeleteExpired(ctx, now); err != nil {
 		return n, err
 	}
-	return n, m.store.Throttle().Prune(ctx, now.Add(-m.cfg.Throttle.MaxDelay-time.Hour))
+	// A day's budget (spendDay) must outlive its day.
+	keep := max(m.cfg.Throttle.MaxDelay, 24*time.Hour) + time.Hour
+	return n, m.store.Throttle().Prune(ctx, now.Add(-keep))
 }

@@ -159,10 +159,22 @@ type ThrottleStore interface {
 	AddFailure(ctx context.Context, key string, at time.Time) (int, error)
 	// ResetFailures forgets key's failures (none is not an error).
 	ResetFailures(ctx context.Context, key string) error
+	// ResetPrefix forgets the failures of every key that begins with
+	// prefix, compared byte by byte (none is not an error). The Manager
+	// ends prefix with a byte its keys hold nowhere else.
+	ResetPrefix(ctx context.Context, prefix string) error
 	// Hit counts one attempt for key in the fixed window that starts at
 	// window and returns the count so far in it, this one included. A hit
 	// in a newer window starts the count again at 1. Atomic.
 	Hit(ctx context.Context, key string, window time.Time) (int, error)
 	// Prune forgets failures last recorded, and windows started, before t.
+	// Device generations stay.
 	Prune(ctx context.Context, before time.Time) error
+	// DeviceGeneration returns the user's device-trust generation: 0 for
+	// a user whose devices were never revoked, and for an unknown user.
+	DeviceGeneration(ctx context.Context, id user.ID) (int64, error)
+	// RevokeDevices adds one to the user's device generation, atomically,
+	// and returns the new value; for an unknown user it stores nothing and
+	// returns 0. The generation goes with its user ([user.Store.Delete]).
+	RevokeDevices(ctx context.Context, id user.ID) (int64, error)
 }

@@ -223,8 +223,12 @@ func (m *Manager) passSecondFactor(ctx context.Context, tx Store, rec func(*audi
 	if err := tx.Users().SetLastLogin(ctx, u.ID, m.clock()); err != nil {
 		return nil, err
 	}
-	if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
-		return nil, err
+	// The password step's count from this network ends here too: it was
+	// left alone when the challenge opened (completeLogin).
+	for _, k := range []string{key, networkKey(u.Email, c.IP)} {
+		if err := tx.Throttle().ResetFailures(ctx, k); err != nil {
+			return nil, err
+		}
 	}
 	s, err := m.issueSession(ctx, tx, u, c)
 	if err != nil {

@@ -314,9 +314,11 @@ func (m *Manager) ResetPassword(ctx context.Context, actor *Principal, id user.I
 	})
 }
 
-// UnlockLogin clears a user's consecutive login failures, ending any
-// back-off at once (for a user who proved who they are some other way). It
-// needs users:write and every permission of the user's group.
+// UnlockLogin clears every throttling count of a user's account (the
+// back-off of each network and device, the day's budget, the second
+// factor's failures), ending any back-off at once (for a user who proved
+// who they are some other way). It needs users:write and every permission
+// of the user's group.
 func (m *Manager) UnlockLogin(ctx context.Context, actor *Principal, id user.ID) error {
 	return m.change(ctx, actor, group.UsersWrite, audit.LoginUnlocked, userTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
 		u, err := tx.Users().Get(ctx, id)
@@ -326,6 +328,6 @@ func (m *Manager) UnlockLogin(ctx context.Context, actor *Principal, id user.ID)
 		if err := m.mayManageUser(ctx, tx, a, id); err != nil {
 			return err
 		}
-		return tx.Throttle().ResetFailures(ctx, accountKey(u.Email))
+		return tx.Throttle().ResetPrefix(ctx, throttlePrefix(u.Email))
 	})
 }

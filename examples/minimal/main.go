@@ -165,7 +165,21 @@ func routes(m *auth.Manager) http.Handler {
 		}
 		reply(w, map[string]any{"id": u.ID, "email": u.Email})
 	})))
-	return m.Middleware(mux)
+	return limitBody(m.Middleware(mux))
+}
+
+// maxBody bounds every request body: nothing this host accepts (forms of an
+// email, a name, a password, a code) comes near it, so the server never
+// reads more than it can use (usher cuts oversized fields too).
+const maxBody = 64 << 10
+
+// limitBody wraps every handler's body in http.MaxBytesReader: a larger
+// body fails to parse (FormValue returns "") instead of being read in full.
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // fail maps usher's errors to HTTP statuses. The host owns this mapping and

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/usher-go/usher/store/internal/keyrange"
+	"github.com/usher-go/usher/user"
 )
 
 // Throttle keys are stored as bytea (see 0001_init.sql): the Manager builds
@@ -73,4 +75,51 @@ func (ts throttleStore) Prune(ctx context.Context, before time.Time) error {
 		return wrap("throttle prune", err)
 	}
 	return nil
+}
+
+// ResetPrefix deletes a range of the primary key: the keys that begin with
+// prefix (bytea compares byte by byte).
+func (ts throttleStore) ResetPrefix(ctx context.Context, prefix string) error {
+	q, args := `DELETE FROM throttle_failures WHERE key >= $1`, []any{[]byte(prefix)}
+	if end, ok := keyrange.End(prefix); ok {
+		q, args = q+` AND key < $2`, append(args, []byte(end))
+	}
+	if _, err := ts.s.q.Exec(ctx, q, args...); err != nil {
+		return wrap("throttle reset prefix", err)
+	}
+	return nil
+}
+
+func (ts throttleStore) DeviceGeneration(ctx context.Context, id user.ID) (int64, error) {
+	if !storable(string(id)) {
+		return 0, nil
+	}
+	var g int64
+	err := ts.s.q.QueryRow(ctx, `SELECT generation FROM device_generations WHERE user_id = $1`, string(id)).Scan(&g)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, wrap("device generation", err)
+	}
+	return g, nil
+}
+
+// RevokeDevices is one upsert that inserts only for an existing user.
+func (ts throttleStore) RevokeDevices(ctx context.Context, id user.ID) (int64, error) {
+	if !storable(string(id)) {
+		return 0, nil
+	}
+	const q = `INSERT INTO device_generations AS d (user_id, generation) SELECT id, 1 FROM users WHERE id = $1
+		ON CONFLICT (user_id) DO UPDATE SET generation = d.generation + 1
+		RETURNING d.generation`
+	var g int64
+	err := ts.s.q.QueryRow(ctx, q, string(id)).Scan(&g)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, wrap("revoke devices", err)
+	}
+	return g, nil
 }

@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"time"
+
+	"github.com/usher-go/usher/store/internal/keyrange"
+	"github.com/usher-go/usher/user"
 )
 
 func (ts throttleStore) Failures(ctx context.Context, key string) (int, time.Time, error) {
@@ -66,4 +69,45 @@ func (ts throttleStore) Prune(ctx context.Context, before time.Time) error {
 		return wrap("throttle prune", err)
 	}
 	return nil
+}
+
+// ResetPrefix deletes a range of the primary key: the keys that begin with
+// prefix (TEXT compares byte by byte under SQLite's default collation).
+func (ts throttleStore) ResetPrefix(ctx context.Context, prefix string) error {
+	q, args := `DELETE FROM throttle_failures WHERE key >= ?`, []any{prefix}
+	if end, ok := keyrange.End(prefix); ok {
+		q, args = q+` AND key < ?`, append(args, end)
+	}
+	if _, err := ts.s.w.ExecContext(ctx, q, args...); err != nil {
+		return wrap("throttle reset prefix", err)
+	}
+	return nil
+}
+
+func (ts throttleStore) DeviceGeneration(ctx context.Context, id user.ID) (int64, error) {
+	var g int64
+	err := ts.s.r.QueryRowContext(ctx, `SELECT generation FROM device_generations WHERE user_id = ?`, string(id)).Scan(&g)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, wrap("device generation", err)
+	}
+	return g, nil
+}
+
+// RevokeDevices is one upsert that inserts only for an existing user.
+func (ts throttleStore) RevokeDevices(ctx context.Context, id user.ID) (int64, error) {
+	const q = `INSERT INTO device_generations (user_id, generation) SELECT id, 1 FROM users WHERE id = ?
+		ON CONFLICT (user_id) DO UPDATE SET generation = generation + 1
+		RETURNING generation`
+	var g int64
+	err := ts.s.w.QueryRowContext(ctx, q, string(id)).Scan(&g)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, wrap("revoke devices", err)
+	}
+	return g, nil
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/user"
 )
 
 var throttleTests = []test{
@@ -15,6 +17,64 @@ var throttleTests = []test{
 	{"Prune", testThrottlePrune},
 	{"ConcurrentFailures", testThrottleConcurrentFailures},
 	{"ConcurrentHits", testThrottleConcurrentHits},
+	{"ResetPrefix", testThrottleResetPrefix},
+	{"DeviceGeneration", testDeviceGeneration},
+}
+
+func testThrottleResetPrefix(t *testing.T, s auth.Store) {
+	th := s.Throttle()
+	id := newID()
+	prefix := "account:" + id + "\x1f"
+	in := []string{prefix, prefix + "net:203.0.113.7", prefix + "dev:\xff\x00", prefix + "\xff\xff"}
+	out := []string{"account:" + id, "account:" + id + "\x1e", "account:" + id + "\x20", "account:" + id + "x\x1f", "ip:" + id}
+	for _, k := range append(slices.Clone(in), out...) {
+		_, err := th.AddFailure(ctx(t), k, at(0))
+		must(t, "AddFailure", err)
+	}
+	must(t, "ResetPrefix", th.ResetPrefix(ctx(t), prefix))
+	must(t, "ResetPrefix(no match)", th.ResetPrefix(ctx(t), "nothing:"+newID()))
+	for _, k := range in {
+		if n, _, err := th.Failures(ctx(t), k); err != nil || n != 0 {
+			t.Errorf("Failures(%q) after ResetPrefix = %d, %v; want 0", k, n, err)
+		}
+	}
+	for _, k := range out {
+		if n, _, err := th.Failures(ctx(t), k); err != nil || n != 1 {
+			t.Errorf("Failures(%q), not under the prefix, after ResetPrefix = %d, %v; want 1", k, n, err)
+		}
+	}
+}
+
+func testDeviceGeneration(t *testing.T, s auth.Store) {
+	th := s.Throttle()
+	u := createUser(t, s, group.UsersID)
+	gen := func(id user.ID, want int64) {
+		t.Helper()
+		g, err := th.DeviceGeneration(ctx(t), id)
+		must(t, "DeviceGeneration", err)
+		if g != want {
+			t.Errorf("DeviceGeneration(%s) = %d, want %d", id, g, want)
+		}
+	}
+	gen(u.ID, 0)
+	gen("no-such-user", 0)
+	gen("bad\xff\x00id", 0)
+	for want := int64(1); want <= 3; want++ {
+		g, err := th.RevokeDevices(ctx(t), u.ID)
+		must(t, "RevokeDevices", err)
+		if g != want {
+			t.Errorf("RevokeDevices #%d = %d, want %d", want, g, want)
+		}
+	}
+	gen(u.ID, 3)
+	must(t, "Prune", th.Prune(ctx(t), at(100*365*24*time.Hour)))
+	gen(u.ID, 3)
+	if g, err := th.RevokeDevices(ctx(t), "no-such-user"); err != nil || g != 0 {
+		t.Errorf("RevokeDevices(unknown user) = %d, %v; want 0, nil", g, err)
+	}
+	gen("no-such-user", 0)
+	must(t, "Delete", s.Users().Delete(ctx(t), u.ID))
+	gen(u.ID, 0)
 }
 
 func testThrottleFailures(t *testing.T, s auth.Store) {
