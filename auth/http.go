@@ -21,6 +21,11 @@ func routeTarget(r *http.Request) audit.Target {
 // plant or read it (OWASP ASVS 5.0 V3.3.1).
 const CookieName = "__Host-usher_session"
 
+// DeviceCookieName is the cookie that keeps a [LoginResult.DeviceToken]:
+// long-lived, __Host- prefixed, HttpOnly. [ClientFrom] reads it back into
+// [Client.DeviceToken].
+const DeviceCookieName = "__Host-usher_device"
+
 type ctxKey struct{}
 
 // WithPrincipal returns ctx carrying p; [Manager.Middleware] does this.
@@ -35,13 +40,33 @@ func PrincipalFrom(ctx context.Context) (*Principal, bool) {
 }
 
 // ClientFrom returns the client IP (from RemoteAddr; put a proxy-aware
-// middleware in front if you sit behind one) and user agent of r.
+// middleware in front if you sit behind one), user agent and device token
+// (the [DeviceCookieName] cookie) of r.
 func ClientFrom(r *http.Request) Client {
 	ip := r.RemoteAddr
 	if host, _, err := net.SplitHostPort(ip); err == nil {
 		ip = host
 	}
-	return Client{IP: ip, UserAgent: r.UserAgent()}.clean()
+	c := Client{IP: ip, UserAgent: r.UserAgent()}
+	if dc, err := r.Cookie(DeviceCookieName); err == nil {
+		c.DeviceToken = dc.Value
+	}
+	return c.clean()
+}
+
+// SetDeviceCookie keeps a login's device token ([LoginResult.DeviceToken])
+// in the browser for Config.Throttle.DeviceTrust, so the next login from it has its
+// own throttling budget. An empty token writes nothing. The cookie is
+// HttpOnly and SameSite=Strict: only the login form needs it.
+func (m *Manager) SetDeviceCookie(w http.ResponseWriter, token string) {
+	if token == "" {
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: DeviceCookieName, Value: token, Path: "/",
+		MaxAge: int(m.cfg.Throttle.DeviceTrust.Seconds()), Expires: m.now().Add(m.cfg.Throttle.DeviceTrust),
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode,
+	})
 }
 
 // SetSessionCookie writes the session token to the client: __Host- prefix,

@@ -88,6 +88,9 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
+	// This browser knew the password: its next logins have a throttling
+	// budget of their own, whatever others guess.
+	s.m.SetDeviceCookie(w, res.DeviceToken)
 	// A login in this browser ends whatever login was here before: an
 	// earlier session, or someone's unfinished two-step login.
 	if err := s.m.Logout(r.Context(), auth.TokenFrom(r)); err != nil {

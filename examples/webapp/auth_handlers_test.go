@@ -5,10 +5,12 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/totp"
 )
 
@@ -335,4 +337,32 @@ func TestChallengeCookieEndsWithLogout(t *testing.T) {
 	if p := b.get("/login/2fa"); p.has("Code from your authenticator app") {
 		t.Fatal("the admin's second step is still offered after Bob's logout")
 	}
+}
+
+// A browser that logged in before keeps a device cookie, and with it a
+// login budget of its own: someone guessing the password from the same
+// network does not lock the owner out (issue 8, OWASP device cookies).
+func TestDeviceCookieKeepsTheOwnerIn(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	a.signup()
+	owner := a.login("admin@example.com", adminPassword)
+	u, _ := url.Parse(a.srv.URL)
+	if !slices.ContainsFunc(owner.c.Jar.Cookies(u), func(c *http.Cookie) bool { return c.Name == auth.DeviceCookieName }) {
+		t.Fatal("no device cookie after login")
+	}
+	owner.post("/logout")
+
+	guesser := a.browser()
+	var p page
+	for range 10 {
+		if p = guesser.post("/login", "email", "admin@example.com", "password", "wrong password"); p.status == http.StatusTooManyRequests {
+			break
+		}
+	}
+	want(t, "the guesser is throttled", p, http.StatusTooManyRequests, "Too many attempts")
+	want(t, "a new browser on the same network waits too", a.browser().post("/login", "email", "admin@example.com", "password", adminPassword),
+		http.StatusTooManyRequests, "Too many attempts")
+	want(t, "the owner's browser gets in", owner.post("/login", "email", "admin@example.com", "password", adminPassword),
+		http.StatusOK, "<h1>Dashboard</h1>")
 }
