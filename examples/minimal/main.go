@@ -96,7 +96,7 @@ func routes(m *auth.Manager) http.Handler {
 			return
 		}
 		m.SetDeviceCookie(w, res.DeviceToken) // read back by auth.ClientFrom at the next login
-		if res.Challenge != nil { // two-factor: the client answers at /login/totp
+		if res.Challenge != nil {             // two-factor: the client answers at /login/totp
 			reply(w, map[string]any{"challenge": res.Challenge.Token, "methods": res.Challenge.Methods})
 			return
 		}
