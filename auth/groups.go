@@ -81,7 +81,8 @@ func (m *Manager) CreateGroup(ctx context.Context, actor *Principal, g group.Gro
 // UpdateGroup replaces the Name, Description, Permissions and
 // RequireTwoFactor of the group with g.ID. It needs groups:write; the actor
 // must hold every permission the group grants before and after the edit;
-// the admin group keeps "*". Members get the new permissions on their very
+// the admin group keeps "*"; a member of the group cannot clear its
+// RequireTwoFactor (another group editor must). Members get the new permissions on their very
 // next request. The audit event holds the permission lists before and
 // after.
 func (m *Manager) UpdateGroup(ctx context.Context, actor *Principal, g group.Group) (*group.Group, error) {
@@ -100,6 +101,9 @@ func (m *Manager) UpdateGroup(ctx context.Context, actor *Principal, g group.Gro
 		if err := mayManage(a, old); err != nil {
 			return err
 		}
+		if err := ownPolicyKept(a, old, &g); err != nil {
+			return err
+		}
 		if err := mayManage(a, &g); err != nil {
 			return err
 		}
@@ -113,6 +117,18 @@ func (m *Manager) UpdateGroup(ctx context.Context, actor *Principal, g group.Gro
 		return nil, err
 	}
 	return out, nil
+}
+
+// ownPolicyKept refuses a member of old clearing its two-factor
+// requirement: nobody changes their own group, and a member who could
+// loosen its policy could then drop its own second factor. Tightening it,
+// or editing the name and description, changes nothing a member could
+// gain by; a permission added is one the actor holds already ([mayManage]).
+func ownPolicyKept(a *Principal, old, g *group.Group) error {
+	if a.user.GroupID == string(old.ID) && old.RequireTwoFactor && !g.RequireTwoFactor {
+		return fmt.Errorf("%w: nobody clears their own group's two-factor requirement", ErrForbidden)
+	}
+	return nil
 }
 
 // DeleteGroup removes an empty group. It needs groups:write and every

@@ -102,7 +102,10 @@ func (m *Manager) CreateUser(ctx context.Context, actor *Principal, in NewUser) 
 // UpdateUser changes a user's name, email or group. It needs users:write;
 // the actor must hold every permission of the user's group and of the new
 // group; nobody changes their own group; the last enabled admin cannot be
-// moved out of the admin group. A group change applies to the user's very
+// moved out of the admin group. On the actor's own account UpdateProfile's
+// rules hold too: the name needs profile:update_name, and the email is
+// refused (ErrForbidden): change it with [Manager.UpdateProfile], which
+// asks for the password and ends the other sessions. A group change applies to the user's very
 // next request.
 func (m *Manager) UpdateUser(ctx context.Context, actor *Principal, id user.ID, up UserUpdate) (*user.User, error) {
 	ch, err := parseNameEmail(up.Name, up.Email)
@@ -120,6 +123,9 @@ func (m *Manager) UpdateUser(ctx context.Context, actor *Principal, id user.ID, 
 		}
 		before, after := map[string]any{}, map[string]any{}
 		ch.apply(u, before, after)
+		if err := selfUpdateAllowed(a, u, after); err != nil {
+			return err
+		}
 		if up.GroupID != nil && string(*up.GroupID) != u.GroupID {
 			if err := m.checkRegroup(ctx, tx, a, u, *up.GroupID); err != nil {
 				return err
@@ -140,6 +146,21 @@ func (m *Manager) UpdateUser(ctx context.Context, actor *Principal, id user.ID, 
 		return nil, err
 	}
 	return out, nil
+}
+
+// selfUpdateAllowed applies UpdateProfile's rules to an actor changing its
+// own account through UpdateUser, so users:write is no way around them: the
+// name needs profile:update_name, and the email, the login name, changes
+// only through UpdateProfile, which asks for the password and ends the
+// other sessions.
+func selfUpdateAllowed(a *Principal, u *user.User, after map[string]any) error {
+	if u.ID != a.user.ID {
+		return nil
+	}
+	if _, changed := after[audit.DetailEmail]; changed {
+		return fmt.Errorf("%w: change your own email with UpdateProfile", ErrForbidden)
+	}
+	return profileAllowed(a, after)
 }
 
 // nameEmail is a validated change of name and email; nil fields stay.
