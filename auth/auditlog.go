@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/group"
@@ -75,4 +76,35 @@ func (m *Manager) Record(ctx context.Context, actor *Principal, action audit.Act
 		e.IP, e.UserAgent = c.IP, c.UserAgent
 	}
 	return m.atomic(ctx, func(_ Store, rec func(*audit.Event) error) error { return rec(e) })
+}
+
+// MaxTargetIDLength bounds, in bytes, the target ID of an event written to
+// the audit trail; a longer one (it may come from a URL) is cut, as the
+// client's IP and user agent are.
+const MaxTargetIDLength = 256
+
+const (
+	maxTargetTypeLength = 64
+	maxReasonLength     = 1024
+)
+
+// cutBytes returns s cut to at most max bytes, without splitting a UTF-8
+// sequence at the cut. The bytes kept are left as they are: the stores say
+// what they do with text they cannot hold.
+func cutBytes(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	s = s[:max]
+	// Drop a multi-byte sequence the cut left unfinished: it starts in
+	// the last three bytes.
+	for i := len(s) - 1; i >= 0 && i >= len(s)-3; i-- {
+		if utf8.RuneStart(s[i]) {
+			if !utf8.FullRuneInString(s[i:]) {
+				s = s[:i]
+			}
+			break
+		}
+	}
+	return s
 }

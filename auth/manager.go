@@ -104,11 +104,15 @@ func (m *Manager) newID() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// record appends e inside tx, filling the time.
+// record appends e inside tx, filling the time and bounding the fields
+// that may come from a request.
 func (m *Manager) record(ctx context.Context, tx Store, e *audit.Event) error {
 	if e.Time.IsZero() {
 		e.Time = m.clock()
 	}
+	e.Target.Type = cutBytes(e.Target.Type, maxTargetTypeLength)
+	e.Target.ID = cutBytes(e.Target.ID, MaxTargetIDLength)
+	e.Reason = cutBytes(e.Reason, maxReasonLength)
 	if err := tx.Audit().Append(ctx, e); err != nil {
 		return fmt.Errorf("auth: writing audit event: %w", err)
 	}

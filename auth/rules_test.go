@@ -1,10 +1,14 @@
 package auth_test
 
 import (
+	"strings"
 	"testing"
+	"unicode/utf8"
 
+	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/user"
 )
 
 // UpdateUser on the actor's own account follows UpdateProfile's rules: the
@@ -67,5 +71,59 @@ func TestOwnGroupTwoFactorPolicy(t *testing.T) {
 	g.RequireTwoFactor = false
 	if _, err := e.m.UpdateGroup(e.ctx, admin, *g); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Group names and descriptions are checked like user names: valid UTF-8,
+// no control or bidirectional control characters. A name PostgreSQL cannot
+// store reaches no store.
+func TestGroupTextChecked(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	tests := []struct {
+		name, gname, desc, field string
+		want                     error
+	}{
+		{"name invalid UTF-8", "Ops\xff", "", auth.FieldName, group.ErrInvalidName},
+		{"name bidi override", "Ops\u202e", "", auth.FieldName, group.ErrInvalidName},
+		{"description invalid UTF-8", "Ops", "a\xc3", auth.FieldDescription, group.ErrInvalidDescription},
+		{"description bidi isolate", "Ops", "a\u2066b", auth.FieldDescription, group.ErrInvalidDescription},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := e.m.CreateGroup(e.ctx, admin, group.Group{Name: tt.gname, Description: tt.desc,
+				Permissions: []group.Permission{"backups:read"}})
+			wantErr(t, err, tt.want)
+			wantField(t, err, tt.field)
+			_, err = e.m.UpdateGroup(e.ctx, admin, group.Group{ID: group.UsersID, Name: tt.gname, Description: tt.desc,
+				Permissions: []group.Permission{group.ProfileAll}})
+			wantErr(t, err, tt.want)
+			wantField(t, err, tt.field)
+		})
+	}
+}
+
+// A target ID written to the audit trail is bounded like other fields: an
+// 8 KiB ID in a refused request is recorded, cut to auth.MaxTargetIDLength.
+func TestAuditTargetIDBounded(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	_, bob := e.user(admin, "bob@example.com", group.UsersID)
+	long := user.ID(strings.Repeat("é", 4096)) // 8 KiB
+	_, err := e.m.GetUser(e.ctx, bob, long)
+	wantErr(t, err, auth.ErrForbidden)
+	ev := e.lastEvent(audit.AuthorizationDeny)
+	if ev.Outcome != audit.Denied || len(ev.Target.ID) > auth.MaxTargetIDLength || !strings.HasPrefix(string(long), ev.Target.ID) {
+		t.Fatalf("denial target ID of %d bytes, want a prefix of at most %d", len(ev.Target.ID), auth.MaxTargetIDLength)
+	}
+	if !utf8.ValidString(ev.Target.ID) {
+		t.Fatal("the cut split a character")
+	}
+	// A host's own event too.
+	if err := e.m.Record(e.ctx, admin, "backup.run", audit.Success, audit.Target{Type: "backup", ID: string(long)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ev := e.lastEvent("backup.run"); len(ev.Target.ID) > auth.MaxTargetIDLength {
+		t.Fatalf("host event target ID of %d bytes", len(ev.Target.ID))
 	}
 }

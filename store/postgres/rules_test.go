@@ -1,0 +1,75 @@
+package postgres_test
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/user"
+)
+
+// Issue 8's rules on PostgreSQL, through the Manager: what SQLite shows in
+// auth's tests holds here too.
+
+// A group name or description PostgreSQL cannot hold is bad input in its
+// field, never a raw store error.
+func TestRulesGroupTextChecked(t *testing.T) {
+	t.Parallel()
+	p := newPair(t)
+	admin, _ := p.admin(t)
+	for _, g := range []group.Group{
+		{Name: "Ops\xff", Permissions: []group.Permission{"backups:run"}},
+		{Name: "Ops", Description: "a\xc3", Permissions: []group.Permission{"backups:run"}},
+	} {
+		_, err := p.m[0].CreateGroup(t.Context(), admin, g)
+		var fe *auth.FieldError
+		if !errors.As(err, &fe) || !(errors.Is(err, group.ErrInvalidName) || errors.Is(err, group.ErrInvalidDescription)) {
+			t.Errorf("CreateGroup(%q, %q): %v, want a FieldError", g.Name, g.Description, err)
+		}
+	}
+}
+
+// An 8 KiB target ID in a refused request still leaves its denial in the
+// trail, cut to auth.MaxTargetIDLength.
+func TestRulesAuditTargetIDBounded(t *testing.T) {
+	t.Parallel()
+	p := newPair(t)
+	ctx := t.Context()
+	admin, _ := p.admin(t)
+	if _, err := p.m[0].CreateUser(ctx, admin, auth.NewUser{Email: memberEmail, Password: memberPass}); err != nil {
+		t.Fatal(err)
+	}
+	member, err := p.m[0].Authenticate(ctx, p.login(t, 0, memberEmail, memberPass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Random text does not compress: the row's index entry is 8 KiB.
+	long := user.ID(hex.EncodeToString(randomBytes(t, 4096)))
+	if _, err := p.m[0].GetUser(ctx, member, long); !errors.Is(err, auth.ErrForbidden) {
+		t.Fatalf("GetUser: %v, want ErrForbidden", err)
+	}
+	page, err := p.m[1].AuditLog(ctx, admin, audit.Query{Action: audit.AuthorizationDeny})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Events) != 1 {
+		t.Fatalf("%d denials recorded, want 1", len(page.Events))
+	}
+	if id := page.Events[0].Target.ID; len(id) > auth.MaxTargetIDLength || !strings.HasPrefix(string(long), id) {
+		t.Fatalf("denial target ID of %d bytes, want a prefix of at most %d", len(id), auth.MaxTargetIDLength)
+	}
+}
+
+func randomBytes(t *testing.T, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
