@@ -79,7 +79,10 @@ func (m *Manager) CreateGroup(ctx context.Context, actor *Principal, g group.Gro
 }
 
 // UpdateGroup replaces the Name, Description, Permissions and
-// RequireTwoFactor of the group with g.ID. It needs groups:write; the actor
+// RequireTwoFactor of the group with g.ID. g.Version must be the Version of
+// the group the caller read: a group changed since (say, a permission
+// another admin revoked) is refused with [ErrStale], never overwritten.
+// The group returned carries the new Version. It needs groups:write; the actor
 // must hold every permission the group grants before and after the edit;
 // the admin group keeps "*"; a member of the group cannot clear its
 // RequireTwoFactor (another group editor must). Members get the new permissions on their very
@@ -94,6 +97,9 @@ func (m *Manager) UpdateGroup(ctx context.Context, actor *Principal, g group.Gro
 		old, err := tx.Groups().Get(ctx, g.ID)
 		if err != nil {
 			return err
+		}
+		if old.Version != g.Version {
+			return staleErr(group.ErrStale)
 		}
 		if old.ID == group.AdminID && !slices.Contains(g.Permissions, group.All) {
 			return fmt.Errorf("%w: %w", ErrForbidden, group.ErrBuiltin)
@@ -111,7 +117,7 @@ func (m *Manager) UpdateGroup(ctx context.Context, actor *Principal, g group.Gro
 		g.UpdatedAt = m.clock()
 		e.Details = map[string]any{audit.DetailBefore: groupFields(old), audit.DetailAfter: groupFields(&g)}
 		out = &g
-		return taken(tx.Groups().Update(ctx, &g))
+		return stale(taken(tx.Groups().Update(ctx, &g)))
 	})
 	if err != nil {
 		return nil, err

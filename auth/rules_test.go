@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -19,20 +20,20 @@ func TestUpdateUserOnSelfFollowsProfileRules(t *testing.T) {
 	admin := e.admin()
 	other := e.login(adminEmail, adminPassword)
 	me := admin.User()
-	_, err := e.m.UpdateUser(e.ctx, admin, me.ID, auth.UserUpdate{Email: ptr("boss@example.com")})
+	_, err := e.m.UpdateUser(e.ctx, admin, me.ID, auth.UserUpdate{Email: ptr("boss@example.com"), Version: e.uv(me.ID)})
 	wantErr(t, err, auth.ErrForbidden)
 	if u, _ := e.db.Users().Get(e.ctx, me.ID); u.Email != adminEmail {
 		t.Fatalf("own email changed through UpdateUser: %q", u.Email)
 	}
 	e.auth(tokenOf(other))
 	// Re-posting the unchanged email with a new name is fine.
-	if _, err := e.m.UpdateUser(e.ctx, admin, me.ID, auth.UserUpdate{Name: ptr("Ada"), Email: ptr(adminEmail)}); err != nil {
+	if _, err := e.m.UpdateUser(e.ctx, admin, me.ID, auth.UserUpdate{Name: ptr("Ada"), Email: ptr(adminEmail), Version: e.uv(me.ID)}); err != nil {
 		t.Fatal(err)
 	}
 	// A manager without profile:update_name cannot rename itself either.
 	mgrs := e.group(admin, "Managers", group.UsersRead, group.UsersWrite)
 	mu, mgr := e.user(admin, "mgr@example.com", mgrs.ID)
-	_, err = e.m.UpdateUser(e.ctx, mgr, mu.ID, auth.UserUpdate{Name: ptr("Boss")})
+	_, err = e.m.UpdateUser(e.ctx, mgr, mu.ID, auth.UserUpdate{Name: ptr("Boss"), Version: e.uv(mu.ID)})
 	wantErr(t, err, auth.ErrForbidden)
 	if u, _ := e.db.Users().Get(e.ctx, mu.ID); u.Name != mu.Name {
 		t.Fatalf("own name changed without profile:update_name: %q", u.Name)
@@ -126,4 +127,61 @@ func TestAuditTargetIDBounded(t *testing.T) {
 	if ev := e.lastEvent("backup.run"); len(ev.Target.ID) > auth.MaxTargetIDLength {
 		t.Fatalf("host event target ID of %d bytes", len(ev.Target.ID))
 	}
+}
+
+// Writes of groups and users take the version the caller read: admin B
+// saving a form read before admin A's save is refused with ErrStale and
+// re-grants nothing A revoked (DESIGN invariant 10).
+func TestStaleWritesRefused(t *testing.T) {
+	e := newEnv(t)
+	a := e.admin()
+	_, b := e.user(a, "b@example.com", group.AdminID)
+	ops := e.group(a, "Ops", "backups:read", "backups:run")
+
+	formA, err := e.m.GetGroup(e.ctx, a, ops.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	formB, _ := e.m.GetGroup(e.ctx, b, ops.ID)
+	formA.Permissions = []group.Permission{"backups:read"} // A revokes backups:run
+	saved, err := e.m.UpdateGroup(e.ctx, a, *formA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	formB.Description = "B's edit of the older form"
+	_, err = e.m.UpdateGroup(e.ctx, b, *formB)
+	wantErr(t, err, auth.ErrStale)
+	wantErr(t, err, group.ErrStale)
+	if g, _ := e.db.Groups().Get(e.ctx, ops.ID); slices.Contains(g.Permissions, "backups:run") || g.Description != "" {
+		t.Fatalf("a stale save was written: %+v", g)
+	}
+	// The group UpdateGroup returned carries the new version: saving it
+	// again works.
+	saved.Description = "A again"
+	if _, err := e.m.UpdateGroup(e.ctx, a, *saved); err != nil {
+		t.Fatalf("UpdateGroup with the returned version: %v", err)
+	}
+	// No version at all is no read at all.
+	noVersion := *saved
+	noVersion.Version = 0
+	_, err = e.m.UpdateGroup(e.ctx, a, noVersion)
+	wantErr(t, err, auth.ErrStale)
+
+	// Users alike: the web app's user form re-posts every field.
+	victim, _ := e.user(a, "victim@example.com", group.UsersID)
+	readA, _ := e.m.GetUser(e.ctx, a, victim.ID)
+	readB, _ := e.m.GetUser(e.ctx, b, victim.ID)
+	if _, err := e.m.UpdateUser(e.ctx, a, victim.ID, auth.UserUpdate{Name: ptr("Renamed by A"), Version: readA.Version}); err != nil {
+		t.Fatal(err)
+	}
+	users := group.UsersID
+	_, err = e.m.UpdateUser(e.ctx, b, victim.ID, auth.UserUpdate{Name: ptr(readB.Name), Email: ptr("b-says@example.com"),
+		GroupID: &users, Version: readB.Version})
+	wantErr(t, err, auth.ErrStale)
+	wantErr(t, err, user.ErrStale)
+	if u, _ := e.db.Users().Get(e.ctx, victim.ID); u.Name != "Renamed by A" || u.Email != "victim@example.com" {
+		t.Fatalf("a stale user save was written: %+v", u)
+	}
+	_, err = e.m.UpdateUser(e.ctx, a, victim.ID, auth.UserUpdate{Name: ptr("x")})
+	wantErr(t, err, auth.ErrStale)
 }

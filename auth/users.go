@@ -25,6 +25,10 @@ type UserUpdate struct {
 	Name    *string
 	Email   *string
 	GroupID *group.ID
+	// Version is the user.User.Version the caller read (and showed in its
+	// form). It is required: if the account changed since, the update is
+	// refused with [ErrStale] rather than overwrite that change.
+	Version int64
 }
 
 func userTarget(id user.ID) audit.Target {
@@ -99,7 +103,9 @@ func (m *Manager) CreateUser(ctx context.Context, actor *Principal, in NewUser) 
 	return u, nil
 }
 
-// UpdateUser changes a user's name, email or group. It needs users:write;
+// UpdateUser changes a user's name, email or group. up.Version must be the
+// Version of the user the caller read: a user changed since is refused
+// with [ErrStale], changing nothing. It needs users:write;
 // the actor must hold every permission of the user's group and of the new
 // group; nobody changes their own group; the last enabled admin cannot be
 // moved out of the admin group. On the actor's own account UpdateProfile's
@@ -117,6 +123,9 @@ func (m *Manager) UpdateUser(ctx context.Context, actor *Principal, id user.ID, 
 		u, err := tx.Users().Get(ctx, id)
 		if err != nil {
 			return err
+		}
+		if u.Version != up.Version {
+			return staleErr(user.ErrStale)
 		}
 		if err := m.mayManageUser(ctx, tx, a, id); err != nil {
 			return err
@@ -140,7 +149,7 @@ func (m *Manager) UpdateUser(ctx context.Context, actor *Principal, id user.ID, 
 		}
 		u.UpdatedAt = m.clock()
 		e.Details = map[string]any{audit.DetailBefore: before, audit.DetailAfter: after}
-		return taken(tx.Users().Update(ctx, u))
+		return stale(taken(tx.Users().Update(ctx, u)))
 	})
 	if err != nil {
 		return nil, err
@@ -304,7 +313,7 @@ func (m *Manager) SetDisabled(ctx context.Context, actor *Principal, id user.ID,
 		}
 		u.Disabled = disabled
 		u.UpdatedAt = m.clock()
-		return tx.Users().Update(ctx, u)
+		return stale(tx.Users().Update(ctx, u))
 	})
 }
 

@@ -73,3 +73,45 @@ func randomBytes(t *testing.T, n int) []byte {
 	}
 	return b
 }
+
+// Two admins on two instances edit one group from the same read: the
+// second save is refused with ErrStale and re-grants nothing.
+func TestRulesStaleGroupAcrossInstances(t *testing.T) {
+	t.Parallel()
+	p := newPair(t)
+	ctx := t.Context()
+	admin, _ := p.admin(t)
+	ops, err := p.m[0].CreateGroup(ctx, admin, group.Group{Name: "Ops", Permissions: []group.Permission{"backups:run", group.ProfileAll}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	formA, formB := *ops, *ops
+	formA.Permissions = []group.Permission{group.ProfileAll}
+	if _, err := p.m[0].UpdateGroup(ctx, admin, formA); err != nil {
+		t.Fatal(err)
+	}
+	formB.Description = "older form"
+	if _, err := p.m[1].UpdateGroup(ctx, admin, formB); !errors.Is(err, auth.ErrStale) || !errors.Is(err, group.ErrStale) {
+		t.Fatalf("stale UpdateGroup on the other instance: %v, want ErrStale", err)
+	}
+	g, err := p.m[1].GetGroup(ctx, admin, ops.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Permissions) != 1 || g.Description != "" || g.Version != 2 {
+		t.Fatalf("group after a stale save: %+v", g)
+	}
+	u, err := p.m[0].CreateUser(ctx, admin, auth.NewUser{Email: memberEmail, Password: memberPass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.m[0].UpdateUser(ctx, admin, u.ID, auth.UserUpdate{Name: ptrTo("A"), Version: u.Version}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.m[1].UpdateUser(ctx, admin, u.ID, auth.UserUpdate{Name: ptrTo("B"), Version: u.Version})
+	if !errors.Is(err, auth.ErrStale) || !errors.Is(err, user.ErrStale) {
+		t.Fatalf("stale UpdateUser on the other instance: %v, want ErrStale", err)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
