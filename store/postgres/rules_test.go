@@ -115,3 +115,33 @@ func TestRulesStaleGroupAcrossInstances(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// A loop of identical denials spread over two instances is one event with
+// a count: the folding lives in the store, not in a process.
+func TestRulesRepeatedDenialsAcrossInstances(t *testing.T) {
+	t.Parallel()
+	p := newPair(t)
+	ctx := t.Context()
+	admin, _ := p.admin(t)
+	if _, err := p.m[0].CreateUser(ctx, admin, auth.NewUser{Email: memberEmail, Password: memberPass}); err != nil {
+		t.Fatal(err)
+	}
+	tok := p.login(t, 0, memberEmail, memberPass)
+	for i := range 20 {
+		member, err := p.m[i%2].Authenticate(ctx, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		member.SetClient(client)
+		if _, err := p.m[i%2].ListUsers(ctx, member, user.Query{}); !errors.Is(err, auth.ErrForbidden) {
+			t.Fatalf("ListUsers: %v, want ErrForbidden", err)
+		}
+	}
+	page, err := p.m[1].AuditLog(ctx, admin, audit.Query{Action: audit.AuthorizationDeny})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Events) != 1 || page.Events[0].Details[audit.DetailRepeated] != float64(20) {
+		t.Fatalf("%d denial events (first details %v), want 1 counting 20", len(page.Events), page.Events)
+	}
+}
