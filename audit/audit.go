@@ -173,6 +173,22 @@ type Sink interface {
 	Append(ctx context.Context, e *Event) error
 }
 
+// Repeater is an optional interface of a [Sink] that folds repeats of one
+// event into a count, so that a loop of identical refusals cannot flood
+// the trail. auth.Manager uses it, when the store's audit part has it,
+// for denials and throttled attempts; without it every event is appended.
+type Repeater interface {
+	// AppendRepeat appends e as Append does, under key, unless an event
+	// was already appended under key: then it appends nothing, adds one to
+	// that event's Details[DetailRepeated] (2 on the first repeat), sets
+	// e.ID to that event's ID and reports false. The check and the write
+	// are one atomic step, across instances sharing the store, so the first
+	// event under a key is always written and written once. Keys are
+	// opaque (the caller puts the time window in them); a pruned event's
+	// key may be used again.
+	AppendRepeat(ctx context.Context, e *Event, key string) (appended bool, err error)
+}
+
 // Log reads and prunes a stored audit trail. Safe for concurrent use.
 // Events come back as they were appended, Time in UTC to at least
 // microsecond precision; a store may replace text it cannot hold (invalid

@@ -88,6 +88,14 @@ const (
 	DetailBytes       = "bytes"
 	DetailRemoved     = "removed"
 
+	// DetailRepeated counts the identical events an event stands for
+	// (int), when more than one: the same denial (outcome [Denied]) or
+	// [LoginThrottled] from the same actor, at the same target, from the
+	// same IP (and, for a denial, for the same reason) within one minute
+	// is written once and counted here, so a loop cannot flood the trail.
+	// Absent on an event that happened once.
+	DetailRepeated = "repeated"
+
 	// DetailDeleted counts the events deleted (int64), on [AuditPruned].
 	DetailDeleted = "deleted"
 	// DetailResealed counts the TOTP secrets moved to the current key

@@ -109,15 +109,15 @@ func TestNoEscalation(t *testing.T) {
 			return err
 		}},
 		{"add a permission to a group", func() error {
-			_, err := e.m.UpdateGroup(e.ctx, mgr, group.Group{ID: readers.ID, Name: "Readers", Permissions: []group.Permission{"backups:read", "backups:run"}})
+			_, err := e.m.UpdateGroup(e.ctx, mgr, group.Group{ID: readers.ID, Name: "Readers", Permissions: []group.Permission{"backups:read", "backups:run"}, Version: e.gv(readers.ID)})
 			return err
 		}},
 		{"edit own group to add a permission", func() error {
-			_, err := e.m.UpdateGroup(e.ctx, mgr, group.Group{ID: mgrGroup.ID, Name: "Managers", Permissions: append(mgrGroup.Permissions, "backups:run")})
+			_, err := e.m.UpdateGroup(e.ctx, mgr, group.Group{ID: mgrGroup.ID, Name: "Managers", Permissions: append(mgrGroup.Permissions, "backups:run"), Version: e.gv(mgrGroup.ID)})
 			return err
 		}},
 		{"edit a group holding more than the actor", func() error {
-			_, err := e.m.UpdateGroup(e.ctx, mgr, group.Group{ID: runners.ID, Name: "Runners", Permissions: []group.Permission{"backups:read"}})
+			_, err := e.m.UpdateGroup(e.ctx, mgr, group.Group{ID: runners.ID, Name: "Runners", Permissions: []group.Permission{"backups:read"}, Version: e.gv(runners.ID)})
 			return err
 		}},
 		{"create user in a group holding more", func() error {
@@ -130,7 +130,7 @@ func TestNoEscalation(t *testing.T) {
 		}},
 		{"move user into a group holding more", func() error {
 			g := runners.ID
-			_, err := e.m.UpdateUser(e.ctx, mgr, target.ID, auth.UserUpdate{GroupID: &g})
+			_, err := e.m.UpdateUser(e.ctx, mgr, target.ID, auth.UserUpdate{GroupID: &g, Version: e.uv(target.ID)})
 			return err
 		}},
 		{"reset the password of a user holding more", func() error {
@@ -175,13 +175,13 @@ func TestNobodyChangesOwnGroup(t *testing.T) {
 	admin := e.admin()
 	_, admin2 := e.user(admin, "admin2@example.com", group.AdminID)
 	g := group.UsersID
-	_, err := e.m.UpdateUser(e.ctx, admin2, admin2.User().ID, auth.UserUpdate{GroupID: &g})
+	_, err := e.m.UpdateUser(e.ctx, admin2, admin2.User().ID, auth.UserUpdate{GroupID: &g, Version: e.uv(admin2.User().ID)})
 	wantErr(t, err, auth.ErrForbidden)
 	if u, _ := e.db.Users().Get(e.ctx, admin2.User().ID); u.GroupID != string(group.AdminID) {
 		t.Fatal("own group changed")
 	}
 	// Someone else may.
-	if _, err := e.m.UpdateUser(e.ctx, admin, admin2.User().ID, auth.UserUpdate{GroupID: &g}); err != nil {
+	if _, err := e.m.UpdateUser(e.ctx, admin, admin2.User().ID, auth.UserUpdate{GroupID: &g, Version: e.uv(admin2.User().ID)}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -194,7 +194,7 @@ func TestLastAdmin(t *testing.T) {
 	users := group.UsersID
 	wantErr(t, e.m.DeleteUser(e.ctx, admin, admin.User().ID), auth.ErrLastAdmin)
 	wantErr(t, e.m.SetDisabled(e.ctx, admin, admin.User().ID, true), auth.ErrLastAdmin)
-	_, err := e.m.UpdateGroup(e.ctx, admin, group.Group{ID: group.AdminID, Name: "Admins", Permissions: []group.Permission{group.UsersRead}})
+	_, err := e.m.UpdateGroup(e.ctx, admin, group.Group{ID: group.AdminID, Name: "Admins", Permissions: []group.Permission{group.UsersRead}, Version: e.gv(group.AdminID)})
 	wantErr(t, err, group.ErrBuiltin)
 	wantErr(t, e.m.DeleteGroup(e.ctx, admin, group.AdminID), group.ErrBuiltin)
 	wantErr(t, e.m.DeleteGroup(e.ctx, admin, group.UsersID), group.ErrBuiltin)
@@ -213,7 +213,7 @@ func TestLastAdmin(t *testing.T) {
 		t.Fatal(err)
 	}
 	p2 := e.login("admin2@example.com", "password-admin2@example.com")
-	if _, err := e.m.UpdateUser(e.ctx, p2, admin.User().ID, auth.UserUpdate{GroupID: &users}); err != nil {
+	if _, err := e.m.UpdateUser(e.ctx, p2, admin.User().ID, auth.UserUpdate{GroupID: &users, Version: e.uv(admin.User().ID)}); err != nil {
 		t.Fatal(err)
 	}
 	// And now admin2 is the last one.
@@ -249,7 +249,7 @@ func TestPermissionChangeAppliesNow(t *testing.T) {
 	if p := e.auth(tokenOf(op)); p.Can("backups:run") || !p.Can("backups:read") {
 		t.Fatal("wrong permissions before")
 	}
-	if _, err := e.m.UpdateGroup(e.ctx, admin, group.Group{ID: ops.ID, Name: ops.Name, Permissions: []group.Permission{"backups:run"}}); err != nil {
+	if _, err := e.m.UpdateGroup(e.ctx, admin, group.Group{ID: ops.ID, Name: ops.Name, Permissions: []group.Permission{"backups:run"}, Version: e.gv(ops.ID)}); err != nil {
 		t.Fatal(err)
 	}
 	if p := e.auth(tokenOf(op)); !p.Can("backups:run") || p.Can("backups:read") {
@@ -263,7 +263,7 @@ func TestPermissionChangeAppliesNow(t *testing.T) {
 	}
 	// Moving the user to another group applies at once too.
 	users := group.UsersID
-	if _, err := e.m.UpdateUser(e.ctx, admin, op.User().ID, auth.UserUpdate{GroupID: &users}); err != nil {
+	if _, err := e.m.UpdateUser(e.ctx, admin, op.User().ID, auth.UserUpdate{GroupID: &users, Version: e.uv(op.User().ID)}); err != nil {
 		t.Fatal(err)
 	}
 	if p := e.auth(tokenOf(op)); p.Can("backups:run") || !p.Can(group.ProfileUpdateName) {

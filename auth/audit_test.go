@@ -42,11 +42,11 @@ func TestAuditEventPerActionAndNoSecrets(t *testing.T) {
 		do     func() error
 	}{
 		{audit.UserUpdated, func() error {
-			_, err := e.m.UpdateUser(e.ctx, admin, u.ID, auth.UserUpdate{Name: ptr("Bobby")})
+			_, err := e.m.UpdateUser(e.ctx, admin, u.ID, auth.UserUpdate{Name: ptr("Bobby"), Version: e.uv(u.ID)})
 			return err
 		}},
 		{audit.GroupUpdated, func() error {
-			_, err := e.m.UpdateGroup(e.ctx, admin, group.Group{ID: g.ID, Name: "Ops", Permissions: []group.Permission{"backups:run", group.ProfileAll}})
+			_, err := e.m.UpdateGroup(e.ctx, admin, group.Group{ID: g.ID, Name: "Ops", Permissions: []group.Permission{"backups:run", group.ProfileAll}, Version: e.gv(g.ID)})
 			return err
 		}},
 		{audit.PasswordReset, func() error { return e.m.ResetPassword(e.ctx, admin, u.ID, "reset secret pw 1") }},

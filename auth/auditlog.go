@@ -2,9 +2,14 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/group"
@@ -75,4 +80,88 @@ func (m *Manager) Record(ctx context.Context, actor *Principal, action audit.Act
 		e.IP, e.UserAgent = c.IP, c.UserAgent
 	}
 	return m.atomic(ctx, func(_ Store, rec func(*audit.Event) error) error { return rec(e) })
+}
+
+// MaxTargetIDLength bounds, in bytes, the target ID of an event written to
+// the audit trail; a longer one (it may come from a URL) is cut, as the
+// client's IP and user agent are.
+const MaxTargetIDLength = 256
+
+const (
+	maxTargetTypeLength = 64
+	maxReasonLength     = 1024
+)
+
+// cutBytes returns s cut to at most max bytes, without splitting a UTF-8
+// sequence at the cut. The bytes kept are left as they are: the stores say
+// what they do with text they cannot hold.
+func cutBytes(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	s = s[:max]
+	// Drop a multi-byte sequence the cut left unfinished: it starts in
+	// the last three bytes.
+	for i := len(s) - 1; i >= 0 && i >= len(s)-3; i-- {
+		if utf8.RuneStart(s[i]) {
+			if !utf8.FullRuneInString(s[i:]) {
+				s = s[:i]
+			}
+			break
+		}
+	}
+	return s
+}
+
+// repeatWindow is how long identical refusals fold into one event.
+const repeatWindow = time.Minute
+
+// repeatKey is the key under which e folds with its repeats, or "" for an
+// event that is always written on its own. A denial folds with denials of
+// the same action, actor, target, reason and IP in the same minute; a
+// throttled login attempt with those of the same actor and IP, whatever
+// wait each was told (the reason names it). The window is a fixed minute
+// of the clock, so the key is the same on every instance.
+func repeatKey(e *audit.Event) string {
+	reason := e.Reason
+	switch {
+	case e.Outcome == audit.Denied:
+	case e.Action == audit.LoginThrottled:
+		reason = ""
+	default:
+		return ""
+	}
+	h := sha256.New()
+	for _, f := range []string{string(e.Action), string(e.Outcome), e.Actor.ID, e.Actor.Email,
+		e.Target.Type, e.Target.ID, reason, e.IP} {
+		h.Write([]byte(f))
+		h.Write([]byte{0})
+	}
+	window := e.Time.Truncate(repeatWindow).Unix()
+	return hex.EncodeToString(h.Sum(nil)) + ":" + strconv.FormatInt(window, 10)
+}
+
+// recordRepeat writes e, already prepared, through the store's
+// audit.Repeater: only the first event under key is appended (and
+// mirrored); a repeat counts. A store without audit.Repeater appends every
+// event.
+func (m *Manager) recordRepeat(ctx context.Context, e *audit.Event, key string) error {
+	appended := false
+	err := m.store.Atomic(ctx, func(tx Store) error {
+		r, ok := tx.Audit().(audit.Repeater)
+		if !ok {
+			appended = true
+			return m.record(ctx, tx, e)
+		}
+		var err error
+		appended, err = r.AppendRepeat(ctx, e, key)
+		if err != nil {
+			return fmt.Errorf("auth: writing audit event: %w", err)
+		}
+		return nil
+	})
+	if err == nil && appended {
+		m.mirror(ctx, e)
+	}
+	return err
 }

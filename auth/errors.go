@@ -31,6 +31,11 @@ var (
 	// ErrLastAdmin: the change would leave no enabled admin. It is an
 	// ErrForbidden too.
 	ErrLastAdmin = fmt.Errorf("%w: the last enabled admin cannot be deleted, disabled or moved", ErrForbidden)
+	// ErrStale: the user or group was changed by someone else since the
+	// caller read it (its Version moved on), so the write was refused and
+	// nothing changed. Read it again and redo the edit. It wraps
+	// user.ErrStale or group.ErrStale as well.
+	ErrStale = errors.New("auth: changed by someone else since it was read")
 	// ErrSessionNotFound: no such session (store contract, and RevokeSession).
 	ErrSessionNotFound = errors.New("auth: session not found")
 
@@ -172,6 +177,19 @@ func taken(err error) error {
 		return inField(FieldEmail, err)
 	case errors.Is(err, group.ErrNameTaken):
 		return inField(FieldName, err)
+	}
+	return err
+}
+
+// staleErr is the refusal of a write from a stale read: ErrStale and the
+// store package's own sentinel (user.ErrStale, group.ErrStale).
+func staleErr(storeErr error) error { return fmt.Errorf("%w: %w", ErrStale, storeErr) }
+
+// stale makes a store's refusal of a stale write match ErrStale too. Other
+// errors pass unchanged.
+func stale(err error) error {
+	if errors.Is(err, user.ErrStale) || errors.Is(err, group.ErrStale) {
+		return staleErr(err)
 	}
 	return err
 }

@@ -79,9 +79,13 @@ func (m *Manager) CreateGroup(ctx context.Context, actor *Principal, g group.Gro
 }
 
 // UpdateGroup replaces the Name, Description, Permissions and
-// RequireTwoFactor of the group with g.ID. It needs groups:write; the actor
+// RequireTwoFactor of the group with g.ID. g.Version must be the Version of
+// the group the caller read: a group changed since (say, a permission
+// another admin revoked) is refused with [ErrStale], never overwritten.
+// The group returned carries the new Version. It needs groups:write; the actor
 // must hold every permission the group grants before and after the edit;
-// the admin group keeps "*". Members get the new permissions on their very
+// the admin group keeps "*"; a member of the group cannot clear its
+// RequireTwoFactor (another group editor must). Members get the new permissions on their very
 // next request. The audit event holds the permission lists before and
 // after.
 func (m *Manager) UpdateGroup(ctx context.Context, actor *Principal, g group.Group) (*group.Group, error) {
@@ -94,10 +98,16 @@ func (m *Manager) UpdateGroup(ctx context.Context, actor *Principal, g group.Gro
 		if err != nil {
 			return err
 		}
+		if old.Version != g.Version {
+			return staleErr(group.ErrStale)
+		}
 		if old.ID == group.AdminID && !slices.Contains(g.Permissions, group.All) {
 			return fmt.Errorf("%w: %w", ErrForbidden, group.ErrBuiltin)
 		}
 		if err := mayManage(a, old); err != nil {
+			return err
+		}
+		if err := ownPolicyKept(a, old, &g); err != nil {
 			return err
 		}
 		if err := mayManage(a, &g); err != nil {
@@ -107,12 +117,24 @@ func (m *Manager) UpdateGroup(ctx context.Context, actor *Principal, g group.Gro
 		g.UpdatedAt = m.clock()
 		e.Details = map[string]any{audit.DetailBefore: groupFields(old), audit.DetailAfter: groupFields(&g)}
 		out = &g
-		return taken(tx.Groups().Update(ctx, &g))
+		return stale(taken(tx.Groups().Update(ctx, &g)))
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// ownPolicyKept refuses a member of old clearing its two-factor
+// requirement: nobody changes their own group, and a member who could
+// loosen its policy could then drop its own second factor. Tightening it,
+// or editing the name and description, changes nothing a member could
+// gain by; a permission added is one the actor holds already ([mayManage]).
+func ownPolicyKept(a *Principal, old, g *group.Group) error {
+	if a.user.GroupID == string(old.ID) && old.RequireTwoFactor && !g.RequireTwoFactor {
+		return fmt.Errorf("%w: nobody clears their own group's two-factor requirement", ErrForbidden)
+	}
+	return nil
 }
 
 // DeleteGroup removes an empty group. It needs groups:write and every

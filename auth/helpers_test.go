@@ -213,3 +213,23 @@ func wantErr(t *testing.T, err, target error) {
 var errorsIs = errors.Is
 
 func listAll() user.Query { return user.Query{Limit: user.MaxLimit} }
+
+// uv is the stored version of a user, as a form would have read it.
+func (e *env) uv(id user.ID) int64 {
+	e.t.Helper()
+	u, err := e.db.Users().Get(e.ctx, id)
+	if err != nil {
+		e.t.Fatalf("Users().Get(%s): %v", id, err)
+	}
+	return u.Version
+}
+
+// gv is the stored version of a group, as a form would have read it.
+func (e *env) gv(id group.ID) int64 {
+	e.t.Helper()
+	g, err := e.db.Groups().Get(e.ctx, id)
+	if err != nil {
+		e.t.Fatalf("Groups().Get(%s): %v", id, err)
+	}
+	return g.Version
+}

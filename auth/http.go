@@ -129,11 +129,35 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// RequireLogin answers 401 unless the request carries a principal.
+// RequireLogin answers 401 unless the request carries a principal, and
+// 403 with [ErrEnrollmentRequired] (recording the denial in the audit
+// trail) when the principal's group requires a second factor it has not
+// enrolled yet ([Principal.MustEnroll]). Guard the routes where such a
+// user enrols with [Manager.RequireLoginToEnroll] instead.
 func (m *Manager) RequireLogin(next http.Handler) http.Handler {
+	return m.requireLogin(false, next)
+}
+
+// RequireLoginToEnroll marks an enrolment route: it answers 401 without a
+// principal and lets every logged-in principal through, one who owes a
+// second factor included, so that it can enrol (the pages that call
+// [Manager.BeginTOTP], [Manager.ConfirmTOTP] and [Manager.TwoFactorStatus],
+// and logout). Usher's own methods still refuse such a principal anything
+// but enrolling.
+func (m *Manager) RequireLoginToEnroll(next http.Handler) http.Handler {
+	return m.requireLogin(true, next)
+}
+
+func (m *Manager) requireLogin(enrolling bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := PrincipalFrom(r.Context()); !ok {
+		p, ok := PrincipalFrom(r.Context())
+		if !ok {
 			m.httpError(w, r, http.StatusUnauthorized, ErrUnauthenticated)
+			return
+		}
+		if p.MustEnroll() && !enrolling {
+			m.recordDenial(r.Context(), p, audit.AuthorizationDeny, routeTarget(r), ErrEnrollmentRequired)
+			m.httpError(w, r, http.StatusForbidden, ErrEnrollmentRequired)
 			return
 		}
 		next.ServeHTTP(w, r)

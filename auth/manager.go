@@ -115,11 +115,10 @@ func (m *Manager) newID() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// record appends e inside tx, filling the time.
+// record appends e inside tx, filling the time and bounding the fields
+// that may come from a request.
 func (m *Manager) record(ctx context.Context, tx Store, e *audit.Event) error {
-	if e.Time.IsZero() {
-		e.Time = m.clock()
-	}
+	m.prepare(e)
 	if err := tx.Audit().Append(ctx, e); err != nil {
 		return fmt.Errorf("auth: writing audit event: %w", err)
 	}
@@ -158,10 +157,29 @@ func (m *Manager) atomic(ctx context.Context, fn func(tx Store, rec func(*audit.
 	return err
 }
 
+// prepare fills e's time and bounds the fields that may come from a
+// request.
+func (m *Manager) prepare(e *audit.Event) {
+	if e.Time.IsZero() {
+		e.Time = m.clock()
+	}
+	e.Target.Type = cutBytes(e.Target.Type, maxTargetTypeLength)
+	e.Target.ID = cutBytes(e.Target.ID, MaxTargetIDLength)
+	e.Reason = cutBytes(e.Reason, maxReasonLength)
+}
+
 // recordAlone writes one event in its own transaction: for failures and
-// denials, whose triggering transaction (if any) was rolled back.
+// denials, whose triggering transaction (if any) was rolled back. A
+// denial or a throttled attempt repeated within the minute is folded into
+// the first one's count (see [repeatKey]).
 func (m *Manager) recordAlone(ctx context.Context, e *audit.Event) {
-	err := m.atomic(ctx, func(_ Store, rec func(*audit.Event) error) error { return rec(e) })
+	m.prepare(e)
+	var err error
+	if key := repeatKey(e); key != "" {
+		err = m.recordRepeat(ctx, e, key)
+	} else {
+		err = m.atomic(ctx, func(_ Store, rec func(*audit.Event) error) error { return rec(e) })
+	}
 	if err != nil {
 		m.log.ErrorContext(ctx, "usher: could not write audit event", "action", e.Action, "err", err)
 	}

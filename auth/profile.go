@@ -54,7 +54,7 @@ func (m *Manager) UpdateProfile(ctx context.Context, actor *Principal, up Profil
 		u.UpdatedAt = m.clock()
 		e.Details = withDetail(e.Details, audit.DetailBefore, before)
 		e.Details[audit.DetailAfter] = after
-		return taken(tx.Users().Update(ctx, &u))
+		return stale(taken(tx.Users().Update(ctx, &u)))
 	})
 	if err != nil {
 		return nil, err

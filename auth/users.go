@@ -25,6 +25,10 @@ type UserUpdate struct {
 	Name    *string
 	Email   *string
 	GroupID *group.ID
+	// Version is the user.User.Version the caller read (and showed in its
+	// form). It is required: if the account changed since, the update is
+	// refused with [ErrStale] rather than overwrite that change.
+	Version int64
 }
 
 func userTarget(id user.ID) audit.Target {
@@ -99,10 +103,15 @@ func (m *Manager) CreateUser(ctx context.Context, actor *Principal, in NewUser) 
 	return u, nil
 }
 
-// UpdateUser changes a user's name, email or group. It needs users:write;
+// UpdateUser changes a user's name, email or group. up.Version must be the
+// Version of the user the caller read: a user changed since is refused
+// with [ErrStale], changing nothing. It needs users:write;
 // the actor must hold every permission of the user's group and of the new
 // group; nobody changes their own group; the last enabled admin cannot be
-// moved out of the admin group. A group change applies to the user's very
+// moved out of the admin group. On the actor's own account UpdateProfile's
+// rules hold too: the name needs profile:update_name, and the email is
+// refused (ErrForbidden): change it with [Manager.UpdateProfile], which
+// asks for the password and ends the other sessions. A group change applies to the user's very
 // next request.
 func (m *Manager) UpdateUser(ctx context.Context, actor *Principal, id user.ID, up UserUpdate) (*user.User, error) {
 	ch, err := parseNameEmail(up.Name, up.Email)
@@ -115,11 +124,17 @@ func (m *Manager) UpdateUser(ctx context.Context, actor *Principal, id user.ID, 
 		if err != nil {
 			return err
 		}
+		if u.Version != up.Version {
+			return staleErr(user.ErrStale)
+		}
 		if err := m.mayManageUser(ctx, tx, a, id); err != nil {
 			return err
 		}
 		before, after := map[string]any{}, map[string]any{}
 		ch.apply(u, before, after)
+		if err := selfUpdateAllowed(a, u, after); err != nil {
+			return err
+		}
 		if up.GroupID != nil && string(*up.GroupID) != u.GroupID {
 			if err := m.checkRegroup(ctx, tx, a, u, *up.GroupID); err != nil {
 				return err
@@ -134,12 +149,27 @@ func (m *Manager) UpdateUser(ctx context.Context, actor *Principal, id user.ID, 
 		}
 		u.UpdatedAt = m.clock()
 		e.Details = map[string]any{audit.DetailBefore: before, audit.DetailAfter: after}
-		return taken(tx.Users().Update(ctx, u))
+		return stale(taken(tx.Users().Update(ctx, u)))
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// selfUpdateAllowed applies UpdateProfile's rules to an actor changing its
+// own account through UpdateUser, so users:write is no way around them: the
+// name needs profile:update_name, and the email, the login name, changes
+// only through UpdateProfile, which asks for the password and ends the
+// other sessions.
+func selfUpdateAllowed(a *Principal, u *user.User, after map[string]any) error {
+	if u.ID != a.user.ID {
+		return nil
+	}
+	if _, changed := after[audit.DetailEmail]; changed {
+		return fmt.Errorf("%w: change your own email with UpdateProfile", ErrForbidden)
+	}
+	return profileAllowed(a, after)
 }
 
 // nameEmail is a validated change of name and email; nil fields stay.
@@ -283,7 +313,7 @@ func (m *Manager) SetDisabled(ctx context.Context, actor *Principal, id user.ID,
 		}
 		u.Disabled = disabled
 		u.UpdatedAt = m.clock()
-		return tx.Users().Update(ctx, u)
+		return stale(tx.Users().Update(ctx, u))
 	})
 }
 

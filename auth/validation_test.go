@@ -70,7 +70,7 @@ func TestBadInput(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			_, err = e.m.UpdateUser(e.ctx, a, u.ID, auth.UserUpdate{GroupID: ptr(group.ID("nope"))})
+			_, err = e.m.UpdateUser(e.ctx, a, u.ID, auth.UserUpdate{GroupID: ptr(group.ID("nope")), Version: u.Version})
 			return err
 		}, group.ErrNotFound, auth.FieldGroupID},
 		{"delete unknown user", func(e *env, a *auth.Principal) error { return e.m.DeleteUser(e.ctx, a, "nope") }, user.ErrNotFound, ""},
@@ -125,7 +125,7 @@ func TestBadInput(t *testing.T) {
 			return err
 		}, group.ErrNameTaken, auth.FieldName},
 		{"group: rename to a taken name", func(e *env, a *auth.Principal) error {
-			_, err := e.m.UpdateGroup(e.ctx, a, group.Group{ID: group.UsersID, Name: "ADMINS", Permissions: []group.Permission{group.ProfileAll}})
+			_, err := e.m.UpdateGroup(e.ctx, a, group.Group{ID: group.UsersID, Name: "ADMINS", Permissions: []group.Permission{group.ProfileAll}, Version: e.gv(group.UsersID)})
 			return err
 		}, group.ErrNameTaken, auth.FieldName},
 		{"group: bad description on update", func(e *env, a *auth.Principal) error {
@@ -199,6 +199,9 @@ func wantField(t *testing.T, err error, field string) {
 
 func updateUser(id user.ID, up auth.UserUpdate) func(*env, *auth.Principal) error {
 	return func(e *env, a *auth.Principal) error {
+		if up.Version == 0 {
+			up.Version = e.uv(id) // the version a form would have read
+		}
 		_, err := e.m.UpdateUser(e.ctx, a, id, up)
 		return err
 	}

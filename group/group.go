@@ -55,8 +55,13 @@ type Group struct {
 	// any other permission applies. Such a group must grant
 	// [ProfileManage2FA] ([ErrTwoFactorWithoutEnrollment]).
 	RequireTwoFactor bool
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	// Version counts the record's writes through [Store.Update]: 1 when
+	// created, one more at each Update. An editor passes back the Version
+	// it read, and a write made from a stale read is refused with
+	// [ErrStale]. Get and List return it; a session lookup need not.
+	Version   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Builtin reports whether g is one of the two groups every database starts
@@ -93,6 +98,9 @@ var (
 	ErrBuiltin = errors.New("group: the admin group cannot be deleted or lose \"*\", nor the default group be deleted")
 	// ErrInUse: the group still has members, so it cannot be deleted.
 	ErrInUse = errors.New("group: group still has members")
+	// ErrStale: the group was changed by someone else since it was read
+	// (its Version moved on), so the write was refused.
+	ErrStale = errors.New("group: changed since it was read")
 )
 
 // Store keeps groups. Implementations must be safe for concurrent use. Names
@@ -104,14 +112,18 @@ var (
 // not create any group: auth.New creates the built-in ones ([AdminID],
 // [UsersID]) through Create when they are missing.
 type Store interface {
-	// Create inserts g; the caller sets every field including the ID.
+	// Create inserts g; the caller sets every field including the ID, but
+	// Version: the store stores 1 and sets g.Version to 1.
 	Create(ctx context.Context, g *Group) error
 	// Get returns one group.
 	Get(ctx context.Context, id ID) (*Group, error)
 	// List returns every group, ordered by name.
 	List(ctx context.Context) ([]Group, error)
 	// Update writes Name, Description, Permissions, RequireTwoFactor and
-	// UpdatedAt of g.
+	// UpdatedAt of g if the stored Version is still g.Version, in one
+	// conditional statement, and then sets g.Version to the new stored
+	// Version (one more). A stored Version that differs fails with
+	// [ErrStale], writing nothing; an unknown ID fails with [ErrNotFound].
 	Update(ctx context.Context, g *Group) error
 	// Delete removes a group. It fails with [ErrInUse], removing nothing,
 	// while any user belongs to it, checked in the same statement as the

@@ -43,6 +43,11 @@ func TestNormalizeName(t *testing.T) {
 		{"newline inside", "Op\ns", "", false},
 		{"escape", "Op\x1b[31ms", "", false},
 		{"NUL", "Ops\x00", "", false},
+		{"invalid UTF-8", "Ops\xff", "", false},
+		{"truncated rune", "Op\xc3", "", false},
+		{"bidi override", "Ops\u202enimda", "", false},
+		{"bidi isolate", "Ops\u2066x\u2069", "", false},
+		{"zero-width joiner", "Ops \U0001F469\u200d\U0001F4BB", "Ops \U0001F469\u200d\U0001F4BB", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,6 +83,9 @@ func TestNormalizeDescription(t *testing.T) {
 		{"over the limit", long + "d", "", false},
 		{"escape", "a\x1bb", "", false},
 		{"NUL", "a\x00b", "", false},
+		{"invalid UTF-8", "a\xffb", "", false},
+		{"bidi override", "a\u202eb", "", false},
+		{"bidi isolate", "a\u2067b\u2069", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

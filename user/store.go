@@ -15,13 +15,19 @@ import (
 type Store interface {
 	// Create inserts u with the given password hash (empty for an account
 	// that cannot log in with a password). The caller sets every field,
-	// including ID and timestamps.
+	// including ID and timestamps, but Version: the store stores 1 and
+	// sets u.Version to 1.
 	Create(ctx context.Context, u *User, passwordHash string) error
 	// Get returns the user with the given ID.
 	Get(ctx context.Context, id ID) (*User, error)
 	// GetByEmail returns the user with the given normalized email.
 	GetByEmail(ctx context.Context, email string) (*User, error)
-	// Update writes Email, Name, GroupID, Disabled and UpdatedAt of u.
+	// Update writes Email, Name, GroupID, Disabled and UpdatedAt of u if
+	// the stored Version is still u.Version, in one conditional statement,
+	// and then sets u.Version to the new stored Version (one more). A
+	// stored Version that differs fails with [ErrStale], writing nothing;
+	// an unknown ID fails with [ErrNotFound]. The other setters
+	// (SetPasswordHash, SetLastLogin, SetAvatar) leave Version alone.
 	Update(ctx context.Context, u *User) error
 	// Delete removes the user and, in the same statement or transaction,
 	// everything that hangs off it: sessions, avatar, TOTP credential,

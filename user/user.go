@@ -23,8 +23,14 @@ type User struct {
 	Name  string
 	// GroupID is the ID of the user's group (a group.ID). Every user has
 	// exactly one group; its permissions are the user's permissions.
-	GroupID     string
-	Disabled    bool
+	GroupID  string
+	Disabled bool
+	// Version counts the record's writes through [Store.Update]: 1 when
+	// created, one more at each Update. A caller that edits a user passes
+	// back the Version it read, and a write made from a stale read is
+	// refused with [ErrStale] (see Store.Update). Get, GetByEmail and List
+	// return it; a session lookup need not.
+	Version     int64
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	LastLoginAt time.Time // zero if the user never logged in
@@ -47,6 +53,9 @@ var (
 	ErrInvalidName   = errors.New("user: invalid name")
 	ErrInvalidQuery  = errors.New("user: invalid query")
 	ErrInvalidCursor = errors.New("user: invalid cursor")
+	// ErrStale: the user was changed by someone else since it was read
+	// (its Version moved on), so the write was refused.
+	ErrStale = errors.New("user: changed since it was read")
 )
 
 // ErrNoAvatar is returned by Store.Avatar for a user without an avatar.

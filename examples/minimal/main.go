@@ -118,7 +118,7 @@ func routes(m *auth.Manager) http.Handler {
 	})
 	// Two-factor enrollment: begin (shows the secret and otpauth URI), then
 	// confirm with a code from the app (returns the recovery codes, once).
-	mux.Handle("POST /2fa/begin", m.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("POST /2fa/begin", m.RequireLoginToEnroll(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := auth.PrincipalFrom(r.Context())
 		enr, err := m.BeginTOTP(r.Context(), p, r.FormValue("password"))
 		if err != nil {
@@ -127,7 +127,7 @@ func routes(m *auth.Manager) http.Handler {
 		}
 		reply(w, map[string]any{"secret": enr.Secret, "uri": enr.URI})
 	})))
-	mux.Handle("POST /2fa/confirm", m.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("POST /2fa/confirm", m.RequireLoginToEnroll(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := auth.PrincipalFrom(r.Context())
 		codes, err := m.ConfirmTOTP(r.Context(), p, r.FormValue("code"))
 		if err != nil {

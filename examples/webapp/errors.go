@@ -69,6 +69,8 @@ func words(err error) (problem, bool) {
 		return problem{http.StatusConflict, "", "That would leave no enabled administrator."}, true
 	case errors.Is(err, group.ErrBuiltin):
 		return problem{http.StatusConflict, "", "The Admins group cannot be deleted or lose \"*\" (all permissions), and the default Users group cannot be deleted."}, true
+	case errors.Is(err, auth.ErrStale):
+		return problem{http.StatusConflict, "", staleMessage}, true
 	case errors.Is(err, group.ErrInUse):
 		return problem{http.StatusConflict, "", "The group still has members. Move them to another group first."}, true
 	case errors.Is(err, auth.ErrReauthRequired):
@@ -134,6 +136,11 @@ func throttledMessage(te *auth.ThrottledError) string {
 	secs := int(math.Ceil(te.RetryAfter.Seconds()))
 	return fmt.Sprintf("Too many attempts, try again in %d s.", max(secs, 1))
 }
+
+// staleMessage answers a form saved over someone else's change (usher's
+// ErrStale); the form shows the record as it is now.
+const staleMessage = "This was changed by someone else since you opened this page. " +
+	"It is shown as it is now: make your change again."
 
 // formFailed re-renders a form with the problem next to its field, or
 // answers with an error page when err is not the person's to fix. build

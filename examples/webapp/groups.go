@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
@@ -78,7 +80,10 @@ type groupFormData struct {
 	Name             string
 	Description      string
 	RequireTwoFactor bool
-	Categories       []permCategory
+	// Version is the group's as read: saving an older one is refused
+	// (usher's ErrStale) instead of undoing someone else's change.
+	Version    int64
+	Categories []permCategory
 	// Limits for the inputs' maxlength, from usher: a browser counts
 	// characters, not bytes, so usher still has the last word.
 	MaxName, MaxDescription int
@@ -87,7 +92,7 @@ type groupFormData struct {
 func (s *server) groupForm(g *group.Group) *groupFormData {
 	return &groupFormData{
 		ID: string(g.ID), Admin: g.ID == group.AdminID, Builtin: g.Builtin(), Name: g.Name, Description: g.Description,
-		RequireTwoFactor: g.RequireTwoFactor, Categories: s.picker(g.Permissions),
+		RequireTwoFactor: g.RequireTwoFactor, Version: g.Version, Categories: s.picker(g.Permissions),
 		MaxName: group.MaxNameLength, MaxDescription: group.MaxDescriptionLength,
 	}
 }
@@ -131,8 +136,17 @@ func (s *server) editGroupPage(w http.ResponseWriter, r *http.Request, p *auth.P
 func (s *server) updateGroup(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
 	g := groupFromForm(r)
 	g.ID = group.ID(r.PathValue("id"))
+	g.Version, _ = strconv.ParseInt(r.PostFormValue("version"), 10, 64) // none or garbage: 0, which is stale
 	if _, err := s.m.UpdateGroup(r.Context(), p, g); err != nil {
 		s.formFailed(w, r, err, "group_form", nil, func() (*view, error) {
+			if errors.Is(err, auth.ErrStale) {
+				// Show the group as it is now, not the older form.
+				now, err := s.m.GetGroup(r.Context(), p, g.ID)
+				if err != nil {
+					return nil, err
+				}
+				return &view{Title: "Edit group", Data: s.groupForm(now)}, nil
+			}
 			return &view{Title: "Edit group", Data: s.groupForm(&g)}, nil
 		})
 		return

@@ -34,7 +34,7 @@ func TestGroupsPages(t *testing.T) {
 		http.StatusBadRequest, "not known to this application")
 
 	// The built-in groups stay.
-	want(t, "admins lose *", admin.post("/groups/admin", "name", "Admins", "perm", "users:read"),
+	want(t, "admins lose *", admin.post("/groups/admin", "version", admin.formVersion(t, "/groups/admin"), "name", "Admins", "perm", "users:read"),
 		http.StatusConflict, "cannot be deleted or lose")
 	want(t, "delete admins", admin.post("/groups/admin/delete"), http.StatusConflict, "cannot be deleted")
 	want(t, "admins page", admin.get("/groups/admin"), http.StatusOK, `value="*" checked`, `always keeps "All permissions"`)
@@ -60,4 +60,31 @@ func TestGroupsPages(t *testing.T) {
 		t.Fatal("deleted group still listed")
 	}
 	want(t, "deleted group's page", admin.get("/groups/"+empty), http.StatusNotFound)
+}
+
+// A form saved over someone else's change is refused: admin B's older
+// group form would re-grant what admin A just revoked, and the user form
+// re-posts the group. The page says so and shows the record as it is now.
+func TestStaleFormsRefused(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	admin := a.signup()
+	gid := createGroup(t, admin, "Operators", false, "backups:read", "backups:run", "profile:*")
+	old := admin.formVersion(t, "/groups/"+gid)
+	p := admin.post("/groups/"+gid, "version", old, "name", "Operators", "perm", "backups:read", "perm", "profile:*")
+	want(t, "A revokes backups:run", p, http.StatusOK, "Group saved.")
+	p = admin.post("/groups/"+gid, "version", old, "name", "Operators", "perm", "backups:read", "perm", "backups:run", "perm", "profile:*")
+	want(t, "B's older form", p, http.StatusConflict, "changed by someone else since you opened this page")
+	if p.has(`value="backups:run" checked`) {
+		t.Fatal("the stale form re-granted backups:run, or shows the older form")
+	}
+	want(t, "no version", admin.post("/groups/"+gid, "name", "Operators", "perm", "profile:*"),
+		http.StatusConflict, "changed by someone else")
+
+	bobID := createUser(t, admin, "bob@example.com", "Bob", bobPassword, gid)
+	oldU := admin.formVersion(t, "/users/"+bobID)
+	want(t, "A renames", admin.post("/users/"+bobID, "version", oldU, "name", "Robert", "email", "bob@example.com", "group", gid),
+		http.StatusOK, "User saved.")
+	p = admin.post("/users/"+bobID, "version", oldU, "name", "Bob", "email", "bob@example.com", "group", "users")
+	want(t, "B's older user form", p, http.StatusConflict, "changed by someone else since you opened this page", `value="Robert"`)
 }

@@ -252,3 +252,10 @@ func createUser(t *testing.T, admin *browser, email, name, password, groupID str
 	}
 	return id
 }
+
+// formVersion opens the edit page at path and returns the version its form
+// was read at, as a browser would post it back.
+func (b *browser) formVersion(t *testing.T, path string) string {
+	t.Helper()
+	return find(t, b.get(path), `name="version" value="(\d+)"%s`, "")
+}

@@ -196,11 +196,16 @@ func withPrincipal(h pageFunc) http.Handler {
 }
 
 // user serves h to a logged-in user; a user who owes a second factor is
-// sent to enrol first.
-func (s *server) user(h pageFunc) http.Handler { return s.gate(false, withPrincipal(h)) }
+// sent to enrol first. usher's RequireLogin would refuse that user too.
+func (s *server) user(h pageFunc) http.Handler {
+	return s.gate(false, s.m.RequireLogin(withPrincipal(h)))
+}
 
-// enrolling serves h to a logged-in user, also one who owes a second factor.
-func (s *server) enrolling(h pageFunc) http.Handler { return s.gate(true, withPrincipal(h)) }
+// enrolling serves h to a logged-in user, also one who owes a second
+// factor: an enrolment route, marked as such for usher.
+func (s *server) enrolling(h pageFunc) http.Handler {
+	return s.gate(true, s.m.RequireLoginToEnroll(withPrincipal(h)))
+}
 
 // perm serves h to a logged-in user holding perm; usher's RequirePermission
 // answers (and audits) the denial through s.httpError.

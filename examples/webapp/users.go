@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
@@ -226,11 +227,18 @@ func (s *server) updateUser(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	id := r.PathValue("id")
 	name, email := r.PostFormValue("name"), r.PostFormValue("email")
 	up := auth.UserUpdate{Name: &name, Email: &email}
+	// The version the form was read at: none or garbage is 0, which is
+	// stale, so an older form never overwrites a newer change.
+	up.Version, _ = strconv.ParseInt(r.PostFormValue("version"), 10, 64)
 	if r.PostForm.Has("group") {
 		g := group.ID(r.PostFormValue("group"))
 		up.GroupID = &g
 	}
 	if _, err := s.m.UpdateUser(r.Context(), p, user.ID(id), up); err != nil {
+		if errors.Is(err, auth.ErrStale) {
+			s.editFailed(w, r, p, err, nil) // the user as it is now
+			return
+		}
 		s.editFailed(w, r, p, err, func(d *userEditData) {
 			d.Name, d.Email = name, email
 			if up.GroupID != nil {

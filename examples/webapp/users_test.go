@@ -76,19 +76,19 @@ func TestGroupEditAppliesOnNextRequest(t *testing.T) {
 	bob := a.login("bob@example.com", bobPassword)
 	want(t, "before", bob.get("/users"), http.StatusForbidden)
 
-	p := admin.post("/groups/"+gid, "name", "Viewers", "perm", "profile:*", "perm", "users:read")
+	p := admin.post("/groups/"+gid, "version", admin.formVersion(t, "/groups/"+gid), "name", "Viewers", "perm", "profile:*", "perm", "users:read")
 	want(t, "grant users:read", p, http.StatusOK, "Group saved.", `value="users:read" checked`)
 	want(t, "granted", bob.get("/users"), http.StatusOK, "<h1>Users</h1>", "bob@example.com")
 	want(t, "nav shows Users", bob.get("/"), http.StatusOK, `href="/users"`)
 
-	admin.post("/groups/"+gid, "name", "Viewers", "perm", "profile:*")
+	admin.post("/groups/"+gid, "version", admin.formVersion(t, "/groups/"+gid), "name", "Viewers", "perm", "profile:*")
 	want(t, "revoked", bob.get("/users"), http.StatusForbidden)
 
 	// Moving the user to another group applies at once too.
-	p = admin.post("/users/"+bobID, "name", "Bob", "email", "bob@example.com", "group", "admin")
+	p = admin.post("/users/"+bobID, "version", admin.formVersion(t, "/users/"+bobID), "name", "Bob", "email", "bob@example.com", "group", "admin")
 	want(t, "move to admins", p, http.StatusOK, "User saved.")
 	want(t, "bob is admin", bob.get("/audit"), http.StatusOK, "<h1>Audit log</h1>")
-	admin.post("/users/"+bobID, "name", "Bob", "email", "bob@example.com", "group", gid)
+	admin.post("/users/"+bobID, "version", admin.formVersion(t, "/users/"+bobID), "name", "Bob", "email", "bob@example.com", "group", gid)
 	want(t, "bob is viewer", bob.get("/audit"), http.StatusForbidden)
 }
 
@@ -120,11 +120,11 @@ func TestAdminEditResetDelete(t *testing.T) {
 	bob := a.login("bob@example.com", bobPassword)
 
 	// Edit: validation errors stand next to the fields, with what was typed.
-	p := admin.post("/users/"+bobID, "name", "Robert", "email", "bob@@example")
+	p := admin.post("/users/"+bobID, "version", admin.formVersion(t, "/users/"+bobID), "name", "Robert", "email", "bob@@example")
 	want(t, "bad email", p, http.StatusBadRequest, "Enter a single valid email address.", `value="Robert"`)
-	p = admin.post("/users/"+bobID, "name", "Robert", "email", "ADMIN@example.com")
+	p = admin.post("/users/"+bobID, "version", admin.formVersion(t, "/users/"+bobID), "name", "Robert", "email", "ADMIN@example.com")
 	want(t, "taken email", p, http.StatusConflict, "already in use")
-	p = admin.post("/users/"+bobID, "name", "Robert", "email", "robert@example.com")
+	p = admin.post("/users/"+bobID, "version", admin.formVersion(t, "/users/"+bobID), "name", "Robert", "email", "robert@example.com")
 	want(t, "edit", p, http.StatusOK, "User saved.", `value="Robert"`, `value="robert@example.com"`)
 
 	// Reset password: the user's sessions end, the new password works.
@@ -153,7 +153,7 @@ func TestAdminEditResetDelete(t *testing.T) {
 	// The admin's own record: no group change, and the last admin stays.
 	p = admin.get("/users/" + adminID)
 	want(t, "own edit page", p, http.StatusOK, "Nobody changes their own group", `<select name="group" disabled>`)
-	want(t, "own group", admin.post("/users/"+adminID, "name", "Ada", "email", "admin@example.com", "group", "users"), http.StatusForbidden)
+	want(t, "own group", admin.post("/users/"+adminID, "version", admin.formVersion(t, "/users/"+adminID), "name", "Ada", "email", "admin@example.com", "group", "users"), http.StatusForbidden)
 	want(t, "disable last admin", admin.post("/users/"+adminID+"/disable"), http.StatusConflict, "no enabled administrator")
 	want(t, "delete last admin", admin.post("/users/"+adminID+"/delete"), http.StatusConflict, "no enabled administrator")
 

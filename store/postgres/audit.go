@@ -22,14 +22,6 @@ import (
 // failing the event (and with it the change it records). jsonb refuses the
 // escape \u0000 too, so the details get the same treatment.
 func (as auditStore) Append(ctx context.Context, e *audit.Event) error {
-	var details any // NULL when there are none
-	if len(e.Details) > 0 {
-		b, err := json.Marshal(e.Details)
-		if err != nil {
-			return wrap("append audit event", fmt.Errorf("details: %w", err))
-		}
-		details = string(replaceJSONNUL(b))
-	}
 	// The details go as text and PostgreSQL parses them: a []byte for a
 	// jsonb parameter would go as bytea under pgx's exec and simple
 	// protocol modes, which a DSN may choose.
@@ -37,15 +29,58 @@ func (as auditStore) Append(ctx context.Context, e *audit.Event) error {
 		(time, action, outcome, actor_id, actor_email, target_type, target_id, ip, user_agent, reason, details)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb)
 		RETURNING id`
-	var id int64
-	err := as.s.q.QueryRow(ctx, q, e.Time, toStorable(string(e.Action)), toStorable(string(e.Outcome)),
-		toStorable(e.Actor.ID), toStorable(e.Actor.Email), toStorable(e.Target.Type), toStorable(e.Target.ID),
-		toStorable(e.IP), toStorable(e.UserAgent), toStorable(e.Reason), details).Scan(&id)
+	args, err := eventArgs(e)
 	if err != nil {
+		return wrap("append audit event", err)
+	}
+	var id int64
+	if err := as.s.q.QueryRow(ctx, q, args...).Scan(&id); err != nil {
 		return wrap("append audit event", err)
 	}
 	e.ID = strconv.FormatInt(id, 10)
 	return nil
+}
+
+// AppendRepeat is audit.Repeater: one upsert on the unique repeat key, so
+// the first event under a key is written once even when instances race.
+// A new row has no details.repeated; a repeat counts it up from 2.
+func (as auditStore) AppendRepeat(ctx context.Context, e *audit.Event, key string) (bool, error) {
+	const q = `INSERT INTO audit_events
+		(time, action, outcome, actor_id, actor_email, target_type, target_id, ip, user_agent, reason, details, repeat_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb, $12)
+		ON CONFLICT (repeat_key) WHERE repeat_key IS NOT NULL DO UPDATE SET details = jsonb_set(
+			COALESCE(audit_events.details, '{}'::jsonb), '{repeated}',
+			to_jsonb(COALESCE((audit_events.details->>'repeated')::bigint, 1) + 1))
+		RETURNING id, details->'repeated' IS NULL`
+	args, err := eventArgs(e)
+	if err != nil {
+		return false, wrap("append audit event", err)
+	}
+	var (
+		id       int64
+		appended bool
+	)
+	if err := as.s.q.QueryRow(ctx, q, append(args, toStorable(key))...).Scan(&id, &appended); err != nil {
+		return false, wrap("append audit event", err)
+	}
+	e.ID = strconv.FormatInt(id, 10)
+	return appended, nil
+}
+
+// eventArgs are the values of an audit_events row, in the order of the
+// INSERTs above, made storable (see Append).
+func eventArgs(e *audit.Event) ([]any, error) {
+	var details any // NULL when there are none
+	if len(e.Details) > 0 {
+		b, err := json.Marshal(e.Details)
+		if err != nil {
+			return nil, fmt.Errorf("details: %w", err)
+		}
+		details = string(replaceJSONNUL(b))
+	}
+	return []any{e.Time, toStorable(string(e.Action)), toStorable(string(e.Outcome)),
+		toStorable(e.Actor.ID), toStorable(e.Actor.Email), toStorable(e.Target.Type), toStorable(e.Target.ID),
+		toStorable(e.IP), toStorable(e.UserAgent), toStorable(e.Reason), details}, nil
 }
 
 // Query pages newest first on the (time, id) keyset (see

@@ -12,11 +12,11 @@ import (
 	"github.com/usher-go/usher/group"
 )
 
-const groupCols = `g.id, g.name, g.description, g.permissions, g.require_two_factor, g.created_at, g.updated_at`
+const groupCols = `g.id, g.name, g.description, g.permissions, g.require_two_factor, g.created_at, g.updated_at, g.version`
 
 func scanGroup(row pgx.Row, g *group.Group) error {
 	var perms []string
-	err := row.Scan((*string)(&g.ID), &g.Name, &g.Description, &perms, &g.RequireTwoFactor, &g.CreatedAt, &g.UpdatedAt)
+	err := row.Scan((*string)(&g.ID), &g.Name, &g.Description, &perms, &g.RequireTwoFactor, &g.CreatedAt, &g.UpdatedAt, &g.Version)
 	if err != nil {
 		return err
 	}
@@ -64,13 +64,14 @@ func (gs groupStore) Create(ctx context.Context, g *group.Group) error {
 		return err
 	}
 	const q = `INSERT INTO groups
-		(id, name, name_key, description, permissions, require_two_factor, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+		(id, name, name_key, description, permissions, require_two_factor, created_at, updated_at, version)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1)`
 	_, err = gs.s.write(ctx, q, string(g.ID), g.Name, foldKey(g.Name), g.Description, perms,
 		g.RequireTwoFactor, g.CreatedAt, g.UpdatedAt)
 	if err != nil {
 		return groupWriteErr("create group", err)
 	}
+	g.Version = 1
 	return nil
 }
 
@@ -118,13 +119,18 @@ func (gs groupStore) Update(ctx context.Context, g *group.Group) error {
 		return wrap("update group", group.ErrNotFound)
 	}
 	const q = `UPDATE groups SET name = $1, name_key = $2, description = $3, permissions = $4,
-		require_two_factor = $5, updated_at = $6 WHERE id = $7`
+		require_two_factor = $5, updated_at = $6, version = version + 1 WHERE id = $7 AND version = $8`
 	tag, err := gs.s.write(ctx, q, g.Name, foldKey(g.Name), g.Description, perms,
-		g.RequireTwoFactor, g.UpdatedAt, string(g.ID))
+		g.RequireTwoFactor, g.UpdatedAt, string(g.ID), g.Version)
 	if err != nil {
 		return groupWriteErr("update group", err)
 	}
-	return affected("update group", tag, nil, group.ErrNotFound)
+	if err := gs.s.versioned(ctx, "update group", tag, `SELECT EXISTS (SELECT 1 FROM groups WHERE id = $1)`, string(g.ID),
+		group.ErrNotFound, group.ErrStale); err != nil {
+		return err
+	}
+	g.Version++
+	return nil
 }
 
 // Delete relies on users.group_id's ON DELETE RESTRICT: a group with

@@ -168,7 +168,8 @@ func TestInstancesPermissionChange(t *testing.T) {
 
 	upd := *ops
 	upd.Permissions = []group.Permission{group.ProfileAll}
-	if _, err := p.m[0].UpdateGroup(ctx, admin, upd); err != nil {
+	saved, err := p.m[0].UpdateGroup(ctx, admin, upd)
+	if err != nil {
 		t.Fatalf("UpdateGroup: %v", err)
 	}
 	member, err = p.m[1].Authenticate(ctx, tok)
@@ -179,7 +180,8 @@ func TestInstancesPermissionChange(t *testing.T) {
 		t.Error("instance 1 still grants backups:run after instance 0 removed it from the group")
 	}
 
-	// And back, the other way round.
+	// And back, the other way round, from the version the first save left.
+	upd = *saved
 	upd.Permissions = []group.Permission{group.ProfileAll, "backups:run"}
 	if _, err := p.m[1].UpdateGroup(ctx, admin, upd); err != nil {
 		t.Fatalf("UpdateGroup: %v", err)

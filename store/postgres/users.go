@@ -14,11 +14,11 @@ import (
 )
 
 // userCols are the columns scanUser reads, in its order.
-const userCols = `u.id, u.email, u.name, u.group_id, u.disabled, u.created_at, u.updated_at, u.last_login_at`
+const userCols = `u.id, u.email, u.name, u.group_id, u.disabled, u.created_at, u.updated_at, u.last_login_at, u.version`
 
 func scanUser(row pgx.Row, u *user.User) error {
 	var lastLogin pgtype.Timestamptz
-	err := row.Scan((*string)(&u.ID), &u.Email, &u.Name, &u.GroupID, &u.Disabled, &u.CreatedAt, &u.UpdatedAt, &lastLogin)
+	err := row.Scan((*string)(&u.ID), &u.Email, &u.Name, &u.GroupID, &u.Disabled, &u.CreatedAt, &u.UpdatedAt, &lastLogin, &u.Version)
 	if err != nil {
 		return err
 	}
@@ -53,13 +53,14 @@ func (us userStore) Create(ctx context.Context, u *user.User, passwordHash strin
 		return wrap("create user", group.ErrNotFound)
 	}
 	const q = `INSERT INTO users
-		(id, email, name, name_key, group_id, disabled, password_hash, created_at, updated_at, last_login_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+		(id, email, name, name_key, group_id, disabled, password_hash, created_at, updated_at, last_login_at, version)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1)`
 	_, err := us.s.write(ctx, q, string(u.ID), u.Email, u.Name, foldKey(u.Name), u.GroupID, u.Disabled,
 		passwordHash, u.CreatedAt, u.UpdatedAt, optTime(u.LastLoginAt))
 	if err != nil {
 		return userWriteErr("create user", err)
 	}
+	u.Version = 1
 	return nil
 }
 
@@ -93,13 +94,18 @@ func (us userStore) Update(ctx context.Context, u *user.User) error {
 	case !storable(u.GroupID):
 		return wrap("update user", group.ErrNotFound)
 	}
-	const q = `UPDATE users SET email = $1, name = $2, name_key = $3, group_id = $4, disabled = $5, updated_at = $6
-		WHERE id = $7`
-	tag, err := us.s.write(ctx, q, u.Email, u.Name, foldKey(u.Name), u.GroupID, u.Disabled, u.UpdatedAt, string(u.ID))
+	const q = `UPDATE users SET email = $1, name = $2, name_key = $3, group_id = $4, disabled = $5, updated_at = $6,
+		version = version + 1 WHERE id = $7 AND version = $8`
+	tag, err := us.s.write(ctx, q, u.Email, u.Name, foldKey(u.Name), u.GroupID, u.Disabled, u.UpdatedAt, string(u.ID), u.Version)
 	if err != nil {
 		return userWriteErr("update user", err)
 	}
-	return affected("update user", tag, nil, user.ErrNotFound)
+	if err := us.s.versioned(ctx, "update user", tag, `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`, string(u.ID),
+		user.ErrNotFound, user.ErrStale); err != nil {
+		return err
+	}
+	u.Version++
+	return nil
 }
 
 // Delete removes the user; the foreign keys cascade to sessions, avatar

@@ -43,7 +43,7 @@ func (us userStore) List(ctx context.Context, q user.Query) (user.Page, error) {
 	)
 	page, err := paging.ReadUsers(rows, q, func(s *user.Summary) error {
 		err := rows.Scan((*string)(&s.ID), &s.Email, &s.Name, &s.GroupID, &s.Disabled, &s.CreatedAt, &s.UpdatedAt,
-			&lastLogin, &nameKey, &s.GroupName, &s.TwoFactor)
+			&lastLogin, &s.Version, &nameKey, &s.GroupName, &s.TwoFactor)
 		s.LastLoginAt = fromOpt(lastLogin)
 		return err
 	}, func(last *user.Summary) string {

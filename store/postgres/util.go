@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -72,4 +73,21 @@ var dialect = &paging.Dialect{
 	Time:       func(t time.Time) any { return t },
 	TimeKey:    func(n int64) any { return time.UnixMicro(n).UTC() },
 	Storable:   storable,
+}
+
+// versioned reads the outcome of a conditional update ("WHERE id = $n AND
+// version = $m"): a row written is success; none is notFound when exists
+// (a query of one id argument) finds no row, else stale.
+func (s *scope) versioned(ctx context.Context, op string, tag pgconn.CommandTag, exists, id string, notFound, stale error) error {
+	if tag.RowsAffected() > 0 {
+		return nil
+	}
+	var found bool
+	if err := s.q.QueryRow(ctx, exists, id).Scan(&found); err != nil {
+		return wrap(op, err)
+	}
+	if !found {
+		return wrap(op, notFound)
+	}
+	return wrap(op, stale)
 }

@@ -11,12 +11,12 @@ import (
 	"github.com/usher-go/usher/group"
 )
 
-const groupCols = `g.id, g.name, g.description, g.permissions, g.require_two_factor, g.created_at, g.updated_at`
+const groupCols = `g.id, g.name, g.description, g.permissions, g.require_two_factor, g.created_at, g.updated_at, g.version`
 
 func scanGroup(sc scanner, g *group.Group) error {
 	var perms string
 	var created, updated int64
-	if err := sc.Scan(&g.ID, &g.Name, &g.Description, &perms, &g.RequireTwoFactor, &created, &updated); err != nil {
+	if err := sc.Scan(&g.ID, &g.Name, &g.Description, &perms, &g.RequireTwoFactor, &created, &updated, &g.Version); err != nil {
 		return err
 	}
 	g.Permissions = splitPermissions(perms)
@@ -67,13 +67,14 @@ func (gs groupStore) Create(ctx context.Context, g *group.Group) error {
 		return err
 	}
 	const q = `INSERT INTO groups
-		(id, name, name_key, description, permissions, require_two_factor, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+		(id, name, name_key, description, permissions, require_two_factor, created_at, updated_at, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)`
 	_, err = gs.s.w.ExecContext(ctx, q, g.ID, g.Name, foldKey(g.Name), g.Description, perms,
 		g.RequireTwoFactor, nanos(g.CreatedAt), nanos(g.UpdatedAt))
 	if err != nil {
 		return groupWriteErr("create group", err)
 	}
+	g.Version = 1
 	return nil
 }
 
@@ -115,13 +116,18 @@ func (gs groupStore) Update(ctx context.Context, g *group.Group) error {
 		return err
 	}
 	const q = `UPDATE groups SET name = ?, name_key = ?, description = ?, permissions = ?,
-		require_two_factor = ?, updated_at = ? WHERE id = ?`
+		require_two_factor = ?, updated_at = ?, version = version + 1 WHERE id = ? AND version = ?`
 	res, err := gs.s.w.ExecContext(ctx, q, g.Name, foldKey(g.Name), g.Description, perms,
-		g.RequireTwoFactor, nanos(g.UpdatedAt), g.ID)
+		g.RequireTwoFactor, nanos(g.UpdatedAt), g.ID, g.Version)
 	if err != nil {
 		return groupWriteErr("update group", err)
 	}
-	return affected("update group", res, nil, group.ErrNotFound)
+	if err := gs.s.versioned(ctx, "update group", res, `SELECT EXISTS (SELECT 1 FROM groups WHERE id = ?)`, string(g.ID),
+		group.ErrNotFound, group.ErrStale); err != nil {
+		return err
+	}
+	g.Version++
+	return nil
 }
 
 // Delete relies on users.group_id's ON DELETE RESTRICT: a group with

@@ -328,6 +328,7 @@ func TestConstraintErrors(t *testing.T) {
 	orphan := newUser("u3", "c@example.com")
 	orphan.GroupID = "nope"
 	u2 := newUser("u2", "a@example.com")
+	u2.Version = 1 // as read: Update is conditional on it
 	missing := newUser("ghost", "g@example.com")
 
 	tests := []struct {
@@ -351,7 +352,7 @@ func TestConstraintErrors(t *testing.T) {
 		{"avatar unknown user", errOf3(db.Users().Avatar(ctx, "ghost")), user.ErrNotFound},
 		{"duplicate group name, other case", db.Groups().Create(ctx, &group.Group{ID: "g1", Name: "aDMINS"}), group.ErrNameTaken},
 		{"duplicate group name, non-ASCII case", createTwoGroups(ctx, db, "Équipe", "équipe"), group.ErrNameTaken},
-		{"rename group onto another", db.Groups().Update(ctx, &group.Group{ID: group.UsersID, Name: "ADMINS"}), group.ErrNameTaken},
+		{"rename group onto another", db.Groups().Update(ctx, &group.Group{ID: group.UsersID, Name: "ADMINS", Version: 1}), group.ErrNameTaken},
 		{"update unknown group", db.Groups().Update(ctx, &group.Group{ID: "nope", Name: "Nope"}), group.ErrNotFound},
 		{"get unknown group", errOf2(db.Groups().Get(ctx, "nope")), group.ErrNotFound},
 		{"delete group with members", db.Groups().Delete(ctx, group.UsersID), group.ErrInUse},
@@ -440,7 +441,7 @@ func TestSessions(t *testing.T) {
 	ctx := context.Background()
 	mustCreateUser(t, db, newUser("u1", "a@example.com"))
 	if err := db.Groups().Update(ctx, &group.Group{ID: group.UsersID, Name: "Users",
-		Permissions: []group.Permission{"profile:*", "backups:run"}, RequireTwoFactor: true, UpdatedAt: t0}); err != nil {
+		Permissions: []group.Permission{"profile:*", "backups:run"}, RequireTwoFactor: true, UpdatedAt: t0, Version: 1}); err != nil {
 		t.Fatal(err)
 	}
 	for i, id := range []string{"s1", "s2", "s3"} {

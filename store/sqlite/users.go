@@ -11,12 +11,12 @@ import (
 )
 
 // userCols are the columns scanUser reads, in its order.
-const userCols = `u.id, u.email, u.name, u.group_id, u.disabled, u.created_at, u.updated_at, u.last_login_at`
+const userCols = `u.id, u.email, u.name, u.group_id, u.disabled, u.created_at, u.updated_at, u.last_login_at, u.version`
 
 func scanUser(sc scanner, u *user.User) error {
 	var created, updated int64
 	var lastLogin sql.NullInt64
-	if err := sc.Scan(&u.ID, &u.Email, &u.Name, &u.GroupID, &u.Disabled, &created, &updated, &lastLogin); err != nil {
+	if err := sc.Scan(&u.ID, &u.Email, &u.Name, &u.GroupID, &u.Disabled, &created, &updated, &lastLogin, &u.Version); err != nil {
 		return err
 	}
 	u.CreatedAt, u.UpdatedAt, u.LastLoginAt = fromNanos(created), fromNanos(updated), fromNanos(lastLogin.Int64)
@@ -51,13 +51,14 @@ func affected(op string, res sql.Result, err error, notFound error) error {
 
 func (us userStore) Create(ctx context.Context, u *user.User, passwordHash string) error {
 	const q = `INSERT INTO users
-		(id, email, name, name_key, group_id, disabled, password_hash, created_at, updated_at, last_login_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		(id, email, name, name_key, group_id, disabled, password_hash, created_at, updated_at, last_login_at, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`
 	_, err := us.s.w.ExecContext(ctx, q, u.ID, u.Email, u.Name, foldKey(u.Name), u.GroupID, u.Disabled,
 		passwordHash, nanos(u.CreatedAt), nanos(u.UpdatedAt), nullNanos(u.LastLoginAt))
 	if err != nil {
 		return userWriteErr("create user", err)
 	}
+	u.Version = 1
 	return nil
 }
 
@@ -81,15 +82,22 @@ func (us userStore) getBy(ctx context.Context, op, q string, arg string) (*user.
 	return u, nil
 }
 
+// Update writes only while the stored version is u.Version; when no row
+// matched, a second look tells a stale version from an unknown user.
 func (us userStore) Update(ctx context.Context, u *user.User) error {
-	const q = `UPDATE users SET email = ?, name = ?, name_key = ?, group_id = ?, disabled = ?, updated_at = ?
-		WHERE id = ?`
+	const q = `UPDATE users SET email = ?, name = ?, name_key = ?, group_id = ?, disabled = ?, updated_at = ?,
+		version = version + 1 WHERE id = ? AND version = ?`
 	res, err := us.s.w.ExecContext(ctx, q, u.Email, u.Name, foldKey(u.Name), u.GroupID, u.Disabled,
-		nanos(u.UpdatedAt), u.ID)
+		nanos(u.UpdatedAt), u.ID, u.Version)
 	if err != nil {
 		return userWriteErr("update user", err)
 	}
-	return affected("update user", res, nil, user.ErrNotFound)
+	if err := us.s.versioned(ctx, "update user", res, `SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)`, string(u.ID),
+		user.ErrNotFound, user.ErrStale); err != nil {
+		return err
+	}
+	u.Version++
+	return nil
 }
 
 // Delete removes the user; the foreign keys cascade to sessions, avatar

@@ -41,7 +41,7 @@ func (us userStore) List(ctx context.Context, q user.Query) (user.Page, error) {
 	)
 	page, err := paging.ReadUsers(rows, q, func(s *user.Summary) error {
 		err := rows.Scan(&s.ID, &s.Email, &s.Name, &s.GroupID, &s.Disabled, &created, &updated, &lastLogin,
-			&nameKey, &s.GroupName, &s.TwoFactor)
+			&s.Version, &nameKey, &s.GroupName, &s.TwoFactor)
 		s.CreatedAt, s.UpdatedAt, s.LastLoginAt = fromNanos(created), fromNanos(updated), fromNanos(lastLogin.Int64)
 		return err
 	}, func(last *user.Summary) string {

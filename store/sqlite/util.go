@@ -1,6 +1,8 @@
 package sqlite
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -80,4 +82,25 @@ var dialect = &paging.Dialect{
 // scanner is *sql.Row or *sql.Rows.
 type scanner interface {
 	Scan(dest ...any) error
+}
+
+// versioned reads the outcome of a conditional update ("WHERE id = ? AND
+// version = ?"): a row written is success; none is notFound when exists
+// (a query of one id argument) finds no row, else stale.
+func (s *scope) versioned(ctx context.Context, op string, res sql.Result, exists, id string, notFound, stale error) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrap(op, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	var found bool
+	if err := s.w.QueryRowContext(ctx, exists, id).Scan(&found); err != nil {
+		return wrap(op, err)
+	}
+	if !found {
+		return wrap(op, notFound)
+	}
+	return wrap(op, stale)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,8 @@ var auditTests = []test{
 	{"Paging", testAuditPaging},
 	{"InvalidCursor", testAuditInvalidCursor},
 	{"Prune", testAuditPrune},
+	{"Repeat", testAuditRepeat},
+	{"RepeatConcurrent", testAuditRepeatConcurrent},
 }
 
 func newEvent(tm time.Time, action audit.Action, outcome audit.Outcome, actorID string, target audit.Target) *audit.Event {
@@ -335,4 +338,102 @@ func testAuditPrune(t *testing.T, s auth.Store) {
 	if n != 0 {
 		t.Errorf("Audit().Prune again = %d, want 0", n)
 	}
+}
+
+// repeater returns the store's audit.Repeater, skipping the test for a
+// store without one (the interface is optional).
+func repeater(t *testing.T, s auth.Store) audit.Repeater {
+	t.Helper()
+	r, ok := s.Audit().(audit.Repeater)
+	if !ok {
+		t.Skip("the store's audit part is no audit.Repeater")
+	}
+	return r
+}
+
+// AppendRepeat writes the first event under a key and counts the rest in
+// its details; other keys, and plain Append, are not affected.
+func testAuditRepeat(t *testing.T, s auth.Store) {
+	r := repeater(t, s)
+	target := audit.Target{Type: audit.TargetRoute, ID: "GET /admin"}
+	first := newEvent(at(0), audit.AuthorizationDeny, audit.Denied, "u1", target)
+	first.Details = map[string]any{"note": "kept"}
+	appended, err := r.AppendRepeat(ctx(t), first, "k1")
+	must(t, "AppendRepeat(first)", err)
+	if !appended || first.ID == "" {
+		t.Fatalf("AppendRepeat(first) = %v, ID %q; want true and an ID", appended, first.ID)
+	}
+	for i := range 4 {
+		e := newEvent(at(time.Duration(i+1)*time.Second), audit.AuthorizationDeny, audit.Denied, "u1", target)
+		appended, err := r.AppendRepeat(ctx(t), e, "k1")
+		must(t, "AppendRepeat(repeat)", err)
+		if appended || e.ID != first.ID {
+			t.Fatalf("AppendRepeat(repeat %d) = %v, ID %q; want false and the first's ID %q", i, appended, e.ID, first.ID)
+		}
+	}
+	other := newEvent(at(time.Minute), audit.AuthorizationDeny, audit.Denied, "u1", target)
+	appended, err = r.AppendRepeat(ctx(t), other, "k2")
+	must(t, "AppendRepeat(other key)", err)
+	if !appended {
+		t.Fatal("AppendRepeat under a new key was not appended")
+	}
+	plain := appendEvent(t, s, newEvent(at(time.Minute), audit.AuthorizationDeny, audit.Denied, "u1", target))
+	all := walkAudit(t, s, audit.Query{})
+	if len(all) != 3 {
+		t.Fatalf("%d events, want 3", len(all))
+	}
+	for _, e := range all {
+		switch e.ID {
+		case first.ID:
+			if e.Details[audit.DetailRepeated] != float64(5) || e.Details["note"] != "kept" {
+				t.Errorf("first event details %v, want repeated 5 and its own note", e.Details)
+			}
+		case other.ID, plain.ID:
+			if _, ok := e.Details[audit.DetailRepeated]; ok {
+				t.Errorf("event %s counts repeats: %v", e.ID, e.Details)
+			}
+		}
+	}
+}
+
+// Racing AppendRepeat calls under one key write one event and count
+// every call.
+func testAuditRepeatConcurrent(t *testing.T, s auth.Store) {
+	r := repeater(t, s)
+	const n = 8
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first int
+	)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e := newEvent(at(time.Duration(i)*time.Millisecond), audit.LoginThrottled, audit.Failure, "", audit.Target{})
+			appended, err := r.AppendRepeat(ctx(t), e, "race")
+			if err != nil {
+				t.Errorf("AppendRepeat: %v", err)
+				return
+			}
+			if appended {
+				mu.Lock()
+				first++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	all := walkAudit(t, s, audit.Query{})
+	if first != 1 || len(all) != 1 || all[0].Details[audit.DetailRepeated] != float64(n) {
+		t.Fatalf("%d appended, %d events (details %v); want 1 event counting %d", first, len(all), detailsOf(all), n)
+	}
+}
+
+func detailsOf(es []audit.Event) []map[string]any {
+	out := make([]map[string]any, len(es))
+	for i, e := range es {
+		out[i] = e.Details
+	}
+	return out
 }

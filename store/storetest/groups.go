@@ -13,6 +13,7 @@ var groupTests = []test{
 	{"RoundTrip", testGroupRoundTrip},
 	{"List", testGroupList},
 	{"Update", testGroupUpdate},
+	{"Stale", testGroupStale},
 	{"NameTaken", testGroupNameTaken},
 	{"NameTakenBeyondASCII", testGroupNameTakenBeyondASCII},
 	{"Delete", testGroupDelete},
@@ -175,4 +176,43 @@ func testGroupNameTakenBeyondASCII(t *testing.T, s auth.Store) {
 	}
 	// A different name that differs only beyond ASCII is not taken.
 	createGroup(t, s, "Equipe Unicode")
+}
+
+// Update is conditional on the Version the caller read: admin B saving a
+// form read before admin A's save is refused with group.ErrStale and
+// re-grants nothing (DESIGN invariant 10).
+func testGroupStale(t *testing.T, s auth.Store) {
+	g := createGroup(t, s, "Operators", "backups:run", "users:read")
+	if g.Version != 1 {
+		t.Errorf("Version after Create = %d, want 1", g.Version)
+	}
+	read, err := s.Groups().Get(ctx(t), g.ID)
+	must(t, "Groups().Get", err)
+	if read.Version != 1 {
+		t.Errorf("Groups().Get: Version = %d, want 1", read.Version)
+	}
+	a, b := *read, *read
+	a.Permissions = []group.Permission{"users:read"} // A revokes backups:run
+	must(t, "Groups().Update", s.Groups().Update(ctx(t), &a))
+	if a.Version != 2 {
+		t.Errorf("Version after Update = %d, want 2", a.Version)
+	}
+	b.Description = "B's older form"
+	checkErr(t, "Groups().Update from a stale read", s.Groups().Update(ctx(t), &b), group.ErrStale)
+	got, err := s.Groups().Get(ctx(t), g.ID)
+	must(t, "Groups().Get", err)
+	checkGroup(t, "group after a stale Update", got, &a)
+	if got.Version != 2 {
+		t.Errorf("Version after a stale Update = %d, want 2", got.Version)
+	}
+	list, err := s.Groups().List(ctx(t))
+	must(t, "Groups().List", err)
+	for _, l := range list {
+		if l.ID == g.ID && l.Version != 2 {
+			t.Errorf("Groups().List: Version = %d, want 2", l.Version)
+		}
+	}
+	ghost := newGroup("Ghosts")
+	ghost.Version = 1
+	checkErr(t, "Groups().Update(unknown)", s.Groups().Update(ctx(t), ghost), group.ErrNotFound)
 }

@@ -14,6 +14,7 @@ import (
 var userTests = []test{
 	{"RoundTrip", testUserRoundTrip},
 	{"Update", testUserUpdate},
+	{"Stale", testUserStale},
 	{"NotFound", testUserNotFound},
 	{"EmailTakenOnCreate", testUserEmailTakenCreate},
 	{"EmailTakenOnUpdate", testUserEmailTakenUpdate},
@@ -82,6 +83,7 @@ func testUserUpdate(t *testing.T, s auth.Store) {
 	want.Disabled = false
 	want.GroupID = string(group.UsersID)
 	want.UpdatedAt = at(2 * time.Hour)
+	want.Version = upd.Version // the version the first Update left
 	must(t, "Users().Update keeping the email", s.Users().Update(ctx(t), &want))
 	got, err = s.Users().Get(ctx(t), u.ID)
 	must(t, "Users().Get", err)
@@ -346,4 +348,51 @@ func testUserDelete(t *testing.T, s auth.Store) {
 	must(t, "Create with the deleted user's email", s.Users().Create(ctx(t), again, ""))
 	_, _, err = s.Users().Avatar(ctx(t), again.ID)
 	checkErr(t, "Avatar of a new user with a deleted user's email", err, user.ErrNoAvatar)
+}
+
+// Update is conditional on the Version the caller read: a write made from
+// a stale read is refused with user.ErrStale and writes nothing (DESIGN
+// invariant 10).
+func testUserStale(t *testing.T, s auth.Store) {
+	u := createUser(t, s, group.UsersID)
+	if u.Version != 1 {
+		t.Errorf("Version after Create = %d, want 1", u.Version)
+	}
+	read, err := s.Users().Get(ctx(t), u.ID)
+	must(t, "Users().Get", err)
+	if read.Version != 1 {
+		t.Errorf("Users().Get: Version = %d, want 1", read.Version)
+	}
+	a, b := *read, *read // two editors read the same version
+	a.Name = "First Editor"
+	must(t, "Users().Update", s.Users().Update(ctx(t), &a))
+	if a.Version != 2 {
+		t.Errorf("Version after Update = %d, want 2", a.Version)
+	}
+	b.Name, b.Disabled = "Second Editor", true
+	checkErr(t, "Users().Update from a stale read", s.Users().Update(ctx(t), &b), user.ErrStale)
+	// Other setters do not move the version.
+	must(t, "Users().SetLastLogin", s.Users().SetLastLogin(ctx(t), u.ID, at(time.Hour)))
+	must(t, "Users().SetPasswordHash", s.Users().SetPasswordHash(ctx(t), u.ID, "$2a$10$other"))
+	got, err := s.Users().Get(ctx(t), u.ID)
+	must(t, "Users().Get", err)
+	if got.Name != "First Editor" || got.Disabled || got.Version != 2 {
+		t.Errorf("after a stale Update: {Name:%q Disabled:%v Version:%d}, want {First Editor false 2}", got.Name, got.Disabled, got.Version)
+	}
+	got, err = s.Users().GetByEmail(ctx(t), u.Email)
+	must(t, "Users().GetByEmail", err)
+	if got.Version != 2 {
+		t.Errorf("Users().GetByEmail: Version = %d, want 2", got.Version)
+	}
+	q, err := user.Query{Search: u.Email}.Normalize()
+	must(t, "user.Query.Normalize", err)
+	page, err := s.Users().List(ctx(t), q)
+	must(t, "Users().List", err)
+	if len(page.Users) != 1 || page.Users[0].Version != 2 {
+		t.Errorf("Users().List: %+v, want the user at Version 2", page.Users)
+	}
+	// An unknown user is not found, whatever the version.
+	ghost := newUser(group.UsersID)
+	ghost.Version = 1
+	checkErr(t, "Users().Update(unknown)", s.Users().Update(ctx(t), ghost), user.ErrNotFound)
 }

@@ -1,0 +1,5 @@
+-- 0003: record versions. Update writes a user or a group only while its
+-- version is the one the caller read, and counts it up: an edit made from
+-- a stale read is refused, never merged. Existing rows start at 1.
+ALTER TABLE users ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE groups ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
