@@ -66,10 +66,10 @@ func (m *Manager) refuse(ctx context.Context, actor *Principal, perm group.Permi
 // deniedUnless guards a read: it checks perm on the principal as
 // authenticated for this request and records a denial when it is missing.
 func (m *Manager) deniedUnless(ctx context.Context, actor *Principal, perm group.Permission, target audit.Target) error {
-	if actor.Can(perm) {
+	if m.mine(actor) && actor.Can(perm) {
 		return nil
 	}
-	if actor.MustEnroll() {
+	if m.mine(actor) && actor.MustEnroll() {
 		err := ErrEnrollmentRequired
 		m.recordDenial(ctx, actor, audit.AuthorizationDeny, target, err)
 		return err

@@ -57,7 +57,7 @@ func TestLoginRacingPasswordReset(t *testing.T) {
 		}
 	}
 	must(e.db.Users().SetPasswordHash(e.ctx, v.ID, string(plain)))
-	reset := func() { must(m.ResetPassword(e.ctx, admin, v.ID, "admin-set password")) }
+	reset := func() { must(m.ResetPassword(e.ctx, e.on(m, admin), v.ID, "admin-set password")) }
 	hs.hook.Store(&reset)
 
 	r, err := m.Login(e.ctx, "v@example.com", "old password", client)
@@ -79,6 +79,7 @@ func TestLoginRacingDisable(t *testing.T) {
 	v, _ := e.user(admin, "v@example.com", group.UsersID)
 	hs := &hookStore{DB: e.db}
 	m := e.manager(hs)
+	admin = e.on(m, admin)
 	disable := func() {
 		if err := m.SetDisabled(e.ctx, admin, v.ID, true); err != nil {
 			t.Fatal(err)

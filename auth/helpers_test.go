@@ -122,6 +122,18 @@ func (e *env) admin() *auth.Principal {
 	return e.auth(s.Token)
 }
 
+// on returns p as Manager m authenticates its token: a Principal acts only
+// on the Manager that made it.
+func (e *env) on(m *auth.Manager, p *auth.Principal) *auth.Principal {
+	e.t.Helper()
+	q, err := m.Authenticate(e.ctx, tokenOf(p))
+	if err != nil {
+		e.t.Fatalf("Authenticate on another Manager: %v", err)
+	}
+	tokens.Store(q, tokenOf(p))
+	return q
+}
+
 // tokens maps each Principal a test made to the token it authenticated.
 var tokens sync.Map // *auth.Principal → string
 

@@ -35,11 +35,11 @@ func NewWithOperator(cfg Config, name string) (*Manager, *Principal, error) {
 	}
 	all := group.Group{ID: group.AdminID, Name: "Operator", Permissions: []group.Permission{group.All}}
 	op := &Principal{
-		user:       user.User{Email: name},
-		group:      all,
-		perms:      group.NewSet(all.Permissions),
-		operator:   name,
-		operatorOf: m,
+		user:     user.User{Email: name},
+		group:    all,
+		perms:    group.NewSet(all.Permissions),
+		operator: name,
+		by:       m,
 	}
 	return m, op, nil
 }

@@ -21,6 +21,13 @@ import (
 // unexported, and the accessors return copies, so no host code (and no bug
 // in it) can change who a Principal is. Only the request it acts in
 // ([Principal.SetClient]) is the host's to set.
+//
+// A Principal belongs to the Manager that authenticated it: every other
+// Manager (another tenant's database, another instance) refuses it, for
+// reads as for writes. [Principal.Can] answers from the Principal alone, so
+// a host with several Managers guards routes with
+// [Manager.RequirePermission] rather than calling Can on a Principal of
+// unknown origin.
 type Principal struct {
 	user    user.User
 	group   group.Group
@@ -31,10 +38,12 @@ type Principal struct {
 	// mustEnroll: the group requires a second factor the user lacks; only
 	// enrolling is allowed.
 	mustEnroll bool
-	// operator names the person behind an operator principal, and
-	// operatorOf the one Manager it acts on (see [NewWithOperator]).
-	operator   string
-	operatorOf *Manager
+	// by is the Manager that made the principal: a Principal acts only on
+	// the Manager that authenticated it, never on another's store.
+	by *Manager
+	// operator names the person behind an operator principal (see
+	// [NewWithOperator]).
+	operator string
 }
 
 // User returns a copy of the principal's account as it was read for this
@@ -160,13 +169,17 @@ func (c *permCache) size() int {
 
 // principal builds a Principal from stored records.
 func (m *Manager) principal(u *user.User, g *group.Group, s *Session) *Principal {
-	p := &Principal{user: *u, group: *g, perms: m.perms.set(g)}
+	p := &Principal{user: *u, group: *g, perms: m.perms.set(g), by: m}
 	if s != nil {
 		p.session = *s
 		p.session.Token = ""
 	}
 	return p
 }
+
+// mine reports whether m made p. A Principal from another Manager (say, one
+// per tenant database) is nobody here, even for reads.
+func (m *Manager) mine(p *Principal) bool { return p != nil && p.perms != nil && p.by == m }
 
 // actorIn re-reads the acting user, its group and its session inside tx and
 // checks that it holds perm. Reading inside the transaction means a check
@@ -175,7 +188,7 @@ func (m *Manager) principal(u *user.User, g *group.Group, s *Session) *Principal
 // (OWASP ASVS 5.0 V8.3.1).
 func (m *Manager) actorIn(ctx context.Context, tx Store, actor *Principal, perm group.Permission) (*Principal, error) {
 	if actor != nil && actor.operator != "" {
-		if actor.operatorOf != m || actor.perms == nil {
+		if !m.mine(actor) {
 			return nil, fmt.Errorf("%w: an operator of another Manager", ErrForbidden)
 		}
 		return actor, nil // no user or session to re-read
@@ -203,8 +216,8 @@ func (m *Manager) actorIn(ctx context.Context, tx Store, actor *Principal, perm 
 // policy applied. The identity is the one the Manager recorded when it
 // authenticated actor, which no host code can change.
 func (m *Manager) reread(ctx context.Context, tx Store, actor *Principal) (*Principal, error) {
-	if actor == nil || actor.perms == nil || actor.user.ID == "" {
-		return nil, fmt.Errorf("%w: no authenticated principal", ErrForbidden)
+	if !m.mine(actor) || actor.user.ID == "" {
+		return nil, fmt.Errorf("%w: no principal this Manager authenticated", ErrForbidden)
 	}
 	s, err := tx.Sessions().Get(ctx, actor.session.ID)
 	if errors.Is(err, ErrSessionNotFound) || err == nil && (s.UserID != actor.user.ID || m.expired(s, m.clock())) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
 	"github.com/usher-go/usher/user"
@@ -99,5 +100,31 @@ func TestActorIdentityNotTiedToSession(t *testing.T) {
 	adm := group.AdminID
 	if _, err := e.m.UpdateUser(e.ctx, bob, bob.User().ID, auth.UserUpdate{GroupID: &adm}); err == nil {
 		t.Error("a plain user's principal moved itself into the admin group")
+	}
+}
+
+// A Principal acts only on the Manager that authenticated it: an admin of
+// one database (say, one tenant's) is nobody to a Manager on another, for
+// reads as for writes.
+func TestPrincipalBelongsToItsManager(t *testing.T) {
+	a, b := newEnv(t), newEnv(t)
+	adminA := a.admin()
+	adminB := b.admin()
+	wantErr(t, errOf(b.m.ListUsers(b.ctx, adminA, user.Query{})), auth.ErrForbidden)
+	wantErr(t, errOf(b.m.AuditLog(b.ctx, adminA, audit.Query{})), auth.ErrForbidden)
+	wantErr(t, errOf(b.m.ListGroups(b.ctx, adminA)), auth.ErrForbidden)
+	wantErr(t, errOf(b.m.GetUser(b.ctx, adminA, adminB.User().ID)), auth.ErrForbidden)
+	wantErr(t, errOf(b.m.Sessions(b.ctx, adminA)), auth.ErrForbidden)
+	wantErr(t, errOf(b.m.TwoFactorStatus(b.ctx, adminA)), auth.ErrForbidden)
+	wantErr(t, errOf(b.m.CreateUser(b.ctx, adminA, auth.NewUser{Email: "x@example.com", Password: "long enough pw"})), auth.ErrForbidden)
+	if b.m.Fresh(adminA) {
+		t.Error("another Manager's principal counts as fresh")
+	}
+	// A second Manager on the same store is the same database, but not the
+	// Manager that made the principal either.
+	other := a.manager(a.db)
+	wantErr(t, errOf(other.ListUsers(a.ctx, adminA, user.Query{})), auth.ErrForbidden)
+	if _, err := a.m.ListUsers(a.ctx, adminA, user.Query{}); err != nil {
+		t.Fatalf("its own Manager: %v", err)
 	}
 }

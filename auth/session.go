@@ -122,7 +122,7 @@ func (m *Manager) Logout(ctx context.Context, token string) error {
 // Sessions lists the actor's own live sessions, newest first. Compare each
 // ID with actor.session.ID to mark the current one.
 func (m *Manager) Sessions(ctx context.Context, actor *Principal) ([]Session, error) {
-	if actor == nil || actor.perms == nil {
+	if !m.mine(actor) {
 		return nil, m.refuse(ctx, actor, "", audit.AuthorizationDeny, audit.Target{Type: audit.TargetSession})
 	}
 	return m.liveSessions(ctx, actor.user.ID)

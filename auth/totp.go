@@ -90,7 +90,7 @@ func (m *Manager) ConfirmTOTP(ctx context.Context, actor *Principal, code string
 		if err := m.checkBackoff(ctx, tx, key); err != nil {
 			return err
 		}
-		reason, err := m.useTOTPCode(ctx, tx, cred, code)
+		reason, err := m.useTOTPCode(ctx, tx, a.user.ID, cred, code)
 		if err != nil {
 			return err
 		}
@@ -135,11 +135,12 @@ func pendingTOTP(ctx context.Context, tx Store, id user.ID, now time.Time) (*tot
 	return cred, nil
 }
 
-// useTOTPCode checks code against cred now and marks it used: a code
+// useTOTPCode checks code against cred, id's credential, now (the secret
+// opens only for the account it was sealed for) and marks it used: a code
 // works once (RFC 6238 section 5.2). It returns why the code failed, ""
 // when it passed.
-func (m *Manager) useTOTPCode(ctx context.Context, tx Store, cred *totp.Credential, code string) (string, error) {
-	secret, err := m.keys.open(cred.KeyID, cred.Sealed, []byte(cred.UserID))
+func (m *Manager) useTOTPCode(ctx context.Context, tx Store, id user.ID, cred *totp.Credential, code string) (string, error) {
+	secret, err := m.keys.open(cred.KeyID, cred.Sealed, []byte(id))
 	if err != nil {
 		return "", err
 	}
@@ -147,7 +148,7 @@ func (m *Manager) useTOTPCode(ctx context.Context, tx Store, cred *totp.Credenti
 	if !ok {
 		return "wrong code", nil
 	}
-	if won, err := tx.TOTP().UseStep(ctx, cred.UserID, step); err != nil || !won {
+	if won, err := tx.TOTP().UseStep(ctx, id, step); err != nil || !won {
 		return "code already used", err
 	}
 	return "", nil
@@ -378,7 +379,7 @@ type TwoFactorStatus struct {
 // TwoFactorStatus reports the actor's own second-factor state.
 func (m *Manager) TwoFactorStatus(ctx context.Context, actor *Principal) (TwoFactorStatus, error) {
 	var st TwoFactorStatus
-	if actor == nil || actor.perms == nil || actor.user.ID == "" {
+	if !m.mine(actor) || actor.user.ID == "" {
 		return st, m.refuse(ctx, actor, "", audit.AuthorizationDeny, selfTarget(actor))
 	}
 	c, err := m.store.TOTP().Get(ctx, actor.user.ID)
@@ -400,7 +401,7 @@ func (m *Manager) TwoFactorStatus(ctx context.Context, actor *Principal) (TwoFac
 // answers from the session the Principal was authenticated with, which no
 // host code can change; the operation itself still re-reads the session.
 func (m *Manager) Fresh(actor *Principal) bool {
-	if actor == nil || actor.perms == nil || actor.session.ID == "" {
+	if !m.mine(actor) || actor.session.ID == "" {
 		return false
 	}
 	return m.clock().Sub(actor.session.CreatedAt) <= m.cfg.ReauthWindow

@@ -78,7 +78,7 @@ func (m *Manager) VerifyTOTP(ctx context.Context, challenge, code string, c Clie
 		if err != nil {
 			return "", err
 		}
-		return m.useTOTPCode(ctx, tx, cred, code)
+		return m.useTOTPCode(ctx, tx, u.ID, cred, code)
 	})
 }
 
@@ -86,7 +86,7 @@ func (m *Manager) VerifyTOTP(ctx context.Context, challenge, code string, c Clie
 // recovery codes, which then no longer works. Case, dashes and spaces do
 // not matter; a code of the wrong length or check symbol is
 // [totp.ErrMalformedCode], refused before the store is asked. The audit
-// event records how many codes remain (([Manager.TwoFactorStatus]
+// event records how many codes remain ([Manager.TwoFactorStatus]
 // lets a page warn).
 func (m *Manager) VerifyRecoveryCode(ctx context.Context, challenge, code string, c Client) (*Session, error) {
 	canon, err := totp.NormalizeRecoveryCode(code)
@@ -129,9 +129,9 @@ func (m *Manager) secondFactor(ctx context.Context, token string, c Client, meth
 	if err := m.hitIP(ctx, c, ""); err != nil {
 		return nil, err
 	}
-	var a *answer
+	a := &answer{c: c, method: method}
 	err := m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
-		a = &answer{c: c, method: method}
+		*a = answer{c: c, method: method} // the store may run fn again
 		return m.answerIn(ctx, tx, rec, hash, check, a)
 	})
 	var te *ThrottledError

@@ -57,7 +57,7 @@ func (m *Manager) ListUsers(ctx context.Context, actor *Principal, q user.Query)
 // GetUser returns one user. It needs users:read, except for the actor's own
 // account.
 func (m *Manager) GetUser(ctx context.Context, actor *Principal, id user.ID) (*user.User, error) {
-	if actor == nil || actor.user.ID != id || actor.perms == nil {
+	if !m.mine(actor) || actor.user.ID != id {
 		if err := m.deniedUnless(ctx, actor, group.UsersRead, userTarget(id)); err != nil {
 			return nil, err
 		}

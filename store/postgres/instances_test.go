@@ -83,16 +83,19 @@ func newPair(t *testing.T, mods ...func(*auth.Config)) *pair {
 }
 
 // admin signs the first user up on instance 0 and returns its principal
-// as instance 1 authenticates it.
-func (p *pair) admin(t *testing.T) (*auth.Principal, string) {
+// as each instance authenticates it (a Principal acts only on the Manager
+// that made it), and the session token.
+func (p *pair) admin(t *testing.T) ([2]*auth.Principal, string) {
 	t.Helper()
 	s, err := p.m[0].SignUp(t.Context(), auth.SignUp{Email: adminEmail, Name: "Admin", Password: adminPass}, client)
 	if err != nil {
 		t.Fatalf("SignUp: %v", err)
 	}
-	a, err := p.m[1].Authenticate(t.Context(), s.Token)
-	if err != nil {
-		t.Fatalf("Authenticate on the other instance of a session made on one: %v", err)
+	var a [2]*auth.Principal
+	for i := range a {
+		if a[i], err = p.m[i].Authenticate(t.Context(), s.Token); err != nil {
+			t.Fatalf("Authenticate on instance %d of a session made on instance 0: %v", i, err)
+		}
 	}
 	return a, s.Token
 }
@@ -149,12 +152,12 @@ func TestInstancesPermissionChange(t *testing.T) {
 	p := newPair(t)
 	ctx := t.Context()
 	admin, _ := p.admin(t)
-	ops, err := p.m[0].CreateGroup(ctx, admin, group.Group{Name: "Operators",
+	ops, err := p.m[0].CreateGroup(ctx, admin[0], group.Group{Name: "Operators",
 		Permissions: []group.Permission{group.ProfileAll, "backups:run"}})
 	if err != nil {
 		t.Fatalf("CreateGroup: %v", err)
 	}
-	if _, err := p.m[0].CreateUser(ctx, admin, auth.NewUser{Email: memberEmail, Password: memberPass, GroupID: ops.ID}); err != nil {
+	if _, err := p.m[0].CreateUser(ctx, admin[0], auth.NewUser{Email: memberEmail, Password: memberPass, GroupID: ops.ID}); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	tok := p.login(t, 1, memberEmail, memberPass)
@@ -168,7 +171,7 @@ func TestInstancesPermissionChange(t *testing.T) {
 
 	upd := *ops
 	upd.Permissions = []group.Permission{group.ProfileAll}
-	saved, err := p.m[0].UpdateGroup(ctx, admin, upd)
+	saved, err := p.m[0].UpdateGroup(ctx, admin[0], upd)
 	if err != nil {
 		t.Fatalf("UpdateGroup: %v", err)
 	}
@@ -183,7 +186,7 @@ func TestInstancesPermissionChange(t *testing.T) {
 	// And back, the other way round, from the version the first save left.
 	upd = *saved
 	upd.Permissions = []group.Permission{group.ProfileAll, "backups:run"}
-	if _, err := p.m[1].UpdateGroup(ctx, admin, upd); err != nil {
+	if _, err := p.m[1].UpdateGroup(ctx, admin[1], upd); err != nil {
 		t.Fatalf("UpdateGroup: %v", err)
 	}
 	member, err = p.m[0].Authenticate(ctx, tok)
@@ -269,19 +272,19 @@ func TestInstancesDisableAndLastAdmin(t *testing.T) {
 	p := newPair(t)
 	ctx := t.Context()
 	admin, _ := p.admin(t)
-	u, err := p.m[1].CreateUser(ctx, admin, auth.NewUser{Email: memberEmail, Password: memberPass})
+	u, err := p.m[1].CreateUser(ctx, admin[1], auth.NewUser{Email: memberEmail, Password: memberPass})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tok := p.login(t, 0, memberEmail, memberPass)
-	if err := p.m[1].SetDisabled(ctx, admin, u.ID, true); err != nil {
+	if err := p.m[1].SetDisabled(ctx, admin[1], u.ID, true); err != nil {
 		t.Fatalf("SetDisabled: %v", err)
 	}
 	if _, err := p.m[0].Authenticate(ctx, tok); !errors.Is(err, auth.ErrUnauthenticated) {
 		t.Errorf("Authenticate on instance 0 of a user disabled on instance 1: %v, want ErrUnauthenticated", err)
 	}
 	for i := range p.m {
-		if err := p.m[i].SetDisabled(ctx, admin, admin.User().ID, true); err == nil {
+		if err := p.m[i].SetDisabled(ctx, admin[i], admin[0].User().ID, true); err == nil {
 			t.Errorf("disabling the last admin on instance %d succeeded", i)
 		}
 	}
@@ -308,14 +311,14 @@ func TestInstancesBadInput(t *testing.T) {
 		if _, _, err := p.m[1].Avatar(ctx, id); !errors.Is(err, user.ErrNotFound) {
 			t.Errorf("Avatar(%q): %v, want user.ErrNotFound", id, err)
 		}
-		if _, err := p.m[1].GetUser(ctx, admin, id); !errors.Is(err, user.ErrNotFound) {
+		if _, err := p.m[1].GetUser(ctx, admin[1], id); !errors.Is(err, user.ErrNotFound) {
 			t.Errorf("GetUser(%q): %v, want user.ErrNotFound", id, err)
 		}
-		if err := p.m[0].RevokeSession(ctx, admin, string(id)); !errors.Is(err, auth.ErrSessionNotFound) {
+		if err := p.m[0].RevokeSession(ctx, admin[0], string(id)); !errors.Is(err, auth.ErrSessionNotFound) {
 			t.Errorf("RevokeSession(%q): %v, want auth.ErrSessionNotFound", id, err)
 		}
 	}
-	page, err := p.m[1].AuditLog(ctx, admin, audit.Query{Action: audit.LoginFailed})
+	page, err := p.m[1].AuditLog(ctx, admin[1], audit.Query{Action: audit.LoginFailed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,9 +329,9 @@ func TestInstancesBadInput(t *testing.T) {
 
 // enrol puts TOTP on the admin's account through instance 0 and returns
 // the secret and the recovery codes, with the clock moved to a fresh step.
-func (p *pair) enrol(t *testing.T, admin *auth.Principal) ([]byte, []string) {
+func (p *pair) enrol(t *testing.T, admin [2]*auth.Principal) ([]byte, []string) {
 	t.Helper()
-	enr, err := p.m[0].BeginTOTP(t.Context(), admin, "")
+	enr, err := p.m[0].BeginTOTP(t.Context(), admin[0], "")
 	if err != nil {
 		t.Fatalf("BeginTOTP: %v", err)
 	}
@@ -336,7 +339,7 @@ func (p *pair) enrol(t *testing.T, admin *auth.Principal) ([]byte, []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	codes, err := p.m[1].ConfirmTOTP(t.Context(), admin, p.code(t, secret))
+	codes, err := p.m[1].ConfirmTOTP(t.Context(), admin[1], p.code(t, secret))
 	if err != nil {
 		t.Fatalf("ConfirmTOTP on the other instance: %v", err)
 	}
@@ -456,7 +459,7 @@ func TestInstancesRecoveryCodeOnce(t *testing.T) {
 		})
 		checkOneWinner(t, "one recovery code", errs)
 	}
-	n, err := p.db[0].TOTP().RecoveryCodesLeft(ctx, admin.User().ID)
+	n, err := p.db[0].TOTP().RecoveryCodesLeft(ctx, admin[0].User().ID)
 	if err != nil || n != len(codes)-4 {
 		t.Errorf("recovery codes left: %d, %v; want %d", n, err, len(codes)-4)
 	}

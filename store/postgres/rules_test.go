@@ -26,7 +26,7 @@ func TestRulesGroupTextChecked(t *testing.T) {
 		{Name: "Ops\xff", Permissions: []group.Permission{"backups:run"}},
 		{Name: "Ops", Description: "a\xc3", Permissions: []group.Permission{"backups:run"}},
 	} {
-		_, err := p.m[0].CreateGroup(t.Context(), admin, g)
+		_, err := p.m[0].CreateGroup(t.Context(), admin[0], g)
 		var fe *auth.FieldError
 		if !errors.As(err, &fe) || !(errors.Is(err, group.ErrInvalidName) || errors.Is(err, group.ErrInvalidDescription)) {
 			t.Errorf("CreateGroup(%q, %q): %v, want a FieldError", g.Name, g.Description, err)
@@ -41,7 +41,7 @@ func TestRulesAuditTargetIDBounded(t *testing.T) {
 	p := newPair(t)
 	ctx := t.Context()
 	admin, _ := p.admin(t)
-	if _, err := p.m[0].CreateUser(ctx, admin, auth.NewUser{Email: memberEmail, Password: memberPass}); err != nil {
+	if _, err := p.m[0].CreateUser(ctx, admin[0], auth.NewUser{Email: memberEmail, Password: memberPass}); err != nil {
 		t.Fatal(err)
 	}
 	member, err := p.m[0].Authenticate(ctx, p.login(t, 0, memberEmail, memberPass))
@@ -53,7 +53,7 @@ func TestRulesAuditTargetIDBounded(t *testing.T) {
 	if _, err := p.m[0].GetUser(ctx, member, long); !errors.Is(err, auth.ErrForbidden) {
 		t.Fatalf("GetUser: %v, want ErrForbidden", err)
 	}
-	page, err := p.m[1].AuditLog(ctx, admin, audit.Query{Action: audit.AuthorizationDeny})
+	page, err := p.m[1].AuditLog(ctx, admin[1], audit.Query{Action: audit.AuthorizationDeny})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,34 +81,34 @@ func TestRulesStaleGroupAcrossInstances(t *testing.T) {
 	p := newPair(t)
 	ctx := t.Context()
 	admin, _ := p.admin(t)
-	ops, err := p.m[0].CreateGroup(ctx, admin, group.Group{Name: "Ops", Permissions: []group.Permission{"backups:run", group.ProfileAll}})
+	ops, err := p.m[0].CreateGroup(ctx, admin[0], group.Group{Name: "Ops", Permissions: []group.Permission{"backups:run", group.ProfileAll}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	formA, formB := *ops, *ops
 	formA.Permissions = []group.Permission{group.ProfileAll}
-	if _, err := p.m[0].UpdateGroup(ctx, admin, formA); err != nil {
+	if _, err := p.m[0].UpdateGroup(ctx, admin[0], formA); err != nil {
 		t.Fatal(err)
 	}
 	formB.Description = "older form"
-	if _, err := p.m[1].UpdateGroup(ctx, admin, formB); !errors.Is(err, auth.ErrStale) || !errors.Is(err, group.ErrStale) {
+	if _, err := p.m[1].UpdateGroup(ctx, admin[1], formB); !errors.Is(err, auth.ErrStale) || !errors.Is(err, group.ErrStale) {
 		t.Fatalf("stale UpdateGroup on the other instance: %v, want ErrStale", err)
 	}
-	g, err := p.m[1].GetGroup(ctx, admin, ops.ID)
+	g, err := p.m[1].GetGroup(ctx, admin[1], ops.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(g.Permissions) != 1 || g.Description != "" || g.Version != 2 {
 		t.Fatalf("group after a stale save: %+v", g)
 	}
-	u, err := p.m[0].CreateUser(ctx, admin, auth.NewUser{Email: memberEmail, Password: memberPass})
+	u, err := p.m[0].CreateUser(ctx, admin[0], auth.NewUser{Email: memberEmail, Password: memberPass})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.m[0].UpdateUser(ctx, admin, u.ID, auth.UserUpdate{Name: ptrTo("A"), Version: u.Version}); err != nil {
+	if _, err := p.m[0].UpdateUser(ctx, admin[0], u.ID, auth.UserUpdate{Name: ptrTo("A"), Version: u.Version}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = p.m[1].UpdateUser(ctx, admin, u.ID, auth.UserUpdate{Name: ptrTo("B"), Version: u.Version})
+	_, err = p.m[1].UpdateUser(ctx, admin[1], u.ID, auth.UserUpdate{Name: ptrTo("B"), Version: u.Version})
 	if !errors.Is(err, auth.ErrStale) || !errors.Is(err, user.ErrStale) {
 		t.Fatalf("stale UpdateUser on the other instance: %v, want ErrStale", err)
 	}
@@ -123,7 +123,7 @@ func TestRulesRepeatedDenialsAcrossInstances(t *testing.T) {
 	p := newPair(t)
 	ctx := t.Context()
 	admin, _ := p.admin(t)
-	if _, err := p.m[0].CreateUser(ctx, admin, auth.NewUser{Email: memberEmail, Password: memberPass}); err != nil {
+	if _, err := p.m[0].CreateUser(ctx, admin[0], auth.NewUser{Email: memberEmail, Password: memberPass}); err != nil {
 		t.Fatal(err)
 	}
 	tok := p.login(t, 0, memberEmail, memberPass)
@@ -137,7 +137,7 @@ func TestRulesRepeatedDenialsAcrossInstances(t *testing.T) {
 			t.Fatalf("ListUsers: %v, want ErrForbidden", err)
 		}
 	}
-	page, err := p.m[1].AuditLog(ctx, admin, audit.Query{Action: audit.AuthorizationDeny})
+	page, err := p.m[1].AuditLog(ctx, admin[1], audit.Query{Action: audit.AuthorizationDeny})
 	if err != nil {
 		t.Fatal(err)
 	}
