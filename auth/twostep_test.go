@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"testing"
@@ -74,5 +75,22 @@ func TestChallengeEndsWithPasswordResetAndDisable(t *testing.T) {
 			_, err := e.m.VerifyTOTP(e.ctx, ch.Token, e.code(secret, 0), client)
 			wantErr(t, err, auth.ErrInvalidChallenge)
 		})
+	}
+}
+
+// A second step whose transaction cannot even start (the store is down, the
+// request was cancelled) returns the error; it does not panic (invariant 7).
+func TestSecondStepStoreFailureNoPanic(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	_, codes := e.enrol(admin)
+	ch := e.challenge(adminEmail, adminPassword)
+	ctx, cancel := context.WithCancel(e.ctx)
+	cancel()
+	if _, err := e.m.VerifyTOTP(ctx, ch.Token, "123456", auth.Client{}); err == nil {
+		t.Error("VerifyTOTP with a cancelled context succeeded")
+	}
+	if _, err := e.m.VerifyRecoveryCode(ctx, ch.Token, codes[0], auth.Client{}); err == nil {
+		t.Error("VerifyRecoveryCode with a cancelled context succeeded")
 	}
 }
