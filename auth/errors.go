@@ -47,7 +47,8 @@ var (
 	ErrInvalidImage  = errors.New("auth: not a PNG, JPEG, GIF or WebP image")
 	ErrImageTooLarge = errors.New("auth: image too large")
 
-	// ErrInvalidConfig is wrapped by every error from [New].
+	// ErrInvalidConfig is wrapped by every error [New] finds in its
+	// Config (a store failure, or [ErrWrongSecretKey], is not).
 	ErrInvalidConfig = errors.New("auth: invalid config")
 )
 
@@ -145,7 +146,9 @@ const (
 	// lack profile:manage_2fa while RequireTwoFactor is set
 	// (group.ErrTwoFactorWithoutEnrollment).
 	FieldPermissions = "permissions"
-	// FieldCode: the code of [Manager.ConfirmTOTP] is not six digits
+	// FieldCode: the code given to [Manager.ConfirmTOTP] or
+	// [Manager.VerifyTOTP] is not six digits, or the one given to
+	// [Manager.VerifyRecoveryCode] is not a recovery code's shape
 	// (totp.ErrMalformedCode). A wrong code is [ErrInvalidCredentials].
 	FieldCode = "code"
 	// FieldImage: the image of [Manager.SetAvatar] ([ErrInvalidImage],

@@ -39,8 +39,10 @@ type Manager struct {
 // [ErrWrongSecretKey] a Config.SecretKey (with PreviousSecretKeys) that the
 // database was not made with, recognised by the [KeyCheck] that the first
 // New on a database stores. It also creates the built-in groups that the
-// store lacks (see [Store]), audited; a store failure there is returned as
-// it is.
+// store lacks (see [Store]), audited; a store failure there is returned
+// (wrapped, matchable with errors.Is). That store work runs under
+// context.Background, so an unreachable database makes New wait as long as
+// the store's own connect timeout: give a PostgreSQL DSN a connect_timeout.
 func New(cfg Config) (*Manager, error) {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, a...))

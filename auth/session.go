@@ -120,7 +120,7 @@ func (m *Manager) Logout(ctx context.Context, token string) error {
 }
 
 // Sessions lists the actor's own live sessions, newest first. Compare each
-// ID with actor.session.ID to mark the current one.
+// ID with actor.Session().ID to mark the current one.
 func (m *Manager) Sessions(ctx context.Context, actor *Principal) ([]Session, error) {
 	if !m.mine(actor) {
 		return nil, m.refuse(ctx, actor, "", audit.AuthorizationDeny, audit.Target{Type: audit.TargetSession})

@@ -62,8 +62,8 @@ func (m *Manager) maybeChallenge(ctx context.Context, tx Store, u *user.User, c 
 // [ErrInvalidCredentials], like a wrong password; after
 // [MaxChallengeFailures] wrong codes the challenge dies
 // ([ErrInvalidChallenge]: start again). Spaces and one dash in the code are
-// ignored; anything else that is not six digits is [totp.ErrMalformedCode],
-// refused before the store is asked. Each code works once: the same code
+// ignored; anything else that is not six digits is [totp.ErrMalformedCode]
+// (in a [FieldError] for [FieldCode]), refused before the store is asked. Each code works once: the same code
 // again, or an older one after a newer, fails (RFC 6238 section 5.2).
 func (m *Manager) VerifyTOTP(ctx context.Context, challenge, code string, c Client) (*Session, error) {
 	code, err := totp.NormalizeCode(code)
@@ -85,7 +85,8 @@ func (m *Manager) VerifyTOTP(ctx context.Context, challenge, code string, c Clie
 // VerifyRecoveryCode finishes a two-step login with one of the user's
 // recovery codes, which then no longer works. Case, dashes and spaces do
 // not matter; a code of the wrong length or check symbol is
-// [totp.ErrMalformedCode], refused before the store is asked. The audit
+// [totp.ErrMalformedCode] (in a [FieldError] for [FieldCode]), refused
+// before the store is asked. The audit
 // event records how many codes remain ([Manager.TwoFactorStatus]
 // lets a page warn).
 func (m *Manager) VerifyRecoveryCode(ctx context.Context, challenge, code string, c Client) (*Session, error) {

@@ -203,7 +203,9 @@ func fail(w http.ResponseWriter, err error) {
 		status = http.StatusForbidden
 	case errors.Is(err, user.ErrEmailTaken), errors.Is(err, group.ErrNameTaken), errors.Is(err, group.ErrInUse):
 		status = http.StatusConflict
-	case errors.Is(err, user.ErrNotFound), errors.Is(err, group.ErrNotFound):
+	case errors.Is(err, user.ErrNotFound), errors.Is(err, group.ErrNotFound) && !errors.As(err, &fe):
+		// A group named in a form that does not exist is bad input (below),
+		// not a missing page.
 		status = http.StatusNotFound
 	case errors.As(err, &fe), errors.Is(err, user.ErrInvalidEmail), errors.Is(err, user.ErrInvalidName),
 		errors.Is(err, auth.ErrPasswordTooShort), errors.Is(err, auth.ErrPasswordTooLong),

@@ -86,6 +86,9 @@ func TestREADMEFlow(t *testing.T) {
 			t.Fatalf("create user %q: %d %v, want 4xx naming %q", tc.email, code, body, tc.field)
 		}
 	}
+	if code, body := call("POST", "/users", admin, form("email", "dan@example.com", "password", "dan's long password", "group", "no-such-group")); code != 400 || body["field"] != "group_id" {
+		t.Fatalf("create user in a missing group: %d %v, want 400 naming group_id", code, body)
+	}
 	code, body = call("POST", "/login", "", form("email", "bob@example.com", "password", "bob's long password"))
 	if code != 200 {
 		t.Fatalf("login: %d %v", code, body)

@@ -147,7 +147,11 @@
 // database (or an existing schema) and on the schema for the first Open;
 // later Opens of an up-to-date schema need neither. To change the schema,
 // add the next file; never edit one that has been released. The schema
-// holds no rows of its own: auth.New creates the built-in groups.
+// holds no rows of its own: auth.New creates the built-in groups. (The one
+// exception to the rule: 0001 once inserted those groups and no longer
+// does. In a rolling deploy, a database made by this version and opened by
+// an instance older than that change has no groups until a newer instance's
+// auth.New runs; do not roll back across it.)
 //
 // # Connection poolers
 //

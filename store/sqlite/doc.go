@@ -84,7 +84,10 @@
 // newer than this code knows is refused with [ErrSchemaTooNew] and never
 // downgraded. To change the schema, add the next file; never edit one that
 // has been released. The schema holds no rows of its own: auth.New creates
-// the built-in groups.
+// the built-in groups. (The one exception to the rule: 0001 once inserted
+// those groups and no longer does. A database made by this version and then
+// opened by a binary older than that change has no groups; run the newer
+// binary's auth.New once, or do not roll back across it.)
 //
 // # Backups
 //
