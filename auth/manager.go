@@ -38,7 +38,8 @@ type Manager struct {
 // on unknown emails), so it takes as long as one login. It refuses with
 // [ErrWrongSecretKey] a Config.SecretKey (with PreviousSecretKeys) that the
 // database was not made with, recognised by the [KeyCheck] that the first
-// New on a database stores. It also creates the built-in groups that the
+// New on a database stores, and one that lacks a previous key which
+// password hashes still need (see [OldKeyUsage]). It also creates the built-in groups that the
 // store lacks (see [Store]), audited; a store failure there is returned as
 // it is.
 func New(cfg Config) (*Manager, error) {
@@ -80,6 +81,9 @@ func New(cfg Config) (*Manager, error) {
 		return nil, bad("%v", err)
 	}
 	if err := m.checkKey(context.Background()); err != nil {
+		return nil, err
+	}
+	if err := m.checkKeysHeld(context.Background()); err != nil {
 		return nil, err
 	}
 	if err := m.seedBuiltinGroups(context.Background()); err != nil {
