@@ -50,7 +50,7 @@ const minPasswordLength = 8
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
 	dsn := flag.String("db", "usher-webapp.db", "SQLite database file, or a postgres:// DSN")
-	keyPath := flag.String("key", "usher-webapp.key", "secret key file, created (mode 0600) if missing; keep it out of the database's backups")
+	keyPath := flag.String("key", "usher-webapp.key", "secret key file, created (mode 0600) on the first run; a database in use without it is refused. Keep it out of the database's backups")
 	var previous []string
 	flag.Func("previous-key", "a previous secret key `file`, still needed after a rotation (repeat for several; see README \"Rotating the secret key\")", func(p string) error {
 		previous = append(previous, p)
@@ -137,8 +137,18 @@ func openStore(ctx context.Context, dsn string) (store, error) {
 
 // loadKeys reads the secret key from keyPath (its whole content: 32
 // random bytes as created here, or any 32 or more) and the previous keys
-// from previousPaths. The secret key is created on the first run.
+// from previousPaths. The secret key is created on the first run only: a
+// database already in use was made with a key, and a new one would open
+// none of its passwords or second factors.
 func loadKeys(ctx context.Context, db auth.Store, keyPath string, previousPaths []string) (key []byte, previous [][]byte, err error) {
+	if _, err := os.Stat(keyPath); errors.Is(err, os.ErrNotExist) {
+		if used, uerr := inUse(ctx, db); uerr != nil {
+			return nil, nil, uerr
+		} else if used {
+			return nil, nil, fmt.Errorf("the database is already in use but the secret key file %s is missing: "+
+				"restore it from where you keep it (or pass its path with -key); a new key would open nothing the database holds: %w", keyPath, err)
+		}
+	}
 	if key, err = loadKey(keyPath); err != nil {
 		return nil, nil, err
 	}
@@ -152,7 +162,21 @@ func loadKeys(ctx context.Context, db auth.Store, keyPath string, previousPaths 
 	return key, previous, nil
 }
 
-// loadKey reads the secret key, creating a random one on first run.
+// inUse reports whether a Manager has run on db (it stored a key check) or
+// it holds users (from before key checks).
+func inUse(ctx context.Context, db auth.Store) (bool, error) {
+	_, err := db.KeyCheck().Get(ctx)
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, auth.ErrKeyCheckNotFound) {
+		return false, fmt.Errorf("reading the key check: %w", err)
+	}
+	n, err := db.Users().Count(ctx)
+	return n > 0, err
+}
+
+// loadKey reads the secret key, creating a random one if there is none.
 func loadKey(path string) ([]byte, error) {
 	key, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
