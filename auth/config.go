@@ -30,8 +30,10 @@ type Config struct {
 	// the old SecretKey here and set a new one. Passwords are rehashed under
 	// the new key at each user's next login, [Manager.RotateSecrets]
 	// re-seals every TOTP secret at once, and recovery codes keep working
-	// until the user regenerates them. Drop an old key only when nothing
-	// depends on it any more.
+	// until the user regenerates them. Drop an old key only when
+	// [Manager.OldKeyUsage] counts no password hash and no TOTP secret
+	// under it: [New] refuses to start without a key that password hashes
+	// still name.
 	PreviousSecretKeys [][]byte
 
 	// BcryptCost is the bcrypt work factor; 0 means [DefaultBcryptCost].

@@ -38,11 +38,13 @@ type Manager struct {
 // on unknown emails), so it takes as long as one login. It refuses with
 // [ErrWrongSecretKey] a Config.SecretKey (with PreviousSecretKeys) that the
 // database was not made with, recognised by the [KeyCheck] that the first
-// New on a database stores. It also creates the built-in groups that the
-// store lacks (see [Store]), audited; a store failure there is returned
-// (wrapped, matchable with errors.Is). That store work runs under
-// context.Background, so an unreachable database makes New wait as long as
-// the store's own connect timeout: give a PostgreSQL DSN a connect_timeout.
+// New on a database stores, and one that lacks a previous key which
+// password hashes still need (see [OldKeyUsage]). It also creates the
+// built-in groups that the store lacks (see [Store]), audited; a store
+// failure there is returned (wrapped, matchable with errors.Is). That store
+// work runs under context.Background, so an unreachable database makes New
+// wait as long as the store's own connect timeout: give a PostgreSQL DSN a
+// connect_timeout.
 func New(cfg Config) (*Manager, error) {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, a...))
@@ -82,6 +84,9 @@ func New(cfg Config) (*Manager, error) {
 		return nil, bad("%v", err)
 	}
 	if err := m.checkKey(context.Background()); err != nil {
+		return nil, err
+	}
+	if err := m.checkKeysHeld(context.Background()); err != nil {
 		return nil, err
 	}
 	if err := m.seedBuiltinGroups(context.Background()); err != nil {

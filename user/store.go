@@ -46,6 +46,12 @@ type Store interface {
 	CountInGroup(ctx context.Context, groupID string, enabledOnly bool) (int, error)
 	// PasswordHash returns the stored hash, empty when the user has none.
 	PasswordHash(ctx context.Context, id ID) (string, error)
+	// CountPasswordHashes returns the number of users whose stored hash
+	// begins with prefix and with none of the except prefixes, compared
+	// byte for byte (no pattern characters). It reads every user, so it
+	// is for rare checks (a key rotation), not for each request. The
+	// prefixes are the caller's: a store knows no hash format.
+	CountPasswordHashes(ctx context.Context, prefix string, except []string) (int, error)
 	// SetPasswordHash replaces the stored hash.
 	SetPasswordHash(ctx context.Context, id ID, hash string) error
 	// SetLastLogin records a successful login.

@@ -4,7 +4,7 @@
 // through usher's Manager as the operator, so the invariants hold (the last
 // admin stays) and each one lands in the audit trail.
 //
-//	adminctl [-db users.db | -db postgres://...] [-key usher.key] COMMAND [ARGS]
+//	adminctl [-db users.db | -db postgres://...] [-key usher.key] [-previous-key old.key ...] COMMAND [ARGS]
 //
 // Commands:
 //
@@ -16,11 +16,15 @@
 //	enable EMAIL            enable it again
 //	unlock EMAIL            end a login back-off after failed attempts
 //	audit [N]               the last N audit events (default 20)
-//	rotate-secrets OLDKEY   re-seal TOTP secrets under -key; OLDKEY is the previous key file
+//	rotate-secrets [OLDKEY] re-seal TOTP secrets under -key; OLDKEY is one more -previous-key
+//	old-keys                count what still needs a previous key (drop it when both
+//	                        password hashes and TOTP secrets are 0)
 //	prune                   delete expired sessions, challenges and old audit events
 //
 // With -generate, commands that take a password make a random one and print
-// it instead of reading stdin.
+// it instead of reading stdin. After a key rotation, pass every key file the
+// application holds: -key the current one, -previous-key each previous one
+// (see "Rotating the secret key" in the top-level README).
 package main
 
 import (
@@ -64,6 +68,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 	fs := flag.NewFlagSet("adminctl", flag.ContinueOnError)
 	dsn := fs.String("db", "usher-webapp.db", "SQLite database file, or a postgres:// DSN")
 	keyPath := fs.String("key", "usher-webapp.key", "secret key file (the application's Config.SecretKey)")
+	var previousPaths []string
+	fs.Func("previous-key", "a previous secret key `file` (Config.PreviousSecretKeys); repeat for several", func(p string) error {
+		previousPaths = append(previousPaths, p)
+		return nil
+	})
 	generate := fs.Bool("generate", false, "generate passwords instead of reading them from stdin")
 	who := fs.String("as", os.Getenv("USER"), "operator name recorded in the audit trail")
 	retention := fs.Duration("audit-retention", 0, "with prune: delete audit events older than this (0 keeps them)")
@@ -80,14 +89,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 	if err != nil {
 		return fmt.Errorf("reading the secret key: %w", err)
 	}
-	var previous [][]byte
 	if cmd == "rotate-secrets" {
-		if len(rest) != 1 {
-			return errors.New("usage: rotate-secrets OLDKEYFILE")
+		if len(rest) > 1 {
+			return errors.New("usage: rotate-secrets [OLDKEYFILE]")
 		}
-		old, err := os.ReadFile(rest[0])
+		previousPaths = append(previousPaths, rest...)
+	}
+	var previous [][]byte
+	for _, p := range previousPaths {
+		old, err := os.ReadFile(p)
 		if err != nil {
-			return fmt.Errorf("reading the previous key: %w", err)
+			return fmt.Errorf("reading a previous key: %w", err)
 		}
 		previous = append(previous, old)
 	}
@@ -171,6 +183,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		n, err := m.RotateSecrets(ctx)
 		fmt.Fprintf(stdout, "re-sealed %d TOTP secrets\n", n)
 		return err
+	case "old-keys":
+		return c.oldKeys(ctx)
 	case "prune":
 		s, err := m.PruneSessions(ctx)
 		if err != nil {
@@ -286,6 +300,24 @@ func (c *ctl) audit(ctx context.Context, n int) error {
 	for _, e := range p.Events {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Format(time.DateTime), e.Action, e.Outcome,
 			e.Actor.Email, strings.Trim(e.Target.Type+":"+e.Target.ID, ":"), e.IP, e.Reason)
+	}
+	return w.Flush()
+}
+
+func (c *ctl) oldKeys(ctx context.Context) error {
+	u, err := c.m.OldKeyUsage(ctx)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "password hashes under a previous key\t%d\t(move at each user's next login; reset-password for users who will not log in)\n", u.PasswordHashes)
+	fmt.Fprintf(w, "TOTP secrets under a previous key\t%d\t(rotate-secrets)\n", u.TOTPSecrets)
+	fmt.Fprintf(w, "recovery-code sets under a previous key\t%d\t(work only while the key is kept; their users regenerate them)\n", u.RecoveryCodeSets)
+	fmt.Fprintf(w, "password hashes in the old unbound format\t%d\t(upgraded at each user's next login)\n", u.UnboundPasswordHashes)
+	if u.PasswordHashes == 0 && u.TOTPSecrets == 0 {
+		fmt.Fprintln(w, "the previous keys can be dropped")
+	} else {
+		fmt.Fprintln(w, "keep the previous keys")
 	}
 	return w.Flush()
 }

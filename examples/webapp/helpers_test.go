@@ -47,6 +47,8 @@ type app struct {
 	s     *server
 	srv   *httptest.Server
 	clock *fakeClock
+	// closers end an app started by startApp, in order.
+	closers []func()
 }
 
 func newApp(t *testing.T, options ...func(*server)) *app {

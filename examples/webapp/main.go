@@ -50,16 +50,21 @@ const minPasswordLength = 8
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen address")
 	dsn := flag.String("db", "usher-webapp.db", "SQLite database file, or a postgres:// DSN")
-	keyPath := flag.String("key", "usher-webapp.key", "secret key file, created (mode 0600) if missing; keep it out of the database's backups")
+	keyPath := flag.String("key", "usher-webapp.key", "secret key file, created (mode 0600) on the first run; a database in use without it is refused. Keep it out of the database's backups")
+	var previous []string
+	flag.Func("previous-key", "a previous secret key `file`, still needed after a rotation (repeat for several; see README \"Rotating the secret key\")", func(p string) error {
+		previous = append(previous, p)
+		return nil
+	})
 	bootstrap := flag.String("bootstrap-token", "", "if set, the first sign-up must present this token")
 	proxies := flag.String("trusted-proxies", "", "comma-separated networks of your reverse proxies (e.g. 10.0.0.0/8); X-Forwarded-For is believed only from them")
 	flag.Parse()
-	if err := run(*addr, *dsn, *keyPath, *bootstrap, *proxies); err != nil {
+	if err := run(*addr, *dsn, *keyPath, previous, *bootstrap, *proxies); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(addr, dsn, keyPath, bootstrap, proxies string) error {
+func run(addr, dsn, keyPath string, previousPaths []string, bootstrap, proxies string) error {
 	ctx := context.Background()
 	var trusted []netip.Prefix
 	for _, p := range strings.FieldsFunc(proxies, func(r rune) bool { return r == ',' || r == ' ' }) {
@@ -69,18 +74,18 @@ func run(addr, dsn, keyPath, bootstrap, proxies string) error {
 		}
 		trusted = append(trusted, prefix)
 	}
-	key, err := loadKey(keyPath)
-	if err != nil {
-		return err
-	}
 	db, err := openStore(ctx, dsn)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	key, previous, err := loadKeys(ctx, db, keyPath, previousPaths)
+	if err != nil {
+		return err
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	s, err := newServer(db, logger, func(cfg *auth.Config) {
-		cfg.SecretKey = key
+		cfg.SecretKey, cfg.PreviousSecretKeys = key, previous
 		cfg.BootstrapToken = bootstrap
 		cfg.AuditMirror = audit.SlogSink{Logger: logger}
 	})
@@ -130,7 +135,48 @@ func openStore(ctx context.Context, dsn string) (store, error) {
 	return sqlite.Open(ctx, dsn)
 }
 
-// loadKey reads the secret key, creating a random one on first run.
+// loadKeys reads the secret key from keyPath (its whole content: 32
+// random bytes as created here, or any 32 or more) and the previous keys
+// from previousPaths. The secret key is created on the first run only: a
+// database already in use was made with a key, and a new one would open
+// none of its passwords or second factors.
+func loadKeys(ctx context.Context, db auth.Store, keyPath string, previousPaths []string) (key []byte, previous [][]byte, err error) {
+	if _, err := os.Stat(keyPath); errors.Is(err, os.ErrNotExist) {
+		if used, uerr := inUse(ctx, db); uerr != nil {
+			return nil, nil, uerr
+		} else if used {
+			return nil, nil, fmt.Errorf("the database is already in use but the secret key file %s is missing: "+
+				"restore it from where you keep it (or pass its path with -key); a new key would open nothing the database holds: %w", keyPath, err)
+		}
+	}
+	if key, err = loadKey(keyPath); err != nil {
+		return nil, nil, err
+	}
+	for _, p := range previousPaths {
+		k, err := os.ReadFile(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("-previous-key: %w", err)
+		}
+		previous = append(previous, k)
+	}
+	return key, previous, nil
+}
+
+// inUse reports whether a Manager has run on db (it stored a key check) or
+// it holds users (from before key checks).
+func inUse(ctx context.Context, db auth.Store) (bool, error) {
+	_, err := db.KeyCheck().Get(ctx)
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, auth.ErrKeyCheckNotFound) {
+		return false, fmt.Errorf("reading the key check: %w", err)
+	}
+	n, err := db.Users().Count(ctx)
+	return n > 0, err
+}
+
+// loadKey reads the secret key, creating a random one if there is none.
 func loadKey(path string) ([]byte, error) {
 	key, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {

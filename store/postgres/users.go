@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -138,6 +140,28 @@ func (us userStore) CountInGroup(ctx context.Context, groupID string, enabledOnl
 	var n int
 	if err := us.s.q.QueryRow(ctx, q, groupID).Scan(&n); err != nil {
 		return 0, wrap("count users in group", err)
+	}
+	return n, nil
+}
+
+func (us userStore) CountPasswordHashes(ctx context.Context, prefix string, except []string) (int, error) {
+	if !storable(prefix) {
+		return 0, nil // no stored hash holds it
+	}
+	// left(), not LIKE: a prefix is matched as it is, "%" and "_" included.
+	var q strings.Builder
+	q.WriteString(`SELECT count(*) FROM users WHERE left(password_hash, char_length($1::text)) = $1::text`)
+	args := []any{prefix}
+	for _, e := range except {
+		if !storable(e) {
+			continue // it excludes nothing
+		}
+		args = append(args, e)
+		fmt.Fprintf(&q, ` AND left(password_hash, char_length($%d::text)) <> $%d::text`, len(args), len(args))
+	}
+	var n int
+	if err := us.s.q.QueryRow(ctx, q.String(), args...).Scan(&n); err != nil {
+		return 0, wrap("count password hashes", err)
 	}
 	return n, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/usher-go/usher/group"
@@ -124,6 +126,22 @@ func (us userStore) CountInGroup(ctx context.Context, groupID string, enabledOnl
 	var n int
 	if err := us.s.r.QueryRowContext(ctx, q, groupID).Scan(&n); err != nil {
 		return 0, wrap("count users in group", err)
+	}
+	return n, nil
+}
+
+func (us userStore) CountPasswordHashes(ctx context.Context, prefix string, except []string) (int, error) {
+	// substr, not LIKE: a prefix is matched as it is, "%" and "_" included.
+	var q strings.Builder
+	q.WriteString(`SELECT count(*) FROM users WHERE substr(password_hash, 1, length(?1)) = ?1`)
+	args := []any{prefix}
+	for i, e := range except {
+		fmt.Fprintf(&q, ` AND substr(password_hash, 1, length(?%d)) <> ?%d`, i+2, i+2)
+		args = append(args, e)
+	}
+	var n int
+	if err := us.s.r.QueryRowContext(ctx, q.String(), args...).Scan(&n); err != nil {
+		return 0, wrap("count password hashes", err)
 	}
 	return n, nil
 }

@@ -23,6 +23,7 @@ var userTests = []test{
 	{"LastLogin", testUserLastLogin},
 	{"Count", testUserCount},
 	{"CountInGroup", testUserCountInGroup},
+	{"CountPasswordHashes", testUserCountPasswordHashes},
 	{"Avatar", testUserAvatar},
 	{"Delete", testUserDelete},
 }
@@ -395,4 +396,38 @@ func testUserStale(t *testing.T, s auth.Store) {
 	ghost := newUser(group.UsersID)
 	ghost.Version = 1
 	checkErr(t, "Users().Update(unknown)", s.Users().Update(ctx(t), ghost), user.ErrNotFound)
+}
+
+// CountPasswordHashes matches prefixes byte for byte: "%" and "_" are no
+// wildcards, and an empty prefix matches every user, even one without a
+// hash.
+func testUserCountPasswordHashes(t *testing.T, s auth.Store) {
+	for _, h := range []string{"", "$a$k1$x", "$a$k1$y", "$a$k2$x", "$b$k1$x", "$a%k1$x", "$2a$10$plain"} {
+		mustCreateUser(t, s, newUser(group.UsersID), h)
+	}
+	cases := []struct {
+		prefix string
+		except []string
+		want   int
+	}{
+		{"$a$", nil, 3},
+		{"$a$", []string{"$a$k1$"}, 1},
+		{"$a$", []string{"$a$k1$", "$a$k2$"}, 0},
+		{"$", []string{"$a$k1$", "$b$"}, 3},
+		{"$a_", nil, 0},
+		{"$a%", nil, 1},
+		{"", nil, 7},
+		{"", []string{""}, 0},
+		{"$c$", nil, 0},
+		{"$a$k1$x-longer-than-the-hash", nil, 0},
+		{"\x00", nil, 0},
+	}
+	for _, c := range cases {
+		n, err := s.Users().CountPasswordHashes(ctx(t), c.prefix, c.except)
+		if err != nil {
+			t.Errorf("CountPasswordHashes(%q, %q): %v", c.prefix, c.except, err)
+		} else if n != c.want {
+			t.Errorf("CountPasswordHashes(%q, %q) = %d, want %d", c.prefix, c.except, n, c.want)
+		}
+	}
 }

@@ -1,0 +1,160 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/totp"
+	"github.com/usher-go/usher/user"
+)
+
+// RotateSecrets re-seals every TOTP secret still sealed under a previous
+// key (Config.PreviousSecretKeys) with the current Config.SecretKey, and
+// returns how many it moved. Secrets under a key the Manager does not have
+// are left alone and reported with [ErrUnknownKey]. Recovery codes cannot
+// be re-hashed (only their hashes are kept): see [Manager.OldKeyUsage]
+// before dropping a previous key.
+func (m *Manager) RotateSecrets(ctx context.Context) (int, error) {
+	const batch = 100
+	moved, unknown := 0, 0
+	var after user.ID
+	for {
+		creds, err := m.store.TOTP().Sealed(ctx, m.keys.current.id, after, batch)
+		if err != nil || len(creds) == 0 {
+			if err == nil && unknown > 0 {
+				err = fmt.Errorf("%w: %d TOTP secrets", ErrUnknownKey, unknown)
+			}
+			return moved, err
+		}
+		after = creds[len(creds)-1].UserID
+		n, skipped := 0, 0
+		err = m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
+			n, skipped = 0, 0
+			for _, c := range creds {
+				secret, err := m.keys.open(c.KeyID, c.Sealed, []byte(c.UserID))
+				if errors.Is(err, ErrUnknownKey) {
+					skipped++
+					continue
+				} else if err != nil {
+					return err
+				}
+				kid, sealed, err := m.keys.seal(m.rand, secret, []byte(c.UserID))
+				if err != nil {
+					return err
+				}
+				if ok, err := tx.TOTP().Reseal(ctx, c.UserID, c.KeyID, kid, sealed); err != nil {
+					return err
+				} else if ok {
+					n++
+				}
+			}
+			if n == 0 {
+				return nil
+			}
+			return rec(&audit.Event{Action: audit.SecretsRotated, Outcome: audit.Success,
+				Details: map[string]any{audit.DetailResealed: n, audit.DetailKeyID: m.keys.current.id}})
+		})
+		if err != nil {
+			return moved, err
+		}
+		moved, unknown = moved+n, unknown+skipped
+	}
+}
+
+// OldKeyUsage says what still depends on keys other than the current
+// SecretKey, so a host knows when a previous key can be dropped: when
+// PasswordHashes and TOTPSecrets are both 0. [New] refuses to start
+// without a key that a password hash still names.
+type OldKeyUsage struct {
+	// PasswordHashes made under another key (either format). Each moves to
+	// the current key at its user's next login, so wait for the users to
+	// log in; a user who will not needs a password reset (an admin's
+	// [Manager.ResetPassword]) before the old key goes.
+	PasswordHashes int
+	// UnboundPasswordHashes are of the first format ($usher1$), not bound
+	// to their account, under whatever key. Each is rehashed to the current
+	// format at its user's next login; nothing else is needed, but while
+	// one remains, someone who can write the database can copy it onto
+	// another account. To be rid of them sooner, reset those passwords.
+	// Those under another key are in PasswordHashes too.
+	UnboundPasswordHashes int
+	// TOTPSecrets still sealed under another key: run RotateSecrets.
+	TOTPSecrets int
+	// RecoveryCodeSets hashed under another key: they work while that key
+	// is among PreviousSecretKeys; their users regenerate them to move on.
+	// Dropping the key without that leaves those users their TOTP app but
+	// no recovery codes.
+	RecoveryCodeSets int
+}
+
+// OldKeyUsage counts the password hashes, TOTP secrets and recovery-code
+// sets that still need a previous key. It reads every user and every TOTP
+// credential: an operator's check during a rotation, not for each request.
+func (m *Manager) OldKeyUsage(ctx context.Context) (OldKeyUsage, error) {
+	var u OldKeyUsage
+	var after user.ID
+	for {
+		creds, err := m.store.TOTP().Sealed(ctx, m.keys.current.id, after, 500)
+		if err != nil {
+			return u, err
+		}
+		if len(creds) == 0 {
+			break
+		}
+		u.TOTPSecrets += len(creds)
+		after = creds[len(creds)-1].UserID
+	}
+	var err error
+	if u.PasswordHashes, err = m.hashesNotUnder(ctx, m.keys.current); err != nil {
+		return u, err
+	}
+	if u.UnboundPasswordHashes, err = m.store.Users().CountPasswordHashes(ctx, hashPrefixV1, nil); err != nil {
+		return u, err
+	}
+	u.RecoveryCodeSets, err = m.store.TOTP().CountRecoverySets(ctx, m.keys.current.id)
+	return u, err
+}
+
+// ownHashPrefix begins both of usher's password hash formats, hashPrefix
+// and hashPrefixV1; imported plain bcrypt hashes need no key.
+const ownHashPrefix = "$usher"
+
+// hashesNotUnder counts the password hashes of usher's formats that name
+// none of keys.
+func (m *Manager) hashesNotUnder(ctx context.Context, keys ...*keySet) (int, error) {
+	var except []string
+	for _, k := range keys {
+		except = append(except, hashPrefix+k.id+"$", hashPrefixV1+k.id+"$")
+	}
+	return m.store.Users().CountPasswordHashes(ctx, ownHashPrefix, except)
+}
+
+// checkKeysHeld refuses a Manager that lacks a previous key the data still
+// need, so that dropping it too early fails at start rather than as every
+// such user's wrong password: a password hash under a key it does not
+// hold, or, when it holds no previous key at all, a TOTP secret sealed
+// under another key (RotateSecrets was not run). It reads every user once.
+func (m *Manager) checkKeysHeld(ctx context.Context) error {
+	n, err := m.hashesNotUnder(ctx, append([]*keySet{m.keys.current}, m.keys.previous...)...)
+	if err != nil {
+		return fmt.Errorf("auth: checking the key: %w", err)
+	}
+	if n > 0 {
+		return fmt.Errorf("%w: %d password hashes need a key this Manager does not hold; keep it in "+
+			"Config.PreviousSecretKeys until OldKeyUsage counts none (users log in, or get a password reset)", ErrWrongSecretKey, n)
+	}
+	if len(m.keys.previous) > 0 {
+		return nil
+	}
+	creds, err := m.store.TOTP().Sealed(ctx, m.keys.current.id, "", 1)
+	if err != nil && !errors.Is(err, totp.ErrNotEnrolled) {
+		return fmt.Errorf("auth: checking the key: %w", err)
+	}
+	if len(creds) == 1 {
+		return fmt.Errorf("%w: TOTP secrets are sealed under key ID %q, which this Manager does not hold; "+
+			"run RotateSecrets with that key in Config.PreviousSecretKeys first", ErrWrongSecretKey, creds[0].KeyID)
+	}
+	return nil
+}
