@@ -110,7 +110,8 @@
 // recover alone from a new device offers a recovery path of its own (an
 // emailed link, after which it calls UnlockLogin). [Manager.RevokeDevices]
 // ends the trust of every device of a user, for a stolen laptop; nothing is
-// stored per device.
+// stored per device. A password reset or change and a second-factor reset
+// end it too, so a device cookie stolen before no longer counts after.
 //
 // # Principals
 //

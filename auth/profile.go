@@ -106,7 +106,8 @@ func (m *Manager) emailChanged(ctx context.Context, tx Store, a *Principal, e *a
 }
 
 // ChangePassword sets the actor's own password after checking the current
-// one, and ends the actor's other sessions (OWASP ASVS 5.0 V6.2.3, V7.4.3).
+// one, and ends the actor's other sessions (OWASP ASVS 5.0 V6.2.3, V7.4.3)
+// and the trust of the user's devices (see [Manager.RevokeDevices]).
 // It needs profile:update_password. A wrong current password gives
 // [ErrInvalidCredentials] and counts as a failed login for throttling, so a
 // stolen session cannot guess the password freely.
@@ -131,8 +132,11 @@ func (m *Manager) ChangePassword(ctx context.Context, actor *Principal, current,
 			return err
 		}
 		n, err := endLogins(ctx, tx, a.user.ID, a.session.ID)
+		if err != nil {
+			return err
+		}
 		e.Details = map[string]any{audit.DetailOtherSessionsRevoked: n}
-		return err
+		return revokeDevices(ctx, tx, a.user.ID, e)
 	})
 }
 

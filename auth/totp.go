@@ -207,8 +207,9 @@ func (m *Manager) RegenerateRecoveryCodes(ctx context.Context, actor *Principal,
 }
 
 // ResetTwoFactor removes a user's TOTP credential and recovery codes and
-// ends the user's sessions and pending logins, for someone who lost their
-// device; they can enrol again. It needs users:write and every permission
+// ends the user's sessions, pending logins and the trust of their devices
+// (see [Manager.RevokeDevices]), for someone who lost their device; they
+// can enrol again. It needs users:write and every permission
 // of the user's group.
 func (m *Manager) ResetTwoFactor(ctx context.Context, actor *Principal, id user.ID) error {
 	return m.change(ctx, actor, group.UsersWrite, audit.TwoFactorReset, userTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
@@ -227,8 +228,11 @@ func (m *Manager) ResetTwoFactor(ctx context.Context, actor *Principal, id user.
 			return err
 		}
 		n, err := tx.Sessions().DeleteUser(ctx, id, "")
+		if err != nil {
+			return err
+		}
 		e.Details = map[string]any{audit.DetailSessionsRevoked: n}
-		return err
+		return revokeDevices(ctx, tx, id, e)
 	})
 }
 
