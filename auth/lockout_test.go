@@ -275,13 +275,13 @@ func TestCredentialResetRevokesDevices(t *testing.T) {
 			return "an admin-set password"
 		}},
 		{"ChangePassword", audit.PasswordChanged, func(e *env, admin, bob *auth.Principal) string {
-			if err := e.m.ChangePassword(e.ctx, bob, pw, "bob's own new password"); err != nil {
+			if _, err := e.m.ChangePassword(e.ctx, bob, pw, "bob's own new password"); err != nil {
 				e.t.Fatal(err)
 			}
 			return "bob's own new password"
 		}},
 		{"ResetTwoFactor", audit.TwoFactorReset, func(e *env, admin, bob *auth.Principal) string {
-			e.enrol(bob)
+			e.enrol(&bob)
 			if err := e.m.ResetTwoFactor(e.ctx, admin, bob.User().ID); err != nil {
 				e.t.Fatal(err)
 			}

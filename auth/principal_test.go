@@ -64,7 +64,7 @@ func TestPrincipalIgnoresChanges(t *testing.T) {
 		t.Fatalf("GetUser(self) = %+v, %v", got, err)
 	}
 	name := "Robert"
-	if _, err := e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Name: &name}); err != nil {
+	if _, _, err := e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Name: &name}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := e.m.GetUser(e.ctx, admin, admin.User().ID); got.Name == name {

@@ -16,7 +16,7 @@ import (
 func TestConcurrentGuessesKeepTheBudget(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()
-	secret, _ := e.enrol(admin)
+	secret, _ := e.enrol(&admin)
 	ch := e.challenge(adminEmail, adminPassword)
 	valid := map[string]bool{e.code(secret, -1): true, e.code(secret, 0): true, e.code(secret, 1): true}
 	var wg sync.WaitGroup
@@ -55,7 +55,8 @@ func TestChallengeEndsWithPasswordResetAndDisable(t *testing.T) {
 			return e.m.ResetPassword(e.ctx, admin, bob.User().ID, "a brand new password 123")
 		}},
 		{"own change", func(e *env, _, bob *auth.Principal) error {
-			return e.m.ChangePassword(e.ctx, bob, "password-bob@example.com", "a brand new password 123")
+			_, err := e.m.ChangePassword(e.ctx, bob, "password-bob@example.com", "a brand new password 123")
+			return err
 		}},
 		{"disable", func(e *env, admin, bob *auth.Principal) error {
 			return e.m.SetDisabled(e.ctx, admin, bob.User().ID, true)
@@ -66,7 +67,7 @@ func TestChallengeEndsWithPasswordResetAndDisable(t *testing.T) {
 			e := newEnv(t)
 			admin := e.admin()
 			_, bob := e.user(admin, "bob@example.com", group.UsersID)
-			secret, _ := e.enrol(bob)
+			secret, _ := e.enrol(&bob)
 			ch := e.challenge("bob@example.com", "password-bob@example.com")
 			if err := tc.op(e, admin, bob); err != nil {
 				t.Fatal(err)

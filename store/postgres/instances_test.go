@@ -336,7 +336,7 @@ func (p *pair) enrol(t *testing.T, admin *auth.Principal) ([]byte, []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	codes, err := p.m[1].ConfirmTOTP(t.Context(), admin, p.code(t, secret))
+	codes, _, err := p.m[1].ConfirmTOTP(t.Context(), admin, p.code(t, secret))
 	if err != nil {
 		t.Fatalf("ConfirmTOTP on the other instance: %v", err)
 	}
