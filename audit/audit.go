@@ -50,6 +50,7 @@ const (
 	UserEnabled       Action = "user.enabled"
 	PasswordReset     Action = "user.password_reset"
 	LoginUnlocked     Action = "user.login_unlocked"
+	DevicesRevoked    Action = "user.devices_revoked"
 	PasswordChanged   Action = "profile.password_changed"
 	ProfileUpdated    Action = "profile.updated"
 	AvatarChanged     Action = "profile.avatar_changed"
@@ -88,6 +89,7 @@ func Actions() []Action {
 		UserEnabled,
 		PasswordReset,
 		LoginUnlocked,
+		DevicesRevoked,
 		PasswordChanged,
 		ProfileUpdated,
 		AvatarChanged,

@@ -55,8 +55,20 @@ const (
 	DetailRevoked = "revoked"
 	DetailKept    = "kept"
 	// DetailSessionID is the session a login opened (string), on
-	// [LoginSucceeded].
+	// [LoginSucceeded]; on an event that carries DetailSessionReplaced, it
+	// is the session that took the ended one's place.
 	DetailSessionID = "session_id"
+	// DetailSessionReplaced is the actor's session that the operation
+	// ended (string), with DetailSessionID naming its replacement: the
+	// actor re-authenticated or bound a new factor, so the session token
+	// changed (OWASP ASVS 5.0 V7.2.4). On [PasswordChanged], [TOTPEnabled],
+	// [TOTPDisabled], [RecoveryCodesRenewed], and [ProfileUpdated] when the
+	// email changed.
+	DetailSessionReplaced = "session_replaced"
+	// DetailDevicesRevoked is true on [PasswordReset], [PasswordChanged],
+	// [TwoFactorReset] and [DevicesRevoked]: the user's device tokens no
+	// longer buy a throttling budget of their own.
+	DetailDevicesRevoked = "devices_revoked"
 	// DetailPasswordRehashed is true on [LoginSucceeded] when the stored
 	// password hash was upgraded.
 	DetailPasswordRehashed = "password_rehashed"

@@ -272,19 +272,24 @@ func TestPermissionChangeAppliesNow(t *testing.T) {
 }
 
 // Invariant 3: delete, disable and password reset end the user's sessions
-// before returning; a password change ends the other sessions.
+// before returning; a password change ends the other sessions, and the
+// actor stays logged in under the session it returns.
 func TestRevocationOnChange(t *testing.T) {
 	cases := []struct {
 		name      string
-		op        func(e *env, admin, victim *auth.Principal) error
+		op        func(e *env, admin, victim *auth.Principal) (*auth.Session, error)
 		keepsSelf bool
 	}{
-		{"delete", func(e *env, a, v *auth.Principal) error { return e.m.DeleteUser(e.ctx, a, v.User().ID) }, false},
-		{"disable", func(e *env, a, v *auth.Principal) error { return e.m.SetDisabled(e.ctx, a, v.User().ID, true) }, false},
-		{"reset password", func(e *env, a, v *auth.Principal) error {
-			return e.m.ResetPassword(e.ctx, a, v.User().ID, "brand new password")
+		{"delete", func(e *env, a, v *auth.Principal) (*auth.Session, error) {
+			return nil, e.m.DeleteUser(e.ctx, a, v.User().ID)
 		}, false},
-		{"own password change", func(e *env, _, v *auth.Principal) error {
+		{"disable", func(e *env, a, v *auth.Principal) (*auth.Session, error) {
+			return nil, e.m.SetDisabled(e.ctx, a, v.User().ID, true)
+		}, false},
+		{"reset password", func(e *env, a, v *auth.Principal) (*auth.Session, error) {
+			return nil, e.m.ResetPassword(e.ctx, a, v.User().ID, "brand new password")
+		}, false},
+		{"own password change", func(e *env, _, v *auth.Principal) (*auth.Session, error) {
 			return e.m.ChangePassword(e.ctx, v, "password-v@example.com", "brand new password")
 		}, true},
 	}
@@ -294,17 +299,18 @@ func TestRevocationOnChange(t *testing.T) {
 			admin := e.admin()
 			_, v := e.user(admin, "v@example.com", group.UsersID)
 			other := e.login("v@example.com", "password-v@example.com")
-			if err := tc.op(e, admin, v); err != nil {
+			s, err := tc.op(e, admin, v)
+			if err != nil {
 				t.Fatal(err)
 			}
-			_, err := e.m.Authenticate(e.ctx, tokenOf(other))
+			_, err = e.m.Authenticate(e.ctx, tokenOf(other))
 			wantErr(t, err, auth.ErrUnauthenticated)
 			_, err = e.m.Authenticate(e.ctx, tokenOf(v))
-			if tc.keepsSelf && err != nil {
-				t.Fatalf("current session ended: %v", err)
-			}
-			if !tc.keepsSelf {
-				wantErr(t, err, auth.ErrUnauthenticated)
+			wantErr(t, err, auth.ErrUnauthenticated) // replaced or ended
+			if tc.keepsSelf {
+				if _, err := e.m.Authenticate(e.ctx, s.Token); err != nil {
+					t.Fatalf("current session ended: %v", err)
+				}
 			}
 		})
 	}
@@ -403,7 +409,7 @@ func TestOperator(t *testing.T) {
 func TestNoSelfResetThroughAdminPath(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()
-	e.enrol(admin)
+	e.enrol(&admin)
 	e.clk.Advance(time.Hour)
 	wantErr(t, e.m.ResetTwoFactor(e.ctx, admin, admin.User().ID), auth.ErrForbidden)
 	wantErr(t, e.m.ResetPassword(e.ctx, admin, admin.User().ID, "a new password!"), auth.ErrForbidden)

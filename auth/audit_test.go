@@ -54,10 +54,15 @@ func TestAuditEventPerActionAndNoSecrets(t *testing.T) {
 			r, _ := e.m.Login(e.ctx, "bob@example.com", "reset secret pw 1", client)
 			bob = e.auth(r.Session.Token)
 			secrets = append(secrets, r.Session.Token)
-			return e.m.ChangePassword(e.ctx, bob, "reset secret pw 1", "changed secret pw 2")
+			s, err := e.m.ChangePassword(e.ctx, bob, "reset secret pw 1", "changed secret pw 2")
+			if err == nil {
+				bob = e.auth(s.Token)
+				secrets = append(secrets, s.Token)
+			}
+			return err
 		}},
 		{audit.ProfileUpdated, func() error {
-			_, err := e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Name: ptr("Rob")})
+			_, _, err := e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Name: ptr("Rob")})
 			return err
 		}},
 		{audit.Logout, func() error { return e.m.Logout(e.ctx, tokenOf(bob)) }},

@@ -327,7 +327,7 @@ func BenchmarkVerifyTOTP(b *testing.B) {
 	}
 	secret, _ := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(enr.Secret)
 	code, _ := totp.Code(secret, clk.Now(), totp.Digits)
-	if _, err := m.ConfirmTOTP(ctx, p, code); err != nil {
+	if _, _, err := m.ConfirmTOTP(ctx, p, code); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()

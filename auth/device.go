@@ -143,10 +143,11 @@ func (m *Manager) deviceToken(ctx context.Context, u *user.User, d *device) (str
 // tokens of [LoginResult]): each is an untrusted client at its next login
 // and gets a new token only by logging in again. A user may revoke their
 // own devices; anyone else's needs users:write and every permission of the
-// user's group. It is recorded as a login unlock with the detail
-// "devices_revoked".
+// user's group. It is recorded as [audit.DevicesRevoked].
+// [Manager.ResetPassword], [Manager.ChangePassword] and
+// [Manager.ResetTwoFactor] revoke the devices as well.
 func (m *Manager) RevokeDevices(ctx context.Context, actor *Principal, id user.ID) error {
-	return m.change(ctx, actor, "", audit.LoginUnlocked, userTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
+	return m.change(ctx, actor, "", audit.DevicesRevoked, userTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
 		if a.user.ID != id {
 			if !a.Can(group.UsersWrite) {
 				return fmt.Errorf("%w: needs %s", ErrForbidden, group.UsersWrite)
@@ -158,8 +159,18 @@ func (m *Manager) RevokeDevices(ctx context.Context, actor *Principal, id user.I
 		if _, err := tx.Users().Get(ctx, id); err != nil {
 			return err
 		}
-		e.Details = map[string]any{"devices_revoked": true}
-		_, err := tx.Throttle().RevokeDevices(ctx, id)
-		return err
+		return revokeDevices(ctx, tx, id, e)
 	})
+}
+
+// revokeDevices ends the trust of every device of id inside tx and says so
+// in e. A credential reset calls it too: a device cookie stolen before the
+// owner's password or second factor was reset must not keep a throttling
+// budget of its own after (OWASP ASVS 5.0 V6.3.1).
+func revokeDevices(ctx context.Context, tx Store, id user.ID, e *audit.Event) error {
+	if _, err := tx.Throttle().RevokeDevices(ctx, id); err != nil {
+		return fmt.Errorf("auth: revoking devices: %w", err)
+	}
+	e.Details = withDetail(e.Details, audit.DetailDevicesRevoked, true)
+	return nil
 }

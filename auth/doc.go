@@ -27,6 +27,16 @@
 //   - Two-factor: [Manager.BeginTOTP] and [Manager.ConfirmTOTP] enrol an
 //     authenticator app; a login of an enrolled user returns a [Challenge]
 //     that [Manager.VerifyTOTP] or [Manager.VerifyRecoveryCode] completes.
+//   - Re-authentication: an operation that proves the password again or
+//     binds a new factor ([Manager.ChangePassword], [Manager.ConfirmTOTP],
+//     [Manager.DisableTOTP], [Manager.RegenerateRecoveryCodes], and
+//     [Manager.UpdateProfile] when it changes the email) replaces the
+//     actor's session in its transaction and returns the new [Session]
+//     (OWASP ASVS 5.0 V7.2.4): the host sets its Token as the new cookie
+//     ([Manager.SetSessionCookie]), because the old token, and every
+//     Principal made from it, stops working. Of two such operations racing
+//     on one session, one replaces it and the other fails with
+//     [ErrUnauthenticated].
 //   - Audit: every change and every login attempt is recorded in the same
 //     transaction as the change ([Manager.AuditLog] reads the trail).
 //
@@ -110,7 +120,8 @@
 // recover alone from a new device offers a recovery path of its own (an
 // emailed link, after which it calls UnlockLogin). [Manager.RevokeDevices]
 // ends the trust of every device of a user, for a stolen laptop; nothing is
-// stored per device.
+// stored per device. A password reset or change and a second-factor reset
+// end it too, so a device cookie stolen before no longer counts after.
 //
 // # Principals
 //

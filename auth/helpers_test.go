@@ -224,6 +224,9 @@ func wantErr(t *testing.T, err, target error) {
 
 var errorsIs = errors.Is
 
+// second returns the error of a call that returns a value and an error.
+func second[T any](_ T, err error) error { return err }
+
 func listAll() user.Query { return user.Query{Limit: user.MaxLimit} }
 
 // uv is the stored version of a user, as a form would have read it.

@@ -3,12 +3,14 @@ package auth_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
 )
@@ -252,6 +254,84 @@ func TestDistributedGuessing(t *testing.T) {
 	for _, m := range ms {
 		if _, err := m.Login(e.ctx, adminEmail, adminPassword, auth.Client{IP: client.IP, DeviceToken: r.DeviceToken}); err != nil {
 			t.Fatalf("owner's trusted device: %v", err)
+		}
+	}
+}
+
+// A device token issued before the owner's credentials were reset stops
+// counting as trusted: a stolen device cookie must not keep its own budget
+// once the password or second factor it went with is gone.
+func TestCredentialResetRevokesDevices(t *testing.T) {
+	const email, pw = "bob@example.com", "password-bob@example.com"
+	cases := []struct {
+		name   string
+		action audit.Action
+		reset  func(e *env, admin, bob *auth.Principal) string // returns the password now
+	}{
+		{"ResetPassword", audit.PasswordReset, func(e *env, admin, bob *auth.Principal) string {
+			if err := e.m.ResetPassword(e.ctx, admin, bob.User().ID, "an admin-set password"); err != nil {
+				e.t.Fatal(err)
+			}
+			return "an admin-set password"
+		}},
+		{"ChangePassword", audit.PasswordChanged, func(e *env, admin, bob *auth.Principal) string {
+			if _, err := e.m.ChangePassword(e.ctx, bob, pw, "bob's own new password"); err != nil {
+				e.t.Fatal(err)
+			}
+			return "bob's own new password"
+		}},
+		{"ResetTwoFactor", audit.TwoFactorReset, func(e *env, admin, bob *auth.Principal) string {
+			e.enrol(&bob)
+			if err := e.m.ResetTwoFactor(e.ctx, admin, bob.User().ID); err != nil {
+				e.t.Fatal(err)
+			}
+			return pw
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(c *auth.Config) { c.Throttle.AccountFailuresPerDay = 3 })
+			admin := e.admin()
+			_, bob := e.user(admin, email, group.UsersID)
+			r, err := e.m.Login(e.ctx, email, pw, client)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dev := auth.Client{IP: "198.51.100.2", DeviceToken: r.DeviceToken}
+			for i := range 5 { // spend the account's day from many networks
+				_, _ = e.m.Login(e.ctx, email, "wrong guess", auth.Client{IP: fmt.Sprintf("203.0.113.%d", 60+i)})
+			}
+			if _, err := e.m.Login(e.ctx, email, pw, dev); err != nil {
+				t.Fatalf("trusted device before the reset: %v", err)
+			}
+			now := tc.reset(e, admin, bob)
+			_, err = e.m.Login(e.ctx, email, now, dev)
+			wantErr(t, err, auth.ErrThrottled)
+			if ev := e.lastEvent(tc.action); ev.Details[audit.DetailDevicesRevoked] != true {
+				t.Fatalf("event %+v does not record the devices' revocation", ev)
+			}
+		})
+	}
+}
+
+// RevokeDevices has an action of its own, not a login unlock's.
+func TestRevokeDevicesAudited(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	u, _ := e.user(admin, "bob@example.com", group.UsersID)
+	if err := e.m.RevokeDevices(e.ctx, admin, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	ev := e.lastEvent(audit.DevicesRevoked)
+	if ev.Target.ID != string(u.ID) || ev.Details[audit.DetailDevicesRevoked] != true {
+		t.Fatalf("event %+v", ev)
+	}
+	if !slices.Contains(audit.Actions(), audit.DevicesRevoked) {
+		t.Fatal("audit.Actions() lacks DevicesRevoked")
+	}
+	for _, ev := range e.events() {
+		if ev.Action == audit.LoginUnlocked {
+			t.Fatalf("RevokeDevices recorded as %s", ev.Action)
 		}
 	}
 }

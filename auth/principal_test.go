@@ -66,7 +66,7 @@ func TestPrincipalIgnoresChanges(t *testing.T) {
 		t.Fatalf("GetUser(self) = %+v, %v", got, err)
 	}
 	name := "Robert"
-	if _, err := e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Name: &name}); err != nil {
+	if _, _, err := e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Name: &name}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := e.m.GetUser(e.ctx, admin, admin.User().ID); got.Name == name {
@@ -130,6 +130,6 @@ func TestExpiredSessionCannotAct(t *testing.T) {
 	admin := e.admin()
 	e.clk.Advance(auth.DefaultIdleTimeout + time.Minute)
 	name := "Late"
-	_, err := e.m.UpdateProfile(e.ctx, admin, auth.ProfileUpdate{Name: &name})
+	_, _, err := e.m.UpdateProfile(e.ctx, admin, auth.ProfileUpdate{Name: &name})
 	wantErr(t, err, auth.ErrUnauthenticated)
 }

@@ -21,19 +21,24 @@ type ProfileUpdate struct {
 }
 
 // UpdateProfile changes the actor's own name and email. Changing the email
-// needs the current password and ends the actor's other sessions (OWASP
-// ASVS 5.0 V7.5.1). The new address is not verified by usher: a host that
-// needs proof of ownership sends its own confirmation first.
-func (m *Manager) UpdateProfile(ctx context.Context, actor *Principal, up ProfileUpdate) (*user.User, error) {
+// needs the current password, ends the actor's other sessions (OWASP ASVS
+// 5.0 V7.5.1) and replaces the actor's own session with a new one (V7.2.4),
+// which it returns: hand its Token to the client
+// ([Manager.SetSessionCookie]), as the actor's old token no longer works.
+// The session is nil when the email did not change and the old one goes
+// on. The new address is not verified by usher: a host that needs proof of
+// ownership sends its own confirmation first.
+func (m *Manager) UpdateProfile(ctx context.Context, actor *Principal, up ProfileUpdate) (*user.User, *Session, error) {
 	ch, err := parseNameEmail(up.Name, up.Email)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	key, err := m.reauthForEmail(ctx, actor, ch, up.Password)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out *user.User
+	var s *Session
 	err = m.change(ctx, actor, "", audit.ProfileUpdated, selfTarget(actor), func(tx Store, a *Principal, e *audit.Event) error {
 		u := a.user
 		before, after := map[string]any{}, map[string]any{}
@@ -47,7 +52,8 @@ func (m *Manager) UpdateProfile(ctx context.Context, actor *Principal, up Profil
 			return nil
 		}
 		if _, changed := after[audit.DetailEmail]; changed {
-			if err := m.emailChanged(ctx, tx, a, e, key); err != nil {
+			var err error
+			if s, err = m.emailChanged(ctx, tx, a, e, key); err != nil {
 				return err
 			}
 		}
@@ -57,9 +63,9 @@ func (m *Manager) UpdateProfile(ctx context.Context, actor *Principal, up Profil
 		return stale(taken(tx.Users().Update(ctx, &u)))
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return out, nil
+	return out, s, nil
 }
 
 // reauthForEmail checks the current password when ch changes the actor's
@@ -88,42 +94,47 @@ func profileAllowed(a *Principal, after map[string]any) error {
 
 // emailChanged does what a new login name demands inside the profile's
 // transaction: the password was checked for it (key), that check's
-// failures are forgotten, and the actor's other sessions and pending
-// logins end.
-func (m *Manager) emailChanged(ctx context.Context, tx Store, a *Principal, e *audit.Event, key string) error {
+// failures are forgotten, the actor's other sessions and pending logins
+// end, and the actor's own session is replaced, the new one returned.
+func (m *Manager) emailChanged(ctx context.Context, tx Store, a *Principal, e *audit.Event, key string) (*Session, error) {
 	if key == "" {
-		return ErrReauthRequired // the email changed since the password was checked
+		return nil, ErrReauthRequired // the email changed since the password was checked
 	}
 	if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
-		return err
+		return nil, err
 	}
 	n, err := endLogins(ctx, tx, a.user.ID, a.session.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	e.Details = map[string]any{audit.DetailOtherSessionsRevoked: n}
-	return nil
+	return m.replaceSession(ctx, tx, a, true, e)
 }
 
 // ChangePassword sets the actor's own password after checking the current
-// one, and ends the actor's other sessions (OWASP ASVS 5.0 V6.2.3, V7.4.3).
-// It needs profile:update_password. A wrong current password gives
-// [ErrInvalidCredentials] and counts as a failed login for throttling, so a
-// stolen session cannot guess the password freely.
-func (m *Manager) ChangePassword(ctx context.Context, actor *Principal, current, newPassword string) error {
+// one, ends the actor's other sessions (OWASP ASVS 5.0 V6.2.3, V7.4.3) and
+// the trust of the user's devices (see [Manager.RevokeDevices]), and
+// replaces the actor's own session with a new one (V7.2.4), which it
+// returns: hand its Token to the client ([Manager.SetSessionCookie]), as
+// the actor's old token no longer works. It needs profile:update_password.
+// A wrong current password gives [ErrInvalidCredentials] and counts as a
+// failed login for throttling, so a stolen session cannot guess the
+// password freely.
+func (m *Manager) ChangePassword(ctx context.Context, actor *Principal, current, newPassword string) (*Session, error) {
 	target := selfTarget(actor)
 	if !actor.Can(group.ProfileUpdatePassword) {
-		return m.refuse(ctx, actor, group.ProfileUpdatePassword, audit.PasswordChanged, target)
+		return nil, m.refuse(ctx, actor, group.ProfileUpdatePassword, audit.PasswordChanged, target)
 	}
 	key, err := m.verifyOwnPassword(ctx, actor, current, "wrong current password on password change")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	hash, err := m.newPasswordHash(ctx, FieldNewPassword, actor.user.ID, newPassword)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return m.change(ctx, actor, group.ProfileUpdatePassword, audit.PasswordChanged, target, func(tx Store, a *Principal, e *audit.Event) error {
+	var s *Session
+	err = m.change(ctx, actor, group.ProfileUpdatePassword, audit.PasswordChanged, target, func(tx Store, a *Principal, e *audit.Event) error {
 		if err := tx.Users().SetPasswordHash(ctx, a.user.ID, hash); err != nil {
 			return err
 		}
@@ -131,9 +142,20 @@ func (m *Manager) ChangePassword(ctx context.Context, actor *Principal, current,
 			return err
 		}
 		n, err := endLogins(ctx, tx, a.user.ID, a.session.ID)
+		if err != nil {
+			return err
+		}
 		e.Details = map[string]any{audit.DetailOtherSessionsRevoked: n}
+		if err := revokeDevices(ctx, tx, a.user.ID, e); err != nil {
+			return err
+		}
+		s, err = m.replaceSession(ctx, tx, a, true, e)
 		return err
 	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // verifyOwnPassword checks the actor's current password before a sensitive

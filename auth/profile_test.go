@@ -22,18 +22,18 @@ func TestUpdateProfile(t *testing.T) {
 	_, bob := e.user(admin, "bob@example.com", group.UsersID)
 	other := e.login("bob@example.com", "password-bob@example.com")
 	// The email is the login name: changing it takes the password.
-	_, err := e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Email: ptr("robert@example.com")})
+	_, _, err := e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Email: ptr("robert@example.com")})
 	wantErr(t, err, auth.ErrReauthRequired)
-	_, err = e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Email: ptr("robert@example.com"), Password: "wrong"})
+	_, _, err = e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Email: ptr("robert@example.com"), Password: "wrong"})
 	wantErr(t, err, auth.ErrInvalidCredentials)
-	u, err := e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Name: ptr("Robert"), Email: ptr(" Robert@Example.com "), Password: "password-bob@example.com"})
+	u, s, err := e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Name: ptr("Robert"), Email: ptr(" Robert@Example.com "), Password: "password-bob@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// ... and ends the other sessions.
+	// ... and ends the other sessions; bob goes on under the new one.
 	_, err = e.m.Authenticate(e.ctx, tokenOf(other))
 	wantErr(t, err, auth.ErrUnauthenticated)
-	e.auth(tokenOf(bob))
+	bob = e.auth(s.Token)
 	if u.Name != "Robert" || u.Email != "robert@example.com" {
 		t.Fatalf("got %+v", u)
 	}
@@ -44,13 +44,13 @@ func TestUpdateProfile(t *testing.T) {
 	// A group that may change names but not email.
 	namers := e.group(admin, "Namers", group.ProfileUpdateName)
 	_, carol := e.user(admin, "carol@example.com", namers.ID)
-	_, err = e.m.UpdateProfile(e.ctx, carol, auth.ProfileUpdate{Email: ptr("c2@example.com"), Password: "password-carol@example.com"})
+	_, _, err = e.m.UpdateProfile(e.ctx, carol, auth.ProfileUpdate{Email: ptr("c2@example.com"), Password: "password-carol@example.com"})
 	wantErr(t, err, auth.ErrForbidden)
-	if _, err := e.m.UpdateProfile(e.ctx, carol, auth.ProfileUpdate{Name: ptr("Caroline")}); err != nil {
+	if _, _, err := e.m.UpdateProfile(e.ctx, carol, auth.ProfileUpdate{Name: ptr("Caroline")}); err != nil {
 		t.Fatal(err)
 	}
 	// Taken email.
-	_, err = e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Email: ptr(adminEmail), Password: "password-bob@example.com"})
+	_, _, err = e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Email: ptr(adminEmail), Password: "password-bob@example.com"})
 	wantErr(t, err, user.ErrEmailTaken)
 }
 
@@ -58,23 +58,25 @@ func TestChangePassword(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()
 	_, bob := e.user(admin, "bob@example.com", group.UsersID)
-	wantErr(t, e.m.ChangePassword(e.ctx, bob, "wrong current", "new password 1"), auth.ErrInvalidCredentials)
-	wantErr(t, e.m.ChangePassword(e.ctx, bob, "password-bob@example.com", "short"), auth.ErrPasswordTooShort)
-	if err := e.m.ChangePassword(e.ctx, bob, "password-bob@example.com", "new password 1"); err != nil {
+	wantErr(t, second(e.m.ChangePassword(e.ctx, bob, "wrong current", "new password 1")), auth.ErrInvalidCredentials)
+	wantErr(t, second(e.m.ChangePassword(e.ctx, bob, "password-bob@example.com", "short")), auth.ErrPasswordTooShort)
+	s, err := e.m.ChangePassword(e.ctx, bob, "password-bob@example.com", "new password 1")
+	if err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.m.Login(e.ctx, "bob@example.com", "password-bob@example.com", client)
+	bob = e.auth(s.Token)
+	_, err = e.m.Login(e.ctx, "bob@example.com", "password-bob@example.com", client)
 	wantErr(t, err, auth.ErrInvalidCredentials)
 	e.login("bob@example.com", "new password 1")
 	// Wrong current passwords feed the throttle.
 	for range 5 {
-		wantErr(t, e.m.ChangePassword(e.ctx, bob, "guess", "whatever else"), auth.ErrInvalidCredentials)
+		wantErr(t, second(e.m.ChangePassword(e.ctx, bob, "guess", "whatever else")), auth.ErrInvalidCredentials)
 	}
-	wantErr(t, e.m.ChangePassword(e.ctx, bob, "new password 1", "whatever else"), auth.ErrThrottled)
+	wantErr(t, second(e.m.ChangePassword(e.ctx, bob, "new password 1", "whatever else")), auth.ErrThrottled)
 	// A group without profile:update_password cannot.
 	locked := e.group(admin, "Locked", group.ProfileUpdateName)
 	_, l := e.user(admin, "l@example.com", locked.ID)
-	wantErr(t, e.m.ChangePassword(e.ctx, l, "password-l@example.com", "new password 2"), auth.ErrForbidden)
+	wantErr(t, second(e.m.ChangePassword(e.ctx, l, "password-l@example.com", "new password 2")), auth.ErrForbidden)
 }
 
 func TestAvatar(t *testing.T) {

@@ -51,7 +51,7 @@ func TestRequireLoginRefusesWhoMustEnroll(t *testing.T) {
 	if code := serve(e.m.RequireLogin(ok), admin); code != http.StatusOK {
 		t.Fatalf("RequireLogin for the admin: %d", code)
 	}
-	e.enrol(op)
+	e.enrol(&op)
 	if code := serve(e.m.RequireLogin(ok), op); code != http.StatusOK {
 		t.Fatalf("RequireLogin after enrolment: %d, want 200", code)
 	}

@@ -18,7 +18,7 @@ func TestDropKeyTooEarly(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()
 	e.user(admin, "bob@example.com", group.UsersID)
-	secret, _ := e.enrol(admin)
+	secret, _ := e.enrol(&admin)
 	rotate := func(c *auth.Config) { c.SecretKey, c.PreviousSecretKeys = newKey, [][]byte{testKey} }
 	drop := func(c *auth.Config) { c.SecretKey, c.PreviousSecretKeys = newKey, nil }
 	rotated := e.manager(e.db, rotate)

@@ -52,7 +52,7 @@ func TestOwnGroupTwoFactorPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, ed := e.user(admin, "ed@example.com", editors.ID)
-	e.enrol(ed)
+	e.enrol(&ed)
 	ed = e.auth(tokenOf(ed))
 	loose := *editors
 	loose.RequireTwoFactor = false

@@ -33,24 +33,63 @@ const touchInterval = time.Minute
 // issueSession creates a session for u inside tx and returns it with its
 // token.
 func (m *Manager) issueSession(ctx context.Context, tx Store, u *user.User, c Client) (*Session, error) {
-	token, hash, id, err := m.newBearer()
-	if err != nil {
-		return nil, err
-	}
 	now := m.clock()
-	s := &Session{
-		ID:         id,
+	return m.storeSession(ctx, tx, &Session{
 		UserID:     u.ID,
 		CreatedAt:  now,
 		LastSeenAt: now,
 		ExpiresAt:  now.Add(m.cfg.AbsoluteTimeout),
 		IP:         c.IP,
 		UserAgent:  c.UserAgent,
+	})
+}
+
+// storeSession gives s a new ID and a new 32-byte token, stores it inside
+// tx and returns it with the token.
+func (m *Manager) storeSession(ctx context.Context, tx Store, s *Session) (*Session, error) {
+	token, hash, id, err := m.newBearer()
+	if err != nil {
+		return nil, err
 	}
+	s.ID = id
 	if err := tx.Sessions().Create(ctx, s, hash); err != nil {
 		return nil, fmt.Errorf("auth: creating session: %w", err)
 	}
 	s.Token = token
+	return s, nil
+}
+
+// replaceSession ends the actor's session and issues its replacement, for
+// the same user and client, inside tx: after re-authentication or binding
+// a new factor the session token changes and the old one stops working
+// (OWASP ASVS 5.0 V7.2.4), so a token taken before is worth nothing after.
+// renew starts the new session's lifetime now, for an operation that
+// checked the password; otherwise the replacement keeps the old session's
+// start and absolute expiry, so that an operation that proved no password
+// neither lengthens a session nor makes it fresh. The old session's
+// deletion decides a race: of two operations on one session, one replaces
+// it and the other fails with [ErrUnauthenticated], changing nothing.
+func (m *Manager) replaceSession(ctx context.Context, tx Store, a *Principal, renew bool, e *audit.Event) (*Session, error) {
+	old := a.session
+	if old.ID == "" {
+		return nil, fmt.Errorf("%w: no session to replace", ErrForbidden)
+	}
+	if err := tx.Sessions().Delete(ctx, old.ID); errors.Is(err, ErrSessionNotFound) {
+		return nil, fmt.Errorf("%w: the session has ended", ErrUnauthenticated)
+	} else if err != nil {
+		return nil, err
+	}
+	c, now := a.Client(), m.clock()
+	next := &Session{UserID: a.user.ID, CreatedAt: old.CreatedAt, LastSeenAt: now, ExpiresAt: old.ExpiresAt, IP: c.IP, UserAgent: c.UserAgent}
+	if renew {
+		next.CreatedAt, next.ExpiresAt = now, now.Add(m.cfg.AbsoluteTimeout)
+	}
+	s, err := m.storeSession(ctx, tx, next)
+	if err != nil {
+		return nil, err
+	}
+	e.Details = withDetail(e.Details, audit.DetailSessionReplaced, old.ID)
+	e.Details[audit.DetailSessionID] = s.ID
 	return s, nil
 }
 

@@ -216,7 +216,7 @@ func TestAuthenticateRefusesDisabledUser(t *testing.T) {
 		t.Fatal("control: the enabled user cannot run backups")
 	}
 	rename := func(name string) error {
-		_, err := e.m.UpdateProfile(e.ctx, stale, auth.ProfileUpdate{Name: &name})
+		_, _, err := e.m.UpdateProfile(e.ctx, stale, auth.ProfileUpdate{Name: &name})
 		return err
 	}
 	if err := rename("Dora"); err != nil {

@@ -65,19 +65,24 @@ func (m *Manager) BeginTOTP(ctx context.Context, actor *Principal, password stri
 }
 
 // ConfirmTOTP finishes enrollment with a code from the app and returns the
-// recovery codes, which are shown this once and stored only hashed. A wrong
-// code gives [ErrInvalidCredentials]; no begun enrollment (or one older
-// than [EnrollmentTimeout]) gives [totp.ErrNotEnrolled].
-func (m *Manager) ConfirmTOTP(ctx context.Context, actor *Principal, code string) ([]string, error) {
+// recovery codes, which are shown this once and stored only hashed, and the
+// session that replaces the actor's: binding a factor changes the session
+// token (OWASP ASVS 5.0 V7.2.4), so hand the new Token to the client
+// ([Manager.SetSessionCookie]); the actor's old token no longer works. The
+// new session keeps the old one's start and expiry. A wrong code gives
+// [ErrInvalidCredentials]; no begun enrollment (or one older than
+// [EnrollmentTimeout]) gives [totp.ErrNotEnrolled].
+func (m *Manager) ConfirmTOTP(ctx context.Context, actor *Principal, code string) ([]string, *Session, error) {
 	code, err := totp.NormalizeCode(code)
 	if err != nil {
-		return nil, inField(FieldCode, err)
+		return nil, nil, inField(FieldCode, err)
 	}
 	codes, salt, hashes, kid, err := m.newRecoveryCodes()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	wrong := false
+	var s *Session
 	err = m.change(ctx, actor, group.ProfileManage2FA, audit.TOTPEnabled, selfTarget(actor), func(tx Store, a *Principal, e *audit.Event) error {
 		cred, err := pendingTOTP(ctx, tx, a.user.ID, m.clock())
 		if err != nil {
@@ -96,10 +101,7 @@ func (m *Manager) ConfirmTOTP(ctx context.Context, actor *Principal, code string
 		}
 		if reason != "" {
 			wrong = true
-			n, err := tx.Throttle().AddFailure(ctx, key, m.clock())
-			e.Action, e.Outcome, e.Reason = audit.SecondFactorFailed, audit.Failure, "wrong code confirming enrollment"
-			e.Details = map[string]any{audit.DetailMethod: "enrollment", audit.DetailConsecutiveFailures: n}
-			return err
+			return m.wrongEnrollmentCode(ctx, tx, key, e)
 		}
 		if err := tx.TOTP().Confirm(ctx, a.user.ID, m.clock()); err != nil {
 			return err
@@ -108,15 +110,28 @@ func (m *Manager) ConfirmTOTP(ctx context.Context, actor *Principal, code string
 			return err
 		}
 		e.Details = map[string]any{audit.DetailRecoveryCodes: len(codes)}
-		return tx.TOTP().SetRecoveryCodes(ctx, a.user.ID, kid, salt, hashes)
+		if err := tx.TOTP().SetRecoveryCodes(ctx, a.user.ID, kid, salt, hashes); err != nil {
+			return err
+		}
+		s, err = m.replaceSession(ctx, tx, a, false, e)
+		return err
 	})
 	if err == nil && wrong {
-		return nil, ErrInvalidCredentials
+		return nil, nil, ErrInvalidCredentials
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return codes, nil
+	return codes, s, nil
+}
+
+// wrongEnrollmentCode counts a wrong confirmation code against the
+// account's key and turns e into the failure it records.
+func (m *Manager) wrongEnrollmentCode(ctx context.Context, tx Store, key string, e *audit.Event) error {
+	n, err := tx.Throttle().AddFailure(ctx, key, m.clock())
+	e.Action, e.Outcome, e.Reason = audit.SecondFactorFailed, audit.Failure, "wrong code confirming enrollment"
+	e.Details = map[string]any{audit.DetailMethod: "enrollment", audit.DetailConsecutiveFailures: n}
+	return err
 }
 
 // pendingTOTP returns the user's begun, unconfirmed and unexpired TOTP
@@ -154,42 +169,58 @@ func (m *Manager) useTOTPCode(ctx context.Context, tx Store, id user.ID, cred *t
 	return "", nil
 }
 
-// DisableTOTP removes the actor's TOTP credential and recovery codes. It
-// needs profile:manage_2fa and the current password.
-func (m *Manager) DisableTOTP(ctx context.Context, actor *Principal, password string) error {
+// DisableTOTP removes the actor's TOTP credential and recovery codes, and
+// returns the session that replaces the actor's: the password was proven
+// again, so the session token changes (OWASP ASVS 5.0 V7.2.4); hand the
+// new Token to the client ([Manager.SetSessionCookie]). It needs
+// profile:manage_2fa and the current password.
+func (m *Manager) DisableTOTP(ctx context.Context, actor *Principal, password string) (*Session, error) {
 	if !actor.Can(group.ProfileManage2FA) {
-		return m.refuse(ctx, actor, group.ProfileManage2FA, audit.TOTPDisabled, selfTarget(actor))
+		return nil, m.refuse(ctx, actor, group.ProfileManage2FA, audit.TOTPDisabled, selfTarget(actor))
 	}
 	key, err := m.requirePassword(ctx, actor, password)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return m.change(ctx, actor, group.ProfileManage2FA, audit.TOTPDisabled, selfTarget(actor), func(tx Store, a *Principal, e *audit.Event) error {
+	var s *Session
+	err = m.change(ctx, actor, group.ProfileManage2FA, audit.TOTPDisabled, selfTarget(actor), func(tx Store, a *Principal, e *audit.Event) error {
 		if _, err := tx.TOTP().Get(ctx, a.user.ID); err != nil {
 			return err
 		}
 		if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
 			return err
 		}
-		return tx.TOTP().Delete(ctx, a.user.ID)
+		if err := tx.TOTP().Delete(ctx, a.user.ID); err != nil {
+			return err
+		}
+		s, err = m.replaceSession(ctx, tx, a, true, e)
+		return err
 	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // RegenerateRecoveryCodes replaces the actor's recovery codes with a fresh
-// set (the old ones stop working) and returns it, to show once. It needs
-// profile:manage_2fa, the current password and a confirmed TOTP credential.
-func (m *Manager) RegenerateRecoveryCodes(ctx context.Context, actor *Principal, password string) ([]string, error) {
+// set (the old ones stop working) and returns it, to show once, with the
+// session that replaces the actor's: the password was proven again, so the
+// session token changes (OWASP ASVS 5.0 V7.2.4); hand the new Token to the
+// client ([Manager.SetSessionCookie]). It needs profile:manage_2fa, the
+// current password and a confirmed TOTP credential.
+func (m *Manager) RegenerateRecoveryCodes(ctx context.Context, actor *Principal, password string) ([]string, *Session, error) {
 	if !actor.Can(group.ProfileManage2FA) {
-		return nil, m.refuse(ctx, actor, group.ProfileManage2FA, audit.RecoveryCodesRenewed, selfTarget(actor))
+		return nil, nil, m.refuse(ctx, actor, group.ProfileManage2FA, audit.RecoveryCodesRenewed, selfTarget(actor))
 	}
 	key, err := m.requirePassword(ctx, actor, password)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	codes, salt, hashes, kid, err := m.newRecoveryCodes()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var s *Session
 	err = m.change(ctx, actor, group.ProfileManage2FA, audit.RecoveryCodesRenewed, selfTarget(actor), func(tx Store, a *Principal, e *audit.Event) error {
 		if ok, err := enrolled(ctx, tx, a.user.ID); err != nil {
 			return err
@@ -199,17 +230,22 @@ func (m *Manager) RegenerateRecoveryCodes(ctx context.Context, actor *Principal,
 		if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
 			return err
 		}
-		return tx.TOTP().SetRecoveryCodes(ctx, a.user.ID, kid, salt, hashes)
+		if err := tx.TOTP().SetRecoveryCodes(ctx, a.user.ID, kid, salt, hashes); err != nil {
+			return err
+		}
+		s, err = m.replaceSession(ctx, tx, a, true, e)
+		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return codes, nil
+	return codes, s, nil
 }
 
 // ResetTwoFactor removes a user's TOTP credential and recovery codes and
-// ends the user's sessions and pending logins, for someone who lost their
-// device; they can enrol again. It needs users:write and every permission
+// ends the user's sessions, pending logins and the trust of their devices
+// (see [Manager.RevokeDevices]), for someone who lost their device; they
+// can enrol again. It needs users:write and every permission
 // of the user's group.
 func (m *Manager) ResetTwoFactor(ctx context.Context, actor *Principal, id user.ID) error {
 	return m.change(ctx, actor, group.UsersWrite, audit.TwoFactorReset, userTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
@@ -228,8 +264,11 @@ func (m *Manager) ResetTwoFactor(ctx context.Context, actor *Principal, id user.
 			return err
 		}
 		n, err := tx.Sessions().DeleteUser(ctx, id, "")
+		if err != nil {
+			return err
+		}
 		e.Details = map[string]any{audit.DetailSessionsRevoked: n}
-		return err
+		return revokeDevices(ctx, tx, id, e)
 	})
 }
 

@@ -21,11 +21,13 @@ import (
 	"github.com/usher-go/usher/user"
 )
 
-// enrol puts TOTP on p's account through the public API and returns the
-// secret and the recovery codes. It leaves the clock in a fresh step.
-func (e *env) enrol(p *auth.Principal) ([]byte, []string) {
+// enrol puts TOTP on *p's account through the public API and returns the
+// secret and the recovery codes. Confirming replaces the session, so *p
+// becomes the principal of the new one. It leaves the clock in a fresh
+// step.
+func (e *env) enrol(p **auth.Principal) ([]byte, []string) {
 	e.t.Helper()
-	enr, err := e.m.BeginTOTP(e.ctx, p, "")
+	enr, err := e.m.BeginTOTP(e.ctx, *p, "")
 	if err != nil {
 		e.t.Fatalf("BeginTOTP: %v", err)
 	}
@@ -33,10 +35,11 @@ func (e *env) enrol(p *auth.Principal) ([]byte, []string) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	codes, err := e.m.ConfirmTOTP(e.ctx, p, e.code(secret, 0))
+	codes, s, err := e.m.ConfirmTOTP(e.ctx, *p, e.code(secret, 0))
 	if err != nil {
 		e.t.Fatalf("ConfirmTOTP: %v", err)
 	}
+	*p = e.auth(s.Token)
 	e.clk.Advance(totp.Period)
 	return secret, codes
 }
@@ -67,7 +70,7 @@ func (e *env) challenge(email, password string) *auth.Challenge {
 func TestTwoStepLogin(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()
-	secret, codes := e.enrol(admin)
+	secret, codes := e.enrol(&admin)
 	if len(codes) != 10 {
 		t.Fatalf("%d recovery codes", len(codes))
 	}
@@ -108,7 +111,7 @@ func TestTwoStepLogin(t *testing.T) {
 func TestTOTPWindow(t *testing.T) {
 	e := newEnv(t, func(c *auth.Config) { c.Throttle.FreeFailures = 100 })
 	admin := e.admin()
-	secret, _ := e.enrol(admin)
+	secret, _ := e.enrol(&admin)
 	for _, d := range []int{-2, 2, -1, 0, 1} {
 		e.clk.Advance(10 * totp.Period) // past any used step
 		ch := e.challenge(adminEmail, adminPassword)
@@ -124,7 +127,7 @@ func TestTOTPWindow(t *testing.T) {
 func TestTOTPReplay(t *testing.T) {
 	e := newEnv(t, func(c *auth.Config) { c.Throttle.FreeFailures = 100 })
 	admin := e.admin()
-	secret, _ := e.enrol(admin)
+	secret, _ := e.enrol(&admin)
 	m2 := e.manager(e.db, func(c *auth.Config) { c.Throttle.FreeFailures = 100 })
 	code := e.code(secret, 0)
 	ch := e.challenge(adminEmail, adminPassword)
@@ -156,7 +159,7 @@ func TestTOTPConcurrentReplay(t *testing.T) {
 	relaxed := func(c *auth.Config) { c.Throttle.FreeFailures = 1000 }
 	e := newEnv(t, relaxed)
 	admin := e.admin()
-	secret, _ := e.enrol(admin)
+	secret, _ := e.enrol(&admin)
 	m2 := e.manager(e.db, relaxed)
 	var chs []*auth.Challenge
 	for range 20 {
@@ -188,7 +191,7 @@ func TestTOTPConcurrentReplay(t *testing.T) {
 func TestChallengeLimits(t *testing.T) {
 	e := newEnv(t, func(c *auth.Config) { c.Throttle.FreeFailures = 100 })
 	admin := e.admin()
-	secret, _ := e.enrol(admin)
+	secret, _ := e.enrol(&admin)
 
 	// Expires after five minutes.
 	ch := e.challenge(adminEmail, adminPassword)
@@ -214,7 +217,7 @@ func TestChallengeLimits(t *testing.T) {
 
 	// Cannot be used for another user: Bob's challenge with the admin's code.
 	_, bob := e.user(admin, "bob@example.com", group.UsersID)
-	bobSecret, _ := e.enrol(bob)
+	bobSecret, _ := e.enrol(&bob)
 	bch := e.challenge("bob@example.com", "password-bob@example.com")
 	adminCode := e.code(secret, 0)
 	if adminCode != e.code(bobSecret, 0) {
@@ -235,7 +238,7 @@ func TestChallengeLimits(t *testing.T) {
 func TestSecondFactorFeedsAccountThrottle(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()
-	e.enrol(admin)
+	e.enrol(&admin)
 	throttled := false
 	for i := 0; i < 20 && !throttled; i++ {
 		r, err := e.m.Login(e.ctx, adminEmail, adminPassword, client)
@@ -261,7 +264,7 @@ func TestSecondFactorFeedsAccountThrottle(t *testing.T) {
 func TestRecoveryCodes(t *testing.T) {
 	e := newEnv(t, func(c *auth.Config) { c.Throttle.FreeFailures = 1000 })
 	admin := e.admin()
-	_, codes := e.enrol(admin)
+	_, codes := e.enrol(&admin)
 	// Lower case, no dashes: still accepted; then spent.
 	ch := e.challenge(adminEmail, adminPassword)
 	if _, err := e.m.VerifyRecoveryCode(e.ctx, ch.Token, strings.ToLower(strings.ReplaceAll(codes[0], "-", "")), client); err != nil {
@@ -278,9 +281,9 @@ func TestRecoveryCodes(t *testing.T) {
 	wantErr(t, err, auth.ErrInvalidCredentials)
 
 	// Regenerating needs the password and invalidates the old set.
-	_, err = e.m.RegenerateRecoveryCodes(e.ctx, admin, "")
+	_, _, err = e.m.RegenerateRecoveryCodes(e.ctx, admin, "")
 	wantErr(t, err, auth.ErrReauthRequired)
-	fresh, err := e.m.RegenerateRecoveryCodes(e.ctx, admin, adminPassword)
+	fresh, _, err := e.m.RegenerateRecoveryCodes(e.ctx, admin, adminPassword)
 	if err != nil || len(fresh) != 10 {
 		t.Fatal(err)
 	}
@@ -328,7 +331,7 @@ func TestRecoveryCodes(t *testing.T) {
 func TestTOTPSecretSealedAtRest(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()
-	secret, _ := e.enrol(admin)
+	secret, _ := e.enrol(&admin)
 	enc := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(secret)
 	e.db.Close()
 	var blob []byte
@@ -362,15 +365,15 @@ func TestEnrollmentNeedsPresence(t *testing.T) {
 		t.Fatalf("unconfirmed enrollment is active: %+v, %v", r, err)
 	}
 	// Confirmation with a wrong code fails; after the timeout it is gone.
-	_, err = e.m.ConfirmTOTP(e.ctx, admin, "12345")
+	_, _, err = e.m.ConfirmTOTP(e.ctx, admin, "12345")
 	wantErr(t, err, totp.ErrMalformedCode)
 	e.clk.Advance(16 * time.Minute)
 	secret, _ := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(enr.Secret)
-	_, err = e.m.ConfirmTOTP(e.ctx, admin, e.code(secret, 0))
+	_, _, err = e.m.ConfirmTOTP(e.ctx, admin, e.code(secret, 0))
 	wantErr(t, err, totp.ErrNotEnrolled)
 	// Already enrolled: refused.
 	fresh := e.login(adminEmail, adminPassword)
-	e.enrol(fresh)
+	e.enrol(&fresh)
 	_, err = e.m.BeginTOTP(e.ctx, fresh, adminPassword)
 	wantErr(t, err, totp.ErrAlreadyEnrolled)
 }
@@ -378,10 +381,10 @@ func TestEnrollmentNeedsPresence(t *testing.T) {
 func TestDisableTOTP(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()
-	e.enrol(admin)
-	wantErr(t, e.m.DisableTOTP(e.ctx, admin, ""), auth.ErrReauthRequired)
-	wantErr(t, e.m.DisableTOTP(e.ctx, admin, "nope"), auth.ErrInvalidCredentials)
-	if err := e.m.DisableTOTP(e.ctx, admin, adminPassword); err != nil {
+	e.enrol(&admin)
+	wantErr(t, second(e.m.DisableTOTP(e.ctx, admin, "")), auth.ErrReauthRequired)
+	wantErr(t, second(e.m.DisableTOTP(e.ctx, admin, "nope")), auth.ErrInvalidCredentials)
+	if _, err := e.m.DisableTOTP(e.ctx, admin, adminPassword); err != nil {
 		t.Fatal(err)
 	}
 	if r, err := e.m.Login(e.ctx, adminEmail, adminPassword, client); err != nil || r.Session == nil {
@@ -396,7 +399,7 @@ func TestResetTwoFactor(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()
 	_, bob := e.user(admin, "bob@example.com", group.UsersID)
-	e.enrol(bob)
+	e.enrol(&bob)
 	ch := e.challenge("bob@example.com", "password-bob@example.com")
 	wantErr(t, e.m.ResetTwoFactor(e.ctx, bob, admin.User().ID), auth.ErrForbidden)
 	if err := e.m.ResetTwoFactor(e.ctx, admin, bob.User().ID); err != nil {
@@ -408,7 +411,7 @@ func TestResetTwoFactor(t *testing.T) {
 	wantErr(t, err, auth.ErrInvalidChallenge)
 	// Bob logs in with the password alone and can enrol again.
 	p := e.login("bob@example.com", "password-bob@example.com")
-	e.enrol(p)
+	e.enrol(&p)
 	if ev := e.lastEvent(audit.TwoFactorReset); ev.Actor.Email != adminEmail || ev.Target.ID != string(bob.User().ID) {
 		t.Fatalf("event %+v", ev)
 	}
@@ -420,7 +423,7 @@ func TestRotateSecrets(t *testing.T) {
 	keyA, keyB := testKey, []byte("a completely different 32-byte key!!")
 	e := newEnv(t)
 	admin := e.admin()
-	secret, codes := e.enrol(admin)
+	secret, codes := e.enrol(&admin)
 	rotated := e.manager(e.db, func(c *auth.Config) { c.SecretKey, c.PreviousSecretKeys = keyB, [][]byte{keyA} })
 	// Password and second factor still work under B with A as previous.
 	r, err := rotated.Login(e.ctx, adminEmail, adminPassword, client)
@@ -468,9 +471,9 @@ func TestGroupRequiresTwoFactor(t *testing.T) {
 	if !op.MustEnroll() || op.Can("backups:read") || !op.Can(group.ProfileManage2FA) {
 		t.Fatalf("MustEnroll=%v, Can(backups:read)=%v", op.MustEnroll(), op.Can("backups:read"))
 	}
-	_, err = e.m.UpdateProfile(e.ctx, op, auth.ProfileUpdate{Name: ptr("x")})
+	_, _, err = e.m.UpdateProfile(e.ctx, op, auth.ProfileUpdate{Name: ptr("x")})
 	wantErr(t, err, auth.ErrEnrollmentRequired)
-	e.enrol(op)
+	e.enrol(&op)
 	p := e.auth(tokenOf(op))
 	if p.MustEnroll() || !p.Can("backups:read") {
 		t.Fatal("enrolled member still restricted")
@@ -481,7 +484,7 @@ func TestGroupRequiresTwoFactor(t *testing.T) {
 func TestSecondFactorBadInput(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()
-	_, codes := e.enrol(admin)
+	_, codes := e.enrol(&admin)
 	ch := e.challenge(adminEmail, adminPassword)
 	canon := strings.ReplaceAll(codes[0], "-", "")
 	badCheck := canon[:13] + map[bool]string{true: "0", false: "1"}[canon[13] != '0']
@@ -530,7 +533,7 @@ func TestSecondFactorBadInput(t *testing.T) {
 func TestTwoFactorAuditHasNoSecrets(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()
-	secret, codes := e.enrol(admin)
+	secret, codes := e.enrol(&admin)
 	used := e.code(secret, 0)
 	ch := e.challenge(adminEmail, adminPassword)
 	if _, err := e.m.VerifyTOTP(e.ctx, ch.Token, used, client); err != nil {
@@ -578,7 +581,7 @@ func TestTwoFactorStatusAndFresh(t *testing.T) {
 		t.Fatal("a 6-minute-old session is fresh")
 	}
 	p := e.login(adminEmail, adminPassword)
-	e.enrol(p)
+	e.enrol(&p)
 	if st, _ := e.m.TwoFactorStatus(e.ctx, p); !st.Enrolled || st.Pending || st.RecoveryCodesLeft != 10 {
 		t.Fatalf("enrolled: %+v", st)
 	}
@@ -594,7 +597,7 @@ func TestConfirmTOTPIsThrottled(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 300 {
-		_, err := e.m.ConfirmTOTP(e.ctx, admin, fmt.Sprintf("%06d", 200000+i))
+		_, _, err := e.m.ConfirmTOTP(e.ctx, admin, fmt.Sprintf("%06d", 200000+i))
 		if errors.Is(err, auth.ErrThrottled) {
 			if i > 6 {
 				t.Fatalf("throttled only after %d wrong codes", i)
@@ -632,7 +635,8 @@ func TestRotateSkipsUnknownKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.enrol(e.login(last.Email, "long enough pw"))
+	lastP := e.login(last.Email, "long enough pw")
+	e.enrol(&lastP)
 	rotated := e.manager(e.db, func(c *auth.Config) { c.SecretKey, c.PreviousSecretKeys = keyB, [][]byte{keyA} })
 	before, err := rotated.OldKeyUsage(e.ctx)
 	if err != nil || before.TOTPSecrets != 103 || before.RecoveryCodeSets != 1 {

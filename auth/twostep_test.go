@@ -19,7 +19,7 @@ import (
 func TestConcurrentGuessesKeepTheBudget(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()
-	secret, _ := e.enrol(admin)
+	secret, _ := e.enrol(&admin)
 	ch := e.challenge(adminEmail, adminPassword)
 	valid := map[string]bool{e.code(secret, -1): true, e.code(secret, 0): true, e.code(secret, 1): true}
 	var wg sync.WaitGroup
@@ -58,7 +58,8 @@ func TestChallengeEndsWithPasswordResetAndDisable(t *testing.T) {
 			return e.m.ResetPassword(e.ctx, admin, bob.User().ID, "a brand new password 123")
 		}},
 		{"own change", func(e *env, _, bob *auth.Principal) error {
-			return e.m.ChangePassword(e.ctx, bob, "password-bob@example.com", "a brand new password 123")
+			_, err := e.m.ChangePassword(e.ctx, bob, "password-bob@example.com", "a brand new password 123")
+			return err
 		}},
 		{"disable", func(e *env, admin, bob *auth.Principal) error {
 			return e.m.SetDisabled(e.ctx, admin, bob.User().ID, true)
@@ -69,7 +70,7 @@ func TestChallengeEndsWithPasswordResetAndDisable(t *testing.T) {
 			e := newEnv(t)
 			admin := e.admin()
 			_, bob := e.user(admin, "bob@example.com", group.UsersID)
-			secret, _ := e.enrol(bob)
+			secret, _ := e.enrol(&bob)
 			ch := e.challenge("bob@example.com", "password-bob@example.com")
 			if err := tc.op(e, admin, bob); err != nil {
 				t.Fatal(err)
@@ -85,7 +86,7 @@ func TestChallengeEndsWithPasswordResetAndDisable(t *testing.T) {
 func TestSecondStepStoreFailureNoPanic(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()
-	_, codes := e.enrol(admin)
+	_, codes := e.enrol(&admin)
 	ch := e.challenge(adminEmail, adminPassword)
 	ctx, cancel := context.WithCancel(e.ctx)
 	cancel()
@@ -104,7 +105,7 @@ func TestSecondStepStoreFailureNoPanic(t *testing.T) {
 func TestWrongCodesBackOffWithinOneChallenge(t *testing.T) {
 	e := newEnv(t, func(c *auth.Config) { c.Throttle.FreeFailures = 2; c.Throttle.PerIPPerMinute = -1 })
 	admin := e.admin()
-	e.enrol(admin)
+	e.enrol(&admin)
 	ch := e.challenge(adminEmail, adminPassword)
 	for i := 1; i <= 2; i++ {
 		_, err := e.m.VerifyTOTP(e.ctx, ch.Token, "000000", client)
@@ -122,7 +123,7 @@ func TestWrongCodesBackOffWithinOneChallenge(t *testing.T) {
 func TestDisabledUserCannotFinishSecondStep(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()
-	secret, _ := e.enrol(admin)
+	secret, _ := e.enrol(&admin)
 	ch := e.challenge(adminEmail, adminPassword)
 	setDisabledInStore(t, e, admin.User().ID, true)
 	e.clk.Advance(30 * time.Second) // a fresh code, not the enrolment's

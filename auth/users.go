@@ -318,8 +318,9 @@ func (m *Manager) SetDisabled(ctx context.Context, actor *Principal, id user.ID,
 }
 
 // ResetPassword sets a new password for a user, e.g. one who forgot
-// theirs, and ends all of that user's sessions. It needs users:write and
-// the actor must hold every permission of the user's group.
+// theirs, and ends all of that user's sessions and the trust of their
+// devices (see [Manager.RevokeDevices]). It needs users:write and the actor
+// must hold every permission of the user's group.
 func (m *Manager) ResetPassword(ctx context.Context, actor *Principal, id user.ID, newPassword string) error {
 	if !actor.Can(group.UsersWrite) {
 		return m.refuse(ctx, actor, group.UsersWrite, audit.PasswordReset, userTarget(id))
@@ -339,8 +340,11 @@ func (m *Manager) ResetPassword(ctx context.Context, actor *Principal, id user.I
 			return err
 		}
 		n, err := endLogins(ctx, tx, id, "")
+		if err != nil {
+			return err
+		}
 		e.Details = map[string]any{audit.DetailSessionsRevoked: n}
-		return err
+		return revokeDevices(ctx, tx, id, e)
 	})
 }
 

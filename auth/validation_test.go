@@ -112,10 +112,12 @@ func TestBadInput(t *testing.T) {
 			return e.m.ResetPassword(e.ctx, a, u.ID, "short")
 		}, auth.ErrPasswordTooShort, auth.FieldNewPassword},
 		{"change: long password", func(e *env, a *auth.Principal) error {
-			return e.m.ChangePassword(e.ctx, a, adminPassword, strings.Repeat("p", auth.MaxPasswordBytes+1))
+			_, err := e.m.ChangePassword(e.ctx, a, adminPassword, strings.Repeat("p", auth.MaxPasswordBytes+1))
+			return err
 		}, auth.ErrPasswordTooLong, auth.FieldNewPassword},
 		{"change: wrong current password", func(e *env, a *auth.Principal) error {
-			return e.m.ChangePassword(e.ctx, a, "not the password", "another long password")
+			_, err := e.m.ChangePassword(e.ctx, a, "not the password", "another long password")
+			return err
 		}, auth.ErrInvalidCredentials, ""},
 		{"profile: bad email", updateProfile(auth.ProfileUpdate{Email: ptr("a@b@c"), Password: adminPassword}), user.ErrInvalidEmail, auth.FieldEmail},
 		{"profile: bad name", updateProfile(auth.ProfileUpdate{Name: ptr("\u202eevil")}), user.ErrInvalidName, auth.FieldName},
@@ -133,7 +135,7 @@ func TestBadInput(t *testing.T) {
 			return err
 		}, group.ErrInvalidDescription, auth.FieldDescription},
 		{"confirm TOTP: malformed code", func(e *env, a *auth.Principal) error {
-			_, err := e.m.ConfirmTOTP(e.ctx, a, "12345x")
+			_, _, err := e.m.ConfirmTOTP(e.ctx, a, "12345x")
 			return err
 		}, totp.ErrMalformedCode, auth.FieldCode},
 		{"second step: malformed TOTP code", func(e *env, _ *auth.Principal) error {
@@ -209,7 +211,7 @@ func updateUser(id user.ID, up auth.UserUpdate) func(*env, *auth.Principal) erro
 
 func updateProfile(up auth.ProfileUpdate) func(*env, *auth.Principal) error {
 	return func(e *env, a *auth.Principal) error {
-		_, err := e.m.UpdateProfile(e.ctx, a, up)
+		_, _, err := e.m.UpdateProfile(e.ctx, a, up)
 		return err
 	}
 }

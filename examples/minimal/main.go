@@ -129,12 +129,15 @@ func routes(m *auth.Manager) http.Handler {
 	})))
 	mux.Handle("POST /2fa/confirm", m.RequireLoginToEnroll(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := auth.PrincipalFrom(r.Context())
-		codes, err := m.ConfirmTOTP(r.Context(), p, r.FormValue("code"))
+		codes, s, err := m.ConfirmTOTP(r.Context(), p, r.FormValue("code"))
 		if err != nil {
 			fail(w, err)
 			return
 		}
-		reply(w, map[string]any{"recovery_codes": codes})
+		// Binding a factor replaced the session (OWASP ASVS 5.0 V7.2.4):
+		// the old token no longer works, so hand over the new one.
+		m.SetSessionCookie(w, s)
+		reply(w, map[string]any{"recovery_codes": codes, "token": s.Token, "expires": s.ExpiresAt})
 	})))
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
 		if err := m.Logout(r.Context(), auth.TokenFrom(r)); err != nil {

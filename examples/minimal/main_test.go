@@ -116,6 +116,15 @@ func TestREADMEFlow(t *testing.T) {
 		t.Fatalf("2fa confirm: %d %v", code, body)
 	}
 	recovery := body["recovery_codes"].([]any)[0].(string)
+	// Binding the factor replaced bob's session: the old token is refused,
+	// the one the reply carries works.
+	if code, _ := call("GET", "/me", bob, nil); code != 401 {
+		t.Fatalf("/me with the token from before enrolling: %d, want 401", code)
+	}
+	bob, _ = body["token"].(string)
+	if code, _ := call("GET", "/me", bob, nil); code != 200 {
+		t.Fatalf("/me with the new token: %d, want 200", code)
+	}
 	code, body = call("POST", "/login", "", form("email", "bob@example.com", "password", "bob's long password"))
 	if code != 200 || body["challenge"] == nil {
 		t.Fatalf("login with 2FA: %d %v", code, body)

@@ -70,20 +70,23 @@ func (s *server) updateProfile(w http.ResponseWriter, r *http.Request, p *auth.P
 		up.Email = &d.Email
 	}
 	up.Password = r.PostFormValue("password")
-	if _, err := s.m.UpdateProfile(r.Context(), p, up); err != nil {
+	_, session, err := s.m.UpdateProfile(r.Context(), p, up)
+	if err != nil {
 		s.formFailed(w, r, err, "profile", wrongPassword(err, "password"), func() (*view, error) {
 			return s.profileView(r, p, d)
 		})
 		return
 	}
+	s.keepSession(w, session)
 	redirect(w, r, "/profile?done=profile-saved")
 }
 
 func (s *server) changePassword(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
 	next := r.PostFormValue("new_password")
+	var session *auth.Session
 	err := errPasswordsDiffer
 	if next == r.PostFormValue("confirm_password") {
-		err = s.m.ChangePassword(r.Context(), p, r.PostFormValue("current_password"), next)
+		session, err = s.m.ChangePassword(r.Context(), p, r.PostFormValue("current_password"), next)
 	}
 	if err != nil {
 		s.formFailed(w, r, err, "profile", wrongPassword(err, "current_password"), func() (*view, error) {
@@ -91,7 +94,18 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request, p *auth.
 		})
 		return
 	}
+	s.keepSession(w, session)
 	redirect(w, r, "/profile?done=password-changed")
+}
+
+// keepSession hands the browser the session that replaced its own: after
+// the password is proven again or a factor bound, usher issues a new
+// session token and ends the old one (OWASP ASVS 5.0 V7.2.4), so without
+// the new cookie the user would be logged out. nil: the session goes on.
+func (s *server) keepSession(w http.ResponseWriter, session *auth.Session) {
+	if session != nil {
+		s.m.SetSessionCookie(w, session)
+	}
 }
 
 // errPasswordsDiffer is the host's own validation error; describe knows it.
@@ -261,28 +275,32 @@ type codesData struct {
 }
 
 func (s *server) confirmTOTP(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	codes, err := s.m.ConfirmTOTP(r.Context(), p, r.PostFormValue("code"))
+	codes, session, err := s.m.ConfirmTOTP(r.Context(), p, r.PostFormValue("code"))
 	if err != nil {
 		s.securityFailed(w, r, p, err, "code")
 		return
 	}
+	s.keepSession(w, session)
 	s.render(w, r, http.StatusOK, "recovery_codes", &view{Title: "Recovery codes", Data: &codesData{Codes: codes, First: true}})
 }
 
 func (s *server) regenerateCodes(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	codes, err := s.m.RegenerateRecoveryCodes(r.Context(), p, r.PostFormValue("password"))
+	codes, session, err := s.m.RegenerateRecoveryCodes(r.Context(), p, r.PostFormValue("password"))
 	if err != nil {
 		s.securityFailed(w, r, p, err, "regen_password")
 		return
 	}
+	s.keepSession(w, session)
 	s.render(w, r, http.StatusOK, "recovery_codes", &view{Title: "Recovery codes", Data: &codesData{Codes: codes}})
 }
 
 func (s *server) disableTOTP(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	if err := s.m.DisableTOTP(r.Context(), p, r.PostFormValue("password")); err != nil {
+	session, err := s.m.DisableTOTP(r.Context(), p, r.PostFormValue("password"))
+	if err != nil {
 		s.securityFailed(w, r, p, err, "disable_password")
 		return
 	}
+	s.keepSession(w, session)
 	redirect(w, r, "/profile/security?done=2fa-disabled")
 }
 

@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"image/png"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -135,4 +136,59 @@ func TestSessionsListAndRevoke(t *testing.T) {
 		want(t, "other device", b.get("/"), http.StatusOK, "<h1>Log in</h1>")
 	}
 	want(t, "bob still in", bob.get("/"), http.StatusOK, "Hello Bob")
+}
+
+// sessionCookie returns b's session cookie.
+func sessionCookie(t *testing.T, b *browser) *http.Cookie {
+	t.Helper()
+	u, _ := url.Parse(b.a.srv.URL)
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == auth.CookieName {
+			return c
+		}
+	}
+	t.Fatal("no session cookie")
+	return nil
+}
+
+// thief is another browser holding a copy of cookie.
+func thief(t *testing.T, a *app, cookie *http.Cookie) *browser {
+	t.Helper()
+	b := a.browser()
+	u, _ := url.Parse(a.srv.URL)
+	b.c.Jar.SetCookies(u, []*http.Cookie{{Name: cookie.Name, Value: cookie.Value, Path: "/", Secure: true, HttpOnly: true}})
+	return b
+}
+
+// Changing the password or enrolling a second factor replaces the session
+// (OWASP ASVS 5.0 V7.2.4): the user stays logged in under a new cookie,
+// and a copy of the old one, taken before, no longer works.
+func TestReauthReplacesSessionCookie(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	admin := a.signup()
+	createUser(t, admin, "bob@example.com", "Bob", bobPassword, "users")
+	bob := a.login("bob@example.com", bobPassword)
+	cases := []struct {
+		name string
+		b    *browser
+		op   func(b *browser)
+	}{
+		{"password change", bob, func(b *browser) {
+			want(t, "change", b.post("/profile/password", "current_password", bobPassword, "new_password", "one new password", "confirm_password", "one new password"),
+				http.StatusOK, "Password changed")
+		}},
+		{"enrolment", admin, func(b *browser) { enrolTOTP(t, a, b) }},
+	}
+	for _, tc := range cases {
+		old := sessionCookie(t, tc.b)
+		stolen := thief(t, a, old)
+		want(t, tc.name+": the copy works before", stolen.get("/"), http.StatusOK, "<h1>Dashboard</h1>")
+		tc.op(tc.b)
+		if sessionCookie(t, tc.b).Value == old.Value {
+			t.Fatalf("%s: the session cookie did not change", tc.name)
+		}
+		want(t, tc.name+": the user stays logged in", tc.b.get("/"), http.StatusOK, "<h1>Dashboard</h1>")
+		want(t, tc.name+": the old cookie is refused", stolen.get("/"), http.StatusOK, "<h1>Log in</h1>")
+	}
 }

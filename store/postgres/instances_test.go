@@ -339,7 +339,7 @@ func (p *pair) enrol(t *testing.T, admin [2]*auth.Principal) ([]byte, []string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	codes, err := p.m[1].ConfirmTOTP(t.Context(), admin[1], p.code(t, secret))
+	codes, _, err := p.m[1].ConfirmTOTP(t.Context(), admin[1], p.code(t, secret))
 	if err != nil {
 		t.Fatalf("ConfirmTOTP on the other instance: %v", err)
 	}
@@ -462,5 +462,59 @@ func TestInstancesRecoveryCodeOnce(t *testing.T) {
 	n, err := p.db[0].TOTP().RecoveryCodesLeft(ctx, admin[0].User().ID)
 	if err != nil || n != len(codes)-4 {
 		t.Errorf("recovery codes left: %d, %v; want %d", n, err, len(codes)-4)
+	}
+}
+
+// Two instances re-authenticating with one session at the same moment: one
+// replaces the session, the other fails and changes nothing, and neither
+// instance accepts the old token after (OWASP ASVS 5.0 V7.2.4).
+func TestReauthRaceAcrossInstances(t *testing.T) {
+	p := newPair(t)
+	ctx := t.Context()
+	_, tok := p.admin(t)
+	var actors [2]*auth.Principal
+	for i := range 2 {
+		a, err := p.m[i].Authenticate(ctx, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		actors[i] = a
+	}
+	var (
+		errs [2]error
+		won  [2]*auth.Session
+		wg   sync.WaitGroup
+	)
+	start := make(chan struct{})
+	for i := range 2 {
+		wg.Go(func() {
+			<-start
+			won[i], errs[i] = p.m[i].ChangePassword(ctx, actors[i], adminPass, fmt.Sprintf("new admin password %d", i))
+		})
+	}
+	close(start)
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			if winner >= 0 {
+				t.Fatalf("both instances changed the password with one session")
+			}
+			winner = i
+		case !errors.Is(err, auth.ErrUnauthenticated) && !errors.Is(err, auth.ErrInvalidCredentials):
+			t.Errorf("losing change on instance %d: %v", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("neither change succeeded: %v", errs)
+	}
+	for i := range 2 {
+		if _, err := p.m[i].Authenticate(ctx, tok); !errors.Is(err, auth.ErrUnauthenticated) {
+			t.Errorf("old token on instance %d: %v, want ErrUnauthenticated", i, err)
+		}
+		if _, err := p.m[i].Authenticate(ctx, won[winner].Token); err != nil {
+			t.Errorf("new token on instance %d: %v", i, err)
+		}
 	}
 }
