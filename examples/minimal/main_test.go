@@ -144,3 +144,34 @@ func TestREADMEFlow(t *testing.T) {
 		t.Fatalf("/me after logout: %d, want 401", code)
 	}
 }
+
+// Every body is bounded before it is parsed: a sign-up whose form is larger
+// than maxBody is not read, so its fields are empty (the email is the first
+// refused), rather than read whole and refused for its oversized name.
+func TestBodyLimit(t *testing.T) {
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "minimal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	m, err := auth.New(auth.Config{Store: db, SecretKey: make([]byte, 32), BcryptCost: 4, InsecureLowBcryptCostForTests: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(routes(m))
+	defer srv.Close()
+	form := url.Values{"email": {"a@example.com"}, "password": {"long enough password"}, "name": {strings.Repeat("n", maxBody)}}
+	res, err := http.PostForm(srv.URL+"/signup", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body map[string]string
+	json.NewDecoder(res.Body).Decode(&body)
+	if res.StatusCode != http.StatusBadRequest || body["field"] != "email" {
+		t.Fatalf("oversized sign-up: %d %v, want 400 naming email (the body was not parsed)", res.StatusCode, body)
+	}
+	if open, _ := m.SignupOpen(t.Context()); !open {
+		t.Fatal("the oversized sign-up created an account")
+	}
+}
