@@ -41,8 +41,8 @@ type Manager struct {
 // New on a database stores, and one that lacks a previous key which
 // password hashes still need (see [OldKeyUsage]). It binds every legacy
 // password hash (format 1, or plain bcrypt written straight to the store)
-// to its account, audited, so that only those verify afterwards (see
-// [Manager.ImportPasswordHash]). It also creates the
+// to its account, audited; a legacy hash written after that does not
+// verify until the next New wraps it. It also creates the
 // built-in groups that the store lacks (see [Store]), audited; a store
 // failure there is returned (wrapped, matchable with errors.Is). That store
 // work runs under context.Background, so an unreachable database makes New
