@@ -42,6 +42,8 @@ const (
 	ChallengeExhausted   Action = "login.challenge_exhausted"
 	TwoFactorReset       Action = "user.two_factor_reset"
 	SecretsRotated       Action = "secrets.rotated"
+	PasswordsWrapped     Action = "secrets.passwords_wrapped" // Details[DetailWrapped]
+	PasswordImported     Action = "user.password_imported"
 
 	UserCreated       Action = "user.created"
 	UserUpdated       Action = "user.updated"
@@ -82,6 +84,8 @@ func Actions() []Action {
 		ChallengeExhausted,
 		TwoFactorReset,
 		SecretsRotated,
+		PasswordsWrapped,
+		PasswordImported,
 		UserCreated,
 		UserUpdated,
 		UserDeleted,

@@ -114,4 +114,8 @@ const (
 	// (int) and DetailKeyID is that key's ID (string), on [SecretsRotated].
 	DetailResealed = "resealed"
 	DetailKeyID    = "key_id"
+
+	// DetailWrapped counts the legacy password hashes bound to their
+	// account at start (int), on [PasswordsWrapped].
+	DetailWrapped = "wrapped"
 )

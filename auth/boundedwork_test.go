@@ -97,6 +97,7 @@ func TestLoginEqualWorkCheapHash(t *testing.T) {
 	if err := e.db.Users().Create(e.ctx, u, plain); err != nil {
 		t.Fatal(err)
 	}
+	e.m = e.manager(e.db, func(c *auth.Config) { c.BcryptCost = cost }) // binds the imported hash to its account
 
 	var mu sync.Mutex
 	var costs []int

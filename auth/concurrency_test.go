@@ -46,9 +46,8 @@ func TestLoginRacingPasswordReset(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()
 	v, _ := e.user(admin, "v@example.com", group.UsersID)
-	hs := &hookStore{DB: e.db}
-	m := e.manager(hs)
-	// An imported plain-bcrypt hash (a migrated account).
+	// An imported plain-bcrypt hash (a migrated account), in the store
+	// before New binds it to its account.
 	plain, _ := bcrypt.GenerateFromPassword([]byte("old password"), 4)
 	must := func(err error) {
 		t.Helper()
@@ -57,6 +56,8 @@ func TestLoginRacingPasswordReset(t *testing.T) {
 		}
 	}
 	must(e.db.Users().SetPasswordHash(e.ctx, v.ID, string(plain)))
+	hs := &hookStore{DB: e.db}
+	m := e.manager(hs)
 	reset := func() { must(m.ResetPassword(e.ctx, e.on(m, admin), v.ID, "admin-set password")) }
 	hs.hook.Store(&reset)
 

@@ -70,9 +70,12 @@
 // Config.SecretKey (see [MaxPasswordBytes]) of the user ID and the
 // password, so a hash copied onto another account does not verify. Hashes
 // of the first format ("$usher1$", bound to no account) and plain bcrypt
-// hashes imported from another system verify and are rewritten in the
-// current format ("$usher2$") at the next login; until then they are not
-// bound to their account. Session
+// hashes imported from another system are bound to their account by [New],
+// which wraps every one it finds in an HMAC of the user ID and the hash
+// ("$usher2w$"), and are rewritten in the current format ("$usher2$") at
+// the next login. An unwrapped one found later can only have been written
+// behind usher's back and does not verify: a host importing hashes writes
+// them to the store and then restarts (the next New wraps them). Session
 // and challenge tokens are 32 random bytes and only their HMAC-SHA-256,
 // under a key derived from Config.SecretKey, is stored: someone who can
 // write the database but lacks the key cannot store a session of their own

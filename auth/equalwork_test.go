@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"golang.org/x/crypto/bcrypt"
 	"slices"
 	"strings"
 	"sync"
@@ -50,6 +51,16 @@ func TestLoginEqualWork(t *testing.T) {
 	if err := e.db.Users().SetPasswordHash(e.ctx, fu.ID, "$usher2$retired$"+bcryptPart); err != nil {
 		t.Fatal(err)
 	}
+	// Legacy hashes of bob's password written behind usher's back, after
+	// New bound the stored ones to their accounts.
+	const plainBehind, v1Behind = "plain@example.com", "v1@example.com"
+	plain, _ := bcrypt.GenerateFromPassword([]byte(bobPassword), bcrypt.MinCost)
+	for email, h := range map[string]string{plainBehind: string(plain), v1Behind: auth.HashV1(e.m, bobPassword)} {
+		u, _ := e.user(admin, email, group.UsersID)
+		if err := e.db.Users().SetPasswordHash(e.ctx, u.ID, h); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	var mu sync.Mutex
 	var costs []int
@@ -84,6 +95,8 @@ func TestLoginEqualWork(t *testing.T) {
 		{"disabled account, right password", carol, "password-" + carol},
 		{"account without a password", noHash, bobPassword},
 		{"hash under an unknown key", foreignKey, bobPassword},
+		{"plain bcrypt written behind usher's back", plainBehind, bobPassword},
+		{"first format written behind usher's back", v1Behind, bobPassword},
 		{"empty email and password", "", ""},
 		{"known email, empty password", bob, ""},
 		{"malformed email", "not an email", bobPassword},

@@ -24,6 +24,7 @@ type keySet struct {
 	id       string
 	password []byte      // HMAC key of the password pre-hash, format 1
 	bound    []byte      // HMAC key of the account-bound pre-hash, format 2
+	wrap     []byte      // HMAC key binding a legacy hash to its account
 	recovery []byte      // HMAC key of recovery-code hashes
 	session  []byte      // HMAC key of session and challenge token hashes
 	check    []byte      // the key check value stored in the database
@@ -43,6 +44,9 @@ func deriveKeySet(secret []byte) (*keySet, error) {
 		return nil, err
 	}
 	if k.bound, err = derive("password pre-hash v2", 32); err != nil {
+		return nil, err
+	}
+	if k.wrap, err = derive("password wrap v1", 32); err != nil {
 		return nil, err
 	}
 	if k.recovery, err = derive("recovery code v1", 32); err != nil {

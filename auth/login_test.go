@@ -170,7 +170,8 @@ func TestIPThrottle(t *testing.T) {
 	}
 }
 
-// Imported plain bcrypt hashes verify and are upgraded to usher's format.
+// Imported plain bcrypt hashes, in the store before New (which binds them
+// to their account), verify and are upgraded to usher's format.
 func TestImportedBcryptHashUpgrades(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()
@@ -185,14 +186,15 @@ func TestImportedBcryptHashUpgrades(t *testing.T) {
 		if err := e.db.Users().SetPasswordHash(e.ctx, u.ID, h); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.m.Login(e.ctx, "imported@example.com", long, client); err != nil {
+		m := e.manager(e.db)
+		if _, err := m.Login(e.ctx, "imported@example.com", long, client); err != nil {
 			t.Fatalf("%s: %v", prefix, err)
 		}
 		stored, _ := e.db.Users().PasswordHash(e.ctx, u.ID)
 		if !strings.HasPrefix(stored, "$usher2$") {
 			t.Fatalf("%s hash not upgraded: %q", prefix, stored[:8])
 		}
-		if _, err := e.m.Login(e.ctx, "imported@example.com", long, client); err != nil {
+		if _, err := m.Login(e.ctx, "imported@example.com", long, client); err != nil {
 			t.Fatalf("after upgrade: %v", err)
 		}
 		if ev := e.lastEvent(audit.LoginSucceeded); ev.Details["password_rehashed"] != nil {
@@ -254,14 +256,16 @@ func TestCopiedPasswordHashRefused(t *testing.T) {
 	wantErr(t, err, auth.ErrInvalidCredentials)
 }
 
-// A hash of the first format (not bound to the account) still logs in, and
-// the login rewrites it in the current format.
+// A hash of the first format (not bound to the account), in the store
+// before New (which binds it to its account), still logs in, and the login
+// rewrites it in the current format.
 func TestPasswordHashV1Upgraded(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()
 	if err := e.db.Users().SetPasswordHash(e.ctx, admin.User().ID, auth.HashV1(e.m, adminPassword)); err != nil {
 		t.Fatal(err)
 	}
+	e.m = e.manager(e.db)
 	e.login(adminEmail, adminPassword)
 	h, err := e.db.Users().PasswordHash(e.ctx, admin.User().ID)
 	if err != nil || !strings.HasPrefix(h, "$usher2$") {

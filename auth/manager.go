@@ -39,7 +39,10 @@ type Manager struct {
 // [ErrWrongSecretKey] a Config.SecretKey (with PreviousSecretKeys) that the
 // database was not made with, recognised by the [KeyCheck] that the first
 // New on a database stores, and one that lacks a previous key which
-// password hashes still need (see [OldKeyUsage]). It also creates the
+// password hashes still need (see [OldKeyUsage]). It binds every legacy
+// password hash (format 1, or plain bcrypt written straight to the store)
+// to its account, audited; a legacy hash written after that does not
+// verify until the next New wraps it. It also creates the
 // built-in groups that the store lacks (see [Store]), audited; a store
 // failure there is returned (wrapped, matchable with errors.Is). That store
 // work runs under context.Background, so an unreachable database makes New
@@ -87,6 +90,9 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	if err := m.checkKeysHeld(context.Background()); err != nil {
+		return nil, err
+	}
+	if err := m.wrapLegacyHashes(context.Background()); err != nil {
 		return nil, err
 	}
 	if err := m.seedBuiltinGroups(context.Background()); err != nil {

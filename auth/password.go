@@ -30,9 +30,22 @@ const hashPrefix = "$usher2$"
 
 // hashPrefixV1 is the first format, "$usher1$<key ID>$<bcrypt>": the same
 // without the user ID, under its own key (so no format-1 hash can be
-// relabelled as format 2, or the reverse). It still verifies, and is
-// rehashed to format 2 at the next login.
+// relabelled as format 2, or the reverse). Bound to no account, it no
+// longer verifies as it is: [New] wraps every one it finds (hashPrefixWrapped).
 const hashPrefixV1 = "$usher1$"
+
+// hashPrefixWrapped marks a legacy hash (format 1, or imported plain
+// bcrypt) bound to its account after the fact:
+// "$usher2w$<key ID>$<mac>$<legacy hash>", mac being base64 (raw, standard
+// alphabet: no "$") of HMAC-SHA-256(k, len(user ID) || user ID || legacy
+// hash), k derived from the key the key ID names. A format-1 hash is
+// wrapped under its own key ID, so the outer key ID names every key the
+// hash needs. [New] wraps the legacy hashes it finds (so hashes imported
+// from another system are written before a restart); an unwrapped
+// legacy hash can only have been written behind usher's back, and does not
+// verify (invariant 4). A wrapped hash verifies when its mac is the
+// account's and the legacy hash verifies, and is rehashed to format 2.
+const hashPrefixWrapped = "$usher2w$"
 
 // bcryptMaxInput is how much of a password plain bcrypt reads.
 const bcryptMaxInput = 72
@@ -107,32 +120,94 @@ func (h *hasher) hash(id user.ID, password string) (string, error) {
 }
 
 // verify reports whether password matches stored, the hash of account id,
-// and whether stored should be replaced by a fresh hash (a format-1 hash, an
-// imported plain bcrypt hash, one under a previous key or below the
-// configured cost). An empty or unreadable stored hash verifies the dummy
-// hash instead, so it costs the same and fails; a failure against a hash
+// and whether stored should be replaced by a fresh hash (a wrapped legacy
+// hash, one under a previous key or below the configured cost). An empty
+// or unreadable stored hash, an unwrapped legacy one, or a wrapped one
+// whose mac is not this account's, verifies the dummy hash instead, so it
+// costs the same and fails; a failure against a hash
 // cheaper than the configured cost is topped up to it ([hasher.fail]).
 func (h *hasher) verify(id user.ID, stored, password string) (ok, rehash bool) {
 	if k, b, found := h.parse(stored, hashPrefix); found {
 		ok := h.check(b, prehash(k, id, password))
 		return ok, ok && (k != h.keys.current || bcryptCost(b) < h.cost)
 	}
-	if k, b, found := h.parse(stored, hashPrefixV1); found {
-		ok := h.check(b, prehashV1(k, password))
-		return ok, ok
+	if inner, found := h.unwrap(id, stored); found {
+		if ok, legacy := h.verifyLegacy(inner, password); legacy {
+			return ok, ok
+		}
 	}
-	if isPlainBcrypt(stored) {
+	h.burn(password)
+	return false, false
+}
+
+// verifyLegacy verifies password against inner, a format-1 hash or a plain
+// bcrypt one, once its binding to the account has been checked; legacy is
+// false (and no work done) for anything else.
+func (h *hasher) verifyLegacy(inner, password string) (ok, legacy bool) {
+	if k, b, found := h.parse(inner, hashPrefixV1); found {
+		return h.check(b, prehashV1(k, password)), true
+	}
+	if isPlainBcrypt(inner) {
 		// Imported from a system that hashed the raw password with bcrypt,
 		// which only ever read the first 72 bytes.
 		pw := []byte(password)
 		if len(pw) > bcryptMaxInput {
 			pw = pw[:bcryptMaxInput]
 		}
-		ok := h.check(stored, pw)
-		return ok, ok
+		return h.check(inner, pw), true
 	}
-	h.burn(password)
 	return false, false
+}
+
+// isLegacy reports whether stored is a hash that [hasher.wrap] binds to
+// its account: format 1 or plain bcrypt.
+func isLegacy(stored string) bool {
+	return strings.HasPrefix(stored, hashPrefixV1) || isPlainBcrypt(stored)
+}
+
+// legacyPrefixes begin the hashes isLegacy reports, for the store.
+var legacyPrefixes = []string{hashPrefixV1, "$2a$", "$2b$", "$2y$"}
+
+// wrapMAC is the mac of a wrapped hash: inner bound to account id.
+func wrapMAC(k *keySet, id user.ID, inner string) []byte {
+	mac := hmac.New(sha256.New, k.wrap)
+	mac.Write(binary.AppendUvarint(nil, uint64(len(id))))
+	mac.Write([]byte(id))
+	mac.Write([]byte(inner))
+	return mac.Sum(nil)
+}
+
+// wrap binds the legacy hash inner to account id (hashPrefixWrapped), under
+// the key a format-1 hash names, else the current one; false when inner is
+// no legacy hash or names a key h does not hold.
+func (h *hasher) wrap(id user.ID, inner string) (string, bool) {
+	k := h.keys.current
+	if rest, found := strings.CutPrefix(inner, hashPrefixV1); found {
+		kid, _, _ := strings.Cut(rest, "$")
+		k = h.keys.byID(kid)
+	} else if !isPlainBcrypt(inner) {
+		return "", false
+	}
+	if k == nil {
+		return "", false
+	}
+	mac := base64.RawStdEncoding.EncodeToString(wrapMAC(k, id, inner))
+	return hashPrefixWrapped + k.id + "$" + mac + "$" + inner, true
+}
+
+// unwrap returns the legacy hash inside stored, a wrapped hash, when its
+// mac is account id's under a key h holds; compared in constant time.
+func (h *hasher) unwrap(id user.ID, stored string) (string, bool) {
+	k, rest, found := h.parse(stored, hashPrefixWrapped)
+	if !found {
+		return "", false
+	}
+	mac, inner, _ := strings.Cut(rest, "$")
+	got, err := base64.RawStdEncoding.DecodeString(mac)
+	if err != nil || !hmac.Equal(got, wrapMAC(k, id, inner)) {
+		return "", false
+	}
+	return inner, true
 }
 
 // parse splits a stored hash of the format prefix into the key set its key

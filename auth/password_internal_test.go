@@ -90,7 +90,8 @@ func TestPrehashIsKeyed(t *testing.T) {
 
 func TestVerifyRejectsGarbageHashes(t *testing.T) {
 	h := testHasher(t)
-	for _, stored := range []string{"", "plaintext", "$usher1$", "$usher1$$2a$04$short", "$2a$04$short", "$1$md5crypt"} {
+	for _, stored := range []string{"", "plaintext", "$usher1$", "$usher1$$2a$04$short", "$2a$04$short", "$1$md5crypt",
+		"$usher2w$", "$usher2w$$$2a$04$short", "$usher2w$x$y$$2a$04$short"} {
 		if ok, rehash := h.verify("u1", stored, "anything"); ok || rehash {
 			t.Fatalf("%q: ok=%v rehash=%v", stored, ok, rehash)
 		}
@@ -173,19 +174,49 @@ func TestHashBoundToAccount(t *testing.T) {
 	}
 }
 
-// A format-1 hash (unbound) still verifies and asks to be rehashed.
-func TestHashV1StillVerifies(t *testing.T) {
+// A legacy hash (format 1, plain bcrypt) verifies only wrapped for its
+// account, with the current or a previous key, and asks to be rehashed;
+// unwrapped, or wrapped for another account, it fails (invariant 4).
+func TestWrappedLegacyHashes(t *testing.T) {
 	h := testHasher(t)
 	k := h.keys.current
 	b, err := bcrypt.GenerateFromPassword(prehashV1(k, "correct horse"), 4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stored := hashPrefixV1 + k.id + "$" + string(b)
-	if ok, rehash := h.verify("alice", stored, "correct horse"); !ok || !rehash {
-		t.Fatalf("format 1: ok=%v rehash=%v, want true true", ok, rehash)
+	plain, err := bcrypt.GenerateFromPassword([]byte("correct horse"), 4)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if ok, _ := h.verify("alice", stored, "wrong horse"); ok {
-		t.Fatal("format 1: a wrong password verifies")
+	for _, legacy := range []string{hashPrefixV1 + k.id + "$" + string(b), string(plain)} {
+		if ok, _ := h.verify("alice", legacy, "correct horse"); ok {
+			t.Errorf("%.8s: an unwrapped legacy hash verifies", legacy)
+		}
+		stored, ok := h.wrap("alice", legacy)
+		if !ok || !strings.HasPrefix(stored, hashPrefixWrapped+k.id+"$") {
+			t.Fatalf("%.8s: wrap = %.20q, %v", legacy, stored, ok)
+		}
+		if ok, rehash := h.verify("alice", stored, "correct horse"); !ok || !rehash {
+			t.Fatalf("%.8s wrapped: ok=%v rehash=%v, want true true", legacy, ok, rehash)
+		}
+		if ok, _ := h.verify("alice", stored, "wrong horse"); ok {
+			t.Fatalf("%.8s wrapped: a wrong password verifies", legacy)
+		}
+		for _, id := range []user.ID{"bob", "", "alic", "alicee"} {
+			if ok, _ := h.verify(id, stored, "correct horse"); ok {
+				t.Errorf("%.8s wrapped for alice verifies for %q", legacy, id)
+			}
+		}
+		// After a rotation the previous key still opens it.
+		rotated := hasherFor(t, []byte("another key, also thirty-two bytes long"), []byte("0123456789abcdef0123456789abcdef"))
+		if ok, rehash := rotated.verify("alice", stored, "correct horse"); !ok || !rehash {
+			t.Errorf("%.8s wrapped, after rotation: ok=%v rehash=%v", legacy, ok, rehash)
+		}
+		if ok, _ := hasherFor(t, []byte("another key, also thirty-two bytes long")).verify("alice", stored, "correct horse"); ok {
+			t.Errorf("%.8s wrapped verifies without its key", legacy)
+		}
+	}
+	if _, ok := h.wrap("alice", "$usher2$"+k.id+"$x"); ok {
+		t.Error("a format-2 hash was wrapped")
 	}
 }

@@ -52,6 +52,17 @@ type Store interface {
 	// is for rare checks (a key rotation), not for each request. The
 	// prefixes are the caller's: a store knows no hash format.
 	CountPasswordHashes(ctx context.Context, prefix string, except []string) (int, error)
+	// PasswordHashes returns, in ID order, up to limit users after the
+	// given ID (all from the start when it is empty) whose stored hash
+	// begins with one of prefixes, compared byte for byte as in
+	// CountPasswordHashes; fewer than limit only on the last page. For a
+	// rare pass over the hashes of some format (auth wraps legacy hashes
+	// at start); the prefixes are the caller's.
+	PasswordHashes(ctx context.Context, prefixes []string, after ID, limit int) ([]StoredHash, error)
+	// ReplacePasswordHash sets the stored hash to hash only if it is still
+	// old, in one conditional statement, and reports whether it did; an
+	// unknown ID reports false.
+	ReplacePasswordHash(ctx context.Context, id ID, old, hash string) (bool, error)
 	// SetPasswordHash replaces the stored hash.
 	SetPasswordHash(ctx context.Context, id ID, hash string) error
 	// SetLastLogin records a successful login.
@@ -62,4 +73,11 @@ type Store interface {
 	// Avatar returns the stored image and its content type; [ErrNoAvatar]
 	// when the user has none.
 	Avatar(ctx context.Context, id ID) ([]byte, string, error)
+}
+
+// StoredHash is a user's ID and stored password hash
+// ([Store.PasswordHashes]).
+type StoredHash struct {
+	ID   ID
+	Hash string
 }

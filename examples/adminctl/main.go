@@ -313,7 +313,7 @@ func (c *ctl) oldKeys(ctx context.Context) error {
 	fmt.Fprintf(w, "password hashes under a previous key\t%d\t(move at each user's next login; reset-password for users who will not log in)\n", u.PasswordHashes)
 	fmt.Fprintf(w, "TOTP secrets under a previous key\t%d\t(rotate-secrets)\n", u.TOTPSecrets)
 	fmt.Fprintf(w, "recovery-code sets under a previous key\t%d\t(work only while the key is kept; their users regenerate them)\n", u.RecoveryCodeSets)
-	fmt.Fprintf(w, "password hashes in the old unbound format\t%d\t(upgraded at each user's next login)\n", u.UnboundPasswordHashes)
+	fmt.Fprintf(w, "password hashes in the old format, not wrapped\t%d\t(refused at login; a restart wraps them)\n", u.UnboundPasswordHashes)
 	if u.PasswordHashes == 0 && u.TOTPSecrets == 0 {
 		fmt.Fprintln(w, "the previous keys can be dropped")
 	} else {

@@ -166,6 +166,51 @@ func (us userStore) CountPasswordHashes(ctx context.Context, prefix string, exce
 	return n, nil
 }
 
+func (us userStore) PasswordHashes(ctx context.Context, prefixes []string, after user.ID, limit int) ([]user.StoredHash, error) {
+	if limit <= 0 || !storable(string(after)) {
+		return nil, nil
+	}
+	var q strings.Builder
+	q.WriteString(`SELECT id, password_hash FROM users WHERE id > $1 AND (false`)
+	args := []any{string(after), limit}
+	for _, p := range prefixes {
+		if !storable(p) {
+			continue // no stored hash holds it
+		}
+		args = append(args, p)
+		fmt.Fprintf(&q, ` OR left(password_hash, char_length($%d::text)) = $%d::text`, len(args), len(args))
+	}
+	q.WriteString(`) ORDER BY id LIMIT $2`)
+	rows, err := us.s.q.Query(ctx, q.String(), args...)
+	if err != nil {
+		return nil, wrap("password hashes", err)
+	}
+	defer rows.Close()
+	var out []user.StoredHash
+	for rows.Next() {
+		var id, h string
+		if err := rows.Scan(&id, &h); err != nil {
+			return nil, wrap("password hashes", err)
+		}
+		out = append(out, user.StoredHash{ID: user.ID(id), Hash: h})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("password hashes", err)
+	}
+	return out, nil
+}
+
+func (us userStore) ReplacePasswordHash(ctx context.Context, id user.ID, old, hash string) (bool, error) {
+	if !storable(string(id)) || !storable(old) {
+		return false, nil
+	}
+	tag, err := us.s.q.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3`, hash, string(id), old)
+	if err != nil {
+		return false, wrap("replace password hash", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
 func (us userStore) PasswordHash(ctx context.Context, id user.ID) (string, error) {
 	if !storable(string(id)) {
 		return "", wrap("password hash", user.ErrNotFound)

@@ -146,6 +146,52 @@ func (us userStore) CountPasswordHashes(ctx context.Context, prefix string, exce
 	return n, nil
 }
 
+func (us userStore) PasswordHashes(ctx context.Context, prefixes []string, after user.ID, limit int) ([]user.StoredHash, error) {
+	if len(prefixes) == 0 || limit <= 0 {
+		return nil, nil
+	}
+	var q strings.Builder
+	q.WriteString(`SELECT id, password_hash FROM users WHERE id > ?1 AND (`)
+	args := []any{string(after), limit}
+	for i, p := range prefixes {
+		if i > 0 {
+			q.WriteString(` OR `)
+		}
+		args = append(args, p)
+		fmt.Fprintf(&q, `substr(password_hash, 1, length(?%d)) = ?%d`, len(args), len(args))
+	}
+	q.WriteString(`) ORDER BY id LIMIT ?2`)
+	rows, err := us.s.r.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, wrap("password hashes", err)
+	}
+	defer rows.Close()
+	var out []user.StoredHash
+	for rows.Next() {
+		var h user.StoredHash
+		if err := rows.Scan(&h.ID, &h.Hash); err != nil {
+			return nil, wrap("password hashes", err)
+		}
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("password hashes", err)
+	}
+	return out, nil
+}
+
+func (us userStore) ReplacePasswordHash(ctx context.Context, id user.ID, old, hash string) (bool, error) {
+	res, err := us.s.w.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`, hash, id, old)
+	if err != nil {
+		return false, wrap("replace password hash", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, wrap("replace password hash", err)
+	}
+	return n == 1, nil
+}
+
 func (us userStore) PasswordHash(ctx context.Context, id user.ID) (string, error) {
 	var h string
 	err := us.s.r.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE id = ?`, id).Scan(&h)

@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,8 @@ var userTests = []test{
 	{"Count", testUserCount},
 	{"CountInGroup", testUserCountInGroup},
 	{"CountPasswordHashes", testUserCountPasswordHashes},
+	{"PasswordHashes", testUserPasswordHashes},
+	{"ReplacePasswordHash", testUserReplacePasswordHash},
 	{"Avatar", testUserAvatar},
 	{"Delete", testUserDelete},
 }
@@ -429,5 +432,66 @@ func testUserCountPasswordHashes(t *testing.T, s auth.Store) {
 		} else if n != c.want {
 			t.Errorf("CountPasswordHashes(%q, %q) = %d, want %d", c.prefix, c.except, n, c.want)
 		}
+	}
+}
+
+// PasswordHashes pages through the users whose hash begins with one of
+// the prefixes, byte for byte, in ID order.
+func testUserPasswordHashes(t *testing.T, s auth.Store) {
+	want := map[user.ID]string{}
+	for _, h := range []string{"", "$a$k1$x", "$a$k1$y", "$a$k2$x", "$b$k1$x", "$a%k1$x", "$2a$10$plain", "$c$z"} {
+		u := newUser(group.UsersID)
+		mustCreateUser(t, s, u, h)
+		if strings.HasPrefix(h, "$a$k1$") || strings.HasPrefix(h, "$2a$") || strings.HasPrefix(h, "$a%") {
+			want[u.ID] = h
+		}
+	}
+	var got []user.StoredHash
+	var after user.ID
+	for pages := 0; ; pages++ {
+		page, err := s.Users().PasswordHashes(ctx(t), []string{"$a$k1$", "$2a$", "$a%", "\x00"}, after, 2)
+		if err != nil {
+			t.Fatalf("PasswordHashes: %v", err)
+		}
+		got = append(got, page...)
+		if len(page) < 2 || pages > 10 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	if len(got) != len(want) {
+		t.Fatalf("PasswordHashes found %d hashes, want %d: %v", len(got), len(want), got)
+	}
+	for i, h := range got {
+		if want[h.ID] != h.Hash {
+			t.Errorf("PasswordHashes: %q has %q, want %q", h.ID, h.Hash, want[h.ID])
+		}
+		if i > 0 && got[i-1].ID >= h.ID {
+			t.Errorf("PasswordHashes: %q after %q, want ID order", h.ID, got[i-1].ID)
+		}
+	}
+	if page, err := s.Users().PasswordHashes(ctx(t), nil, "", 10); err != nil || len(page) != 0 {
+		t.Errorf("PasswordHashes(no prefixes) = %v, %v; want none", page, err)
+	}
+}
+
+// ReplacePasswordHash writes only over the hash it was given.
+func testUserReplacePasswordHash(t *testing.T, s auth.Store) {
+	u := newUser(group.UsersID)
+	mustCreateUser(t, s, u, "old")
+	if ok, err := s.Users().ReplacePasswordHash(ctx(t), u.ID, "other", "new"); err != nil || ok {
+		t.Fatalf("ReplacePasswordHash(wrong old) = %v, %v; want false", ok, err)
+	}
+	if h, _ := s.Users().PasswordHash(ctx(t), u.ID); h != "old" {
+		t.Fatalf("after a refused replace the hash is %q", h)
+	}
+	if ok, err := s.Users().ReplacePasswordHash(ctx(t), u.ID, "old", "new"); err != nil || !ok {
+		t.Fatalf("ReplacePasswordHash = %v, %v; want true", ok, err)
+	}
+	if h, _ := s.Users().PasswordHash(ctx(t), u.ID); h != "new" {
+		t.Fatalf("after the replace the hash is %q", h)
+	}
+	if ok, err := s.Users().ReplacePasswordHash(ctx(t), "ghost", "old", "new"); err != nil || ok {
+		t.Fatalf("ReplacePasswordHash(unknown) = %v, %v; want false", ok, err)
 	}
 }
