@@ -159,13 +159,8 @@ func (h *hasher) verifyLegacy(inner, password string) (ok, legacy bool) {
 	return false, false
 }
 
-// isLegacy reports whether stored is a hash that [hasher.wrap] binds to
-// its account: format 1 or plain bcrypt.
-func isLegacy(stored string) bool {
-	return strings.HasPrefix(stored, hashPrefixV1) || isPlainBcrypt(stored)
-}
-
-// legacyPrefixes begin the hashes isLegacy reports, for the store.
+// legacyPrefixes begin the hashes that [hasher.wrap] binds to their
+// account at New: format 1 and plain bcrypt.
 var legacyPrefixes = []string{hashPrefixV1, "$2a$", "$2b$", "$2y$"}
 
 // wrapMAC is the mac of a wrapped hash: inner bound to account id.
