@@ -74,8 +74,8 @@
 // which wraps every one it finds in an HMAC of the user ID and the hash
 // ("$usher2w$"), and are rewritten in the current format ("$usher2$") at
 // the next login. An unwrapped one found later can only have been written
-// behind usher's back and does not verify: a host importing hashes writes
-// them to the store and then restarts (the next New wraps them). Session
+// behind usher's back and does not verify: a host importing hashes from
+// another system uses [Manager.ImportPasswordHash]. Session
 // and challenge tokens are 32 random bytes and only their HMAC-SHA-256,
 // under a key derived from Config.SecretKey, is stored: someone who can
 // write the database but lacks the key cannot store a session of their own

@@ -43,6 +43,9 @@ var (
 	ErrPasswordTooLong  = errors.New("auth: password too long")
 	// ErrPasswordRejected: Config.PasswordChecker refused the password.
 	ErrPasswordRejected = errors.New("auth: password not allowed")
+	// ErrInvalidPasswordHash: [Manager.ImportPasswordHash] was given
+	// something that is not a bcrypt hash.
+	ErrInvalidPasswordHash = errors.New("auth: not a bcrypt hash")
 
 	ErrInvalidImage  = errors.New("auth: not a PNG, JPEG, GIF or WebP image")
 	ErrImageTooLarge = errors.New("auth: image too large")
@@ -135,6 +138,9 @@ const (
 	// FieldNewPassword: the newPassword of [Manager.ChangePassword] or
 	// [Manager.ResetPassword], with the same errors as FieldPassword.
 	FieldNewPassword = "new_password"
+	// FieldPasswordHash: the bcryptHash of [Manager.ImportPasswordHash]
+	// ([ErrInvalidPasswordHash]).
+	FieldPasswordHash = "password_hash"
 	// FieldGroupID: the GroupID of [NewUser] or [UserUpdate] names no
 	// group (group.ErrNotFound).
 	FieldGroupID = "group_id"

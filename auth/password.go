@@ -40,8 +40,8 @@ const hashPrefixV1 = "$usher1$"
 // alphabet: no "$") of HMAC-SHA-256(k, len(user ID) || user ID || legacy
 // hash), k derived from the key the key ID names. A format-1 hash is
 // wrapped under its own key ID, so the outer key ID names every key the
-// hash needs. [New] wraps the legacy hashes it finds (so hashes imported
-// from another system are written before a restart); an unwrapped
+// hash needs. [New] wraps the legacy hashes it finds, and
+// [Manager.ImportPasswordHash] wraps what it imports; an unwrapped
 // legacy hash can only have been written behind usher's back, and does not
 // verify (invariant 4). A wrapped hash verifies when its mac is the
 // account's and the legacy hash verifies, and is rehashed to format 2.

@@ -8,6 +8,7 @@ import (
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/group"
 	"github.com/usher-go/usher/user"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // NewUser is an account an admin creates.
@@ -329,7 +330,39 @@ func (m *Manager) ResetPassword(ctx context.Context, actor *Principal, id user.I
 	if err != nil {
 		return err
 	}
-	return m.change(ctx, actor, group.UsersWrite, audit.PasswordReset, userTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
+	return m.setPasswordAsAdmin(ctx, actor, id, hash, audit.PasswordReset)
+}
+
+// ImportPasswordHash sets a user's password to a bcrypt hash made by
+// another system (one that hashed the raw password with bcrypt, as most
+// do), for a migration to usher. The hash is stored bound to the account
+// under the secret key, so it verifies like any imported hash and is
+// upgraded to usher's own format at the user's next login; a bcrypt hash
+// written to the store any other way is refused, since only someone with
+// the key can bind it (invariant 4). Like [Manager.ResetPassword] it needs
+// users:write and every permission of the user's group, ends the user's
+// sessions and device trust, and is audited (user.password_imported). A
+// hash that is not bcrypt is a [FieldError] for [FieldPasswordHash]
+// wrapping [ErrInvalidPasswordHash].
+func (m *Manager) ImportPasswordHash(ctx context.Context, actor *Principal, id user.ID, bcryptHash string) error {
+	if !actor.Can(group.UsersWrite) {
+		return m.refuse(ctx, actor, group.UsersWrite, audit.PasswordImported, userTarget(id))
+	}
+	cost, err := bcrypt.Cost([]byte(bcryptHash))
+	if len(bcryptHash) > 128 || !isPlainBcrypt(bcryptHash) || err != nil || cost > bcrypt.MaxCost {
+		return inField(FieldPasswordHash, ErrInvalidPasswordHash)
+	}
+	wrapped, ok := m.hasher.wrap(id, bcryptHash)
+	if !ok {
+		return inField(FieldPasswordHash, ErrInvalidPasswordHash)
+	}
+	return m.setPasswordAsAdmin(ctx, actor, id, wrapped, audit.PasswordImported)
+}
+
+// setPasswordAsAdmin stores hash as another user's password and ends what
+// the old password opened: sessions, pending logins, device trust.
+func (m *Manager) setPasswordAsAdmin(ctx context.Context, actor *Principal, id user.ID, hash string, action audit.Action) error {
+	return m.change(ctx, actor, group.UsersWrite, action, userTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
 		if id == a.user.ID {
 			return fmt.Errorf("%w: change your own password with ChangePassword", ErrForbidden)
 		}

@@ -103,3 +103,38 @@ func TestLegacyHashesWrappedAtStart(t *testing.T) {
 		t.Errorf("a start with nothing to wrap wrote %d events", n-before)
 	}
 }
+
+// The import path: an admin imports a bcrypt hash from another system; it
+// verifies at once (no restart), is upgraded at the first login, ends the
+// user's sessions, and is audited. What is not bcrypt is refused, naming
+// the field; nobody imports their own password.
+func TestImportPasswordHash(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	u, bob := e.user(admin, "bob@example.com", group.UsersID)
+	plain, err := bcrypt.GenerateFromPassword([]byte("bob's old system password"), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.ImportPasswordHash(e.ctx, admin, u.ID, string(plain)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.Authenticate(e.ctx, tokenOf(bob)); err == nil {
+		t.Error("bob's session survived the import")
+	}
+	if ev := e.lastEvent(audit.PasswordImported); ev.Target.ID != string(u.ID) {
+		t.Fatalf("event %+v", ev)
+	}
+	e.login("bob@example.com", "bob's old system password")
+	if h, _ := e.db.Users().PasswordHash(e.ctx, u.ID); !strings.HasPrefix(h, "$usher2$") {
+		t.Fatalf("imported hash not upgraded at login: %.12s", h)
+	}
+	for _, bad := range []string{"", "not a hash", "$usher1$k$" + string(plain), strings.Repeat("$2a$", 100)} {
+		err := e.m.ImportPasswordHash(e.ctx, admin, u.ID, bad)
+		wantErr(t, err, auth.ErrInvalidPasswordHash)
+		wantField(t, err, auth.FieldPasswordHash)
+	}
+	wantErr(t, e.m.ImportPasswordHash(e.ctx, admin, admin.User().ID, string(plain)), auth.ErrForbidden)
+	bob = e.login("bob@example.com", "bob's old system password")
+	wantErr(t, e.m.ImportPasswordHash(e.ctx, bob, admin.User().ID, string(plain)), auth.ErrForbidden)
+}
