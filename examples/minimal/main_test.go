@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/base32"
 	"encoding/json"
 	"net/http"
@@ -17,20 +16,27 @@ import (
 	"github.com/usher-go/usher/totp"
 )
 
-// TestREADMEFlow drives the example the way the README's curl lines do.
-func TestREADMEFlow(t *testing.T) {
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "minimal.db"))
+// newServer serves the example's routes over a fresh SQLite file, closed
+// when the test ends.
+func newServer(t *testing.T) (*auth.Manager, *httptest.Server) {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "minimal.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	m, err := auth.New(auth.Config{Store: db, SecretKey: make([]byte, 32), BcryptCost: 4, InsecureLowBcryptCostForTests: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(routes(m))
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return m, srv
+}
+
+// TestREADMEFlow drives the example the way the README's curl lines do.
+func TestREADMEFlow(t *testing.T) {
+	_, srv := newServer(t)
 
 	call := func(method, path, token string, form url.Values) (int, map[string]any) {
 		t.Helper()
@@ -149,17 +155,7 @@ func TestREADMEFlow(t *testing.T) {
 // than maxBody is not read, so its fields are empty (the email is the first
 // refused), rather than read whole and refused for its oversized name.
 func TestBodyLimit(t *testing.T) {
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "minimal.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	m, err := auth.New(auth.Config{Store: db, SecretKey: make([]byte, 32), BcryptCost: 4, InsecureLowBcryptCostForTests: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(routes(m))
-	defer srv.Close()
+	m, srv := newServer(t)
 	form := url.Values{"email": {"a@example.com"}, "password": {"long enough password"}, "name": {strings.Repeat("n", maxBody)}}
 	res, err := http.PostForm(srv.URL+"/signup", form)
 	if err != nil {
