@@ -1,0 +1,58 @@
+package passkey
+
+import (
+	"errors"
+	"time"
+
+	"github.com/usher-go/usher/user"
+)
+
+// Credential is one registered passkey of a user.
+type Credential struct {
+	// ID is usher's own opaque ID for the passkey, what pages and audit
+	// events name; it is not the authenticator's credential ID.
+	ID     string
+	UserID user.ID
+	// Name is what the user calls it ("iCloud Keychain", "Passkey 2"),
+	// as [NormalizeName] accepts it.
+	Name string
+	// CredentialID is the authenticator's credential ID: unique across all
+	// users.
+	CredentialID []byte
+	// PublicKey is the COSE-encoded public key the authenticator made.
+	PublicKey []byte
+	// AAGUID names the authenticator model (16 bytes; all zero when the
+	// authenticator does not say).
+	AAGUID []byte
+	// Transports are the WebAuthn transport hints ("usb", "nfc",
+	// "internal", "hybrid", ...) the browser reported at registration.
+	Transports []string
+	// BackupEligible: the credential may be synced (a synced passkey);
+	// fixed at registration.
+	BackupEligible bool
+	// BackedUp: the credential is backed up (synced) now, as last reported.
+	BackedUp bool
+	// SignCount is the authenticator's signature counter at the last use.
+	SignCount  uint32
+	CreatedAt  time.Time
+	LastUsedAt time.Time // zero until first used
+}
+
+// UserHandleLength is the length of a WebAuthn user handle in bytes, the
+// most WebAuthn allows.
+const UserHandleLength = 64
+
+// Errors returned by this package and by every [Store].
+var (
+	// ErrNotFound: no such passkey (or not the given user's), or no user
+	// with that handle.
+	ErrNotFound = errors.New("passkey: not found")
+	// ErrCredentialTaken: the credential ID is already registered, by
+	// this user or another.
+	ErrCredentialTaken = errors.New("passkey: credential already registered")
+	// ErrHandleTaken: another user already holds the user handle.
+	ErrHandleTaken = errors.New("passkey: user handle already in use")
+	// ErrInvalidName: the passkey name is empty, too long or holds
+	// characters a name may not.
+	ErrInvalidName = errors.New("passkey: invalid name")
+)
