@@ -7,6 +7,7 @@ import (
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/passkey"
 	"github.com/usher-go/usher/totp"
 	"github.com/usher-go/usher/user"
 )
@@ -15,8 +16,8 @@ import (
 // as Config.Store: one accessor per kind of record, and [Store.Atomic] to
 // change several in one transaction. store/sqlite and store/postgres
 // implement it; store/storetest is the conformance suite any other
-// implementation must pass. A new kind of record (passkeys, linked SSO
-// identities) is one more accessor here, with its contract in the package
+// implementation must pass. A new kind of record (linked SSO identities,
+// next) is one more accessor here, with its contract in the package
 // that defines its store.
 //
 // What every part must honour, besides what its own documentation says:
@@ -38,16 +39,16 @@ import (
 //   - Not found: each method says what an unknown ID or key returns; it
 //     is always an error that [errors.Is] matches with the part's sentinel
 //     ([user.ErrNotFound], [group.ErrNotFound], [ErrSessionNotFound],
-//     [ErrChallengeNotFound], [totp.ErrNotEnrolled]) unless the method says
-//     otherwise, never a nil record with a nil error. A key the store
-//     cannot even hold (invalid UTF-8 or NUL for PostgreSQL text) is simply
-//     not found. Bad input never panics.
+//     [ErrChallengeNotFound], [totp.ErrNotEnrolled], [passkey.ErrNotFound])
+//     unless the method says otherwise, never a nil record with a nil
+//     error. A key the store cannot even hold (invalid UTF-8 or NUL for
+//     PostgreSQL text) is simply not found. Bad input never panics.
 //   - Deletes: deleting a user ([user.Store.Delete]) removes, in the same
 //     statement or transaction, everything that hangs off it: sessions,
-//     avatar, TOTP credential, recovery codes and pending challenges. Audit
-//     events stay (they name the actor and target as text). Deleting a
-//     group that still has members fails with [group.ErrInUse] and removes
-//     nothing.
+//     avatar, TOTP credential, recovery codes, passkeys and the WebAuthn
+//     user handle, and pending challenges. Audit events stay (they name
+//     the actor and target as text). Deleting a group that still has
+//     members fails with [group.ErrInUse] and removes nothing.
 //   - Built-in groups: a store need not create any group, and its schema
 //     should not. [New] creates [group.AdminID] and [group.UsersID]
 //     through Groups(), inside Atomic and audited, when they are missing,
@@ -69,6 +70,8 @@ type Store interface {
 	Audit() AuditStore
 	// TOTP keeps TOTP secrets and recovery codes.
 	TOTP() totp.Store
+	// Passkeys keeps passkeys (WebAuthn credentials) and user handles.
+	Passkeys() passkey.Store
 	// Challenges keeps the pending second step of two-step logins.
 	Challenges() ChallengeStore
 	// KeyCheck keeps the value by which [New] recognises the secret key
