@@ -11,9 +11,9 @@ import (
 )
 
 // listSelect is what a page of users reads: the user, its name_key (the
-// name order's cursor key), the group's name and whether a second factor
-// is enrolled.
-const listSelect = `SELECT ` + userCols + `, u.name_key, g.name, ` + paging.TwoFactorSQL + `
+// name order's cursor key), the group's name, whether a TOTP second factor
+// is enrolled and how many passkeys there are.
+const listSelect = `SELECT ` + userCols + `, u.name_key, g.name, ` + paging.TwoFactorSQL + `, ` + paging.PasskeysSQL + `
 		FROM users u JOIN groups g ON g.id = u.group_id`
 
 // List pages with a keyset, never OFFSET (see store/internal/paging): the
@@ -43,7 +43,7 @@ func (us userStore) List(ctx context.Context, q user.Query) (user.Page, error) {
 	)
 	page, err := paging.ReadUsers(rows, q, func(s *user.Summary) error {
 		err := rows.Scan((*string)(&s.ID), &s.Email, &s.Name, &s.GroupID, &s.Disabled, &s.CreatedAt, &s.UpdatedAt,
-			&lastLogin, &s.Version, &nameKey, &s.GroupName, &s.TwoFactor)
+			&lastLogin, &s.Version, &nameKey, &s.GroupName, &s.TwoFactor, &s.Passkeys)
 		s.LastLoginAt = fromOpt(lastLogin)
 		return err
 	}, func(last *user.Summary) string {

@@ -10,11 +10,11 @@ import (
 )
 
 // listSelect is what a page of users reads: the user, its name_key (the
-// name order's cursor key), the group's name and whether a second factor
-// is enrolled.
+// name order's cursor key), the group's name, whether a TOTP second factor
+// is enrolled and how many passkeys there are.
 const listSelect = `SELECT ` + userCols + `, u.name_key,
 		(SELECT g.name FROM groups g WHERE g.id = u.group_id),
-		` + paging.TwoFactorSQL + `
+		` + paging.TwoFactorSQL + `, ` + paging.PasskeysSQL + `
 		FROM users u`
 
 // List pages with a keyset, never OFFSET (see store/internal/paging): one
@@ -41,7 +41,7 @@ func (us userStore) List(ctx context.Context, q user.Query) (user.Page, error) {
 	)
 	page, err := paging.ReadUsers(rows, q, func(s *user.Summary) error {
 		err := rows.Scan(&s.ID, &s.Email, &s.Name, &s.GroupID, &s.Disabled, &created, &updated, &lastLogin,
-			&s.Version, &nameKey, &s.GroupName, &s.TwoFactor)
+			&s.Version, &nameKey, &s.GroupName, &s.TwoFactor, &s.Passkeys)
 		s.CreatedAt, s.UpdatedAt, s.LastLoginAt = fromNanos(created), fromNanos(updated), fromNanos(lastLogin.Int64)
 		return err
 	}, func(last *user.Summary) string {

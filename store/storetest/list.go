@@ -19,6 +19,7 @@ var listTests = []test{
 	{"Search", testListSearch},
 	{"InvalidCursor", testListInvalidCursor},
 	{"Empty", testListEmpty},
+	{"PasskeyCount", testListPasskeyCount},
 }
 
 var sorts = []user.Sort{user.SortCreated, user.SortEmail, user.SortName, user.SortLastLogin}
@@ -345,4 +346,39 @@ func testListEmpty(t *testing.T, s auth.Store) {
 	if len(p.Users) != 4 || p.Next != "" {
 		t.Errorf("List of 4 users with Limit 4 = %d rows, Next %q; want 4 rows and an empty Next", len(p.Users), p.Next)
 	}
+}
+
+// testListPasskeyCount checks user.Summary.Passkeys: each listed user's
+// own count, whatever the others have.
+func testListPasskeyCount(t *testing.T, s auth.Store) {
+	want := map[user.ID]int{}
+	for i, n := range []int{0, 1, 3, 0, 2} {
+		u := createUser(t, s, group.UsersID)
+		for j := range n {
+			createPasskey(t, s, u.ID, at(time.Duration(i*10+j)*time.Minute))
+		}
+		want[u.ID] = n
+	}
+	check := func(what string) {
+		t.Helper()
+		page, err := s.Users().List(ctx(t), user.Query{Limit: 100})
+		must(t, what+": Users().List", err)
+		if len(page.Users) != len(want) {
+			t.Fatalf("%s: listed %d users, want %d", what, len(page.Users), len(want))
+		}
+		for _, r := range page.Users {
+			if r.Passkeys != want[r.ID] {
+				t.Errorf("%s: user %s: Passkeys = %d, want %d", what, r.Email, r.Passkeys, want[r.ID])
+			}
+		}
+	}
+	check("after registrations")
+	for id, n := range want {
+		if n == 3 {
+			_, err := s.Passkeys().DeleteUser(ctx(t), id)
+			must(t, "Passkeys().DeleteUser", err)
+			want[id] = 0
+		}
+	}
+	check("after one user's passkeys went")
 }

@@ -31,6 +31,10 @@ var userOrders = map[user.Sort]userOrder{
 // TwoFactorSQL is true for a user (u) with a confirmed TOTP secret.
 const TwoFactorSQL = `EXISTS (SELECT 1 FROM totp_credentials t WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL)`
 
+// PasskeysSQL counts a user's (u) passkeys: user.Summary.Passkeys, one
+// seek of the passkeys_user index per listed user.
+const PasskeysSQL = `(SELECT count(*) FROM passkeys p WHERE p.user_id = u.id)`
+
 // Users writes the statement of one page of users for a normalized q: sel
 // (SELECT ... FROM users u, with whatever columns and joins the store
 // scans), the filters, the keyset condition after q.Cursor, the order, and
