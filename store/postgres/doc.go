@@ -1,9 +1,9 @@
 // Package postgres stores everything usher keeps in one PostgreSQL schema:
 // users, groups, sessions, throttling counters, the audit trail and second
-// factors (TOTP credentials, recovery codes, login challenges). [*DB]
-// implements [auth.Store], every part of it, so it is what a host passes as
-// auth.Config.Store. It uses github.com/jackc/pgx/v5 and its
-// pgxpool.
+// factors (TOTP credentials, recovery codes, passkeys, login
+// challenges). [*DB] implements [auth.Store], every part of it, so it is
+// what a host passes as auth.Config.Store. It uses github.com/jackc/pgx/v5
+// and its pgxpool.
 //
 // # PostgreSQL or SQLite
 //
@@ -79,7 +79,8 @@
 // INSERT ... ON CONFLICT DO UPDATE ... RETURNING, which PostgreSQL applies
 // to the latest committed row, waiting for a concurrent writer of the same
 // key, so concurrent callers on any instance each get their own count;
-// TOTP's UseStep is UPDATE ... WHERE last_step < step, and a recovery code
+// TOTP's UseStep is UPDATE ... WHERE last_step < step, a passkey's
+// UpdateUse is UPDATE ... WHERE sign_count < count, and a recovery code
 // or a challenge is consumed by a DELETE, whose rows affected tell the one
 // winner from the callers that waited for its row lock and found nothing.
 //

@@ -1,8 +1,8 @@
 // Package sqlite stores everything usher keeps in one SQLite database file:
 // users, groups, sessions, throttling counters, the audit trail and second
-// factors. [*DB] implements [auth.Store], so it is what a host passes as
-// auth.Config.Store. It uses modernc.org/sqlite, a pure-Go SQLite: no cgo, no
-// system library.
+// factors (TOTP, recovery codes, passkeys). [*DB] implements
+// [auth.Store], so it is what a host passes as auth.Config.Store. It uses
+// modernc.org/sqlite, a pure-Go SQLite: no cgo, no system library.
 //
 // # Use
 //
