@@ -239,10 +239,10 @@ func (m *Manager) RevokeOtherSessions(ctx context.Context, actor *Principal) (in
 	return n, err
 }
 
-// PruneSessions deletes expired sessions and login challenges, and stale
-// throttling counters. A
-// host calls it now and then (say hourly); expired sessions are refused
-// whether or not they were pruned.
+// PruneSessions deletes expired sessions, login challenges and passkey
+// ceremonies, and stale throttling counters, and returns how many sessions
+// went. A host calls it now and then (say hourly); expired sessions are
+// refused whether or not they were pruned.
 func (m *Manager) PruneSessions(ctx context.Context) (int, error) {
 	now := m.clock()
 	n, err := m.store.Sessions().DeleteExpired(ctx, now, now.Add(-m.cfg.IdleTimeout))
@@ -250,6 +250,9 @@ func (m *Manager) PruneSessions(ctx context.Context) (int, error) {
 		return n, err
 	}
 	if _, err := m.store.Challenges().DeleteExpired(ctx, now); err != nil {
+		return n, err
+	}
+	if _, err := m.store.Ceremonies().DeleteExpired(ctx, now); err != nil {
 		return n, err
 	}
 	// A day's budget (spendDay) must outlive its day.

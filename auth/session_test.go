@@ -12,6 +12,7 @@ import (
 
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/passkey"
 	"github.com/usher-go/usher/user"
 )
 
@@ -303,5 +304,32 @@ func TestSessionAcrossKeyRotation(t *testing.T) {
 	wantErr(t, err, auth.ErrUnauthenticated)
 	if _, err := dropped.Authenticate(e.ctx, s.Session.Token); err != nil {
 		t.Fatalf("a session made under the new key: %v", err)
+	}
+}
+
+// PruneSessions also removes the passkey ceremonies that expired before
+// now, and only those.
+func TestPruneSessionsRemovesExpiredCeremonies(t *testing.T) {
+	e := newEnv(t)
+	now := e.clk.Now()
+	mk := func(id string, expires time.Time) []byte {
+		hash := sha256.Sum256([]byte(id))
+		c := &passkey.Ceremony{ID: id, Kind: passkey.KindLogin, Data: []byte("{}"),
+			CreatedAt: expires.Add(-passkey.CeremonyTimeout), ExpiresAt: expires}
+		if err := e.db.Ceremonies().Create(e.ctx, c, hash[:]); err != nil {
+			t.Fatal(err)
+		}
+		return hash[:]
+	}
+	expired, atNow, live := mk("expired", now.Add(-time.Second)), mk("at-now", now), mk("live", now.Add(time.Minute))
+	if _, err := e.m.PruneSessions(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.db.Ceremonies().Take(e.ctx, expired)
+	wantErr(t, err, passkey.ErrCeremonyNotFound)
+	for _, h := range [][]byte{atNow, live} {
+		if _, err := e.db.Ceremonies().Take(e.ctx, h); err != nil {
+			t.Errorf("a ceremony not expired before now was pruned: %v", err)
+		}
 	}
 }

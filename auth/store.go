@@ -39,16 +39,18 @@ import (
 //   - Not found: each method says what an unknown ID or key returns; it
 //     is always an error that [errors.Is] matches with the part's sentinel
 //     ([user.ErrNotFound], [group.ErrNotFound], [ErrSessionNotFound],
-//     [ErrChallengeNotFound], [totp.ErrNotEnrolled], [passkey.ErrNotFound])
-//     unless the method says otherwise, never a nil record with a nil
-//     error. A key the store cannot even hold (invalid UTF-8 or NUL for
-//     PostgreSQL text) is simply not found. Bad input never panics.
+//     [ErrChallengeNotFound], [totp.ErrNotEnrolled], [passkey.ErrNotFound],
+//     [passkey.ErrCeremonyNotFound]) unless the method says otherwise,
+//     never a nil record with a nil error. A key the store cannot even
+//     hold (invalid UTF-8 or NUL for PostgreSQL text) is simply not
+//     found. Bad input never panics.
 //   - Deletes: deleting a user ([user.Store.Delete]) removes, in the same
 //     statement or transaction, everything that hangs off it: sessions,
 //     avatar, TOTP credential, recovery codes, passkeys and the WebAuthn
-//     user handle, and pending challenges. Audit events stay (they name
-//     the actor and target as text). Deleting a group that still has
-//     members fails with [group.ErrInUse] and removes nothing.
+//     user handle, pending challenges and pending passkey ceremonies.
+//     Audit events stay (they name the actor and target as text).
+//     Deleting a group that still has members fails with [group.ErrInUse]
+//     and removes nothing.
 //   - Built-in groups: a store need not create any group, and its schema
 //     should not. [New] creates [group.AdminID] and [group.UsersID]
 //     through Groups(), inside Atomic and audited, when they are missing,
@@ -72,6 +74,8 @@ type Store interface {
 	TOTP() totp.Store
 	// Passkeys keeps passkeys (WebAuthn credentials) and user handles.
 	Passkeys() passkey.Store
+	// Ceremonies keeps pending WebAuthn ceremonies (passkey registration and login).
+	Ceremonies() passkey.CeremonyStore
 	// Challenges keeps the pending second step of two-step logins.
 	Challenges() ChallengeStore
 	// KeyCheck keeps the value by which [New] recognises the secret key
