@@ -41,8 +41,8 @@ import (
 )
 
 // Run runs the conformance suite against the stores newStore makes, one
-// fresh store per subtest, second factors (TOTP, recovery codes, passkeys,
-// login challenges) included.
+// fresh store per subtest, second factors (TOTP, recovery codes, passkeys
+// and their pending ceremonies, login challenges) included.
 func Run(t *testing.T, newStore func(t *testing.T) auth.Store) {
 	t.Helper()
 	suites := []struct {
@@ -62,6 +62,7 @@ func Run(t *testing.T, newStore func(t *testing.T) auth.Store) {
 		{"RecoveryCodes", recoveryTests, false},
 		{"Passkeys", passkeyTests, false},
 		{"Challenges", challengeTests, false},
+		{"Ceremonies", ceremonyTests, false},
 		{"Keys", keyTests, true}, // the first auth.New writes the key check
 	}
 	for _, suite := range suites {
