@@ -1,9 +1,9 @@
 // Package postgres stores everything usher keeps in one PostgreSQL schema:
 // users, groups, sessions, throttling counters, the audit trail and second
-// factors (TOTP credentials, recovery codes, passkeys, login
-// challenges). [*DB] implements [auth.Store], every part of it, so it is
-// what a host passes as auth.Config.Store. It uses github.com/jackc/pgx/v5
-// and its pgxpool.
+// factors (TOTP credentials, recovery codes, passkeys and their pending
+// ceremonies, login challenges). [*DB] implements [auth.Store], every part
+// of it, so it is what a host passes as auth.Config.Store. It uses
+// github.com/jackc/pgx/v5 and its pgxpool.
 //
 // # PostgreSQL or SQLite
 //
@@ -82,7 +82,8 @@
 // TOTP's UseStep is UPDATE ... WHERE last_step < step, a passkey's
 // UpdateUse is UPDATE ... WHERE sign_count < count, and a recovery code
 // or a challenge is consumed by a DELETE, whose rows affected tell the one
-// winner from the callers that waited for its row lock and found nothing.
+// winner from the callers that waited for its row lock and found nothing;
+// a passkey ceremony is taken the same way, by DELETE ... RETURNING.
 //
 // A store call that fails on a constraint inside Atomic (a taken email,
 // say) runs under a savepoint, pipelined with it so that the common case

@@ -1,8 +1,9 @@
 // Package sqlite stores everything usher keeps in one SQLite database file:
 // users, groups, sessions, throttling counters, the audit trail and second
-// factors (TOTP, recovery codes, passkeys). [*DB] implements
-// [auth.Store], so it is what a host passes as auth.Config.Store. It uses
-// modernc.org/sqlite, a pure-Go SQLite: no cgo, no system library.
+// factors (TOTP, recovery codes, passkeys and their pending ceremonies).
+// [*DB] implements [auth.Store], so it is what a host passes as
+// auth.Config.Store. It uses modernc.org/sqlite, a pure-Go SQLite: no cgo,
+// no system library.
 //
 // # Use
 //
@@ -68,7 +69,10 @@
 // The key_check table holds one row, the auth.KeyCheck by which auth.New
 // recognises the secret key; session and challenge tokens are stored as
 // HMAC-SHA-256 under a key derived from it (migration 0003 deleted the
-// sessions and challenges stored under plain SHA-256 before).
+// sessions and challenges stored under plain SHA-256 before). A pending
+// passkey ceremony is kept under the keyed hash of its key, with a NULL
+// user_id while a passwordless login has no user, and taken by one
+// DELETE ... RETURNING.
 //
 // User listings page by keyset, never OFFSET: each order has an index ending
 // in the user ID, and a cursor holds the last row's (key, ID), so every
