@@ -40,10 +40,17 @@ const (
 	RecoveryCodeUsed     Action = "totp.recovery_code_used" // Details[DetailRemaining]
 	SecondFactorFailed   Action = "login.second_factor_failed"
 	ChallengeExhausted   Action = "login.challenge_exhausted"
-	TwoFactorReset       Action = "user.two_factor_reset"
-	SecretsRotated       Action = "secrets.rotated"
-	PasswordsWrapped     Action = "secrets.passwords_wrapped" // Details[DetailWrapped]
-	PasswordImported     Action = "user.password_imported"
+	TwoFactorReset       Action = "user.two_factor_reset" // Details[DetailPasskeysRemoved]
+	PasskeyRegistered    Action = "passkey.registered"    // Details: DetailPasskeyID, DetailName, DetailAAGUID
+	PasskeyRenamed       Action = "passkey.renamed"       // Details: DetailPasskeyID, DetailBefore, DetailAfter
+	PasskeyDeleted       Action = "passkey.deleted"       // Details: DetailPasskeyID, DetailName
+	// PasskeyCloneWarning: a passkey's signature counter did not grow, a
+	// sign of a cloned authenticator; the login was refused. Details:
+	// DetailPasskeyID, DetailSignCount, DetailStoredSignCount.
+	PasskeyCloneWarning Action = "passkey.clone_warning"
+	SecretsRotated      Action = "secrets.rotated"
+	PasswordsWrapped    Action = "secrets.passwords_wrapped" // Details[DetailWrapped]
+	PasswordImported    Action = "user.password_imported"
 
 	UserCreated       Action = "user.created"
 	UserUpdated       Action = "user.updated"

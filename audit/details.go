@@ -115,6 +115,20 @@ const (
 	DetailResealed = "resealed"
 	DetailKeyID    = "key_id"
 
+	// DetailPasskeyID is usher's ID of a passkey (string) and DetailAAGUID
+	// its authenticator model (string, UUID form), on the Passkey*
+	// actions and on a login with a passkey ([DetailMethod] "passkey").
+	DetailPasskeyID = "passkey_id"
+	DetailAAGUID    = "aaguid"
+	// DetailSignCount is the signature counter a passkey presented and
+	// DetailStoredSignCount the one stored (uint32), on
+	// [PasskeyCloneWarning].
+	DetailSignCount       = "sign_count"
+	DetailStoredSignCount = "stored_sign_count"
+	// DetailPasskeysRemoved counts the passkeys removed (int), on
+	// [TwoFactorReset].
+	DetailPasskeysRemoved = "passkeys_removed"
+
 	// DetailWrapped counts the legacy password hashes bound to their
 	// account at start (int), on [PasswordsWrapped].
 	DetailWrapped = "wrapped"

@@ -15,7 +15,7 @@ type Challenge struct {
 	Token     string
 	ExpiresAt time.Time
 	// Methods lists the second factors the user may answer with:
-	// "totp" and "recovery_code".
+	// [MethodTOTP], [MethodRecoveryCode] and [MethodPasskey].
 	Methods []string
 }
 

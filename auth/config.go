@@ -75,6 +75,10 @@ type Config struct {
 	// use; 0 means [DefaultAbsoluteTimeout].
 	AbsoluteTimeout time.Duration
 
+	// Passkeys sets up passkeys (WebAuthn): the relying party and whether
+	// they may log in without a password. The zero value leaves them off.
+	Passkeys PasskeyConfig
+
 	// Throttle sets login throttling; the zero value means the defaults.
 	Throttle ThrottleConfig
 
@@ -175,6 +179,7 @@ func (cfg Config) withDefaults() Config {
 	setDefault(&t.PerIPv6SitePerMinute, DefaultPerIPv6SitePerMinute)
 	setDefault(&t.AccountFailuresPerDay, DefaultAccountFailuresPerDay)
 	setDefault(&t.DeviceTrust, DefaultDeviceTrust)
+	cfg.Passkeys = cfg.Passkeys.withDefaults(cfg.Issuer)
 	return cfg
 }
 
@@ -198,6 +203,9 @@ func (cfg *Config) check() error {
 		return fmt.Errorf("BcryptCost %d is below %d", cfg.BcryptCost, MinBcryptCost)
 	case cfg.MinPasswordLength < 1 || cfg.MinPasswordLength > MaxMinPasswordLength:
 		return fmt.Errorf("MinPasswordLength must be 1 to %d", MaxMinPasswordLength)
+	}
+	if err := cfg.Passkeys.check(); err != nil {
+		return err
 	}
 	return cfg.checkDurations()
 }

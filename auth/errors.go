@@ -87,6 +87,23 @@ var (
 	ErrUnknownKey = errors.New("auth: secret sealed under an unknown key")
 )
 
+// Errors of passkeys.
+var (
+	// ErrPasskeysDisabled: Config.Passkeys sets no relying party.
+	ErrPasskeysDisabled = errors.New("auth: passkeys are not enabled")
+	// ErrPasswordlessDisabled: Config.Passkeys.DisablePasswordless is
+	// set; passkeys work only as a second factor.
+	ErrPasswordlessDisabled = errors.New("auth: passwordless login is disabled")
+	// ErrInvalidCeremony: the passkey ceremony is unknown, already used,
+	// expired, or begun for another user or login; begin again. A failed
+	// login also matches ErrInvalidCredentials.
+	ErrInvalidCeremony = errors.New("auth: passkey ceremony invalid or expired")
+	// ErrPasskeyRejected: the browser's answer to a registration is
+	// malformed or failed verification (origin, RP ID, challenge,
+	// signature, attestation, user presence); the message says which.
+	ErrPasskeyRejected = errors.New("auth: passkey response rejected")
+)
+
 // FieldError is bad input in one named field: the caller fixes it by
 // changing that field, and a page shows its message next to that input
 // without copying usher's rules. Err is the error of the rule the input

@@ -44,7 +44,8 @@ func (m *Manager) cleanGroup(g *group.Group) error {
 	if g.Permissions, err = m.catalog.Normalize(g.Permissions); err != nil {
 		return inField(FieldPermissions, err)
 	}
-	if g.RequireTwoFactor && !group.NewSet(g.Permissions).Has(group.ProfileManage2FA) {
+	set := group.NewSet(g.Permissions)
+	if g.RequireTwoFactor && !set.Has(group.ProfileManage2FA) && !(m.wa != nil && set.Has(group.ProfileManagePasskeys)) {
 		// Its members could never enrol, and so could never do anything.
 		return inField(FieldPermissions, group.ErrTwoFactorWithoutEnrollment)
 	}

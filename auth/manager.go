@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/group"
 )
@@ -31,6 +32,8 @@ type Manager struct {
 	now        func() time.Time
 	rand       io.Reader
 	perms      permCache
+	// wa is the WebAuthn relying party; nil when passkeys are off.
+	wa *webauthn.WebAuthn
 }
 
 // New checks cfg and returns a Manager. Errors in cfg wrap
@@ -76,6 +79,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if m.rand == nil {
 		m.rand = rand.Reader
+	}
+	if m.wa, err = newWebAuthn(cfg.Passkeys); err != nil {
+		return nil, bad("Passkeys: %v", err)
 	}
 	if m.keys, err = newKeyring(cfg.SecretKey, cfg.PreviousSecretKeys); err != nil {
 		return nil, bad("%v", err)

@@ -111,7 +111,7 @@ func (p *Principal) Can(perm group.Permission) bool {
 	if p == nil || p.user.Disabled {
 		return false
 	}
-	if p.mustEnroll && perm != group.ProfileManage2FA {
+	if p.mustEnroll && !enrolling(perm) {
 		return false
 	}
 	return p.perms.Has(perm)
@@ -202,7 +202,7 @@ func (m *Manager) actorIn(ctx context.Context, tx Store, actor *Principal, perm 
 		// sessions) is refused: a disabled account can do nothing.
 		return nil, fmt.Errorf("%w: the account is disabled", ErrForbidden)
 	}
-	if fresh.mustEnroll && perm != group.ProfileManage2FA {
+	if fresh.mustEnroll && !enrolling(perm) {
 		return nil, ErrEnrollmentRequired
 	}
 	if perm != "" && !fresh.Can(perm) {
@@ -248,8 +248,8 @@ func (m *Manager) applyTwoFactorPolicy(ctx context.Context, s Store, p *Principa
 	if !p.group.RequireTwoFactor {
 		return nil
 	}
-	ok, err := enrolled(ctx, s, p.user.ID)
-	p.mustEnroll = !ok
+	methods, err := m.secondFactors(ctx, s, p.user.ID)
+	p.mustEnroll = len(methods) == 0
 	return err
 }
 
@@ -261,4 +261,10 @@ func mayManage(actor *Principal, target *group.Group) error {
 		return fmt.Errorf("%w: group %q grants %s, which you do not hold", ErrForbidden, target.Name, p)
 	}
 	return nil
+}
+
+// enrolling reports whether perm is one that binds a second factor: all a
+// principal that owes one may use.
+func enrolling(perm group.Permission) bool {
+	return perm == group.ProfileManage2FA || perm == group.ProfileManagePasskeys
 }

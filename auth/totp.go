@@ -242,8 +242,9 @@ func (m *Manager) RegenerateRecoveryCodes(ctx context.Context, actor *Principal,
 	return codes, s, nil
 }
 
-// ResetTwoFactor removes a user's TOTP credential and recovery codes and
-// ends the user's sessions, pending logins and the trust of their devices
+// ResetTwoFactor removes a user's TOTP credential, recovery codes and
+// passkeys (each is a second factor; the audit event counts the passkeys)
+// and ends the user's sessions, pending logins and the trust of their devices
 // (see [Manager.RevokeDevices]), for someone who lost their device; they
 // can enrol again. It needs users:write and every permission
 // of the user's group.
@@ -260,6 +261,10 @@ func (m *Manager) ResetTwoFactor(ctx context.Context, actor *Principal, id user.
 		if err := tx.TOTP().Delete(ctx, id); err != nil {
 			return err
 		}
+		passkeys, err := tx.Passkeys().DeleteUser(ctx, id)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.Challenges().DeleteUser(ctx, id); err != nil {
 			return err
 		}
@@ -267,7 +272,7 @@ func (m *Manager) ResetTwoFactor(ctx context.Context, actor *Principal, id user.
 		if err != nil {
 			return err
 		}
-		e.Details = map[string]any{audit.DetailSessionsRevoked: n}
+		e.Details = map[string]any{audit.DetailSessionsRevoked: n, audit.DetailPasskeysRemoved: passkeys}
 		return revokeDevices(ctx, tx, id, e)
 	})
 }
@@ -327,6 +332,9 @@ type TwoFactorStatus struct {
 	Enrolled          bool // a confirmed TOTP credential
 	Pending           bool // enrollment begun, not confirmed
 	RecoveryCodesLeft int
+	// Passkeys counts the user's passkeys, which are second factors too
+	// (0 while passkeys are off: they count for nothing then).
+	Passkeys int
 }
 
 // TwoFactorStatus reports the actor's own second-factor state.
@@ -344,7 +352,12 @@ func (m *Manager) TwoFactorStatus(ctx context.Context, actor *Principal) (TwoFac
 		st.Enrolled = c.Confirmed()
 		st.Pending = !st.Enrolled && m.clock().Sub(c.CreatedAt) <= EnrollmentTimeout
 	}
-	st.RecoveryCodesLeft, err = m.store.TOTP().RecoveryCodesLeft(ctx, actor.user.ID)
+	if st.RecoveryCodesLeft, err = m.store.TOTP().RecoveryCodesLeft(ctx, actor.user.ID); err != nil {
+		return st, err
+	}
+	if m.wa != nil {
+		st.Passkeys, err = m.store.Passkeys().Count(ctx, actor.user.ID)
+	}
 	return st, err
 }
 

@@ -32,11 +32,39 @@ func enrolled(ctx context.Context, s Store, id user.ID) (bool, error) {
 	return c.Confirmed(), nil
 }
 
+// secondFactors lists the second factors user id can answer with: a
+// confirmed TOTP credential (and its recovery codes while any are left),
+// and passkeys when passkeys are enabled. None means the user has no
+// second factor.
+func (m *Manager) secondFactors(ctx context.Context, s Store, id user.ID) ([]string, error) {
+	var methods []string
+	ok, err := enrolled(ctx, s, id)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		methods = append(methods, MethodTOTP)
+		if left, err := s.TOTP().RecoveryCodesLeft(ctx, id); err != nil {
+			return nil, err
+		} else if left > 0 {
+			methods = append(methods, MethodRecoveryCode)
+		}
+	}
+	if m.wa != nil {
+		if n, err := s.Passkeys().Count(ctx, id); err != nil {
+			return nil, err
+		} else if n > 0 {
+			methods = append(methods, MethodPasskey)
+		}
+	}
+	return methods, nil
+}
+
 // maybeChallenge opens a challenge inside tx when u owes a second factor,
 // and returns nil when it does not.
 func (m *Manager) maybeChallenge(ctx context.Context, tx Store, u *user.User, c Client) (*Challenge, error) {
-	ok, err := enrolled(ctx, tx, u.ID)
-	if err != nil || !ok {
+	methods, err := m.secondFactors(ctx, tx, u.ID)
+	if err != nil || len(methods) == 0 {
 		return nil, err
 	}
 	token, hash, id, err := m.newBearer()
@@ -47,12 +75,6 @@ func (m *Manager) maybeChallenge(ctx context.Context, tx Store, u *user.User, c 
 	rec := &ChallengeRecord{ID: id, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(ChallengeTimeout), IP: c.IP, UserAgent: c.UserAgent}
 	if err := tx.Challenges().Create(ctx, rec, hash); err != nil {
 		return nil, fmt.Errorf("auth: creating challenge: %w", err)
-	}
-	methods := []string{MethodTOTP}
-	if left, err := tx.TOTP().RecoveryCodesLeft(ctx, u.ID); err != nil {
-		return nil, err
-	} else if left > 0 {
-		methods = append(methods, MethodRecoveryCode)
 	}
 	return &Challenge{Token: token, ExpiresAt: rec.ExpiresAt, Methods: methods}, nil
 }
@@ -70,7 +92,7 @@ func (m *Manager) VerifyTOTP(ctx context.Context, challenge, code string, c Clie
 	if err != nil {
 		return nil, inField(FieldCode, err)
 	}
-	return m.secondFactor(ctx, challenge, c, MethodTOTP, func(tx Store, u *user.User, e *audit.Event) (string, error) {
+	return m.secondFactor(ctx, challenge, c, MethodTOTP, func(tx Store, _ *ChallengeRecord, u *user.User, e *audit.Event, _ func(*audit.Event) error) (string, error) {
 		cred, err := tx.TOTP().Get(ctx, u.ID)
 		if errors.Is(err, totp.ErrNotEnrolled) || err == nil && !cred.Confirmed() {
 			return "not enrolled", nil
@@ -94,7 +116,7 @@ func (m *Manager) VerifyRecoveryCode(ctx context.Context, challenge, code string
 	if err != nil {
 		return nil, inField(FieldCode, err)
 	}
-	return m.secondFactor(ctx, challenge, c, MethodRecoveryCode, func(tx Store, u *user.User, e *audit.Event) (string, error) {
+	return m.secondFactor(ctx, challenge, c, MethodRecoveryCode, func(tx Store, _ *ChallengeRecord, u *user.User, e *audit.Event, _ func(*audit.Event) error) (string, error) {
 		salt, keyID, err := tx.TOTP().RecoverySet(ctx, u.ID)
 		if err != nil || salt == nil {
 			return "no recovery codes", err
@@ -147,9 +169,11 @@ func (m *Manager) secondFactor(ctx context.Context, token string, c Client, meth
 	return a.s, err
 }
 
-// secondFactorCheck checks one second factor of u inside tx and returns why
-// it failed ("" when it passed). It may add details to the success event e.
-type secondFactorCheck func(tx Store, u *user.User, e *audit.Event) (reason string, err error)
+// secondFactorCheck checks one second factor of u, answering challenge
+// ch, inside tx and returns why it failed ("" when it passed). It may add
+// details to the success event e, and record events of its own through
+// rec (they commit with a wrong answer too).
+type secondFactorCheck func(tx Store, ch *ChallengeRecord, u *user.User, e *audit.Event, rec func(*audit.Event) error) (reason string, err error)
 
 // answer is one answer to a login challenge and what became of it.
 type answer struct {
@@ -176,7 +200,7 @@ func (m *Manager) answerIn(ctx context.Context, tx Store, rec func(*audit.Event)
 	}
 	e := selfEvent(audit.LoginSucceeded, audit.Success, u, a.c)
 	e.Details = map[string]any{audit.DetailMethod: a.method}
-	reason, err := check(tx, u, e)
+	reason, err := check(tx, ch, u, e, rec)
 	if err != nil {
 		return err
 	}

@@ -53,7 +53,8 @@ type Group struct {
 	Permissions []Permission
 	// RequireTwoFactor makes members without a second factor enrol before
 	// any other permission applies. Such a group must grant
-	// [ProfileManage2FA] ([ErrTwoFactorWithoutEnrollment]).
+	// [ProfileManage2FA], or [ProfileManagePasskeys] where the host has
+	// passkeys on ([ErrTwoFactorWithoutEnrollment]).
 	RequireTwoFactor bool
 	// Version counts the record's writes through [Store.Update]: 1 when
 	// created, one more at each Update. An editor passes back the Version
@@ -90,7 +91,8 @@ var (
 	// ErrUnknownPermission: a permission is valid but not in the [Catalog].
 	ErrUnknownPermission = errors.New("group: permission not in catalog")
 	// ErrTwoFactorWithoutEnrollment: the group sets RequireTwoFactor but
-	// does not grant [ProfileManage2FA], so its members could never enrol
+	// grants neither [ProfileManage2FA] nor (with passkeys on)
+	// [ProfileManagePasskeys], so its members could never enrol
 	// and so never do anything. It is an ErrInvalidPermission too.
 	ErrTwoFactorWithoutEnrollment = fmt.Errorf("%w: a group that requires two-factor must grant %s", ErrInvalidPermission, ProfileManage2FA)
 	// ErrBuiltin: the change would delete a built-in group (see
