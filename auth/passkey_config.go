@@ -95,13 +95,18 @@ func checkOrigin(origin, rpID string) error {
 	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "":
 		return fmt.Errorf("%q is not an origin: it has more than scheme, host and port", origin)
 	}
-	host := u.Hostname()
+	return checkOriginHost(origin, u.Scheme, u.Hostname(), rpID)
+}
+
+// checkOriginHost is checkOrigin's second half: the host against the RP
+// ID, and plain http only for localhost.
+func checkOriginHost(origin, scheme, host, rpID string) error {
 	switch {
 	case host != strings.ToLower(host):
 		return fmt.Errorf("%q: write the host in lowercase", origin)
 	case host != rpID && !strings.HasSuffix(host, "."+rpID):
 		return fmt.Errorf("%q is not on the RP ID %q or a subdomain of it", origin, rpID)
-	case u.Scheme == "http" && host != "localhost" && !strings.HasSuffix(host, ".localhost"):
+	case scheme == "http" && host != "localhost" && !strings.HasSuffix(host, ".localhost"):
 		return fmt.Errorf("%q: plain http is allowed only for localhost", origin)
 	}
 	return nil
