@@ -27,9 +27,16 @@
 //   - Two-factor: [Manager.BeginTOTP] and [Manager.ConfirmTOTP] enrol an
 //     authenticator app; a login of an enrolled user returns a [Challenge]
 //     that [Manager.VerifyTOTP] or [Manager.VerifyRecoveryCode] completes.
+//   - Passkeys (with Config.Passkeys set): [Manager.BeginPasskeyRegistration]
+//     and [Manager.FinishPasskeyRegistration] add one (see "Passkeys"
+//     below); [Manager.BeginPasskeyLogin] and [Manager.FinishPasskeyLogin]
+//     log in without an email or password; a passkey also answers a
+//     login's [Challenge] ([Manager.BeginPasskeySecondFactor],
+//     [Manager.VerifyPasskey]).
 //   - Re-authentication: an operation that proves the password again or
 //     binds a new factor ([Manager.ChangePassword], [Manager.ConfirmTOTP],
-//     [Manager.DisableTOTP], [Manager.RegenerateRecoveryCodes], and
+//     [Manager.DisableTOTP], [Manager.RegenerateRecoveryCodes],
+//     [Manager.FinishPasskeyRegistration], [Manager.DeletePasskey], and
 //     [Manager.UpdateProfile] when it changes the email) replaces the
 //     actor's session in its transaction and returns the new [Session]
 //     (OWASP ASVS 5.0 V7.2.4): the host sets its Token as the new cookie
@@ -63,6 +70,39 @@
 //     re-authenticating, is [ErrInvalidCredentials] and never a
 //     FieldError, so nobody learns which answer was wrong.
 //     [*ThrottledError] carries RetryAfter.
+//
+// # Passkeys
+//
+// A passkey (a WebAuthn credential, checked by
+// github.com/go-webauthn/webauthn) is a key pair the user's authenticator
+// keeps for the relying party set in Config.Passkeys; [New] refuses an
+// origin outside the RP ID. Each ceremony has two calls. Begin returns a
+// [PasskeyCeremony]: Options for the browser's navigator.credentials
+// call, and an ID, a bearer key to a record kept in the store (one use,
+// [passkey.CeremonyTimeout]), never in a cookie or the page. Finish takes
+// that ID and the browser's answer as JSON bytes
+// ([MaxPasskeyResponseBytes] at most).
+//
+//   - Registration needs profile:manage_passkeys and, like TOTP
+//     enrollment, the password or a fresh session. The passkey must be
+//     discoverable; the user handle it stores is 64 random bytes.
+//   - A passwordless login requires user verification (a PIN or
+//     biometric on the authenticator), so it is multi-factor by itself
+//     (NIST SP 800-63B 5.1.8): it satisfies a group's RequireTwoFactor and
+//     opens a session with no second step. PasskeyConfig.DisablePasswordless
+//     turns it off in the Manager, keeping passkeys as a second factor.
+//   - A user with a passkey owes a second factor after the password, like
+//     one with TOTP: [Challenge.Methods] lists [MethodPasskey], and only
+//     that user's passkeys are accepted, under the challenge's limit of
+//     wrong answers.
+//   - Signature counters are saved when they grow; one that does not grow
+//     (but for synced passkeys, which always report 0) refuses the login
+//     and records [audit.PasskeyCloneWarning].
+//
+// Login failures are [ErrInvalidCredentials] whatever went wrong (the
+// audit trail keeps the reason) and spend the client IP's budget, as
+// password attempts do. Passkeys stored while Config.Passkeys is later
+// left empty count for nothing, not even as a second factor.
 //
 // # Secrets
 //

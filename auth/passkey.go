@@ -50,16 +50,18 @@ func (m *Manager) passkeysOn() error {
 }
 
 // webAuthnUser is a user as go-webauthn sees it: the random user handle,
-// never the email or the ID, and the user's passkeys.
+// never the email or the ID, and the user's passkeys. The email is the
+// account name the authenticator shows, the name its display name.
 type webAuthnUser struct {
-	handle []byte
-	name   string
-	creds  []webauthn.Credential
+	handle  []byte
+	name    string
+	display string
+	creds   []webauthn.Credential
 }
 
 func (w *webAuthnUser) WebAuthnID() []byte                         { return w.handle }
 func (w *webAuthnUser) WebAuthnName() string                       { return w.name }
-func (w *webAuthnUser) WebAuthnDisplayName() string                { return w.name }
+func (w *webAuthnUser) WebAuthnDisplayName() string                { return w.display }
 func (w *webAuthnUser) WebAuthnCredentials() []webauthn.Credential { return w.creds }
 
 // loadWebAuthnUser reads u's handle and passkeys from s; the handle is nil
@@ -73,9 +75,9 @@ func loadWebAuthnUser(ctx context.Context, s Store, u *user.User) (*webAuthnUser
 	if err != nil {
 		return nil, nil, err
 	}
-	w := &webAuthnUser{handle: h, name: u.Email}
-	if u.Name != "" {
-		w.name = u.Name
+	w := &webAuthnUser{handle: h, name: u.Email, display: u.Name}
+	if w.display == "" {
+		w.display = u.Email
 	}
 	for i := range pks {
 		w.creds = append(w.creds, toWebAuthn(&pks[i]))
@@ -299,6 +301,7 @@ func (m *Manager) FinishPasskeyRegistration(ctx context.Context, actor *Principa
 		s    *Session
 	)
 	err = m.change(ctx, actor, perm, audit.PasskeyRegistered, target, func(tx Store, a *Principal, e *audit.Event) error {
+		var err error
 		if cred, err = m.createPasskey(ctx, tx, a, sd, parsed, name); err != nil {
 			return err
 		}
