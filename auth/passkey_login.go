@@ -69,8 +69,10 @@ func (m *Manager) FinishPasskeyLogin(ctx context.Context, ceremony string, respo
 		return nil, err
 	}
 	_, sd, err := m.takeCeremony(ctx, ceremony, passkey.KindLogin)
-	if err != nil {
+	if errors.Is(err, ErrInvalidCeremony) {
 		return nil, m.passkeyLoginFailed(ctx, nil, c, "unknown, used or expired passkey ceremony", err)
+	} else if err != nil {
+		return nil, err
 	}
 	parsed, err := parseAssertion(response)
 	if err != nil {
