@@ -11,7 +11,12 @@
 //	users                   list every account
 //	create-admin EMAIL      create an admin; the password is read from stdin
 //	reset-password EMAIL    set a new password (stdin); ends the user's sessions
-//	reset-2fa EMAIL         remove the user's second factor; ends their sessions
+//	reset-2fa EMAIL         remove the user's second factors (TOTP, recovery codes,
+//	                        passkeys); ends their sessions
+//	passkeys EMAIL          list the user's passkeys: ID, name, created, last used,
+//	                        synced or device-bound
+//	delete-passkey EMAIL ID remove one passkey (an ID from passkeys), for a lost
+//	                        authenticator; the user's sessions go on
 //	disable EMAIL           disable the account; ends its sessions
 //	enable EMAIL            enable it again
 //	unlock EMAIL            end a login back-off after failed attempts
@@ -20,6 +25,10 @@
 //	old-keys                count what still needs a previous key (drop it when both
 //	                        password hashes and TOTP secrets are 0)
 //	prune                   delete expired sessions, challenges and old audit events
+//
+// The passkey commands need no passkey settings: they read and change the
+// stored passkeys only, so adminctl works without knowing the application's
+// relying party ID, and with passkeys turned off.
 //
 // With -generate, commands that take a password make a random one and print
 // it instead of reading stdin. After a key rotation, pass every key file the
@@ -44,6 +53,7 @@ import (
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/passkey"
 	"github.com/usher-go/usher/store/postgres"
 	"github.com/usher-go/usher/store/sqlite"
 	"github.com/usher-go/usher/user"
@@ -158,7 +168,22 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		if err != nil {
 			return err
 		}
-		return c.done(m.ResetTwoFactor(ctx, c.op, id), "second factor removed; the user can enrol again")
+		return c.done(m.ResetTwoFactor(ctx, c.op, id), "second factors removed (TOTP, recovery codes, passkeys); the user can enrol again")
+	case "passkeys":
+		id, err := needEmail()
+		if err != nil {
+			return err
+		}
+		return c.passkeys(ctx, id)
+	case "delete-passkey":
+		if len(rest) != 2 {
+			return errors.New("usage: delete-passkey EMAIL PASSKEY-ID (the ID from: passkeys EMAIL)")
+		}
+		id, err := c.find(ctx, rest[0])
+		if err != nil {
+			return err
+		}
+		return c.deletePasskey(ctx, id, rest[0], rest[1])
 	case "disable", "enable":
 		id, err := needEmail()
 		if err != nil {
@@ -275,8 +300,13 @@ func (c *ctl) users(ctx context.Context) error {
 			if u.Disabled {
 				status = "disabled"
 			}
-			if u.TwoFactor {
+			switch {
+			case u.TwoFactor && u.Passkeys > 0:
+				twofa = fmt.Sprintf("totp, %s", plural(u.Passkeys, "passkey"))
+			case u.TwoFactor:
 				twofa = "totp"
+			case u.Passkeys > 0:
+				twofa = plural(u.Passkeys, "passkey")
 			}
 			if !u.LastLoginAt.IsZero() {
 				last = u.LastLoginAt.Format(time.DateTime)
@@ -288,6 +318,55 @@ func (c *ctl) users(ctx context.Context) error {
 		}
 		q.Cursor = p.Next
 	}
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// passkeys lists the passkeys of user id.
+func (c *ctl) passkeys(ctx context.Context, id user.ID) error {
+	creds, err := c.m.UserPasskeys(ctx, c.op, id)
+	if err != nil {
+		return err
+	}
+	if len(creds) == 0 {
+		fmt.Fprintln(c.out, "no passkeys")
+		return nil
+	}
+	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tNAME\tCREATED\tLAST USED\tKIND")
+	for _, pk := range creds {
+		last, kind := "never", "device-bound"
+		if !pk.LastUsedAt.IsZero() {
+			last = pk.LastUsedAt.Format(time.DateTime)
+		}
+		if pk.BackupEligible { // a synced passkey: copies may live on other devices
+			kind = "synced"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", pk.ID, pk.Name, pk.CreatedAt.Format(time.DateTime), last, kind)
+	}
+	return w.Flush()
+}
+
+// deletePasskey removes the passkey pkID of user id, whose email is email.
+func (c *ctl) deletePasskey(ctx context.Context, id user.ID, email, pkID string) error {
+	name := ""
+	if creds, err := c.m.UserPasskeys(ctx, c.op, id); err == nil {
+		for _, pk := range creds {
+			if pk.ID == pkID {
+				name = pk.Name
+			}
+		}
+	}
+	err := c.m.DeleteUserPasskey(ctx, c.op, id, pkID)
+	if errors.Is(err, passkey.ErrNotFound) {
+		return fmt.Errorf("%w: %s has no passkey with the ID %q (list them with: passkeys %s)", err, email, pkID, email)
+	}
+	return c.done(err, fmt.Sprintf("passkey %q (%s) deleted", name, pkID))
 }
 
 func (c *ctl) audit(ctx context.Context, n int) error {

@@ -5,13 +5,34 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/internal/passkeytest"
+	"github.com/usher-go/usher/passkey"
 	"github.com/usher-go/usher/store/sqlite"
+	"github.com/usher-go/usher/user"
 )
+
+// mainArgs, set in the environment, makes the test binary run main with
+// these arguments (one a line) instead of the tests, so that a test can
+// see adminctl's exit status.
+const mainArgs = "ADMINCTL_TEST_MAIN_ARGS"
+
+func TestMain(m *testing.M) {
+	if args, ok := os.LookupEnv(mainArgs); ok {
+		os.Args = append([]string{"adminctl"}, strings.Split(args, "\n")...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
 
 // TestRecovery plays the locked-out admin: its password is forgotten and
 // its login backed off; adminctl resets both, and every step is audited as
@@ -81,5 +102,203 @@ func TestRecovery(t *testing.T) {
 	}
 	if err := run(ctx, []string{"-db", filepath.Join(dir, "missing.db"), "-key", keyPath, "users"}, strings.NewReader(""), &bytes.Buffer{}); err == nil {
 		t.Fatal("a missing database was created instead of refused")
+	}
+}
+
+// TestPasskeys lists and deletes passkeys registered through the
+// application's Manager. adminctl's own Manager has no passkey settings
+// (it does not know the relying party): listing and deleting work without.
+func TestPasskeys(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	dbPath, keyPath := filepath.Join(dir, "users.db"), filepath.Join(dir, "usher.key")
+	key := []byte("0123456789abcdef0123456789abcdef")
+	if err := os.WriteFile(keyPath, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	configure = func(c *auth.Config) { c.BcryptCost, c.InsecureLowBcryptCostForTests = 4, true }
+	const rpID, origin = "localhost", "http://localhost:8080"
+	app, err := auth.New(auth.Config{Store: db, SecretKey: key, BcryptCost: 4, InsecureLowBcryptCostForTests: true,
+		Passkeys: auth.PasskeyConfig{RPID: rpID, Origins: []string{origin}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := app.SignUp(ctx, auth.SignUp{Email: "admin@example.com", Password: "admin's long password"}, auth.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := app.Authenticate(ctx, s.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobUser, err := app.CreateUser(ctx, admin, auth.NewUser{Email: "bob@example.com", Password: "bob's long password", GroupID: group.UsersID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := app.Login(ctx, "bob@example.com", "bob's long password", auth.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := res.Session.Token
+	// register adds d to bob's account, as the application's pages would.
+	register := func(d *passkeytest.Device, name string) *passkey.Credential {
+		t.Helper()
+		p, err := app.Authenticate(ctx, bob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := app.BeginPasskeyRegistration(ctx, p, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := d.Register(c.Options)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cred, s, err := app.FinishPasskeyRegistration(ctx, p, c.ID, resp, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bob = s.Token
+		return cred
+	}
+	passwordless := func(d *passkeytest.Device) error {
+		t.Helper()
+		c, err := app.BeginPasskeyLogin(ctx, auth.Client{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := d.Assert(c.Options)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = app.FinishPasskeyLogin(ctx, c.ID, resp, auth.Client{})
+		return err
+	}
+	newDevice := func() *passkeytest.Device {
+		d, err := passkeytest.New(rpID, origin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	laptop, phone := newDevice(), newDevice()
+	phone.Auth.Options.BackupEligible, phone.Auth.Options.BackupState = true, true
+	lc := register(laptop, "Bob's laptop")
+	pc := register(phone, "Bob's phone")
+	if err := passwordless(phone); err != nil {
+		t.Fatal(err)
+	}
+
+	ctl := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(ctx, append([]string{"-db", dbPath, "-key", keyPath, "-as", "tester"}, args...), strings.NewReader(""), &out)
+		return out.String(), err
+	}
+	out, err := ctl("passkeys", "Bob@Example.com")
+	if err != nil {
+		t.Fatalf("passkeys: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "ID") || !strings.Contains(lines[0], "LAST USED") {
+		t.Fatalf("passkeys: want a header and two rows:\n%s", out)
+	}
+	// Each row: the ID, the name, the creation time, the last use (or
+	// "never") and the kind.
+	stamp := regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`)
+	for _, want := range []struct {
+		line, id, name, kind string
+		times                int
+	}{
+		{lines[1], lc.ID, "Bob's laptop", "device-bound", 1},
+		{lines[2], pc.ID, "Bob's phone", "synced", 2},
+	} {
+		f := want.line
+		if !strings.HasPrefix(f, want.id+" ") || !strings.Contains(f, want.name) || !strings.HasSuffix(f, " "+want.kind) ||
+			len(stamp.FindAllString(f, -1)) != want.times || strings.Contains(f, "never") != (want.times == 1) {
+			t.Errorf("passkeys row %q: want %s, %q, %d times, %s", f, want.id, want.name, want.times, want.kind)
+		}
+	}
+	if out, err := ctl("users"); err != nil || !strings.Contains(out, "2 passkeys") {
+		t.Errorf("users: %v\n%s", err, out)
+	}
+	if out, err := ctl("passkeys", "admin@example.com"); err != nil || strings.TrimSpace(out) != "no passkeys" {
+		t.Errorf("passkeys of the admin: %v\n%s", err, out)
+	}
+
+	// Delete the laptop's: it no longer logs in, the phone's still does,
+	// and the audit trail names the operator, the user and the passkey.
+	out, err = ctl("delete-passkey", "bob@example.com", lc.ID)
+	if err != nil || !strings.Contains(out, "Bob's laptop") {
+		t.Fatalf("delete-passkey: %v\n%s", err, out)
+	}
+	if err := passwordless(laptop); !errors.Is(err, auth.ErrInvalidCredentials) {
+		t.Errorf("login with the deleted passkey: %v", err)
+	}
+	if err := passwordless(phone); err != nil {
+		t.Errorf("login with the other passkey: %v", err)
+	}
+	page, err := app.AuditLog(ctx, admin, audit.Query{Action: audit.PasskeyDeleted})
+	if err != nil || len(page.Events) != 1 {
+		t.Fatalf("passkey.deleted events: %+v, %v", page, err)
+	}
+	ev := page.Events[0]
+	if ev.Outcome != audit.Success || ev.Actor.Email != "adminctl:tester" || ev.Target.ID != string(bobUser.ID) ||
+		ev.Details[audit.DetailPasskeyID] != lc.ID || ev.Details[audit.DetailName] != "Bob's laptop" {
+		t.Errorf("passkey.deleted event %+v", ev)
+	}
+	if out, err := ctl("passkeys", "bob@example.com"); err != nil || strings.Contains(out, lc.ID) || !strings.Contains(out, pc.ID) {
+		t.Errorf("passkeys after delete: %v\n%s", err, out)
+	}
+
+	// Refusals: clear errors, nothing deleted.
+	if _, err := ctl("passkeys", "nobody@example.com"); !errors.Is(err, user.ErrNotFound) || !strings.Contains(err.Error(), "nobody@example.com") {
+		t.Errorf("passkeys of an unknown email: %v", err)
+	}
+	if _, err := ctl("delete-passkey", "nobody@example.com", pc.ID); !errors.Is(err, user.ErrNotFound) {
+		t.Errorf("delete-passkey of an unknown email: %v", err)
+	}
+	for _, id := range []string{lc.ID, "no-such-id", ""} { // deleted already, never was, empty
+		_, err := ctl("delete-passkey", "bob@example.com", id)
+		if !errors.Is(err, passkey.ErrNotFound) || !strings.Contains(err.Error(), "bob@example.com") {
+			t.Errorf("delete-passkey %q: %v", id, err)
+		}
+	}
+	// Bob's passkey under the admin's email is not the admin's.
+	if _, err := ctl("delete-passkey", "admin@example.com", pc.ID); !errors.Is(err, passkey.ErrNotFound) {
+		t.Errorf("delete-passkey under another email: %v", err)
+	}
+	for _, args := range [][]string{{"delete-passkey", "bob@example.com"}, {"delete-passkey"}, {"passkeys"}, {"passkeys", "a@example.com", "b@example.com"}} {
+		if _, err := ctl(args...); err == nil || !strings.Contains(err.Error(), "usage") {
+			t.Errorf("%q: %v, want a usage error", args, err)
+		}
+	}
+	if n, err := db.Passkeys().Count(ctx, bobUser.ID); err != nil || n != 1 {
+		t.Errorf("bob has %d passkeys (%v), want 1", n, err)
+	}
+
+	// The command itself exits non-zero with the reason on stderr.
+	for _, tc := range []struct{ args, stderr string }{
+		{"passkeys\nnobody@example.com", "not found"},
+		{"delete-passkey\nbob@example.com\nno-such-id", `no passkey with the ID "no-such-id"`},
+		{"passkeys\nbob@example.com", ""},
+	} {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), mainArgs+"=-db\n"+dbPath+"\n-key\n"+keyPath+"\n"+tc.args)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		switch {
+		case tc.stderr == "" && err != nil:
+			t.Errorf("adminctl %q: %v\n%s", tc.args, err, stderr.String())
+		case tc.stderr != "" && (!errors.As(err, &ee) || ee.ExitCode() == 0 || !strings.Contains(stderr.String(), tc.stderr)):
+			t.Errorf("adminctl %q: %v, stderr %q; want a non-zero exit saying %q", tc.args, err, stderr.String(), tc.stderr)
+		}
 	}
 }
