@@ -361,7 +361,9 @@ func defaultPasskeyName(aaguid []byte, n int) string {
 	return fmt.Sprintf("Passkey %d", n)
 }
 
-// Passkeys lists the actor's own passkeys, oldest first.
+// Passkeys lists the actor's own passkeys, oldest first. Listing,
+// renaming and deleting passkeys work with Config.Passkeys empty too, so
+// that people can still tidy up what they registered.
 func (m *Manager) Passkeys(ctx context.Context, actor *Principal) ([]passkey.Credential, error) {
 	if !m.mine(actor) || actor.user.ID == "" {
 		return nil, m.refuse(ctx, actor, "", audit.AuthorizationDeny, selfTarget(actor))
@@ -449,10 +451,12 @@ func (m *Manager) UserPasskeys(ctx context.Context, actor *Principal, id user.ID
 }
 
 // DeleteUserPasskey removes one passkey of another user, for an admin
-// whose user lost that authenticator; [Manager.ResetTwoFactor] removes
-// every second factor at once. It needs users:write and every permission
-// of the user's group; one's own passkeys go through
-// [Manager.DeletePasskey], which asks for the password.
+// whose user lost that authenticator, and ends the user's sessions and
+// pending logins, since any of them may have been opened with it (the
+// audit event counts them); [Manager.ResetTwoFactor] removes every second
+// factor at once. It needs users:write and every permission of the user's
+// group; one's own passkeys go through [Manager.DeletePasskey], which asks
+// for the password.
 func (m *Manager) DeleteUserPasskey(ctx context.Context, actor *Principal, uid user.ID, id string) error {
 	return m.change(ctx, actor, group.UsersWrite, audit.PasskeyDeleted, userTarget(uid), func(tx Store, a *Principal, e *audit.Event) error {
 		if uid == a.user.ID {
@@ -461,6 +465,11 @@ func (m *Manager) DeleteUserPasskey(ctx context.Context, actor *Principal, uid u
 		if err := m.mayManageUser(ctx, tx, a, uid); err != nil {
 			return err
 		}
-		return deletePasskey(ctx, tx, uid, id, e)
+		if err := deletePasskey(ctx, tx, uid, id, e); err != nil {
+			return err
+		}
+		n, err := endLogins(ctx, tx, uid, "")
+		e.Details[audit.DetailSessionsRevoked] = n
+		return err
 	})
 }

@@ -403,6 +403,14 @@ func TestPasskeyAdmin(t *testing.T) {
 	if err := e.m.DeleteUserPasskey(e.ctx, admin, bu.ID, c1.ID); err != nil {
 		t.Fatal(err)
 	}
+	// Any session may have been opened with the lost passkey: all end.
+	if _, err := e.m.Authenticate(e.ctx, tokenOf(bob)); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Errorf("bob's session after an admin deleted his passkey: %v", err)
+	}
+	if ev := e.lastEvent(audit.PasskeyDeleted); ev.Actor.Email != adminEmail || ev.Target.ID != string(bu.ID) ||
+		ev.Details[audit.DetailPasskeyID] != c1.ID || ev.Details[audit.DetailSessionsRevoked] != float64(1) && ev.Details[audit.DetailSessionsRevoked] != 1 {
+		t.Errorf("admin delete event %+v", ev)
+	}
 	_, err = e.passkeyLogin(k1)
 	wantErr(t, err, auth.ErrInvalidCredentials) // a deleted passkey
 	if ev := e.lastEvent(audit.LoginFailed); ev.Reason != "unknown passkey" {

@@ -2,11 +2,12 @@
 // [Credential] record, the [Store] contract every usher store implements,
 // and the rules for a passkey's name ([NormalizeName]).
 //
-// The registration and login ceremonies (over github.com/go-webauthn/webauthn)
-// will live here too; package auth runs them, with the permission checks,
-// the audit events and the throttle around them. Until then the package is
-// the data layer only and imports nothing but the standard library and
-// package user.
+// Package auth runs the registration and login ceremonies (over
+// github.com/go-webauthn/webauthn), with the permission checks, the audit
+// events and the throttle around them; this package holds what they keep:
+// the passkeys, the pending ceremonies ([Ceremony], [CeremonyStore]) and
+// the names of well-known authenticator models ([ModelName]). It imports
+// nothing but the standard library and package user.
 //
 // # What is stored
 //

@@ -16,7 +16,7 @@
 //	passkeys EMAIL          list the user's passkeys: ID, name, created, last used,
 //	                        synced or device-bound
 //	delete-passkey EMAIL ID remove one passkey (an ID from passkeys), for a lost
-//	                        authenticator; the user's sessions go on
+//	                        authenticator; ends their sessions
 //	disable EMAIL           disable the account; ends its sessions
 //	enable EMAIL            enable it again
 //	unlock EMAIL            end a login back-off after failed attempts
