@@ -366,7 +366,7 @@ func (c *ctl) deletePasskey(ctx context.Context, id user.ID, email, pkID string)
 	if errors.Is(err, passkey.ErrNotFound) {
 		return fmt.Errorf("%w: %s has no passkey with the ID %q (list them with: passkeys %s)", err, email, pkID, email)
 	}
-	return c.done(err, fmt.Sprintf("passkey %q (%s) deleted", name, pkID))
+	return c.done(err, fmt.Sprintf("passkey %q (%s) deleted; the user's sessions ended", name, pkID))
 }
 
 func (c *ctl) audit(ctx context.Context, n int) error {
