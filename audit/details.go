@@ -115,6 +115,10 @@ const (
 	DetailResealed = "resealed"
 	DetailKeyID    = "key_id"
 
+	// DetailPasswordless is true on a [LoginSucceeded] or [LoginFailed]
+	// of a passwordless passkey login; a passkey answering a login's
+	// second step has [DetailMethod] "passkey" without it.
+	DetailPasswordless = "passwordless"
 	// DetailPasskeyID is usher's ID of a passkey (string) and DetailAAGUID
 	// its authenticator model (string, UUID form), on the Passkey*
 	// actions and on a login with a passkey ([DetailMethod] "passkey").

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/protocol/webauthncose"
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/group"
@@ -23,8 +25,46 @@ const MethodPasskey = "passkey"
 // MaxPasskeyResponseBytes bounds the browser's answer to a ceremony
 // (the JSON of a PublicKeyCredential). Real answers are a few kilobytes,
 // attestation certificate chains included; anything longer is refused
-// before it is parsed.
+// before it is parsed. What the answer may hold is bounded further: see
+// [passkeyAlgorithms].
 const MaxPasskeyResponseBytes = 64 << 10
+
+// passkeyAlgorithms are the signature algorithms a passkey may use: ES256
+// (what nearly every authenticator makes), EdDSA, and RS256 (Windows
+// Hello) with a 2048- to 4096-bit modulus and the exponent 65537
+// (checkPasskeyKey). Verifying any of them takes well under a millisecond;
+// go-webauthn's defaults would also accept RSA keys of any size, whose
+// verification an attacker could make cost seconds on every login attempt
+// that names the credential.
+var passkeyAlgorithms = []protocol.CredentialParameter{
+	{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.AlgES256},
+	{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.AlgEdDSA},
+	{Type: protocol.PublicKeyCredentialType, Algorithm: webauthncose.AlgRS256},
+}
+
+// RSA moduli a passkey may have, in bits.
+const minRSABits, maxRSABits = 2048, 4096
+
+// checkPasskeyKey refuses a public key usher will not verify signatures
+// with: an RSA key outside [minRSABits, maxRSABits] or with an exponent
+// other than 65537 (OWASP ASVS 5.0 V11.3: approved algorithms and key
+// sizes).
+func checkPasskeyKey(cose []byte) error {
+	k, err := webauthncose.ParsePublicKey(cose)
+	if err != nil {
+		return fmt.Errorf("%w: public key: %v", ErrPasskeyRejected, err)
+	}
+	rsa, ok := k.(webauthncose.RSAPublicKeyData)
+	if !ok {
+		return nil
+	}
+	n := new(big.Int).SetBytes(rsa.Modulus).BitLen()
+	e := new(big.Int).SetBytes(rsa.Exponent)
+	if n < minRSABits || n > maxRSABits || !e.IsInt64() || e.Int64() != 65537 {
+		return fmt.Errorf("%w: RSA key of %d bits with exponent %v (want %d to %d bits, exponent 65537)", ErrPasskeyRejected, n, e, minRSABits, maxRSABits)
+	}
+	return nil
+}
 
 // PasskeyCeremony is a begun WebAuthn ceremony. Hand Options to the
 // browser and ID back to the finishing call with the browser's answer. The
@@ -203,8 +243,11 @@ func parseAssertion(response []byte) (p *protocol.ParsedCredentialAssertionData,
 // passkey must be discoverable (a resident key, so it can log in without
 // an email); user verification is preferred, and required later for a
 // passwordless login. Authenticators already registered by the actor are
-// excluded. The first registration gives the user a WebAuthn user handle:
-// 64 random bytes, never the email or the user ID.
+// excluded. A user has at most [passkey.MaxPerUser] passkeys
+// ([passkey.ErrTooMany]). The first ceremony gives the user a WebAuthn
+// user handle: 64 random bytes, never the email or the user ID. Each call
+// spends the client IP's budget ([ThrottledError]), as every ceremony
+// does.
 func (m *Manager) BeginPasskeyRegistration(ctx context.Context, actor *Principal, password string) (*PasskeyCeremony, error) {
 	if err := m.passkeysOn(); err != nil {
 		return nil, err
@@ -212,6 +255,9 @@ func (m *Manager) BeginPasskeyRegistration(ctx context.Context, actor *Principal
 	perm, target := group.ProfileManagePasskeys, selfTarget(actor)
 	if !actor.Can(perm) {
 		return nil, m.refuse(ctx, actor, perm, audit.PasskeyRegistered, target)
+	}
+	if err := m.hitIP(ctx, actor.Client(), actor.user.Email); err != nil {
+		return nil, err
 	}
 	key, err := m.reauthenticate(ctx, actor, password)
 	if err != nil {
@@ -232,11 +278,15 @@ func (m *Manager) BeginPasskeyRegistration(ctx context.Context, actor *Principal
 		if _, err := tx.Passkeys().SetUserHandle(ctx, a.user.ID, handle); err != nil {
 			return err
 		}
-		w, _, err := loadWebAuthnUser(ctx, tx, &a.user)
+		w, existing, err := loadWebAuthnUser(ctx, tx, &a.user)
 		if err != nil {
 			return err
 		}
+		if len(existing) >= passkey.MaxPerUser {
+			return passkey.ErrTooMany
+		}
 		creation, sd, err := m.wa.BeginRegistration(w,
+			webauthn.WithCredentialParameters(passkeyAlgorithms),
 			webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{
 				RequireResidentKey: protocol.ResidentKeyRequired(),
 				ResidentKey:        protocol.ResidentKeyRequirementRequired,
@@ -269,8 +319,9 @@ func (m *Manager) BeginPasskeyRegistration(ctx context.Context, actor *Principal
 // The ceremony is used up whatever the outcome. Errors: [ErrInvalidCeremony]
 // (unknown, used, expired, or another user's), [ErrPasskeyRejected] (a
 // malformed answer, another origin or RP ID, a wrong challenge or
-// signature, no user presence), [passkey.ErrCredentialTaken] (this
-// authenticator is registered already, by anyone).
+// signature, no user presence, a key of an algorithm or size usher does
+// not verify), [passkey.ErrCredentialTaken] (this authenticator is
+// registered already, by anyone), [passkey.ErrTooMany].
 func (m *Manager) FinishPasskeyRegistration(ctx context.Context, actor *Principal, ceremony string, response []byte, name string) (*passkey.Credential, *Session, error) {
 	if err := m.passkeysOn(); err != nil {
 		return nil, nil, err
@@ -284,6 +335,9 @@ func (m *Manager) FinishPasskeyRegistration(ctx context.Context, actor *Principa
 	perm, target := group.ProfileManagePasskeys, selfTarget(actor)
 	if !actor.Can(perm) {
 		return nil, nil, m.refuse(ctx, actor, perm, audit.PasskeyRegistered, target)
+	}
+	if err := m.hitIP(ctx, actor.Client(), actor.user.Email); err != nil {
+		return nil, nil, err
 	}
 	cer, sd, err := m.takeCeremony(ctx, ceremony, passkey.KindRegister)
 	if err != nil {
@@ -327,9 +381,15 @@ func (m *Manager) createPasskey(ctx context.Context, tx Store, a *Principal, sd 
 	if w.handle == nil || !bytes.Equal(w.handle, sd.UserID) {
 		return nil, ErrInvalidCeremony
 	}
+	if len(existing) >= passkey.MaxPerUser {
+		return nil, passkey.ErrTooMany
+	}
 	wc, err := m.wa.CreateCredential(w, *sd, parsed)
 	if err != nil {
 		return nil, rejected(err)
+	}
+	if err := checkPasskeyKey(wc.PublicKey); err != nil {
+		return nil, err
 	}
 	id, err := m.newID()
 	if err != nil {
@@ -397,9 +457,11 @@ func (m *Manager) RenamePasskey(ctx context.Context, actor *Principal, id, name 
 // DeletePasskey removes one of the actor's passkeys and returns the
 // session that replaces the actor's. Removing a factor needs the same proof
 // as adding one: profile:manage_passkeys and the current password, or an
-// empty one with a fresh session ([ErrReauthRequired] otherwise); a typed
-// password changes the session token (OWASP ASVS 5.0 V7.2.4). Another
-// user's passkey is [passkey.ErrNotFound].
+// empty one with a fresh session ([ErrReauthRequired] otherwise). The
+// actor's other sessions and pending logins end (a lost authenticator may
+// have opened them; the audit event counts them) and the actor's own
+// token changes (OWASP ASVS 5.0 V7.2.4). Another user's passkey is
+// [passkey.ErrNotFound].
 func (m *Manager) DeletePasskey(ctx context.Context, actor *Principal, id, password string) (*Session, error) {
 	perm, target := group.ProfileManagePasskeys, selfTarget(actor)
 	if !actor.Can(perm) {
@@ -414,6 +476,11 @@ func (m *Manager) DeletePasskey(ctx context.Context, actor *Principal, id, passw
 		if err := deletePasskey(ctx, tx, a.user.ID, id, e); err != nil {
 			return err
 		}
+		n, err := endLogins(ctx, tx, a.user.ID, a.session.ID)
+		if err != nil {
+			return err
+		}
+		e.Details[audit.DetailOtherSessionsRevoked] = n
 		if key != "" {
 			if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
 				return err

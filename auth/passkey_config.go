@@ -12,10 +12,14 @@ import (
 )
 
 // PasskeyConfig sets up passkeys (WebAuthn). The zero value leaves them
-// off: every passkey method then fails with [ErrPasskeysDisabled], and
-// passkeys already stored count for nothing (not as a second factor
-// either), so turning the feature off never locks anyone out, and never
-// leaves a passkey that cannot be checked standing in for a second factor.
+// off: the ceremonies then fail with [ErrPasskeysDisabled] (listing,
+// renaming and deleting stored passkeys still work), and passkeys already
+// stored count for nothing, not as a second factor either, so a passkey
+// that can no longer be checked never stands in for one. Turning them off
+// therefore puts the members of a group that requires two-factor, and
+// whose only second factor was a passkey, back to enrolling: give such a
+// group profile:manage_2fa first, or they can do nothing until an admin
+// does.
 type PasskeyConfig struct {
 	// RPID is the relying party ID: the registrable domain, or a host
 	// under it, that passkeys are bound to ("example.com"). A browser

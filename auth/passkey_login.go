@@ -52,8 +52,8 @@ func (m *Manager) BeginPasskeyLogin(ctx context.Context, c Client) (*PasskeyCere
 // passkey with user verification satisfies a group's two-factor
 // requirement.
 //
-// Every failure is [ErrInvalidCredentials], the reason kept in the audit
-// trail: a malformed answer, an unknown or deleted passkey, another origin
+// Every wrong answer is [ErrInvalidCredentials], the reason kept in the
+// audit trail (a store failure is returned as it is): a malformed answer, an unknown or deleted passkey, another origin
 // or RP ID, a bad signature, no user verification, or a signature counter
 // that went backwards (a possible cloned authenticator, also recorded as
 // [audit.PasskeyCloneWarning]). A ceremony that is unknown, used or expired
@@ -141,9 +141,7 @@ func (m *Manager) completePasskeyLogin(ctx context.Context, u *user.User, pk *pa
 		if cur.Disabled {
 			return ErrAccountDisabled
 		}
-		won, err := m.usePasskey(ctx, tx, rec, cur, pk, wc, c)
-		if err != nil || !won {
-			reason = "signature counter did not grow (possible cloned authenticator)"
+		if reason, err = m.usePasskey(ctx, tx, rec, cur, pk, wc, c); err != nil || reason != "" {
 			return err
 		}
 		if err := tx.Users().SetLastLogin(ctx, cur.ID, m.clock()); err != nil {
@@ -153,7 +151,8 @@ func (m *Manager) completePasskeyLogin(ctx context.Context, u *user.User, pk *pa
 			return err
 		}
 		e := selfEvent(audit.LoginSucceeded, audit.Success, cur, c)
-		e.Details = map[string]any{audit.DetailMethod: MethodPasskey, audit.DetailPasskeyID: pk.ID, audit.DetailSessionID: res.Session.ID}
+		e.Details = map[string]any{audit.DetailMethod: MethodPasskey, audit.DetailPasswordless: true,
+			audit.DetailPasskeyID: pk.ID, audit.DetailSessionID: res.Session.ID}
 		return rec(e)
 	})
 	switch {
@@ -168,20 +167,22 @@ func (m *Manager) completePasskeyLogin(ctx context.Context, u *user.User, pk *pa
 }
 
 // usePasskey saves a verified use of pk inside tx: the new counter only if
-// it grew, or both are 0 (synced passkeys always report 0). It reports
-// false, having recorded a clone warning, when the counter did not grow.
+// it grew, or both are 0 (synced passkeys always report 0). It returns
+// why the use is refused, "" when it is not: a counter that did not grow
+// (a clone warning is recorded), or the passkey deleted meanwhile.
 func (m *Manager) usePasskey(ctx context.Context, tx Store, rec func(*audit.Event) error,
-	u *user.User, pk *passkey.Credential, wc *webauthn.Credential, c Client) (bool, error) {
+	u *user.User, pk *passkey.Credential, wc *webauthn.Credential, c Client) (string, error) {
 	count := wc.Authenticator.SignCount
-	won := false
 	if !wc.Authenticator.CloneWarning {
-		var err error
-		if won, err = tx.Passkeys().UpdateUse(ctx, pk.ID, count, wc.Flags.BackupState, m.clock()); err != nil {
-			return false, err
+		won, err := tx.Passkeys().UpdateUse(ctx, pk.ID, count, wc.Flags.BackupState, m.clock())
+		switch {
+		case errors.Is(err, passkey.ErrNotFound):
+			return "passkey deleted during login", nil
+		case err != nil:
+			return "", err
+		case won:
+			return "", nil
 		}
-	}
-	if won {
-		return true, nil
 	}
 	e := selfEvent(audit.PasskeyCloneWarning, audit.Failure, u, c)
 	e.Reason = "signature counter did not grow"
@@ -192,7 +193,7 @@ func (m *Manager) usePasskey(ctx context.Context, tx Store, rec func(*audit.Even
 	} else {
 		e.Details[audit.DetailSignCount] = count
 	}
-	return false, rec(e)
+	return "signature counter did not grow (possible cloned authenticator)", rec(e)
 }
 
 // passkeyLoginFailed records a failed passkey login and returns
@@ -201,13 +202,15 @@ func (m *Manager) usePasskey(ctx context.Context, tx Store, rec func(*audit.Even
 func (m *Manager) passkeyLoginFailed(ctx context.Context, u *user.User, c Client, reason string, also error) error {
 	e := &audit.Event{
 		Action: audit.LoginFailed, Outcome: audit.Failure, IP: c.IP, UserAgent: c.UserAgent, Reason: reason,
-		Details: map[string]any{audit.DetailMethod: MethodPasskey},
+		Details: map[string]any{audit.DetailMethod: MethodPasskey, audit.DetailPasswordless: true},
 	}
 	if u != nil {
 		e.Actor = audit.Actor{ID: string(u.ID), Email: u.Email}
 		e.Target = audit.Target{Type: audit.TargetUser, ID: string(u.ID)}
 	}
-	m.recordAlone(ctx, e)
+	if err := m.atomic(ctx, func(_ Store, rec func(*audit.Event) error) error { return rec(e) }); err != nil {
+		return fmt.Errorf("auth: recording failed login: %w", err)
+	}
 	switch {
 	case errors.Is(also, ErrAccountDisabled):
 		return ErrAccountDisabled
@@ -264,46 +267,85 @@ func (m *Manager) VerifyPasskey(ctx context.Context, challenge, ceremony string,
 	if err := m.passkeysOn(); err != nil {
 		return nil, err
 	}
-	cer, sd, cerErr := m.takeCeremony(ctx, ceremony, passkey.KindSecondFactor)
-	parsed, parseErr := parseAssertion(response)
+	if m.challengeHash(challenge) == nil {
+		return nil, ErrInvalidChallenge
+	}
+	v, err := m.verifyFactor(ctx, ceremony, response)
+	if err != nil {
+		return nil, err
+	}
 	return m.secondFactor(ctx, challenge, c, MethodPasskey, func(tx Store, ch *ChallengeRecord, u *user.User, e *audit.Event, rec func(*audit.Event) error) (string, error) {
 		switch {
-		case cerErr != nil:
-			return "unknown, used or expired passkey ceremony", nil
-		case cer.ChallengeID != ch.ID || cer.UserID != u.ID:
+		case v.cer == nil:
+			return v.reason, nil
+		case v.cer.ChallengeID != ch.ID || v.cer.UserID != u.ID:
 			return "passkey ceremony of another login", nil
-		case parseErr != nil:
-			return parseErr.Error(), nil
+		case v.reason != "":
+			return v.reason, nil
 		}
-		return m.checkPasskeyFactor(ctx, tx, rec, u, sd, parsed, e)
+		// The passkey may have gone since it was verified.
+		if cur, err := tx.Passkeys().Get(ctx, v.pk.ID); errors.Is(err, passkey.ErrNotFound) || err == nil && cur.UserID != u.ID {
+			return "passkey deleted during login", nil
+		} else if err != nil {
+			return "", err
+		}
+		reason, err := m.usePasskey(ctx, tx, rec, u, v.pk, v.wc, Client{IP: e.IP, UserAgent: e.UserAgent})
+		if err != nil || reason != "" {
+			return reason, err
+		}
+		e.Details[audit.DetailPasskeyID] = v.pk.ID
+		return "", nil
 	})
 }
 
-// checkPasskeyFactor checks a second-factor answer of u inside tx and
-// returns why it failed, "" when it passed.
-func (m *Manager) checkPasskeyFactor(ctx context.Context, tx Store, rec func(*audit.Event) error, u *user.User,
-	sd *webauthn.SessionData, parsed *protocol.ParsedCredentialAssertionData, e *audit.Event) (string, error) {
-	w, pks, err := loadWebAuthnUser(ctx, tx, u)
-	if err != nil {
-		return "", err
+// factorAnswer is a second-factor answer checked before the challenge's
+// transaction: the signature is verified outside it, so that no
+// verification holds the store's write lock.
+type factorAnswer struct {
+	cer    *passkey.Ceremony // nil when the ceremony was not found
+	pk     *passkey.Credential
+	wc     *webauthn.Credential
+	reason string // why the answer is wrong, "" when it is right
+}
+
+// verifyFactor takes the ceremony and verifies the answer against the
+// passkeys of the user it was begun for. Only store failures are errors;
+// every wrong answer is a reason, which the challenge then counts.
+func (m *Manager) verifyFactor(ctx context.Context, ceremony string, response []byte) (*factorAnswer, error) {
+	cer, sd, err := m.takeCeremony(ctx, ceremony, passkey.KindSecondFactor)
+	if errors.Is(err, ErrInvalidCeremony) {
+		return &factorAnswer{reason: "unknown, used or expired passkey ceremony"}, nil
+	} else if err != nil {
+		return nil, err
 	}
-	var pk *passkey.Credential
+	v := &factorAnswer{cer: cer}
+	parsed, err := parseAssertion(response)
+	if err != nil {
+		v.reason = err.Error()
+		return v, nil
+	}
+	u, err := m.store.Users().Get(ctx, cer.UserID)
+	if errors.Is(err, user.ErrNotFound) {
+		v.reason = "user deleted during login"
+		return v, nil
+	} else if err != nil {
+		return nil, err
+	}
+	w, pks, err := loadWebAuthnUser(ctx, m.store, u)
+	if err != nil {
+		return nil, err
+	}
 	for i := range pks {
 		if bytes.Equal(pks[i].CredentialID, parsed.RawID) {
-			pk = &pks[i]
+			v.pk = &pks[i]
 		}
 	}
-	if pk == nil {
-		return "not a passkey of this user", nil
+	if v.pk == nil {
+		v.reason = "not a passkey of this user"
+		return v, nil
 	}
-	wc, err := m.wa.ValidateLogin(w, *sd, parsed)
-	if err != nil {
-		return rejected(err).Error(), nil
+	if v.wc, err = m.wa.ValidateLogin(w, *sd, parsed); err != nil {
+		v.reason = rejected(err).Error()
 	}
-	won, err := m.usePasskey(ctx, tx, rec, u, pk, wc, Client{IP: e.IP, UserAgent: e.UserAgent})
-	if err != nil || !won {
-		return "signature counter did not grow (possible cloned authenticator)", err
-	}
-	e.Details[audit.DetailPasskeyID] = pk.ID
-	return "", nil
+	return v, nil
 }

@@ -94,7 +94,7 @@ var (
 	// grants neither [ProfileManage2FA] nor (with passkeys on)
 	// [ProfileManagePasskeys], so its members could never enrol
 	// and so never do anything. It is an ErrInvalidPermission too.
-	ErrTwoFactorWithoutEnrollment = fmt.Errorf("%w: a group that requires two-factor must grant %s", ErrInvalidPermission, ProfileManage2FA)
+	ErrTwoFactorWithoutEnrollment = fmt.Errorf("%w: a group that requires two-factor must grant %s (or, with passkeys on, %s)", ErrInvalidPermission, ProfileManage2FA, ProfileManagePasskeys)
 	// ErrBuiltin: the change would delete a built-in group (see
 	// [Group.Builtin]) or take "*" from the admin group.
 	ErrBuiltin = errors.New("group: the admin group cannot be deleted or lose \"*\", nor the default group be deleted")

@@ -38,6 +38,10 @@ type Credential struct {
 	LastUsedAt time.Time // zero until first used
 }
 
+// MaxPerUser is how many passkeys one user may register: enough for every
+// device and a spare key, and a bound on what one account can store.
+const MaxPerUser = 20
+
 // UserHandleLength is the length of a WebAuthn user handle in bytes, the
 // most WebAuthn allows.
 const UserHandleLength = 64
@@ -55,4 +59,6 @@ var (
 	// ErrInvalidName: the passkey name is empty, too long or holds
 	// characters a name may not.
 	ErrInvalidName = errors.New("passkey: invalid name")
+	// ErrTooMany: the user already has [MaxPerUser] passkeys.
+	ErrTooMany = errors.New("passkey: too many passkeys")
 )
