@@ -173,11 +173,16 @@ func (m *Manager) saveCeremony(ctx context.Context, s Store, kind string, uid us
 // again). Unknown, used, expired and other-kind ceremonies are all
 // ErrInvalidCeremony.
 func (m *Manager) takeCeremony(ctx context.Context, id, kind string) (*passkey.Ceremony, *webauthn.SessionData, error) {
-	hash := m.challengeHash(id)
+	return m.takeCeremonyIn(ctx, m.store, m.challengeHash(id), kind)
+}
+
+// takeCeremonyIn is takeCeremony in s, by the hash of the key (nil for a
+// malformed key).
+func (m *Manager) takeCeremonyIn(ctx context.Context, s Store, hash []byte, kind string) (*passkey.Ceremony, *webauthn.SessionData, error) {
 	if hash == nil {
 		return nil, nil, ErrInvalidCeremony
 	}
-	c, err := m.store.Ceremonies().Take(ctx, hash)
+	c, err := s.Ceremonies().Take(ctx, hash)
 	if errors.Is(err, passkey.ErrCeremonyNotFound) {
 		return nil, nil, ErrInvalidCeremony
 	} else if err != nil {

@@ -53,13 +53,18 @@ func (m *Manager) BeginPasskeyLogin(ctx context.Context, c Client) (*PasskeyCere
 // requirement.
 //
 // Every wrong answer is [ErrInvalidCredentials], the reason kept in the
-// audit trail (a store failure is returned as it is): a malformed answer, an unknown or deleted passkey, another origin
-// or RP ID, a bad signature, no user verification, or a signature counter
-// that went backwards (a possible cloned authenticator, also recorded as
-// [audit.PasskeyCloneWarning]). A ceremony that is unknown, used or expired
-// matches [ErrInvalidCeremony] too. A disabled account is
-// [ErrAccountDisabled], told only after a valid passkey, as for a password.
-// Each call spends the client IP's budget ([ThrottledError]).
+// audit trail (a store failure is returned as it is): a malformed answer,
+// an unknown or deleted passkey, another origin or RP ID, a bad signature,
+// no user verification, or a signature counter that went backwards (a
+// possible cloned authenticator, also recorded as
+// [audit.PasskeyCloneWarning]). A ceremony that is unknown, used or
+// expired matches [ErrInvalidCeremony] too. A disabled account is
+// [ErrAccountDisabled], told only after a valid passkey, as for a
+// password. Each call spends the client IP's budget ([ThrottledError]).
+//
+// Everything after that budget is one transaction: the ceremony is used
+// up, the passkey and its user read, the signature verified, the counter
+// and the session written, and the outcome recorded, success or failure.
 func (m *Manager) FinishPasskeyLogin(ctx context.Context, ceremony string, response []byte, c Client) (*LoginResult, error) {
 	if err := m.passwordlessOn(); err != nil {
 		return nil, err
@@ -68,102 +73,118 @@ func (m *Manager) FinishPasskeyLogin(ctx context.Context, ceremony string, respo
 	if err := m.hitIP(ctx, c, ""); err != nil {
 		return nil, err
 	}
-	_, sd, err := m.takeCeremony(ctx, ceremony, passkey.KindLogin)
-	if errors.Is(err, ErrInvalidCeremony) {
-		return nil, m.passkeyLoginFailed(ctx, nil, c, "unknown, used or expired passkey ceremony", err)
-	} else if err != nil {
-		return nil, err
-	}
-	parsed, err := parseAssertion(response)
-	if err != nil {
-		return nil, m.passkeyLoginFailed(ctx, nil, c, err.Error(), nil)
-	}
-	u, pk, w, err := m.passkeyOwner(ctx, parsed)
-	if err != nil || u == nil {
-		if err != nil {
-			return nil, err
+	a := &passwordless{hash: m.challengeHash(ceremony), c: c}
+	a.parsed, a.parseErr = parseAssertion(response)
+	err := m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
+		a.reset() // the store may run fn again
+		if err := m.passwordlessIn(ctx, tx, rec, a); err != nil || a.reason == "" {
+			return err
 		}
-		return nil, m.passkeyLoginFailed(ctx, nil, c, "unknown passkey", nil)
+		return rec(passkeyFailure(a.u, c, a.reason))
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case a.disabled:
+		return nil, ErrAccountDisabled
+	case a.badCeremony:
+		return nil, fmt.Errorf("%w (%w)", ErrInvalidCredentials, ErrInvalidCeremony)
+	case a.reason != "":
+		return nil, ErrInvalidCredentials
 	}
-	_, wc, err := m.wa.ValidatePasskeyLogin(func(_, _ []byte) (webauthn.User, error) { return w, nil }, *sd, parsed)
-	if err != nil {
-		return nil, m.passkeyLoginFailed(ctx, u, c, rejected(err).Error(), nil)
-	}
-	return m.completePasskeyLogin(ctx, u, pk, wc, c)
+	return &LoginResult{Session: a.s}, nil
 }
 
-// passkeyOwner finds the passkey a discoverable answer names and its
+// passwordless is one passwordless login answer and what became of it.
+type passwordless struct {
+	hash     []byte // of the ceremony key; nil when malformed
+	c        Client
+	parsed   *protocol.ParsedCredentialAssertionData
+	parseErr error
+
+	u           *user.User // the passkey's owner, once known
+	s           *Session   // the new session, on success
+	reason      string     // why the login failed, "" on success
+	badCeremony bool       // ... because of the ceremony
+	disabled    bool       // ... because the account is disabled
+}
+
+func (a *passwordless) reset() {
+	a.u, a.s, a.reason, a.badCeremony, a.disabled = nil, nil, "", false, false
+}
+
+// passwordlessIn runs a passwordless login inside tx: on success it opens
+// the session and records it; on failure it sets a.reason, and the caller
+// records that in the same transaction.
+func (m *Manager) passwordlessIn(ctx context.Context, tx Store, rec func(*audit.Event) error, a *passwordless) error {
+	_, sd, err := m.takeCeremonyIn(ctx, tx, a.hash, passkey.KindLogin)
+	if errors.Is(err, ErrInvalidCeremony) {
+		a.reason, a.badCeremony = "unknown, used or expired passkey ceremony", true
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if a.parseErr != nil {
+		a.reason = a.parseErr.Error()
+		return nil
+	}
+	u, pk, w, err := m.passkeyOwner(ctx, tx, a.parsed)
+	if err != nil || u == nil {
+		a.reason = "unknown passkey"
+		return err
+	}
+	a.u = u
+	_, wc, err := m.wa.ValidatePasskeyLogin(func(_, _ []byte) (webauthn.User, error) { return w, nil }, *sd, a.parsed)
+	if err != nil {
+		a.reason = rejected(err).Error()
+		return nil
+	}
+	if u.Disabled {
+		a.reason, a.disabled = "account disabled", true
+		return nil
+	}
+	if a.reason, err = m.usePasskey(ctx, tx, rec, u, pk, wc, a.c); err != nil || a.reason != "" {
+		return err
+	}
+	if err := tx.Users().SetLastLogin(ctx, u.ID, m.clock()); err != nil {
+		return err
+	}
+	if a.s, err = m.issueSession(ctx, tx, u, a.c); err != nil {
+		return err
+	}
+	e := selfEvent(audit.LoginSucceeded, audit.Success, u, a.c)
+	e.Details = map[string]any{audit.DetailMethod: MethodPasskey, audit.DetailPasswordless: true,
+		audit.DetailPasskeyID: pk.ID, audit.DetailSessionID: a.s.ID}
+	return rec(e)
+}
+
+// passkeyOwner finds in s the passkey a discoverable answer names and its
 // user: the credential ID and the user handle must agree. A nil user with
 // no error means nobody.
-func (m *Manager) passkeyOwner(ctx context.Context, parsed *protocol.ParsedCredentialAssertionData) (*user.User, *passkey.Credential, *webAuthnUser, error) {
-	s := m.store.Passkeys()
-	pk, err := s.GetByCredentialID(ctx, parsed.RawID)
+func (m *Manager) passkeyOwner(ctx context.Context, s Store, parsed *protocol.ParsedCredentialAssertionData) (*user.User, *passkey.Credential, *webAuthnUser, error) {
+	pk, err := s.Passkeys().GetByCredentialID(ctx, parsed.RawID)
 	if errors.Is(err, passkey.ErrNotFound) {
 		return nil, nil, nil, nil
 	} else if err != nil {
 		return nil, nil, nil, fmt.Errorf("auth: looking up passkey: %w", err)
 	}
-	owner, err := s.UserByHandle(ctx, parsed.Response.UserHandle)
+	owner, err := s.Passkeys().UserByHandle(ctx, parsed.Response.UserHandle)
 	if errors.Is(err, passkey.ErrNotFound) || err == nil && owner != pk.UserID {
 		return nil, nil, nil, nil
 	} else if err != nil {
 		return nil, nil, nil, fmt.Errorf("auth: looking up passkey: %w", err)
 	}
-	u, err := m.store.Users().Get(ctx, owner)
+	u, err := s.Users().Get(ctx, owner)
 	if errors.Is(err, user.ErrNotFound) {
 		return nil, nil, nil, nil
 	} else if err != nil {
 		return nil, nil, nil, fmt.Errorf("auth: looking up passkey: %w", err)
 	}
-	w, _, err := loadWebAuthnUser(ctx, m.store, u)
+	w, _, err := loadWebAuthnUser(ctx, s, u)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	return u, pk, w, nil
-}
-
-// completePasskeyLogin records a verified passkey login in one
-// transaction: the counter saved only if it grew (or stays 0), the user
-// read again (a disable that committed meanwhile wins), the session
-// opened.
-func (m *Manager) completePasskeyLogin(ctx context.Context, u *user.User, pk *passkey.Credential, wc *webauthn.Credential, c Client) (*LoginResult, error) {
-	res := &LoginResult{}
-	var reason string
-	err := m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
-		res.Session, reason = nil, ""
-		cur, err := tx.Users().Get(ctx, u.ID)
-		if errors.Is(err, user.ErrNotFound) {
-			reason = "user deleted during login"
-			return nil
-		} else if err != nil {
-			return err
-		}
-		if cur.Disabled {
-			return ErrAccountDisabled
-		}
-		if reason, err = m.usePasskey(ctx, tx, rec, cur, pk, wc, c); err != nil || reason != "" {
-			return err
-		}
-		if err := tx.Users().SetLastLogin(ctx, cur.ID, m.clock()); err != nil {
-			return err
-		}
-		if res.Session, err = m.issueSession(ctx, tx, cur, c); err != nil {
-			return err
-		}
-		e := selfEvent(audit.LoginSucceeded, audit.Success, cur, c)
-		e.Details = map[string]any{audit.DetailMethod: MethodPasskey, audit.DetailPasswordless: true,
-			audit.DetailPasskeyID: pk.ID, audit.DetailSessionID: res.Session.ID}
-		return rec(e)
-	})
-	switch {
-	case errors.Is(err, ErrAccountDisabled):
-		return nil, m.passkeyLoginFailed(ctx, u, c, "account disabled", ErrAccountDisabled)
-	case err != nil:
-		return nil, err
-	case reason != "":
-		return nil, m.passkeyLoginFailed(ctx, u, c, reason, nil)
-	}
-	return res, nil
 }
 
 // usePasskey saves a verified use of pk inside tx: the new counter only if
@@ -196,10 +217,9 @@ func (m *Manager) usePasskey(ctx context.Context, tx Store, rec func(*audit.Even
 	return "signature counter did not grow (possible cloned authenticator)", rec(e)
 }
 
-// passkeyLoginFailed records a failed passkey login and returns
-// ErrInvalidCredentials, wrapping also, when set, the error that says more
-// (ErrInvalidCeremony), or ErrAccountDisabled alone.
-func (m *Manager) passkeyLoginFailed(ctx context.Context, u *user.User, c Client, reason string, also error) error {
+// passkeyFailure is the event of a failed passwordless login; u is nil
+// when the passkey's owner is not known.
+func passkeyFailure(u *user.User, c Client, reason string) *audit.Event {
 	e := &audit.Event{
 		Action: audit.LoginFailed, Outcome: audit.Failure, IP: c.IP, UserAgent: c.UserAgent, Reason: reason,
 		Details: map[string]any{audit.DetailMethod: MethodPasskey, audit.DetailPasswordless: true},
@@ -208,16 +228,7 @@ func (m *Manager) passkeyLoginFailed(ctx context.Context, u *user.User, c Client
 		e.Actor = audit.Actor{ID: string(u.ID), Email: u.Email}
 		e.Target = audit.Target{Type: audit.TargetUser, ID: string(u.ID)}
 	}
-	if err := m.atomic(ctx, func(_ Store, rec func(*audit.Event) error) error { return rec(e) }); err != nil {
-		return fmt.Errorf("auth: recording failed login: %w", err)
-	}
-	switch {
-	case errors.Is(also, ErrAccountDisabled):
-		return ErrAccountDisabled
-	case also != nil:
-		return fmt.Errorf("%w (%w)", ErrInvalidCredentials, also)
-	}
-	return ErrInvalidCredentials
+	return e
 }
 
 // BeginPasskeySecondFactor starts answering a login challenge with a
