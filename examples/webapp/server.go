@@ -38,7 +38,10 @@ type server struct {
 	now       func() time.Time
 	pageSize  int  // rows per page of the users list and the audit log
 	bootstrap bool // the first sign-up needs Config.BootstrapToken
-	backups   backupLog
+	// passkeys is on when Config.Passkeys sets a relying party, and
+	// passwordless unless it also disables passkey-only login.
+	passkeys, passwordless bool
+	backups                backupLog
 }
 
 // newServer builds the Manager over db with the webapp's settings; configure
@@ -58,6 +61,8 @@ func newServer(db auth.Store, logger *slog.Logger, configure func(*auth.Config))
 	}
 	s.now = cfg.Now
 	s.bootstrap = cfg.BootstrapToken != ""
+	s.passkeys = cfg.Passkeys.RPID != ""
+	s.passwordless = s.passkeys && !cfg.Passkeys.DisablePasswordless
 	if s.now == nil {
 		s.now = time.Now
 	}
