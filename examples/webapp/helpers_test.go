@@ -65,6 +65,9 @@ func newApp(t *testing.T, options ...func(*server)) *app {
 		cfg.BcryptCost = 4
 		cfg.InsecureLowBcryptCostForTests = true
 		cfg.Now = clock.Now
+		// As the app runs by default: passkeys on, at an origin the
+		// software authenticator (internal/passkeytest) answers for.
+		cfg.Passkeys = auth.PasskeyConfig{RPID: "localhost", Origins: []string{testOrigin}}
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -76,6 +79,10 @@ func newApp(t *testing.T, options ...func(*server)) *app {
 	t.Cleanup(srv.Close)
 	return &app{t: t, s: s, srv: srv, clock: clock}
 }
+
+// testOrigin is where the software authenticator says the pages are: the
+// client data it signs names it, and the Manager accepts only its origins.
+const testOrigin = "https://localhost:8443"
 
 // browser is one person's client with its own cookie jar.
 type browser struct {
