@@ -45,6 +45,7 @@ func (c *fakeClock) Add(d time.Duration) {
 type app struct {
 	t     *testing.T
 	s     *server
+	db    auth.Store
 	srv   *httptest.Server
 	clock *fakeClock
 	// closers end an app started by startApp, in order.
@@ -52,6 +53,13 @@ type app struct {
 }
 
 func newApp(t *testing.T, options ...func(*server)) *app {
+	t.Helper()
+	return newAppWith(t, nil, options...)
+}
+
+// newAppWith is newApp with configure applied to the Manager's Config
+// after the tests' settings.
+func newAppWith(t *testing.T, configure func(*auth.Config), options ...func(*server)) *app {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "webapp.db"))
@@ -68,6 +76,9 @@ func newApp(t *testing.T, options ...func(*server)) *app {
 		// As the app runs by default: passkeys on, at an origin the
 		// software authenticator (internal/passkeytest) answers for.
 		cfg.Passkeys = auth.PasskeyConfig{RPID: "localhost", Origins: []string{testOrigin}}
+		if configure != nil {
+			configure(cfg)
+		}
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +88,7 @@ func newApp(t *testing.T, options ...func(*server)) *app {
 	}
 	srv := httptest.NewTLSServer(s.handler())
 	t.Cleanup(srv.Close)
-	return &app{t: t, s: s, srv: srv, clock: clock}
+	return &app{t: t, s: s, db: db, srv: srv, clock: clock}
 }
 
 // testOrigin is where the software authenticator says the pages are: the
