@@ -280,6 +280,10 @@ func (s *server) httpError(w http.ResponseWriter, r *http.Request, status int, e
 }
 
 func (s *server) crossOrigin(w http.ResponseWriter, r *http.Request) {
+	if isJSON(r) {
+		s.errorPage(w, r, http.StatusForbidden, "This request was sent from another site, so it was refused. Reload the page and try again.")
+		return
+	}
 	s.errorPage(w, r, http.StatusForbidden, "This form was sent from another site, so it was refused. Go back, reload the page and try again.")
 }
 

@@ -203,7 +203,18 @@
     if (signal) {
       request.signal = signal;
     }
-    const cred = await navigator.credentials.get(request);
+    const pending = navigator.credentials.get(request);
+    if (mediation === "conditional") {
+      // A hook for styles (and the browser test): the browser offers the
+      // passkeys in the email field's autofill now.
+      box.dataset.autofill = "waiting";
+    }
+    let cred;
+    try {
+      cred = await pending;
+    } finally {
+      delete box.dataset.autofill;
+    }
     const done = await call("/login/passkey/finish", {
       ceremony: begun.ceremony,
       credential: credentialJSON(cred),
