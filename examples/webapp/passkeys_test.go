@@ -540,3 +540,36 @@ func TestPasskeysOffAndSecondFactorOnly(t *testing.T) {
 	}
 	wantJSON(t, "off", admin.postJSON("/profile/passkeys/register/begin", struct{}{}, nil), http.StatusNotFound, "not enabled")
 }
+
+// A member of a group that requires a second factor, allowed passkeys
+// only, enrols with one: the security page offers it, and the rest of the
+// app opens once it is added.
+func TestPasskeyEnrolment(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	admin := a.signup()
+	gid := createGroup(t, admin, "Passkeys only", true, "users:read", "profile:manage_passkeys")
+	createUser(t, admin, "carol@example.com", "Carol", "carol long password", gid)
+	carol := a.browser()
+	p := carol.post("/login", "email", "carol@example.com", "password", "carol long password")
+	want(t, "sent to enrol", p, http.StatusOK, "Your group requires two-factor authentication", `id="passkey-add"`)
+	if p.has(`action="/profile/2fa/begin"`) {
+		t.Fatal("TOTP offered to a group without profile:manage_2fa")
+	}
+	if p := carol.get("/users"); p.url.Path != "/profile/security" {
+		t.Fatalf("/users before enrolling ended at %s", p.url)
+	}
+	d := device(t)
+	wantJSON(t, "enrol", addPasskey(t, carol, d, "", ""), http.StatusOK, "done=passkey-added")
+	want(t, "after enrolling", carol.get("/users"), http.StatusOK, "<h1>Users</h1>")
+	want(t, "security after enrolling", carol.get("/profile/security"), http.StatusOK,
+		"Two-factor authentication is <strong>on</strong>: your passkey serves as the second factor.",
+		"Your group does not let you set up an authenticator app; add a passkey below.")
+
+	// A fresh session deletes without the password; the form asks none.
+	id := storedPasskeys(t, a, "carol@example.com")[0].ID
+	if row := passkeyRow(t, carol.get("/profile/security"), id); strings.Contains(row, `name="password"`) {
+		t.Fatalf("a fresh session is asked for the password:\n%s", row)
+	}
+	want(t, "delete", carol.post("/profile/passkeys/"+id+"/delete"), http.StatusOK, "Passkey deleted.", "Your group requires two-factor authentication")
+}
