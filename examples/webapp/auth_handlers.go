@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/totp"
@@ -62,6 +63,7 @@ type loginData struct {
 	Email      string
 	Next       string
 	SignupOpen bool
+	Passkeys   bool // passwordless login: the button and autofill
 }
 
 func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
@@ -75,7 +77,7 @@ func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, http.StatusOK, "login", &view{Title: "Log in", Data: &loginData{
-		Next: localPath(r.URL.Query().Get("next")), SignupOpen: open,
+		Next: localPath(r.URL.Query().Get("next")), SignupOpen: open, Passkeys: s.passwordless,
 	}})
 }
 
@@ -84,7 +86,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	res, err := s.m.Login(r.Context(), email, r.PostFormValue("password"), auth.ClientFrom(r))
 	if err != nil {
 		s.formFailed(w, r, err, "login", nil, func() (*view, error) {
-			return &view{Title: "Log in", Data: &loginData{Email: email, Next: next}}, nil
+			return &view{Title: "Log in", Data: &loginData{Email: email, Next: next, Passkeys: s.passwordless}}, nil
 		})
 		return
 	}
@@ -103,7 +105,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 			MaxAge: max(int(ch.ExpiresAt.Sub(s.now()).Seconds()), 1), Expires: ch.ExpiresAt,
 			Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		})
-		redirect(w, r, "/login/2fa?"+url.Values{"next": {next}}.Encode())
+		redirect(w, r, "/login/2fa?"+url.Values{"next": {next}, "methods": {strings.Join(ch.Methods, ",")}}.Encode())
 		return
 	}
 	clearChallenge(w)
@@ -119,6 +121,41 @@ func clearChallenge(w http.ResponseWriter) {
 type secondFactorData struct {
 	Next     string
 	Recovery bool // the recovery-code form was the one sent
+	secondFactorMethods
+}
+
+// secondFactorMethods are the forms the second step offers: the
+// challenge's Methods, which the login carries to the page in the URL
+// (and the page's forms in a hidden field). They only choose what to show:
+// usher checks each answer against the challenge itself.
+type secondFactorMethods struct {
+	Methods                      string // as carried: "totp,recovery_code,passkey"
+	TOTP, RecoveryCodes, Passkey bool
+}
+
+// methodsFrom reads the carried methods; none known means the page as it
+// was before passkeys, code and recovery code.
+func methodsFrom(v string) secondFactorMethods {
+	m := secondFactorMethods{}
+	var known []string
+	for _, name := range strings.Split(v, ",") {
+		switch name {
+		case auth.MethodTOTP:
+			m.TOTP = true
+		case auth.MethodRecoveryCode:
+			m.RecoveryCodes = true
+		case auth.MethodPasskey:
+			m.Passkey = true
+		default:
+			continue
+		}
+		known = append(known, name)
+	}
+	if len(known) == 0 {
+		return secondFactorMethods{Methods: auth.MethodTOTP + "," + auth.MethodRecoveryCode, TOTP: true, RecoveryCodes: true}
+	}
+	m.Methods = strings.Join(known, ",")
+	return m
 }
 
 func (s *server) secondFactorPage(w http.ResponseWriter, r *http.Request) {
@@ -126,8 +163,9 @@ func (s *server) secondFactorPage(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/login")
 		return
 	}
+	q := r.URL.Query()
 	s.render(w, r, http.StatusOK, "login_2fa", &view{Title: "Two-factor authentication",
-		Data: &secondFactorData{Next: localPath(r.URL.Query().Get("next"))}})
+		Data: &secondFactorData{Next: localPath(q.Get("next")), secondFactorMethods: methodsFrom(q.Get("methods"))}})
 }
 
 // secondFactor finishes the login with a code from the app or a recovery
@@ -162,7 +200,8 @@ func (s *server) secondFactor(w http.ResponseWriter, r *http.Request) {
 			}
 			return p
 		}, func() (*view, error) {
-			return &view{Title: "Two-factor authentication", Data: &secondFactorData{Next: next, Recovery: recovery}}, nil
+			return &view{Title: "Two-factor authentication", Data: &secondFactorData{Next: next, Recovery: recovery,
+				secondFactorMethods: methodsFrom(r.PostFormValue("methods"))}}, nil
 		})
 		return
 	}

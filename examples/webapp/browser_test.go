@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image/png"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,66 +37,7 @@ import (
 // Without a Chromium binary the test is skipped, except under CI=true,
 // where .ci/run installs one and its absence is a failure.
 func TestBrowserEndToEnd(t *testing.T) {
-	exe := findChromium()
-	if exe == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("no Chromium found (CI=true): .ci/run should have installed the chromium package")
-		}
-		t.Skip("no Chromium found (looked for /usr/lib/chromium/chromium, /usr/bin/chromium, chromium on PATH); apt-get install chromium to run this test")
-	}
-
-	// The webapp on a real SQLite file, with a fake clock for TOTP steps.
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "webapp.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	clock := &fakeClock{t: time.Now()}
-	s, err := newServer(db, slog.New(slog.DiscardHandler), func(cfg *auth.Config) {
-		cfg.SecretKey = bytes.Repeat([]byte{7}, 32)
-		cfg.BcryptCost = 4
-		cfg.InsecureLowBcryptCostForTests = true
-		cfg.Now = clock.Now
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(s.handler())
-	defer srv.Close()
-	// http://localhost is a secure context, so Chromium keeps the Secure
-	// __Host- cookies over plain HTTP; http://127.0.0.1 might not be.
-	base := strings.Replace(srv.URL, "://127.0.0.1:", "://localhost:", 1)
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.NoSandbox, // tests and CI run as root
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1200, 900),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc() // before the TempDir cleanups: the profile is in use until then
-	ctx, cancelTab := chromedp.NewContext(allocCtx)
-	defer cancelTab()
-	// Start the browser, then bound the test: a timeout on the context of
-	// the first Run would be the browser's lifetime. A hung start is ended
-	// by the watchdog instead.
-	start := time.Now()
-	watchdog := time.AfterFunc(30*time.Second, cancelAlloc)
-	err = chromedp.Do(ctx)
-	if !watchdog.Stop() {
-		t.Fatalf("%s did not start within 30 s: %v", exe, err)
-	}
-	if err != nil {
-		t.Fatalf("starting %s: %v", exe, err)
-	}
-	t.Logf("%s started in %v", exe, time.Since(start).Round(time.Millisecond))
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	b := &tab{t: t, ctx: ctx, base: base}
+	b, clock, _ := startBrowserApp(t)
 
 	const (
 		adminEmail = "admin@example.com"
@@ -187,6 +130,115 @@ func TestBrowserEndToEnd(t *testing.T) {
 
 var recoveryCodeRE = regexp.MustCompile(`[0-9A-Z]{5}-[0-9A-Z]{5}-[0-9A-Z]{4}`)
 
+// startBrowserApp serves the webapp (passkeys on, for http://localhost at
+// its port) on a real SQLite file with a fake clock, and opens a tab of
+// headless Chromium on it. Without a Chromium binary the test is skipped,
+// except under CI=true, where .ci/run installs one and its absence is a
+// failure.
+func startBrowserApp(t *testing.T) (*tab, *fakeClock, auth.Store) {
+	t.Helper()
+	exe := findChromium()
+	if exe == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no Chromium found (CI=true): .ci/run should have installed the chromium package")
+		}
+		t.Skip("no Chromium found (looked for /usr/lib/chromium/chromium, /usr/bin/chromium, chromium on PATH); apt-get install chromium to run this test")
+	}
+
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "webapp.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	// The server starts before the Manager knows its port: listen first.
+	srv := httptest.NewUnstartedServer(nil)
+	t.Cleanup(srv.Close)
+	_, port, err := net.SplitHostPort(srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// http://localhost is a secure context, so Chromium keeps the Secure
+	// __Host- cookies over plain HTTP (http://127.0.0.1 might not), and it
+	// is the passkeys' origin: RP ID localhost, as the app runs by default.
+	base := "http://localhost:" + port
+	clock := &fakeClock{t: time.Now()}
+	s, err := newServer(db, slog.New(slog.DiscardHandler), func(cfg *auth.Config) {
+		cfg.SecretKey = bytes.Repeat([]byte{7}, 32)
+		cfg.BcryptCost = 4
+		cfg.InsecureLowBcryptCostForTests = true
+		cfg.Now = clock.Now
+		cfg.Passkeys = auth.PasskeyConfig{RPID: "localhost", Origins: []string{base}}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	posts := &postLog{}
+	handler := s.handler()
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			posts.add(r.URL.Path)
+		}
+		handler.ServeHTTP(w, r)
+	})
+	srv.Start()
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.NoSandbox, // tests and CI run as root
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1200, 900),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc) // before the TempDir cleanups: the profile is in use until then
+	ctx, cancelTab := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelTab)
+	// Start the browser, then bound the test: a timeout on the context of
+	// the first Run would be the browser's lifetime. A hung start is ended
+	// by the watchdog instead.
+	start := time.Now()
+	watchdog := time.AfterFunc(30*time.Second, cancelAlloc)
+	err = chromedp.Do(ctx)
+	if !watchdog.Stop() {
+		t.Fatalf("%s did not start within 30 s: %v", exe, err)
+	}
+	if err != nil {
+		t.Fatalf("starting %s: %v", exe, err)
+	}
+	t.Logf("%s started in %v", exe, time.Since(start).Round(time.Millisecond))
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancel)
+	return &tab{t: t, ctx: ctx, base: base, posts: posts}, clock, db
+}
+
+// postLog is the paths the browser POSTed to, forms and script alike.
+type postLog struct {
+	mu    sync.Mutex
+	paths []string
+}
+
+func (l *postLog) add(path string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.paths = append(l.paths, path)
+}
+
+// count is how many POSTs went to path.
+func (l *postLog) count(path string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, p := range l.paths {
+		if p == path {
+			n++
+		}
+	}
+	return n
+}
+
 // findChromium returns Debian's Chromium, or "". The real binary comes
 // first: it skips the noisy wrapper script /usr/bin/chromium.
 func findChromium() string {
@@ -205,9 +257,10 @@ func findChromium() string {
 
 // tab is the browser tab the person uses.
 type tab struct {
-	t    *testing.T
-	ctx  context.Context
-	base string // http://localhost:PORT
+	t     *testing.T
+	ctx   context.Context
+	base  string // http://localhost:PORT
+	posts *postLog
 }
 
 // landing is where a navigation ended: the last response's status and path.

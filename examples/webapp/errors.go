@@ -10,6 +10,7 @@ import (
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/passkey"
 	"github.com/usher-go/usher/totp"
 	"github.com/usher-go/usher/user"
 )
@@ -83,8 +84,34 @@ func words(err error) (problem, bool) {
 		return problem{http.StatusConflict, "", "No two-factor enrollment is in progress, or it expired. Begin again."}, true
 	case errors.Is(err, totp.ErrAlreadyEnrolled):
 		return problem{http.StatusConflict, "", "Two-factor authentication is already on."}, true
+	case errors.Is(err, auth.ErrInvalidChallenge):
+		return problem{http.StatusUnauthorized, "", flashes["login-expired"]}, true
+	}
+	if prob, ok := passkeyWords(err); ok {
+		return prob, true
 	}
 	return inputWords(err)
+}
+
+// passkeyWords says what went wrong with a passkey. A failed passkey
+// login is ErrInvalidCredentials, worded above (and by the login
+// handlers, which say "passkey").
+func passkeyWords(err error) (problem, bool) {
+	switch {
+	case errors.Is(err, auth.ErrPasskeysDisabled):
+		return problem{http.StatusNotFound, "", "Passkeys are not enabled on this server."}, true
+	case errors.Is(err, auth.ErrPasswordlessDisabled):
+		return problem{http.StatusForbidden, "", "Logging in with a passkey alone is turned off here: log in with your email and password."}, true
+	case errors.Is(err, auth.ErrInvalidCeremony):
+		return problem{http.StatusBadRequest, "", "That passkey request expired or was already used. Try again."}, true
+	case errors.Is(err, auth.ErrPasskeyRejected):
+		return problem{http.StatusBadRequest, "", "Your browser's answer could not be verified, so no passkey was added. Try again."}, true
+	case errors.Is(err, passkey.ErrCredentialTaken):
+		return problem{http.StatusConflict, "", "This passkey is registered already."}, true
+	case errors.Is(err, passkey.ErrInvalidName):
+		return problem{http.StatusBadRequest, "", fmt.Sprintf("Give the passkey a name of 1 to %d characters, without control or invisible characters.", passkey.MaxNameLength)}, true
+	}
+	return problem{}, false
 }
 
 // inputWords says what was wrong with an input; usher's FieldError says
@@ -118,7 +145,8 @@ func inputWords(err error) (problem, bool) {
 	case errors.Is(err, group.ErrInvalidDescription):
 		return problem{http.StatusBadRequest, "", fmt.Sprintf("Descriptions are at most %d bytes, without control characters.", group.MaxDescriptionLength)}, true
 	case errors.Is(err, group.ErrTwoFactorWithoutEnrollment):
-		return problem{http.StatusBadRequest, "", "A group that requires two-factor authentication must grant \"Manage own two-factor authentication\" (profile:manage_2fa), or its members could never enrol."}, true
+		return problem{http.StatusBadRequest, "", "A group that requires two-factor authentication must grant \"Manage own two-factor authentication\" (profile:manage_2fa), " +
+			"or with passkeys on \"Manage own passkeys\" (profile:manage_passkeys), or its members could never enrol."}, true
 	case errors.Is(err, group.ErrUnknownPermission), errors.Is(err, group.ErrInvalidPermission):
 		return problem{http.StatusBadRequest, "", "One of the permissions is not known to this application."}, true
 	case errors.Is(err, auth.ErrInvalidImage):
@@ -175,7 +203,8 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.toLogin(w, r)
 	case errors.Is(err, auth.ErrEnrollmentRequired):
 		redirect(w, r, "/profile/security")
-	case errors.Is(err, user.ErrNotFound), errors.Is(err, group.ErrNotFound), errors.Is(err, auth.ErrSessionNotFound):
+	case errors.Is(err, user.ErrNotFound), errors.Is(err, group.ErrNotFound), errors.Is(err, auth.ErrSessionNotFound),
+		errors.Is(err, passkey.ErrNotFound):
 		s.errorPage(w, r, http.StatusNotFound, "There is no such page, or the record was deleted.")
 	case errors.Is(err, auth.ErrLastAdmin), errors.Is(err, group.ErrBuiltin):
 		prob, _ := describe(err)
@@ -201,6 +230,12 @@ func (s *server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 	s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong on our side. Try again in a moment.")
 }
 
+// errorPage answers with a page that says msg, or, to the script's JSON
+// calls, with msg in JSON.
 func (s *server) errorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if isJSON(r) {
+		writeJSON(w, status, errorJSON{Error: msg})
+		return
+	}
 	s.render(w, r, status, "error", &view{Title: http.StatusText(status), Error: msg})
 }

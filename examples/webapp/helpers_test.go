@@ -45,6 +45,7 @@ func (c *fakeClock) Add(d time.Duration) {
 type app struct {
 	t     *testing.T
 	s     *server
+	db    auth.Store
 	srv   *httptest.Server
 	clock *fakeClock
 	// closers end an app started by startApp, in order.
@@ -52,6 +53,13 @@ type app struct {
 }
 
 func newApp(t *testing.T, options ...func(*server)) *app {
+	t.Helper()
+	return newAppWith(t, nil, options...)
+}
+
+// newAppWith is newApp with configure applied to the Manager's Config
+// after the tests' settings.
+func newAppWith(t *testing.T, configure func(*auth.Config), options ...func(*server)) *app {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "webapp.db"))
@@ -65,6 +73,12 @@ func newApp(t *testing.T, options ...func(*server)) *app {
 		cfg.BcryptCost = 4
 		cfg.InsecureLowBcryptCostForTests = true
 		cfg.Now = clock.Now
+		// As the app runs by default: passkeys on, at an origin the
+		// software authenticator (internal/passkeytest) answers for.
+		cfg.Passkeys = auth.PasskeyConfig{RPID: "localhost", Origins: []string{testOrigin}}
+		if configure != nil {
+			configure(cfg)
+		}
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -74,8 +88,12 @@ func newApp(t *testing.T, options ...func(*server)) *app {
 	}
 	srv := httptest.NewTLSServer(s.handler())
 	t.Cleanup(srv.Close)
-	return &app{t: t, s: s, srv: srv, clock: clock}
+	return &app{t: t, s: s, db: db, srv: srv, clock: clock}
 }
+
+// testOrigin is where the software authenticator says the pages are: the
+// client data it signs names it, and the Manager accepts only its origins.
+const testOrigin = "https://localhost:8443"
 
 // browser is one person's client with its own cookie jar.
 type browser struct {

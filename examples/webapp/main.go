@@ -1,8 +1,10 @@
 // Command webapp is a server-rendered web application that runs every flow
 // of an admin tool's user management through usher: the first user's
-// sign-up, login with a second step for TOTP or a recovery code, a route
+// sign-up, login with a password or a passkey and a second step for TOTP, a
+// recovery code or a passkey, a route
 // guarded by one of the host's own permissions, the users and groups pages,
-// the profile with two-factor enrollment and sessions, and the audit log.
+// the profile with two-factor enrollment, passkeys and sessions, and the
+// audit log.
 //
 //	go run ./examples/webapp                       # SQLite file usher-webapp.db
 //	go run ./examples/webapp -db 'postgres://...'  # PostgreSQL
@@ -58,13 +60,53 @@ func main() {
 	})
 	bootstrap := flag.String("bootstrap-token", "", "if set, the first sign-up must present this token")
 	proxies := flag.String("trusted-proxies", "", "comma-separated networks of your reverse proxies (e.g. 10.0.0.0/8); X-Forwarded-For is believed only from them")
+	rpID := flag.String("rp-id", "localhost", "passkeys' relying party ID: the domain passkeys are bound to, which cannot change later; \"\" turns passkeys off")
+	var origins []string
+	flag.Func("origin", "a web `origin` the pages are served from, for passkeys (repeat, or separate with commas); "+
+		"default http://localhost:PORT with PORT from -addr when -rp-id is localhost, else https://RP-ID", func(v string) error {
+		for _, o := range strings.Split(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				origins = append(origins, o)
+			}
+		}
+		return nil
+	})
+	noPasswordless := flag.Bool("no-passwordless", false, "passkeys serve only as a second factor after the password: no sign-in with a passkey alone")
 	flag.Parse()
-	if err := run(*addr, *dsn, *keyPath, previous, *bootstrap, *proxies); err != nil {
+	pk, err := passkeyConfig(*rpID, origins, *noPasswordless, *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := run(*addr, *dsn, *keyPath, previous, *bootstrap, *proxies, pk); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(addr, dsn, keyPath string, previousPaths []string, bootstrap, proxies string) error {
+// passkeyConfig builds usher's passkey settings from the flags. With the
+// default RP ID, localhost, the origin is the one the README says to open,
+// http://localhost and -addr's port.
+func passkeyConfig(rpID string, origins []string, noPasswordless bool, addr string) (auth.PasskeyConfig, error) {
+	if rpID == "" {
+		if len(origins) > 0 || noPasswordless {
+			return auth.PasskeyConfig{}, errors.New("-origin and -no-passwordless need -rp-id (an empty -rp-id turns passkeys off)")
+		}
+		return auth.PasskeyConfig{}, nil
+	}
+	if len(origins) == 0 && rpID == "localhost" {
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return auth.PasskeyConfig{}, fmt.Errorf("-addr: %w", err)
+		}
+		origin := "http://localhost"
+		if port != "80" { // a browser leaves the default port out of the origin
+			origin += ":" + port
+		}
+		origins = []string{origin}
+	}
+	return auth.PasskeyConfig{RPID: rpID, Origins: origins, DisablePasswordless: noPasswordless}, nil
+}
+
+func run(addr, dsn, keyPath string, previousPaths []string, bootstrap, proxies string, passkeys auth.PasskeyConfig) error {
 	ctx := context.Background()
 	var trusted []netip.Prefix
 	for _, p := range strings.FieldsFunc(proxies, func(r rune) bool { return r == ',' || r == ' ' }) {
@@ -88,6 +130,7 @@ func run(addr, dsn, keyPath string, previousPaths []string, bootstrap, proxies s
 		cfg.SecretKey, cfg.PreviousSecretKeys = key, previous
 		cfg.BootstrapToken = bootstrap
 		cfg.AuditMirror = audit.SlogSink{Logger: logger}
+		cfg.Passkeys = passkeys
 	})
 	if err != nil {
 		return err
@@ -104,7 +147,8 @@ func run(addr, dsn, keyPath string, previousPaths []string, bootstrap, proxies s
 	}
 	// The session cookie is Secure: browsers keep it from http://localhost
 	// but not always from http://127.0.0.1.
-	logger.Info("listening; open http://localhost:"+port, "addr", addr, "signup_open", open)
+	logger.Info("listening; open http://localhost:"+port, "addr", addr, "signup_open", open,
+		"passkeys_rp_id", passkeys.RPID, "passkey_origins", strings.Join(passkeys.Origins, ","))
 	handler := s.handler()
 	if len(trusted) > 0 {
 		handler = auth.TrustProxies(handler, trusted...)

@@ -53,3 +53,51 @@ func TestMissingKeyFileRefused(t *testing.T) {
 		t.Fatalf("a key file was created: %v", err)
 	}
 }
+
+// The passkey flags: the defaults give passkeys on localhost at -addr's
+// port, which is what the README says to open; New accepts what they build.
+func TestPasskeyFlags(t *testing.T) {
+	for _, tc := range []struct {
+		rpID           string
+		origins        []string
+		noPasswordless bool
+		addr           string
+		want           auth.PasskeyConfig
+		err            string
+	}{
+		{"localhost", nil, false, "127.0.0.1:8080", auth.PasskeyConfig{RPID: "localhost", Origins: []string{"http://localhost:8080"}}, ""},
+		{"localhost", nil, true, ":9000", auth.PasskeyConfig{RPID: "localhost", Origins: []string{"http://localhost:9000"}, DisablePasswordless: true}, ""},
+		{"localhost", nil, false, "127.0.0.1:80", auth.PasskeyConfig{RPID: "localhost", Origins: []string{"http://localhost"}}, ""},
+		{"example.com", nil, false, "127.0.0.1:8080", auth.PasskeyConfig{RPID: "example.com"}, ""},
+		{"example.com", []string{"https://admin.example.com"}, false, "", auth.PasskeyConfig{RPID: "example.com", Origins: []string{"https://admin.example.com"}}, ""},
+		{"", nil, false, "127.0.0.1:8080", auth.PasskeyConfig{}, ""},
+		{"", nil, true, "127.0.0.1:8080", auth.PasskeyConfig{}, "need -rp-id"},
+		{"localhost", nil, false, "no port", auth.PasskeyConfig{}, "-addr"},
+	} {
+		got, err := passkeyConfig(tc.rpID, tc.origins, tc.noPasswordless, tc.addr)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("passkeyConfig(%q, %q, %v): %v, want an error with %q", tc.rpID, tc.origins, tc.addr, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got.RPID != tc.want.RPID || strings.Join(got.Origins, " ") != strings.Join(tc.want.Origins, " ") || got.DisablePasswordless != tc.want.DisablePasswordless {
+			t.Errorf("passkeyConfig(%q, %q, %v, %q) = %+v, %v; want %+v", tc.rpID, tc.origins, tc.noPasswordless, tc.addr, got, err, tc.want)
+			continue
+		}
+		if _, err := auth.New(auth.Config{Store: newTestStore(t), SecretKey: bytes.Repeat([]byte{1}, 32), Passkeys: got,
+			BcryptCost: 4, InsecureLowBcryptCostForTests: true}); err != nil {
+			t.Errorf("auth.New refuses the flags' %+v: %v", got, err)
+		}
+	}
+}
+
+func newTestStore(t *testing.T) auth.Store {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flags.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}

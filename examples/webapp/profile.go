@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/passkey"
 	"github.com/usher-go/usher/totp"
 	"github.com/usher-go/usher/user"
 )
@@ -180,6 +181,7 @@ type twoFactorState struct {
 	Remaining int  // unused recovery codes
 	Low       bool // few recovery codes left
 	Required  bool // the group requires a second factor
+	Passkeys  int  // passkeys count as a second factor too
 }
 
 // twoFactor reads the actor's second-factor status.
@@ -188,7 +190,7 @@ func (s *server) twoFactor(r *http.Request, p *auth.Principal) (twoFactorState, 
 	if err != nil {
 		return twoFactorState{}, err
 	}
-	st := twoFactorState{Required: p.Group().RequireTwoFactor, Enrolled: tf.Enrolled, Pending: tf.Pending}
+	st := twoFactorState{Required: p.Group().RequireTwoFactor, Enrolled: tf.Enrolled, Pending: tf.Pending, Passkeys: tf.Passkeys}
 	if st.Enrolled {
 		st.Remaining = tf.RecoveryCodesLeft
 		st.Low = st.Remaining <= lowRecoveryCodes
@@ -198,8 +200,16 @@ func (s *server) twoFactor(r *http.Request, p *auth.Principal) (twoFactorState, 
 
 type securityData struct {
 	TwoFactor twoFactorState
+	Passkeys  passkeysState
 	Sessions  []auth.Session
 	Current   string // the ID of this request's session
+}
+
+// passkeysState is what the security page shows of the actor's passkeys.
+type passkeysState struct {
+	On    bool // the server has passkeys on
+	Fresh bool // the session is fresh: adding or deleting needs no password
+	List  []passkey.Credential
 }
 
 func (s *server) securityView(r *http.Request, p *auth.Principal) (*view, error) {
@@ -211,7 +221,13 @@ func (s *server) securityView(r *http.Request, p *auth.Principal) (*view, error)
 	if err != nil {
 		return nil, err
 	}
-	return &view{Title: "Security", Data: &securityData{TwoFactor: tf, Sessions: sessions, Current: p.Session().ID}}, nil
+	pk := passkeysState{On: s.passkeys, Fresh: s.m.Fresh(p)}
+	if pk.On {
+		if pk.List, err = s.m.Passkeys(r.Context(), p); err != nil {
+			return nil, err
+		}
+	}
+	return &view{Title: "Security", Data: &securityData{TwoFactor: tf, Passkeys: pk, Sessions: sessions, Current: p.Session().ID}}, nil
 }
 
 func (s *server) securityPage(w http.ResponseWriter, r *http.Request, p *auth.Principal) {

@@ -68,6 +68,9 @@ var flashes = map[string]string{
 	"2fa-disabled":     "Two-factor authentication is off.",
 	"2fa-enrolled":     "Two-factor authentication is already on.",
 	"login-expired":    "Your login took too long; please start again.",
+	"passkey-added":    "Passkey added.",
+	"passkey-renamed":  "Passkey renamed.",
+	"passkey-deleted":  "Passkey deleted.",
 }
 
 // render executes a page into a buffer first, so a template error becomes a

@@ -24,9 +24,12 @@ var staticFS embed.FS
 // maxFormBytes bounds every request body but the avatar upload's.
 const maxFormBytes = 64 << 10
 
-// contentSecurityPolicy allows nothing but this origin's stylesheet and
-// images (data: for the enrollment QR code). The pages need no script.
-const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self' data:; " +
+// contentSecurityPolicy allows nothing but this origin's stylesheet,
+// images (data: for the enrollment QR code), and script: the one file
+// static/passkey.js, which passkeys need (WebAuthn is a JavaScript API),
+// and its calls back to this origin. No inline script, no inline handlers,
+// no eval: an injected <script> or onclick= does not run.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // server is the host application: its pages call the Manager with the
@@ -38,7 +41,10 @@ type server struct {
 	now       func() time.Time
 	pageSize  int  // rows per page of the users list and the audit log
 	bootstrap bool // the first sign-up needs Config.BootstrapToken
-	backups   backupLog
+	// passkeys is on when Config.Passkeys sets a relying party, and
+	// passwordless unless it also disables passkey-only login.
+	passkeys, passwordless bool
+	backups                backupLog
 }
 
 // newServer builds the Manager over db with the webapp's settings; configure
@@ -58,6 +64,8 @@ func newServer(db auth.Store, logger *slog.Logger, configure func(*auth.Config))
 	}
 	s.now = cfg.Now
 	s.bootstrap = cfg.BootstrapToken != ""
+	s.passkeys = cfg.Passkeys.RPID != ""
+	s.passwordless = s.passkeys && !cfg.Passkeys.DisablePasswordless
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -93,6 +101,11 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /login", s.login)
 	mux.HandleFunc("GET /login/2fa", s.secondFactorPage)
 	mux.HandleFunc("POST /login/2fa", s.secondFactor)
+	// The passkey ceremonies' JSON calls (passkeys.go, static/passkey.js).
+	mux.HandleFunc("POST /login/passkey/begin", s.beginPasskeyLogin)
+	mux.HandleFunc("POST /login/passkey/finish", s.finishPasskeyLogin)
+	mux.HandleFunc("POST /login/2fa/passkey/begin", s.beginPasskeySecondFactor)
+	mux.HandleFunc("POST /login/2fa/passkey/finish", s.finishPasskeySecondFactor)
 	mux.HandleFunc("POST /logout", s.logout)
 
 	mux.Handle("GET /{$}", s.user(s.dashboard))
@@ -139,6 +152,10 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /profile/2fa/confirm", s.enrolling(s.confirmTOTP))
 	mux.Handle("POST /profile/2fa/recovery-codes", s.user(s.regenerateCodes))
 	mux.Handle("POST /profile/2fa/disable", s.user(s.disableTOTP))
+	mux.Handle("POST /profile/passkeys/register/begin", s.enrolling(s.beginRegistration))
+	mux.Handle("POST /profile/passkeys/register/finish", s.enrolling(s.finishRegistration))
+	mux.Handle("POST /profile/passkeys/{id}/rename", s.user(s.renamePasskey))
+	mux.Handle("POST /profile/passkeys/{id}/delete", s.user(s.deletePasskey))
 	mux.Handle("POST /profile/sessions/{id}/revoke", s.user(s.revokeSession))
 	mux.Handle("POST /profile/sessions/revoke-others", s.user(s.revokeOtherSessions))
 	mux.Handle("GET /avatar/{id}", s.enrolling(s.avatar))
@@ -231,6 +248,10 @@ func (s *server) gate(enrolling bool, next http.Handler) http.Handler {
 // toLogin sends an anonymous request to the login page, remembering where
 // it wanted to go.
 func (s *server) toLogin(w http.ResponseWriter, r *http.Request) {
+	if isJSON(r) {
+		writeJSON(w, http.StatusUnauthorized, errorJSON{Error: "You are not logged in (or your session ended). Log in again.", Redirect: "/login"})
+		return
+	}
 	if r.URL.Path == "/" {
 		// A fresh installation starts at sign-up.
 		if open, err := s.m.SignupOpen(r.Context()); err == nil && open {
@@ -259,6 +280,10 @@ func (s *server) httpError(w http.ResponseWriter, r *http.Request, status int, e
 }
 
 func (s *server) crossOrigin(w http.ResponseWriter, r *http.Request) {
+	if isJSON(r) {
+		s.errorPage(w, r, http.StatusForbidden, "This request was sent from another site, so it was refused. Reload the page and try again.")
+		return
+	}
 	s.errorPage(w, r, http.StatusForbidden, "This form was sent from another site, so it was refused. Go back, reload the page and try again.")
 }
 
