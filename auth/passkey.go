@@ -465,8 +465,9 @@ func (m *Manager) RenamePasskey(ctx context.Context, actor *Principal, id, name 
 // empty one with a fresh session ([ErrReauthRequired] otherwise). The
 // actor's other sessions and pending logins end (a lost authenticator may
 // have opened them; the audit event counts them) and the actor's own
-// token changes (OWASP ASVS 5.0 V7.2.4). Another user's passkey is
-// [passkey.ErrNotFound].
+// session is replaced by the one returned, with a new token (OWASP ASVS
+// 5.0 V7.2.4), counted fresh again only when the password was typed.
+// Another user's passkey is [passkey.ErrNotFound].
 func (m *Manager) DeletePasskey(ctx context.Context, actor *Principal, id, password string) (*Session, error) {
 	perm, target := group.ProfileManagePasskeys, selfTarget(actor)
 	if !actor.Can(perm) {

@@ -311,8 +311,9 @@ func TestPasskeySatisfiesGroupRequirement(t *testing.T) {
 	if !op.MustEnroll() {
 		t.Fatal("a member without a second factor must enrol")
 	}
-	if op.Can("backups:read") {
-		t.Error("a member who owes enrollment may read backups")
+	if op.Can("backups:read") || !op.Can(group.ProfileManagePasskeys) {
+		t.Errorf("a member who owes enrollment: Can(backups:read) %v, Can(manage_passkeys) %v; want false, true",
+			op.Can("backups:read"), op.Can(group.ProfileManagePasskeys))
 	}
 	d := e.device()
 	e.register(&op, d, "")

@@ -100,9 +100,10 @@ func (p *Principal) SetClient(c Client) {
 }
 
 // MustEnroll reports that the principal's group requires two-factor
-// authentication and the user has not enrolled yet: every permission but
-// profile:manage_2fa is withheld until it has. A host redirects such a user
-// to its enrollment page.
+// authentication and the user has no second factor yet: every permission
+// but profile:manage_2fa and profile:manage_passkeys (the two ways to get
+// one) is withheld until it has. A host redirects such a user to its
+// enrollment page.
 func (p *Principal) MustEnroll() bool { return p != nil && p.mustEnroll }
 
 // Can reports whether the principal's group grants perm. It does not
