@@ -93,12 +93,12 @@ func (m *Manager) FinishPasskeyLogin(ctx context.Context, ceremony string, respo
 }
 
 // passkeyOwner finds the passkey a discoverable answer names and its
-// user: the credential ID and the user handle must agree. A nil user with
-// no error means nobody.
+// user: the credential ID and the user handle must agree, and the
+// passkey's MAC verify. A nil user with no error means nobody.
 func (m *Manager) passkeyOwner(ctx context.Context, parsed *protocol.ParsedCredentialAssertionData) (*user.User, *passkey.Credential, *webAuthnUser, error) {
 	s := m.store.Passkeys()
 	pk, err := s.GetByCredentialID(ctx, parsed.RawID)
-	if errors.Is(err, passkey.ErrNotFound) {
+	if errors.Is(err, passkey.ErrNotFound) || err == nil && !m.genuinePasskey(pk) {
 		return nil, nil, nil, nil
 	} else if err != nil {
 		return nil, nil, nil, fmt.Errorf("auth: looking up passkey: %w", err)
@@ -115,7 +115,7 @@ func (m *Manager) passkeyOwner(ctx context.Context, parsed *protocol.ParsedCrede
 	} else if err != nil {
 		return nil, nil, nil, fmt.Errorf("auth: looking up passkey: %w", err)
 	}
-	w, _, err := loadWebAuthnUser(ctx, m.store, u)
+	w, _, err := m.loadWebAuthnUser(ctx, m.store, u)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -239,7 +239,7 @@ func (m *Manager) BeginPasskeySecondFactor(ctx context.Context, challenge string
 	if err != nil {
 		return nil, err
 	}
-	w, _, err := loadWebAuthnUser(ctx, m.store, u)
+	w, _, err := m.loadWebAuthnUser(ctx, m.store, u)
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +283,7 @@ func (m *Manager) VerifyPasskey(ctx context.Context, challenge, ceremony string,
 // returns why it failed, "" when it passed.
 func (m *Manager) checkPasskeyFactor(ctx context.Context, tx Store, rec func(*audit.Event) error, u *user.User,
 	sd *webauthn.SessionData, parsed *protocol.ParsedCredentialAssertionData, e *audit.Event) (string, error) {
-	w, pks, err := loadWebAuthnUser(ctx, tx, u)
+	w, pks, err := m.loadWebAuthnUser(ctx, tx, u)
 	if err != nil {
 		return "", err
 	}

@@ -1,0 +1,218 @@
+package auth_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/internal/passkeytest"
+	"github.com/usher-go/usher/passkey"
+	"github.com/usher-go/usher/user"
+)
+
+// Invariant 4 for passkeys: someone who can write the database but lacks
+// the key stores rows of their own making. These tests play that writer.
+
+// exec runs a statement on the env's database file over a connection of
+// its own, behind the store's back, as someone with write access would.
+func (e *env) exec(query string, args ...any) {
+	e.t.Helper()
+	db, err := sql.Open("sqlite", "file:"+e.path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer db.Close()
+	res, err := db.ExecContext(e.ctx, query, args...)
+	if err != nil {
+		e.t.Fatalf("%s: %v", query, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		e.t.Fatalf("%s changed %d rows (%v), want 1", query, n, err)
+	}
+}
+
+// handleOf returns uid's WebAuthn user handle, giving one if it has none.
+func (e *env) handleOf(uid user.ID) []byte {
+	e.t.Helper()
+	h := make([]byte, passkey.UserHandleLength)
+	rand.Read(h)
+	h, err := e.db.Passkeys().SetUserHandle(e.ctx, uid, h)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return h
+}
+
+// forge stores a passkey for uid with d's public key, straight through the
+// store as a database writer would, and points d at uid's user handle.
+// keyID and mac are what the writer puts in the row.
+func (e *env) forge(uid user.ID, d *passkeytest.Device, keyID string, mac []byte) *passkey.Credential {
+	e.t.Helper()
+	d.Auth.Options.UserHandle = e.handleOf(uid)
+	id := make([]byte, 8)
+	rand.Read(id)
+	c := &passkey.Credential{ID: "forged-" + hex.EncodeToString(id), UserID: uid, Name: "x",
+		CredentialID: d.Cred.ID, PublicKey: d.Cred.Key.AttestationData(), AAGUID: make([]byte, 16),
+		CreatedAt: e.clk.Now(), KeyID: keyID, MAC: mac}
+	if err := e.db.Passkeys().Create(e.ctx, c); err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// refusedAsUnknown fails unless a passwordless login with d is refused as
+// an unknown passkey.
+func (e *env) refusedAsUnknown(d *passkeytest.Device) {
+	e.t.Helper()
+	res, err := e.passkeyLogin(d)
+	if !errors.Is(err, auth.ErrInvalidCredentials) {
+		e.t.Fatalf("passkey login with a forged row: %+v, %v; want ErrInvalidCredentials", res, err)
+	}
+	if ev := e.lastEvent(audit.LoginFailed); ev.Reason != "unknown passkey" {
+		e.t.Errorf("failure recorded as %q, want \"unknown passkey\"", ev.Reason)
+	}
+}
+
+// A row inserted with the writer's own public key under the admin's ID,
+// with a user handle for the admin, does not log in: with no MAC, with a
+// MAC copied from a genuine passkey, or with a random one under the
+// current key's ID.
+func TestForgedPasskeyRefused(t *testing.T) {
+	t.Parallel()
+	e, admin := newPasskeyEnv(t)
+	_, bob := e.user(admin, "bob@example.com", group.UsersID)
+	genuine := e.register(&bob, e.device(), "bob's")
+	if genuine.KeyID == "" || len(genuine.MAC) != 32 {
+		t.Fatalf("a registered passkey has KeyID %q and a %d-byte MAC", genuine.KeyID, len(genuine.MAC))
+	}
+	if got := e.stored(genuine.ID); got.KeyID != genuine.KeyID || !bytes.Equal(got.MAC, genuine.MAC) {
+		t.Errorf("stored KeyID %q MAC %x, registration returned %q %x", got.KeyID, got.MAC, genuine.KeyID, genuine.MAC)
+	}
+	random := make([]byte, 32)
+	rand.Read(random)
+	for name, row := range map[string]struct {
+		keyID string
+		mac   []byte
+	}{
+		"no MAC":             {"", nil},
+		"a genuine row's":    {genuine.KeyID, genuine.MAC},
+		"random, current ID": {genuine.KeyID, random},
+		"an unknown key":     {"0123456789ab", random},
+	} {
+		t.Run(name, func(t *testing.T) {
+			evil := e.device()
+			e.forge(admin.User().ID, evil, row.keyID, row.mac)
+			e.refusedAsUnknown(evil)
+		})
+	}
+	// The admin's passkey list shows the forged rows (so they can be seen
+	// and deleted), but none is a second factor.
+	if r, err := e.m.Login(e.ctx, adminEmail, adminPassword, client); err != nil || r.Session == nil {
+		t.Errorf("password login of an admin whose only passkeys are forged: %+v, %v; want a session", r, err)
+	}
+}
+
+// A genuine passkey moved to another user (its user_id rewritten, the
+// target given a handle) does not log in as that user.
+func TestPasskeyMovedToAnotherUserRefused(t *testing.T) {
+	t.Parallel()
+	e, admin := newPasskeyEnv(t)
+	_, mallory := e.user(admin, "mallory@example.com", group.UsersID)
+	d := e.device()
+	c := e.register(&mallory, d, "mallory's")
+	d.Auth.Options.UserHandle = e.handleOf(admin.User().ID)
+	e.exec(`UPDATE passkeys SET user_id = ? WHERE id = ?`, string(admin.User().ID), c.ID)
+	e.refusedAsUnknown(d)
+}
+
+// A genuine passkey whose public key is replaced with the writer's does
+// not log in, with the writer's key or the owner's.
+func TestPasskeyPublicKeyChangedRefused(t *testing.T) {
+	t.Parallel()
+	e, admin := newPasskeyEnv(t)
+	d := e.device()
+	c := e.register(&admin, d, "admin's")
+	evil := e.device()
+	evil.Cred.ID = bytes.Clone(c.CredentialID)
+	evil.Auth.Options.UserHandle = d.Auth.Options.UserHandle
+	e.exec(`UPDATE passkeys SET public_key = ? WHERE id = ?`, evil.Cred.Key.AttestationData(), c.ID)
+	e.refusedAsUnknown(evil)
+	e.refusedAsUnknown(d)
+}
+
+// As a second factor, a forged row is neither offered nor accepted, and a
+// user whose only passkey is forged owes no passkey: the password alone
+// logs in, or TOTP is asked without a passkey.
+func TestForgedPasskeyNoSecondFactor(t *testing.T) {
+	t.Parallel()
+	e, admin := newPasskeyEnv(t)
+	bu, bob := e.user(admin, "bob@example.com", group.UsersID)
+	bobKey := e.device()
+	e.register(&bob, bobKey, "bob's")
+	evil := e.device()
+	e.forge(bu.ID, evil, "", nil)
+	evil.Auth.Options.UserHandle = bobKey.Auth.Options.UserHandle
+
+	r, err := e.m.Login(e.ctx, "bob@example.com", "password-bob@example.com", client)
+	if err != nil || r.Challenge == nil {
+		t.Fatalf("Login: %+v, %v", r, err)
+	}
+	c, err := e.m.BeginPasskeySecondFactor(e.ctx, r.Challenge.Token, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opts struct {
+		PublicKey struct {
+			AllowCredentials []struct {
+				ID string `json:"id"`
+			} `json:"allowCredentials"`
+		} `json:"publicKey"`
+	}
+	if err := json.Unmarshal(c.Options, &opts); err != nil || len(opts.PublicKey.AllowCredentials) != 1 {
+		t.Errorf("allowCredentials %s, %v: want bob's one genuine passkey", c.Options, err)
+	}
+	forged, err := passkeytest.ForceAssert(evil, c.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.m.VerifyPasskey(e.ctx, r.Challenge.Token, c.ID, forged, client)
+	wantErr(t, err, auth.ErrInvalidCredentials)
+	if ev := e.lastEvent(audit.SecondFactorFailed); ev.Reason != "not a passkey of this user" {
+		t.Errorf("second factor failure recorded as %q", ev.Reason)
+	}
+
+	// Carol has TOTP and a forged passkey: only TOTP is asked.
+	cu, carol := e.user(admin, "carol@example.com", group.UsersID)
+	e.enrol(&carol)
+	e.forge(cu.ID, e.device(), "", nil)
+	ch := e.challenge("carol@example.com", "password-carol@example.com")
+	if got := strings.Join(ch.Methods, ","); got != "totp,recovery_code" {
+		t.Errorf("Methods of a user with TOTP and a forged passkey = %s", got)
+	}
+	wantErr(t, second(e.m.BeginPasskeySecondFactor(e.ctx, ch.Token, client)), auth.ErrInvalidChallenge)
+
+	// Dave's only passkey is forged: no second step, and his group, which
+	// requires two factors, still finds him without one.
+	g, err := e.m.CreateGroup(e.ctx, admin, group.Group{Name: "Operators", RequireTwoFactor: true,
+		Permissions: []group.Permission{group.ProfileManagePasskeys, "backups:read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	du, _ := e.user(admin, "dave@example.com", g.ID)
+	e.forge(du.ID, e.device(), "", nil)
+	r, err = e.m.Login(e.ctx, "dave@example.com", "password-dave@example.com", client)
+	if err != nil || r.Session == nil {
+		t.Fatalf("password login of a user whose only passkey is forged: %+v, %v; want a session", r, err)
+	}
+	if p := e.auth(r.Session.Token); !p.MustEnroll() || p.Can("backups:read") {
+		t.Errorf("a forged passkey counted as a second factor: MustEnroll %v", p.MustEnroll())
+	}
+}
