@@ -114,6 +114,9 @@ const (
 	// (int) and DetailKeyID is that key's ID (string), on [SecretsRotated].
 	DetailResealed = "resealed"
 	DetailKeyID    = "key_id"
+	// DetailRemaced counts the passkeys whose MAC was made again under the
+	// current key (int), on [SecretsRotated] with DetailKeyID.
+	DetailRemaced = "remaced"
 
 	// DetailPasskeyID is usher's ID of a passkey (string) and DetailAAGUID
 	// its authenticator model (string, UUID form), on the Passkey*

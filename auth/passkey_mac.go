@@ -5,8 +5,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"slices"
 
+	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/passkey"
 	"github.com/usher-go/usher/user"
 )
@@ -88,4 +90,104 @@ func (m *Manager) countGenuinePasskeys(ctx context.Context, s Store, id user.ID)
 		return 0, err
 	}
 	return len(m.genuinePasskeys(pks)), nil
+}
+
+// rotatePasskeys re-MACs for RotateSecrets every passkey under a previous
+// key whose MAC verifies, and reports with ErrUnknownKey those it left:
+// under a key the Manager does not hold, under none, or with a MAC that
+// does not verify.
+func (m *Manager) rotatePasskeys(ctx context.Context) (int, error) {
+	const batch = 100
+	moved, left := 0, 0
+	after := ""
+	for {
+		pks, err := m.store.Passkeys().UnderOtherKey(ctx, m.keys.current.id, after, batch)
+		if err != nil || len(pks) == 0 {
+			if err == nil && left > 0 {
+				err = fmt.Errorf("%w: %d passkeys (or their MAC does not verify)", ErrUnknownKey, left)
+			}
+			return moved, err
+		}
+		after = pks[len(pks)-1].ID
+		genuine := m.genuinePasskeys(pks)
+		left += len(pks) - len(genuine)
+		n, err := m.remacPasskeys(ctx, genuine)
+		moved += n
+		if err != nil {
+			return moved, err
+		}
+	}
+}
+
+// remacPasskeys moves pks, whose MACs verified, to the current key in one
+// transaction, audited. Each re-MAC is conditional on the key ID read, so
+// a concurrent rotation or a delete wins; the new MAC covers the fields as
+// they were verified, so a row changed meanwhile does not verify after.
+func (m *Manager) remacPasskeys(ctx context.Context, pks []passkey.Credential) (int, error) {
+	cur := m.keys.current
+	n := 0
+	err := m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
+		n = 0
+		for i := range pks {
+			c := &pks[i]
+			ok, err := tx.Passkeys().Remac(ctx, c.ID, c.KeyID, cur.id, passkeyMAC(cur, c))
+			if err != nil {
+				return err
+			}
+			if ok {
+				n++
+			}
+		}
+		if n == 0 {
+			return nil
+		}
+		return rec(&audit.Event{Action: audit.SecretsRotated, Outcome: audit.Success,
+			Details: map[string]any{audit.DetailRemaced: n, audit.DetailKeyID: cur.id}})
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// passkeysNotUnderCurrent counts the passkeys whose KeyID is not the
+// current key's, for OldKeyUsage.
+func (m *Manager) passkeysNotUnderCurrent(ctx context.Context) (int, error) {
+	const batch = 500
+	n, after := 0, ""
+	for {
+		pks, err := m.store.Passkeys().UnderOtherKey(ctx, m.keys.current.id, after, batch)
+		if err != nil || len(pks) == 0 {
+			return n, err
+		}
+		n += len(pks)
+		after = pks[len(pks)-1].ID
+	}
+}
+
+// checkPasskeysHeld is checkKeysHeld's part for passkeys, run when the
+// Manager holds no previous key: a passkey MACed under another key means
+// RotateSecrets was not run before the key was dropped. Passkeys under no
+// key (KeyID "", stored behind usher's back) need none and are passed
+// over: no key could make them log in, and refusing to start over them
+// would also stop the tools that could delete them.
+func (m *Manager) checkPasskeysHeld(ctx context.Context) error {
+	const batch = 100
+	after := ""
+	for {
+		pks, err := m.store.Passkeys().UnderOtherKey(ctx, m.keys.current.id, after, batch)
+		if err != nil {
+			return fmt.Errorf("auth: checking the key: %w", err)
+		}
+		if len(pks) == 0 {
+			return nil
+		}
+		for _, c := range pks {
+			if c.KeyID != "" {
+				return fmt.Errorf("%w: passkeys are MACed under key ID %q, which this Manager does not hold; "+
+					"run RotateSecrets with that key in Config.PreviousSecretKeys first", ErrWrongSecretKey, c.KeyID)
+			}
+		}
+		after = pks[len(pks)-1].ID
+	}
 }

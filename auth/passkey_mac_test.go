@@ -216,3 +216,125 @@ func TestForgedPasskeyNoSecondFactor(t *testing.T) {
 		t.Errorf("a forged passkey counted as a second factor: MustEnroll %v", p.MustEnroll())
 	}
 }
+
+// A passkey registered under key A logs in after a rotation to B (A kept
+// as a previous key), counts in OldKeyUsage until RotateSecrets re-MACs
+// it, and then logs in with B alone. Until then, dropping A is refused at
+// start.
+func TestPasskeyKeyRotation(t *testing.T) {
+	t.Parallel()
+	newKey := []byte("a rotated secret key, 32 bytes!!")
+	rotate := func(c *auth.Config) { c.SecretKey, c.PreviousSecretKeys = newKey, [][]byte{testKey} }
+	drop := func(c *auth.Config) { c.SecretKey, c.PreviousSecretKeys = newKey, nil }
+	e, admin := newPasskeyEnv(t)
+	d := e.device()
+	c := e.register(&admin, d, "")
+
+	e.m = e.manager(e.db, withPasskeys, rotate)
+	if _, err := e.passkeyLogin(d); err != nil {
+		t.Fatalf("passkey login after the rotation, the old key kept: %v", err)
+	}
+	u, err := e.m.OldKeyUsage(e.ctx)
+	if err != nil || u.Passkeys != 1 {
+		t.Fatalf("OldKeyUsage before RotateSecrets = %+v, %v; want 1 passkey", u, err)
+	}
+	// The password moves to B at this login; the passkey does not.
+	if r, err := e.m.Login(e.ctx, adminEmail, adminPassword, client); err != nil || r.Challenge == nil {
+		t.Fatalf("Login: %+v, %v", r, err)
+	}
+	_, err = auth.New(e.config(e.db, withPasskeys, drop))
+	wantErr(t, err, auth.ErrWrongSecretKey)
+	if !strings.Contains(err.Error(), "passkeys") {
+		t.Errorf("refusal does not name the passkeys: %v", err)
+	}
+
+	if n, err := e.m.RotateSecrets(e.ctx); n != 1 || err != nil {
+		t.Fatalf("RotateSecrets = %d, %v; want 1, nil", n, err)
+	}
+	ev := e.lastEvent(audit.SecretsRotated)
+	if n, _ := ev.Details[audit.DetailRemaced].(float64); n != 1 {
+		t.Errorf("rotation event %+v", ev.Details)
+	}
+	if got := e.stored(c.ID); got.KeyID == c.KeyID || bytes.Equal(got.MAC, c.MAC) {
+		t.Errorf("passkey still under key %q after RotateSecrets", got.KeyID)
+	}
+	if u, err := e.m.OldKeyUsage(e.ctx); err != nil || u.Passkeys != 0 {
+		t.Fatalf("OldKeyUsage after RotateSecrets = %+v, %v; want no passkey", u, err)
+	}
+	if n, err := e.m.RotateSecrets(e.ctx); n != 0 || err != nil {
+		t.Errorf("RotateSecrets again = %d, %v; want 0, nil", n, err)
+	}
+
+	e.m = e.manager(e.db, withPasskeys, drop)
+	if _, err := e.passkeyLogin(d); err != nil {
+		t.Fatalf("passkey login with the new key alone: %v", err)
+	}
+}
+
+// RotateSecrets re-MACs only what verifies: a forged row that names the
+// previous key is left under it (re-MACing it would make it genuine) and
+// reported with ErrUnknownKey, like a row under a key the Manager lacks or
+// under none; none of them logs in afterwards. A Manager without previous
+// keys starts although rows under no key remain.
+func TestRotateSecretsLeavesForgedPasskeys(t *testing.T) {
+	t.Parallel()
+	newKey := []byte("a rotated secret key, 32 bytes!!")
+	e, admin := newPasskeyEnv(t)
+	bu, _ := e.user(admin, "bob@example.com", group.UsersID)
+	d := e.device()
+	c := e.register(&admin, d, "")
+	random := make([]byte, 32)
+	rand.Read(random)
+	underA, unknown, none := e.device(), e.device(), e.device()
+	fa := e.forge(bu.ID, underA, c.KeyID, random)
+	fu := e.forge(bu.ID, unknown, "0123456789ab", random)
+	fn := e.forge(bu.ID, none, "", nil)
+
+	e.m = e.manager(e.db, withPasskeys, func(c *auth.Config) { c.SecretKey, c.PreviousSecretKeys = newKey, [][]byte{testKey} })
+	if u, err := e.m.OldKeyUsage(e.ctx); err != nil || u.Passkeys != 4 {
+		t.Fatalf("OldKeyUsage = %+v, %v; want 4 passkeys", u, err)
+	}
+	n, err := e.m.RotateSecrets(e.ctx)
+	if n != 1 || !errors.Is(err, auth.ErrUnknownKey) {
+		t.Fatalf("RotateSecrets = %d, %v; want 1 and ErrUnknownKey for the 3 others", n, err)
+	}
+	for _, f := range []*passkey.Credential{fa, fu, fn} {
+		if got := e.stored(f.ID); got.KeyID != f.KeyID || !bytes.Equal(got.MAC, f.MAC) {
+			t.Errorf("forged passkey under %q moved to %q", f.KeyID, got.KeyID)
+		}
+	}
+	if u, err := e.m.OldKeyUsage(e.ctx); err != nil || u.Passkeys != 3 {
+		t.Errorf("OldKeyUsage after RotateSecrets = %+v, %v; want the 3 left", u, err)
+	}
+	for _, f := range []*passkeytest.Device{underA, unknown, none} {
+		e.refusedAsUnknown(f)
+	}
+	if _, err := e.passkeyLogin(d); err != nil {
+		t.Fatalf("the genuine passkey after RotateSecrets: %v", err)
+	}
+
+	// Rows under a key ID that no Manager holds stop a start without
+	// previous keys (as for TOTP secrets); a row under none does not.
+	bob, err := e.m.Login(e.ctx, "bob@example.com", "password-bob@example.com", client)
+	if err != nil || bob.Session == nil {
+		t.Fatalf("bob's login: %+v, %v", bob, err)
+	}
+	if _, err := e.m.Login(e.ctx, adminEmail, adminPassword, client); err != nil {
+		t.Fatal(err)
+	}
+	drop := func(c *auth.Config) { c.SecretKey, c.PreviousSecretKeys = newKey, nil }
+	_, err = auth.New(e.config(e.db, withPasskeys, drop))
+	if !errors.Is(err, auth.ErrWrongSecretKey) || !strings.Contains(err.Error(), "passkeys") {
+		t.Fatalf("New without previous keys while forged rows name key IDs: %v; want ErrWrongSecretKey for the passkeys", err)
+	}
+	for _, f := range []*passkey.Credential{fa, fu} {
+		if err := e.db.Passkeys().Delete(e.ctx, f.ID, bu.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.m = e.manager(e.db, withPasskeys, drop)
+	e.refusedAsUnknown(none)
+	if _, err := e.passkeyLogin(d); err != nil {
+		t.Fatalf("the genuine passkey with the new key alone: %v", err)
+	}
+}
