@@ -114,6 +114,9 @@ const (
 	// (int) and DetailKeyID is that key's ID (string), on [SecretsRotated].
 	DetailResealed = "resealed"
 	DetailKeyID    = "key_id"
+	// DetailRemaced counts the passkeys whose MAC was made again under the
+	// current key (int), on [SecretsRotated] with DetailKeyID.
+	DetailRemaced = "remaced"
 
 	// DetailPasswordless is true on a [LoginSucceeded] or [LoginFailed]
 	// of a passwordless passkey login; a passkey answering a login's

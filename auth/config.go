@@ -21,19 +21,21 @@ type Config struct {
 	Store Store
 	// Issuer names the application, e.g. in authenticator apps.
 	Issuer string
-	// SecretKey keys the password pre-hash, the sealing of TOTP secrets and
-	// the hashing of recovery codes. At least 32 random bytes; keep it out
-	// of the database and its backups. Losing it makes every password, TOTP
-	// secret and recovery code unusable.
+	// SecretKey keys the password pre-hash, the sealing of TOTP secrets,
+	// the MAC that binds each passkey to its user, and the hashing of
+	// recovery codes. At least 32 random bytes; keep it out of the database
+	// and its backups. Losing it makes every password, TOTP secret, passkey
+	// and recovery code unusable.
 	SecretKey []byte
 	// PreviousSecretKeys still open what older keys made: to rotate, move
 	// the old SecretKey here and set a new one. Passwords are rehashed under
 	// the new key at each user's next login, [Manager.RotateSecrets]
-	// re-seals every TOTP secret at once, and recovery codes keep working
-	// until the user regenerates them. Drop an old key only when
-	// [Manager.OldKeyUsage] counts no password hash and no TOTP secret
-	// under it: [New] refuses to start without a key that password hashes
-	// still name.
+	// re-seals every TOTP secret and re-MACs every passkey at once, and
+	// recovery codes keep working until the user regenerates them. Drop an
+	// old key only when [Manager.OldKeyUsage] counts no password hash, no
+	// TOTP secret and no passkey under it: [New] refuses to start without a
+	// key that password hashes still name, and, given no previous key at
+	// all, while TOTP secrets or passkeys are under another key.
 	PreviousSecretKeys [][]byte
 
 	// BcryptCost is the bcrypt work factor; 0 means [DefaultBcryptCost].

@@ -122,8 +122,20 @@
 // making. Sessions made under a key now in Config.PreviousSecretKeys keep
 // working (they are not re-hashed) until that key is dropped. Sessions
 // stored by versions of usher that hashed with plain SHA-256 are retired:
-// the stores' migration deletes them, and users log in again once. No
-// secret reaches the audit trail or the logs.
+// the stores' migration deletes them, and users log in again once. TOTP
+// secrets are sealed with AES-256-GCM under a key derived from
+// Config.SecretKey, bound to their user. A passkey holds no secret, but its
+// row says whose public key opens which account, so each carries an
+// HMAC-SHA-256, under a key derived from Config.SecretKey for that alone,
+// of its ID, its user's ID, its credential ID, its public key and its
+// backup-eligible flag ([passkey.Credential] KeyID and MAC): a row written
+// without the key (a public key of the writer's own under another user's
+// ID, a genuine passkey moved to another user or given another public
+// key) does not verify, and a passkey that does not verify counts for
+// nothing: it does not log in, answers no challenge, is no second factor,
+// and is logged (its IDs, nothing secret) when met. [Manager.RotateSecrets]
+// moves TOTP secrets and passkeys to a new key at once. No secret reaches
+// the audit trail or the logs.
 //
 // The database remembers which key it was made with: the first [New] on it
 // stores a [KeyCheck] (an HMAC of a fixed text and the key ID, from which

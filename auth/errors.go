@@ -82,8 +82,10 @@ var (
 	// factor and the user has none yet; only enrolling is allowed.
 	// It is an ErrForbidden too.
 	ErrEnrollmentRequired = fmt.Errorf("%w: two-factor enrollment required", ErrForbidden)
-	// ErrUnknownKey: a secret is sealed under a key that is neither
-	// Config.SecretKey nor in Config.PreviousSecretKeys.
+	// ErrUnknownKey: a secret is sealed, or a passkey MACed, under a key
+	// that is neither Config.SecretKey nor in Config.PreviousSecretKeys
+	// (for a passkey, also: under no key, or with a MAC that does not
+	// verify).
 	ErrUnknownKey = errors.New("auth: secret sealed under an unknown key")
 )
 

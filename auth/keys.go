@@ -27,6 +27,7 @@ type keySet struct {
 	wrap     []byte      // HMAC key binding a legacy hash to its account
 	recovery []byte      // HMAC key of recovery-code hashes
 	session  []byte      // HMAC key of session and challenge token hashes
+	passkey  []byte      // HMAC key of passkey MACs (passkey_mac.go)
 	check    []byte      // the key check value stored in the database
 	seal     cipher.AEAD // AES-256-GCM for TOTP secrets
 }
@@ -53,6 +54,9 @@ func deriveKeySet(secret []byte) (*keySet, error) {
 		return nil, err
 	}
 	if k.session, err = derive("session token v1", 32); err != nil {
+		return nil, err
+	}
+	if k.passkey, err = derive("passkey mac v1", 32); err != nil {
 		return nil, err
 	}
 	checkKey, err := derive("key check v1", 32)

@@ -42,7 +42,8 @@ type Manager struct {
 // [ErrWrongSecretKey] a Config.SecretKey (with PreviousSecretKeys) that the
 // database was not made with, recognised by the [KeyCheck] that the first
 // New on a database stores, and one that lacks a previous key which
-// password hashes still need (see [OldKeyUsage]). It binds every legacy
+// password hashes still need, or, given no previous key, that TOTP
+// secrets or passkeys still need (see [OldKeyUsage]). It binds every legacy
 // password hash (format 1, or plain bcrypt written straight to the store)
 // to its account, audited; a legacy hash written after that does not
 // verify until the next New wraps it. It also creates the

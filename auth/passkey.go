@@ -105,8 +105,9 @@ func (w *webAuthnUser) WebAuthnDisplayName() string                { return w.di
 func (w *webAuthnUser) WebAuthnCredentials() []webauthn.Credential { return w.creds }
 
 // loadWebAuthnUser reads u's handle and passkeys from s; the handle is nil
-// when u never began a registration.
-func loadWebAuthnUser(ctx context.Context, s Store, u *user.User) (*webAuthnUser, []passkey.Credential, error) {
+// when u never began a registration. Passkeys whose MAC does not verify
+// are left out (genuinePasskey).
+func (m *Manager) loadWebAuthnUser(ctx context.Context, s Store, u *user.User) (*webAuthnUser, []passkey.Credential, error) {
 	h, err := s.Passkeys().UserHandle(ctx, u.ID)
 	if err != nil {
 		return nil, nil, err
@@ -115,6 +116,7 @@ func loadWebAuthnUser(ctx context.Context, s Store, u *user.User) (*webAuthnUser
 	if err != nil {
 		return nil, nil, err
 	}
+	pks = m.genuinePasskeys(pks)
 	w := &webAuthnUser{handle: h, name: u.Email, display: u.Name}
 	if w.display == "" {
 		w.display = u.Email
@@ -283,7 +285,7 @@ func (m *Manager) BeginPasskeyRegistration(ctx context.Context, actor *Principal
 		if _, err := tx.Passkeys().SetUserHandle(ctx, a.user.ID, handle); err != nil {
 			return err
 		}
-		w, existing, err := loadWebAuthnUser(ctx, tx, &a.user)
+		w, existing, err := m.loadWebAuthnUser(ctx, tx, &a.user)
 		if err != nil {
 			return err
 		}
@@ -379,7 +381,7 @@ func (m *Manager) FinishPasskeyRegistration(ctx context.Context, actor *Principa
 // passkey.
 func (m *Manager) createPasskey(ctx context.Context, tx Store, a *Principal, sd *webauthn.SessionData,
 	parsed *protocol.ParsedCredentialCreationData, name string) (*passkey.Credential, error) {
-	w, existing, err := loadWebAuthnUser(ctx, tx, &a.user)
+	w, existing, err := m.loadWebAuthnUser(ctx, tx, &a.user)
 	if err != nil {
 		return nil, err
 	}
@@ -412,6 +414,7 @@ func (m *Manager) createPasskey(ctx context.Context, tx Store, a *Principal, sd 
 	for _, t := range wc.Transport {
 		c.Transports = append(c.Transports, string(t))
 	}
+	m.macPasskey(c)
 	if err := tx.Passkeys().Create(ctx, c); err != nil {
 		return nil, err
 	}

@@ -159,11 +159,11 @@ func (m *Manager) passwordlessIn(ctx context.Context, tx Store, rec func(*audit.
 }
 
 // passkeyOwner finds in s the passkey a discoverable answer names and its
-// user: the credential ID and the user handle must agree. A nil user with
-// no error means nobody.
+// user: the credential ID and the user handle must agree, and the
+// passkey's MAC verify. A nil user with no error means nobody.
 func (m *Manager) passkeyOwner(ctx context.Context, s Store, parsed *protocol.ParsedCredentialAssertionData) (*user.User, *passkey.Credential, *webAuthnUser, error) {
 	pk, err := s.Passkeys().GetByCredentialID(ctx, parsed.RawID)
-	if errors.Is(err, passkey.ErrNotFound) {
+	if errors.Is(err, passkey.ErrNotFound) || err == nil && !m.genuinePasskey(pk) {
 		return nil, nil, nil, nil
 	} else if err != nil {
 		return nil, nil, nil, fmt.Errorf("auth: looking up passkey: %w", err)
@@ -180,7 +180,7 @@ func (m *Manager) passkeyOwner(ctx context.Context, s Store, parsed *protocol.Pa
 	} else if err != nil {
 		return nil, nil, nil, fmt.Errorf("auth: looking up passkey: %w", err)
 	}
-	w, _, err := loadWebAuthnUser(ctx, s, u)
+	w, _, err := m.loadWebAuthnUser(ctx, s, u)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -253,7 +253,7 @@ func (m *Manager) BeginPasskeySecondFactor(ctx context.Context, challenge string
 	if err != nil {
 		return nil, err
 	}
-	w, _, err := loadWebAuthnUser(ctx, m.store, u)
+	w, _, err := m.loadWebAuthnUser(ctx, m.store, u)
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +295,7 @@ func (m *Manager) VerifyPasskey(ctx context.Context, challenge, ceremony string,
 			return v.reason, nil
 		}
 		// The passkey may have gone since it was verified.
-		if cur, err := tx.Passkeys().Get(ctx, v.pk.ID); errors.Is(err, passkey.ErrNotFound) || err == nil && cur.UserID != u.ID {
+		if cur, err := tx.Passkeys().Get(ctx, v.pk.ID); errors.Is(err, passkey.ErrNotFound) || err == nil && (cur.UserID != u.ID || !m.genuinePasskey(cur)) {
 			return "passkey deleted during login", nil
 		} else if err != nil {
 			return "", err
@@ -342,7 +342,7 @@ func (m *Manager) verifyFactor(ctx context.Context, ceremony string, response []
 	} else if err != nil {
 		return nil, err
 	}
-	w, pks, err := loadWebAuthnUser(ctx, m.store, u)
+	w, pks, err := m.loadWebAuthnUser(ctx, m.store, u)
 	if err != nil {
 		return nil, err
 	}

@@ -10,13 +10,28 @@ import (
 	"github.com/usher-go/usher/user"
 )
 
-// RotateSecrets re-seals every TOTP secret still sealed under a previous
-// key (Config.PreviousSecretKeys) with the current Config.SecretKey, and
-// returns how many it moved. Secrets under a key the Manager does not have
-// are left alone and reported with [ErrUnknownKey]. Recovery codes cannot
-// be re-hashed (only their hashes are kept): see [Manager.OldKeyUsage]
-// before dropping a previous key.
+// RotateSecrets moves what a previous key (Config.PreviousSecretKeys)
+// made to the current Config.SecretKey at once: it re-seals every TOTP
+// secret and re-MACs every passkey still under a previous key, and returns
+// how many it moved (both together), each batch audited as
+// [audit.SecretsRotated]. TOTP secrets and passkeys under a key the
+// Manager does not hold are left alone and reported with [ErrUnknownKey],
+// and so are passkeys whose MAC does not verify (never re-MACed: that
+// would make a forged one genuine). Recovery codes cannot be re-hashed
+// (only their hashes are kept), nor password hashes (they move at each
+// user's next login): see [Manager.OldKeyUsage] before dropping a previous
+// key.
 func (m *Manager) RotateSecrets(ctx context.Context) (int, error) {
+	n, err := m.rotateTOTP(ctx)
+	if err != nil && !errors.Is(err, ErrUnknownKey) {
+		return n, err
+	}
+	p, perr := m.rotatePasskeys(ctx)
+	return n + p, errors.Join(err, perr)
+}
+
+// rotateTOTP re-seals the TOTP secrets for RotateSecrets.
+func (m *Manager) rotateTOTP(ctx context.Context) (int, error) {
 	const batch = 100
 	moved, unknown := 0, 0
 	var after user.ID
@@ -64,9 +79,11 @@ func (m *Manager) RotateSecrets(ctx context.Context) (int, error) {
 }
 
 // OldKeyUsage says what still depends on keys other than the current
-// SecretKey, so a host knows when a previous key can be dropped: when
-// PasswordHashes and TOTPSecrets are both 0. [New] refuses to start
-// without a key that a password hash still names.
+// SecretKey, so a host knows when a previous key can be dropped: only when
+// PasswordHashes, TOTPSecrets and Passkeys are all 0. [New] refuses to
+// start without a key that a password hash still names, and, when it is
+// given no previous key at all, while a TOTP secret or a passkey is still
+// under another key.
 type OldKeyUsage struct {
 	// PasswordHashes made under another key (either format). Each moves to
 	// the current key at its user's next login, so wait for the users to
@@ -82,6 +99,13 @@ type OldKeyUsage struct {
 	UnboundPasswordHashes int
 	// TOTPSecrets still sealed under another key: run RotateSecrets.
 	TOTPSecrets int
+	// Passkeys whose MAC is under another key, or under none: run
+	// RotateSecrets. What it leaves it reports with [ErrUnknownKey]:
+	// passkeys under a key this Manager does not hold (add that key to
+	// PreviousSecretKeys and run it again), and passkeys without a MAC or
+	// with one that does not verify, which usher did not register and
+	// which never log in (delete them: [Manager.DeleteUserPasskey]).
+	Passkeys int
 	// RecoveryCodeSets hashed under another key: they work while that key
 	// is among PreviousSecretKeys; their users regenerate them to move on.
 	// Dropping the key without that leaves those users their TOTP app but
@@ -89,9 +113,10 @@ type OldKeyUsage struct {
 	RecoveryCodeSets int
 }
 
-// OldKeyUsage counts the password hashes, TOTP secrets and recovery-code
-// sets that still need a previous key. It reads every user and every TOTP
-// credential: an operator's check during a rotation, not for each request.
+// OldKeyUsage counts the password hashes, TOTP secrets, passkeys and
+// recovery-code sets that still need a previous key. It reads every user,
+// every TOTP credential and every passkey not under the current key: an
+// operator's check during a rotation, not for each request.
 func (m *Manager) OldKeyUsage(ctx context.Context) (OldKeyUsage, error) {
 	var u OldKeyUsage
 	var after user.ID
@@ -107,6 +132,9 @@ func (m *Manager) OldKeyUsage(ctx context.Context) (OldKeyUsage, error) {
 		after = creds[len(creds)-1].UserID
 	}
 	var err error
+	if u.Passkeys, err = m.passkeysNotUnderCurrent(ctx); err != nil {
+		return u, err
+	}
 	if u.PasswordHashes, err = m.hashesNotUnder(ctx, m.keys.current); err != nil {
 		return u, err
 	}
@@ -135,8 +163,9 @@ func (m *Manager) hashesNotUnder(ctx context.Context, keys ...*keySet) (int, err
 // checkKeysHeld refuses a Manager that lacks a previous key the data still
 // need, so that dropping it too early fails at start rather than as every
 // such user's wrong password: a password hash under a key it does not
-// hold, or, when it holds no previous key at all, a TOTP secret sealed
-// under another key (RotateSecrets was not run). It reads every user once.
+// hold, or, when it holds no previous key at all, a TOTP secret sealed or
+// a passkey MACed under another key (RotateSecrets was not run). It reads
+// every user once.
 func (m *Manager) checkKeysHeld(ctx context.Context) error {
 	n, err := m.hashesNotUnder(ctx, append([]*keySet{m.keys.current}, m.keys.previous...)...)
 	if err != nil {
@@ -157,7 +186,7 @@ func (m *Manager) checkKeysHeld(ctx context.Context) error {
 		return fmt.Errorf("%w: TOTP secrets are sealed under key ID %q, which this Manager does not hold; "+
 			"run RotateSecrets with that key in Config.PreviousSecretKeys first", ErrWrongSecretKey, creds[0].KeyID)
 	}
-	return nil
+	return m.checkPasskeysHeld(ctx)
 }
 
 // wrapLegacyHashes binds every stored legacy hash (format 1, plain bcrypt)

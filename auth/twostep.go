@@ -34,8 +34,8 @@ func enrolled(ctx context.Context, s Store, id user.ID) (bool, error) {
 
 // secondFactors lists the second factors user id can answer with: a
 // confirmed TOTP credential (and its recovery codes while any are left),
-// and passkeys when passkeys are enabled. None means the user has no
-// second factor.
+// and passkeys whose MAC verifies when passkeys are enabled. None means
+// the user has no second factor.
 func (m *Manager) secondFactors(ctx context.Context, s Store, id user.ID) ([]string, error) {
 	var methods []string
 	ok, err := enrolled(ctx, s, id)
@@ -51,7 +51,7 @@ func (m *Manager) secondFactors(ctx context.Context, s Store, id user.ID) ([]str
 		}
 	}
 	if m.wa != nil {
-		if n, err := s.Passkeys().Count(ctx, id); err != nil {
+		if n, err := m.countGenuinePasskeys(ctx, s, id); err != nil {
 			return nil, err
 		} else if n > 0 {
 			methods = append(methods, MethodPasskey)

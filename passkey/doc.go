@@ -18,6 +18,17 @@
 // across all users: a store refuses a second registration of the same one
 // with [ErrCredentialTaken].
 //
+// A passkey holds no secret, but its row says whose public key opens which
+// account. So each also carries a MAC ([Credential] MAC, and KeyID naming
+// the key): package auth's HMAC, under a key derived from the host's
+// secret key, over the passkey's ID, its user's ID, its credential ID, its
+// public key and its backup-eligible flag. Someone who can write the
+// database but lacks the key cannot make a row that verifies, whether a
+// public key of their own under another user's ID or a genuine passkey
+// moved to another user, and auth trusts no row that does not verify. The
+// stores keep KeyID and MAC byte for byte; a key rotation rewrites them
+// ([Store.UnderOtherKey], [Store.Remac]).
+//
 // Each user with a passkey also has a WebAuthn user handle: 64 random bytes
 // ([UserHandleLength]), never the email or the user ID, so an authenticator
 // that stores it learns nothing about the account. A discoverable login

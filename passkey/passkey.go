@@ -36,6 +36,18 @@ type Credential struct {
 	SignCount  uint32
 	CreatedAt  time.Time
 	LastUsedAt time.Time // zero until first used
+
+	// KeyID names the secret key MAC was made under. MAC binds the passkey
+	// to its user: an HMAC under a key derived from the host's secret key,
+	// over ID, UserID, CredentialID, PublicKey and BackupEligible (what
+	// never changes), so that a row written to the database without that
+	// key (a public key of someone else's, or another user's ID) logs
+	// nobody in. The Manager (package auth) sets both at registration and
+	// again when the secret key rotates; a [Store] keeps them byte for
+	// byte and never computes or checks them. A passkey stored without
+	// them (KeyID "") never logs in.
+	KeyID string
+	MAC   []byte
 }
 
 // MaxPerUser is how many passkeys one user may register: enough for every

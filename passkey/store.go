@@ -15,13 +15,18 @@ import (
 // IDs; UserByHandle returns it for an unknown handle. List, Count and
 // DeleteUser of a user without passkeys (or unknown) return none, 0 and 0;
 // UserHandle returns nil. Create and SetUserHandle for an unknown user fail
-// with [user.ErrNotFound] and store nothing.
+// with [user.ErrNotFound] and store nothing. Remac of an unknown passkey,
+// like Remac of one no longer under oldKeyID, reports false with no error.
 //
 // Uniqueness: a credential ID is registered once across all users (Create
 // fails with [ErrCredentialTaken]); a user handle belongs to one user.
 //
 // Deletes: passkeys and the user handle go with their user
 // ([user.Store.Delete]), in the same statement or transaction.
+//
+// Keys: KeyID and MAC are the caller's (package auth makes them; see
+// [Credential]). A store keeps them byte for byte, checks nothing about
+// them, and changes them only through Remac.
 //
 // Times come back as the same instant in UTC, to at least microsecond
 // precision; a zero LastUsedAt comes back zero. Byte fields come back
@@ -54,6 +59,17 @@ type Store interface {
 	// returns false with no error. Of two logins racing with the same
 	// count, exactly one wins (unless both are 0).
 	UpdateUse(ctx context.Context, id string, signCount uint32, backedUp bool, at time.Time) (bool, error)
+
+	// UnderOtherKey lists up to limit passkeys, of every user, whose KeyID
+	// is not keyID and whose ID sorts after after (byte order; "" for the
+	// first page), ordered by ID: a key rotation pages through them with
+	// the last ID it saw. None is an empty list, not an error.
+	UnderOtherKey(ctx context.Context, keyID string, after string, limit int) ([]Credential, error)
+	// Remac replaces the passkey's KeyID and MAC with newKeyID and mac if
+	// its KeyID is still oldKeyID, in one conditional UPDATE, and reports
+	// whether it did: a concurrent change (another rotation, a delete)
+	// wins. Nothing else of the passkey changes.
+	Remac(ctx context.Context, id, oldKeyID, newKeyID string, mac []byte) (bool, error)
 
 	// UserHandle returns the user's WebAuthn user handle, nil if the user
 	// has none yet.

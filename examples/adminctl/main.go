@@ -21,9 +21,10 @@
 //	enable EMAIL            enable it again
 //	unlock EMAIL            end a login back-off after failed attempts
 //	audit [N]               the last N audit events (default 20)
-//	rotate-secrets [OLDKEY] re-seal TOTP secrets under -key; OLDKEY is one more -previous-key
-//	old-keys                count what still needs a previous key (drop it when both
-//	                        password hashes and TOTP secrets are 0)
+//	rotate-secrets [OLDKEY] re-seal TOTP secrets and re-MAC passkeys under -key; OLDKEY
+//	                        is one more -previous-key
+//	old-keys                count what still needs a previous key (drop it when
+//	                        password hashes, TOTP secrets and passkeys are all 0)
 //	prune                   delete expired sessions, challenges and old audit events
 //
 // The passkey commands need no passkey settings: they read and change the
@@ -206,7 +207,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		return c.audit(ctx, n)
 	case "rotate-secrets":
 		n, err := m.RotateSecrets(ctx)
-		fmt.Fprintf(stdout, "re-sealed %d TOTP secrets\n", n)
+		fmt.Fprintf(stdout, "moved %d TOTP secrets and passkeys to the current key\n", n)
 		return err
 	case "old-keys":
 		return c.oldKeys(ctx)
@@ -391,9 +392,10 @@ func (c *ctl) oldKeys(ctx context.Context) error {
 	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "password hashes under a previous key\t%d\t(move at each user's next login; reset-password for users who will not log in)\n", u.PasswordHashes)
 	fmt.Fprintf(w, "TOTP secrets under a previous key\t%d\t(rotate-secrets)\n", u.TOTPSecrets)
+	fmt.Fprintf(w, "passkeys under a previous key or none\t%d\t(rotate-secrets; delete-passkey those it reports it cannot move)\n", u.Passkeys)
 	fmt.Fprintf(w, "recovery-code sets under a previous key\t%d\t(work only while the key is kept; their users regenerate them)\n", u.RecoveryCodeSets)
 	fmt.Fprintf(w, "password hashes in the old format, not wrapped\t%d\t(refused at login; a restart wraps them)\n", u.UnboundPasswordHashes)
-	if u.PasswordHashes == 0 && u.TOTPSecrets == 0 {
+	if u.PasswordHashes == 0 && u.TOTPSecrets == 0 && u.Passkeys == 0 {
 		fmt.Fprintln(w, "the previous keys can be dropped")
 	} else {
 		fmt.Fprintln(w, "keep the previous keys")

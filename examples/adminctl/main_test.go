@@ -302,3 +302,106 @@ func TestPasskeys(t *testing.T) {
 		}
 	}
 }
+
+// TestOldKeysPasskeys rotates the key under a registered passkey: old-keys
+// counts it until rotate-secrets re-MACs it, and the previous key can go
+// only once nothing (the admin's password hash included) needs it.
+func TestOldKeysPasskeys(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	dbPath, oldPath, keyPath := filepath.Join(dir, "users.db"), filepath.Join(dir, "old.key"), filepath.Join(dir, "usher.key")
+	oldKey, newKey := []byte("0123456789abcdef0123456789abcdef"), []byte("a rotated secret key, 32 bytes!!")
+	for path, k := range map[string][]byte{oldPath: oldKey, keyPath: newKey} {
+		if err := os.WriteFile(path, k, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	configure = func(c *auth.Config) { c.BcryptCost, c.InsecureLowBcryptCostForTests = 4, true }
+	const rpID, origin = "localhost", "http://localhost:8080"
+	app := func(key []byte, previous ...[]byte) *auth.Manager {
+		t.Helper()
+		m, err := auth.New(auth.Config{Store: db, SecretKey: key, PreviousSecretKeys: previous, BcryptCost: 4,
+			InsecureLowBcryptCostForTests: true, Passkeys: auth.PasskeyConfig{RPID: rpID, Origins: []string{origin}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	m := app(oldKey)
+	s, err := m.SignUp(ctx, auth.SignUp{Email: "admin@example.com", Password: "admin's long password"}, auth.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.Authenticate(ctx, s.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := passkeytest.New(rpID, origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := m.BeginPasskeyRegistration(ctx, p, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := d.Register(c.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.FinishPasskeyRegistration(ctx, p, c.ID, resp, ""); err != nil {
+		t.Fatal(err)
+	}
+
+	ctl := func(args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		err := run(ctx, append([]string{"-db", dbPath, "-key", keyPath, "-previous-key", oldPath, "-as", "tester"}, args...),
+			strings.NewReader(""), &out)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", args[0], err, out.String())
+		}
+		return out.String()
+	}
+	row := func(out, label string) string {
+		for line := range strings.Lines(out) {
+			if rest, ok := strings.CutPrefix(line, label); ok {
+				return strings.Fields(rest)[0]
+			}
+		}
+		return ""
+	}
+	const label = "passkeys under a previous key or none"
+	if out := ctl("old-keys"); row(out, label) != "1" || !strings.Contains(out, "keep the previous keys") {
+		t.Fatalf("old-keys before rotate-secrets: want 1 passkey:\n%s", out)
+	}
+	if out := ctl("rotate-secrets"); !strings.Contains(out, "moved 1 TOTP secrets and passkeys") {
+		t.Fatalf("rotate-secrets:\n%s", out)
+	}
+	if out := ctl("old-keys"); row(out, label) != "0" || !strings.Contains(out, "keep the previous keys") {
+		t.Fatalf("old-keys after rotate-secrets, the password hash still under the old key:\n%s", out)
+	}
+	// The admin logs in under the new key: the password hash moves too.
+	if r, err := app(newKey, oldKey).Login(ctx, "admin@example.com", "admin's long password", auth.Client{}); err != nil || r.Challenge == nil {
+		t.Fatalf("login: %+v, %v", r, err)
+	}
+	if out := ctl("old-keys"); row(out, label) != "0" || !strings.Contains(out, "the previous keys can be dropped") {
+		t.Fatalf("old-keys once nothing needs the old key:\n%s", out)
+	}
+	// And the passkey logs in with the new key alone.
+	m = app(newKey)
+	lc, err := m.BeginPasskeyLogin(ctx, auth.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err = d.Assert(lc.Options); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.FinishPasskeyLogin(ctx, lc.ID, resp, auth.Client{}); err != nil {
+		t.Fatalf("passkey login with the new key alone: %v", err)
+	}
+}

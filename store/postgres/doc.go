@@ -134,7 +134,9 @@
 // The key_check table holds one row, the auth.KeyCheck by which auth.New
 // recognises the secret key; session and challenge tokens are stored as
 // HMAC-SHA-256 under a key derived from it (migration 0003 deleted the
-// sessions and challenges stored under plain SHA-256 before).
+// sessions and challenges stored under plain SHA-256 before). A passkey
+// row keeps the key_id and mac that package auth makes (migration 0009),
+// byte for byte.
 //
 // # Migrations
 //

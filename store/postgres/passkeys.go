@@ -21,7 +21,7 @@ func (s *scope) Passkeys() passkey.Store { return passkeyStore{s} }
 func (db *DB) Passkeys() passkey.Store { return db.root.Passkeys() }
 
 const passkeyCols = `id, user_id, name, credential_id, public_key, aaguid, transports,
-	backup_eligible, backed_up, sign_count, created_at, last_used_at`
+	backup_eligible, backed_up, sign_count, created_at, last_used_at, key_id, mac`
 
 func scanPasskey(row pgx.Row, c *passkey.Credential) error {
 	var (
@@ -29,7 +29,7 @@ func scanPasskey(row pgx.Row, c *passkey.Credential) error {
 		lastUsed  pgtype.Timestamptz
 	)
 	if err := row.Scan(&c.ID, (*string)(&c.UserID), &c.Name, &c.CredentialID, &c.PublicKey, &c.AAGUID, &c.Transports,
-		&c.BackupEligible, &c.BackedUp, &signCount, &c.CreatedAt, &lastUsed); err != nil {
+		&c.BackupEligible, &c.BackedUp, &signCount, &c.CreatedAt, &lastUsed, &c.KeyID, &c.MAC); err != nil {
 		return err
 	}
 	c.SignCount, c.LastUsedAt = uint32(signCount), fromOpt(lastUsed)
@@ -52,9 +52,10 @@ func (ps passkeyStore) Create(ctx context.Context, c *passkey.Credential) error 
 	if transports == nil {
 		transports = []string{} // an empty array, not NULL
 	}
-	const q = `INSERT INTO passkeys (` + passkeyCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
+	const q = `INSERT INTO passkeys (` + passkeyCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
 	_, err := ps.s.write(ctx, q, c.ID, string(c.UserID), c.Name, bytesOrEmpty(c.CredentialID), bytesOrEmpty(c.PublicKey),
-		bytesOrEmpty(c.AAGUID), transports, c.BackupEligible, c.BackedUp, int64(c.SignCount), c.CreatedAt, optTime(c.LastUsedAt))
+		bytesOrEmpty(c.AAGUID), transports, c.BackupEligible, c.BackedUp, int64(c.SignCount), c.CreatedAt, optTime(c.LastUsedAt),
+		c.KeyID, bytesOrEmpty(c.MAC))
 	switch {
 	case violates(err, codeForeignKey, "passkeys_user_fk"):
 		return wrap("create passkey", user.ErrNotFound)
@@ -93,23 +94,51 @@ func (ps passkeyStore) List(ctx context.Context, userID user.ID) ([]passkey.Cred
 	if !storable(string(userID)) {
 		return nil, nil
 	}
-	rows, err := ps.s.q.Query(ctx, `SELECT `+passkeyCols+` FROM passkeys WHERE user_id = $1 ORDER BY created_at, id`, string(userID))
+	return ps.list(ctx, "list passkeys", `WHERE user_id = $1 ORDER BY created_at, id`, string(userID))
+}
+
+// UnderOtherKey pages by the primary key; only an operator's rotation and
+// a check at start ask.
+func (ps passkeyStore) UnderOtherKey(ctx context.Context, keyID string, after string, limit int) ([]passkey.Credential, error) {
+	const op = "list passkeys under another key"
+	if !storable(after) {
+		return nil, nil // no stored ID is like it; callers only pass back IDs they were given
+	}
+	if !storable(keyID) { // no stored key ID equals it
+		return ps.list(ctx, op, `WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	}
+	return ps.list(ctx, op, `WHERE key_id <> $1 AND id > $2 ORDER BY id LIMIT $3`, keyID, after, limit)
+}
+
+// list reads the passkeys the clause (WHERE and ORDER BY) selects.
+func (ps passkeyStore) list(ctx context.Context, op, clause string, args ...any) ([]passkey.Credential, error) {
+	rows, err := ps.s.q.Query(ctx, `SELECT `+passkeyCols+` FROM passkeys `+clause, args...)
 	if err != nil {
-		return nil, wrap("list passkeys", err)
+		return nil, wrap(op, err)
 	}
 	defer rows.Close()
 	var out []passkey.Credential
 	for rows.Next() {
 		var c passkey.Credential
 		if err := scanPasskey(rows, &c); err != nil {
-			return nil, wrap("list passkeys", err)
+			return nil, wrap(op, err)
 		}
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, wrap("list passkeys", err)
+		return nil, wrap(op, err)
 	}
 	return out, nil
+}
+
+func (ps passkeyStore) Remac(ctx context.Context, id, oldKeyID, newKeyID string, mac []byte) (bool, error) {
+	if !storable(id) || !storable(oldKeyID) {
+		return false, nil
+	}
+	tag, err := ps.s.q.Exec(ctx, `UPDATE passkeys SET key_id = $1, mac = $2 WHERE id = $3 AND key_id = $4`,
+		newKeyID, bytesOrEmpty(mac), id, oldKeyID)
+	n, err := rowsAffected("remac passkey", tag, err)
+	return n == 1, err
 }
 
 func (ps passkeyStore) Count(ctx context.Context, userID user.ID) (int, error) {

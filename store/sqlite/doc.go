@@ -72,7 +72,8 @@
 // sessions and challenges stored under plain SHA-256 before). A pending
 // passkey ceremony is kept under the keyed hash of its key, with a NULL
 // user_id while a passwordless login has no user, and taken by one
-// DELETE ... RETURNING.
+// DELETE ... RETURNING. A passkey row keeps the key_id and mac that package
+// auth makes (migration 0009), byte for byte.
 //
 // User listings page by keyset, never OFFSET: each order has an index ending
 // in the user ID, and a cursor holds the last row's (key, ID), so every

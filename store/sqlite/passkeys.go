@@ -20,7 +20,7 @@ func (s *scope) Passkeys() passkey.Store { return passkeyStore{s} }
 func (db *DB) Passkeys() passkey.Store { return db.root.Passkeys() }
 
 const passkeyCols = `id, user_id, name, credential_id, public_key, aaguid, transports,
-	backup_eligible, backed_up, sign_count, created_at, last_used_at`
+	backup_eligible, backed_up, sign_count, created_at, last_used_at, key_id, mac`
 
 func scanPasskey(sc scanner, c *passkey.Credential) error {
 	var (
@@ -29,7 +29,7 @@ func scanPasskey(sc scanner, c *passkey.Credential) error {
 		lastUsed   sql.NullInt64
 	)
 	if err := sc.Scan(&c.ID, &c.UserID, &c.Name, &c.CredentialID, &c.PublicKey, &c.AAGUID, &transports,
-		&c.BackupEligible, &c.BackedUp, &c.SignCount, &created, &lastUsed); err != nil {
+		&c.BackupEligible, &c.BackedUp, &c.SignCount, &created, &lastUsed, &c.KeyID, &c.MAC); err != nil {
 		return err
 	}
 	c.CreatedAt, c.LastUsedAt = fromNanos(created), fromNanos(lastUsed.Int64)
@@ -52,10 +52,10 @@ func (ps passkeyStore) Create(ctx context.Context, c *passkey.Credential) error 
 	if c.Transports == nil {
 		transports = []byte("[]")
 	}
-	const q = `INSERT INTO passkeys (` + passkeyCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	const q = `INSERT INTO passkeys (` + passkeyCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	_, err = ps.s.w.ExecContext(ctx, q, c.ID, c.UserID, c.Name, bytesOrEmpty(c.CredentialID), bytesOrEmpty(c.PublicKey),
 		bytesOrEmpty(c.AAGUID), string(transports), c.BackupEligible, c.BackedUp, int64(c.SignCount),
-		nanos(c.CreatedAt), nullNanos(c.LastUsedAt))
+		nanos(c.CreatedAt), nullNanos(c.LastUsedAt), c.KeyID, bytesOrEmpty(c.MAC))
 	switch code(err) {
 	case codeForeignKey:
 		return wrap("create passkey", user.ErrNotFound)
@@ -89,23 +89,41 @@ func (ps passkeyStore) GetByCredentialID(ctx context.Context, credID []byte) (*p
 }
 
 func (ps passkeyStore) List(ctx context.Context, userID user.ID) ([]passkey.Credential, error) {
-	rows, err := ps.s.r.QueryContext(ctx, `SELECT `+passkeyCols+` FROM passkeys WHERE user_id = ? ORDER BY created_at, id`, userID)
+	return ps.list(ctx, "list passkeys", `WHERE user_id = ? ORDER BY created_at, id`, userID)
+}
+
+// UnderOtherKey pages by the primary key; only an operator's rotation and
+// a check at start ask.
+func (ps passkeyStore) UnderOtherKey(ctx context.Context, keyID string, after string, limit int) ([]passkey.Credential, error) {
+	return ps.list(ctx, "list passkeys under another key", `WHERE key_id <> ? AND id > ? ORDER BY id LIMIT ?`, keyID, after, limit)
+}
+
+// list reads the passkeys the clause (WHERE and ORDER BY) selects.
+func (ps passkeyStore) list(ctx context.Context, op, clause string, args ...any) ([]passkey.Credential, error) {
+	rows, err := ps.s.r.QueryContext(ctx, `SELECT `+passkeyCols+` FROM passkeys `+clause, args...)
 	if err != nil {
-		return nil, wrap("list passkeys", err)
+		return nil, wrap(op, err)
 	}
 	defer rows.Close()
 	var out []passkey.Credential
 	for rows.Next() {
 		var c passkey.Credential
 		if err := scanPasskey(rows, &c); err != nil {
-			return nil, wrap("list passkeys", err)
+			return nil, wrap(op, err)
 		}
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, wrap("list passkeys", err)
+		return nil, wrap(op, err)
 	}
 	return out, nil
+}
+
+func (ps passkeyStore) Remac(ctx context.Context, id, oldKeyID, newKeyID string, mac []byte) (bool, error) {
+	res, err := ps.s.w.ExecContext(ctx, `UPDATE passkeys SET key_id = ?, mac = ? WHERE id = ? AND key_id = ?`,
+		newKeyID, bytesOrEmpty(mac), id, oldKeyID)
+	n, err := rowsAffected("remac passkey", res, err)
+	return n == 1, err
 }
 
 func (ps passkeyStore) Count(ctx context.Context, userID user.ID) (int, error) {

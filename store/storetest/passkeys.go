@@ -2,9 +2,10 @@ package storetest
 
 import (
 	"bytes"
-
+	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,10 +32,14 @@ var passkeyTests = []test{
 	{"UserHandle", testPasskeyUserHandle},
 	{"UserHandleRace", testPasskeyUserHandleRace},
 	{"InsideAtomic", testPasskeyInsideAtomic},
+	{"UnderOtherKey", testPasskeyUnderOtherKey},
+	{"UnderOtherKeyCursor", testPasskeyUnderOtherKeyCursor},
+	{"UnderOtherKeyPaging", testPasskeyUnderOtherKeyPaging},
+	{"Remac", testPasskeyRemac},
 }
 
 // newPasskey returns an unsaved passkey of userID, created at created, with
-// a random credential ID.
+// a random credential ID and a random MAC under key ID "k1".
 func newPasskey(userID user.ID, created time.Time) *passkey.Credential {
 	return &passkey.Credential{
 		ID:             newID(),
@@ -48,6 +53,8 @@ func newPasskey(userID user.ID, created time.Time) *passkey.Credential {
 		BackedUp:       true,
 		SignCount:      0,
 		CreatedAt:      created,
+		KeyID:          "k1",
+		MAC:            randomBytes(32),
 	}
 }
 
@@ -65,11 +72,11 @@ func checkPasskey(t *testing.T, what string, got, want *passkey.Credential) {
 		t.Errorf("%s: got nil passkey", what)
 		return
 	}
-	if got.ID != want.ID || got.UserID != want.UserID || got.Name != want.Name ||
+	if got.ID != want.ID || got.UserID != want.UserID || got.Name != want.Name || got.KeyID != want.KeyID ||
 		got.BackupEligible != want.BackupEligible || got.BackedUp != want.BackedUp || got.SignCount != want.SignCount {
-		t.Errorf("%s:\n got  {ID:%s UserID:%s Name:%q BackupEligible:%v BackedUp:%v SignCount:%d}\n want {ID:%s UserID:%s Name:%q BackupEligible:%v BackedUp:%v SignCount:%d}",
-			what, got.ID, got.UserID, got.Name, got.BackupEligible, got.BackedUp, got.SignCount,
-			want.ID, want.UserID, want.Name, want.BackupEligible, want.BackedUp, want.SignCount)
+		t.Errorf("%s:\n got  {ID:%s UserID:%s Name:%q KeyID:%q BackupEligible:%v BackedUp:%v SignCount:%d}\n want {ID:%s UserID:%s Name:%q KeyID:%q BackupEligible:%v BackedUp:%v SignCount:%d}",
+			what, got.ID, got.UserID, got.Name, got.KeyID, got.BackupEligible, got.BackedUp, got.SignCount,
+			want.ID, want.UserID, want.Name, want.KeyID, want.BackupEligible, want.BackedUp, want.SignCount)
 	}
 	for _, f := range []struct {
 		name      string
@@ -78,6 +85,7 @@ func checkPasskey(t *testing.T, what string, got, want *passkey.Credential) {
 		{"CredentialID", got.CredentialID, want.CredentialID},
 		{"PublicKey", got.PublicKey, want.PublicKey},
 		{"AAGUID", got.AAGUID, want.AAGUID},
+		{"MAC", got.MAC, want.MAC},
 	} {
 		if !bytes.Equal(f.got, f.want) {
 			t.Errorf("%s: %s = %x, want %x", what, f.name, f.got, f.want)
@@ -141,8 +149,16 @@ func testPasskeyRoundTrip(t *testing.T, s auth.Store) {
 	used.Transports, used.BackupEligible, used.BackedUp = nil, false, false
 	used.SignCount, used.LastUsedAt = math.MaxUint32, at(time.Hour)
 	used.Name = "Clé 👩\u200d💻"
+	used.KeyID, used.MAC = "a1b2c3d4e5f6", append(randomBytes(31), 0)
 	must(t, "Passkeys().Create", s.Passkeys().Create(ctx(t), used))
 	getPasskey(t, s, "passkey with a use, no transports and the highest count", used)
+
+	// A row as a store migrated from before MACs holds it: no key, no MAC.
+	bare := newPasskey(u.ID, at(2*time.Minute))
+	bare.KeyID, bare.MAC = "", nil
+	must(t, "Passkeys().Create", s.Passkeys().Create(ctx(t), bare))
+	getPasskey(t, s, "passkey without a key ID or MAC", bare)
+	checkPasskeyList(t, s, "all three", u.ID, c, used, bare)
 }
 
 func testPasskeyNotFound(t *testing.T, s auth.Store) {
@@ -439,4 +455,207 @@ func checkHandle(t *testing.T, s auth.Store, what string, userID user.ID, want [
 	if err != nil || id != userID {
 		t.Errorf("%s: UserByHandle = %q, %v; want %q", what, id, err, userID)
 	}
+}
+
+// createPasskeyUnder saves a new passkey of userID whose MAC is under
+// keyID.
+func createPasskeyUnder(t *testing.T, s auth.Store, userID user.ID, keyID string) *passkey.Credential {
+	t.Helper()
+	c := newPasskey(userID, at(0))
+	c.KeyID = keyID
+	if keyID == "" {
+		c.MAC = nil
+	}
+	must(t, "Passkeys().Create", s.Passkeys().Create(ctx(t), c))
+	return c
+}
+
+// checkPasskeysByID fails unless got is want sorted by ID.
+func checkPasskeysByID(t *testing.T, what string, got []passkey.Credential, want []*passkey.Credential) {
+	t.Helper()
+	want = slices.Clone(want)
+	slices.SortFunc(want, func(a, b *passkey.Credential) int { return strings.Compare(a.ID, b.ID) })
+	if len(got) != len(want) {
+		t.Errorf("%s = %d passkeys, want %d", what, len(got), len(want))
+		return
+	}
+	for i := range got {
+		checkPasskey(t, fmt.Sprintf("%s[%d]", what, i), &got[i], want[i])
+	}
+}
+
+func testPasskeyUnderOtherKey(t *testing.T, s auth.Store) {
+	a := createUser(t, s, group.UsersID)
+	b := createUser(t, s, group.UsersID)
+	byKey := map[string][]*passkey.Credential{}
+	for i, k := range []string{"k1", "k1", "k2", "k3", "k2", "", "k1"} {
+		owner := a.ID
+		if i%2 == 1 {
+			owner = b.ID
+		}
+		byKey[k] = append(byKey[k], createPasskeyUnder(t, s, owner, k))
+	}
+	all := slices.Concat(byKey["k1"], byKey["k2"], byKey["k3"], byKey[""])
+	for _, c := range []struct {
+		keyID string
+		want  []*passkey.Credential
+	}{
+		{"k1", slices.Concat(byKey["k2"], byKey["k3"], byKey[""])},
+		{"k2", slices.Concat(byKey["k1"], byKey["k3"], byKey[""])},
+		{"", slices.Concat(byKey["k1"], byKey["k2"], byKey["k3"])},
+		{"unused", all},
+		{"bad\xff\x00", all},
+	} {
+		got, err := s.Passkeys().UnderOtherKey(ctx(t), c.keyID, "", 100)
+		must(t, "Passkeys().UnderOtherKey", err)
+		checkPasskeysByID(t, fmt.Sprintf("UnderOtherKey(%q, \"\", 100)", c.keyID), got, c.want)
+	}
+	// A limit gives the first passkeys by ID.
+	want := slices.Concat(byKey["k2"], byKey["k3"], byKey[""])
+	slices.SortFunc(want, func(a, b *passkey.Credential) int { return strings.Compare(a.ID, b.ID) })
+	for _, limit := range []int{1, 2, 3} {
+		got, err := s.Passkeys().UnderOtherKey(ctx(t), "k1", "", limit)
+		must(t, "Passkeys().UnderOtherKey", err)
+		checkPasskeysByID(t, fmt.Sprintf("UnderOtherKey(%q, \"\", %d)", "k1", limit), got, want[:limit])
+	}
+	// Nothing under another key, and a cursor past every ID, give none.
+	for _, c := range []struct{ keyID, after string }{{"k1", want[len(want)-1].ID}, {"k1", "\U0010FFFF"}} {
+		got, err := s.Passkeys().UnderOtherKey(ctx(t), c.keyID, c.after, 100)
+		if err != nil || len(got) != 0 {
+			t.Errorf("UnderOtherKey(%q, %q) = %d passkeys, %v; want none", c.keyID, c.after, len(got), err)
+		}
+	}
+}
+
+// UnderOtherKey pages by ID: following the last ID of each page visits
+// every passkey not under the key exactly once, in order, even ones that
+// are never re-MACed (a key the caller does not have).
+func testPasskeyUnderOtherKeyCursor(t *testing.T, s auth.Store) {
+	u := createUser(t, s, group.UsersID)
+	want := map[string]bool{}
+	for _, k := range []string{"k1", "k2", "k1", "", "k1", "k3", "k2"} {
+		c := createPasskeyUnder(t, s, u.ID, k)
+		if k != "k3" {
+			want[c.ID] = true
+		}
+	}
+	seen := map[string]bool{}
+	after := ""
+	for round := 0; round <= len(want); round++ {
+		batch, err := s.Passkeys().UnderOtherKey(ctx(t), "k3", after, 2)
+		must(t, "Passkeys().UnderOtherKey", err)
+		if len(batch) > 2 {
+			t.Fatalf("UnderOtherKey(%q, %q, 2) = %d passkeys, more than the limit", "k3", after, len(batch))
+		}
+		if len(batch) == 0 {
+			break
+		}
+		for _, c := range batch {
+			if seen[c.ID] || !want[c.ID] || c.ID <= after {
+				t.Fatalf("UnderOtherKey after %q listed %s again, out of order or under k3", after, c.ID)
+			}
+			seen[c.ID] = true
+			after = c.ID
+		}
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("paging by cursor saw %d passkeys, want %d", len(seen), len(want))
+	}
+}
+
+// The way a key rotation uses the pair: list a batch, re-MAC it, repeat
+// until the list comes back empty.
+func testPasskeyUnderOtherKeyPaging(t *testing.T, s auth.Store) {
+	u := createUser(t, s, group.UsersID)
+	var old []*passkey.Credential
+	for _, k := range []string{"k1", "k2", "k1", "k2", "k1"} {
+		old = append(old, createPasskeyUnder(t, s, u.ID, k))
+	}
+	current := createPasskeyUnder(t, s, u.ID, "k3")
+	const limit = 2
+	moved := map[string][]byte{}
+	for round := 0; ; round++ {
+		if round > len(old) {
+			t.Fatalf("key rotation did not finish in %d rounds; moved %d of %d", round, len(moved), len(old))
+		}
+		batch, err := s.Passkeys().UnderOtherKey(ctx(t), "k3", "", limit)
+		must(t, "Passkeys().UnderOtherKey", err)
+		if len(batch) == 0 {
+			break
+		}
+		for _, c := range batch {
+			mac := randomBytes(32)
+			ok, err := s.Passkeys().Remac(ctx(t), c.ID, c.KeyID, "k3", mac)
+			must(t, "Passkeys().Remac", err)
+			if !ok {
+				t.Fatalf("Remac(%s, %q, %q) of a passkey UnderOtherKey just listed = false, want true", c.ID, c.KeyID, "k3")
+			}
+			moved[c.ID] = mac
+		}
+	}
+	if len(moved) != len(old) {
+		t.Errorf("key rotation moved %d passkeys, want %d", len(moved), len(old))
+	}
+	for _, c := range old {
+		want := *c
+		want.KeyID, want.MAC = "k3", moved[c.ID]
+		getPasskey(t, s, "passkey after key rotation", &want)
+	}
+	getPasskey(t, s, "passkey already under the current key", current)
+}
+
+func testPasskeyRemac(t *testing.T, s auth.Store) {
+	ps := s.Passkeys()
+	u := createUser(t, s, group.UsersID)
+	c := createPasskey(t, s, u.ID, at(0))
+	other := createPasskey(t, s, u.ID, at(time.Minute))
+	if !updateUse(t, s, c.ID, 3, false, at(time.Hour)) {
+		t.Fatal("UpdateUse(3) after 0 = false")
+	}
+	c.SignCount, c.BackedUp, c.LastUsedAt = 3, false, at(time.Hour)
+
+	ok, err := ps.Remac(ctx(t), c.ID, "k2", "k3", randomBytes(32))
+	if err != nil || ok {
+		t.Errorf("Remac(%q→%q) of a passkey under %q = %v, %v; want false, nil", "k2", "k3", "k1", ok, err)
+	}
+	getPasskey(t, s, "after Remac under the wrong old key", c)
+
+	mac := randomBytes(32)
+	ok, err = ps.Remac(ctx(t), c.ID, "k1", "k2", mac)
+	if err != nil || !ok {
+		t.Errorf("Remac(%q→%q) of a passkey under %q = %v, %v; want true, nil", "k1", "k2", "k1", ok, err)
+	}
+	c.KeyID, c.MAC = "k2", mac
+	getPasskey(t, s, "after Remac (only the key ID and MAC change)", c)
+
+	// A second rotator that read the passkey before the first one
+	// re-MACed it loses.
+	ok, err = ps.Remac(ctx(t), c.ID, "k1", "k9", randomBytes(32))
+	if err != nil || ok {
+		t.Errorf("Remac from %q after the passkey moved to %q = %v, %v; want false, nil", "k1", "k2", ok, err)
+	}
+	getPasskey(t, s, "after a stale Remac", c)
+	getPasskey(t, s, "another passkey after Remac", other)
+
+	// A passkey without a key (as migrated) moves like any other.
+	bare := newPasskey(u.ID, at(2*time.Minute))
+	bare.KeyID, bare.MAC = "", nil
+	must(t, "Passkeys().Create", ps.Create(ctx(t), bare))
+	mac = randomBytes(32)
+	if ok, err := ps.Remac(ctx(t), bare.ID, "", "k2", mac); err != nil || !ok {
+		t.Errorf("Remac from no key = %v, %v; want true, nil", ok, err)
+	}
+	bare.KeyID, bare.MAC = "k2", mac
+	getPasskey(t, s, "after Remac from no key", bare)
+
+	// An unknown passkey: false, no error, nothing stored.
+	for _, id := range []string{"nope", "", "bad\xff\x00"} {
+		for _, oldKeyID := range []string{"k1", "", "bad\xff\x00"} {
+			ok, err := ps.Remac(ctx(t), id, oldKeyID, "k2", randomBytes(32))
+			if err != nil || ok {
+				t.Errorf("Remac(%q, %q) of an unknown passkey = %v, %v; want false, nil", id, oldKeyID, ok, err)
+			}
+		}
+	}
+	checkPasskeyList(t, s, "after every Remac", u.ID, c, other, bare)
 }
