@@ -22,9 +22,12 @@ var userSorts = []option{
 }
 
 type usersData struct {
-	Users  []user.Summary
+	Users  []userRow
 	Groups []group.Group // for the group filter; nil without groups:read
 	Sorts  []option
+	// PasskeysOn: the server has passkeys on, so the list shows how many
+	// each user has and counts them as a second factor.
+	PasskeysOn bool
 	// The filter as submitted, to fill the form again.
 	Search, Group, Status, TwoFactor, Sort string
 	Desc                                   bool
@@ -33,14 +36,41 @@ type usersData struct {
 	Paged                                  bool   // this is not the first page
 }
 
-// usersPage lists users with search, group, status and 2FA filters, a sort
-// order and cursor paging (usher pages forward only: Next, and back to the
-// first page).
+// userRow is one listed user and its second factors in words.
+type userRow struct {
+	user.Summary
+	// Factors is "TOTP", "Passkey", "TOTP + passkey" or "Off".
+	Factors string
+}
+
+// secondFactors names what a listed user can answer a second step with:
+// a confirmed TOTP secret, and with passkeys on, a passkey (usher offers
+// one at the second step and counts it for a group's RequireTwoFactor;
+// with passkeys off, stored passkeys count for nothing).
+func secondFactors(totp bool, passkeys int, passkeysOn bool) string {
+	pk := passkeysOn && passkeys > 0
+	switch {
+	case totp && pk:
+		return "TOTP + passkey"
+	case totp:
+		return "TOTP"
+	case pk:
+		return "Passkey"
+	}
+	return "Off"
+}
+
+// usersPage lists users with search, group, status and TOTP filters, a
+// sort order and cursor paging (usher pages forward only: Next, and back
+// to the first page). The TOTP filter is usher's Query.TwoFactor, which
+// the stores evaluate as "has a confirmed TOTP secret": it cannot select
+// users by passkey, so the page calls it TOTP, not 2FA.
 func (s *server) usersPage(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
 	v := r.URL.Query()
 	d := &usersData{
 		Sorts: userSorts, Search: v.Get("q"), Group: v.Get("group"), Status: v.Get("status"),
 		TwoFactor: v.Get("twofa"), Sort: v.Get("sort"), Desc: v.Get("dir") == "desc", Paged: v.Get("cursor") != "",
+		PasskeysOn: s.passkeys,
 	}
 	q := user.Query{
 		Search: d.Search, GroupID: d.Group, Sort: user.Sort(d.Sort), Descending: d.Desc,
@@ -67,7 +97,9 @@ func (s *server) usersPage(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		})
 		return
 	}
-	d.Users = page.Users
+	for _, u := range page.Users {
+		d.Users = append(d.Users, userRow{Summary: u, Factors: secondFactors(u.TwoFactor, u.Passkeys, s.passkeys)})
+	}
 	filter := url.Values{}
 	for k, vs := range v {
 		if k != "cursor" && k != "done" {

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/usher-go/usher/auth"
 )
 
 const bobPassword = "bob long password"
@@ -236,5 +238,71 @@ func TestPagesEscapeUserInput(t *testing.T) {
 	want(t, "escaped", p, http.StatusOK, "&lt;script&gt;alert(1)&lt;/script&gt;")
 	if p.has("<script>") {
 		t.Fatal("a name reached the page unescaped")
+	}
+}
+
+// listedRow is the users list's row of email.
+func listedRow(t *testing.T, p page, email string) string {
+	t.Helper()
+	row := regexp.MustCompile(`(?s)<tr>\s*<td><a href="/users/[^"]+">` + regexp.QuoteMeta(email) + `</a></td>.*?</tr>`).FindString(p.body)
+	if row == "" {
+		t.Fatalf("no row for %s at %s\n%s", email, p.url, excerpt(p.body))
+	}
+	return row
+}
+
+// The list says which second factors each user has, a passkey among
+// them, and how many passkeys; its TOTP filter says what it filters on.
+func TestUsersListShowsPasskeys(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	admin := a.signup()
+	createUser(t, admin, "bob@example.com", "Bob", bobPassword, "users")
+	createUser(t, admin, "carol@example.com", "Carol", "carol long password", "users")
+	createUser(t, admin, "dave@example.com", "Dave", "dave long password", "users")
+	bob := a.login("bob@example.com", bobPassword)
+	wantJSON(t, "bob adds a passkey", addPasskey(t, bob, device(t), "", ""), http.StatusOK, "done=passkey-added")
+	carol := a.login("carol@example.com", "carol long password")
+	enrolTOTP(t, a, carol)
+	for range 2 {
+		wantJSON(t, "carol adds a passkey", addPasskey(t, carol, device(t), "", ""), http.StatusOK, "done=passkey-added")
+	}
+
+	p := admin.get("/users?sort=email")
+	want(t, "list", p, http.StatusOK, "<th>2FA</th><th>Passkeys</th>", "<label>TOTP <select", "counts as TOTP off")
+	for email, cells := range map[string][]string{
+		"admin@example.com": {`<span class="badge">Off</span>`, `<td class="passkeys">0</td>`},
+		"bob@example.com":   {`<span class="badge on">Passkey</span>`, `<td class="passkeys">1</td>`},
+		"carol@example.com": {`<span class="badge on">TOTP &#43; passkey</span>`, `<td class="passkeys">2</td>`},
+		"dave@example.com":  {`<span class="badge">Off</span>`, `<td class="passkeys">0</td>`},
+	} {
+		row := listedRow(t, p, email)
+		for _, c := range cells {
+			if !strings.Contains(row, c) {
+				t.Errorf("row of %s lacks %s:\n%s", email, c, row)
+			}
+		}
+	}
+	// usher's TwoFactor filter is TOTP only: Bob, whose second factor is a
+	// passkey, is "off" there, which is why the page calls it TOTP.
+	if got := rows(admin.get("/users?twofa=on&sort=email")); strings.Join(got, " ") != "carol@example.com" {
+		t.Fatalf("TOTP on: %v", got)
+	}
+	if got := rows(admin.get("/users?twofa=off&sort=email")); strings.Join(got, " ") != "admin@example.com bob@example.com dave@example.com" {
+		t.Fatalf("TOTP off: %v", got)
+	}
+
+	// With passkeys off they are no second factor, and the admin pages
+	// show none.
+	off := newAppWith(t, func(cfg *auth.Config) { cfg.Passkeys = auth.PasskeyConfig{} })
+	admin = off.signup()
+	enrolTOTP(t, off, admin)
+	p = admin.get("/users")
+	want(t, "list with passkeys off", p, http.StatusOK, `<span class="badge on">TOTP</span>`)
+	adminID := find(t, p, userLink, "admin@example.com")
+	for _, path := range []string{"/users", "/users/" + adminID} {
+		if p := admin.get(path); p.has("asskey") {
+			t.Fatalf("%s mentions passkeys with passkeys off:\n%s", path, excerpt(p.body))
+		}
 	}
 }
