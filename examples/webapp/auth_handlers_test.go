@@ -173,7 +173,7 @@ func TestTOTPEnrollmentAndTwoStepLogin(t *testing.T) {
 	a := newApp(t)
 	admin := a.signup()
 	secret, codes := enrolTOTP(t, a, admin)
-	want(t, "listing shows 2FA", admin.get("/users"), http.StatusOK, `<span class="badge on">On</span>`)
+	want(t, "listing shows 2FA", admin.get("/users"), http.StatusOK, `<span class="badge on">TOTP</span>`)
 
 	// Log in again: the password is right, a second step is owed.
 	b := a.browser()

@@ -55,6 +55,7 @@ var flashes = map[string]string{
 	"user-deleted":     "User deleted.",
 	"password-reset":   "Password reset; the user's sessions have ended.",
 	"2fa-reset":        "Two-factor authentication reset; the user can enrol again.",
+	"user-pk-deleted":  "Passkey deleted; the user's sessions have ended.",
 	"unlocked":         "Login back-off cleared.",
 	"session-revoked":  "Session ended.",
 	"sessions-revoked": "Your other sessions have ended.",

@@ -128,6 +128,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /users/{id}/password", s.user(s.resetPassword))
 	mux.Handle("POST /users/{id}/reset-2fa", s.user(s.resetTwoFactor))
 	mux.Handle("POST /users/{id}/unlock", s.user(s.unlockLogin))
+	mux.Handle("POST /users/{id}/passkeys/{pk}/delete", s.user(s.deleteUserPasskey))
 	mux.Handle("POST /users/{id}/sessions/{sid}/revoke", s.user(s.revokeUserSession))
 
 	mux.Handle("GET /groups", s.perm(group.GroupsRead, s.groupsPage))

@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/passkey"
 	"github.com/usher-go/usher/user"
 )
 
@@ -22,9 +24,12 @@ var userSorts = []option{
 }
 
 type usersData struct {
-	Users  []user.Summary
+	Users  []userRow
 	Groups []group.Group // for the group filter; nil without groups:read
 	Sorts  []option
+	// PasskeysOn: the server has passkeys on, so the list shows how many
+	// each user has and counts them as a second factor.
+	PasskeysOn bool
 	// The filter as submitted, to fill the form again.
 	Search, Group, Status, TwoFactor, Sort string
 	Desc                                   bool
@@ -33,14 +38,41 @@ type usersData struct {
 	Paged                                  bool   // this is not the first page
 }
 
-// usersPage lists users with search, group, status and 2FA filters, a sort
-// order and cursor paging (usher pages forward only: Next, and back to the
-// first page).
+// userRow is one listed user and its second factors in words.
+type userRow struct {
+	user.Summary
+	// Factors is "TOTP", "Passkey", "TOTP + passkey" or "Off".
+	Factors string
+}
+
+// secondFactors names what a listed user can answer a second step with:
+// a confirmed TOTP secret, and with passkeys on, a passkey (usher offers
+// one at the second step and counts it for a group's RequireTwoFactor;
+// with passkeys off, stored passkeys count for nothing).
+func secondFactors(totp bool, passkeys int, passkeysOn bool) string {
+	pk := passkeysOn && passkeys > 0
+	switch {
+	case totp && pk:
+		return "TOTP + passkey"
+	case totp:
+		return "TOTP"
+	case pk:
+		return "Passkey"
+	}
+	return "Off"
+}
+
+// usersPage lists users with search, group, status and TOTP filters, a
+// sort order and cursor paging (usher pages forward only: Next, and back
+// to the first page). The TOTP filter is usher's Query.TwoFactor, which
+// the stores evaluate as "has a confirmed TOTP secret": it cannot select
+// users by passkey, so the page calls it TOTP, not 2FA.
 func (s *server) usersPage(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
 	v := r.URL.Query()
 	d := &usersData{
 		Sorts: userSorts, Search: v.Get("q"), Group: v.Get("group"), Status: v.Get("status"),
 		TwoFactor: v.Get("twofa"), Sort: v.Get("sort"), Desc: v.Get("dir") == "desc", Paged: v.Get("cursor") != "",
+		PasskeysOn: s.passkeys,
 	}
 	q := user.Query{
 		Search: d.Search, GroupID: d.Group, Sort: user.Sort(d.Sort), Descending: d.Desc,
@@ -67,7 +99,9 @@ func (s *server) usersPage(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		})
 		return
 	}
-	d.Users = page.Users
+	for _, u := range page.Users {
+		d.Users = append(d.Users, userRow{Summary: u, Factors: secondFactors(u.TwoFactor, u.Passkeys, s.passkeys)})
+	}
 	filter := url.Values{}
 	for k, vs := range v {
 		if k != "cursor" && k != "done" {
@@ -129,13 +163,18 @@ func (s *server) createUser(w http.ResponseWriter, r *http.Request, p *auth.Prin
 
 type userEditData struct {
 	User      *user.User
-	TwoFactor bool // from the listing; usher's GetUser does not say
+	TOTP      bool // a confirmed TOTP secret, from the listing; usher's GetUser does not say
 	GroupName string
 	Groups    []group.Group // nil without groups:read
 	Self      bool          // nobody changes their own group
 	Sessions  []auth.Session
 	// ShowSessions: the actor holds sessions:revoke over this user.
 	ShowSessions bool
+	// Passkeys are the user's passkeys (UserPasskeys, users:read), listed
+	// whether or not the server has passkeys on; PasskeysOn says whether
+	// they serve as a second factor.
+	Passkeys   []passkey.Credential
+	PasskeysOn bool
 	// Form values.
 	Name, Email, GroupID string
 }
@@ -158,7 +197,11 @@ func (s *server) userEdit(ctx context.Context, p *auth.Principal, id user.ID) (*
 	if sum, err := s.summary(ctx, p, u); err != nil {
 		return nil, err
 	} else if sum != nil {
-		d.TwoFactor, d.GroupName = sum.TwoFactor, sum.GroupName
+		d.TOTP, d.GroupName = sum.TwoFactor, sum.GroupName
+	}
+	d.PasskeysOn = s.passkeys
+	if d.Passkeys, err = s.m.UserPasskeys(ctx, p, u.ID); err != nil {
+		return nil, err
 	}
 	if p.Can(group.SessionsRevoke) {
 		d.Sessions, err = s.m.UserSessions(ctx, p, u.ID)
@@ -174,7 +217,38 @@ func (s *server) userEdit(ctx context.Context, p *auth.Principal, id user.ID) (*
 	return d, nil
 }
 
-// summary finds the listing row of u, which carries its 2FA status and
+// TwoFactor is the facts' 2FA line: "TOTP, 2 passkeys", "TOTP",
+// "1 passkey" or "Off". Passkeys count only with passkeys on, as usher
+// counts them (secondFactors).
+func (d *userEditData) TwoFactor() string {
+	n := 0
+	if d.PasskeysOn {
+		n = len(d.Passkeys)
+	}
+	var parts []string
+	if d.TOTP {
+		parts = append(parts, "TOTP")
+	}
+	switch {
+	case n == 1:
+		parts = append(parts, "1 passkey")
+	case n > 1:
+		parts = append(parts, strconv.Itoa(n)+" passkeys")
+	}
+	if parts == nil {
+		return "Off"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Resettable: "Reset 2FA" has something to remove. ResetTwoFactor deletes
+// the TOTP secret, recovery codes and every passkey, so a passkey alone is
+// enough, even with passkeys off.
+func (d *userEditData) Resettable() bool {
+	return d.TOTP || len(d.Passkeys) > 0
+}
+
+// summary finds the listing row of u, which carries its TOTP status and
 // group name: usher's GetUser returns only the user.User.
 func (s *server) summary(ctx context.Context, p *auth.Principal, u *user.User) (*user.Summary, error) {
 	q := user.Query{Search: u.Email, Limit: user.MaxLimit}
@@ -311,6 +385,19 @@ func (s *server) resetTwoFactor(w http.ResponseWriter, r *http.Request, p *auth.
 		return
 	}
 	redirect(w, r, userURL(id, "2fa-reset"))
+}
+
+// deleteUserPasskey removes one passkey of another user, for someone who
+// lost that authenticator. usher checks users:write and the user's group,
+// refuses one's own passkeys (Profile → Security asks for the password),
+// and ends the user's sessions and pending logins.
+func (s *server) deleteUserPasskey(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	id := r.PathValue("id")
+	if err := s.m.DeleteUserPasskey(r.Context(), p, user.ID(id), r.PathValue("pk")); err != nil {
+		s.editFailed(w, r, p, err, nil)
+		return
+	}
+	redirect(w, r, userURL(id, "user-pk-deleted"))
 }
 
 func (s *server) unlockLogin(w http.ResponseWriter, r *http.Request, p *auth.Principal) {

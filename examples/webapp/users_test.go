@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/usher-go/usher/auth"
 )
 
 const bobPassword = "bob long password"
@@ -137,7 +139,7 @@ func TestAdminEditResetDelete(t *testing.T) {
 	// Reset 2FA: the user enrols, the admin resets, one step again.
 	enrolTOTP(t, a, bob)
 	p = admin.get("/users/" + bobID)
-	want(t, "edit page shows 2FA", p, http.StatusOK, "<dt>2FA</dt><dd>On</dd>", "Reset 2FA")
+	want(t, "edit page shows 2FA", p, http.StatusOK, "<dt>2FA</dt><dd>TOTP</dd>", "Reset 2FA")
 	want(t, "reset 2FA", admin.post("/users/"+bobID+"/reset-2fa"), http.StatusOK, "Two-factor authentication reset", "<dt>2FA</dt><dd>Off</dd>")
 	bob = a.login("robert@example.com", "a brand new password")
 
@@ -236,5 +238,184 @@ func TestPagesEscapeUserInput(t *testing.T) {
 	want(t, "escaped", p, http.StatusOK, "&lt;script&gt;alert(1)&lt;/script&gt;")
 	if p.has("<script>") {
 		t.Fatal("a name reached the page unescaped")
+	}
+}
+
+// listedRow is the users list's row of email.
+func listedRow(t *testing.T, p page, email string) string {
+	t.Helper()
+	row := regexp.MustCompile(`(?s)<tr>\s*<td><a href="/users/[^"]+">` + regexp.QuoteMeta(email) + `</a></td>.*?</tr>`).FindString(p.body)
+	if row == "" {
+		t.Fatalf("no row for %s at %s\n%s", email, p.url, excerpt(p.body))
+	}
+	return row
+}
+
+// The list says which second factors each user has, a passkey among
+// them, and how many passkeys; its TOTP filter says what it filters on.
+func TestUsersListShowsPasskeys(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	admin := a.signup()
+	createUser(t, admin, "bob@example.com", "Bob", bobPassword, "users")
+	createUser(t, admin, "carol@example.com", "Carol", "carol long password", "users")
+	createUser(t, admin, "dave@example.com", "Dave", "dave long password", "users")
+	bob := a.login("bob@example.com", bobPassword)
+	wantJSON(t, "bob adds a passkey", addPasskey(t, bob, device(t), "", ""), http.StatusOK, "done=passkey-added")
+	carol := a.login("carol@example.com", "carol long password")
+	enrolTOTP(t, a, carol)
+	for range 2 {
+		wantJSON(t, "carol adds a passkey", addPasskey(t, carol, device(t), "", ""), http.StatusOK, "done=passkey-added")
+	}
+
+	p := admin.get("/users?sort=email")
+	want(t, "list", p, http.StatusOK, "<th>2FA</th><th>Passkeys</th>", "<label>TOTP <select", "counts as TOTP off")
+	for email, cells := range map[string][]string{
+		"admin@example.com": {`<span class="badge">Off</span>`, `<td class="passkeys">0</td>`},
+		"bob@example.com":   {`<span class="badge on">Passkey</span>`, `<td class="passkeys">1</td>`},
+		"carol@example.com": {`<span class="badge on">TOTP &#43; passkey</span>`, `<td class="passkeys">2</td>`},
+		"dave@example.com":  {`<span class="badge">Off</span>`, `<td class="passkeys">0</td>`},
+	} {
+		row := listedRow(t, p, email)
+		for _, c := range cells {
+			if !strings.Contains(row, c) {
+				t.Errorf("row of %s lacks %s:\n%s", email, c, row)
+			}
+		}
+	}
+	// usher's TwoFactor filter is TOTP only: Bob, whose second factor is a
+	// passkey, is "off" there, which is why the page calls it TOTP.
+	if got := rows(admin.get("/users?twofa=on&sort=email")); strings.Join(got, " ") != "carol@example.com" {
+		t.Fatalf("TOTP on: %v", got)
+	}
+	if got := rows(admin.get("/users?twofa=off&sort=email")); strings.Join(got, " ") != "admin@example.com bob@example.com dave@example.com" {
+		t.Fatalf("TOTP off: %v", got)
+	}
+
+	// With passkeys off they are no second factor, and the admin pages
+	// show none.
+	off := newAppWith(t, func(cfg *auth.Config) { cfg.Passkeys = auth.PasskeyConfig{} })
+	admin = off.signup()
+	enrolTOTP(t, off, admin)
+	p = admin.get("/users")
+	want(t, "list with passkeys off", p, http.StatusOK, `<span class="badge on">TOTP</span>`)
+	adminID := find(t, p, userLink, "admin@example.com")
+	for _, path := range []string{"/users", "/users/" + adminID} {
+		if p := admin.get(path); p.has("asskey") {
+			t.Fatalf("%s mentions passkeys with passkeys off:\n%s", path, excerpt(p.body))
+		}
+	}
+}
+
+// The user's page lists the user's passkeys to anyone with users:read;
+// users:write deletes one, which ends the user's sessions and pending
+// logins; nobody deletes their own there.
+func TestUserPagePasskeys(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	admin := a.signup()
+	bobID := createUser(t, admin, "bob@example.com", "Bob", bobPassword, "users")
+	bob := a.login("bob@example.com", bobPassword)
+	laptop := device(t)
+	wantJSON(t, "bob adds Laptop", addPasskey(t, bob, laptop, "Laptop", ""), http.StatusOK, "done=passkey-added")
+	phone := device(t)
+	phone.Auth.Options.BackupEligible, phone.Auth.Options.BackupState = true, true
+	wantJSON(t, "bob adds Phone", addPasskey(t, bob, phone, "Phone", ""), http.StatusOK, "done=passkey-added")
+	var laptopID, phoneID string
+	for _, pk := range storedPasskeys(t, a, "bob@example.com") {
+		switch pk.Name {
+		case "Laptop":
+			laptopID = pk.ID
+		case "Phone":
+			phoneID = pk.ID
+		}
+	}
+	// Bob logs in with the phone, so it has been used.
+	bob = a.browser()
+	wantJSON(t, "bob's passkey login", passkeyLogin(t, bob, phone, "/"), http.StatusOK, "/")
+	deleteLaptop := "/users/" + bobID + "/passkeys/" + laptopID + "/delete"
+
+	page := admin.get("/users/" + bobID)
+	want(t, "bob's page", page, http.StatusOK, "<dt>2FA</dt><dd>2 passkeys</dd>", `<strong class="passkey-count">2</strong> passkeys`,
+		"Reset 2FA", "ends the user's sessions")
+	row := passkeyRow(t, page, laptopID)
+	for _, s := range []string{`<td class="name">Laptop</td>`, ">device-bound<", "<td>never</td>", `action="` + deleteLaptop + `"`} {
+		if !strings.Contains(row, s) {
+			t.Fatalf("Laptop's row lacks %s:\n%s", s, row)
+		}
+	}
+	if row := passkeyRow(t, page, phoneID); !strings.Contains(row, ">synced<") || strings.Contains(row, "never") {
+		t.Fatalf("Phone's row, synced and used:\n%s", row)
+	}
+
+	// A users:read-only viewer sees them, and cannot delete one.
+	viewers := createGroup(t, admin, "Viewers", false, "users:read", "profile:*")
+	createUser(t, admin, "vic@example.com", "Vic", "vic long password", viewers)
+	vic := a.login("vic@example.com", "vic long password")
+	want(t, "vic's list", vic.get("/users"), http.StatusOK, `<td class="passkeys">2</td>`)
+	page = vic.get("/users/" + bobID)
+	want(t, "vic's view of bob", page, http.StatusOK, "<dt>2FA</dt><dd>2 passkeys</dd>", `<td class="name">Laptop</td>`)
+	if page.has("/passkeys/") || page.has("Reset 2FA") {
+		t.Fatalf("a users:read-only viewer is offered to delete:\n%s", excerpt(page.body))
+	}
+	want(t, "vic deletes", vic.post(deleteLaptop), http.StatusForbidden, "You do not have permission")
+
+	// users:write is not enough over a group that grants more than one
+	// holds: a helpdesk cannot delete an admin's passkey.
+	wantJSON(t, "admin adds a passkey", addPasskey(t, admin, device(t), "Admin key", ""), http.StatusOK, "done=passkey-added")
+	adminKey := storedPasskeys(t, a, "admin@example.com")[0].ID
+	adminID := find(t, admin.get("/users"), userLink, "admin@example.com")
+	helpdesk := createGroup(t, admin, "Helpdesk", false, "users:read", "users:write", "profile:*")
+	createUser(t, admin, "hal@example.com", "Hal", "hal long password", helpdesk)
+	hal := a.login("hal@example.com", "hal long password")
+	want(t, "hal deletes the admin's", hal.post("/users/"+adminID+"/passkeys/"+adminKey+"/delete"), http.StatusForbidden, "You do not have permission")
+
+	// One's own passkeys are listed, not deleted, here.
+	page = admin.get("/users/" + adminID)
+	want(t, "own page", page, http.StatusOK, "<dt>2FA</dt><dd>1 passkey</dd>", `<td class="name">Admin key</td>`, `href="/profile/security"`)
+	if page.has("/passkeys/") || page.has("Reset 2FA") {
+		t.Fatalf("the own page offers to delete:\n%s", excerpt(page.body))
+	}
+	want(t, "delete own", admin.post("/users/"+adminID+"/passkeys/"+adminKey+"/delete"), http.StatusForbidden)
+
+	// Forms from another site are refused as every form is.
+	for _, h := range []http.Header{
+		{"Sec-Fetch-Site": {"cross-site"}},
+		{"Origin": {"https://evil.example"}},
+	} {
+		want(t, "cross-origin delete", admin.postWith(deleteLaptop, h), http.StatusForbidden, "sent from another site")
+	}
+	if got := storedPasskeys(t, a, "bob@example.com"); len(got) != 2 {
+		t.Fatalf("after the refusals bob has %d passkeys, want 2", len(got))
+	}
+	if got := storedPasskeys(t, a, "admin@example.com"); len(got) != 1 {
+		t.Fatalf("after the refusals the admin has %d passkeys, want 1", len(got))
+	}
+
+	// Bob halfway through another login: password right, second step owed.
+	halfway := a.browser()
+	want(t, "bob's first step", halfway.post("/login", "email", "bob@example.com", "password", bobPassword), http.StatusOK, "Use a passkey")
+
+	// The delete: the passkey goes, Bob's session and pending login end.
+	page = admin.post(deleteLaptop)
+	want(t, "delete", page, http.StatusOK, "Passkey deleted; the user&#39;s sessions have ended.", "<dt>2FA</dt><dd>1 passkey</dd>")
+	if page.has(`id="passkey-`+laptopID+`"`) || !page.has(`id="passkey-`+phoneID+`"`) {
+		t.Fatalf("after the delete:\n%s", excerpt(page.body))
+	}
+	if got := storedPasskeys(t, a, "bob@example.com"); len(got) != 1 || got[0].ID != phoneID {
+		t.Fatalf("stored after the delete: %+v", got)
+	}
+	want(t, "bob's session", bob.get("/"), http.StatusOK, "<h1>Log in</h1>")
+	wantJSON(t, "bob's pending login", halfway.postJSON("/login/2fa/passkey/begin", struct{}{}, nil), http.StatusUnauthorized, "Your login took too long")
+	want(t, "audited", admin.get("/audit?action=passkey.deleted"), http.StatusOK,
+		"<code>passkey.deleted</code>", "admin@example.com", bobID, laptopID, "sessions_revoked")
+	want(t, "deleted twice", admin.post(deleteLaptop), http.StatusNotFound)
+	want(t, "another user's passkey", admin.post("/users/"+bobID+"/passkeys/"+adminKey+"/delete"), http.StatusNotFound)
+
+	// A passkey alone is a second factor to reset.
+	want(t, "reset 2FA", admin.post("/users/"+bobID+"/reset-2fa"), http.StatusOK, "Two-factor authentication reset",
+		"<dt>2FA</dt><dd>Off</dd>", `<strong class="passkey-count">0</strong> passkeys`)
+	if page := admin.get("/users/" + bobID); page.has("Reset 2FA") {
+		t.Fatal("Reset 2FA offered with nothing to reset")
 	}
 }
