@@ -34,8 +34,10 @@ type Query struct {
 	GroupID string
 	// Disabled keeps only disabled (true) or enabled (false) users when set.
 	Disabled *bool
-	// TwoFactor keeps only users with (true) or without (false) a second
-	// factor when set.
+	// TwoFactor keeps only users with (true) or without (false) a
+	// confirmed TOTP credential ([Summary].TwoFactor) when set. Passkeys,
+	// second factors too, are counted apart ([Summary].Passkeys) and do
+	// not enter this filter.
 	TwoFactor *bool
 	Sort      Sort
 	// Descending reverses the order.
