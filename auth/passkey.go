@@ -209,25 +209,20 @@ func rejected(err error) error {
 	return fmt.Errorf("%w: %v", ErrPasskeyRejected, err)
 }
 
-// parseCreation parses a registration answer, bounded in size; a panic in
-// the parser is an error like any malformed input.
-func parseCreation(response []byte) (p *protocol.ParsedCredentialCreationData, err error) {
-	if len(response) > MaxPasskeyResponseBytes {
-		return nil, fmt.Errorf("%w: response longer than %d bytes", ErrPasskeyRejected, MaxPasskeyResponseBytes)
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			p, err = nil, fmt.Errorf("%w: malformed response", ErrPasskeyRejected)
-		}
-	}()
-	if p, err = protocol.ParseCredentialCreationResponseBytes(response); err != nil {
-		return nil, rejected(err)
-	}
-	return p, nil
+// parseCreation parses a registration answer.
+func parseCreation(response []byte) (*protocol.ParsedCredentialCreationData, error) {
+	return parseBounded(response, protocol.ParseCredentialCreationResponseBytes)
 }
 
-// parseAssertion parses a login answer like parseCreation.
-func parseAssertion(response []byte) (p *protocol.ParsedCredentialAssertionData, err error) {
+// parseAssertion parses a login answer.
+func parseAssertion(response []byte) (*protocol.ParsedCredentialAssertionData, error) {
+	return parseBounded(response, protocol.ParseCredentialRequestResponseBytes)
+}
+
+// parseBounded runs a go-webauthn parser on an answer no longer than
+// MaxPasskeyResponseBytes; a panic in the parser is an error like any
+// malformed input.
+func parseBounded[T any](response []byte, parse func([]byte) (*T, error)) (p *T, err error) {
 	if len(response) > MaxPasskeyResponseBytes {
 		return nil, fmt.Errorf("%w: response longer than %d bytes", ErrPasskeyRejected, MaxPasskeyResponseBytes)
 	}
@@ -236,7 +231,7 @@ func parseAssertion(response []byte) (p *protocol.ParsedCredentialAssertionData,
 			p, err = nil, fmt.Errorf("%w: malformed response", ErrPasskeyRejected)
 		}
 	}()
-	if p, err = protocol.ParseCredentialRequestResponseBytes(response); err != nil {
+	if p, err = parse(response); err != nil {
 		return nil, rejected(err)
 	}
 	return p, nil
