@@ -19,6 +19,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"os"
@@ -204,7 +205,12 @@ func routes(m *auth.Manager) http.Handler {
 		reply(w, map[string]any{"id": u.ID, "email": u.Email})
 	})))
 	passkeyRoutes(mux, m)
-	return limitBody(m.Middleware(mux))
+	// A browser page of another site must not post here: a cross-site
+	// form could log the visitor in as the attacker (login CSRF) or act
+	// with their cookie. Go's CrossOriginProtection refuses unsafe
+	// cross-origin requests by Sec-Fetch-Site and Origin; curl and other
+	// non-browser clients send neither and pass (OWASP ASVS 5.0 V3.5.1).
+	return limitBody(http.NewCrossOriginProtection().Handler(m.Middleware(mux)))
 }
 
 // passkeyRequest is the JSON body of every passkey endpoint; each reads the
@@ -227,6 +233,10 @@ func passkeyRoutes(mux *http.ServeMux, m *auth.Manager) {
 	handle := func(h func(http.ResponseWriter, *http.Request, *passkeyRequest)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			var req passkeyRequest
+			if err := jsonBody(r); err != nil {
+				badBody(w, err)
+				return
+			}
 			if err := decodeJSON(r, &req); err != nil {
 				badBody(w, err)
 				return
@@ -348,6 +358,20 @@ func passkeyJSON(c *passkey.Credential) map[string]any {
 		v["last_used"] = c.LastUsedAt
 	}
 	return v
+}
+
+// jsonBody refuses a body that does not say it is JSON: a form that a page
+// of any site can post without a preflight (text/plain included) cannot
+// carry a passkey answer here.
+func jsonBody(r *http.Request) error {
+	if r.ContentLength == 0 {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return errors.New("the body must be JSON (Content-Type: application/json)")
+	}
+	return nil
 }
 
 // decodeJSON reads one JSON object from the (bounded) body into v: an
