@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -352,6 +353,9 @@ func (m *Manager) FinishPasskeyRegistration(ctx context.Context, actor *Principa
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := boundRegistration(parsed); err != nil {
+		return nil, nil, err
+	}
 	var (
 		cred *passkey.Credential
 		s    *Session
@@ -406,14 +410,22 @@ func (m *Manager) createPasskey(ctx context.Context, tx Store, a *Principal, sd 
 		BackupEligible: wc.Flags.BackupEligible, BackedUp: wc.Flags.BackupState,
 		SignCount: wc.Authenticator.SignCount, CreatedAt: m.clock(),
 	}
-	for _, t := range wc.Transport {
-		c.Transports = append(c.Transports, string(t))
+	for _, t := range wc.Transport { // the browser's strings: keep the known ones, once each
+		if knownTransports[t] && !slices.Contains(c.Transports, string(t)) {
+			c.Transports = append(c.Transports, string(t))
+		}
 	}
 	m.macPasskey(c)
 	if err := tx.Passkeys().Create(ctx, c); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// knownTransports are the transports WebAuthn Level 3 defines.
+var knownTransports = map[protocol.AuthenticatorTransport]bool{
+	protocol.USB: true, protocol.NFC: true, protocol.BLE: true, protocol.SmartCard: true,
+	protocol.Hybrid: true, protocol.Internal: true,
 }
 
 // defaultPasskeyName names a new passkey after its model, or "Passkey n".
@@ -543,4 +555,17 @@ func (m *Manager) DeleteUserPasskey(ctx context.Context, actor *Principal, uid u
 		e.Details[audit.DetailSessionsRevoked] = n
 		return err
 	})
+}
+
+// boundRegistration refuses, before any signature is verified, a key usher
+// would not keep, and drops the attestation statement: usher asks for none
+// and trusts none, so verifying one (a packed self-attestation signed with
+// the new key, an x5c chain of any size) is work an attacker chooses.
+func boundRegistration(p *protocol.ParsedCredentialCreationData) error {
+	ao := &p.Response.AttestationObject
+	if err := checkPasskeyKey(ao.AuthData.AttData.CredentialPublicKey); err != nil {
+		return err
+	}
+	ao.Format, ao.AttStatement = "none", nil
+	return nil
 }

@@ -281,11 +281,22 @@ func (m *Manager) VerifyPasskey(ctx context.Context, challenge, ceremony string,
 	if m.challengeHash(challenge) == nil {
 		return nil, ErrInvalidChallenge
 	}
+	c = c.clean()
+	if err := m.hitIP(ctx, c, ""); err != nil { // before any work, as for every entry point
+		return nil, err
+	}
 	v, err := m.verifyFactor(ctx, ceremony, response)
 	if err != nil {
 		return nil, err
 	}
-	return m.secondFactor(ctx, challenge, c, MethodPasskey, func(tx Store, ch *ChallengeRecord, u *user.User, e *audit.Event, rec func(*audit.Event) error) (string, error) {
+	return m.secondFactorHit(ctx, challenge, c, MethodPasskey, false, m.passkeyCheck(ctx, v))
+}
+
+// passkeyCheck completes, inside the challenge's transaction, the answer
+// verifyFactor checked: the ceremony must be this login's, and the passkey
+// still the user's when its counter is saved.
+func (m *Manager) passkeyCheck(ctx context.Context, v *factorAnswer) secondFactorCheck {
+	return func(tx Store, ch *ChallengeRecord, u *user.User, e *audit.Event, rec func(*audit.Event) error) (string, error) {
 		switch {
 		case v.cer == nil:
 			return v.reason, nil
@@ -306,7 +317,7 @@ func (m *Manager) VerifyPasskey(ctx context.Context, challenge, ceremony string,
 		}
 		e.Details[audit.DetailPasskeyID] = v.pk.ID
 		return "", nil
-	})
+	}
 }
 
 // factorAnswer is a second-factor answer checked before the challenge's

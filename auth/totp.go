@@ -356,7 +356,7 @@ func (m *Manager) TwoFactorStatus(ctx context.Context, actor *Principal) (TwoFac
 		return st, err
 	}
 	if m.wa != nil {
-		st.Passkeys, err = m.store.Passkeys().Count(ctx, actor.user.ID)
+		st.Passkeys, err = m.countGenuinePasskeys(ctx, m.store, actor.user.ID)
 	}
 	return st, err
 }

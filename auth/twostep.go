@@ -144,13 +144,21 @@ func (m *Manager) VerifyRecoveryCode(ctx context.Context, challenge, code string
 // one: of concurrent correct answers exactly one gets a session, and a
 // burst of wrong codes cannot get more checks than the limits allow.
 func (m *Manager) secondFactor(ctx context.Context, token string, c Client, method string, check secondFactorCheck) (*Session, error) {
+	return m.secondFactorHit(ctx, token, c, method, true, check)
+}
+
+// secondFactorHit is secondFactor; hit false when the caller spent the
+// IP's budget already.
+func (m *Manager) secondFactorHit(ctx context.Context, token string, c Client, method string, hit bool, check secondFactorCheck) (*Session, error) {
 	c = c.clean()
 	hash := m.challengeHash(token)
 	if hash == nil {
 		return nil, ErrInvalidChallenge
 	}
-	if err := m.hitIP(ctx, c, ""); err != nil {
-		return nil, err
+	if hit {
+		if err := m.hitIP(ctx, c, ""); err != nil {
+			return nil, err
+		}
 	}
 	a := &answer{c: c, method: method}
 	err := m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {

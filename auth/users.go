@@ -52,6 +52,12 @@ func (m *Manager) ListUsers(ctx context.Context, actor *Principal, q user.Query)
 	if errors.Is(err, user.ErrInvalidCursor) {
 		err = inField(FieldQuery, err)
 	}
+	// The store counts rows; only those whose MAC verifies are passkeys.
+	for i := range page.Users {
+		if err == nil && page.Users[i].Passkeys > 0 {
+			page.Users[i].Passkeys, err = m.countGenuinePasskeys(ctx, m.store, page.Users[i].ID)
+		}
+	}
 	return page, err
 }
 
