@@ -48,9 +48,14 @@ const (
 	// sign of a cloned authenticator; the login was refused. Details:
 	// DetailPasskeyID, DetailSignCount, DetailStoredSignCount.
 	PasskeyCloneWarning Action = "passkey.clone_warning"
-	SecretsRotated      Action = "secrets.rotated"
-	PasswordsWrapped    Action = "secrets.passwords_wrapped" // Details[DetailWrapped]
-	PasswordImported    Action = "user.password_imported"
+	// Single sign-on. Provider events name the provider as target
+	// ([TargetProvider]) and never hold its client secret.
+	ProviderAdded    Action = "sso.provider_added"
+	ProviderChanged  Action = "sso.provider_changed"
+	ProviderRemoved  Action = "sso.provider_removed"
+	SecretsRotated   Action = "secrets.rotated"
+	PasswordsWrapped Action = "secrets.passwords_wrapped" // Details[DetailWrapped]
+	PasswordImported Action = "user.password_imported"
 
 	UserCreated       Action = "user.created"
 	UserUpdated       Action = "user.updated"
@@ -150,6 +155,8 @@ const (
 	// TargetRoute: a route guarded by auth.Manager.RequirePermission, on
 	// a refusal. ID is the method and path, as in "GET /admin".
 	TargetRoute = "route"
+	// TargetProvider is a single sign-on provider, by its ID.
+	TargetProvider = "sso_provider"
 )
 
 // Event is one entry of the audit trail.

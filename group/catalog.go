@@ -29,8 +29,10 @@ const (
 	ProfileManagePasskeys Permission = "profile:manage_passkeys"
 	ProfileManageSSO      Permission = "profile:manage_sso"
 	ProfileAll            Permission = "profile:*"
+	SSOManage             Permission = "sso:manage"
 	categoryUsers                    = "Users and groups"
 	categoryProfile                  = "Own profile"
+	categorySettings                 = "Settings"
 )
 
 // BuiltinPermissions returns usher's own permissions, the ones every
@@ -53,6 +55,7 @@ var builtin = []Entry{
 	{ProfileManage2FA, "Manage own two-factor authentication", categoryProfile},
 	{ProfileManagePasskeys, "Manage own passkeys", categoryProfile},
 	{ProfileManageSSO, "Link and unlink own single sign-on accounts", categoryProfile},
+	{SSOManage, "Add, edit and remove single sign-on providers", categorySettings},
 }
 
 // Catalog is the fixed list of permissions a deployment knows: usher's own
