@@ -50,6 +50,10 @@ const (
 	PasskeyCloneWarning Action = "passkey.clone_warning"
 	// Single sign-on. Provider events name the provider as target
 	// ([TargetProvider]) and never hold its client secret.
+	UserProvisioned  Action = "sso.user_provisioned" // an account made at a first sign-on
+	IdentityLinked   Action = "sso.identity_linked"
+	IdentityUnlinked Action = "sso.identity_unlinked"
+	GroupMapped      Action = "sso.group_mapped" // Details: DetailBefore, DetailAfter (group IDs)
 	ProviderAdded    Action = "sso.provider_added"
 	ProviderChanged  Action = "sso.provider_changed"
 	ProviderRemoved  Action = "sso.provider_removed"

@@ -136,6 +136,11 @@ const (
 	// [TwoFactorReset].
 	DetailPasskeysRemoved = "passkeys_removed"
 
+	// DetailProvider is a sign-on provider's ID and DetailSubject the
+	// subject it gives the account, on sign-on events.
+	DetailProvider = "provider"
+	DetailSubject  = "subject"
+
 	// DetailWrapped counts the legacy password hashes bound to their
 	// account at start (int), on [PasswordsWrapped].
 	DetailWrapped = "wrapped"

@@ -81,6 +81,16 @@ type Config struct {
 	// they may log in without a password. The zero value leaves them off.
 	Passkeys PasskeyConfig
 
+	// SSO sets up single sign-on with OpenID Connect providers. The zero
+	// value leaves it off.
+	SSO SSOConfig
+	// DisablePasswordLogin refuses [Manager.Login] ([ErrPasswordLoginDisabled])
+	// while a sign-on provider is enabled, so people log in only through
+	// the providers (and passkeys). The first sign-up still works, so a
+	// fresh install can be set up, and so do command-line tools
+	// ([NewWithOperator]) for recovery.
+	DisablePasswordLogin bool
+
 	// Throttle sets login throttling; the zero value means the defaults.
 	Throttle ThrottleConfig
 
@@ -207,6 +217,9 @@ func (cfg *Config) check() error {
 		return fmt.Errorf("MinPasswordLength must be 1 to %d", MaxMinPasswordLength)
 	}
 	if err := cfg.Passkeys.check(); err != nil {
+		return err
+	}
+	if err := cfg.SSO.check(); err != nil {
 		return err
 	}
 	return cfg.checkDurations()

@@ -106,6 +106,47 @@ var (
 	ErrPasskeyRejected = errors.New("auth: passkey response rejected")
 )
 
+// Errors of single sign-on.
+var (
+	// ErrSSODisabled: Config.SSO sets no callback URL.
+	ErrSSODisabled = errors.New("auth: single sign-on is not enabled")
+	// ErrProviderUnavailable: the provider's discovery failed (it is down,
+	// unreachable, or its document is refused); usher asks again after a
+	// back-off.
+	ErrProviderUnavailable = errors.New("auth: sign-on provider unavailable")
+	// ErrProviderDisabled: the provider exists but is not enabled.
+	ErrProviderDisabled = errors.New("auth: sign-on provider disabled")
+	// ErrInvalidFlow: the sign-on flow is unknown, used, expired, or of
+	// another provider; start again. A failed login also matches
+	// ErrInvalidCredentials.
+	ErrInvalidFlow = errors.New("auth: sign-on flow invalid or expired")
+	// ErrSSONotLinked: the provider's account is linked to no local
+	// account and none may be made or linked; the wrapped message says
+	// why (unverified email, linking off, provisioning off, domain not
+	// allowed). It matches ErrInvalidCredentials too.
+	ErrSSONotLinked = errors.New("auth: no account for this sign-on")
+	// ErrPasswordLoginDisabled: Config.DisablePasswordLogin is set and a
+	// sign-on provider is enabled.
+	ErrPasswordLoginDisabled = errors.New("auth: password login is disabled: sign in with a provider")
+)
+
+// SSOError is an error response from the provider (RFC 6749 4.1.2.1):
+// the person refused, or the provider could not log them in. Code is the
+// provider's error code ("access_denied", ...), for a page to choose its
+// words; Description is the provider's own text. errors.Is(err,
+// ErrInvalidCredentials) matches it.
+type SSOError struct {
+	Code        string
+	Description string
+}
+
+func (e *SSOError) Error() string {
+	return fmt.Sprintf("auth: the sign-on provider answered %q: %s", e.Code, e.Description)
+}
+
+// Is makes errors.Is(err, ErrInvalidCredentials) true.
+func (e *SSOError) Is(target error) bool { return target == ErrInvalidCredentials }
+
 // FieldError is bad input in one named field: the caller fixes it by
 // changing that field, and a page shows its message next to that input
 // without copying usher's rules. Err is the error of the rule the input

@@ -28,6 +28,9 @@ type LoginResult struct {
 	// with a Challenge alike: it proves the password, and the second
 	// factor is still owed.
 	DeviceToken string
+	// ReturnTo is the local path a sign-on was begun with
+	// ([Manager.BeginSSO]), "" otherwise.
+	ReturnTo string
 }
 
 // Login checks an email and password and opens a session.
@@ -43,6 +46,9 @@ type LoginResult struct {
 // is kept in the audit trail, not shown to the caller. After the right
 // password the result carries a device token for c to present next time.
 func (m *Manager) Login(ctx context.Context, email, password string, c Client) (*LoginResult, error) {
+	if err := m.passwordLoginOn(ctx); err != nil {
+		return nil, err
+	}
 	email, password = cut(email, maxEmailInput), cut(password, MaxPasswordBytes+1)
 	c = c.clean()
 	attempted, reason := attemptedEmail(email)

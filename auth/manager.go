@@ -34,6 +34,8 @@ type Manager struct {
 	perms      permCache
 	// wa is the WebAuthn relying party; nil when passkeys are off.
 	wa *webauthn.WebAuthn
+	// disc caches the sign-on providers' discovery.
+	disc discoveries
 }
 
 // New checks cfg and returns a Manager. Errors in cfg wrap
@@ -103,6 +105,9 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	if err := m.seedBuiltinGroups(context.Background()); err != nil {
+		return nil, err
+	}
+	if err := m.seedDeclaredProviders(context.Background()); err != nil {
 		return nil, err
 	}
 	return m, nil

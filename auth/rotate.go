@@ -27,7 +27,11 @@ func (m *Manager) RotateSecrets(ctx context.Context) (int, error) {
 		return n, err
 	}
 	p, perr := m.rotatePasskeys(ctx)
-	return n + p, errors.Join(err, perr)
+	if perr != nil && !errors.Is(perr, ErrUnknownKey) {
+		return n + p, errors.Join(err, perr)
+	}
+	s, serr := m.rotateProviders(ctx)
+	return n + p + s, errors.Join(err, perr, serr)
 }
 
 // rotateTOTP re-seals the TOTP secrets for RotateSecrets.
