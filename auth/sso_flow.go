@@ -134,7 +134,11 @@ type ssoClaims struct {
 	EmailVerified bool
 	Name          string
 	Groups        []string
-	AMR           []string
+	// HasGroups: the token holds the group claim at all. A provider may
+	// leave it out (Entra does past 200 groups): then the mapping does
+	// not apply, rather than demote.
+	HasGroups bool
+	AMR       []string
 }
 
 // ssoAnswer is a verified callback: the provider and who it vouches for.
@@ -310,7 +314,9 @@ func readClaims(idt *gooidc.IDToken, groupClaim string, c *ssoClaims) (string, e
 	if groupClaim != "" {
 		var all map[string]any
 		if err := idt.Claims(&all); err == nil {
-			c.Groups = stringsOf(all[groupClaim])
+			var v any
+			v, c.HasGroups = all[groupClaim]
+			c.Groups = stringsOf(v)
 		}
 	}
 	return "", nil

@@ -190,11 +190,12 @@ func (m *Manager) link(ctx context.Context, tx Store, rec func(*audit.Event) err
 // mapGroups applies the provider's group mapping to u: the local group of
 // the first of the user's IdP groups (in the order of their names) that
 // the map names; none named moves u to the provider's default group, so
-// removing someone from the IdP group demotes them here too. A move that
-// would take the last admin out is not made, and recorded as denied.
+// removing someone from the IdP group demotes them here too. A token
+// without the group claim changes nothing. A move that would take the
+// last admin out is not made, and recorded as denied.
 func (m *Manager) mapGroups(ctx context.Context, tx Store, rec func(*audit.Event) error, ans *ssoAnswer, u *user.User, c Client) error {
 	p := ans.p
-	if p.GroupClaim == "" || len(p.GroupMap) == 0 {
+	if p.GroupClaim == "" || len(p.GroupMap) == 0 || !ans.claims.HasGroups {
 		return nil
 	}
 	to := p.DefaultGroup
