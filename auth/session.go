@@ -239,9 +239,9 @@ func (m *Manager) RevokeOtherSessions(ctx context.Context, actor *Principal) (in
 	return n, err
 }
 
-// PruneSessions deletes expired sessions, login challenges and passkey
-// ceremonies, and stale throttling counters, and returns how many sessions
-// went. A host calls it now and then (say hourly); expired sessions are
+// PruneSessions deletes expired sessions, login challenges, passkey
+// ceremonies and SSO flows, and stale throttling counters, and returns how
+// many sessions went. A host calls it now and then (say hourly); expired sessions are
 // refused whether or not they were pruned.
 func (m *Manager) PruneSessions(ctx context.Context) (int, error) {
 	now := m.clock()
@@ -253,6 +253,9 @@ func (m *Manager) PruneSessions(ctx context.Context) (int, error) {
 		return n, err
 	}
 	if _, err := m.store.Ceremonies().DeleteExpired(ctx, now); err != nil {
+		return n, err
+	}
+	if _, err := m.store.Flows().DeleteExpired(ctx, now); err != nil {
 		return n, err
 	}
 	// A day's budget (spendDay) must outlive its day.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/oidc"
 	"github.com/usher-go/usher/passkey"
 	"github.com/usher-go/usher/user"
 )
@@ -330,6 +331,33 @@ func TestPruneSessionsRemovesExpiredCeremonies(t *testing.T) {
 	for _, h := range [][]byte{atNow, live} {
 		if _, err := e.db.Ceremonies().Take(e.ctx, h); err != nil {
 			t.Errorf("a ceremony not expired before now was pruned: %v", err)
+		}
+	}
+}
+
+// PruneSessions also removes the SSO flows that expired before now, and
+// only those.
+func TestPruneSessionsRemovesExpiredFlows(t *testing.T) {
+	e := newEnv(t)
+	now := e.clk.Now()
+	mk := func(id string, expires time.Time) []byte {
+		hash := sha256.Sum256([]byte(id))
+		f := &oidc.Flow{ID: id, ProviderID: "idp", State: "s-" + id, Nonce: "n-" + id, Verifier: "v-" + id,
+			CreatedAt: expires.Add(-oidc.FlowTimeout), ExpiresAt: expires}
+		if err := e.db.Flows().Create(e.ctx, f, hash[:]); err != nil {
+			t.Fatal(err)
+		}
+		return hash[:]
+	}
+	expired, atNow, live := mk("expired", now.Add(-time.Second)), mk("at-now", now), mk("live", now.Add(time.Minute))
+	if _, err := e.m.PruneSessions(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.db.Flows().Take(e.ctx, expired)
+	wantErr(t, err, oidc.ErrFlowNotFound)
+	for _, h := range [][]byte{atNow, live} {
+		if _, err := e.db.Flows().Take(e.ctx, h); err != nil {
+			t.Errorf("a flow not expired before now was pruned: %v", err)
 		}
 	}
 }

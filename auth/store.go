@@ -7,6 +7,7 @@ import (
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/oidc"
 	"github.com/usher-go/usher/passkey"
 	"github.com/usher-go/usher/totp"
 	"github.com/usher-go/usher/user"
@@ -16,9 +17,8 @@ import (
 // as Config.Store: one accessor per kind of record, and [Store.Atomic] to
 // change several in one transaction. store/sqlite and store/postgres
 // implement it; store/storetest is the conformance suite any other
-// implementation must pass. A new kind of record (linked SSO identities,
-// next) is one more accessor here, with its contract in the package
-// that defines its store.
+// implementation must pass. A new kind of record is one more accessor
+// here, with its contract in the package that defines its store.
 //
 // What every part must honour, besides what its own documentation says:
 //
@@ -40,17 +40,22 @@ import (
 //     is always an error that [errors.Is] matches with the part's sentinel
 //     ([user.ErrNotFound], [group.ErrNotFound], [ErrSessionNotFound],
 //     [ErrChallengeNotFound], [totp.ErrNotEnrolled], [passkey.ErrNotFound],
-//     [passkey.ErrCeremonyNotFound]) unless the method says otherwise,
+//     [passkey.ErrCeremonyNotFound], [oidc.ErrNotFound],
+//     [oidc.ErrFlowNotFound]) unless the method says otherwise,
 //     never a nil record with a nil error. A key the store cannot even
 //     hold (invalid UTF-8 or NUL for PostgreSQL text) is simply not
 //     found. Bad input never panics.
 //   - Deletes: deleting a user ([user.Store.Delete]) removes, in the same
 //     statement or transaction, everything that hangs off it: sessions,
 //     avatar, TOTP credential, recovery codes, passkeys and the WebAuthn
-//     user handle, pending challenges and pending passkey ceremonies.
+//     user handle, pending challenges and pending passkey ceremonies,
+//     linked SSO identities and pending SSO flows that link to it
+//     (LinkUser). Deleting a provider ([oidc.ProviderStore.Delete])
+//     removes the identities linked through it the same way.
 //     Audit events stay (they name the actor and target as text).
 //     Deleting a group that still has members fails with [group.ErrInUse]
-//     and removes nothing.
+//     and removes nothing; a provider naming the group (DefaultGroup,
+//     GroupMap) does not hold it: the Manager checks those.
 //   - Built-in groups: a store need not create any group, and its schema
 //     should not. [New] creates [group.AdminID] and [group.UsersID]
 //     through Groups(), inside Atomic and audited, when they are missing,
@@ -76,6 +81,12 @@ type Store interface {
 	Passkeys() passkey.Store
 	// Ceremonies keeps pending WebAuthn ceremonies (passkey registration and login).
 	Ceremonies() passkey.CeremonyStore
+	// Providers keeps the OpenID providers people may log in with.
+	Providers() oidc.ProviderStore
+	// Identities keeps the identities at providers linked to local users.
+	Identities() oidc.IdentityStore
+	// Flows keeps pending logins at providers, between begin and callback.
+	Flows() oidc.FlowStore
 	// Challenges keeps the pending second step of two-step logins.
 	Challenges() ChallengeStore
 	// KeyCheck keeps the value by which [New] recognises the secret key

@@ -15,8 +15,9 @@ import (
 // key a store cannot hold (invalid UTF-8 or NUL for PostgreSQL text) is
 // simply not found.
 
-// ProviderStore keeps providers. Get, Update, Delete and Reseal of an
-// unknown ID return [ErrNotFound] (Reseal: false).
+// ProviderStore keeps providers. Get, Update, SetSecret and Delete of an
+// unknown ID return [ErrNotFound]; Reseal reports false with no error, as
+// when the secret is no longer under oldKeyID.
 type ProviderStore interface {
 	// Create inserts p with Version 1; [ErrProviderExists] for a taken ID.
 	Create(ctx context.Context, p *Provider) error
@@ -57,14 +58,16 @@ type IdentityStore interface {
 	// Unlink removes the identity (issuer, subject) if userID holds it;
 	// [ErrNotFound] otherwise.
 	Unlink(ctx context.Context, userID user.ID, issuer, subject string) error
-	// Seen records a login: the email the provider gave and the time.
+	// Seen records a login: the email the provider gave and the time;
+	// [ErrNotFound] for an unknown identity.
 	Seen(ctx context.Context, issuer, subject, email string, at time.Time) error
 }
 
 // FlowStore keeps pending flows under a keyed hash of the key the client
 // holds (32 bytes, unique). Flows with a LinkUser go with that user.
 type FlowStore interface {
-	// Create inserts f under keyHash.
+	// Create inserts f under keyHash; [user.ErrNotFound] for an unknown
+	// LinkUser.
 	Create(ctx context.Context, f *Flow, keyHash []byte) error
 	// Take returns the flow stored under keyHash and deletes it, in one
 	// statement: of concurrent calls exactly one gets it, the others

@@ -1,7 +1,8 @@
 // Package postgres stores everything usher keeps in one PostgreSQL schema:
-// users, groups, sessions, throttling counters, the audit trail and second
+// users, groups, sessions, throttling counters, the audit trail, second
 // factors (TOTP credentials, recovery codes, passkeys and their pending
-// ceremonies, login challenges). [*DB] implements [auth.Store], every part
+// ceremonies, login challenges) and single sign-on (OpenID providers,
+// linked identities, pending login flows). [*DB] implements [auth.Store], every part
 // of it, so it is what a host passes as auth.Config.Store. It uses
 // github.com/jackc/pgx/v5 and its pgxpool.
 //
@@ -83,7 +84,10 @@
 // UpdateUse is UPDATE ... WHERE sign_count < count, and a recovery code
 // or a challenge is consumed by a DELETE, whose rows affected tell the one
 // winner from the callers that waited for its row lock and found nothing;
-// a passkey ceremony is taken the same way, by DELETE ... RETURNING.
+// a passkey ceremony and an SSO flow are taken the same way, by
+// DELETE ... RETURNING. A provider's Update is UPDATE ... WHERE version =
+// the version read, so of two admins saving one version the second gets
+// [oidc.ErrStale].
 //
 // A store call that fails on a constraint inside Atomic (a taken email,
 // say) runs under a savepoint, pipelined with it so that the common case
@@ -100,8 +104,12 @@
 // duplicate group name [group.ErrNameTaken], deleting a group with members
 // [group.ErrInUse], a user whose group does not exist [group.ErrNotFound],
 // unknown IDs [user.ErrNotFound], [group.ErrNotFound] or
-// [auth.ErrSessionNotFound]. Other failures are pgx's errors, wrapped with
-// the operation; errors.As finds the *pgconn.PgError.
+// [auth.ErrSessionNotFound]; a taken provider ID is
+// [oidc.ErrProviderExists], a linked identity [oidc.ErrIdentityTaken], and
+// linking to an unknown user or through an unknown provider
+// [user.ErrNotFound] or [oidc.ErrNotFound], told apart by the constraint's
+// name. Other failures are pgx's errors, wrapped with the operation;
+// errors.As finds the *pgconn.PgError.
 //
 // # Schema
 //
@@ -137,6 +145,16 @@
 // sessions and challenges stored under plain SHA-256 before). A passkey
 // row keeps the key_id and mac that package auth makes (migration 0009),
 // byte for byte.
+//
+// Single sign-on (migration 0010): an OpenID provider keeps its client
+// secret sealed by package auth (key_id, sealed_secret, byte for byte), its
+// scopes and allowed domains as JSON arrays and its group map as a JSON
+// object, in text columns (jsonb would refuse "\u0000"); its default group
+// and mapped groups are no foreign keys. A provider's text that PostgreSQL
+// cannot hold is refused with [oidc.ErrInvalidProvider]. A linked identity
+// is keyed by (issuer, subject) and goes with its user and its provider;
+// a pending flow is kept under the keyed hash of its key, goes with the
+// user it links (if any), and is taken by one DELETE ... RETURNING.
 //
 // # Migrations
 //

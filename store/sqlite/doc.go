@@ -1,6 +1,8 @@
 // Package sqlite stores everything usher keeps in one SQLite database file:
-// users, groups, sessions, throttling counters, the audit trail and second
-// factors (TOTP, recovery codes, passkeys and their pending ceremonies).
+// users, groups, sessions, throttling counters, the audit trail, second
+// factors (TOTP, recovery codes, passkeys and their pending ceremonies) and
+// single sign-on (OpenID providers, linked identities, pending login
+// flows).
 // [*DB] implements [auth.Store], so it is what a host passes as
 // auth.Config.Store. It uses modernc.org/sqlite, a pure-Go SQLite: no cgo,
 // no system library.
@@ -56,7 +58,9 @@
 // duplicate group name [group.ErrNameTaken], deleting a group with members
 // [group.ErrInUse], a user whose group does not exist [group.ErrNotFound],
 // unknown IDs [user.ErrNotFound], [group.ErrNotFound] or
-// [auth.ErrSessionNotFound]. Match them with errors.Is, never by text.
+// [auth.ErrSessionNotFound]; a taken provider ID is
+// [oidc.ErrProviderExists], a linked identity [oidc.ErrIdentityTaken].
+// Match them with errors.Is, never by text.
 //
 // # Schema
 //
@@ -73,7 +77,14 @@
 // passkey ceremony is kept under the keyed hash of its key, with a NULL
 // user_id while a passwordless login has no user, and taken by one
 // DELETE ... RETURNING. A passkey row keeps the key_id and mac that package
-// auth makes (migration 0009), byte for byte.
+// auth makes (migration 0009), byte for byte. Single sign-on (migration
+// 0010): an OpenID provider keeps its sealed client secret byte for byte,
+// its scopes and allowed domains as JSON arrays and its group map as a
+// JSON object, in TEXT (its default and mapped groups are no foreign
+// keys); a linked identity is keyed by (issuer, subject) and goes with its
+// user and its provider; a pending flow is kept under the keyed hash of
+// its key, goes with the user it links (if any), and is taken by one
+// DELETE ... RETURNING.
 //
 // User listings page by keyset, never OFFSET: each order has an index ending
 // in the user ID, and a cursor holds the last row's (key, ID), so every

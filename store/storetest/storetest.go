@@ -42,7 +42,8 @@ import (
 
 // Run runs the conformance suite against the stores newStore makes, one
 // fresh store per subtest, second factors (TOTP, recovery codes, passkeys
-// and their pending ceremonies, login challenges) included.
+// and their pending ceremonies, login challenges) and single sign-on
+// (providers, linked identities, pending flows) included.
 func Run(t *testing.T, newStore func(t *testing.T) auth.Store) {
 	t.Helper()
 	suites := []struct {
@@ -63,6 +64,9 @@ func Run(t *testing.T, newStore func(t *testing.T) auth.Store) {
 		{"Passkeys", passkeyTests, false},
 		{"Challenges", challengeTests, false},
 		{"Ceremonies", ceremonyTests, false},
+		{"OIDCProviders", oidcProviderTests, false},
+		{"OIDCIdentities", oidcIdentityTests, false},
+		{"OIDCFlows", oidcFlowTests, false},
 		{"Keys", keyTests, true}, // the first auth.New writes the key check
 	}
 	for _, suite := range suites {
