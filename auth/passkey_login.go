@@ -149,7 +149,7 @@ func (m *Manager) passwordlessIn(ctx context.Context, tx Store, rec func(*audit.
 	if err := tx.Users().SetLastLogin(ctx, u.ID, m.clock()); err != nil {
 		return err
 	}
-	if a.s, err = m.issueSession(ctx, tx, u, a.c); err != nil {
+	if a.s, err = m.issueSessionMF(ctx, tx, u, a.c, true); err != nil {
 		return err
 	}
 	e := selfEvent(audit.LoginSucceeded, audit.Success, u, a.c)

@@ -246,7 +246,7 @@ func (m *Manager) reread(ctx context.Context, tx Store, actor *Principal) (*Prin
 // applyTwoFactorPolicy marks p as owing an enrollment when its group
 // requires a second factor it lacks. Only such groups cost the extra read.
 func (m *Manager) applyTwoFactorPolicy(ctx context.Context, s Store, p *Principal) error {
-	if !p.group.RequireTwoFactor {
+	if !p.group.RequireTwoFactor || p.session.MultiFactor {
 		return nil
 	}
 	methods, err := m.secondFactors(ctx, s, p.user.ID)

@@ -24,6 +24,12 @@ type Session struct {
 	ExpiresAt  time.Time // absolute expiry; idle expiry is LastSeenAt + Config.IdleTimeout
 	IP         string
 	UserAgent  string
+	// MultiFactor: the login that opened the session was multi-factor by
+	// itself: a passwordless passkey with user verification, or a sign-on
+	// provider marked (or asserting through amr) that it enforces MFA. It
+	// satisfies a group's RequireTwoFactor without a local factor, and a
+	// session that replaces it keeps it.
+	MultiFactor bool
 }
 
 // touchInterval is how stale LastSeenAt may get before Authenticate writes
@@ -33,14 +39,20 @@ const touchInterval = time.Minute
 // issueSession creates a session for u inside tx and returns it with its
 // token.
 func (m *Manager) issueSession(ctx context.Context, tx Store, u *user.User, c Client) (*Session, error) {
+	return m.issueSessionMF(ctx, tx, u, c, false)
+}
+
+// issueSessionMF is issueSession, with MultiFactor set as mf says.
+func (m *Manager) issueSessionMF(ctx context.Context, tx Store, u *user.User, c Client, mf bool) (*Session, error) {
 	now := m.clock()
 	return m.storeSession(ctx, tx, &Session{
-		UserID:     u.ID,
-		CreatedAt:  now,
-		LastSeenAt: now,
-		ExpiresAt:  now.Add(m.cfg.AbsoluteTimeout),
-		IP:         c.IP,
-		UserAgent:  c.UserAgent,
+		MultiFactor: mf,
+		UserID:      u.ID,
+		CreatedAt:   now,
+		LastSeenAt:  now,
+		ExpiresAt:   now.Add(m.cfg.AbsoluteTimeout),
+		IP:          c.IP,
+		UserAgent:   c.UserAgent,
 	})
 }
 
@@ -80,7 +92,8 @@ func (m *Manager) replaceSession(ctx context.Context, tx Store, a *Principal, re
 		return nil, err
 	}
 	c, now := a.Client(), m.clock()
-	next := &Session{UserID: a.user.ID, CreatedAt: old.CreatedAt, LastSeenAt: now, ExpiresAt: old.ExpiresAt, IP: c.IP, UserAgent: c.UserAgent}
+	next := &Session{UserID: a.user.ID, CreatedAt: old.CreatedAt, LastSeenAt: now, ExpiresAt: old.ExpiresAt, IP: c.IP, UserAgent: c.UserAgent,
+		MultiFactor: old.MultiFactor}
 	if renew {
 		next.CreatedAt, next.ExpiresAt = now, now.Add(m.cfg.AbsoluteTimeout)
 	}

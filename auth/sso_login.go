@@ -90,7 +90,7 @@ func (m *Manager) ssoLoginIn(ctx context.Context, tx Store, rec func(*audit.Even
 	if err := tx.Users().SetLastLogin(ctx, u.ID, m.clock()); err != nil {
 		return err
 	}
-	if o.res.Session, err = m.issueSession(ctx, tx, u, c); err != nil {
+	if o.res.Session, err = m.issueSessionMF(ctx, tx, u, c, ans.multiFactor()); err != nil {
 		return err
 	}
 	e.Details[audit.DetailSessionID] = o.res.Session.ID
@@ -226,4 +226,11 @@ func (m *Manager) mapGroups(ctx context.Context, tx Store, rec func(*audit.Event
 	}
 	u.Version++
 	return rec(e)
+}
+
+// multiFactor reports whether the provider's login counts as multi-factor:
+// the admin marked the provider so, or the token's amr says "mfa" (RFC
+// 8176).
+func (ans *ssoAnswer) multiFactor() bool {
+	return ans.p.SatisfiesTwoFactor || slices.Contains(ans.claims.AMR, "mfa")
 }

@@ -409,3 +409,43 @@ func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// A group that requires two-factor: a provider marked as enforcing MFA
+// (or whose token says amr "mfa") satisfies it; another does not, and the
+// local factor is owed.
+func TestSSOSatisfiesTwoFactor(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		satisfies bool
+		amr       []string
+		enrol     bool // MustEnroll after the sign-on
+	}{
+		{"provider marked", true, nil, false},
+		{"amr mfa", false, []string{"pwd", "mfa"}, false},
+		{"neither", false, []string{"pwd"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := newSSOEnv(t)
+			g, err := s.m.CreateGroup(s.ctx, s.admin, group.Group{Name: "Ops", RequireTwoFactor: true,
+				Permissions: []group.Permission{group.ProfileManage2FA, "backups:read"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.provider(func(p *oidc.Provider) { p.DefaultGroup = g.ID; p.SatisfiesTwoFactor = tc.satisfies })
+			s.op.AddUser(oidctest.User{Subject: "f", Email: "fay@example.com", EmailVerified: true, AMR: tc.amr})
+			res, err := s.sso("f")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := s.auth(res.Session.Token)
+			if p.MustEnroll() != tc.enrol || p.Can("backups:read") == tc.enrol {
+				t.Errorf("MustEnroll %v, Can(backups:read) %v; want MustEnroll %v", p.MustEnroll(), p.Can("backups:read"), tc.enrol)
+			}
+			if p.Session().MultiFactor == tc.enrol {
+				t.Errorf("session MultiFactor %v", p.Session().MultiFactor)
+			}
+		})
+	}
+}

@@ -16,20 +16,20 @@ import (
 	"github.com/usher-go/usher/user"
 )
 
-const sessionCols = `s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent`
+const sessionCols = `s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent, s.multi_factor`
 
 func scanSession(row pgx.Row, s *auth.Session) error {
-	return row.Scan(&s.ID, (*string)(&s.UserID), &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &s.IP, &s.UserAgent)
+	return row.Scan(&s.ID, (*string)(&s.UserID), &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &s.IP, &s.UserAgent, &s.MultiFactor)
 }
 
 func (ss sessionStore) Create(ctx context.Context, s *auth.Session, tokenHash []byte) error {
 	if !storable(string(s.UserID)) {
 		return wrap("create session", user.ErrNotFound)
 	}
-	const q = `INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	const q = `INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, multi_factor)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 	_, err := ss.s.write(ctx, q, s.ID, tokenHash, string(s.UserID), s.CreatedAt, s.LastSeenAt, s.ExpiresAt,
-		s.IP, s.UserAgent)
+		s.IP, s.UserAgent, s.MultiFactor)
 	if violates(err, codeForeignKey, "sessions_user_fk") {
 		return wrap("create session", user.ErrNotFound)
 	}
@@ -53,7 +53,7 @@ func (ss sessionStore) Create(ctx context.Context, s *auth.Session, tokenHash []
 // permission holds (checkPermissions). sessionLookupPlainSQL is the same
 // query column by column.
 const sessionLookupSQL = `SELECT
-		s.created_at, s.last_seen_at, s.expires_at,
+		s.created_at, s.last_seen_at, s.expires_at, s.multi_factor,
 		u.disabled, u.created_at, u.updated_at, u.last_login_at,
 		g.require_two_factor, g.created_at, g.updated_at,
 		octet_length(s.id) || ':' || s.id
@@ -95,7 +95,7 @@ type lookupResult struct {
 func (ss sessionStore) Lookup(ctx context.Context, tokenHash []byte) (*auth.Session, *user.User, *group.Group, error) {
 	r := new(lookupResult)
 	err := ss.s.q.QueryRow(ctx, sessionLookupSQL, tokenHash).Scan(
-		&r.s.CreatedAt, &r.s.LastSeenAt, &r.s.ExpiresAt,
+		&r.s.CreatedAt, &r.s.LastSeenAt, &r.s.ExpiresAt, &r.s.MultiFactor,
 		&r.u.Disabled, &r.u.CreatedAt, &r.u.UpdatedAt, &r.lastLogin,
 		&r.g.RequireTwoFactor, &r.g.CreatedAt, &r.g.UpdatedAt,
 		&r.packed)
@@ -161,7 +161,7 @@ func (ss sessionStore) lookupPlain(ctx context.Context, tokenHash []byte) (*auth
 		perms     []string
 	)
 	err := ss.s.q.QueryRow(ctx, sessionLookupPlainSQL, tokenHash).Scan(
-		&r.s.ID, (*string)(&r.s.UserID), &r.s.CreatedAt, &r.s.LastSeenAt, &r.s.ExpiresAt, &r.s.IP, &r.s.UserAgent,
+		&r.s.ID, (*string)(&r.s.UserID), &r.s.CreatedAt, &r.s.LastSeenAt, &r.s.ExpiresAt, &r.s.IP, &r.s.UserAgent, &r.s.MultiFactor,
 		&r.u.Email, &r.u.Name, &r.u.GroupID, &r.u.Disabled, &r.u.CreatedAt, &r.u.UpdatedAt, &lastLogin,
 		&r.g.Name, &r.g.Description, &perms, &r.g.RequireTwoFactor, &r.g.CreatedAt, &r.g.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {

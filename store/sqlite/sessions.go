@@ -13,11 +13,11 @@ import (
 	"github.com/usher-go/usher/user"
 )
 
-const sessionCols = `s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent`
+const sessionCols = `s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent, s.multi_factor`
 
 func scanSession(sc scanner, s *auth.Session) error {
 	var created, seen, expires int64
-	if err := sc.Scan(&s.ID, &s.UserID, &created, &seen, &expires, &s.IP, &s.UserAgent); err != nil {
+	if err := sc.Scan(&s.ID, &s.UserID, &created, &seen, &expires, &s.IP, &s.UserAgent, &s.MultiFactor); err != nil {
 		return err
 	}
 	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = fromNanos(created), fromNanos(seen), fromNanos(expires)
@@ -25,10 +25,10 @@ func scanSession(sc scanner, s *auth.Session) error {
 }
 
 func (ss sessionStore) Create(ctx context.Context, s *auth.Session, tokenHash []byte) error {
-	const q = `INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	const q = `INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, multi_factor)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	_, err := ss.s.w.ExecContext(ctx, q, s.ID, tokenHash, s.UserID, nanos(s.CreatedAt), nanos(s.LastSeenAt),
-		nanos(s.ExpiresAt), s.IP, s.UserAgent)
+		nanos(s.ExpiresAt), s.IP, s.UserAgent, s.MultiFactor)
 	if code(err) == codeForeignKey { // user_id is the only reference
 		return wrap("create session", user.ErrNotFound)
 	}
@@ -53,7 +53,7 @@ func (ss sessionStore) Create(ctx context.Context, s *auth.Session, tokenHash []
 const sessionLookupSQL = `SELECT
 		s.created_at || ' ' || s.last_seen_at || ' ' || s.expires_at || ' '
 		|| u.disabled || ' ' || u.created_at || ' ' || u.updated_at || ' ' || COALESCE(u.last_login_at, 0) || ' '
-		|| g.require_two_factor || ' ' || g.created_at || ' ' || g.updated_at || ' '
+		|| g.require_two_factor || ' ' || g.created_at || ' ' || g.updated_at || ' ' || s.multi_factor || ' '
 		|| octet_length(s.id) || ':' || s.id
 		|| octet_length(s.user_id) || ':' || s.user_id
 		|| octet_length(s.ip) || ':' || s.ip
@@ -113,7 +113,7 @@ func (ss sessionStore) Lookup(ctx context.Context, tokenHash []byte) (*auth.Sess
 // unpackLookup parses one sessionLookupSQL value into r, reporting whether
 // it was well formed.
 func unpackLookup(p string, r *lookupResult) bool {
-	var n [10]int64
+	var n [11]int64
 	for i := range n {
 		j := strings.IndexByte(p, ' ')
 		if j < 0 {
@@ -149,6 +149,7 @@ func unpackLookup(p string, r *lookupResult) bool {
 	r.u.CreatedAt, r.u.UpdatedAt, r.u.LastLoginAt = fromNanos(n[4]), fromNanos(n[5]), fromNanos(n[6])
 	r.g.ID, r.g.RequireTwoFactor = group.ID(r.u.GroupID), n[7] != 0
 	r.g.CreatedAt, r.g.UpdatedAt = fromNanos(n[8]), fromNanos(n[9])
+	r.s.MultiFactor = n[10] != 0
 	r.g.Permissions = splitPermissions(perms)
 	return true
 }
@@ -162,7 +163,7 @@ func (ss sessionStore) lookupPlain(ctx context.Context, tokenHash []byte) (*auth
 		sc, ss2, se, uc, uu, gc, gu int64
 	)
 	err := ss.s.r.QueryRowContext(ctx, sessionLookupPlainSQL, tokenHash).Scan(
-		&r.s.ID, &r.s.UserID, &sc, &ss2, &se, &r.s.IP, &r.s.UserAgent,
+		&r.s.ID, &r.s.UserID, &sc, &ss2, &se, &r.s.IP, &r.s.UserAgent, &r.s.MultiFactor,
 		&r.u.Email, &r.u.Name, &r.u.GroupID, &r.u.Disabled, &uc, &uu, &lastLogin,
 		&r.g.Name, &r.g.Description, &perms, &r.g.RequireTwoFactor, &gc, &gu)
 	if errors.Is(err, sql.ErrNoRows) {

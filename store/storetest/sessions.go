@@ -42,6 +42,17 @@ func testSessionLookup(t *testing.T, s auth.Store) {
 	// The raw token is not a key: only its hash is.
 	_, _, _, err = s.Sessions().Lookup(ctx(t), []byte(sess.Token))
 	checkErr(t, "Sessions().Lookup(raw token)", err, auth.ErrSessionNotFound)
+
+	// MultiFactor comes back as stored, through Lookup and Get.
+	mf, mfHash := newSession(u.ID, at(2*time.Hour))
+	mf.MultiFactor = true
+	must(t, "Sessions().Create", s.Sessions().Create(ctx(t), mf, mfHash))
+	gotS, _, _, err = s.Sessions().Lookup(ctx(t), mfHash)
+	must(t, "Sessions().Lookup", err)
+	checkSession(t, "Lookup multi-factor session", gotS, mf)
+	got, err := s.Sessions().Get(ctx(t), mf.ID)
+	must(t, "Sessions().Get", err)
+	checkSession(t, "Get multi-factor session", got, mf)
 }
 
 func sum(s string) []byte {

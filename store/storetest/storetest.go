@@ -289,6 +289,9 @@ func checkSession(t *testing.T, what string, got, want *auth.Session) {
 	if got.Token != "" {
 		t.Errorf("%s: Token = %q, want empty: the store keeps only the token's hash", what, got.Token)
 	}
+	if got.MultiFactor != want.MultiFactor {
+		t.Errorf("%s: MultiFactor = %v, want %v", what, got.MultiFactor, want.MultiFactor)
+	}
 	checkTime(t, what+": CreatedAt", got.CreatedAt, want.CreatedAt)
 	checkTime(t, what+": LastSeenAt", got.LastSeenAt, want.LastSeenAt)
 	checkTime(t, what+": ExpiresAt", got.ExpiresAt, want.ExpiresAt)
