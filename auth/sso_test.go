@@ -103,8 +103,14 @@ func TestSSOProvisioning(t *testing.T) {
 	if err != nil || s.auth(res2.Session.Token).User().ID != p.User().ID {
 		t.Fatalf("second sign-on: %+v, %v", res2, err)
 	}
-	if n := len(s.users()); n != 2 {
+	users := s.users()
+	if n := len(users); n != 2 {
 		t.Errorf("%d users, want the admin and alice", n)
+	}
+	for _, u := range users {
+		if want := map[bool]string{true: "idp", false: ""}[u.ID == p.User().ID]; strings.Join(u.Providers, ",") != want {
+			t.Errorf("ListUsers: %s linked through %v, want %q", u.Email, u.Providers, want)
+		}
 	}
 	// The email at the provider changes hands: the subject still decides.
 	s.op.SetUser(oidctest.User{Subject: "alice-sub", Email: "alice2@example.com", EmailVerified: true, Name: "Alice"})

@@ -43,6 +43,9 @@ type Summary struct {
 	GroupName string
 	TwoFactor bool // a confirmed TOTP secret is enrolled
 	Passkeys  int  // number of registered passkeys
+	// Providers are the IDs of the sign-on providers the user is linked
+	// through, sorted, each once.
+	Providers []string
 }
 
 // Errors returned by this package and by every [Store].

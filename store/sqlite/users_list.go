@@ -14,7 +14,8 @@ import (
 // is enrolled and how many passkeys there are.
 const listSelect = `SELECT ` + userCols + `, u.name_key,
 		(SELECT g.name FROM groups g WHERE g.id = u.group_id),
-		` + paging.TwoFactorSQL + `, ` + paging.PasskeysSQL + `
+		` + paging.TwoFactorSQL + `, ` + paging.PasskeysSQL + `,
+		(SELECT group_concat(i.provider_id) FROM oidc_identities i WHERE i.user_id = u.id)
 		FROM users u`
 
 // List pages with a keyset, never OFFSET (see store/internal/paging): one
@@ -38,10 +39,12 @@ func (us userStore) List(ctx context.Context, q user.Query) (user.Page, error) {
 		created, updated int64
 		lastLogin        sql.NullInt64
 		nameKey          string
+		providers        sql.NullString
 	)
 	page, err := paging.ReadUsers(rows, q, func(s *user.Summary) error {
 		err := rows.Scan(&s.ID, &s.Email, &s.Name, &s.GroupID, &s.Disabled, &created, &updated, &lastLogin,
-			&s.Version, &nameKey, &s.GroupName, &s.TwoFactor, &s.Passkeys)
+			&s.Version, &nameKey, &s.GroupName, &s.TwoFactor, &s.Passkeys, &providers)
+		s.Providers = paging.SplitProviders(providers.String)
 		s.CreatedAt, s.UpdatedAt, s.LastLoginAt = fromNanos(created), fromNanos(updated), fromNanos(lastLogin.Int64)
 		return err
 	}, func(last *user.Summary) string {

@@ -2,7 +2,9 @@ package paging
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/usher-go/usher/user"
 )
@@ -34,6 +36,17 @@ const TwoFactorSQL = `EXISTS (SELECT 1 FROM totp_credentials t WHERE t.user_id =
 // PasskeysSQL counts a user's (u) passkeys: user.Summary.Passkeys, one
 // seek of the passkeys_user index per listed user.
 const PasskeysSQL = `(SELECT count(*) FROM passkeys p WHERE p.user_id = u.id)`
+
+// SplitProviders reads the comma-joined provider IDs (which hold no comma)
+// a page of users carries for user.Summary.Providers, sorted and each once
+// (the aggregate neither sorts nor dedupes: that would cost a temporary
+// b-tree per listed user); "" is none.
+func SplitProviders(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return slices.Compact(slices.Sorted(strings.SplitSeq(s, ",")))
+}
 
 // Users writes the statement of one page of users for a normalized q: sel
 // (SELECT ... FROM users u, with whatever columns and joins the store
