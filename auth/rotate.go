@@ -84,7 +84,7 @@ func (m *Manager) rotateTOTP(ctx context.Context) (int, error) {
 
 // OldKeyUsage says what still depends on keys other than the current
 // SecretKey, so a host knows when a previous key can be dropped: only when
-// PasswordHashes, TOTPSecrets and Passkeys are all 0. [New] refuses to
+// PasswordHashes, TOTPSecrets, Passkeys and ProviderSecrets are all 0. [New] refuses to
 // start without a key that a password hash still names, and, when it is
 // given no previous key at all, while a TOTP secret or a passkey is still
 // under another key.
@@ -110,6 +110,9 @@ type OldKeyUsage struct {
 	// with one that does not verify, which usher did not register and
 	// which never log in (delete them: [Manager.DeleteUserPasskey]).
 	Passkeys int
+	// ProviderSecrets are sign-on providers' client secrets sealed under
+	// another key: run RotateSecrets.
+	ProviderSecrets int
 	// RecoveryCodeSets hashed under another key: they work while that key
 	// is among PreviousSecretKeys; their users regenerate them to move on.
 	// Dropping the key without that leaves those users their TOTP app but
@@ -137,6 +140,9 @@ func (m *Manager) OldKeyUsage(ctx context.Context) (OldKeyUsage, error) {
 	}
 	var err error
 	if u.Passkeys, err = m.passkeysNotUnderCurrent(ctx); err != nil {
+		return u, err
+	}
+	if u.ProviderSecrets, err = m.providersNotUnderCurrent(ctx); err != nil {
 		return u, err
 	}
 	if u.PasswordHashes, err = m.hashesNotUnder(ctx, m.keys.current); err != nil {
@@ -190,7 +196,18 @@ func (m *Manager) checkKeysHeld(ctx context.Context) error {
 		return fmt.Errorf("%w: TOTP secrets are sealed under key ID %q, which this Manager does not hold; "+
 			"run RotateSecrets with that key in Config.PreviousSecretKeys first", ErrWrongSecretKey, creds[0].KeyID)
 	}
-	return m.checkPasskeysHeld(ctx)
+	if err := m.checkPasskeysHeld(ctx); err != nil {
+		return err
+	}
+	ps, err := m.store.Providers().UnderOtherKey(ctx, m.keys.current.id, "", 1)
+	if err != nil {
+		return fmt.Errorf("auth: checking the key: %w", err)
+	}
+	if len(ps) == 1 {
+		return fmt.Errorf("%w: sign-on provider secrets are sealed under key ID %q, which this Manager does not hold; "+
+			"run RotateSecrets with that key in Config.PreviousSecretKeys first", ErrWrongSecretKey, ps[0].KeyID)
+	}
+	return nil
 }
 
 // wrapLegacyHashes binds every stored legacy hash (format 1, plain bcrypt)

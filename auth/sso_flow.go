@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -28,6 +29,10 @@ type SSOFlow struct {
 	URL       string
 	ExpiresAt time.Time
 }
+
+// maxSubjectLength is the longest subject usher links (OpenID Connect
+// Core 1.0, 2: "MUST NOT exceed 255 ASCII characters").
+const maxSubjectLength = 255
 
 // maxCallbackValue bounds each callback parameter: a code, a state or an
 // error description longer than this is no provider's.
@@ -309,7 +314,15 @@ func readClaims(idt *gooidc.IDToken, groupClaim string, c *ssoClaims) (string, e
 	if err := idt.Claims(&std); err != nil {
 		return "ID token claims unreadable", fmt.Errorf("%w: claims: %v", ErrInvalidCredentials, err)
 	}
-	c.Subject, c.Email, c.Name, c.AMR = idt.Subject, std.Email, std.Name, std.AMR
+	if sub := idt.Subject; sub == "" || len(sub) > maxSubjectLength || !utf8.ValidString(sub) || strings.ContainsRune(sub, 0) {
+		// OpenID Connect Core 1.0, 2: at most 255 ASCII characters; an
+		// empty one would make every such token one identity.
+		return "ID token subject unusable", fmt.Errorf("%w: the ID token's subject is empty, too long or not text", ErrInvalidCredentials)
+	}
+	c.Subject, c.Email, c.Name, c.AMR = idt.Subject, cut(std.Email, maxEmailInput), cut(std.Name, 1024), std.AMR
+	if len(c.AMR) > 16 {
+		c.AMR = c.AMR[:16]
+	}
 	c.EmailVerified = std.EmailVerified == true || std.EmailVerified == "true"
 	if groupClaim != "" {
 		var all map[string]any

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/group"
@@ -78,7 +79,11 @@ func (m *Manager) ssoLoginIn(ctx context.Context, tx Store, rec func(*audit.Even
 	}
 	e := selfEvent(audit.LoginSucceeded, audit.Success, u, c)
 	e.Details = map[string]any{audit.DetailMethod: MethodSSO, audit.DetailProvider: ans.p.ID}
-	if ans.p.RequireSecondFactor {
+	owed, err := m.ssoOwesFactor(ctx, tx, ans, u)
+	if err != nil {
+		return err
+	}
+	if owed {
 		if o.res.Challenge, err = m.maybeChallenge(ctx, tx, u, c); err != nil {
 			return err
 		}
@@ -103,13 +108,17 @@ func (m *Manager) ssoLoginIn(ctx context.Context, tx Store, rec func(*audit.Even
 // it provisions). Otherwise it sets o.reason.
 func (m *Manager) ssoAccount(ctx context.Context, tx Store, rec func(*audit.Event) error, ans *ssoAnswer, hash *string, c Client, o *ssoOutcome) (*user.User, error) {
 	id, err := tx.Identities().Get(ctx, ans.issuer, ans.claims.Subject)
-	if err == nil {
+	if err == nil && id.ProviderID != ans.p.ID {
+		// Each provider applies its own policy (second factor, groups):
+		// an identity answers only through the provider that linked it.
+		return nil, o.fail("linked through another provider", "this account was linked through another provider")
+	} else if err == nil {
 		return tx.Users().Get(ctx, id.UserID)
 	} else if !errors.Is(err, oidc.ErrNotFound) {
 		return nil, err
 	}
 	cl := &ans.claims
-	email, eerr := user.NormalizeEmail(cl.Email)
+	email, eerr := canonicalEmail(cl.Email)
 	existing, err := tx.Users().GetByEmail(ctx, email)
 	switch {
 	case eerr != nil:
@@ -144,6 +153,9 @@ func (m *Manager) linkByEmail(ctx context.Context, tx Store, rec func(*audit.Eve
 		return nil, o.fail("not linked", "an account has this email, but this provider does not link by email: link it from the profile")
 	case !ans.claims.EmailVerified:
 		return nil, o.fail("unverified email", "an account has this email, but the provider does not vouch for it")
+	case existing.Disabled:
+		o.u, o.reason, o.err = existing, "account disabled", ErrAccountDisabled
+		return nil, nil
 	}
 	if err := m.link(ctx, tx, rec, ans, existing, c, "first sign-on with a verified email"); err != nil {
 		return nil, err
@@ -233,4 +245,47 @@ func (m *Manager) mapGroups(ctx context.Context, tx Store, rec func(*audit.Event
 // 8176).
 func (ans *ssoAnswer) multiFactor() bool {
 	return ans.p.SatisfiesTwoFactor || slices.Contains(ans.claims.AMR, "mfa")
+}
+
+// ssoOwesFactor reports whether a sign-on of u must still answer the
+// local second factor: the provider asks for it, or u's group requires
+// two-factor and the provider's login does not count as multi-factor.
+func (m *Manager) ssoOwesFactor(ctx context.Context, tx Store, ans *ssoAnswer, u *user.User) (bool, error) {
+	if ans.p.RequireSecondFactor {
+		return true, nil
+	}
+	if ans.multiFactor() {
+		return false, nil
+	}
+	g, err := tx.Groups().Get(ctx, group.ID(u.GroupID))
+	if err != nil {
+		return false, err
+	}
+	return g.RequireTwoFactor, nil
+}
+
+// canonicalEmail normalizes a provider's email, and refuses one that
+// normalizing would change beyond ASCII case: lower-casing folds some
+// Unicode letters into ASCII ones (the Kelvin sign into "k"), which would
+// let an address at the provider stand for another one here.
+func canonicalEmail(raw string) (string, error) {
+	norm, err := user.NormalizeEmail(raw)
+	if err != nil {
+		return "", err
+	}
+	if asciiLower(strings.TrimSpace(raw)) != norm {
+		return "", fmt.Errorf("%w: not in canonical form", user.ErrInvalidEmail)
+	}
+	return norm, nil
+}
+
+// asciiLower lower-cases ASCII letters only.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

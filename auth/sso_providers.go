@@ -91,8 +91,10 @@ func (m *Manager) SSOProviders(ctx context.Context, actor *Principal) ([]SSOProv
 // view is what an admin sees of p.
 func (m *Manager) view(p *oidc.Provider) SSOProvider {
 	v := SSOProvider{Provider: *p, Declared: m.cfg.SSO.declared(p.ID), CallbackURL: m.ProviderCallbackURL(p.ID)}
-	if secret, err := m.providerSecret(p); err == nil && len(secret) > 0 {
-		v.SecretHint = "…" + string(secret[max(0, len(secret)-4):])
+	if secret, err := m.providerSecret(p); err == nil && len(secret) >= 12 {
+		v.SecretHint = "…" + string(secret[len(secret)-4:])
+	} else if err == nil && len(secret) > 0 {
+		v.SecretHint = "…" // too short to show any of it
 	}
 	v.KeyID, v.SealedSecret = "", nil
 	v.Scopes, v.AllowedDomains, v.GroupMap = slices.Clone(p.Scopes), slices.Clone(p.AllowedDomains), maps.Clone(p.GroupMap)
@@ -144,6 +146,9 @@ func (m *Manager) CreateProvider(ctx context.Context, actor *Principal, p oidc.P
 		if err := mayProvision(ctx, tx, a, &p); err != nil {
 			return err
 		}
+		if err := issuerFree(ctx, tx, &p); err != nil {
+			return err
+		}
 		e.Details = providerDetails(&p, clientSecret != "")
 		return tx.Providers().Create(ctx, &p)
 	})
@@ -178,10 +183,7 @@ func (m *Manager) UpdateProvider(ctx context.Context, actor *Principal, p oidc.P
 		if err != nil {
 			return err
 		}
-		if err := mayProvision(ctx, tx, a, old); err != nil {
-			return err
-		}
-		if err := mayProvision(ctx, tx, a, &p); err != nil {
+		if err := mayChangeProvider(ctx, tx, a, old, &p, sealed != nil); err != nil {
 			return err
 		}
 		p.UpdatedAt = m.clock()
@@ -236,8 +238,14 @@ func (m *Manager) DeleteProvider(ctx context.Context, actor *Principal, id strin
 }
 
 // mayProvision checks that a holds every permission of each group p puts
-// people in, and that those groups exist.
+// people in, and that those groups exist. A provider that links existing
+// accounts by email, or whose logins count as multi-factor, speaks for
+// any account, the admins' included: only an actor holding every
+// permission ("*") may set either.
 func mayProvision(ctx context.Context, tx Store, a *Principal, p *oidc.Provider) error {
+	if (p.LinkByEmail || p.SatisfiesTwoFactor) && !a.Can(group.Permission("*")) {
+		return fmt.Errorf("%w: linking by email and vouching for MFA make a provider speak for every account; only a holder of \"*\" may set them", ErrForbidden)
+	}
 	ids := slices.Collect(maps.Values(p.GroupMap))
 	if p.DefaultGroup != "" {
 		ids = append(ids, p.DefaultGroup)
@@ -273,4 +281,43 @@ func providerDetails(p *oidc.Provider, secretChanged bool) map[string]any {
 		d["secret_changed"] = true
 	}
 	return d
+}
+
+// issuerFree refuses a provider whose issuer another provider has: an
+// identity is keyed by issuer and subject, so two providers of one issuer
+// would share identities while each applied its own policy.
+func issuerFree(ctx context.Context, tx Store, p *oidc.Provider) error {
+	all, err := tx.Providers().List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, o := range all {
+		if o.ID != p.ID && o.Issuer == p.Issuer {
+			return inField(FieldProvider, &oidc.FieldError{Field: oidc.FieldIssuer,
+				Err: fmt.Errorf("provider %q has this issuer already", o.ID)})
+		}
+	}
+	return nil
+}
+
+// mayChangeProvider checks an edit of old into p: the actor may manage
+// what both put people in, the issuer is no other provider's, and a
+// changed issuer or client comes with its secret (newSecret): the stored
+// one was given for that issuer and client, and must not go to another
+// token endpoint.
+func mayChangeProvider(ctx context.Context, tx Store, a *Principal, old, p *oidc.Provider, newSecret bool) error {
+	if err := mayProvision(ctx, tx, a, old); err != nil {
+		return err
+	}
+	if err := mayProvision(ctx, tx, a, p); err != nil {
+		return err
+	}
+	if err := issuerFree(ctx, tx, p); err != nil {
+		return err
+	}
+	if !newSecret && len(old.SealedSecret) > 0 && (old.Issuer != p.Issuer || old.ClientID != p.ClientID) {
+		return inField(FieldProvider, &oidc.FieldError{Field: oidc.FieldIssuer,
+			Err: errors.New("the issuer or client ID changed: enter the client secret again")})
+	}
+	return nil
 }

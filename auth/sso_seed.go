@@ -92,13 +92,32 @@ func (m *Manager) rotateProviders(ctx context.Context) (int, error) {
 			if err != nil {
 				return moved, err
 			}
-			ok, err := m.store.Providers().Reseal(ctx, p.ID, p.KeyID, kid, sealed)
+			err = m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
+				ok, err := tx.Providers().Reseal(ctx, p.ID, p.KeyID, kid, sealed)
+				if err != nil || !ok {
+					return err
+				}
+				moved++
+				return rec(&audit.Event{Action: audit.SecretsRotated, Outcome: audit.Success, Target: providerTarget(p.ID),
+					Details: map[string]any{audit.DetailResealed: 1, audit.DetailKeyID: kid}})
+			})
 			if err != nil {
 				return moved, err
 			}
-			if ok {
-				moved++
-			}
 		}
+	}
+}
+
+// providersNotUnderCurrent counts, for OldKeyUsage, the provider secrets
+// sealed under another key.
+func (m *Manager) providersNotUnderCurrent(ctx context.Context) (int, error) {
+	n, after := 0, ""
+	for {
+		ps, err := m.store.Providers().UnderOtherKey(ctx, m.keys.current.id, after, 500)
+		if err != nil || len(ps) == 0 {
+			return n, err
+		}
+		n += len(ps)
+		after = ps[len(ps)-1].ID
 	}
 }
