@@ -43,19 +43,19 @@ func (m *Manager) FinishSSOLink(ctx context.Context, actor *Principal, flowID, i
 	if err := m.ssoOn(); err != nil {
 		return nil, err
 	}
+	if !m.mine(actor) || actor.user.ID == "" {
+		return nil, m.refuse(ctx, actor, group.ProfileManageSSO, audit.IdentityLinked, selfTarget(actor))
+	}
+	c := actor.Client()
+	if err := m.hitIP(ctx, c, actor.user.Email); err != nil {
+		return nil, err
+	}
 	ans, reason, err := m.verifyCallback(ctx, flowID, id, query, true)
-	if err == nil && (!m.mine(actor) || ans.flow.LinkUser != actor.user.ID) {
+	if err == nil && ans.flow.LinkUser != actor.user.ID {
 		reason, err = "flow of another user", fmt.Errorf("%w (%w)", ErrInvalidCredentials, ErrInvalidFlow)
 	}
 	if err != nil {
-		var u = (*Principal)(nil)
-		if m.mine(actor) {
-			u = actor
-		}
-		if u != nil {
-			return nil, m.ssoFailed(ctx, &u.user, id, actor.Client(), "link: "+reason, err)
-		}
-		return nil, m.ssoFailed(ctx, nil, id, Client{}, "link: "+reason, err)
+		return nil, m.ssoFailed(ctx, &actor.user, id, c, "link: "+reason, err)
 	}
 	var out *oidc.Identity
 	err = m.change(ctx, actor, group.ProfileManageSSO, audit.IdentityLinked, selfTarget(actor), func(tx Store, a *Principal, e *audit.Event) error {
@@ -82,41 +82,48 @@ func (m *Manager) LinkedIdentities(ctx context.Context, actor *Principal) ([]oid
 // profile:manage_sso. Unlinking the last way to log in is refused
 // ([ErrLastLoginMethod]): when no other linked account and no passkey
 // that logs in alone remain, the password must be typed (it proves that
-// the password still logs in) and password login must be on.
+// the password still logs in) and password login must be on. The count is
+// made again inside the change's transaction, so two unlinks at once
+// cannot together remove the last two ways in.
 func (m *Manager) UnlinkSSO(ctx context.Context, actor *Principal, issuer, subject, password string) error {
 	perm := group.ProfileManageSSO
 	if !actor.Can(perm) {
 		return m.refuse(ctx, actor, perm, audit.IdentityUnlinked, selfTarget(actor))
 	}
-	last, err := m.lastWayIn(ctx, actor, issuer, subject)
+	last, err := m.lastWayIn(ctx, m.store, actor)
 	if err != nil {
 		return err
 	}
-	if last {
-		if m.cfg.DisablePasswordLogin || password == "" {
-			return ErrLastLoginMethod
-		}
+	passwordOK := false
+	if last && password != "" && !m.cfg.DisablePasswordLogin {
 		if _, err := m.requirePassword(ctx, actor, password); err != nil {
 			return err
 		}
+		passwordOK = true
 	}
 	return m.change(ctx, actor, perm, audit.IdentityUnlinked, selfTarget(actor), func(tx Store, a *Principal, e *audit.Event) error {
 		id, err := tx.Identities().Get(ctx, issuer, subject)
 		if err != nil || id.UserID != a.user.ID {
 			return oidc.ErrNotFound
 		}
+		if last, err := m.lastWayIn(ctx, tx, a); err != nil {
+			return err
+		} else if last && !passwordOK {
+			return ErrLastLoginMethod
+		}
 		e.Details = map[string]any{audit.DetailProvider: id.ProviderID, audit.DetailSubject: cut(subject, 255)}
 		return tx.Identities().Unlink(ctx, a.user.ID, issuer, subject)
 	})
 }
 
-// lastWayIn reports whether the identity (issuer, subject) is the actor's
-// only way to log in that does not need the password.
-func (m *Manager) lastWayIn(ctx context.Context, actor *Principal, issuer, subject string) (bool, error) {
+// lastWayIn reports whether the actor has, in s, at most one linked
+// identity and no passkey that logs in alone: whether unlinking one
+// leaves only the password.
+func (m *Manager) lastWayIn(ctx context.Context, s Store, actor *Principal) (bool, error) {
 	if !m.mine(actor) || actor.user.ID == "" {
 		return false, m.refuse(ctx, actor, "", audit.AuthorizationDeny, selfTarget(actor))
 	}
-	ids, err := m.store.Identities().List(ctx, actor.user.ID)
+	ids, err := s.Identities().List(ctx, actor.user.ID)
 	if err != nil {
 		return false, err
 	}
@@ -124,7 +131,7 @@ func (m *Manager) lastWayIn(ctx context.Context, actor *Principal, issuer, subje
 		return false, nil
 	}
 	if m.wa != nil && !m.cfg.Passkeys.DisablePasswordless {
-		n, err := m.countGenuinePasskeys(ctx, m.store, actor.user.ID)
+		n, err := m.countGenuinePasskeys(ctx, s, actor.user.ID)
 		if err != nil || n > 0 {
 			return false, err
 		}

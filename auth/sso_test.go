@@ -455,3 +455,47 @@ func TestSSOSatisfiesTwoFactor(t *testing.T) {
 		})
 	}
 }
+
+// A link flow begun by one user cannot be finished by another, and is
+// used up by the attempt.
+func TestSSOLinkFlowOfAnotherUser(t *testing.T) {
+	t.Parallel()
+	s := newSSOEnv(t)
+	s.provider(func(p *oidc.Provider) { p.Provisioning = false })
+	_, bob := s.user(s.admin, "bob@example.com", group.UsersID)
+	s.op.AddUser(oidctest.User{Subject: "a-sub", Email: "a@corp.example", EmailVerified: true})
+	f, err := s.m.BeginSSOLink(s.ctx, s.admin, "idp", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := s.op.Login(t, f.URL, "a-sub").Query()
+	_, err = s.m.FinishSSOLink(s.ctx, bob, f.ID, "idp", q)
+	wantErr(t, err, auth.ErrInvalidFlow)
+	_, err = s.m.FinishSSOLink(s.ctx, s.admin, f.ID, "idp", q)
+	wantErr(t, err, auth.ErrInvalidFlow)
+	// A link flow is no login, and a login flow no link.
+	f, _ = s.m.BeginSSOLink(s.ctx, s.admin, "idp", "", "")
+	_, err = s.m.FinishSSO(s.ctx, f.ID, "idp", s.op.Login(t, f.URL, "a-sub").Query(), client)
+	wantErr(t, err, auth.ErrInvalidFlow)
+	if ids, _ := s.db.Identities().List(s.ctx, bob.User().ID); len(ids) != 0 {
+		t.Errorf("bob linked: %+v", ids)
+	}
+}
+
+// With password login off, the last linked account cannot be unlinked,
+// password or not.
+func TestSSOUnlinkLastWithPasswordLoginOff(t *testing.T) {
+	t.Parallel()
+	s := newSSOEnv(t, func(cfg *auth.Config) { cfg.DisablePasswordLogin = true })
+	s.provider(func(p *oidc.Provider) { p.Provisioning = false })
+	s.op.AddUser(oidctest.User{Subject: "a-sub", Email: "a@corp.example", EmailVerified: true})
+	f, err := s.m.BeginSSOLink(s.ctx, s.admin, "idp", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := s.m.FinishSSOLink(s.ctx, s.admin, f.ID, "idp", s.op.Login(t, f.URL, "a-sub").Query())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, s.m.UnlinkSSO(s.ctx, s.admin, id.Issuer, id.Subject, adminPassword), auth.ErrLastLoginMethod)
+}
