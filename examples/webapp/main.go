@@ -3,8 +3,9 @@
 // sign-up, login with a password or a passkey and a second step for TOTP, a
 // recovery code or a passkey, a route
 // guarded by one of the host's own permissions, the users and groups pages,
-// the profile with two-factor enrollment, passkeys and sessions, and the
-// audit log.
+// the profile with two-factor enrollment, passkeys, sessions and linked
+// single sign-on accounts, single sign-on with OpenID Connect providers
+// and their settings page, and the audit log.
 //
 //	go run ./examples/webapp                       # SQLite file usher-webapp.db
 //	go run ./examples/webapp -db 'postgres://...'  # PostgreSQL
