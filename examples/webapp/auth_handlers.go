@@ -64,6 +64,10 @@ type loginData struct {
 	Next       string
 	SignupOpen bool
 	Passkeys   bool // passwordless login: the button and autofill
+	// Providers are the single sign-on buttons; PasswordForm is false when
+	// password login is off (sso.go).
+	Providers    []auth.LoginProvider
+	PasswordForm bool
 }
 
 func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
@@ -76,9 +80,12 @@ func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "login", &view{Title: "Log in", Data: &loginData{
-		Next: localPath(r.URL.Query().Get("next")), SignupOpen: open, Passkeys: s.passwordless,
-	}})
+	v, err := s.loginView(r.Context(), &loginData{Next: localPath(r.URL.Query().Get("next")), SignupOpen: open})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "login", v)
 }
 
 func (s *server) login(w http.ResponseWriter, r *http.Request) {
@@ -86,7 +93,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	res, err := s.m.Login(r.Context(), email, r.PostFormValue("password"), auth.ClientFrom(r))
 	if err != nil {
 		s.formFailed(w, r, err, "login", nil, func() (*view, error) {
-			return &view{Title: "Log in", Data: &loginData{Email: email, Next: next, Passkeys: s.passwordless}}, nil
+			return s.loginView(r.Context(), &loginData{Email: email, Next: next})
 		})
 		return
 	}

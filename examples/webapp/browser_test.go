@@ -168,6 +168,7 @@ func startBrowserApp(t *testing.T) (*tab, *fakeClock, auth.Store) {
 		cfg.InsecureLowBcryptCostForTests = true
 		cfg.Now = clock.Now
 		cfg.Passkeys = auth.PasskeyConfig{RPID: "localhost", Origins: []string{base}}
+		cfg.SSO = auth.SSOConfig{CallbackURL: base + "/sso/{id}/callback"}
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -62,6 +62,8 @@ func words(err error) (problem, bool) {
 	switch {
 	case errors.As(err, &te):
 		return problem{http.StatusTooManyRequests, "", throttledMessage(te)}, true
+	case errors.Is(err, auth.ErrPasswordLoginDisabled):
+		return problem{http.StatusForbidden, "", "Logging in with a password is turned off here: sign in with one of the providers."}, true
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		return problem{http.StatusUnauthorized, "", "Wrong email or password."}, true
 	case errors.Is(err, auth.ErrAccountDisabled):

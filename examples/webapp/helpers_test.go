@@ -68,6 +68,9 @@ func newAppWith(t *testing.T, configure func(*auth.Config), options ...func(*ser
 	}
 	t.Cleanup(func() { db.Close() })
 	clock := &fakeClock{t: time.Now()}
+	// The listener first: single sign-on's callback URL names its port.
+	srv := httptest.NewUnstartedServer(nil)
+	t.Cleanup(srv.Close)
 	s, err := newServer(db, slog.New(slog.DiscardHandler), func(cfg *auth.Config) {
 		cfg.SecretKey = bytes.Repeat([]byte{7}, 32)
 		cfg.BcryptCost = 4
@@ -76,6 +79,8 @@ func newAppWith(t *testing.T, configure func(*auth.Config), options ...func(*ser
 		// As the app runs by default: passkeys on, at an origin the
 		// software authenticator (internal/passkeytest) answers for.
 		cfg.Passkeys = auth.PasskeyConfig{RPID: "localhost", Origins: []string{testOrigin}}
+		// Single sign-on on, as the app runs by default.
+		cfg.SSO = auth.SSOConfig{CallbackURL: "https://" + srv.Listener.Addr().String() + "/sso/{id}/callback"}
 		if configure != nil {
 			configure(cfg)
 		}
@@ -86,8 +91,8 @@ func newAppWith(t *testing.T, configure func(*auth.Config), options ...func(*ser
 	for _, o := range options {
 		o(s) // before the server starts, so no request races the change
 	}
-	srv := httptest.NewTLSServer(s.handler())
-	t.Cleanup(srv.Close)
+	srv.Config.Handler = s.handler()
+	srv.StartTLS()
 	return &app{t: t, s: s, db: db, srv: srv, clock: clock}
 }
 

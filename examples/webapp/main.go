@@ -3,8 +3,9 @@
 // sign-up, login with a password or a passkey and a second step for TOTP, a
 // recovery code or a passkey, a route
 // guarded by one of the host's own permissions, the users and groups pages,
-// the profile with two-factor enrollment, passkeys and sessions, and the
-// audit log.
+// the profile with two-factor enrollment, passkeys, sessions and linked
+// single sign-on accounts, single sign-on with OpenID Connect providers
+// and their settings page, and the audit log.
 //
 //	go run ./examples/webapp                       # SQLite file usher-webapp.db
 //	go run ./examples/webapp -db 'postgres://...'  # PostgreSQL
@@ -72,14 +73,50 @@ func main() {
 		return nil
 	})
 	noPasswordless := flag.Bool("no-passwordless", false, "passkeys serve only as a second factor after the password: no sign-in with a passkey alone")
+	ssoCallback := flag.String("sso-callback", "", "single sign-on's callback `URL`, with {id} for the provider's ID: the redirect URI to register at each provider; "+
+		"default http://localhost:PORT/sso/{id}/callback with PORT from -addr; \"\" (given explicitly) turns single sign-on off")
+	noPasswordLogin := flag.Bool("no-password-login", false, "no login with email and password while a single sign-on provider is enabled")
 	flag.Parse()
 	pk, err := passkeyConfig(*rpID, origins, *noPasswordless, *addr)
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := run(*addr, *dsn, *keyPath, previous, *bootstrap, *proxies, pk); err != nil {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "sso-callback" })
+	sso, err := ssoCallbackURL(*ssoCallback, set, *addr)
+	if err != nil {
 		log.Fatal(err)
 	}
+	opts := options{bootstrap: *bootstrap, proxies: *proxies, passkeys: pk, ssoCallback: sso, noPasswordLogin: *noPasswordLogin}
+	if err := run(*addr, *dsn, *keyPath, previous, opts); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// options are the flags run passes on to the Manager.
+type options struct {
+	bootstrap, proxies string
+	passkeys           auth.PasskeyConfig
+	ssoCallback        string
+	noPasswordLogin    bool
+}
+
+// ssoCallbackURL is -sso-callback: as given when set (empty turns single
+// sign-on off), else the page this app serves at http://localhost and
+// -addr's port, the address the README says to open.
+func ssoCallbackURL(v string, set bool, addr string) (string, error) {
+	if set {
+		return v, nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("-addr: %w", err)
+	}
+	origin := "http://localhost"
+	if port != "80" {
+		origin += ":" + port
+	}
+	return origin + "/sso/{id}/callback", nil
 }
 
 // passkeyConfig builds usher's passkey settings from the flags. With the
@@ -106,10 +143,11 @@ func passkeyConfig(rpID string, origins []string, noPasswordless bool, addr stri
 	return auth.PasskeyConfig{RPID: rpID, Origins: origins, DisablePasswordless: noPasswordless}, nil
 }
 
-func run(addr, dsn, keyPath string, previousPaths []string, bootstrap, proxies string, passkeys auth.PasskeyConfig) error {
+func run(addr, dsn, keyPath string, previousPaths []string, o options) error {
 	ctx := context.Background()
+	passkeys := o.passkeys
 	var trusted []netip.Prefix
-	for _, p := range strings.FieldsFunc(proxies, func(r rune) bool { return r == ',' || r == ' ' }) {
+	for _, p := range strings.FieldsFunc(o.proxies, func(r rune) bool { return r == ',' || r == ' ' }) {
 		prefix, err := netip.ParsePrefix(p)
 		if err != nil {
 			return fmt.Errorf("-trusted-proxies: %w", err)
@@ -128,9 +166,11 @@ func run(addr, dsn, keyPath string, previousPaths []string, bootstrap, proxies s
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	s, err := newServer(db, logger, func(cfg *auth.Config) {
 		cfg.SecretKey, cfg.PreviousSecretKeys = key, previous
-		cfg.BootstrapToken = bootstrap
+		cfg.BootstrapToken = o.bootstrap
 		cfg.AuditMirror = audit.SlogSink{Logger: logger}
 		cfg.Passkeys = passkeys
+		cfg.SSO = auth.SSOConfig{CallbackURL: o.ssoCallback}
+		cfg.DisablePasswordLogin = o.noPasswordLogin
 	})
 	if err != nil {
 		return err
@@ -148,7 +188,8 @@ func run(addr, dsn, keyPath string, previousPaths []string, bootstrap, proxies s
 	// The session cookie is Secure: browsers keep it from http://localhost
 	// but not always from http://127.0.0.1.
 	logger.Info("listening; open http://localhost:"+port, "addr", addr, "signup_open", open,
-		"passkeys_rp_id", passkeys.RPID, "passkey_origins", strings.Join(passkeys.Origins, ","))
+		"passkeys_rp_id", passkeys.RPID, "passkey_origins", strings.Join(passkeys.Origins, ","),
+		"sso_callback", o.ssoCallback, "password_login", !o.noPasswordLogin)
 	handler := s.handler()
 	if len(trusted) > 0 {
 		handler = auth.TrustProxies(handler, trusted...)

@@ -101,3 +101,25 @@ func newTestStore(t *testing.T) auth.Store {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+func TestSSOCallbackFlag(t *testing.T) {
+	for _, c := range []struct {
+		v    string
+		set  bool
+		addr string
+		want string
+	}{
+		{"", false, "127.0.0.1:8080", "http://localhost:8080/sso/{id}/callback"},
+		{"", false, "127.0.0.1:80", "http://localhost/sso/{id}/callback"},
+		{"", true, "127.0.0.1:8080", ""}, // -sso-callback "" turns it off
+		{"https://admin.example.com/sso/{id}/callback", true, "127.0.0.1:8080", "https://admin.example.com/sso/{id}/callback"},
+	} {
+		got, err := ssoCallbackURL(c.v, c.set, c.addr)
+		if err != nil || got != c.want {
+			t.Errorf("ssoCallbackURL(%q, %v, %q) = %q, %v; want %q", c.v, c.set, c.addr, got, err, c.want)
+		}
+	}
+	if _, err := ssoCallbackURL("", false, "no port"); err == nil {
+		t.Error("a bad -addr was accepted")
+	}
+}

@@ -203,6 +203,7 @@ type securityData struct {
 	Passkeys  passkeysState
 	Sessions  []auth.Session
 	Current   string // the ID of this request's session
+	SSO       ssoState
 }
 
 // passkeysState is what the security page shows of the actor's passkeys.
@@ -227,7 +228,11 @@ func (s *server) securityView(r *http.Request, p *auth.Principal) (*view, error)
 			return nil, err
 		}
 	}
-	return &view{Title: "Security", Data: &securityData{TwoFactor: tf, Passkeys: pk, Sessions: sessions, Current: p.Session().ID}}, nil
+	sso, err := s.ssoSecurity(r.Context(), p)
+	if err != nil {
+		return nil, err
+	}
+	return &view{Title: "Security", Data: &securityData{TwoFactor: tf, Passkeys: pk, Sessions: sessions, Current: p.Session().ID, SSO: sso}}, nil
 }
 
 func (s *server) securityPage(w http.ResponseWriter, r *http.Request, p *auth.Principal) {

@@ -25,6 +25,7 @@ type view struct {
 	Error  string
 	Errors map[string]string // field name → message, shown next to the field
 	Data   any
+	SSO    bool // single sign-on is on: the Settings link
 }
 
 // Can lets templates ask {{if .Can "users:write"}}.
@@ -72,6 +73,11 @@ var flashes = map[string]string{
 	"passkey-added":    "Passkey added.",
 	"passkey-renamed":  "Passkey renamed.",
 	"passkey-deleted":  "Passkey deleted.",
+	"sso-linked":       "Account linked: you can sign in with it from now on.",
+	"sso-unlinked":     "Account unlinked.",
+	"provider-created": "Provider added. Register its callback URL at the provider if you have not yet.",
+	"provider-saved":   "Provider saved.",
+	"provider-deleted": "Provider deleted; the accounts linked through it are unlinked.",
 }
 
 // render executes a page into a buffer first, so a template error becomes a
@@ -82,6 +88,11 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, page
 	}
 	if v.Flash == "" {
 		v.Flash = flashes[r.URL.Query().Get("done")]
+	}
+	v.SSO = s.sso
+	if page == "login" || page == "security" {
+		// Their forms lead to the providers (sso.go).
+		w.Header().Set("Content-Security-Policy", s.formActionCSP(r.Context()))
 	}
 	t, ok := s.pages[page]
 	if !ok {

@@ -44,13 +44,19 @@ type server struct {
 	// passkeys is on when Config.Passkeys sets a relying party, and
 	// passwordless unless it also disables passkey-only login.
 	passkeys, passwordless bool
-	backups                backupLog
+	// sso is on when Config.SSO sets a callback URL; noPasswordLogin is
+	// Config.DisablePasswordLogin.
+	sso, noPasswordLogin bool
+	// db is read for the enabled providers' issuers alone, which the
+	// login and security pages' form-action allows (sso.go).
+	db      auth.Store
+	backups backupLog
 }
 
 // newServer builds the Manager over db with the webapp's settings; configure
 // sets the rest (secret key, and in tests the clock and a low bcrypt cost).
 func newServer(db auth.Store, logger *slog.Logger, configure func(*auth.Config)) (*server, error) {
-	s := &server{log: logger, pageSize: 25}
+	s := &server{log: logger, pageSize: 25, db: db}
 	cfg := auth.Config{
 		Store:             db,
 		Issuer:            "usher webapp",
@@ -66,6 +72,8 @@ func newServer(db auth.Store, logger *slog.Logger, configure func(*auth.Config))
 	s.bootstrap = cfg.BootstrapToken != ""
 	s.passkeys = cfg.Passkeys.RPID != ""
 	s.passwordless = s.passkeys && !cfg.Passkeys.DisablePasswordless
+	s.sso = cfg.SSO.CallbackURL != ""
+	s.noPasswordLogin = cfg.DisablePasswordLogin
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -107,6 +115,10 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /login/2fa/passkey/begin", s.beginPasskeySecondFactor)
 	mux.HandleFunc("POST /login/2fa/passkey/finish", s.finishPasskeySecondFactor)
 	mux.HandleFunc("POST /logout", s.logout)
+	// Single sign-on (sso.go): the login button's form, and the page the
+	// provider sends the browser back to, for logins and links alike.
+	mux.HandleFunc("POST /sso/{id}/begin", s.beginSSO)
+	mux.HandleFunc("GET /sso/{id}/callback", s.ssoCallback)
 
 	mux.Handle("GET /{$}", s.user(s.dashboard))
 	mux.Handle("GET /backups", s.perm(permBackupsRead, s.backupsPage))
@@ -141,6 +153,16 @@ func (s *server) routes(mux *http.ServeMux) {
 
 	mux.Handle("GET /audit", s.perm(group.AuditRead, s.auditPage))
 
+	// Settings → Single sign-on (sso_settings.go).
+	mux.Handle("GET /settings/sso", s.perm(group.SSOManage, s.ssoSettingsPage))
+	mux.Handle("GET /settings/sso/new", s.perm(group.SSOManage, s.newProviderPage))
+	mux.Handle("POST /settings/sso", s.user(s.createProvider))
+	mux.Handle("GET /settings/sso/{id}", s.perm(group.SSOManage, s.editProviderPage))
+	mux.Handle("POST /settings/sso/{id}", s.user(s.updateProvider))
+	mux.Handle("POST /settings/sso/{id}/test", s.user(s.testProvider))
+	mux.Handle("GET /settings/sso/{id}/delete", s.perm(group.SSOManage, s.deleteProviderPage))
+	mux.Handle("POST /settings/sso/{id}/delete", s.user(s.deleteProvider))
+
 	// Self-service. The security page and enrollment stay open to a user
 	// whose group requires a second factor not yet set up.
 	mux.Handle("GET /profile", s.user(s.profilePage))
@@ -157,6 +179,8 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /profile/passkeys/register/finish", s.enrolling(s.finishRegistration))
 	mux.Handle("POST /profile/passkeys/{id}/rename", s.user(s.renamePasskey))
 	mux.Handle("POST /profile/passkeys/{id}/delete", s.user(s.deletePasskey))
+	mux.Handle("POST /profile/sso/{id}/link", s.user(s.beginSSOLink))
+	mux.Handle("POST /profile/sso/unlink", s.user(s.unlinkSSO))
 	mux.Handle("POST /profile/sessions/{id}/revoke", s.user(s.revokeSession))
 	mux.Handle("POST /profile/sessions/revoke-others", s.user(s.revokeOtherSessions))
 	mux.Handle("GET /avatar/{id}", s.enrolling(s.avatar))
