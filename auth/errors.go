@@ -130,6 +130,23 @@ var (
 	ErrPasswordLoginDisabled = errors.New("auth: password login is disabled: sign in with a provider")
 )
 
+// NotLinkedError is an [ErrSSONotLinked] with its reason in words a page
+// can show ("an account has this email, but the provider does not vouch
+// for it"). errors.Is matches it with ErrSSONotLinked and
+// ErrInvalidCredentials; errors.As finds it.
+type NotLinkedError struct {
+	Reason string
+}
+
+func (e *NotLinkedError) Error() string {
+	return ErrSSONotLinked.Error() + ": " + e.Reason
+}
+
+// Is makes errors.Is match ErrSSONotLinked and ErrInvalidCredentials.
+func (e *NotLinkedError) Is(target error) bool {
+	return target == ErrSSONotLinked || target == ErrInvalidCredentials
+}
+
 // SSOError is an error response from the provider (RFC 6749 4.1.2.1):
 // the person refused, or the provider could not log them in. Code is the
 // provider's error code ("access_denied", ...), for a page to choose its

@@ -141,7 +141,7 @@ func (m *Manager) ssoAccount(ctx context.Context, tx Store, rec func(*audit.Even
 // transaction commits nothing (there is nothing to write) and the caller
 // records the refusal.
 func (o *ssoOutcome) fail(reason, why string) error {
-	o.reason, o.err = reason, fmt.Errorf("%w (%w): %s", ErrSSONotLinked, ErrInvalidCredentials, why)
+	o.reason, o.err = reason, &NotLinkedError{Reason: why}
 	return nil
 }
 

@@ -31,6 +31,10 @@ type SSOProvider struct {
 type LoginProvider struct {
 	ID   string
 	Name string
+	// Issuer is the provider's issuer URL: its origin is where the
+	// browser is sent, which a page's Content-Security-Policy form-action
+	// must allow.
+	Issuer string
 }
 
 // FieldProvider is the field of a provider's setting that [FieldError]
@@ -62,7 +66,7 @@ func (m *Manager) LoginProviders(ctx context.Context) ([]LoginProvider, error) {
 	var out []LoginProvider
 	for _, p := range all {
 		if p.Enabled {
-			out = append(out, LoginProvider{ID: p.ID, Name: p.Name})
+			out = append(out, LoginProvider{ID: p.ID, Name: p.Name, Issuer: p.Issuer})
 		}
 	}
 	return out, nil

@@ -146,6 +146,9 @@ func TestSSORefusesUnknownPeople(t *testing.T) {
 			_, err := s.sso("x")
 			wantErr(t, err, auth.ErrSSONotLinked)
 			wantErr(t, err, auth.ErrInvalidCredentials)
+			if nl, ok := errors.AsType[*auth.NotLinkedError](err); !ok || nl.Reason == "" {
+				t.Errorf("no NotLinkedError with a reason: %v", err)
+			}
 			if n := len(s.users()); n != 1 {
 				t.Errorf("%d users: an account was made", n)
 			}

@@ -59,13 +59,12 @@ func (s *server) providerName(ctx context.Context, id string) string {
 // authorization endpoint, which browsers check against form-action too.
 // It allows the origins of the enabled providers' issuers, where their
 // authorization endpoints are (a provider whose endpoint is on another
-// host would need that host here). usher's LoginProviders does not say
-// the issuer, so the app reads the providers from the store.
+// host would need that host here).
 func (s *server) formActionCSP(ctx context.Context) string {
 	if !s.sso {
 		return contentSecurityPolicy
 	}
-	ps, err := s.db.Providers().List(ctx)
+	ps, err := s.m.LoginProviders(ctx)
 	if err != nil {
 		s.log.Warn("listing providers for the CSP", "err", err)
 		return contentSecurityPolicy
@@ -73,7 +72,7 @@ func (s *server) formActionCSP(ctx context.Context) string {
 	var origins []string
 	for _, p := range ps {
 		u, err := url.Parse(p.Issuer)
-		if err != nil || !p.Enabled || u.Host == "" {
+		if err != nil || u.Host == "" {
 			continue
 		}
 		if o := u.Scheme + "://" + u.Host; !slices.Contains(origins, o) {
@@ -220,13 +219,10 @@ func ssoWords(err error, name string) (problem, bool) {
 	return problem{}, false
 }
 
-// notLinkedReason is the why of an ErrSSONotLinked: usher puts it at the
-// end of the message, after the two errors it wraps.
+// notLinkedReason is the why of an ErrSSONotLinked.
 func notLinkedReason(err error) string {
-	prefix := auth.ErrSSONotLinked.Error() + " (" + auth.ErrInvalidCredentials.Error() + "): "
-	msg := err.Error()
-	if i := strings.Index(msg, prefix); i >= 0 {
-		return strings.TrimSuffix(msg[i+len(prefix):], ".")
+	if nl, ok := errors.AsType[*auth.NotLinkedError](err); ok {
+		return nl.Reason
 	}
 	return "no account here is linked to it"
 }
