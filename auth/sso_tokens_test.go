@@ -581,9 +581,8 @@ func TestSSOGroupClaimAbsentOrEmpty(t *testing.T) {
 	if n := f.count(audit.GroupMapped); n != mapped {
 		t.Errorf("groups claim absent: %d mapping events", n-mapped)
 	}
-	// A groups claim of another type than a list or string: read as no
-	// groups, and the claim is there, so bob goes to the default group.
-	// (Present but empty: the same.)
+	// A groups claim present but empty: bob is in no mapped IdP group, so
+	// he goes to the provider's default group.
 	f.person("bob-sub", "bob@example.com", []string{})
 	if _, err := f.sso(); err != nil {
 		t.Fatal(err)
