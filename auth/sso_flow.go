@@ -292,7 +292,9 @@ func (m *Manager) exchange(ctx context.Context, p *oidc.Provider, gp *gooidc.Pro
 	if raw == "" {
 		return "no ID token", fmt.Errorf("%w: no ID token", ErrInvalidCredentials)
 	}
-	idt, err := gp.VerifierContext(hctx, &gooidc.Config{ClientID: p.ClientID, Now: m.now}).Verify(hctx, raw)
+	// Verifier, not VerifierContext: it uses the key set go-oidc caches
+	// for the provider, fetched once and again only for an unknown key ID.
+	idt, err := gp.Verifier(&gooidc.Config{ClientID: p.ClientID, Now: m.now}).Verify(hctx, raw)
 	if err != nil {
 		return "ID token invalid", fmt.Errorf("%w: ID token: %v", ErrInvalidCredentials, err)
 	}

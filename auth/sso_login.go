@@ -26,13 +26,9 @@ type ssoOutcome struct {
 // recorded after it, with nothing created or changed.
 func (m *Manager) ssoLogin(ctx context.Context, ans *ssoAnswer, c Client) (*LoginResult, error) {
 	var o ssoOutcome
-	hash, err := m.provisionHash(ans)
-	if err != nil {
-		return nil, err
-	}
-	err = m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
+	err := m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
 		o = ssoOutcome{} // the store may run fn again
-		return m.ssoLoginIn(ctx, tx, rec, ans, hash, c, &o)
+		return m.ssoLoginIn(ctx, tx, rec, ans, c, &o)
 	})
 	if err != nil {
 		return nil, err
@@ -44,25 +40,16 @@ func (m *Manager) ssoLogin(ctx context.Context, ans *ssoAnswer, c Client) (*Logi
 	return &o.res, nil
 }
 
-// provisionHash is the password hash of an account the sign-on may
-// create: of a random password nobody knows, so the account logs in only
-// through the provider (or after an admin's password reset). Nil when no
-// account can be made.
-func (m *Manager) provisionHash(ans *ssoAnswer) (*string, error) {
-	if !ans.p.Provisioning {
-		return nil, nil
-	}
-	pw, err := m.randomToken()
-	if err != nil {
-		return nil, err
-	}
-	h, err := m.hasher.hash(user.ID("sso-provisioned"), pw)
-	return &h, err
-}
+// noPasswordHash is the password hash of an account a sign-on made: no
+// password verifies against it (it is no hash usher makes: Login burns a
+// bcrypt and fails, as for any unknown format), it names no key, so it
+// never holds a key rotation up, and costs nothing to make. An admin's
+// password reset gives the account a password.
+const noPasswordHash = "!sso-provisioned"
 
 // ssoLoginIn runs a verified sign-on inside tx.
-func (m *Manager) ssoLoginIn(ctx context.Context, tx Store, rec func(*audit.Event) error, ans *ssoAnswer, hash *string, c Client, o *ssoOutcome) error {
-	u, err := m.ssoAccount(ctx, tx, rec, ans, hash, c, o)
+func (m *Manager) ssoLoginIn(ctx context.Context, tx Store, rec func(*audit.Event) error, ans *ssoAnswer, c Client, o *ssoOutcome) error {
+	u, err := m.ssoAccount(ctx, tx, rec, ans, c, o)
 	if err != nil || o.reason != "" {
 		return err
 	}
@@ -106,7 +93,7 @@ func (m *Manager) ssoLoginIn(ctx context.Context, tx Store, rec func(*audit.Even
 // its (issuer, subject), or at a first login the local account with its
 // verified email (when the provider links by email), or a new one (when
 // it provisions). Otherwise it sets o.reason.
-func (m *Manager) ssoAccount(ctx context.Context, tx Store, rec func(*audit.Event) error, ans *ssoAnswer, hash *string, c Client, o *ssoOutcome) (*user.User, error) {
+func (m *Manager) ssoAccount(ctx context.Context, tx Store, rec func(*audit.Event) error, ans *ssoAnswer, c Client, o *ssoOutcome) (*user.User, error) {
 	id, err := tx.Identities().Get(ctx, ans.issuer, ans.claims.Subject)
 	if err == nil && id.ProviderID != ans.p.ID {
 		// Each provider applies its own policy (second factor, groups):
@@ -134,7 +121,7 @@ func (m *Manager) ssoAccount(ctx context.Context, tx Store, rec func(*audit.Even
 	case !oidc.DomainAllowed(email, ans.p.AllowedDomains):
 		return nil, o.fail("domain not allowed", "this email's domain may not sign up through this provider")
 	}
-	return m.provision(ctx, tx, rec, ans, email, *hash, c)
+	return m.provision(ctx, tx, rec, ans, email, c)
 }
 
 // fail sets why the sign-on is refused; it returns nil so that the
@@ -165,7 +152,7 @@ func (m *Manager) linkByEmail(ctx context.Context, tx Store, rec func(*audit.Eve
 
 // provision creates an account for the answer, in the provider's default
 // group, and links it.
-func (m *Manager) provision(ctx context.Context, tx Store, rec func(*audit.Event) error, ans *ssoAnswer, email, hash string, c Client) (*user.User, error) {
+func (m *Manager) provision(ctx context.Context, tx Store, rec func(*audit.Event) error, ans *ssoAnswer, email string, c Client) (*user.User, error) {
 	name, _ := user.NormalizeName(cut(ans.claims.Name, user.MaxNameLength*4))
 	u, err := m.newUser(email, name, ans.p.DefaultGroup)
 	if err != nil {
@@ -175,7 +162,7 @@ func (m *Manager) provision(ctx context.Context, tx Store, rec func(*audit.Event
 	if err != nil {
 		return nil, fmt.Errorf("auth: provider %q provisions into group %q: %w", ans.p.ID, ans.p.DefaultGroup, err)
 	}
-	if err := tx.Users().Create(ctx, u, hash); err != nil {
+	if err := tx.Users().Create(ctx, u, noPasswordHash); err != nil {
 		return nil, taken(err)
 	}
 	e := selfEvent(audit.UserProvisioned, audit.Success, u, c)

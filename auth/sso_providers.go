@@ -73,11 +73,9 @@ func (m *Manager) LoginProviders(ctx context.Context) ([]LoginProvider, error) {
 }
 
 // SSOProviders lists every provider for the settings page. It needs
-// sso:manage.
+// sso:manage. It works with Config.SSO empty too (CallbackURL is then
+// empty), for command-line tools.
 func (m *Manager) SSOProviders(ctx context.Context, actor *Principal) ([]SSOProvider, error) {
-	if err := m.ssoOn(); err != nil {
-		return nil, err
-	}
 	if err := m.deniedUnless(ctx, actor, group.SSOManage, audit.Target{Type: audit.TargetProvider}); err != nil {
 		return nil, err
 	}
@@ -94,7 +92,10 @@ func (m *Manager) SSOProviders(ctx context.Context, actor *Principal) ([]SSOProv
 
 // view is what an admin sees of p.
 func (m *Manager) view(p *oidc.Provider) SSOProvider {
-	v := SSOProvider{Provider: *p, Declared: m.cfg.SSO.declared(p.ID), CallbackURL: m.ProviderCallbackURL(p.ID)}
+	v := SSOProvider{Provider: *p, Declared: m.cfg.SSO.declared(p.ID)}
+	if m.cfg.SSO.enabled() {
+		v.CallbackURL = m.ProviderCallbackURL(p.ID)
+	}
 	if secret, err := m.providerSecret(p); err == nil && len(secret) >= 12 {
 		v.SecretHint = "…" + string(secret[len(secret)-4:])
 	} else if err == nil && len(secret) > 0 {
@@ -324,4 +325,37 @@ func mayChangeProvider(ctx context.Context, tx Store, a *Principal, old, p *oidc
 			Err: errors.New("the issuer or client ID changed: enter the client secret again")})
 	}
 	return nil
+}
+
+// SetProviderEnabled enables or disables a provider. It needs sso:manage,
+// and works with Config.SSO empty too: a command-line tool can take a
+// provider out of service (say, to let password login back in while
+// Config.DisablePasswordLogin is set) without the application's settings.
+// Declared providers are refused ([ErrForbidden]): the host's Config
+// decides those.
+func (m *Manager) SetProviderEnabled(ctx context.Context, actor *Principal, id string, enabled bool) error {
+	err := m.change(ctx, actor, group.SSOManage, audit.ProviderChanged, providerTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
+		if m.cfg.SSO.declared(id) {
+			return fmt.Errorf("%w: provider %q is declared in the host's configuration", ErrForbidden, id)
+		}
+		p, err := tx.Providers().Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		if p.Enabled == enabled {
+			e.Action = ""
+			return nil
+		}
+		if err := mayProvision(ctx, tx, a, p); err != nil {
+			return err
+		}
+		before := providerDetails(p, false)
+		p.Enabled, p.UpdatedAt = enabled, m.clock()
+		e.Details = map[string]any{audit.DetailBefore: before, audit.DetailAfter: providerDetails(p, false)}
+		return tx.Providers().Update(ctx, p)
+	})
+	if err == nil {
+		m.forget(id)
+	}
+	return err
 }

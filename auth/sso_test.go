@@ -502,3 +502,39 @@ func TestSSOUnlinkLastWithPasswordLoginOff(t *testing.T) {
 	}
 	wantErr(t, s.m.UnlinkSSO(s.ctx, s.admin, id.Issuer, id.Subject, adminPassword), auth.ErrLastLoginMethod)
 }
+
+// An account a sign-on made has no password: none logs in with it, and it
+// holds no key rotation up.
+func TestSSOProvisionedAccountHasNoPassword(t *testing.T) {
+	t.Parallel()
+	keyB := []byte("fedcba9876543210fedcba9876543210")
+	s := newSSOEnv(t) // key A
+	s.provider(nil)
+	s.op.AddUser(oidctest.User{Subject: "r", Email: "rita@example.com", EmailVerified: true})
+	if _, err := s.sso("r"); err != nil {
+		t.Fatal(err)
+	}
+	for _, pw := range []string{"", "!sso-provisioned", "password"} {
+		_, err := s.m.Login(s.ctx, "rita@example.com", pw, client)
+		wantErr(t, err, auth.ErrInvalidCredentials)
+	}
+	withB := func(prev ...[]byte) func(*auth.Config) {
+		return func(c *auth.Config) {
+			c.SSO = auth.SSOConfig{CallbackURL: ssoCallback}
+			c.SecretKey, c.PreviousSecretKeys = keyB, prev
+		}
+	}
+	mB := s.manager(s.db, withB(testKey))
+	if _, err := mB.RotateSecrets(s.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mB.Login(s.ctx, adminEmail, adminPassword, client); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := mB.OldKeyUsage(s.ctx); u.PasswordHashes != 0 {
+		t.Errorf("%d password hashes still need key A", u.PasswordHashes)
+	}
+	if _, err := auth.New(s.config(s.db, withB())); err != nil {
+		t.Errorf("New with only key B: %v", err)
+	}
+}

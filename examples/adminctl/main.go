@@ -24,8 +24,13 @@
 //	rotate-secrets [OLDKEY] re-seal TOTP secrets and re-MAC passkeys under -key; OLDKEY
 //	                        is one more -previous-key
 //	old-keys                count what still needs a previous key (drop it when
-//	                        password hashes, TOTP secrets and passkeys are all 0)
+//	                        password hashes, TOTP secrets, passkeys and provider
+//	                        secrets are all 0)
 //	prune                   delete expired sessions, challenges and old audit events
+//	sso-providers           list the single sign-on providers
+//	sso-disable ID          take a provider out of service (with password login
+//	                        turned off, this lets passwords in again)
+//	sso-enable ID           offer it again
 //
 // The passkey commands need no passkey settings: they read and change the
 // stored passkeys only, so adminctl works without knowing the application's
@@ -207,10 +212,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		return c.audit(ctx, n)
 	case "rotate-secrets":
 		n, err := m.RotateSecrets(ctx)
-		fmt.Fprintf(stdout, "moved %d TOTP secrets and passkeys to the current key\n", n)
+		fmt.Fprintf(stdout, "moved %d TOTP secrets, passkeys and provider secrets to the current key\n", n)
 		return err
 	case "old-keys":
 		return c.oldKeys(ctx)
+	case "sso-providers":
+		return c.ssoProviders(ctx)
+	case "sso-disable", "sso-enable":
+		if len(rest) != 1 {
+			return fmt.Errorf("usage: %s PROVIDER-ID (the ID from: sso-providers)", cmd)
+		}
+		return c.done(m.SetProviderEnabled(ctx, c.op, rest[0], cmd == "sso-enable"), "provider "+rest[0]+" "+strings.TrimPrefix(cmd, "sso-")+"d")
 	case "prune":
 		s, err := m.PruneSessions(ctx)
 		if err != nil {
@@ -393,12 +405,27 @@ func (c *ctl) oldKeys(ctx context.Context) error {
 	fmt.Fprintf(w, "password hashes under a previous key\t%d\t(move at each user's next login; reset-password for users who will not log in)\n", u.PasswordHashes)
 	fmt.Fprintf(w, "TOTP secrets under a previous key\t%d\t(rotate-secrets)\n", u.TOTPSecrets)
 	fmt.Fprintf(w, "passkeys under a previous key or none\t%d\t(rotate-secrets; delete-passkey those it reports it cannot move)\n", u.Passkeys)
+	fmt.Fprintf(w, "sign-on provider secrets under a previous key\t%d\t(rotate-secrets)\n", u.ProviderSecrets)
 	fmt.Fprintf(w, "recovery-code sets under a previous key\t%d\t(work only while the key is kept; their users regenerate them)\n", u.RecoveryCodeSets)
 	fmt.Fprintf(w, "password hashes in the old format, not wrapped\t%d\t(refused at login; a restart wraps them)\n", u.UnboundPasswordHashes)
-	if u.PasswordHashes == 0 && u.TOTPSecrets == 0 && u.Passkeys == 0 {
+	if u.PasswordHashes == 0 && u.TOTPSecrets == 0 && u.Passkeys == 0 && u.ProviderSecrets == 0 {
 		fmt.Fprintln(w, "the previous keys can be dropped")
 	} else {
 		fmt.Fprintln(w, "keep the previous keys")
+	}
+	return w.Flush()
+}
+
+// ssoProviders lists the sign-on providers.
+func (c *ctl) ssoProviders(ctx context.Context) error {
+	ps, err := c.m.SSOProviders(ctx, c.op)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tNAME\tISSUER\tENABLED\tDECLARED")
+	for _, p := range ps {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%v\n", p.ID, p.Name, p.Issuer, p.Enabled, p.Declared)
 	}
 	return w.Flush()
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
 	"github.com/usher-go/usher/internal/passkeytest"
+	"github.com/usher-go/usher/oidc"
 	"github.com/usher-go/usher/passkey"
 	"github.com/usher-go/usher/store/sqlite"
 	"github.com/usher-go/usher/user"
@@ -379,7 +380,7 @@ func TestOldKeysPasskeys(t *testing.T) {
 	if out := ctl("old-keys"); row(out, label) != "1" || !strings.Contains(out, "keep the previous keys") {
 		t.Fatalf("old-keys before rotate-secrets: want 1 passkey:\n%s", out)
 	}
-	if out := ctl("rotate-secrets"); !strings.Contains(out, "moved 1 TOTP secrets and passkeys") {
+	if out := ctl("rotate-secrets"); !strings.Contains(out, "moved 1 TOTP secrets, passkeys and provider secrets") {
 		t.Fatalf("rotate-secrets:\n%s", out)
 	}
 	if out := ctl("old-keys"); row(out, label) != "0" || !strings.Contains(out, "keep the previous keys") {
@@ -403,5 +404,61 @@ func TestOldKeysPasskeys(t *testing.T) {
 	}
 	if _, err := m.FinishPasskeyLogin(ctx, lc.ID, resp, auth.Client{}); err != nil {
 		t.Fatalf("passkey login with the new key alone: %v", err)
+	}
+}
+
+// With password login off while a provider is enabled, adminctl takes the
+// provider out of service and passwords work again; it needs none of the
+// application's sign-on settings.
+func TestSSODisable(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	dbPath, keyPath := filepath.Join(dir, "users.db"), filepath.Join(dir, "usher.key")
+	key := []byte("0123456789abcdef0123456789abcdef")
+	if err := os.WriteFile(keyPath, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	configure = func(c *auth.Config) { c.BcryptCost, c.InsecureLowBcryptCostForTests = 4, true }
+	app, err := auth.New(auth.Config{Store: db, SecretKey: key, BcryptCost: 4, InsecureLowBcryptCostForTests: true,
+		SSO: auth.SSOConfig{CallbackURL: "http://localhost:8080/sso/{id}/callback"}, DisablePasswordLogin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := app.SignUp(ctx, auth.SignUp{Email: "admin@example.com", Password: "admin's long password"}, auth.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := app.Authenticate(ctx, s.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.CreateProvider(ctx, admin, oidc.Provider{ID: "corp", Name: "Corp", Issuer: "https://login.corp.example",
+		ClientID: "usher", Enabled: true}, "a client secret"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Login(ctx, "admin@example.com", "admin's long password", auth.Client{}); !errors.Is(err, auth.ErrPasswordLoginDisabled) {
+		t.Fatalf("password login with a provider enabled: %v", err)
+	}
+	ctl := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(ctx, append([]string{"-db", dbPath, "-key", keyPath, "-as", "tester"}, args...), strings.NewReader(""), &out)
+		return out.String(), err
+	}
+	if out, err := ctl("sso-providers"); err != nil || !strings.Contains(out, "corp") || !strings.Contains(out, "https://login.corp.example") {
+		t.Fatalf("sso-providers: %v\n%s", err, out)
+	}
+	if out, err := ctl("sso-disable", "corp"); err != nil || !strings.Contains(out, "disabled") {
+		t.Fatalf("sso-disable: %v\n%s", err, out)
+	}
+	if _, err := app.Login(ctx, "admin@example.com", "admin's long password", auth.Client{}); err != nil {
+		t.Errorf("password login after sso-disable: %v", err)
+	}
+	if _, err := ctl("sso-disable", "nope"); !errors.Is(err, oidc.ErrNotFound) {
+		t.Errorf("unknown provider: %v", err)
 	}
 }

@@ -66,7 +66,7 @@ func TestKeyRotationSteps(t *testing.T) {
 	}
 	a.loginTOTP(secret)
 	// 4. adminctl rotate-secrets re-seals the TOTP secret.
-	if out, err := ctl("-previous-key", oldPath, "rotate-secrets"); err != nil || !strings.Contains(out, "moved 1 TOTP secrets and passkeys to the current key") {
+	if out, err := ctl("-previous-key", oldPath, "rotate-secrets"); err != nil || !strings.Contains(out, "moved 1 TOTP secrets, passkeys and provider secrets to the current key") {
 		t.Fatalf("rotate-secrets: %v\n%s", err, out)
 	}
 	a.loginTOTP(secret)
