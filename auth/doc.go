@@ -33,6 +33,11 @@
 //     log in without an email or password; a passkey also answers a
 //     login's [Challenge] ([Manager.BeginPasskeySecondFactor],
 //     [Manager.VerifyPasskey]).
+//   - Single sign-on (with Config.SSO set): [Manager.BeginSSO] and
+//     [Manager.FinishSSO] log in through an OpenID Connect provider that
+//     admins manage at runtime ([Manager.CreateProvider]); a signed-in
+//     user links one with [Manager.BeginSSOLink] and
+//     [Manager.FinishSSOLink]. See "Single sign-on" below.
 //   - Re-authentication: an operation that proves the password again or
 //     binds a new factor ([Manager.ChangePassword], [Manager.ConfirmTOTP],
 //     [Manager.DisableTOTP], [Manager.RegenerateRecoveryCodes],
@@ -103,6 +108,28 @@
 // audit trail keeps the reason) and spend the client IP's budget, as
 // password attempts do. Passkeys stored while Config.Passkeys is later
 // left empty count for nothing, not even as a second factor.
+//
+// # Single sign-on
+//
+// A provider's login is checked end to end by usher: the callback's state
+// against the server-side flow (single use, [oidc.FlowTimeout]), the code
+// exchanged with the PKCE S256 verifier, the ID token verified by
+// github.com/coreos/go-oidc (signature, exact issuer, audience, expiry)
+// and its nonce compared. The account is found by the provider's issuer
+// and subject, never by email. A first login links an existing account
+// only when the provider links by email and the token says the email is
+// verified, and creates one only when the provider provisions and the
+// verified email's domain is allowed; otherwise [NotLinkedError] says
+// why. Only a holder of "*" may let a provider link by email or vouch for
+// MFA, since either lets it speak for any account; one issuer has one
+// provider. Group mapping applies at every login, within the same
+// no-escalation and last-admin rules as an admin's edit. The local second
+// factor is asked when the provider requires it, or when the user's group
+// requires two-factor and the provider's login is not multi-factor (the
+// admin's word, or amr "mfa"); a session opened by a multi-factor login
+// says so ([Session.MultiFactor]). Config.DisablePasswordLogin refuses
+// passwords while a provider is enabled; [NewWithOperator] tools keep
+// working ([Manager.SetProviderEnabled]).
 //
 // # Secrets
 //
