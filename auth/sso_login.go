@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/group"
@@ -105,7 +104,7 @@ func (m *Manager) ssoAccount(ctx context.Context, tx Store, rec func(*audit.Even
 		return nil, err
 	}
 	cl := &ans.claims
-	email, eerr := canonicalEmail(cl.Email)
+	email, eerr := oidc.CanonicalEmail(cl.Email)
 	existing, err := tx.Users().GetByEmail(ctx, email)
 	switch {
 	case eerr != nil:
@@ -249,30 +248,4 @@ func (m *Manager) ssoOwesFactor(ctx context.Context, tx Store, ans *ssoAnswer, u
 		return false, err
 	}
 	return g.RequireTwoFactor, nil
-}
-
-// canonicalEmail normalizes a provider's email, and refuses one that
-// normalizing would change beyond ASCII case: lower-casing folds some
-// Unicode letters into ASCII ones (the Kelvin sign into "k"), which would
-// let an address at the provider stand for another one here.
-func canonicalEmail(raw string) (string, error) {
-	norm, err := user.NormalizeEmail(raw)
-	if err != nil {
-		return "", err
-	}
-	if asciiLower(strings.TrimSpace(raw)) != norm {
-		return "", fmt.Errorf("%w: not in canonical form", user.ErrInvalidEmail)
-	}
-	return norm, nil
-}
-
-// asciiLower lower-cases ASCII letters only.
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/user"
 )
 
 // Limits of a provider's fields, in bytes unless said otherwise. A form
@@ -312,6 +313,22 @@ func checkHost(host, port string) error {
 
 func isLoopback(host string) bool {
 	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+// CanonicalEmail normalizes an email a provider gave (user.NormalizeEmail)
+// and refuses one that normalizing would change beyond ASCII case:
+// lower-casing folds some Unicode letters into ASCII ones (the Kelvin sign
+// into "k"), which would let an address at the provider stand for another
+// one here. Errors wrap user.ErrInvalidEmail.
+func CanonicalEmail(raw string) (string, error) {
+	norm, err := user.NormalizeEmail(raw)
+	if err != nil {
+		return "", err
+	}
+	if asciiLower(strings.TrimSpace(raw)) != norm {
+		return "", fmt.Errorf("%w: not in canonical form", user.ErrInvalidEmail)
+	}
+	return norm, nil
 }
 
 // asciiLower lowercases ASCII letters only. strings.ToLower would also

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/user"
 )
 
 // wantFieldError fails t unless err is a *FieldError for field that
@@ -386,5 +387,26 @@ func TestFieldErrorWithoutErr(t *testing.T) {
 	err := &FieldError{Field: FieldName}
 	if err.Error() != "name: invalid" || !errors.Is(err, ErrInvalidProvider) {
 		t.Errorf("got %q", err)
+	}
+}
+
+func TestCanonicalEmail(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"Kate@Example.com":      "kate@example.com",
+		"  kate@example.com ":   "kate@example.com",
+		"\u212Aate@example.com": "", // the Kelvin sign would fold into "k"
+		"not an email":          "",
+	} {
+		got, err := oidc.CanonicalEmail(in)
+		if want == "" {
+			if !errors.Is(err, user.ErrInvalidEmail) {
+				t.Errorf("CanonicalEmail(%q) = %q, %v; want ErrInvalidEmail", in, got, err)
+			}
+			continue
+		}
+		if err != nil || got != want {
+			t.Errorf("CanonicalEmail(%q) = %q, %v; want %q", in, got, err, want)
+		}
 	}
 }
