@@ -398,7 +398,7 @@ func TestCanonicalEmail(t *testing.T) {
 		"\u212Aate@example.com": "", // the Kelvin sign would fold into "k"
 		"not an email":          "",
 	} {
-		got, err := oidc.CanonicalEmail(in)
+		got, err := CanonicalEmail(in)
 		if want == "" {
 			if !errors.Is(err, user.ErrInvalidEmail) {
 				t.Errorf("CanonicalEmail(%q) = %q, %v; want ErrInvalidEmail", in, got, err)
