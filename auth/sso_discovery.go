@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"sync"
@@ -44,12 +45,43 @@ func (m *Manager) forget(id string) {
 	m.disc.mu.Unlock()
 }
 
-// httpClient is the client every request to a provider goes through.
+// maxProviderResponse bounds what usher reads of any answer from a
+// provider (discovery, keys, tokens): go-oidc and x/oauth2 read whole
+// bodies, and a provider (or whatever an issuer URL points at) must not
+// make a host read without end.
+const maxProviderResponse = 1 << 20
+
+// httpClient is the client every request to a provider goes through: the
+// host's (or one with [DefaultSSOTimeout]), each answer cut at
+// maxProviderResponse.
 func (m *Manager) httpClient() *http.Client {
-	if c := m.cfg.SSO.HTTPClient; c != nil {
-		return c
+	c := &http.Client{Timeout: DefaultSSOTimeout}
+	if h := m.cfg.SSO.HTTPClient; h != nil {
+		cc := *h
+		c = &cc
 	}
-	return &http.Client{Timeout: DefaultSSOTimeout}
+	next := c.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	c.Transport = limitedTransport{next}
+	return c
+}
+
+// limitedTransport cuts every response body at maxProviderResponse.
+type limitedTransport struct{ next http.RoundTripper }
+
+func (t limitedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	res, err := t.next.RoundTrip(r)
+	if err == nil && res.Body != nil {
+		res.Body = limitedBody{io.LimitReader(res.Body, maxProviderResponse), res.Body}
+	}
+	return res, err
+}
+
+type limitedBody struct {
+	io.Reader
+	io.Closer
 }
 
 // discover returns p's discovered provider, from the cache when it has

@@ -1,8 +1,13 @@
 package auth_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -537,4 +542,28 @@ func TestSSOProvisionedAccountHasNoPassword(t *testing.T) {
 	if _, err := auth.New(s.config(s.db, withB())); err != nil {
 		t.Errorf("New with only key B: %v", err)
 	}
+}
+
+// A provider's answers are read up to a bound: an endless discovery
+// document is a failed discovery, not an endless read.
+func TestSSOProviderAnswerBounded(t *testing.T) {
+	t.Parallel()
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A valid document but for its size: unbounded, it would do.
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"issuer": %q, "authorization_endpoint": %q, "token_endpoint": %q, "jwks_uri": %q, "padding": "`,
+			srv.URL, srv.URL+"/auth", srv.URL+"/token", srv.URL+"/keys")
+		for range 3 << 10 { // 3 MiB
+			w.Write(bytes.Repeat([]byte("a"), 1<<10))
+		}
+		io.WriteString(w, `"}`)
+	}))
+	t.Cleanup(srv.Close)
+	s := newSSOEnv(t)
+	if _, err := s.m.CreateProvider(s.ctx, s.admin, oidc.Provider{ID: "huge", Name: "Huge", Issuer: srv.URL, ClientID: "c", Enabled: true}, ""); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.m.BeginSSO(s.ctx, "huge", "", client)
+	wantErr(t, err, auth.ErrProviderUnavailable)
 }
