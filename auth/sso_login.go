@@ -48,6 +48,9 @@ const noPasswordHash = "!sso-provisioned"
 
 // ssoLoginIn runs a verified sign-on inside tx.
 func (m *Manager) ssoLoginIn(ctx context.Context, tx Store, rec func(*audit.Event) error, ans *ssoAnswer, c Client, o *ssoOutcome) error {
+	if err := providerUnchanged(ctx, tx, ans, o); err != nil || o.reason != "" {
+		return err
+	}
 	u, err := m.ssoAccount(ctx, tx, rec, ans, c, o)
 	if err != nil || o.reason != "" {
 		return err
@@ -248,4 +251,16 @@ func (m *Manager) ssoOwesFactor(ctx context.Context, tx Store, ans *ssoAnswer, u
 		return false, err
 	}
 	return g.RequireTwoFactor, nil
+}
+
+// providerUnchanged reads the provider again inside the login's
+// transaction: it was read before the code exchange, seconds ago, and a
+// change since (disabled, provisioning or linking turned off) wins.
+func providerUnchanged(ctx context.Context, tx Store, ans *ssoAnswer, o *ssoOutcome) error {
+	cur, err := tx.Providers().Get(ctx, ans.p.ID)
+	if errors.Is(err, oidc.ErrNotFound) || err == nil && (cur.Version != ans.p.Version || !cur.Enabled) {
+		o.reason, o.err = "provider changed during login", fmt.Errorf("%w: the provider's settings changed during the login; sign in again", ErrInvalidCredentials)
+		return nil
+	}
+	return err
 }

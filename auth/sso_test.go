@@ -567,3 +567,39 @@ func TestSSOProviderAnswerBounded(t *testing.T) {
 	_, err := s.m.BeginSSO(s.ctx, "huge", "", client)
 	wantErr(t, err, auth.ErrProviderUnavailable)
 }
+
+// A provider's settings changed while its login was under way (between
+// the callback's checks and the login's transaction) win: the login is
+// refused and nothing is made.
+func TestSSOProviderChangedDuringLogin(t *testing.T) {
+	t.Parallel()
+	s := newSSOEnv(t)
+	s.provider(nil)
+	s.op.AddUser(oidctest.User{Subject: "g", Email: "gail@example.com", EmailVerified: true})
+	hs := &pkHookStore{DB: s.db}
+	m := s.manager(hs, func(cfg *auth.Config) { cfg.SSO = auth.SSOConfig{CallbackURL: ssoCallback} })
+	f, err := m.BeginSSO(s.ctx, "idp", "", client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := s.op.Login(t, f.URL, "g").Query()
+	hs.before = func() {
+		p, err := s.db.Providers().Get(s.ctx, "idp")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		p.Provisioning = false
+		if err := s.db.Providers().Update(s.ctx, p); err != nil {
+			t.Error(err)
+		}
+	}
+	_, err = m.FinishSSO(s.ctx, f.ID, "idp", q, client)
+	wantErr(t, err, auth.ErrInvalidCredentials)
+	if ev := s.lastEvent(audit.LoginFailed); ev.Reason != "provider changed during login" {
+		t.Errorf("recorded as %q", ev.Reason)
+	}
+	if n := len(s.users()); n != 1 {
+		t.Errorf("%d users: an account was made", n)
+	}
+}
