@@ -26,8 +26,9 @@ const (
 // discoveries caches each provider's discovery document and keys, by
 // provider ID and issuer.
 type discoveries struct {
-	mu   sync.Mutex
-	byID map[string]*discovered
+	mu       sync.Mutex
+	byID     map[string]*discovered
+	inflight map[string]chan struct{} // closed when the discovery under way ends
 }
 
 type discovered struct {
@@ -89,17 +90,41 @@ type limitedBody struct {
 // less than its back-off ago: then the last error, an
 // [ErrProviderUnavailable], comes back at once.
 func (m *Manager) discover(p *oidc.Provider) (*gooidc.Provider, error) {
-	m.disc.mu.Lock()
-	d := m.disc.byID[p.ID]
-	if d != nil && d.issuer == p.Issuer && (d.provider != nil || m.clock().Before(d.retry)) {
+	for {
+		m.disc.mu.Lock()
+		d := m.disc.byID[p.ID]
+		if d != nil && d.issuer == p.Issuer && (d.provider != nil || m.clock().Before(d.retry)) {
+			m.disc.mu.Unlock()
+			return d.provider, d.err
+		}
+		if wait, busy := m.disc.inflight[p.ID]; busy {
+			// Another request is asking the provider: wait for its answer
+			// rather than ask again (a provider that is slow or down
+			// would otherwise get one request per login attempt).
+			m.disc.mu.Unlock()
+			<-wait
+			continue
+		}
+		done := make(chan struct{})
+		if m.disc.inflight == nil {
+			m.disc.inflight = map[string]chan struct{}{}
+		}
+		m.disc.inflight[p.ID] = done
 		m.disc.mu.Unlock()
-		return d.provider, d.err
+		gp, err := m.fetchDiscovery(p.Issuer)
+		m.disc.mu.Lock()
+		delete(m.disc.inflight, p.ID)
+		close(done)
+		m.remember(p, gp, err)
+		m.disc.mu.Unlock()
+		return gp, err
 	}
-	m.disc.mu.Unlock()
+}
 
-	gp, err := m.fetchDiscovery(p.Issuer)
-	m.disc.mu.Lock()
-	defer m.disc.mu.Unlock()
+// remember stores the outcome of a discovery of p; the caller holds
+// m.disc.mu.
+func (m *Manager) remember(p *oidc.Provider, gp *gooidc.Provider, err error) {
+	d := m.disc.byID[p.ID]
 	if d == nil || d.issuer != p.Issuer {
 		d = &discovered{issuer: p.Issuer}
 		if m.disc.byID == nil {
@@ -112,10 +137,9 @@ func (m *Manager) discover(p *oidc.Provider) (*gooidc.Provider, error) {
 		wait := min(maxDiscoveryRetry, minDiscoveryRetry<<min(d.fails-1, 20))
 		d.provider, d.err, d.retry = nil, err, m.clock().Add(wait)
 		m.log.Warn("usher: OIDC discovery failed", "provider", p.ID, "retry_in", wait, "err", err)
-		return nil, err
+		return
 	}
 	d.provider, d.err, d.fails = gp, nil, 0
-	return gp, nil
 }
 
 // fetchDiscovery asks the issuer for its discovery document, through

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -601,5 +602,24 @@ func TestSSOProviderChangedDuringLogin(t *testing.T) {
 	}
 	if n := len(s.users()); n != 1 {
 		t.Errorf("%d users: an account was made", n)
+	}
+}
+
+// Concurrent logins while nothing is cached ask the provider once.
+func TestSSODiscoveryOnce(t *testing.T) {
+	t.Parallel()
+	s := newSSOEnv(t)
+	s.provider(nil)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if _, err := s.m.BeginSSO(s.ctx, "idp", "", auth.Client{}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := s.op.RequestCount(oidctest.DiscoveryPath); n != 1 {
+		t.Errorf("%d discovery requests for 8 concurrent logins, want 1", n)
 	}
 }
