@@ -170,11 +170,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		}
 		return c.done(m.ResetPassword(ctx, c.op, id, pw), "password reset; the user's sessions have ended")
 	case "reset-2fa":
-		id, err := needEmail()
-		if err != nil {
-			return err
+		if len(rest) != 1 {
+			return errors.New("usage: reset-2fa EMAIL")
 		}
-		return c.done(m.ResetTwoFactor(ctx, c.op, id), "second factors removed (TOTP, recovery codes, passkeys); the user can enrol again")
+		return c.reset2FA(ctx, rest[0])
 	case "passkeys":
 		id, err := needEmail()
 		if err != nil {
@@ -262,20 +261,41 @@ func (c *ctl) done(err error, msg string) error {
 
 // find resolves an email to a user ID.
 func (c *ctl) find(ctx context.Context, email string) (user.ID, error) {
+	u, err := c.summary(ctx, email)
+	return u.ID, err
+}
+
+// summary is the listing's line for email.
+func (c *ctl) summary(ctx context.Context, email string) (user.Summary, error) {
 	norm, err := user.NormalizeEmail(email)
 	if err != nil {
-		return "", err
+		return user.Summary{}, err
 	}
 	p, err := c.m.ListUsers(ctx, c.op, user.Query{Search: norm, Limit: user.MaxLimit})
 	if err != nil {
-		return "", err
+		return user.Summary{}, err
 	}
 	for _, u := range p.Users {
 		if u.Email == norm {
-			return u.ID, nil
+			return u, nil
 		}
 	}
-	return "", fmt.Errorf("%w: %s", user.ErrNotFound, norm)
+	return user.Summary{}, fmt.Errorf("%w: %s", user.ErrNotFound, norm)
+}
+
+// reset2FA removes the second factors of the user at email, and says so
+// without resetting (or auditing) anything when there are none: usher's
+// ResetTwoFactor succeeds either way.
+func (c *ctl) reset2FA(ctx context.Context, email string) error {
+	u, err := c.summary(ctx, email)
+	if err != nil {
+		return err
+	}
+	if !u.TwoFactor && u.Passkeys == 0 {
+		fmt.Fprintf(c.out, "%s has no second factor; nothing to reset\n", u.Email)
+		return nil
+	}
+	return c.done(c.m.ResetTwoFactor(ctx, c.op, u.ID), "second factors removed (TOTP, recovery codes, passkeys); the user can enrol again")
 }
 
 // password reads a new password from the first line of stdin, or makes one.

@@ -302,6 +302,32 @@ func TestPasskeys(t *testing.T) {
 			t.Errorf("adminctl %q: %v, stderr %q; want a non-zero exit saying %q", tc.args, err, stderr.String(), tc.stderr)
 		}
 	}
+
+	// reset-2fa: the admin has no second factor, so nothing is reset or
+	// audited; Bob's remaining passkey goes, audited.
+	out, err = ctl("reset-2fa", "Admin@Example.com")
+	if err != nil || strings.TrimSpace(out) != "admin@example.com has no second factor; nothing to reset" {
+		t.Errorf("reset-2fa without a second factor: %v\n%s", err, out)
+	}
+	if page, err := app.AuditLog(ctx, admin, audit.Query{Action: audit.TwoFactorReset}); err != nil || len(page.Events) != 0 {
+		t.Errorf("reset-2fa without a second factor audited: %+v, %v", page.Events, err)
+	}
+	out, err = ctl("reset-2fa", "bob@example.com")
+	if err != nil || !strings.Contains(out, "second factors removed") {
+		t.Errorf("reset-2fa: %v\n%s", err, out)
+	}
+	if n, err := db.Passkeys().Count(ctx, bobUser.ID); err != nil || n != 0 {
+		t.Errorf("bob has %d passkeys (%v) after reset-2fa, want 0", n, err)
+	}
+	if page, err := app.AuditLog(ctx, admin, audit.Query{Action: audit.TwoFactorReset}); err != nil || len(page.Events) != 1 {
+		t.Errorf("reset-2fa events: %+v, %v", page.Events, err)
+	}
+	if _, err := ctl("reset-2fa", "nobody@example.com"); !errors.Is(err, user.ErrNotFound) {
+		t.Errorf("reset-2fa of an unknown email: %v", err)
+	}
+	if _, err := ctl("reset-2fa"); err == nil || !strings.Contains(err.Error(), "usage") {
+		t.Errorf("reset-2fa without an email: %v", err)
+	}
 }
 
 // TestOldKeysPasskeys rotates the key under a registered passkey: old-keys
