@@ -65,8 +65,68 @@ import (
 	"github.com/usher-go/usher/user"
 )
 
+// usage is what -h prints and a wrong invocation shows, the command list
+// of the package comment above (TestUsageIsTheDoc keeps them one text).
+const usage = `Usage:
+
+	adminctl [-db users.db | -db postgres://...] [-key usher.key] [-previous-key old.key ...] COMMAND [ARGS]
+
+Commands:
+
+	users                   list every account
+	create-admin EMAIL      create an admin; the password is read from stdin
+	reset-password EMAIL    set a new password (stdin); ends the user's sessions
+	reset-2fa EMAIL         remove the user's second factors (TOTP, recovery codes,
+	                        passkeys); ends their sessions
+	passkeys EMAIL          list the user's passkeys: ID, name, created, last used,
+	                        synced or device-bound
+	delete-passkey EMAIL ID remove one passkey (an ID from passkeys), for a lost
+	                        authenticator; ends their sessions
+	disable EMAIL           disable the account; ends its sessions
+	enable EMAIL            enable it again
+	unlock EMAIL            end a login back-off after failed attempts
+	audit [N]               the last N audit events (default 20)
+	rotate-secrets [OLDKEY] re-seal TOTP secrets and re-MAC passkeys under -key; OLDKEY
+	                        is one more -previous-key
+	old-keys                count what still needs a previous key (drop it when
+	                        password hashes, TOTP secrets, passkeys and provider
+	                        secrets are all 0)
+	prune                   delete expired sessions, challenges and old audit events
+	sso-providers           list the single sign-on providers
+	sso-disable ID          take a provider out of service (with password login
+	                        turned off, this lets passwords in again)
+	sso-enable ID           offer it again
+
+Flags:
+`
+
+// errUsage is a wrong invocation: no command, an unknown one, a bad flag.
+var errUsage = errors.New("usage")
+
+// commands are the commands of usage, which run knows.
+var commands = func() map[string]bool {
+	m := map[string]bool{}
+	_, list, _ := strings.Cut(usage, "Commands:\n")
+	list, _, _ = strings.Cut(list, "\nFlags:")
+	for _, l := range strings.Split(list, "\n") {
+		if f := strings.Fields(l); len(f) > 0 && strings.HasPrefix(l, "\t") && !strings.HasPrefix(l, "\t ") {
+			m[f[0]] = true
+		}
+	}
+	return m
+}()
+
+// main exits 0 after -h, 2 on a wrong invocation (with the usage), 1 when
+// the command failed.
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout); err != nil {
+	err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, "adminctl:", err)
+		fmt.Fprint(os.Stderr, "\n"+strings.TrimSuffix(usage, "Flags:\n")+"Flags: see adminctl -h\n")
+		os.Exit(2)
+	default:
 		fmt.Fprintln(os.Stderr, "adminctl:", err)
 		os.Exit(1)
 	}
@@ -92,12 +152,21 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 	generate := fs.Bool("generate", false, "generate passwords instead of reading them from stdin")
 	who := fs.String("as", os.Getenv("USER"), "operator name recorded in the audit trail")
 	retention := fs.Duration("audit-retention", 0, "with prune: delete audit events older than this (0 keeps them)")
-	if err := fs.Parse(args); err != nil {
+	fs.SetOutput(io.Discard) // main shows the usage; -h below
+	fs.Usage = func() {}
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usage)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
 		return err
+	} else if err != nil {
+		return fmt.Errorf("%w: %w", errUsage, err)
 	}
 	if fs.NArg() == 0 {
-		fs.Usage()
-		return errors.New("no command")
+		return fmt.Errorf("%w: no command", errUsage)
+	}
+	if !commands[fs.Arg(0)] {
+		return fmt.Errorf("%w: unknown command %q", errUsage, fs.Arg(0))
 	}
 	cmd, rest := fs.Arg(0), fs.Args()[1:]
 
@@ -170,11 +239,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		}
 		return c.done(m.ResetPassword(ctx, c.op, id, pw), "password reset; the user's sessions have ended")
 	case "reset-2fa":
-		id, err := needEmail()
-		if err != nil {
-			return err
+		if len(rest) != 1 {
+			return errors.New("usage: reset-2fa EMAIL")
 		}
-		return c.done(m.ResetTwoFactor(ctx, c.op, id), "second factors removed (TOTP, recovery codes, passkeys); the user can enrol again")
+		return c.reset2FA(ctx, rest[0])
 	case "passkeys":
 		id, err := needEmail()
 		if err != nil {
@@ -262,20 +330,41 @@ func (c *ctl) done(err error, msg string) error {
 
 // find resolves an email to a user ID.
 func (c *ctl) find(ctx context.Context, email string) (user.ID, error) {
+	u, err := c.summary(ctx, email)
+	return u.ID, err
+}
+
+// summary is the listing's line for email.
+func (c *ctl) summary(ctx context.Context, email string) (user.Summary, error) {
 	norm, err := user.NormalizeEmail(email)
 	if err != nil {
-		return "", err
+		return user.Summary{}, err
 	}
 	p, err := c.m.ListUsers(ctx, c.op, user.Query{Search: norm, Limit: user.MaxLimit})
 	if err != nil {
-		return "", err
+		return user.Summary{}, err
 	}
 	for _, u := range p.Users {
 		if u.Email == norm {
-			return u.ID, nil
+			return u, nil
 		}
 	}
-	return "", fmt.Errorf("%w: %s", user.ErrNotFound, norm)
+	return user.Summary{}, fmt.Errorf("%w: %s", user.ErrNotFound, norm)
+}
+
+// reset2FA removes the second factors of the user at email, and says so
+// without resetting (or auditing) anything when there are none: usher's
+// ResetTwoFactor succeeds either way.
+func (c *ctl) reset2FA(ctx context.Context, email string) error {
+	u, err := c.summary(ctx, email)
+	if err != nil {
+		return err
+	}
+	if !u.TwoFactor && u.Passkeys == 0 {
+		fmt.Fprintf(c.out, "%s has no second factor; nothing to reset\n", u.Email)
+		return nil
+	}
+	return c.done(c.m.ResetTwoFactor(ctx, c.op, u.ID), "second factors removed (TOTP, recovery codes, passkeys); the user can enrol again")
 }
 
 // password reads a new password from the first line of stdin, or makes one.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -302,6 +304,32 @@ func TestPasskeys(t *testing.T) {
 			t.Errorf("adminctl %q: %v, stderr %q; want a non-zero exit saying %q", tc.args, err, stderr.String(), tc.stderr)
 		}
 	}
+
+	// reset-2fa: the admin has no second factor, so nothing is reset or
+	// audited; Bob's remaining passkey goes, audited.
+	out, err = ctl("reset-2fa", "Admin@Example.com")
+	if err != nil || strings.TrimSpace(out) != "admin@example.com has no second factor; nothing to reset" {
+		t.Errorf("reset-2fa without a second factor: %v\n%s", err, out)
+	}
+	if page, err := app.AuditLog(ctx, admin, audit.Query{Action: audit.TwoFactorReset}); err != nil || len(page.Events) != 0 {
+		t.Errorf("reset-2fa without a second factor audited: %+v, %v", page.Events, err)
+	}
+	out, err = ctl("reset-2fa", "bob@example.com")
+	if err != nil || !strings.Contains(out, "second factors removed") {
+		t.Errorf("reset-2fa: %v\n%s", err, out)
+	}
+	if n, err := db.Passkeys().Count(ctx, bobUser.ID); err != nil || n != 0 {
+		t.Errorf("bob has %d passkeys (%v) after reset-2fa, want 0", n, err)
+	}
+	if page, err := app.AuditLog(ctx, admin, audit.Query{Action: audit.TwoFactorReset}); err != nil || len(page.Events) != 1 {
+		t.Errorf("reset-2fa events: %+v, %v", page.Events, err)
+	}
+	if _, err := ctl("reset-2fa", "nobody@example.com"); !errors.Is(err, user.ErrNotFound) {
+		t.Errorf("reset-2fa of an unknown email: %v", err)
+	}
+	if _, err := ctl("reset-2fa"); err == nil || !strings.Contains(err.Error(), "usage") {
+		t.Errorf("reset-2fa without an email: %v", err)
+	}
 }
 
 // TestOldKeysPasskeys rotates the key under a registered passkey: old-keys
@@ -460,5 +488,61 @@ func TestSSODisable(t *testing.T) {
 	}
 	if _, err := ctl("sso-disable", "nope"); !errors.Is(err, oidc.ErrNotFound) {
 		t.Errorf("unknown provider: %v", err)
+	}
+}
+
+// The usage -h prints is the package comment's, command list included:
+// one text, checked here.
+func TestUsageIsTheDoc(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "main.go", nil, parser.ParseComments|parser.PackageClauseOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, ok := strings.CutPrefix(usage, "Usage:\n\n")
+	body, _, ok2 := strings.Cut(body, "\nFlags:\n")
+	if !ok || !ok2 {
+		t.Fatalf("usage has no Usage:/Flags: frame:\n%s", usage)
+	}
+	if doc := f.Doc.Text(); !strings.Contains(doc, body) {
+		t.Errorf("the package comment's command list differs from usage:\n--- doc\n%s\n--- usage\n%s", doc, body)
+	}
+	for _, c := range []string{"users", "reset-2fa", "delete-passkey", "sso-enable", "prune"} {
+		if !commands[c] {
+			t.Errorf("command %q not parsed from usage (%v)", c, commands)
+		}
+	}
+	if commands["passkeys);"] || commands["is"] {
+		t.Errorf("continuation lines parsed as commands: %v", commands)
+	}
+}
+
+// -h prints the usage with the commands and exits 0; an unknown command,
+// none, or a bad flag prints the usage and exits 2.
+func TestHelpAndUsageExit(t *testing.T) {
+	for _, tc := range []struct {
+		args string
+		code int
+	}{
+		{"-h", 0}, {"-help", 0}, {"frobnicate", 2}, {"", 2}, {"-bogus\nusers", 2},
+	} {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), mainArgs+"="+tc.args)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		shown := stdout.String()
+		if tc.code != 0 {
+			shown = stderr.String()
+		}
+		if code != tc.code || !strings.Contains(shown, "Commands:") || !strings.Contains(shown, "reset-2fa EMAIL") {
+			t.Errorf("adminctl %q: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", tc.args, code, tc.code, stdout.String(), stderr.String())
+		}
 	}
 }

@@ -192,12 +192,14 @@ func (s *server) secondFactor(w http.ResponseWriter, r *http.Request) {
 	sess, err := verify(r.Context(), c.Value, code, auth.ClientFrom(r))
 	if errors.Is(err, auth.ErrInvalidChallenge) {
 		clearChallenge(w)
-		redirect(w, r, "/login?done=login-expired")
+		redirect(w, r, "/login?done="+challengeOver(err))
 		return
 	}
 	if err != nil {
 		s.formFailed(w, r, err, "login_2fa", func(p problem) problem {
 			switch {
+			case errors.Is(err, auth.ErrInvalidCredentials) && recovery:
+				return problem{http.StatusUnauthorized, "code", "That recovery code is not right, or it was used already: each recovery code works once."}
 			case errors.Is(err, auth.ErrInvalidCredentials):
 				return problem{http.StatusUnauthorized, "code", "That code is not right. Codes work once; wait for the next one."}
 			case errors.Is(err, totp.ErrMalformedCode) && recovery:
@@ -215,6 +217,17 @@ func (s *server) secondFactor(w http.ResponseWriter, r *http.Request) {
 	clearChallenge(w)
 	s.m.SetSessionCookie(w, sess)
 	redirect(w, r, next)
+}
+
+// challengeOver is the flash for a second step whose challenge is gone:
+// "login-too-many-codes" when this answer was the last wrong code the
+// challenge took (usher returns ErrInvalidCredentials wrapping
+// ErrInvalidChallenge), "login-expired" when it had expired or was used.
+func challengeOver(err error) string {
+	if errors.Is(err, auth.ErrInvalidCredentials) && errors.Is(err, auth.ErrInvalidChallenge) {
+		return "login-too-many-codes"
+	}
+	return "login-expired"
 }
 
 func (s *server) logout(w http.ResponseWriter, r *http.Request) {

@@ -203,13 +203,44 @@ func TestTOTPEnrollmentAndTwoStepLogin(t *testing.T) {
 
 	d := a.browser()
 	d.post("/login", "email", "admin@example.com", "password", adminPassword)
-	want(t, "used recovery code", d.post("/login/2fa", "method", "recovery_code", "recovery_code", codes[0]),
-		http.StatusUnauthorized, "That code is not right")
+	p = d.post("/login/2fa", "method", "recovery_code", "recovery_code", codes[0])
+	want(t, "used recovery code", p, http.StatusUnauthorized, "That recovery code is not right, or it was used already")
+	if p.has("wait for the next one") {
+		t.Fatalf("a used recovery code is answered with TOTP timing\n%s", excerpt(p.body))
+	}
 
 	// Without the challenge cookie there is no second step.
 	e := a.browser()
 	p = e.post("/login/2fa", "method", "totp", "code", code)
 	want(t, "no challenge", p, http.StatusOK, "Your login took too long")
+}
+
+// The challenge dies after auth.MaxChallengeFailures wrong codes: the
+// login page says so, not that the login took too long.
+func TestTooManyWrongCodes(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	admin := a.signup()
+	secret, _ := enrolTOTP(t, a, admin)
+
+	b := a.browser()
+	b.post("/login", "email", "admin@example.com", "password", adminPassword)
+	wrong := wrongCode(t, secret, a.clock.Now())
+	for range auth.MaxChallengeFailures - 1 {
+		want(t, "wrong code", b.post("/login/2fa", "method", "totp", "code", wrong), http.StatusUnauthorized, "That code is not right")
+	}
+	p := b.post("/login/2fa", "method", "totp", "code", wrong)
+	want(t, "last wrong code", p, http.StatusOK, "<h1>Log in</h1>", "Too many wrong codes; please start again.")
+	if p.has("took too long") {
+		t.Fatalf("too many wrong codes reported as a timeout\n%s", excerpt(p.body))
+	}
+
+	// An expired challenge still says it took too long.
+	c := a.browser()
+	c.post("/login", "email", "admin@example.com", "password", adminPassword)
+	a.clock.Add(time.Hour)
+	code, _ := totp.Code(secret, a.clock.Now(), totp.Digits)
+	want(t, "expired", c.post("/login/2fa", "method", "totp", "code", code), http.StatusOK, "Your login took too long")
 }
 
 func TestRecoveryCodesRegenerateAndDisable(t *testing.T) {

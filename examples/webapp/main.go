@@ -20,13 +20,16 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/usher-go/usher/audit"
@@ -88,7 +91,12 @@ func main() {
 		log.Fatal(err)
 	}
 	opts := options{bootstrap: *bootstrap, proxies: *proxies, passkeys: pk, ssoCallback: sso, noPasswordLogin: *noPasswordLogin}
-	if err := run(*addr, *dsn, *keyPath, previous, opts); err != nil {
+	// SIGINT or SIGTERM shuts the server down cleanly: requests in flight
+	// finish, then the store closes.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Stderr, *addr, *dsn, *keyPath, previous, opts); err != nil {
+		stop()
 		log.Fatal(err)
 	}
 }
@@ -143,8 +151,13 @@ func passkeyConfig(rpID string, origins []string, noPasswordless bool, addr stri
 	return auth.PasskeyConfig{RPID: rpID, Origins: origins, DisablePasswordless: noPasswordless}, nil
 }
 
-func run(addr, dsn, keyPath string, previousPaths []string, o options) error {
-	ctx := context.Background()
+// shutdownTimeout is how long requests in flight get to finish once the
+// server is told to stop.
+const shutdownTimeout = 10 * time.Second
+
+// run serves until ctx is done, then shuts the server down and closes the
+// store. It logs to logw.
+func run(ctx context.Context, logw io.Writer, addr, dsn, keyPath string, previousPaths []string, o options) error {
 	passkeys := o.passkeys
 	var trusted []netip.Prefix
 	for _, p := range strings.FieldsFunc(o.proxies, func(r rune) bool { return r == ',' || r == ' ' }) {
@@ -163,7 +176,7 @@ func run(addr, dsn, keyPath string, previousPaths []string, o options) error {
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	logger := slog.New(slog.NewTextHandler(logw, nil))
 	s, err := newServer(db, logger, func(cfg *auth.Config) {
 		cfg.SecretKey, cfg.PreviousSecretKeys = key, previous
 		cfg.BootstrapToken = o.bootstrap
@@ -181,13 +194,20 @@ func run(addr, dsn, keyPath string, previousPaths []string, o options) error {
 	if err != nil {
 		return err
 	}
-	_, port, err := net.SplitHostPort(addr)
+	// Listen first, so the log says the address actually bound (with
+	// -addr :0, the port the system chose).
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("-addr: %w", err)
 	}
+	_, port, err := net.SplitHostPort(ln.Addr().String())
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	// The session cookie is Secure: browsers keep it from http://localhost
 	// but not always from http://127.0.0.1.
-	logger.Info("listening; open http://localhost:"+port, "addr", addr, "signup_open", open,
+	logger.Info("listening; open http://localhost:"+port, "addr", ln.Addr().String(), "signup_open", open,
 		"passkeys_rp_id", passkeys.RPID, "passkey_origins", strings.Join(passkeys.Origins, ","),
 		"sso_callback", o.ssoCallback, "password_login", !o.noPasswordLogin)
 	handler := s.handler()
@@ -195,14 +215,30 @@ func run(addr, dsn, keyPath string, previousPaths []string, o options) error {
 		handler = auth.TrustProxies(handler, trusted...)
 	}
 	srv := &http.Server{
-		Addr:              addr,
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	return srv.ListenAndServe()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err // Serve failed; never ErrServerClosed here
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Info("stopped")
+	return nil // the deferred db.Close closes the store
 }
 
 // store is what both stores are: an auth.Store that can be closed.

@@ -1,13 +1,20 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/store/sqlite"
@@ -121,5 +128,80 @@ func TestSSOCallbackFlag(t *testing.T) {
 	}
 	if _, err := ssoCallbackURL("", false, "no port"); err == nil {
 		t.Error("a bad -addr was accepted")
+	}
+}
+
+// The server logs the address it bound (so -addr 127.0.0.1:0 tells the
+// port), serves, and on SIGTERM shuts down cleanly and exits 0.
+func TestListenLogAndCleanShutdown(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGTERM on Windows")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "webapp")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-db", filepath.Join(dir, "webapp.db"), "-key", filepath.Join(dir, "webapp.key"))
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewScanner(stderr)
+	var logged strings.Builder
+	addrRE := regexp.MustCompile(`msg="listening; open http://localhost:(\d+)" addr=127\.0\.0\.1:(\d+) `)
+	var port string
+	for port == "" && lines.Scan() {
+		logged.WriteString(lines.Text() + "\n")
+		if m := addrRE.FindStringSubmatch(lines.Text()); m != nil {
+			if m[1] != m[2] || m[1] == "0" {
+				t.Fatalf("logged port %s, address port %s", m[1], m[2])
+			}
+			port = m[1]
+		}
+	}
+	if port == "" {
+		t.Fatalf("no listening line with the bound port:\n%s", logged.String())
+	}
+	// The logged address is the one served, right away.
+	resp, err := http.Get("http://127.0.0.1:" + port + "/login")
+	if err != nil {
+		t.Fatalf("the logged address does not answer: %v", err)
+	}
+	resp.Body.Close()
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for lines.Scan() {
+		logged.WriteString(lines.Text() + "\n")
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("after SIGTERM: %v\n%s", err, logged.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("still running 30s after SIGTERM\n%s", logged.String())
+	}
+	if !strings.Contains(logged.String(), `msg=stopped`) {
+		t.Fatalf("no clean stop logged:\n%s", logged.String())
+	}
+}
+
+// -h prints the flags and exits 0.
+func TestHelpFlag(t *testing.T) {
+	out, err := exec.Command("go", "run", ".", "-h").CombinedOutput()
+	if err != nil {
+		t.Fatalf("-h: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "-addr") {
+		t.Fatalf("-h does not list the flags:\n%s", out)
 	}
 }

@@ -238,10 +238,12 @@ func (s *server) finishPasskeyLogin(w http.ResponseWriter, r *http.Request) {
 // The second step of a login, from /login/2fa; the challenge is in its
 // cookie.
 
-// loginExpired answers a second step whose challenge is gone.
-func loginExpired(w http.ResponseWriter) {
+// loginExpired answers a second step whose challenge is gone: expired,
+// or (err from usher) dead after too many wrong answers.
+func loginExpired(w http.ResponseWriter, err error) {
 	clearChallenge(w)
-	writeJSON(w, http.StatusUnauthorized, errorJSON{Error: flashes["login-expired"], Redirect: "/login?done=login-expired"})
+	done := challengeOver(err)
+	writeJSON(w, http.StatusUnauthorized, errorJSON{Error: flashes[done], Redirect: "/login?done=" + done})
 }
 
 func (s *server) beginPasskeySecondFactor(w http.ResponseWriter, r *http.Request) {
@@ -251,12 +253,12 @@ func (s *server) beginPasskeySecondFactor(w http.ResponseWriter, r *http.Request
 	}
 	ch, err := r.Cookie(challengeCookie)
 	if err != nil || ch.Value == "" {
-		loginExpired(w)
+		loginExpired(w, nil)
 		return
 	}
 	c, err := s.m.BeginPasskeySecondFactor(r.Context(), ch.Value, auth.ClientFrom(r))
 	if errors.Is(err, auth.ErrInvalidChallenge) {
-		loginExpired(w)
+		loginExpired(w, err)
 		return
 	}
 	if err != nil {
@@ -273,12 +275,12 @@ func (s *server) finishPasskeySecondFactor(w http.ResponseWriter, r *http.Reques
 	}
 	ch, err := r.Cookie(challengeCookie)
 	if err != nil || ch.Value == "" {
-		loginExpired(w)
+		loginExpired(w, nil)
 		return
 	}
 	session, err := s.m.VerifyPasskey(r.Context(), ch.Value, in.Ceremony, in.Credential, auth.ClientFrom(r))
 	if errors.Is(err, auth.ErrInvalidChallenge) {
-		loginExpired(w)
+		loginExpired(w, err)
 		return
 	}
 	if err != nil {
