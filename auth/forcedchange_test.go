@@ -235,3 +235,43 @@ func tinyPNG(t *testing.T) []byte {
 	}
 	return buf.Bytes()
 }
+
+// A user who owes both a password change and a second factor changes the
+// password first (enrolling waits), then owes only the enrolment.
+func TestRequiredPasswordChangeBeforeEnrolment(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	strict, err := e.m.CreateGroup(e.ctx, admin, group.Group{Name: "Strict", RequireTwoFactor: true,
+		Permissions: []group.Permission{group.ProfileAll}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := e.user(admin, "op@example.com", strict.ID)
+	if err := e.m.ResetPassword(e.ctx, admin, u.ID, resetPassword); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.RequirePasswordChange(e.ctx, admin, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	op := e.login("op@example.com", resetPassword)
+	if !op.MustChangePassword() || !op.MustEnroll() {
+		t.Fatalf("owes change %v, enrolment %v; want both", op.MustChangePassword(), op.MustEnroll())
+	}
+	if _, err := e.m.BeginTOTP(e.ctx, op, resetPassword); !errors.Is(err, auth.ErrPasswordChangeRequired) {
+		t.Fatalf("BeginTOTP before the change: %v", err)
+	}
+	s, err := e.m.ChangePassword(e.ctx, op, resetPassword, "op's own new password")
+	if err != nil {
+		t.Fatalf("ChangePassword while also owing enrolment: %v", err)
+	}
+	op = e.auth(s.Token)
+	if op.MustChangePassword() || !op.MustEnroll() {
+		t.Fatalf("after the change: owes change %v, enrolment %v", op.MustChangePassword(), op.MustEnroll())
+	}
+	if _, err := e.m.ListGroups(e.ctx, op); !errors.Is(err, auth.ErrEnrollmentRequired) {
+		t.Fatalf("ListGroups after the change: %v, want ErrEnrollmentRequired", err)
+	}
+	if _, err := e.m.BeginTOTP(e.ctx, op, ""); err != nil {
+		t.Fatalf("BeginTOTP after the change: %v", err)
+	}
+}
