@@ -61,22 +61,25 @@ const (
 	PasswordsWrapped Action = "secrets.passwords_wrapped" // Details[DetailWrapped]
 	PasswordImported Action = "user.password_imported"
 
-	UserCreated       Action = "user.created"
-	UserUpdated       Action = "user.updated"
-	UserDeleted       Action = "user.deleted"
-	UserDisabled      Action = "user.disabled"
-	UserEnabled       Action = "user.enabled"
-	PasswordReset     Action = "user.password_reset"
-	LoginUnlocked     Action = "user.login_unlocked"
-	DevicesRevoked    Action = "user.devices_revoked"
-	PasswordChanged   Action = "profile.password_changed"
-	ProfileUpdated    Action = "profile.updated"
-	AvatarChanged     Action = "profile.avatar_changed"
-	GroupCreated      Action = "group.created"
-	GroupUpdated      Action = "group.updated"
-	GroupDeleted      Action = "group.deleted"
-	AuthorizationDeny Action = "authorization.denied"
-	AuditPruned       Action = "audit.pruned"
+	UserCreated   Action = "user.created"
+	UserUpdated   Action = "user.updated"
+	UserDeleted   Action = "user.deleted"
+	UserDisabled  Action = "user.disabled"
+	UserEnabled   Action = "user.enabled"
+	PasswordReset Action = "user.password_reset"
+	// PasswordChangeRequired: an administrator required the user to
+	// change the password at the next login.
+	PasswordChangeRequired Action = "user.password_change_required"
+	LoginUnlocked          Action = "user.login_unlocked"
+	DevicesRevoked         Action = "user.devices_revoked"
+	PasswordChanged        Action = "profile.password_changed"
+	ProfileUpdated         Action = "profile.updated"
+	AvatarChanged          Action = "profile.avatar_changed"
+	GroupCreated           Action = "group.created"
+	GroupUpdated           Action = "group.updated"
+	GroupDeleted           Action = "group.deleted"
+	AuthorizationDeny      Action = "authorization.denied"
+	AuditPruned            Action = "audit.pruned"
 )
 
 // Actions lists every action usher itself records, for a filter
@@ -108,6 +111,7 @@ func Actions() []Action {
 		UserDisabled,
 		UserEnabled,
 		PasswordReset,
+		PasswordChangeRequired,
 		LoginUnlocked,
 		DevicesRevoked,
 		PasswordChanged,

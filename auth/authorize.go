@@ -53,10 +53,15 @@ func (m *Manager) recordDenial(ctx context.Context, actor *Principal, action aud
 	m.recordAlone(ctx, e)
 }
 
-// refuse records and returns the denial of an action for lack of perm.
+// refuse records and returns the denial of an action for lack of perm:
+// [ErrPasswordChangeRequired] or [ErrEnrollmentRequired] when that is why
+// the actor lacks it.
 func (m *Manager) refuse(ctx context.Context, actor *Principal, perm group.Permission, action audit.Action, target audit.Target) error {
 	err := fmt.Errorf("%w: not authenticated", ErrForbidden)
-	if perm != "" {
+	switch {
+	case perm != "" && m.mine(actor) && !actor.user.Disabled && actor.owed(perm) != nil && actor.perms.Has(perm):
+		err = actor.owed(perm)
+	case perm != "":
 		err = fmt.Errorf("%w: needs %s", ErrForbidden, perm)
 	}
 	m.recordDenial(ctx, actor, action, target, err)
@@ -69,10 +74,11 @@ func (m *Manager) deniedUnless(ctx context.Context, actor *Principal, perm group
 	if m.mine(actor) && actor.Can(perm) {
 		return nil
 	}
-	if m.mine(actor) && actor.MustEnroll() {
-		err := ErrEnrollmentRequired
-		m.recordDenial(ctx, actor, audit.AuthorizationDeny, target, err)
-		return err
+	if m.mine(actor) {
+		if err := actor.owed(perm); err != nil {
+			m.recordDenial(ctx, actor, audit.AuthorizationDeny, target, err)
+			return err
+		}
 	}
 	return m.refuse(ctx, actor, perm, audit.AuthorizationDeny, target)
 }

@@ -69,7 +69,8 @@
 //     ([user.MaxEmailLength], [group.MaxNameLength], [MaxPasswordBytes],
 //     [MaxAvatarBytes], ...) for a form's hints.
 //   - Refusals: every one wraps [ErrForbidden] ([ErrLastAdmin],
-//     [ErrEnrollmentRequired], [group.ErrBuiltin] and the rest), and is
+//     [ErrEnrollmentRequired], [ErrPasswordChangeRequired],
+//     [group.ErrBuiltin] and the rest), and is
 //     recorded in the audit trail.
 //   - Wrong answers: a wrong password or second factor, at login or when
 //     re-authenticating, is [ErrInvalidCredentials] and never a

@@ -82,6 +82,11 @@ var (
 	// factor and the user has none yet; only enrolling is allowed.
 	// It is an ErrForbidden too.
 	ErrEnrollmentRequired = fmt.Errorf("%w: two-factor enrollment required", ErrForbidden)
+	// ErrPasswordChangeRequired: an administrator required the user to
+	// change the password ([Manager.RequirePasswordChange]); until the
+	// user has ([Manager.ChangePassword]), nothing else is allowed. It is
+	// an ErrForbidden too.
+	ErrPasswordChangeRequired = fmt.Errorf("%w: a password change is required", ErrForbidden)
 	// ErrUnknownKey: a secret is sealed, or a passkey MACed, under a key
 	// that is neither Config.SecretKey nor in Config.PreviousSecretKeys
 	// (for a passkey, also: under no key, or with a MAC that does not

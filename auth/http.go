@@ -132,8 +132,10 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 // RequireLogin answers 401 unless the request carries a principal, and
 // 403 with [ErrEnrollmentRequired] (recording the denial in the audit
 // trail) when the principal's group requires a second factor it has not
-// enrolled yet ([Principal.MustEnroll]). Guard the routes where such a
-// user enrols with [Manager.RequireLoginToEnroll] instead.
+// enrolled yet ([Principal.MustEnroll]), or with [ErrPasswordChangeRequired]
+// when the user owes a password change ([Principal.MustChangePassword]).
+// Guard the routes where such a user enrols or changes the password with
+// [Manager.RequireLoginToEnroll] instead.
 func (m *Manager) RequireLogin(next http.Handler) http.Handler {
 	return m.requireLogin(false, next)
 }
@@ -142,8 +144,10 @@ func (m *Manager) RequireLogin(next http.Handler) http.Handler {
 // principal and lets every logged-in principal through, one who owes a
 // second factor included, so that it can enrol (the pages that call
 // [Manager.BeginTOTP], [Manager.ConfirmTOTP] and [Manager.TwoFactorStatus],
-// and logout). Usher's own methods still refuse such a principal anything
-// but enrolling.
+// and logout). The same goes for a principal that owes a password change
+// ([Principal.MustChangePassword]): guard the change-password page with it.
+// Usher's own methods still refuse such a principal anything but enrolling,
+// or changing its password.
 func (m *Manager) RequireLoginToEnroll(next http.Handler) http.Handler {
 	return m.requireLogin(true, next)
 }
@@ -155,9 +159,9 @@ func (m *Manager) requireLogin(enrolling bool, next http.Handler) http.Handler {
 			m.httpError(w, r, http.StatusUnauthorized, ErrUnauthenticated)
 			return
 		}
-		if p.MustEnroll() && !enrolling {
-			m.recordDenial(r.Context(), p, audit.AuthorizationDeny, routeTarget(r), ErrEnrollmentRequired)
-			m.httpError(w, r, http.StatusForbidden, ErrEnrollmentRequired)
+		if err := p.owed(""); err != nil && !enrolling {
+			m.recordDenial(r.Context(), p, audit.AuthorizationDeny, routeTarget(r), err)
+			m.httpError(w, r, http.StatusForbidden, err)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -106,13 +106,40 @@ func (p *Principal) SetClient(c Client) {
 // enrollment page.
 func (p *Principal) MustEnroll() bool { return p != nil && p.mustEnroll }
 
+// MustChangePassword reports that an administrator required the user to
+// change the password ([Manager.RequirePasswordChange]) and the user has
+// not yet: every permission but profile:update_password is withheld (even
+// enrolling a second factor, which comes after) until [Manager.ChangePassword]
+// clears it. As for a principal that owes enrolment, logging out, reading
+// its own sessions and second-factor state ([Manager.Sessions],
+// [Manager.TwoFactorStatus]) and the host's own [Manager.Record] still
+// work. A host redirects such a user to its change-password page. An
+// operator principal never owes one.
+func (p *Principal) MustChangePassword() bool { return p != nil && p.user.MustChangePassword }
+
+// owed returns why perm is withheld until the principal settles what it
+// owes (a password change, then a second factor), or nil. It does not
+// allocate.
+func (p *Principal) owed(perm group.Permission) error {
+	if p.user.MustChangePassword {
+		if perm == group.ProfileUpdatePassword {
+			return nil
+		}
+		return ErrPasswordChangeRequired
+	}
+	if p.mustEnroll && !enrolling(perm) {
+		return ErrEnrollmentRequired
+	}
+	return nil
+}
+
 // Can reports whether the principal's group grants perm. It does not
 // allocate. A disabled user can do nothing.
 func (p *Principal) Can(perm group.Permission) bool {
 	if p == nil || p.user.Disabled {
 		return false
 	}
-	if p.mustEnroll && !enrolling(perm) {
+	if p.owed(perm) != nil {
 		return false
 	}
 	return p.perms.Has(perm)
@@ -203,8 +230,8 @@ func (m *Manager) actorIn(ctx context.Context, tx Store, actor *Principal, perm 
 		// sessions) is refused: a disabled account can do nothing.
 		return nil, fmt.Errorf("%w: the account is disabled", ErrForbidden)
 	}
-	if fresh.mustEnroll && !enrolling(perm) {
-		return nil, ErrEnrollmentRequired
+	if err := fresh.owed(perm); err != nil {
+		return nil, err
 	}
 	if perm != "" && !fresh.Can(perm) {
 		return nil, fmt.Errorf("%w: needs %s", ErrForbidden, perm)

@@ -119,7 +119,9 @@ func (m *Manager) emailChanged(ctx context.Context, tx Store, a *Principal, e *a
 // the actor's old token no longer works. It needs profile:update_password.
 // A wrong current password gives [ErrInvalidCredentials] and counts as a
 // failed login for throttling, so a stolen session cannot guess the
-// password freely.
+// password freely. It clears a change an administrator required
+// ([Manager.RequirePasswordChange]) in the same transaction, and is the one
+// operation a principal that owes one may use.
 func (m *Manager) ChangePassword(ctx context.Context, actor *Principal, current, newPassword string) (*Session, error) {
 	target := selfTarget(actor)
 	if !actor.Can(group.ProfileUpdatePassword) {
@@ -135,10 +137,7 @@ func (m *Manager) ChangePassword(ctx context.Context, actor *Principal, current,
 	}
 	var s *Session
 	err = m.change(ctx, actor, group.ProfileUpdatePassword, audit.PasswordChanged, target, func(tx Store, a *Principal, e *audit.Event) error {
-		if err := tx.Users().SetPasswordHash(ctx, a.user.ID, hash); err != nil {
-			return err
-		}
-		if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
+		if err := m.storeOwnPassword(ctx, tx, a, hash, key); err != nil {
 			return err
 		}
 		n, err := endLogins(ctx, tx, a.user.ID, a.session.ID)
@@ -156,6 +155,21 @@ func (m *Manager) ChangePassword(ctx context.Context, actor *Principal, current,
 		return nil, err
 	}
 	return s, nil
+}
+
+// storeOwnPassword writes the actor's new password hash, clears a change
+// it owed and resets the login failures counted under key.
+func (m *Manager) storeOwnPassword(ctx context.Context, tx Store, a *Principal, hash, key string) error {
+	if err := tx.Users().SetPasswordHash(ctx, a.user.ID, hash); err != nil {
+		return err
+	}
+	if a.user.MustChangePassword {
+		if err := tx.Users().SetMustChangePassword(ctx, a.user.ID, false); err != nil {
+			return err
+		}
+		a.user.MustChangePassword = false
+	}
+	return tx.Throttle().ResetFailures(ctx, key)
 }
 
 // verifyOwnPassword checks the actor's current password before a sensitive

@@ -27,7 +27,8 @@ type Store interface {
 	// and then sets u.Version to the new stored Version (one more). A
 	// stored Version that differs fails with [ErrStale], writing nothing;
 	// an unknown ID fails with [ErrNotFound]. The other setters
-	// (SetPasswordHash, SetLastLogin, SetAvatar) leave Version alone.
+	// (SetPasswordHash, SetMustChangePassword, SetLastLogin, SetAvatar)
+	// leave Version alone.
 	Update(ctx context.Context, u *User) error
 	// Delete removes the user and, in the same statement or transaction,
 	// everything that hangs off it: sessions, avatar, TOTP credential,
@@ -65,6 +66,10 @@ type Store interface {
 	ReplacePasswordHash(ctx context.Context, id ID, old, hash string) (bool, error)
 	// SetPasswordHash replaces the stored hash.
 	SetPasswordHash(ctx context.Context, id ID, hash string) error
+	// SetMustChangePassword sets or clears [User.MustChangePassword].
+	// SetPasswordHash leaves the flag alone, and neither touches Version.
+	// An unknown ID fails with [ErrNotFound].
+	SetMustChangePassword(ctx context.Context, id ID, must bool) error
 	// SetLastLogin records a successful login.
 	SetLastLogin(ctx context.Context, id ID, at time.Time) error
 	// SetAvatar stores an image; nil data removes it (removing none is not

@@ -30,10 +30,16 @@ type User struct {
 	// back the Version it read, and a write made from a stale read is
 	// refused with [ErrStale] (see Store.Update). Get, GetByEmail and List
 	// return it; a session lookup need not.
-	Version     int64
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	LastLoginAt time.Time // zero if the user never logged in
+	Version int64
+	// MustChangePassword: an administrator reset the password and asked
+	// the user to change it; until the user has, every session of the
+	// account may do nothing but change its password. Only
+	// [Store.SetMustChangePassword] writes it (Create and Update leave it
+	// alone); Get, GetByEmail, List and the session lookup return it.
+	MustChangePassword bool
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+	LastLoginAt        time.Time // zero if the user never logged in
 }
 
 // Summary is one row of a user listing: the user and what an admin page shows

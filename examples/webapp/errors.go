@@ -203,6 +203,8 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, auth.ErrUnauthenticated):
 		s.toLogin(w, r)
+	case errors.Is(err, auth.ErrPasswordChangeRequired):
+		redirect(w, r, "/profile")
 	case errors.Is(err, auth.ErrEnrollmentRequired):
 		redirect(w, r, "/profile/security")
 	case errors.Is(err, user.ErrNotFound), errors.Is(err, group.ErrNotFound), errors.Is(err, auth.ErrSessionNotFound),

@@ -165,9 +165,11 @@ func (s *server) routes(mux *http.ServeMux) {
 
 	// Self-service. The security page and enrollment stay open to a user
 	// whose group requires a second factor not yet set up.
-	mux.Handle("GET /profile", s.user(s.profilePage))
+	// The profile page and its password form stay open to a user who owes
+	// a password change after an administrator's reset.
+	mux.Handle("GET /profile", s.changing(s.profilePage))
 	mux.Handle("POST /profile", s.user(s.updateProfile))
-	mux.Handle("POST /profile/password", s.user(s.changePassword))
+	mux.Handle("POST /profile/password", s.changing(s.changePassword))
 	mux.Handle("POST /profile/avatar", s.user(s.uploadAvatar))
 	mux.Handle("POST /profile/avatar/remove", s.user(s.removeAvatar))
 	mux.Handle("GET /profile/security", s.enrolling(s.securityPage))
@@ -237,36 +239,56 @@ func withPrincipal(h pageFunc) http.Handler {
 	})
 }
 
-// user serves h to a logged-in user; a user who owes a second factor is
-// sent to enrol first. usher's RequireLogin would refuse that user too.
+// route says what a page is open to beyond an ordinary logged-in user.
+type route int
+
+const (
+	routeUser     route = iota // neither who owes a password change nor a second factor
+	routeEnrol                 // also who owes a second factor
+	routePassword              // also who owes a password change
+)
+
+// user serves h to a logged-in user; a user who owes a password change is
+// sent to change it, then one who owes a second factor to enrol. usher's
+// RequireLogin would refuse both too.
 func (s *server) user(h pageFunc) http.Handler {
-	return s.gate(false, s.m.RequireLogin(withPrincipal(h)))
+	return s.gate(routeUser, s.m.RequireLogin(withPrincipal(h)))
 }
 
 // enrolling serves h to a logged-in user, also one who owes a second
 // factor: an enrolment route, marked as such for usher.
 func (s *server) enrolling(h pageFunc) http.Handler {
-	return s.gate(true, s.m.RequireLoginToEnroll(withPrincipal(h)))
+	return s.gate(routeEnrol, s.m.RequireLoginToEnroll(withPrincipal(h)))
+}
+
+// changing serves h to a logged-in user, also one who owes a password
+// change: the change-password route, which usher's RequireLoginToEnroll
+// lets through (usher's ChangePassword is all such a user may call).
+func (s *server) changing(h pageFunc) http.Handler {
+	return s.gate(routePassword, s.m.RequireLoginToEnroll(withPrincipal(h)))
 }
 
 // perm serves h to a logged-in user holding perm; usher's RequirePermission
 // answers (and audits) the denial through s.httpError.
 func (s *server) perm(perm group.Permission, h pageFunc) http.Handler {
-	return s.gate(false, s.m.RequirePermission(perm, withPrincipal(h)))
+	return s.gate(routeUser, s.m.RequirePermission(perm, withPrincipal(h)))
 }
 
-func (s *server) gate(enrolling bool, next http.Handler) http.Handler {
+func (s *server) gate(open route, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := auth.PrincipalFrom(r.Context())
 		if !ok {
 			s.toLogin(w, r)
 			return
 		}
-		if p.MustEnroll() && !enrolling {
+		switch {
+		case p.MustChangePassword() && open != routePassword:
+			redirect(w, r, "/profile")
+		case p.MustEnroll() && !p.MustChangePassword() && open != routeEnrol:
 			redirect(w, r, "/profile/security")
-			return
+		default:
+			next.ServeHTTP(w, r)
 		}
-		next.ServeHTTP(w, r)
 	})
 }
 

@@ -375,7 +375,17 @@ func (s *server) resetPassword(w http.ResponseWriter, r *http.Request, p *auth.P
 		s.editFailed(w, r, p, err, nil)
 		return
 	}
-	redirect(w, r, userURL(id, "password-reset"))
+	if r.PostFormValue("require_change") == "" {
+		redirect(w, r, userURL(id, "password-reset"))
+		return
+	}
+	// A second call: the reset is done whatever happens here, and usher
+	// reads the requirement afresh on every request, so the order is safe.
+	if err := s.m.RequirePasswordChange(r.Context(), p, user.ID(id)); err != nil {
+		s.editFailed(w, r, p, err, nil)
+		return
+	}
+	redirect(w, r, userURL(id, "password-reset-change"))
 }
 
 func (s *server) resetTwoFactor(w http.ResponseWriter, r *http.Request, p *auth.Principal) {

@@ -54,7 +54,7 @@ func (ss sessionStore) Create(ctx context.Context, s *auth.Session, tokenHash []
 // query column by column.
 const sessionLookupSQL = `SELECT
 		s.created_at, s.last_seen_at, s.expires_at, s.multi_factor,
-		u.disabled, u.created_at, u.updated_at, u.last_login_at,
+		u.disabled, u.created_at, u.updated_at, u.last_login_at, u.must_change_password,
 		g.require_two_factor, g.created_at, g.updated_at,
 		octet_length(s.id) || ':' || s.id
 		|| octet_length(s.user_id) || ':' || s.user_id
@@ -75,7 +75,7 @@ const sessionLookupSQL = `SELECT
 // sessionLookupPlainSQL is sessionLookupSQL unpacked: the fallback should a
 // row ever not unpack, and the reference the tests compare against.
 const sessionLookupPlainSQL = `SELECT ` + sessionCols + `,
-		u.email, u.name, u.group_id, u.disabled, u.created_at, u.updated_at, u.last_login_at,
+		u.email, u.name, u.group_id, u.disabled, u.created_at, u.updated_at, u.last_login_at, u.must_change_password,
 		g.name, g.description, g.permissions, g.require_two_factor, g.created_at, g.updated_at
 	FROM sessions s
 	JOIN users u ON u.id = s.user_id
@@ -96,7 +96,7 @@ func (ss sessionStore) Lookup(ctx context.Context, tokenHash []byte) (*auth.Sess
 	r := new(lookupResult)
 	err := ss.s.q.QueryRow(ctx, sessionLookupSQL, tokenHash).Scan(
 		&r.s.CreatedAt, &r.s.LastSeenAt, &r.s.ExpiresAt, &r.s.MultiFactor,
-		&r.u.Disabled, &r.u.CreatedAt, &r.u.UpdatedAt, &r.lastLogin,
+		&r.u.Disabled, &r.u.CreatedAt, &r.u.UpdatedAt, &r.lastLogin, &r.u.MustChangePassword,
 		&r.g.RequireTwoFactor, &r.g.CreatedAt, &r.g.UpdatedAt,
 		&r.packed)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -162,7 +162,7 @@ func (ss sessionStore) lookupPlain(ctx context.Context, tokenHash []byte) (*auth
 	)
 	err := ss.s.q.QueryRow(ctx, sessionLookupPlainSQL, tokenHash).Scan(
 		&r.s.ID, (*string)(&r.s.UserID), &r.s.CreatedAt, &r.s.LastSeenAt, &r.s.ExpiresAt, &r.s.IP, &r.s.UserAgent, &r.s.MultiFactor,
-		&r.u.Email, &r.u.Name, &r.u.GroupID, &r.u.Disabled, &r.u.CreatedAt, &r.u.UpdatedAt, &lastLogin,
+		&r.u.Email, &r.u.Name, &r.u.GroupID, &r.u.Disabled, &r.u.CreatedAt, &r.u.UpdatedAt, &lastLogin, &r.u.MustChangePassword,
 		&r.g.Name, &r.g.Description, &perms, &r.g.RequireTwoFactor, &r.g.CreatedAt, &r.g.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil, nil, wrap("lookup session", auth.ErrSessionNotFound)

@@ -16,11 +16,11 @@ import (
 )
 
 // userCols are the columns scanUser reads, in its order.
-const userCols = `u.id, u.email, u.name, u.group_id, u.disabled, u.created_at, u.updated_at, u.last_login_at, u.version`
+const userCols = `u.id, u.email, u.name, u.group_id, u.disabled, u.created_at, u.updated_at, u.last_login_at, u.version, u.must_change_password`
 
 func scanUser(row pgx.Row, u *user.User) error {
 	var lastLogin pgtype.Timestamptz
-	err := row.Scan((*string)(&u.ID), &u.Email, &u.Name, &u.GroupID, &u.Disabled, &u.CreatedAt, &u.UpdatedAt, &lastLogin, &u.Version)
+	err := row.Scan((*string)(&u.ID), &u.Email, &u.Name, &u.GroupID, &u.Disabled, &u.CreatedAt, &u.UpdatedAt, &lastLogin, &u.Version, &u.MustChangePassword)
 	if err != nil {
 		return err
 	}
@@ -232,6 +232,14 @@ func (us userStore) SetPasswordHash(ctx context.Context, id user.ID, hash string
 	}
 	tag, err := us.s.q.Exec(ctx, `UPDATE users SET password_hash = $1 WHERE id = $2`, hash, string(id))
 	return affected("set password hash", tag, err, user.ErrNotFound)
+}
+
+func (us userStore) SetMustChangePassword(ctx context.Context, id user.ID, must bool) error {
+	if !storable(string(id)) {
+		return wrap("set must change password", user.ErrNotFound)
+	}
+	tag, err := us.s.q.Exec(ctx, `UPDATE users SET must_change_password = $1 WHERE id = $2`, must, string(id))
+	return affected("set must change password", tag, err, user.ErrNotFound)
 }
 
 func (us userStore) SetLastLogin(ctx context.Context, id user.ID, at time.Time) error {

@@ -45,7 +45,7 @@ func (us userStore) List(ctx context.Context, q user.Query) (user.Page, error) {
 	)
 	page, err := paging.ReadUsers(rows, q, func(s *user.Summary) error {
 		err := rows.Scan((*string)(&s.ID), &s.Email, &s.Name, &s.GroupID, &s.Disabled, &s.CreatedAt, &s.UpdatedAt,
-			&lastLogin, &s.Version, &nameKey, &s.GroupName, &s.TwoFactor, &s.Passkeys, &providers)
+			&lastLogin, &s.Version, &s.MustChangePassword, &nameKey, &s.GroupName, &s.TwoFactor, &s.Passkeys, &providers)
 		s.LastLoginAt = fromOpt(lastLogin)
 		s.Providers = paging.SplitProviders(providers.String)
 		return err

@@ -53,7 +53,7 @@ func (ss sessionStore) Create(ctx context.Context, s *auth.Session, tokenHash []
 const sessionLookupSQL = `SELECT
 		s.created_at || ' ' || s.last_seen_at || ' ' || s.expires_at || ' '
 		|| u.disabled || ' ' || u.created_at || ' ' || u.updated_at || ' ' || COALESCE(u.last_login_at, 0) || ' '
-		|| g.require_two_factor || ' ' || g.created_at || ' ' || g.updated_at || ' ' || s.multi_factor || ' '
+		|| g.require_two_factor || ' ' || g.created_at || ' ' || g.updated_at || ' ' || s.multi_factor || ' ' || u.must_change_password || ' '
 		|| octet_length(s.id) || ':' || s.id
 		|| octet_length(s.user_id) || ':' || s.user_id
 		|| octet_length(s.ip) || ':' || s.ip
@@ -72,7 +72,7 @@ const sessionLookupSQL = `SELECT
 // sessionLookupPlainSQL is sessionLookupSQL unpacked: the fallback should a
 // row ever not unpack, and the reference the tests compare against.
 const sessionLookupPlainSQL = `SELECT ` + sessionCols + `,
-		u.email, u.name, u.group_id, u.disabled, u.created_at, u.updated_at, u.last_login_at,
+		u.email, u.name, u.group_id, u.disabled, u.created_at, u.updated_at, u.last_login_at, u.must_change_password,
 		g.name, g.description, g.permissions, g.require_two_factor, g.created_at, g.updated_at
 	FROM sessions s
 	JOIN users u ON u.id = s.user_id
@@ -113,7 +113,7 @@ func (ss sessionStore) Lookup(ctx context.Context, tokenHash []byte) (*auth.Sess
 // unpackLookup parses one sessionLookupSQL value into r, reporting whether
 // it was well formed.
 func unpackLookup(p string, r *lookupResult) bool {
-	var n [11]int64
+	var n [12]int64
 	for i := range n {
 		j := strings.IndexByte(p, ' ')
 		if j < 0 {
@@ -149,7 +149,7 @@ func unpackLookup(p string, r *lookupResult) bool {
 	r.u.CreatedAt, r.u.UpdatedAt, r.u.LastLoginAt = fromNanos(n[4]), fromNanos(n[5]), fromNanos(n[6])
 	r.g.ID, r.g.RequireTwoFactor = group.ID(r.u.GroupID), n[7] != 0
 	r.g.CreatedAt, r.g.UpdatedAt = fromNanos(n[8]), fromNanos(n[9])
-	r.s.MultiFactor = n[10] != 0
+	r.s.MultiFactor, r.u.MustChangePassword = n[10] != 0, n[11] != 0
 	r.g.Permissions = splitPermissions(perms)
 	return true
 }
@@ -164,7 +164,7 @@ func (ss sessionStore) lookupPlain(ctx context.Context, tokenHash []byte) (*auth
 	)
 	err := ss.s.r.QueryRowContext(ctx, sessionLookupPlainSQL, tokenHash).Scan(
 		&r.s.ID, &r.s.UserID, &sc, &ss2, &se, &r.s.IP, &r.s.UserAgent, &r.s.MultiFactor,
-		&r.u.Email, &r.u.Name, &r.u.GroupID, &r.u.Disabled, &uc, &uu, &lastLogin,
+		&r.u.Email, &r.u.Name, &r.u.GroupID, &r.u.Disabled, &uc, &uu, &lastLogin, &r.u.MustChangePassword,
 		&r.g.Name, &r.g.Description, &perms, &r.g.RequireTwoFactor, &gc, &gu)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, nil, wrap("lookup session", auth.ErrSessionNotFound)

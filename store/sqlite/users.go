@@ -13,12 +13,12 @@ import (
 )
 
 // userCols are the columns scanUser reads, in its order.
-const userCols = `u.id, u.email, u.name, u.group_id, u.disabled, u.created_at, u.updated_at, u.last_login_at, u.version`
+const userCols = `u.id, u.email, u.name, u.group_id, u.disabled, u.created_at, u.updated_at, u.last_login_at, u.version, u.must_change_password`
 
 func scanUser(sc scanner, u *user.User) error {
 	var created, updated int64
 	var lastLogin sql.NullInt64
-	if err := sc.Scan(&u.ID, &u.Email, &u.Name, &u.GroupID, &u.Disabled, &created, &updated, &lastLogin, &u.Version); err != nil {
+	if err := sc.Scan(&u.ID, &u.Email, &u.Name, &u.GroupID, &u.Disabled, &created, &updated, &lastLogin, &u.Version, &u.MustChangePassword); err != nil {
 		return err
 	}
 	u.CreatedAt, u.UpdatedAt, u.LastLoginAt = fromNanos(created), fromNanos(updated), fromNanos(lastLogin.Int64)
@@ -207,6 +207,11 @@ func (us userStore) PasswordHash(ctx context.Context, id user.ID) (string, error
 func (us userStore) SetPasswordHash(ctx context.Context, id user.ID, hash string) error {
 	res, err := us.s.w.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, id)
 	return affected("set password hash", res, err, user.ErrNotFound)
+}
+
+func (us userStore) SetMustChangePassword(ctx context.Context, id user.ID, must bool) error {
+	res, err := us.s.w.ExecContext(ctx, `UPDATE users SET must_change_password = ? WHERE id = ?`, must, id)
+	return affected("set must change password", res, err, user.ErrNotFound)
 }
 
 func (us userStore) SetLastLogin(ctx context.Context, id user.ID, at time.Time) error {

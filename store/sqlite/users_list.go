@@ -43,7 +43,7 @@ func (us userStore) List(ctx context.Context, q user.Query) (user.Page, error) {
 	)
 	page, err := paging.ReadUsers(rows, q, func(s *user.Summary) error {
 		err := rows.Scan(&s.ID, &s.Email, &s.Name, &s.GroupID, &s.Disabled, &created, &updated, &lastLogin,
-			&s.Version, &nameKey, &s.GroupName, &s.TwoFactor, &s.Passkeys, &providers)
+			&s.Version, &s.MustChangePassword, &nameKey, &s.GroupName, &s.TwoFactor, &s.Passkeys, &providers)
 		s.Providers = paging.SplitProviders(providers.String)
 		s.CreatedAt, s.UpdatedAt, s.LastLoginAt = fromNanos(created), fromNanos(updated), fromNanos(lastLogin.Int64)
 		return err

@@ -22,6 +22,7 @@ var userTests = []test{
 	{"UnknownGroup", testUserUnknownGroup},
 	{"PasswordHash", testUserPasswordHash},
 	{"LastLogin", testUserLastLogin},
+	{"MustChangePassword", testUserMustChangePassword},
 	{"Count", testUserCount},
 	{"CountInGroup", testUserCountInGroup},
 	{"CountPasswordHashes", testUserCountPasswordHashes},
@@ -494,4 +495,53 @@ func testUserReplacePasswordHash(t *testing.T, s auth.Store) {
 	if ok, err := s.Users().ReplacePasswordHash(ctx(t), "ghost", "old", "new"); err != nil || ok {
 		t.Fatalf("ReplacePasswordHash(unknown) = %v, %v; want false", ok, err)
 	}
+}
+
+// testUserMustChangePassword: the flag starts clear, SetMustChangePassword
+// sets and clears it without moving Version, SetPasswordHash and Update
+// leave it alone, and every read returns it, the session lookup included.
+func testUserMustChangePassword(t *testing.T, s auth.Store) {
+	u := createUser(t, s, group.UsersID)
+	other := createUser(t, s, group.UsersID)
+	sess, hash := newSession(u.ID, time.Now())
+	must(t, "Sessions().Create", s.Sessions().Create(ctx(t), sess, hash))
+	check := func(step string, want bool) {
+		t.Helper()
+		got, err := s.Users().Get(ctx(t), u.ID)
+		must(t, "Get", err)
+		byEmail, err := s.Users().GetByEmail(ctx(t), u.Email)
+		must(t, "GetByEmail", err)
+		_, looked, _, err := s.Sessions().Lookup(ctx(t), hash)
+		must(t, "Lookup", err)
+		q, err := user.Query{Limit: 100}.Normalize()
+		must(t, "Normalize", err)
+		page, err := s.Users().List(ctx(t), q)
+		must(t, "List", err)
+		listed := false
+		for _, it := range page.Users {
+			if it.ID == u.ID {
+				listed = it.MustChangePassword
+			}
+		}
+		if got.MustChangePassword != want || byEmail.MustChangePassword != want || looked.MustChangePassword != want || listed != want {
+			t.Errorf("%s: Get %v, GetByEmail %v, Lookup %v, List %v; want %v",
+				step, got.MustChangePassword, byEmail.MustChangePassword, looked.MustChangePassword, listed, want)
+		}
+		if got.Version != 1 {
+			t.Errorf("%s: Version = %d, want 1", step, got.Version)
+		}
+	}
+	check("created", false)
+	must(t, "SetMustChangePassword(true)", s.Users().SetMustChangePassword(ctx(t), u.ID, true))
+	check("set", true)
+	must(t, "SetPasswordHash", s.Users().SetPasswordHash(ctx(t), u.ID, "$2a$10$x"))
+	check("after SetPasswordHash", true)
+	o, err := s.Users().Get(ctx(t), other.ID)
+	must(t, "Get(other)", err)
+	if o.MustChangePassword {
+		t.Error("another user's flag was set")
+	}
+	must(t, "SetMustChangePassword(false)", s.Users().SetMustChangePassword(ctx(t), u.ID, false))
+	check("cleared", false)
+	checkErr(t, "SetMustChangePassword(unknown)", s.Users().SetMustChangePassword(ctx(t), "ghost", true), user.ErrNotFound)
 }

@@ -1,0 +1,4 @@
+-- 0012: a user may owe a password change: set by an administrator with a
+-- reset, cleared when the user changes it. Until then every session of the
+-- user can do nothing but change its password.
+ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
