@@ -11,6 +11,7 @@ import (
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 
+	"github.com/usher-go/usher/group"
 	"github.com/usher-go/usher/oidc"
 )
 
@@ -189,7 +190,7 @@ func (m *Manager) TestProvider(ctx context.Context, actor *Principal, id string)
 	if err := m.ssoOn(); err != nil {
 		return nil, err
 	}
-	if err := m.deniedUnless(ctx, actor, "sso:manage", providerTarget(id)); err != nil {
+	if err := m.deniedUnless(ctx, actor, group.SSOManage, providerTarget(id)); err != nil {
 		return nil, err
 	}
 	p, err := m.store.Providers().Get(ctx, id)

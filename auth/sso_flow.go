@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
@@ -91,8 +92,11 @@ func (m *Manager) beginSSO(ctx context.Context, id, returnTo string, linkUser us
 
 // randomToken is 32 random bytes in base64url.
 func (m *Manager) randomToken() (string, error) {
-	t, _, err := m.newToken()
-	return t, err
+	b, err := m.randomBytes(tokenBytes)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 // localPath keeps a return path only when it is a path on this host:
