@@ -102,6 +102,17 @@ func Actions() []Action {
 		SecondFactorFailed,
 		ChallengeExhausted,
 		TwoFactorReset,
+		PasskeyRegistered,
+		PasskeyRenamed,
+		PasskeyDeleted,
+		PasskeyCloneWarning,
+		UserProvisioned,
+		IdentityLinked,
+		IdentityUnlinked,
+		GroupMapped,
+		ProviderAdded,
+		ProviderChanged,
+		ProviderRemoved,
 		SecretsRotated,
 		PasswordsWrapped,
 		PasswordImported,
@@ -138,7 +149,9 @@ const (
 // Actor is who acted, as they were at the time. Empty for anonymous actions
 // such as a failed login of an unknown email.
 type Actor struct {
-	ID    string
+	ID string
+	// Email is the actor's email at the time, the actor's label: it
+	// outlives the account.
 	Email string
 }
 
@@ -146,6 +159,11 @@ type Actor struct {
 type Target struct {
 	Type string // one of the Target constants, or a host's own type
 	ID   string // empty when the action was on no one record (a listing)
+	// Label names the target for a person, as it was at the time: a
+	// user's email, a group's or a provider's name. It outlives the
+	// target, so a deleted user's history still reads. Empty when there
+	// was nothing to name.
+	Label string
 }
 
 // The target types usher writes; a host's own events (auth.Manager.Record)
@@ -201,23 +219,7 @@ type Sink interface {
 	Append(ctx context.Context, e *Event) error
 }
 
-// Repeater is an optional interface of a [Sink] that folds repeats of one
-// event into a count, so that a loop of identical refusals cannot flood
-// the trail. auth.Manager uses it, when the store's audit part has it,
-// for denials and throttled attempts; without it every event is appended.
-type Repeater interface {
-	// AppendRepeat appends e as Append does, under key, unless an event
-	// was already appended under key: then it appends nothing, adds one to
-	// that event's Details[DetailRepeated] (2 on the first repeat), sets
-	// e.ID to that event's ID and reports false. The check and the write
-	// are one atomic step, across instances sharing the store, so the first
-	// event under a key is always written and written once. Keys are
-	// opaque (the caller puts the time window in them); a pruned event's
-	// key may be used again.
-	AppendRepeat(ctx context.Context, e *Event, key string) (appended bool, err error)
-}
-
-// Log reads and prunes a stored audit trail. Safe for concurrent use.
+// Log reads a stored audit trail. Safe for concurrent use.
 // Events come back as they were appended, Time in UTC to at least
 // microsecond precision; a store may replace text it cannot hold (invalid
 // UTF-8, NUL) with U+FFFD rather than fail the change the event records.
@@ -228,7 +230,4 @@ type Log interface {
 	// q.Cursor is one this Log made (Page.Next) or fails with
 	// [ErrInvalidCursor]; its format is the Log's own.
 	Query(ctx context.Context, q Query) (Page, error)
-	// Prune deletes events older than before (an event at before stays)
-	// and returns how many went.
-	Prune(ctx context.Context, before time.Time) (int64, error)
 }

@@ -12,7 +12,7 @@ const (
 )
 
 // Query selects events. Empty fields do not filter. Results come newest
-// first.
+// first, or oldest first with OldestFirst.
 type Query struct {
 	Action     Action
 	ActorID    string
@@ -22,16 +22,24 @@ type Query struct {
 	Since      time.Time // inclusive
 	Until      time.Time // exclusive
 	Limit      int       // 0 means DefaultLimit; at most MaxLimit
-	// Cursor is Page.Next of the previous page, or empty for the first
-	// page. It is opaque: only the [Log] that made it reads it; a Log given
-	// a cursor it did not make fails with [ErrInvalidCursor].
+	// OldestFirst turns the order around: oldest first, as an export
+	// reads.
+	OldestFirst bool
+	// Cursor is Page.Next or Page.Prev of a page of the same query, or
+	// empty for the first page. It is opaque: only the [Log] that made it
+	// reads it; a Log given a cursor it did not make fails with
+	// [ErrInvalidCursor].
 	Cursor string
 }
 
-// Page is one page of events. Next is empty on the last page.
+// Page is one page of events, in the query's order. Next leads to the
+// page after it and Prev to the page before it; each is empty where there
+// is none (Prev on the first page). Events appended since the first page
+// was read show up when paging back to it.
 type Page struct {
 	Events []Event
 	Next   string
+	Prev   string
 }
 
 // Normalize checks q and fills defaults. Errors wrap [ErrInvalidQuery].

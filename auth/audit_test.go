@@ -184,6 +184,10 @@ type brokenSink struct{ auth.AuditStore }
 
 func (brokenSink) Append(context.Context, *audit.Event) error { return errors.New("disk full") }
 
+func (brokenSink) AppendChained(context.Context, *audit.Event, string, audit.Sealer) (bool, error) {
+	return false, errors.New("disk full")
+}
+
 func TestRecordHostEvent(t *testing.T) {
 	mirror := &captureSink{}
 	e := newEnv(t, func(c *auth.Config) { c.AuditMirror = mirror })

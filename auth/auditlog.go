@@ -45,7 +45,7 @@ func (m *Manager) PruneAuditLog(ctx context.Context) (int64, error) {
 	var n int64
 	err := m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
 		var err error
-		if n, err = tx.Audit().Prune(ctx, before); err != nil {
+		if n, err = tx.Audit().PruneChained(ctx, before, m.anchorMark); err != nil {
 			return fmt.Errorf("auth: pruning audit log: %w", err)
 		}
 		if n == 0 {
@@ -141,20 +141,14 @@ func repeatKey(e *audit.Event) string {
 	return hex.EncodeToString(h.Sum(nil)) + ":" + strconv.FormatInt(window, 10)
 }
 
-// recordRepeat writes e, already prepared, through the store's
-// audit.Repeater: only the first event under key is appended (and
-// mirrored); a repeat counts. A store without audit.Repeater appends every
-// event.
+// recordRepeat writes e, already prepared, under key (see
+// audit.Chain.AppendChained): only the first event under key is appended
+// (and mirrored); a repeat counts.
 func (m *Manager) recordRepeat(ctx context.Context, e *audit.Event, key string) error {
 	appended := false
 	err := m.store.Atomic(ctx, func(tx Store) error {
-		r, ok := tx.Audit().(audit.Repeater)
-		if !ok {
-			appended = true
-			return m.record(ctx, tx, e)
-		}
 		var err error
-		appended, err = r.AppendRepeat(ctx, e, key)
+		appended, err = tx.Audit().AppendChained(ctx, e, key, m.sealEvent)
 		if err != nil {
 			return fmt.Errorf("auth: writing audit event: %w", err)
 		}

@@ -28,6 +28,7 @@ type keySet struct {
 	recovery []byte      // HMAC key of recovery-code hashes
 	session  []byte      // HMAC key of session and challenge token hashes
 	passkey  []byte      // HMAC key of passkey MACs (passkey_mac.go)
+	chain    []byte      // HMAC key of the audit chain (auditchain.go)
 	check    []byte      // the key check value stored in the database
 	seal     cipher.AEAD // AES-256-GCM for TOTP secrets
 }
@@ -57,6 +58,9 @@ func deriveKeySet(secret []byte) (*keySet, error) {
 		return nil, err
 	}
 	if k.passkey, err = derive("passkey mac v1", 32); err != nil {
+		return nil, err
+	}
+	if k.chain, err = derive("audit chain v1", 32); err != nil {
 		return nil, err
 	}
 	checkKey, err := derive("key check v1", 32)

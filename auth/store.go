@@ -126,11 +126,13 @@ func (e *PanicError) Unwrap() error {
 }
 
 // AuditStore appends events and queries them: the audit trail that the
-// Manager writes inside Atomic, with the change each event records. See
-// [audit.Sink] and [audit.Log] for the contract.
+// Manager writes inside Atomic, with the change each event records, as a
+// tamper-evident chain. See [audit.Sink], [audit.Log] and [audit.Chain]
+// for the contract; the Manager appends through audit.Chain only.
 type AuditStore interface {
 	audit.Sink
 	audit.Log
+	audit.Chain
 }
 
 // SessionStore keeps sessions. Tokens are never stored: only a keyed hash

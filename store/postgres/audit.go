@@ -4,30 +4,35 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/usher-go/usher/audit"
-	"github.com/usher-go/usher/store/internal/paging"
+	"github.com/usher-go/usher/auth"
 )
 
-// Append stores e and sets e.ID to the new row's id.
+// Append stores e outside the chain and sets e.ID to the new row's id.
+// auth.Manager never calls it (it appends through AppendChained); an
+// event written this way shows as an insertion when the chain is checked.
 //
 // An event records what a client sent, which may be text PostgreSQL cannot
 // hold: a target ID taken from a URL with invalid UTF-8 or a NUL in it. Such
 // text is stored with U+FFFD in place of each NUL and each run of invalid
-// bytes, rather than
-// failing the event (and with it the change it records). jsonb refuses the
-// escape \u0000 too, so the details get the same treatment.
+// bytes, rather than failing the event (and with it the change it
+// records). jsonb refuses the escape \u0000 too, so the details get the
+// same treatment.
 func (as auditStore) Append(ctx context.Context, e *audit.Event) error {
 	// The details go as text and PostgreSQL parses them: a []byte for a
 	// jsonb parameter would go as bytea under pgx's exec and simple
 	// protocol modes, which a DSN may choose.
 	const q = `INSERT INTO audit_events
-		(time, action, outcome, actor_id, actor_email, target_type, target_id, ip, user_agent, reason, details)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb)
+		(time, action, outcome, actor_id, actor_email, target_type, target_id, target_label, ip, user_agent, reason, details)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb)
 		RETURNING id`
 	args, err := eventArgs(e)
 	if err != nil {
@@ -41,30 +46,70 @@ func (as auditStore) Append(ctx context.Context, e *audit.Event) error {
 	return nil
 }
 
-// AppendRepeat is audit.Repeater: one upsert on the unique repeat key, so
-// the first event under a key is written once even when instances race.
-// A new row has no details.repeated; a repeat counts it up from 2.
-func (as auditStore) AppendRepeat(ctx context.Context, e *audit.Event, key string) (bool, error) {
-	const q = `INSERT INTO audit_events
-		(time, action, outcome, actor_id, actor_email, target_type, target_id, ip, user_agent, reason, details, repeat_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::jsonb, $12)
-		ON CONFLICT (repeat_key) WHERE repeat_key IS NOT NULL DO UPDATE SET details = jsonb_set(
-			COALESCE(audit_events.details, '{}'::jsonb), '{repeated}',
-			to_jsonb(COALESCE((audit_events.details->>'repeated')::bigint, 1) + 1))
-		RETURNING id, details->'repeated' IS NULL`
-	args, err := eventArgs(e)
+// AppendChained is audit.Chain's append, in one transaction (the caller's,
+// or its own). Atomic's advisory lock already runs writers one after
+// another; the head row is locked as well (FOR UPDATE), so that the chain
+// holds even for a caller that writes outside Atomic.
+func (as auditStore) AppendChained(ctx context.Context, e *audit.Event, repeatKey string, seal audit.Sealer) (bool, error) {
+	appended := false
+	err := as.s.Atomic(ctx, func(tx auth.Store) error {
+		var err error
+		appended, err = tx.(*scope).appendChained(ctx, e, repeatKey, seal)
+		return err
+	})
 	if err != nil {
 		return false, wrap("append audit event", err)
 	}
-	var (
-		id       int64
-		appended bool
-	)
-	if err := as.s.q.QueryRow(ctx, q, append(args, toStorable(key))...).Scan(&id, &appended); err != nil {
-		return false, wrap("append audit event", err)
+	return appended, nil
+}
+
+func (s *scope) appendChained(ctx context.Context, e *audit.Event, repeatKey string, seal audit.Sealer) (bool, error) {
+	key := toStorable(repeatKey)
+	if repeatKey != "" {
+		var id int64
+		err := s.q.QueryRow(ctx, `UPDATE audit_events SET repeats = repeats + 1 WHERE repeat_key = $1 RETURNING id`, key).Scan(&id)
+		if err == nil {
+			e.ID = strconv.FormatInt(id, 10)
+			return false, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return false, err
+		}
+	}
+	var prev audit.Mark
+	err := s.q.QueryRow(ctx, `SELECT head_seq, head_key_id, head_link, head_mark FROM audit_chain WHERE id = 1 FOR UPDATE`).
+		Scan(&prev.Seq, &prev.KeyID, &prev.LinkMAC, &prev.MAC)
+	if err != nil {
+		return false, fmt.Errorf("chain head: %w", err)
+	}
+	link, head, err := seal(prev, e)
+	if err != nil {
+		return false, err
+	}
+	args, err := eventArgs(e)
+	if err != nil {
+		return false, err
+	}
+	var rk any
+	if repeatKey != "" {
+		rk = key
+	}
+	// One round trip: the row and the head move together.
+	const q = `WITH ev AS (
+		INSERT INTO audit_events
+		(time, action, outcome, actor_id, actor_email, target_type, target_id, target_label, ip, user_agent, reason, details,
+		 repeat_key, seq, key_id, mac)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb, $13, $14, $15, $16)
+		RETURNING id)
+		UPDATE audit_chain SET head_seq = $14, head_key_id = $17, head_link = $16, head_mark = $18
+		WHERE id = 1 RETURNING (SELECT id FROM ev)`
+	var id int64
+	err = s.q.QueryRow(ctx, q, append(args, rk, link.Seq, link.KeyID, link.MAC, head.KeyID, head.MAC)...).Scan(&id)
+	if err != nil {
+		return false, err
 	}
 	e.ID = strconv.FormatInt(id, 10)
-	return appended, nil
+	return true, nil
 }
 
 // eventArgs are the values of an audit_events row, in the order of the
@@ -80,10 +125,10 @@ func eventArgs(e *audit.Event) ([]any, error) {
 	}
 	return []any{e.Time, toStorable(string(e.Action)), toStorable(string(e.Outcome)),
 		toStorable(e.Actor.ID), toStorable(e.Actor.Email), toStorable(e.Target.Type), toStorable(e.Target.ID),
-		toStorable(e.IP), toStorable(e.UserAgent), toStorable(e.Reason), details}, nil
+		toStorable(e.Target.Label), toStorable(e.IP), toStorable(e.UserAgent), toStorable(e.Reason), details}, nil
 }
 
-// Query pages newest first on the (time, id) keyset (see
+// Query pages on the (time, id) keyset in either order (see
 // store/internal/paging). Every filter column leads an index ending in
 // (time, id), so a page is one index range scan whichever single filter is
 // set.
@@ -92,35 +137,24 @@ func (as auditStore) Query(ctx context.Context, q audit.Query) (audit.Page, erro
 	if err != nil {
 		return audit.Page{}, err
 	}
-	query, args, ok, err := dialect.Events(q)
+	eq, err := dialect.Events(q)
 	if err != nil {
 		return audit.Page{}, err
 	}
-	if !ok { // no stored event holds a filter's value
+	if !eq.OK { // no stored event holds a filter's value
 		return audit.Page{Events: []audit.Event{}}, nil
 	}
-	rows, err := as.s.q.Query(ctx, query, args...)
+	rows, err := as.s.q.Query(ctx, eq.SQL, eq.Args...)
 	if err != nil {
 		return audit.Page{}, wrap("query audit", err)
 	}
 	defer rows.Close()
-	var (
-		id      int64
-		details []byte
-	)
-	page, err := paging.ReadEvents(rows, q.Limit, func(e *audit.Event) error {
-		err := rows.Scan(&id, &e.Time, (*string)(&e.Action), (*string)(&e.Outcome), &e.Actor.ID, &e.Actor.Email,
-			&e.Target.Type, &e.Target.ID, &e.IP, &e.UserAgent, &e.Reason, &details)
-		if err != nil {
+	var sc eventScan
+	page, err := eq.Read(rows, func(e *audit.Event) error {
+		if err := rows.Scan(sc.dest(e)...); err != nil {
 			return err
 		}
-		e.ID = strconv.FormatInt(id, 10)
-		if details != nil {
-			if err := json.Unmarshal(details, &e.Details); err != nil {
-				return fmt.Errorf("event %d details: %w", id, err)
-			}
-		}
-		return nil
+		return sc.finish(e, true)
 	})
 	if err != nil {
 		return audit.Page{}, wrap("query audit", err)
@@ -132,10 +166,137 @@ func (as auditStore) Query(ctx context.Context, q audit.Query) (audit.Page, erro
 	return page, nil
 }
 
-func (as auditStore) Prune(ctx context.Context, before time.Time) (int64, error) {
-	tag, err := as.s.q.Exec(ctx, `DELETE FROM audit_events WHERE time < $1`, before)
+// eventScan reads the columns of an audit page (paging's auditSelect) into
+// an event.
+type eventScan struct {
+	id, repeats int64
+	details     []byte
+}
+
+func (sc *eventScan) dest(e *audit.Event) []any {
+	return []any{&sc.id, &e.Time, (*string)(&e.Action), (*string)(&e.Outcome), &e.Actor.ID, &e.Actor.Email,
+		&e.Target.Type, &e.Target.ID, &e.Target.Label, &e.IP, &e.UserAgent, &e.Reason, &sc.details, &sc.repeats}
+}
+
+// finish converts what dest read; with repeats, a folded event's count
+// joins its details under audit.DetailRepeated.
+func (sc *eventScan) finish(e *audit.Event, repeats bool) error {
+	e.ID = strconv.FormatInt(sc.id, 10)
+	if sc.details != nil {
+		if err := json.Unmarshal(sc.details, &e.Details); err != nil {
+			return fmt.Errorf("event %d details: %w", sc.id, err)
+		}
+	}
+	if repeats && sc.repeats > 1 {
+		if e.Details == nil {
+			e.Details = map[string]any{}
+		}
+		e.Details[audit.DetailRepeated] = float64(sc.repeats)
+	}
+	return nil
+}
+
+// ChainState is audit.Chain's.
+func (as auditStore) ChainState(ctx context.Context) (audit.ChainState, error) {
+	var st audit.ChainState
+	err := as.s.q.QueryRow(ctx, `SELECT legacy_row, head_seq, head_key_id, head_link, head_mark,
+		anchor_seq, anchor_key_id, anchor_link, anchor_mark FROM audit_chain WHERE id = 1`).Scan(
+		&st.LegacyRow, &st.Head.Seq, &st.Head.KeyID, &st.Head.LinkMAC, &st.Head.MAC,
+		&st.Anchor.Seq, &st.Anchor.KeyID, &st.Anchor.LinkMAC, &st.Anchor.MAC)
+	if err != nil {
+		return st, wrap("read audit chain", err)
+	}
+	return st, nil
+}
+
+// ChainEvents is audit.Chain's: one primary-key range read.
+func (as auditStore) ChainEvents(ctx context.Context, afterRow int64, limit int) ([]audit.Chained, error) {
+	rows, err := as.s.q.Query(ctx, `SELECT id, time, action, outcome, actor_id, actor_email, target_type,
+		target_id, target_label, ip, user_agent, reason, details, repeats, seq, key_id, mac
+		FROM audit_events WHERE id > $1 ORDER BY id LIMIT $2`, afterRow, limit)
+	if err != nil {
+		return nil, wrap("read audit chain", err)
+	}
+	defer rows.Close()
+	var (
+		out   []audit.Chained
+		sc    eventScan
+		seq   *int64
+		keyID *string
+	)
+	for rows.Next() {
+		var c audit.Chained
+		if err := rows.Scan(append(sc.dest(&c.Event), &seq, &keyID, &c.Link.MAC)...); err != nil {
+			return nil, wrap("read audit chain", err)
+		}
+		if err := sc.finish(&c.Event, false); err != nil {
+			return nil, wrap("read audit chain", err)
+		}
+		c.Row = sc.id
+		if seq != nil {
+			c.Link.Seq = *seq
+		}
+		if keyID != nil {
+			c.Link.KeyID = *keyID
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("read audit chain", err)
+	}
+	return out, nil
+}
+
+// PruneChained is audit.Chain's, in one transaction.
+func (as auditStore) PruneChained(ctx context.Context, before time.Time, anchor func(last audit.Link) (audit.Mark, error)) (int64, error) {
+	var n int64
+	err := as.s.Atomic(ctx, func(tx auth.Store) error {
+		var err error
+		n, err = tx.(*scope).pruneChained(ctx, before, anchor)
+		return err
+	})
 	if err != nil {
 		return 0, wrap("prune audit", err)
+	}
+	return n, nil
+}
+
+func (s *scope) pruneChained(ctx context.Context, before time.Time, anchor func(last audit.Link) (audit.Mark, error)) (int64, error) {
+	// As store/sqlite: chained events go oldest first along the chain, up
+	// to the first one at or after before, so the chain kept has no hole.
+	var cut *int64
+	err := s.q.QueryRow(ctx, `SELECT COALESCE(
+		(SELECT MIN(seq) FROM audit_events WHERE seq IS NOT NULL AND time >= $1) - 1,
+		(SELECT MAX(seq) FROM audit_events))`, before).Scan(&cut)
+	if err != nil {
+		return 0, err
+	}
+	var upTo int64
+	if cut != nil && *cut > 0 {
+		var last audit.Link
+		err := s.q.QueryRow(ctx, `SELECT seq, key_id, mac FROM audit_events WHERE seq = $1`, *cut).
+			Scan(&last.Seq, &last.KeyID, &last.MAC)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			// Nothing chained is older: pruned already.
+		case err != nil:
+			return 0, err
+		default:
+			mark, err := anchor(last)
+			if err != nil {
+				return 0, err
+			}
+			_, err = s.q.Exec(ctx, `UPDATE audit_chain SET anchor_seq = $1, anchor_key_id = $2, anchor_link = $3,
+				anchor_mark = $4 WHERE id = 1`, mark.Seq, mark.KeyID, mark.LinkMAC, mark.MAC)
+			if err != nil {
+				return 0, err
+			}
+			upTo = *cut
+		}
+	}
+	tag, err := s.q.Exec(ctx, `DELETE FROM audit_events WHERE seq <= $1 OR (seq IS NULL AND time < $2)`, upTo, before)
+	if err != nil {
+		return 0, err
 	}
 	return tag.RowsAffected(), nil
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
 	"github.com/usher-go/usher/user"
@@ -42,8 +41,6 @@ type DB struct {
 var (
 	_ auth.Store = (*DB)(nil)
 	_ auth.Store = (*scope)(nil)
-	// Repeats fold into one event (audit.Repeater).
-	_ audit.Repeater = auditStore{}
 )
 
 // Errors returned by [Open].

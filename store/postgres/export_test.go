@@ -7,6 +7,7 @@ var (
 	NewTestDB           = newTestDB
 	NewBareTestDB       = newBareTestDB
 	OpenSchema          = openSchema
+	OpenBareSchema      = openBareSchema
 	NewSchemaName       = newSchemaName
 	DropSchemaAtCleanup = dropSchemaAtCleanup
 )

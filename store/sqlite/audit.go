@@ -4,59 +4,96 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/usher-go/usher/audit"
-	"github.com/usher-go/usher/store/internal/paging"
+	"github.com/usher-go/usher/auth"
 )
 
-// Append stores e and sets e.ID to the new row's id.
+// Append stores e outside the chain and sets e.ID to the new row's id.
+// auth.Manager never calls it (it appends through AppendChained); an
+// event written this way shows as an insertion when the chain is checked.
 func (as auditStore) Append(ctx context.Context, e *audit.Event) error {
 	details, err := eventDetails(e)
 	if err != nil {
 		return wrap("append audit event", err)
 	}
 	const q = `INSERT INTO audit_events
-		(time, action, outcome, actor_id, actor_email, target_type, target_id, ip, user_agent, reason, details)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	res, err := as.s.w.ExecContext(ctx, q, eventArgs(e, details)...)
-	if err != nil {
-		return wrap("append audit event", err)
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
+		(time, action, outcome, actor_id, actor_email, target_type, target_id, target_label, ip, user_agent, reason, details)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	var id int64
+	if err := as.s.w.QueryRowContext(ctx, q, eventArgs(e, details)...).Scan(&id); err != nil {
 		return wrap("append audit event", err)
 	}
 	e.ID = strconv.FormatInt(id, 10)
 	return nil
 }
 
-// AppendRepeat is audit.Repeater: one upsert on the unique repeat key, so
-// the first event under a key is written once even when instances race.
-// A new row has no details.repeated; a repeat counts it up from 2.
-func (as auditStore) AppendRepeat(ctx context.Context, e *audit.Event, key string) (bool, error) {
-	details, err := eventDetails(e)
+// AppendChained is audit.Chain's append. The whole of it runs in one
+// transaction (the caller's, or its own), which SQLite's single writer
+// serializes against every other: no two events take the same head.
+func (as auditStore) AppendChained(ctx context.Context, e *audit.Event, repeatKey string, seal audit.Sealer) (bool, error) {
+	appended := false
+	err := as.s.Atomic(ctx, func(tx auth.Store) error {
+		var err error
+		appended, err = tx.(*scope).appendChained(ctx, e, repeatKey, seal)
+		return err
+	})
 	if err != nil {
 		return false, wrap("append audit event", err)
 	}
+	return appended, nil
+}
+
+func (s *scope) appendChained(ctx context.Context, e *audit.Event, repeatKey string, seal audit.Sealer) (bool, error) {
+	if repeatKey != "" {
+		var id int64
+		err := s.w.QueryRowContext(ctx,
+			`UPDATE audit_events SET repeats = repeats + 1 WHERE repeat_key = ? RETURNING id`, repeatKey).Scan(&id)
+		if err == nil {
+			e.ID = strconv.FormatInt(id, 10)
+			return false, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return false, err
+		}
+	}
+	var prev audit.Mark
+	err := s.w.QueryRowContext(ctx, `SELECT head_seq, head_key_id, head_link, head_mark FROM audit_chain WHERE id = 1`).
+		Scan(&prev.Seq, &prev.KeyID, &prev.LinkMAC, &prev.MAC)
+	if err != nil {
+		return false, fmt.Errorf("chain head: %w", err)
+	}
+	link, head, err := seal(prev, e)
+	if err != nil {
+		return false, err
+	}
+	details, err := eventDetails(e)
+	if err != nil {
+		return false, err
+	}
+	var key any
+	if repeatKey != "" {
+		key = repeatKey
+	}
 	const q = `INSERT INTO audit_events
-		(time, action, outcome, actor_id, actor_email, target_type, target_id, ip, user_agent, reason, details, repeat_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (repeat_key) WHERE repeat_key IS NOT NULL DO UPDATE SET details = json_set(
-			COALESCE(audit_events.details, '{}'), '$.repeated',
-			COALESCE(json_extract(audit_events.details, '$.repeated'), 1) + 1)
-		RETURNING id, json_extract(details, '$.repeated') IS NULL`
-	var (
-		id       int64
-		appended bool
-	)
-	if err := as.s.w.QueryRowContext(ctx, q, append(eventArgs(e, details), key)...).Scan(&id, &appended); err != nil {
-		return false, wrap("append audit event", err)
+		(time, action, outcome, actor_id, actor_email, target_type, target_id, target_label, ip, user_agent, reason, details,
+		 repeat_key, seq, key_id, mac)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	var id int64
+	if err := s.w.QueryRowContext(ctx, q, append(eventArgs(e, details), key, link.Seq, link.KeyID, link.MAC)...).Scan(&id); err != nil {
+		return false, err
+	}
+	_, err = s.w.ExecContext(ctx, `UPDATE audit_chain SET head_seq = ?, head_key_id = ?, head_link = ?, head_mark = ? WHERE id = 1`,
+		head.Seq, head.KeyID, head.LinkMAC, head.MAC)
+	if err != nil {
+		return false, fmt.Errorf("chain head: %w", err)
 	}
 	e.ID = strconv.FormatInt(id, 10)
-	return appended, nil
+	return true, nil
 }
 
 // eventDetails is e's details as stored: JSON text, NULL when there are
@@ -75,45 +112,34 @@ func eventDetails(e *audit.Event) (any, error) {
 // eventArgs are the values of an audit_events row, in the order of the
 // INSERTs above.
 func eventArgs(e *audit.Event, details any) []any {
-	return []any{nanos(e.Time), string(e.Action), string(e.Outcome), e.Actor.ID,
-		e.Actor.Email, e.Target.Type, e.Target.ID, e.IP, e.UserAgent, e.Reason, details}
+	return []any{nanos(e.Time), string(e.Action), string(e.Outcome), e.Actor.ID, e.Actor.Email,
+		e.Target.Type, e.Target.ID, e.Target.Label, e.IP, e.UserAgent, e.Reason, details}
 }
 
-// Query pages newest first on the (time, id) keyset (see
-// store/internal/paging). Every filter column leads an index ending in time
-// (which SQLite extends with id), so a page is one index seek whichever
+// Query pages on the (time, id) keyset in either order (see
+// store/internal/paging). Every filter column leads an index ending in
+// time (which SQLite extends with id), so a page is one index seek whichever
 // single filter is set.
 func (as auditStore) Query(ctx context.Context, q audit.Query) (audit.Page, error) {
 	q, err := q.Normalize()
 	if err != nil {
 		return audit.Page{}, err
 	}
-	query, args, _, err := dialect.Events(q) // SQLite stores any string
+	eq, err := dialect.Events(q) // SQLite stores any string: eq.OK
 	if err != nil {
 		return audit.Page{}, err
 	}
-	rows, err := as.s.r.QueryContext(ctx, query, args...)
+	rows, err := as.s.r.QueryContext(ctx, eq.SQL, eq.Args...)
 	if err != nil {
 		return audit.Page{}, wrap("query audit", err)
 	}
 	defer rows.Close()
-	var (
-		id, t   int64
-		details sql.NullString
-	)
-	page, err := paging.ReadEvents(rows, q.Limit, func(e *audit.Event) error {
-		err := rows.Scan(&id, &t, &e.Action, &e.Outcome, &e.Actor.ID, &e.Actor.Email, &e.Target.Type,
-			&e.Target.ID, &e.IP, &e.UserAgent, &e.Reason, &details)
-		if err != nil {
+	var sc eventScan
+	page, err := eq.Read(rows, func(e *audit.Event) error {
+		if err := rows.Scan(sc.dest(e)...); err != nil {
 			return err
 		}
-		e.ID, e.Time = strconv.FormatInt(id, 10), fromNanos(t)
-		if details.Valid {
-			if err := json.Unmarshal([]byte(details.String), &e.Details); err != nil {
-				return fmt.Errorf("event %d details: %w", id, err)
-			}
-		}
-		return nil
+		return sc.finish(e, true)
 	})
 	if err != nil {
 		return audit.Page{}, wrap("query audit", err)
@@ -124,14 +150,133 @@ func (as auditStore) Query(ctx context.Context, q audit.Query) (audit.Page, erro
 	return page, nil
 }
 
-func (as auditStore) Prune(ctx context.Context, before time.Time) (int64, error) {
-	res, err := as.s.w.ExecContext(ctx, `DELETE FROM audit_events WHERE time < ?`, nanos(before))
-	if err != nil {
-		return 0, wrap("prune audit", err)
+// eventScan reads the columns of an audit page (paging's auditSelect) into
+// an event.
+type eventScan struct {
+	id, t, repeats int64
+	details        sql.NullString
+}
+
+func (sc *eventScan) dest(e *audit.Event) []any {
+	return []any{&sc.id, &sc.t, &e.Action, &e.Outcome, &e.Actor.ID, &e.Actor.Email, &e.Target.Type,
+		&e.Target.ID, &e.Target.Label, &e.IP, &e.UserAgent, &e.Reason, &sc.details, &sc.repeats}
+}
+
+// finish converts what dest read; with repeats, a folded event's count
+// joins its details under audit.DetailRepeated.
+func (sc *eventScan) finish(e *audit.Event, repeats bool) error {
+	e.ID, e.Time = strconv.FormatInt(sc.id, 10), fromNanos(sc.t)
+	if sc.details.Valid {
+		if err := json.Unmarshal([]byte(sc.details.String), &e.Details); err != nil {
+			return fmt.Errorf("event %d details: %w", sc.id, err)
+		}
 	}
-	n, err := res.RowsAffected()
+	if repeats && sc.repeats > 1 {
+		if e.Details == nil {
+			e.Details = map[string]any{}
+		}
+		e.Details[audit.DetailRepeated] = float64(sc.repeats)
+	}
+	return nil
+}
+
+// ChainState is audit.Chain's.
+func (as auditStore) ChainState(ctx context.Context) (audit.ChainState, error) {
+	var st audit.ChainState
+	err := as.s.r.QueryRowContext(ctx, `SELECT legacy_row, head_seq, head_key_id, head_link, head_mark,
+		anchor_seq, anchor_key_id, anchor_link, anchor_mark FROM audit_chain WHERE id = 1`).Scan(
+		&st.LegacyRow, &st.Head.Seq, &st.Head.KeyID, &st.Head.LinkMAC, &st.Head.MAC,
+		&st.Anchor.Seq, &st.Anchor.KeyID, &st.Anchor.LinkMAC, &st.Anchor.MAC)
+	if err != nil {
+		return st, wrap("read audit chain", err)
+	}
+	return st, nil
+}
+
+// ChainEvents is audit.Chain's: one primary-key range read.
+func (as auditStore) ChainEvents(ctx context.Context, afterRow int64, limit int) ([]audit.Chained, error) {
+	rows, err := as.s.r.QueryContext(ctx, `SELECT id, time, action, outcome, actor_id, actor_email, target_type,
+		target_id, target_label, ip, user_agent, reason, details, repeats, seq, key_id, mac
+		FROM audit_events WHERE id > ? ORDER BY id LIMIT ?`, afterRow, limit)
+	if err != nil {
+		return nil, wrap("read audit chain", err)
+	}
+	defer rows.Close()
+	var (
+		out   []audit.Chained
+		sc    eventScan
+		seq   sql.NullInt64
+		keyID sql.NullString
+	)
+	for rows.Next() {
+		var c audit.Chained
+		if err := rows.Scan(append(sc.dest(&c.Event), &seq, &keyID, &c.Link.MAC)...); err != nil {
+			return nil, wrap("read audit chain", err)
+		}
+		if err := sc.finish(&c.Event, false); err != nil {
+			return nil, wrap("read audit chain", err)
+		}
+		c.Row, c.Link.Seq, c.Link.KeyID = sc.id, seq.Int64, keyID.String
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("read audit chain", err)
+	}
+	return out, nil
+}
+
+// PruneChained is audit.Chain's, in one transaction.
+func (as auditStore) PruneChained(ctx context.Context, before time.Time, anchor func(last audit.Link) (audit.Mark, error)) (int64, error) {
+	var n int64
+	err := as.s.Atomic(ctx, func(tx auth.Store) error {
+		var err error
+		n, err = tx.(*scope).pruneChained(ctx, before, anchor)
+		return err
+	})
 	if err != nil {
 		return 0, wrap("prune audit", err)
 	}
 	return n, nil
+}
+
+func (s *scope) pruneChained(ctx context.Context, before time.Time, anchor func(last audit.Link) (audit.Mark, error)) (int64, error) {
+	// The chained events go oldest first along the chain: up to the first
+	// one at or after before, even if a later one is older (clocks of
+	// several instances differ), so the chain kept has no hole.
+	var cut sql.NullInt64
+	err := s.w.QueryRowContext(ctx, `SELECT COALESCE(
+		(SELECT MIN(seq) FROM audit_events WHERE seq IS NOT NULL AND time >= ?) - 1,
+		(SELECT MAX(seq) FROM audit_events))`, nanos(before)).Scan(&cut)
+	if err != nil {
+		return 0, err
+	}
+	if cut.Valid && cut.Int64 > 0 {
+		var last audit.Link
+		err := s.w.QueryRowContext(ctx, `SELECT seq, key_id, mac FROM audit_events WHERE seq = ?`, cut.Int64).
+			Scan(&last.Seq, &last.KeyID, &last.MAC)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			// Nothing chained is older (the event before the first kept
+			// was pruned already).
+			cut.Int64 = 0
+		case err != nil:
+			return 0, err
+		default:
+			mark, err := anchor(last)
+			if err != nil {
+				return 0, err
+			}
+			_, err = s.w.ExecContext(ctx, `UPDATE audit_chain SET anchor_seq = ?, anchor_key_id = ?, anchor_link = ?,
+				anchor_mark = ? WHERE id = 1`, mark.Seq, mark.KeyID, mark.LinkMAC, mark.MAC)
+			if err != nil {
+				return 0, err
+			}
+		}
+	}
+	res, err := s.w.ExecContext(ctx, `DELETE FROM audit_events WHERE seq <= ? OR (seq IS NULL AND time < ?)`,
+		cut.Int64, nanos(before))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }

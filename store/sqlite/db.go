@@ -14,7 +14,6 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
-	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
 	"github.com/usher-go/usher/user"
@@ -40,8 +39,6 @@ type DB struct {
 var (
 	_ auth.Store = (*DB)(nil)
 	_ auth.Store = (*scope)(nil)
-	// Repeats fold into one event (audit.Repeater).
-	_ audit.Repeater = auditStore{}
 )
 
 // Errors returned by [Open].

@@ -1,10 +1,14 @@
 package storetest
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -19,9 +23,14 @@ var auditTests = []test{
 	{"Filters", testAuditFilters},
 	{"Paging", testAuditPaging},
 	{"InvalidCursor", testAuditInvalidCursor},
+	{"PagingBothWays", testAuditPagingBothWays},
+	{"OldestFirst", testAuditOldestFirst},
 	{"Prune", testAuditPrune},
 	{"Repeat", testAuditRepeat},
 	{"RepeatConcurrent", testAuditRepeatConcurrent},
+	{"Chain", testAuditChain},
+	{"ChainConcurrent", testAuditChainConcurrent},
+	{"ChainRollback", testAuditChainRollback},
 }
 
 func newEvent(tm time.Time, action audit.Action, outcome audit.Outcome, actorID string, target audit.Target) *audit.Event {
@@ -117,7 +126,7 @@ func checkEvent(t *testing.T, what string, got audit.Event, want *audit.Event) {
 }
 
 func testAuditRoundTrip(t *testing.T, s auth.Store) {
-	e := newEvent(at(0), audit.UserUpdated, audit.Denied, newID(), audit.Target{Type: audit.TargetUser, ID: newID()})
+	e := newEvent(at(0), audit.UserUpdated, audit.Denied, newID(), audit.Target{Type: audit.TargetUser, ID: newID(), Label: "zoë@example.com"})
 	e.Reason = "lacks users:write"
 	e.Details = map[string]any{
 		"before":  map[string]any{"name": "Zoë", "group": "users"},
@@ -314,70 +323,232 @@ func testAuditInvalidCursor(t *testing.T, s auth.Store) {
 	}
 }
 
-func testAuditPrune(t *testing.T, s auth.Store) {
-	cut := at(time.Hour)
-	var kept []string
-	for _, d := range []time.Duration{-2 * time.Hour, -time.Minute, -time.Microsecond, 0, time.Microsecond, time.Hour} {
-		e := appendEvent(t, s, newEvent(cut.Add(d), audit.LoginSucceeded, audit.Success, newID(), audit.Target{}))
-		if d >= 0 {
-			kept = append(kept, e.ID)
+// testSeal is a Sealer for the store's side of the chain: the store keeps
+// what it is given, so any MAC will do. It links each event to the head it
+// was given, which the checks below rely on.
+func testSeal(head audit.Mark, e *audit.Event) (audit.Link, audit.Mark, error) {
+	h := sha256.New()
+	h.Write(head.LinkMAC)
+	h.Write([]byte(e.Action))
+	link := audit.Link{Seq: head.Seq + 1, KeyID: "k1", MAC: h.Sum(nil)}
+	return link, audit.Mark{Seq: link.Seq, LinkMAC: link.MAC, KeyID: "k2", MAC: []byte("head mark")}, nil
+}
+
+func appendChained(t *testing.T, s auth.Store, e *audit.Event, key string) bool {
+	t.Helper()
+	appended, err := s.Audit().AppendChained(ctx(t), e, key, testSeal)
+	must(t, "Audit().AppendChained", err)
+	if e.ID == "" {
+		t.Fatal("Audit().AppendChained left Event.ID empty; the store assigns it")
+	}
+	return appended
+}
+
+// chainEvents reads the whole chain walk, in batches of 2.
+func chainEvents(t *testing.T, s auth.Store) []audit.Chained {
+	t.Helper()
+	var all []audit.Chained
+	for after := int64(0); ; {
+		batch, err := s.Audit().ChainEvents(ctx(t), after, 2)
+		must(t, "Audit().ChainEvents", err)
+		all = append(all, batch...)
+		if len(batch) < 2 {
+			return all
+		}
+		after = batch[len(batch)-1].Row
+	}
+}
+
+// checkChain checks that the chained events have Seq 1.. from first with
+// no gap, each linked to the one before, and that the head is the last.
+func checkChain(t *testing.T, s auth.Store, first int64, wantLen int) []audit.Chained {
+	t.Helper()
+	var chained []audit.Chained
+	for _, c := range chainEvents(t, s) {
+		if c.Link.Seq != 0 {
+			chained = append(chained, c)
 		}
 	}
-	n, err := s.Audit().Prune(ctx(t), cut)
-	must(t, "Audit().Prune", err)
-	if n != 3 {
-		t.Errorf("Audit().Prune = %d, want 3", n)
+	if len(chained) != wantLen {
+		t.Fatalf("%d chained events, want %d", len(chained), wantLen)
 	}
-	got := eventIDs(walkAudit(t, s, audit.Query{}))
-	slices.Reverse(got) // oldest first, like kept
-	if !slices.Equal(got, kept) {
-		t.Errorf("events left after Prune: %v, want %v (at and after the cut)", got, kept)
+	for i, c := range chained {
+		if c.Link.Seq != first+int64(i) || c.Link.KeyID != "k1" || len(c.Link.MAC) != sha256.Size {
+			t.Fatalf("chained event %d: link %+v, want Seq %d under k1", i, c.Link, first+int64(i))
+		}
+		if c.Row <= 0 || c.ID != strconv.FormatInt(c.Row, 10) {
+			t.Fatalf("chained event %d: Row %d, ID %q", i, c.Row, c.ID)
+		}
+		if i > 0 {
+			prev := audit.Mark{Seq: chained[i-1].Link.Seq, LinkMAC: chained[i-1].Link.MAC}
+			want, _, _ := testSeal(prev, &c.Event)
+			if !bytes.Equal(c.Link.MAC, want.MAC) {
+				t.Fatalf("chained event %d (%s) is not linked to the one before it", i, c.Action)
+			}
+		}
 	}
-	n, err = s.Audit().Prune(ctx(t), cut)
-	must(t, "Audit().Prune again", err)
-	if n != 0 {
-		t.Errorf("Audit().Prune again = %d, want 0", n)
+	st, err := s.Audit().ChainState(ctx(t))
+	must(t, "Audit().ChainState", err)
+	if n := len(chained); n > 0 {
+		last := chained[n-1].Link
+		if st.Head.Seq != last.Seq || !bytes.Equal(st.Head.LinkMAC, last.MAC) || st.Head.KeyID != "k2" ||
+			string(st.Head.MAC) != "head mark" {
+			t.Fatalf("head %+v, want the last link %+v marked under k2", st.Head, last)
+		}
+	}
+	return chained
+}
+
+// The chain: each append links to the head, which moves; the walk reads
+// every event in append order with its link and details as stored (no
+// repeat count), and events appended outside the chain with none.
+func testAuditChain(t *testing.T, s auth.Store) {
+	st, err := s.Audit().ChainState(ctx(t))
+	must(t, "Audit().ChainState", err)
+	if st.Head.Seq != 0 || st.Anchor.Seq != 0 || st.LegacyRow != 0 {
+		t.Fatalf("a new store's chain state %+v, want zero", st)
+	}
+	for i, a := range []audit.Action{audit.LoginSucceeded, audit.UserCreated, audit.Logout} {
+		e := newEvent(at(time.Duration(i)*time.Second), a, audit.Success, "u1", audit.Target{Type: audit.TargetUser, ID: "u2", Label: "b@example.com"})
+		e.Details = map[string]any{"n": i}
+		if !appendChained(t, s, e, "") {
+			t.Fatal("AppendChained without a key reported no append")
+		}
+	}
+	d := newEvent(at(4*time.Second), audit.AuthorizationDeny, audit.Denied, "u1", audit.Target{})
+	appendChained(t, s, d, "deny")
+	appendChained(t, s, newEvent(at(5*time.Second), audit.AuthorizationDeny, audit.Denied, "u1", audit.Target{}), "deny")
+	plain := appendEvent(t, s, newEvent(at(6*time.Second), audit.Logout, audit.Success, "u1", audit.Target{}))
+	chained := checkChain(t, s, 1, 4)
+	if chained[1].Target.Label != "b@example.com" || chained[2].Details["n"] != float64(2) {
+		t.Errorf("chained event read back as %+v / %+v", chained[1].Event, chained[2].Event)
+	}
+	if _, ok := chained[3].Details[audit.DetailRepeated]; ok {
+		t.Errorf("a chain walk shows the repeat count: %v", chained[3].Details)
+	}
+	all := chainEvents(t, s)
+	if last := all[len(all)-1]; last.ID != plain.ID || last.Link.Seq != 0 || last.Link.MAC != nil {
+		t.Errorf("the event appended outside the chain walks as %+v", last)
+	}
+	if p := query(t, s, audit.Query{Action: audit.AuthorizationDeny}); len(p.Events) != 1 || p.Events[0].Details[audit.DetailRepeated] != float64(2) {
+		t.Errorf("Query shows the folded denial as %+v", p.Events)
 	}
 }
 
-// repeater returns the store's audit.Repeater, skipping the test for a
-// store without one (the interface is optional).
-func repeater(t *testing.T, s auth.Store) audit.Repeater {
-	t.Helper()
-	r, ok := s.Audit().(audit.Repeater)
-	if !ok {
-		t.Skip("the store's audit part is no audit.Repeater")
+// Appends racing from many goroutines (and, on a store shared by several
+// instances, from each) make one chain: no Seq twice, no gap, each linked
+// to the one before.
+func testAuditChainConcurrent(t *testing.T, s auth.Store) {
+	const n = 24
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e := newEvent(at(time.Duration(i)*time.Millisecond), audit.LoginSucceeded, audit.Success, newID(), audit.Target{})
+			if _, err := s.Audit().AppendChained(ctx(t), e, "", testSeal); err != nil {
+				t.Errorf("AppendChained: %v", err)
+			}
+		}()
 	}
-	return r
+	wg.Wait()
+	checkChain(t, s, 1, n)
 }
 
-// AppendRepeat writes the first event under a key and counts the rest in
-// its details; other keys, and plain Append, are not affected.
+// An append inside a transaction that rolls back leaves neither the event
+// nor a moved head.
+func testAuditChainRollback(t *testing.T, s auth.Store) {
+	appendChained(t, s, newEvent(at(0), audit.Logout, audit.Success, "u1", audit.Target{}), "")
+	failed := errors.New("roll back")
+	err := s.Atomic(ctx(t), func(tx auth.Store) error {
+		e := newEvent(at(time.Second), audit.UserDeleted, audit.Success, "u1", audit.Target{})
+		if _, err := tx.Audit().AppendChained(ctx(t), e, "", testSeal); err != nil {
+			return err
+		}
+		return failed
+	})
+	checkErr(t, "Atomic", err, failed)
+	appendChained(t, s, newEvent(at(2*time.Second), audit.Logout, audit.Success, "u1", audit.Target{}), "")
+	checkChain(t, s, 1, 2)
+}
+
+// PruneChained deletes the chained events oldest first along the chain, up
+// to the first at or after the cut (one older than the cut but after it in
+// the chain stays, so the chain kept has no hole), and the unchained
+// events older than the cut; it anchors the chain at the last link
+// deleted.
+func testAuditPrune(t *testing.T, s auth.Store) {
+	cut := at(time.Hour)
+	legacy := appendEvent(t, s, newEvent(cut.Add(-3*time.Hour), audit.Logout, audit.Success, "u1", audit.Target{}))
+	legacyKept := appendEvent(t, s, newEvent(cut, audit.Logout, audit.Success, "u1", audit.Target{}))
+	var ids []string
+	for _, d := range []time.Duration{-2 * time.Hour, -time.Minute, -time.Microsecond, 0, -time.Second, time.Hour} {
+		e := newEvent(cut.Add(d), audit.LoginSucceeded, audit.Success, newID(), audit.Target{})
+		appendChained(t, s, e, "")
+		ids = append(ids, e.ID)
+	}
+	var anchored []audit.Link
+	anchor := func(last audit.Link) (audit.Mark, error) {
+		anchored = append(anchored, last)
+		return audit.Mark{Seq: last.Seq, LinkMAC: last.MAC, KeyID: "k3", MAC: []byte("anchor mark")}, nil
+	}
+	n, err := s.Audit().PruneChained(ctx(t), cut, anchor)
+	must(t, "Audit().PruneChained", err)
+	if n != 4 {
+		t.Errorf("Audit().PruneChained = %d, want 4 (three chained, one unchained)", n)
+	}
+	if len(anchored) != 1 || anchored[0].Seq != 3 {
+		t.Fatalf("anchor called with %+v, want once with Seq 3", anchored)
+	}
+	got := eventIDs(walkAudit(t, s, audit.Query{OldestFirst: true}))
+	// The event a second before the cut stays: it follows one at the cut.
+	want := []string{ids[4], legacyKept.ID, ids[3], ids[5]} // oldest first by time, then ID
+	if !slices.Equal(got, want) {
+		t.Errorf("events left after PruneChained: %v, want %v (legacy %s gone)", got, want, legacy.ID)
+	}
+	st, err := s.Audit().ChainState(ctx(t))
+	must(t, "Audit().ChainState", err)
+	if st.Anchor.Seq != 3 || !bytes.Equal(st.Anchor.LinkMAC, anchored[0].MAC) || st.Anchor.KeyID != "k3" ||
+		string(st.Anchor.MAC) != "anchor mark" || st.Head.Seq != 6 {
+		t.Errorf("after pruning: anchor %+v, head %+v", st.Anchor, st.Head)
+	}
+	n, err = s.Audit().PruneChained(ctx(t), cut, anchor)
+	must(t, "Audit().PruneChained again", err)
+	if n != 0 || len(anchored) != 1 {
+		t.Errorf("Audit().PruneChained again = %d (anchor calls %d), want 0 and no new anchor", n, len(anchored))
+	}
+	// Pruning everything leaves the head where it was, for the next append.
+	n, err = s.Audit().PruneChained(ctx(t), cut.Add(10*time.Hour), anchor)
+	must(t, "Audit().PruneChained all", err)
+	if n != 4 || anchored[len(anchored)-1].Seq != 6 {
+		t.Errorf("pruning all: %d deleted, anchors %+v; want 4 and the last at Seq 6", n, anchored)
+	}
+	e := newEvent(cut.Add(11*time.Hour), audit.Logout, audit.Success, "u1", audit.Target{})
+	appendChained(t, s, e, "")
+	checkChain(t, s, 7, 1)
+}
+
+// AppendChained under a key writes the first event and counts the rest;
+// other keys, and no key, are not affected.
 func testAuditRepeat(t *testing.T, s auth.Store) {
-	r := repeater(t, s)
 	target := audit.Target{Type: audit.TargetRoute, ID: "GET /admin"}
 	first := newEvent(at(0), audit.AuthorizationDeny, audit.Denied, "u1", target)
 	first.Details = map[string]any{"note": "kept"}
-	appended, err := r.AppendRepeat(ctx(t), first, "k1")
-	must(t, "AppendRepeat(first)", err)
-	if !appended || first.ID == "" {
-		t.Fatalf("AppendRepeat(first) = %v, ID %q; want true and an ID", appended, first.ID)
+	if !appendChained(t, s, first, "k1") {
+		t.Fatal("AppendChained(first) reported a repeat")
 	}
 	for i := range 4 {
 		e := newEvent(at(time.Duration(i+1)*time.Second), audit.AuthorizationDeny, audit.Denied, "u1", target)
-		appended, err := r.AppendRepeat(ctx(t), e, "k1")
-		must(t, "AppendRepeat(repeat)", err)
-		if appended || e.ID != first.ID {
-			t.Fatalf("AppendRepeat(repeat %d) = %v, ID %q; want false and the first's ID %q", i, appended, e.ID, first.ID)
+		if appendChained(t, s, e, "k1") || e.ID != first.ID {
+			t.Fatalf("AppendChained(repeat %d): appended or ID %q; want a repeat of %q", i, e.ID, first.ID)
 		}
 	}
 	other := newEvent(at(time.Minute), audit.AuthorizationDeny, audit.Denied, "u1", target)
-	appended, err = r.AppendRepeat(ctx(t), other, "k2")
-	must(t, "AppendRepeat(other key)", err)
-	if !appended {
-		t.Fatal("AppendRepeat under a new key was not appended")
+	if !appendChained(t, s, other, "k2") {
+		t.Fatal("AppendChained under a new key was not appended")
 	}
-	plain := appendEvent(t, s, newEvent(at(time.Minute), audit.AuthorizationDeny, audit.Denied, "u1", target))
+	plain := newEvent(at(time.Minute), audit.AuthorizationDeny, audit.Denied, "u1", target)
+	appendChained(t, s, plain, "")
 	all := walkAudit(t, s, audit.Query{})
 	if len(all) != 3 {
 		t.Fatalf("%d events, want 3", len(all))
@@ -394,12 +565,12 @@ func testAuditRepeat(t *testing.T, s auth.Store) {
 			}
 		}
 	}
+	checkChain(t, s, 1, 3) // repeats add no link
 }
 
-// Racing AppendRepeat calls under one key write one event and count
+// Racing AppendChained calls under one key write one event and count
 // every call.
 func testAuditRepeatConcurrent(t *testing.T, s auth.Store) {
-	r := repeater(t, s)
 	const n = 8
 	var (
 		wg    sync.WaitGroup
@@ -411,9 +582,9 @@ func testAuditRepeatConcurrent(t *testing.T, s auth.Store) {
 		go func() {
 			defer wg.Done()
 			e := newEvent(at(time.Duration(i)*time.Millisecond), audit.LoginThrottled, audit.Failure, "", audit.Target{})
-			appended, err := r.AppendRepeat(ctx(t), e, "race")
+			appended, err := s.Audit().AppendChained(ctx(t), e, "race", testSeal)
 			if err != nil {
-				t.Errorf("AppendRepeat: %v", err)
+				t.Errorf("AppendChained: %v", err)
 				return
 			}
 			if appended {
@@ -428,6 +599,72 @@ func testAuditRepeatConcurrent(t *testing.T, s auth.Store) {
 	if first != 1 || len(all) != 1 || all[0].Details[audit.DetailRepeated] != float64(n) {
 		t.Fatalf("%d appended, %d events (details %v); want 1 event counting %d", first, len(all), detailsOf(all), n)
 	}
+}
+
+// Paging back from any page with Prev gives the pages seen before it, in
+// the same order, and the first page has no Prev.
+func testAuditPagingBothWays(t *testing.T, s auth.Store) {
+	for i := range 11 {
+		appendEvent(t, s, newEvent(at(time.Duration(i%4)*time.Second), audit.UserCreated, audit.Success, newID(), audit.Target{}))
+	}
+	for _, oldest := range []bool{false, true} {
+		q := audit.Query{Limit: 3, OldestFirst: oldest}
+		var pages [][]string
+		p := query(t, s, q)
+		if p.Prev != "" {
+			t.Fatalf("oldest %v: the first page has a Prev", oldest)
+		}
+		pages = append(pages, eventIDs(p.Events))
+		for p.Next != "" {
+			q.Cursor = p.Next
+			p = query(t, s, q)
+			pages = append(pages, eventIDs(p.Events))
+		}
+		if len(pages) != 4 || len(pages[3]) != 2 {
+			t.Fatalf("oldest %v: pages %v, want 3+3+3+2", oldest, pages)
+		}
+		// From the last page back to the first.
+		for i := len(pages) - 2; i >= 0; i-- {
+			if p.Prev == "" {
+				t.Fatalf("oldest %v: page %d has no Prev", oldest, i+1)
+			}
+			q.Cursor = p.Prev
+			p = query(t, s, q)
+			if got := eventIDs(p.Events); !slices.Equal(got, pages[i]) {
+				t.Fatalf("oldest %v: back to page %d: %v, want %v", oldest, i, got, pages[i])
+			}
+			if p.Next == "" {
+				t.Fatalf("oldest %v: page %d reached back has no Next", oldest, i)
+			}
+		}
+		if p.Prev != "" {
+			t.Errorf("oldest %v: the first page reached back has a Prev", oldest)
+		}
+		// Forward again from a page reached back.
+		q.Cursor = p.Next
+		if got := eventIDs(query(t, s, q).Events); !slices.Equal(got, pages[1]) {
+			t.Errorf("oldest %v: forward after back: %v, want %v", oldest, got, pages[1])
+		}
+	}
+}
+
+// OldestFirst turns the order around, and a cursor of one order is
+// refused by the other.
+func testAuditOldestFirst(t *testing.T, s auth.Store) {
+	for i := range 5 {
+		appendEvent(t, s, newEvent(at(time.Duration(4-i)*time.Second), audit.UserCreated, audit.Success, newID(), audit.Target{}))
+	}
+	newest := eventIDs(walkAudit(t, s, audit.Query{Limit: 2}))
+	oldest := eventIDs(walkAudit(t, s, audit.Query{Limit: 2, OldestFirst: true}))
+	slices.Reverse(oldest)
+	if len(newest) != 5 || !slices.Equal(newest, oldest) {
+		t.Errorf("oldest first, reversed: %v; newest first: %v", oldest, newest)
+	}
+	p := query(t, s, audit.Query{Limit: 2})
+	q, err := audit.Query{Limit: 2, OldestFirst: true, Cursor: p.Next}.Normalize()
+	must(t, "Normalize", err)
+	_, err = s.Audit().Query(ctx(t), q)
+	checkErr(t, "a newest-first cursor in an oldest-first query", err, audit.ErrInvalidCursor)
 }
 
 func detailsOf(es []audit.Event) []map[string]any {

@@ -2,26 +2,42 @@ package paging
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/usher-go/usher/audit"
 )
 
 // auditSelect is the SELECT of an audit page, the same in both schemas.
-// ReadEvents' scan reads its columns in this order.
+// A scan reads its columns in this order.
 const auditSelect = `SELECT id, time, action, outcome, actor_id, actor_email, target_type, target_id,
-		ip, user_agent, reason, details FROM audit_events`
+		target_label, ip, user_agent, reason, details, repeats FROM audit_events`
+
+// EventsQuery is the statement of one page of events, and what reading its
+// rows needs to know.
+type EventsQuery struct {
+	SQL  string
+	Args []any
+	// OK is false when the query cannot match anything (a filter holds a
+	// string the database cannot store): there is no statement to run.
+	OK bool
+
+	limit     int
+	back      bool // the rows come against the query's order (Page.Prev)
+	hasCursor bool
+	oldest    bool
+}
 
 // Events writes the statement of one page of events for a normalized q,
-// newest first on the (time, id) keyset: the filters, the keyset condition
-// after q.Cursor, and a LIMIT one row more than the page. Its columns are
-// id, time, action, outcome, actor_id, actor_email, target_type,
-// target_id, ip, user_agent, reason, details. Every filter column leads an
-// index ending in (time, id), so a page is one index range scan whichever
-// single filter is set. ok is false when q cannot match anything (a filter
-// holds a string the database cannot store). A cursor this package did not
-// make fails with [audit.ErrInvalidCursor]. Event IDs are decimal integers.
-func (d *Dialect) Events(q audit.Query) (query string, args []any, ok bool, err error) {
+// on the (time, id) keyset in q's order: the filters, the keyset condition
+// from q.Cursor, and a LIMIT one row more than the page. Its columns are
+// those of auditSelect. Every filter column leads an index ending in
+// (time, id), so a page is one index range scan whichever single filter is
+// set, in either direction. A cursor this package did not make, or made
+// for the other order, fails with [audit.ErrInvalidCursor]. Event IDs are
+// decimal integers.
+func (d *Dialect) Events(q audit.Query) (EventsQuery, error) {
+	eq := EventsQuery{limit: q.Limit, oldest: q.OldestFirst}
 	var w builder
 	w.start(d, auditSelect)
 	for _, f := range [...]struct{ col, v string }{
@@ -35,7 +51,7 @@ func (d *Dialect) Events(q audit.Query) (query string, args []any, ok bool, err 
 			continue
 		}
 		if !d.storable(f.v) {
-			return "", nil, false, nil
+			return eq, nil
 		}
 		w.where()
 		w.sql(f.col)
@@ -51,43 +67,77 @@ func (d *Dialect) Events(q audit.Query) (query string, args []any, ok bool, err 
 		w.sql("time < ")
 		w.arg(d.Time(q.Until))
 	}
+	// Ascending when the query is oldest first, or when reading back
+	// against a newest-first query.
+	ascending := q.OldestFirst
 	if q.Cursor != "" {
 		c, err := DecodeAuditCursor(q.Cursor)
 		if err != nil {
-			return "", nil, false, err
+			return eq, err
+		}
+		if c.Oldest != q.OldestFirst {
+			return eq, fmt.Errorf("%w: made for the other order", audit.ErrInvalidCursor)
 		}
 		id, err := strconv.ParseInt(c.ID, 10, 64)
 		if err != nil {
-			return "", nil, false, fmt.Errorf("%w: bad id", audit.ErrInvalidCursor)
+			return eq, fmt.Errorf("%w: bad id", audit.ErrInvalidCursor)
 		}
+		eq.hasCursor, eq.back = true, c.Back
+		ascending = ascending != c.Back
 		w.where()
-		w.sql("(time, id) < (")
+		if ascending {
+			w.sql("(time, id) > (")
+		} else {
+			w.sql("(time, id) < (")
+		}
 		w.arg(d.Time(c.Time))
 		w.sql(", ")
 		w.arg(id)
 		w.sql(")")
 	}
-	w.sql(" ORDER BY time DESC, id DESC LIMIT ")
+	if ascending {
+		w.sql(" ORDER BY time, id LIMIT ")
+	} else {
+		w.sql(" ORDER BY time DESC, id DESC LIMIT ")
+	}
 	w.arg(q.Limit + 1)
-	return w.b.String(), w.args, true, nil
+	eq.SQL, eq.Args, eq.OK = w.b.String(), w.args, true
+	return eq, nil
 }
 
-// ReadEvents reads the rows of an [Dialect.Events] statement: up to limit
-// events, each filled by scan. A row beyond them only tells that a next
-// page exists; Page.Next then points after the last event kept. An error
-// from scan is returned as it is; the caller checks rows' own error.
-func ReadEvents(rows Rows, limit int, scan func(*audit.Event) error) (audit.Page, error) {
-	page := audit.Page{Events: make([]audit.Event, 0, min(limit, 64))}
+// Read reads the rows of the statement: up to the page's limit of events,
+// each filled by scan, put in the query's order. A row beyond them only
+// tells that the scan could go on. An error from scan is returned as it
+// is; the caller checks rows' own error.
+func (eq EventsQuery) Read(rows Rows, scan func(*audit.Event) error) (audit.Page, error) {
+	page := audit.Page{Events: make([]audit.Event, 0, min(eq.limit, 64))}
+	more := false
 	for rows.Next() {
-		if n := len(page.Events); n == limit {
-			last := &page.Events[n-1]
-			page.Next = EncodeAuditCursor(AuditCursor{Time: last.Time, ID: last.ID})
+		if len(page.Events) == eq.limit {
+			more = true
 			break
 		}
 		page.Events = append(page.Events, audit.Event{})
 		if err := scan(&page.Events[len(page.Events)-1]); err != nil {
 			return audit.Page{}, err
 		}
+	}
+	n := len(page.Events)
+	if n == 0 {
+		return page, nil
+	}
+	if eq.back {
+		slices.Reverse(page.Events)
+	}
+	first, last := &page.Events[0], &page.Events[n-1]
+	// Forward, a next page exists if the scan could go on, and a previous
+	// one if this page was reached through a cursor. Back, the other way
+	// round: the page the cursor came from is next.
+	if (!eq.back && more) || eq.back {
+		page.Next = EncodeAuditCursor(AuditCursor{Time: last.Time, ID: last.ID, Oldest: eq.oldest})
+	}
+	if (eq.back && more) || (!eq.back && eq.hasCursor) {
+		page.Prev = EncodeAuditCursor(AuditCursor{Time: first.Time, ID: first.ID, Oldest: eq.oldest, Back: true})
 	}
 	return page, nil
 }

@@ -63,10 +63,14 @@ func DecodeUserCursor(q user.Query) (UserCursor, error) {
 }
 
 // AuditCursor is the position after which a page of events starts: the
-// time and ID of the last event shown.
+// time and ID of the last event shown (the first, going back).
 type AuditCursor struct {
 	Time time.Time `json:"t"`
 	ID   string    `json:"i"`
+	// Oldest: the cursor belongs to an oldest-first query.
+	Oldest bool `json:"o,omitempty"`
+	// Back: the page wanted comes before the position (Page.Prev).
+	Back bool `json:"b,omitempty"`
 }
 
 // EncodeAuditCursor returns the opaque form of c.
