@@ -80,6 +80,9 @@ const (
 	GroupDeleted           Action = "group.deleted"
 	AuthorizationDeny      Action = "authorization.denied"
 	AuditPruned            Action = "audit.pruned"
+	// AuditExported: someone exported the trail (auth.Manager.ExportAuditLog).
+	// Details: DetailFormat, DetailCount, DetailSince (when set), DetailUntil.
+	AuditExported Action = "audit.exported"
 )
 
 // Actions lists every action usher itself records, for a filter
@@ -133,6 +136,7 @@ func Actions() []Action {
 		GroupDeleted,
 		AuthorizationDeny,
 		AuditPruned,
+		AuditExported,
 	}
 }
 

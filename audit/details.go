@@ -4,6 +4,18 @@ package audit
 // render them without copying strings. Each names the actions that carry
 // it and its value's type as written (see [Event.Details] for how a store
 // returns numbers and lists). A host's own events may use other keys.
+// The details of [AuditExported].
+const (
+	// DetailFormat is the export's Format (string).
+	DetailFormat = "format"
+	// DetailCount is how many events the export wrote (int64).
+	DetailCount = "count"
+	// DetailSince and DetailUntil are the range exported (time.Time);
+	// DetailSince only when the range had a start.
+	DetailSince = "since"
+	DetailUntil = "until"
+)
+
 const (
 	// DetailBefore and DetailAfter hold, on [UserUpdated],
 	// [ProfileUpdated] and [GroupUpdated], a map[string]any of the changed

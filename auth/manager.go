@@ -144,6 +144,7 @@ func (m *Manager) newID() (string, error) {
 // that may come from a request.
 func (m *Manager) record(ctx context.Context, tx Store, e *audit.Event) error {
 	m.prepare(e)
+	m.labelTarget(ctx, tx, e)
 	if _, err := tx.Audit().AppendChained(ctx, e, "", m.sealEvent); err != nil {
 		return fmt.Errorf("auth: writing audit event: %w", err)
 	}
