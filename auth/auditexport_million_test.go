@@ -51,4 +51,3 @@ func (w *heapWatch) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-
