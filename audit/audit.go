@@ -81,7 +81,7 @@ const (
 	AuthorizationDeny      Action = "authorization.denied"
 	AuditPruned            Action = "audit.pruned"
 	// AuditExported: someone exported the trail (auth.Manager.ExportAuditLog).
-	// Details: DetailFormat, DetailCount, DetailSince (when set), DetailUntil.
+	// Details: DetailFormat, DetailCount, DetailSince, DetailUntil.
 	AuditExported Action = "audit.exported"
 )
 

@@ -10,8 +10,8 @@ const (
 	DetailFormat = "format"
 	// DetailCount is how many events the export wrote (int64).
 	DetailCount = "count"
-	// DetailSince and DetailUntil are the range exported (time.Time);
-	// DetailSince only when the range had a start.
+	// DetailSince and DetailUntil are the range exported (time.Time),
+	// each when the range had one.
 	DetailSince = "since"
 	DetailUntil = "until"
 )

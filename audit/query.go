@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -9,6 +10,13 @@ import (
 const (
 	DefaultLimit = 50
 	MaxLimit     = 500
+)
+
+// The times a query may name: what nanoseconds since 1970 in an int64
+// hold, as a store may keep times.
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
 )
 
 // Query selects events. Empty fields do not filter. Results come newest
@@ -54,6 +62,11 @@ func (q Query) Normalize() (Query, error) {
 	case "", Success, Failure, Denied:
 	default:
 		return q, fmt.Errorf("%w: unknown outcome %q", ErrInvalidQuery, q.Outcome)
+	}
+	for _, t := range []time.Time{q.Since, q.Until} {
+		if !t.IsZero() && (t.Before(minTime) || t.After(maxTime)) {
+			return q, fmt.Errorf("%w: time %v out of range", ErrInvalidQuery, t)
+		}
 	}
 	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
 		return q, fmt.Errorf("%w: since must be before until", ErrInvalidQuery)

@@ -53,8 +53,8 @@ func (m *Manager) ExportAuditLog(ctx context.Context, actor *Principal, q audit.
 	if err != nil {
 		return 0, inField(FieldQuery, err)
 	}
-	if q.Until.IsZero() {
-		q.Until = m.clock().Add(time.Microsecond)
+	if now := m.clock().Add(time.Microsecond); q.Until.IsZero() && q.Since.Before(now) {
+		q.Until = now
 	}
 	q.Limit, q.Cursor, q.OldestFirst = audit.MaxLimit, "", true
 	if q, err = q.Normalize(); err != nil {
@@ -65,9 +65,12 @@ func (m *Manager) ExportAuditLog(ctx context.Context, actor *Principal, q audit.
 	if err != nil {
 		outcome, reason = audit.Failure, err.Error()
 	}
-	details := map[string]any{audit.DetailFormat: string(f), audit.DetailCount: n, audit.DetailUntil: q.Until}
+	details := map[string]any{audit.DetailFormat: string(f), audit.DetailCount: n}
 	if !q.Since.IsZero() {
 		details[audit.DetailSince] = q.Since
+	}
+	if !q.Until.IsZero() {
+		details[audit.DetailUntil] = q.Until
 	}
 	m.recordAlone(ctx, &audit.Event{Action: audit.AuditExported, Outcome: outcome, Actor: actor.auditActor(),
 		Target: audit.Target{Type: audit.TargetAudit}, IP: actor.Client().IP, UserAgent: actor.Client().UserAgent,

@@ -21,6 +21,11 @@
 //	enable EMAIL            enable it again
 //	unlock EMAIL            end a login back-off after failed attempts
 //	audit [N]               the last N audit events (default 20)
+//	export-audit [-format jsonl|csv] [-since DATE] [-until DATE]
+//	                        write the audit trail (or the days from -since up to
+//	                        -until, as 2026-01-31) to stdout, oldest first
+//	verify-audit            check the audit trail's hash chain: exit 1 and name the
+//	                        first event changed, removed, reordered or added
 //	rotate-secrets [OLDKEY] re-seal TOTP secrets and re-MAC passkeys under -key; OLDKEY
 //	                        is one more -previous-key
 //	old-keys                count what still needs a previous key (drop it when
@@ -86,6 +91,11 @@ Commands:
 	enable EMAIL            enable it again
 	unlock EMAIL            end a login back-off after failed attempts
 	audit [N]               the last N audit events (default 20)
+	export-audit [-format jsonl|csv] [-since DATE] [-until DATE]
+	                        write the audit trail (or the days from -since up to
+	                        -until, as 2026-01-31) to stdout, oldest first
+	verify-audit            check the audit trail's hash chain: exit 1 and name the
+	                        first event changed, removed, reordered or added
 	rotate-secrets [OLDKEY] re-seal TOTP secrets and re-MAC passkeys under -key; OLDKEY
 	                        is one more -previous-key
 	old-keys                count what still needs a previous key (drop it when
@@ -278,6 +288,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 			}
 		}
 		return c.audit(ctx, n)
+	case "export-audit":
+		return c.exportAudit(ctx, rest)
+	case "verify-audit":
+		return c.verifyAudit(ctx)
 	case "rotate-secrets":
 		n, err := m.RotateSecrets(ctx)
 		fmt.Fprintf(stdout, "moved %d TOTP secrets, passkeys and provider secrets to the current key\n", n)
@@ -479,10 +493,63 @@ func (c *ctl) audit(ctx context.Context, n int) error {
 	w := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "TIME\tACTION\tOUTCOME\tACTOR\tTARGET\tIP\tREASON")
 	for _, e := range p.Events {
+		target := strings.Trim(e.Target.Type+":"+e.Target.ID, ":")
+		if e.Target.Label != "" {
+			target = e.Target.Type + ":" + e.Target.Label
+		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Format(time.DateTime), e.Action, e.Outcome,
-			e.Actor.Email, strings.Trim(e.Target.Type+":"+e.Target.ID, ":"), e.IP, e.Reason)
+			e.Actor.Email, target, e.IP, e.Reason)
 	}
 	return w.Flush()
+}
+
+// exportAudit writes the audit trail, or a range of days of it, to stdout.
+func (c *ctl) exportAudit(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("export-audit", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	format := fs.String("format", "jsonl", "jsonl or csv")
+	since := fs.String("since", "", "first day (YYYY-MM-DD, UTC)")
+	until := fs.String("until", "", "the day after the last (YYYY-MM-DD, UTC)")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return errors.New("usage: export-audit [-format jsonl|csv] [-since YYYY-MM-DD] [-until YYYY-MM-DD]")
+	}
+	var q audit.Query
+	for _, d := range []struct {
+		s  string
+		at *time.Time
+	}{{*since, &q.Since}, {*until, &q.Until}} {
+		if d.s == "" {
+			continue
+		}
+		t, err := time.Parse(time.DateOnly, d.s)
+		if err != nil {
+			return fmt.Errorf("export-audit: %q is not a date like 2026-01-31", d.s)
+		}
+		*d.at = t
+	}
+	_, err := c.m.ExportAuditLog(ctx, c.op, q, audit.Format(*format), c.out)
+	return err
+}
+
+// verifyAudit checks the audit chain; a break is an error, so the exit
+// status tells a script.
+func (c *ctl) verifyAudit(ctx context.Context) error {
+	check, err := c.m.VerifyAuditLog(ctx, c.op)
+	if err != nil {
+		return err
+	}
+	if check.Legacy > 0 {
+		fmt.Fprintf(c.out, "%d events from before the chain began are not covered\n", check.Legacy)
+	}
+	if check.Break != nil {
+		return check.Break
+	}
+	if check.Checked == 0 {
+		fmt.Fprintln(c.out, "audit trail intact: no chained event yet")
+		return nil
+	}
+	fmt.Fprintf(c.out, "audit trail intact: %d events checked (chain positions %d to %d)\n", check.Checked, check.First, check.Last)
+	return nil
 }
 
 func (c *ctl) oldKeys(ctx context.Context) error {
