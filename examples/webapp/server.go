@@ -152,6 +152,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /groups/{id}/delete", s.user(s.deleteGroup))
 
 	mux.Handle("GET /audit", s.perm(group.AuditRead, s.auditPage))
+	mux.Handle("GET /audit/export", s.perm(group.AuditRead, s.auditExport))
 
 	// Settings → Single sign-on (sso_settings.go).
 	mux.Handle("GET /settings/sso", s.perm(group.SSOManage, s.ssoSettingsPage))
