@@ -80,6 +80,10 @@ const (
 	GroupDeleted           Action = "group.deleted"
 	AuthorizationDeny      Action = "authorization.denied"
 	AuditPruned            Action = "audit.pruned"
+	// AccessReviewed: someone recorded that they reviewed who has access
+	// (auth.Manager.MarkAccessReviewed). Details: DetailNote,
+	// DetailFindings, DetailUsers.
+	AccessReviewed Action = "access.reviewed"
 )
 
 // Actions lists every action usher itself records, for a filter
@@ -122,6 +126,7 @@ func Actions() []Action {
 		GroupDeleted,
 		AuthorizationDeny,
 		AuditPruned,
+		AccessReviewed,
 	}
 }
 
