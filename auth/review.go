@@ -258,7 +258,7 @@ func (m *Manager) accessReview(ctx context.Context, opts ReviewOptions) (*Access
 	for i := range users {
 		u := &users[i]
 		g := byID[u.GroupID]
-		r.Findings = append(r.Findings, m.findings(u, g, r.Generated, opts.IdleDays)...)
+		r.Findings = append(r.Findings, findings(u, g, r.Generated, opts.IdleDays)...)
 		members[u.GroupID] = append(members[u.GroupID], u.ReviewMember)
 		if g != nil && group.NewSet(g.Permissions).Has(group.All) {
 			r.Wildcard = append(r.Wildcard, u.ReviewMember)
@@ -361,7 +361,7 @@ func (m *Manager) providerNames(ctx context.Context) (map[string]string, error) 
 
 // findings returns what the review finds about u, whose group is g (nil
 // if it is missing), at now; it fills u.Findings.
-func (m *Manager) findings(u *ReviewUser, g *group.Group, now time.Time, idleDays int) []Finding {
+func findings(u *ReviewUser, g *group.Group, now time.Time, idleDays int) []Finding {
 	var out []Finding
 	add := func(k FindingKind, detail string) {
 		out = append(out, Finding{Kind: k, User: u.ReviewMember, Detail: detail})
