@@ -92,6 +92,13 @@ func TestReviewMark(t *testing.T) {
 	p = admin.get("/audit?action=" + string(audit.AccessReviewed))
 	want(t, "audit", p, http.StatusOK, "<code>access.reviewed</code>", "Quarterly review, all fine")
 
+	// Another site's form cannot mark a review in the admin's name.
+	p = admin.postWith("/review/mark", http.Header{"Sec-Fetch-Site": {"cross-site"}}, "note", "forged")
+	want(t, "cross-site mark", p, http.StatusForbidden)
+	if p = admin.get("/review"); p.has("forged") {
+		t.Fatal("a cross-site form marked the review")
+	}
+
 	p = admin.post("/review/mark", "note", strings.Repeat("x", auth.MaxReviewNoteBytes+1))
 	want(t, "long note", p, http.StatusBadRequest, "The note is at most 1000 bytes.", "Quarterly review, all fine")
 	p = admin.post("/review/mark", "idle_days", "30", "note", "thirty")
