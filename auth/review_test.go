@@ -262,6 +262,17 @@ func TestAccessReviewPermission(t *testing.T) {
 	if ev.Outcome != audit.Denied || ev.Actor.Email != "bob@example.com" || !strings.Contains(ev.Reason, "access:review") {
 		t.Errorf("refused mark recorded as %+v", ev)
 	}
+	// Nobody, and an admin of another Manager (another tenant's database).
+	other := e.manager(e.db)
+	for name, call := range map[string]func() error{
+		"nil mark":       func() error { return second(e.m.MarkAccessReviewed(e.ctx, nil, auth.ReviewOptions{}, "")) },
+		"other's review": func() error { return second(other.AccessReview(e.ctx, admin, auth.ReviewOptions{})) },
+		"other's mark":   func() error { return second(other.MarkAccessReviewed(e.ctx, admin, auth.ReviewOptions{}, "")) },
+	} {
+		if err := call(); !errors.Is(err, auth.ErrForbidden) {
+			t.Fatalf("%s: %v, want ErrForbidden", name, err)
+		}
+	}
 	if r, err := e.m.AccessReview(e.ctx, rita, auth.ReviewOptions{}); err != nil || r.LastReview != nil {
 		t.Fatalf("after a refused mark: %+v, %v", r.LastReview, err)
 	}
