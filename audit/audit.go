@@ -83,6 +83,10 @@ const (
 	// AuditExported: someone exported the trail (auth.Manager.ExportAuditLog).
 	// Details: DetailFormat, DetailCount, DetailSince, DetailUntil.
 	AuditExported Action = "audit.exported"
+	// AccessReviewed: someone recorded that they reviewed who has access
+	// (auth.Manager.MarkAccessReviewed). Details: DetailNote,
+	// DetailFindings, DetailUsers.
+	AccessReviewed Action = "access.reviewed"
 )
 
 // Actions lists every action usher itself records, for a filter
@@ -137,6 +141,7 @@ func Actions() []Action {
 		AuthorizationDeny,
 		AuditPruned,
 		AuditExported,
+		AccessReviewed,
 	}
 }
 

@@ -51,6 +51,12 @@
 //     [ErrUnauthenticated].
 //   - Audit: every change and every login attempt is recorded in the same
 //     transaction as the change ([Manager.AuditLog] reads the trail).
+//   - Access review: [Manager.AccessReview] reports who has access (groups,
+//     permissions, members, each account's factors and last login) and what
+//     deserves a look (a second factor missing where one is due, accounts
+//     never used, idle or disabled); [AccessReview.WriteCSV] writes it for
+//     a spreadsheet; [Manager.MarkAccessReviewed] records a review in the
+//     audit trail. They need access:review.
 //
 // # Errors
 //

@@ -35,6 +35,13 @@ const (
 	categorySettings                 = "Settings"
 )
 
+// AccessReview lets its holder read the access review (every group with
+// its permissions and members, every account with its factors, and the
+// findings: auth.Manager.AccessReview) and record that a review was done.
+// "*" covers it, so the built-in admin group has it; no other built-in
+// group does.
+const AccessReview Permission = "access:review"
+
 // BuiltinPermissions returns usher's own permissions, the ones every
 // [Catalog] starts with. The slice is a fresh copy: changing it changes
 // nothing else.
@@ -48,6 +55,7 @@ var builtin = []Entry{
 	{GroupsWrite, "Create, edit and delete groups", categoryUsers},
 	{AuditRead, "Read the audit log", categoryUsers},
 	{SessionsRevoke, "See and revoke other users' sessions", categoryUsers},
+	{AccessReview, "Review who has access, and record the review", categoryUsers},
 	{ProfileUpdateName, "Change own name", categoryProfile},
 	{ProfileUpdateEmail, "Change own email", categoryProfile},
 	{ProfileUpdatePassword, "Change own password", categoryProfile},

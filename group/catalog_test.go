@@ -30,8 +30,8 @@ func TestNewCatalogBuiltinOnly(t *testing.T) {
 	if got := c.Entries(); !reflect.DeepEqual(got, group.BuiltinPermissions()) {
 		t.Fatalf("Entries() = %v\nwant BuiltinPermissions %v", got, group.BuiltinPermissions())
 	}
-	if n := len(c.Entries()); n != 14 {
-		t.Fatalf("len(Entries()) = %d, want the 14 builtin permissions", n)
+	if n := len(c.Entries()); n != 15 {
+		t.Fatalf("len(Entries()) = %d, want the 15 builtin permissions", n)
 	}
 }
 

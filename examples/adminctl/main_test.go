@@ -606,3 +606,82 @@ func TestExportAndVerifyAudit(t *testing.T) {
 		t.Fatalf("verify-audit after a change: %v", err)
 	}
 }
+
+// TestReview prints the access review as text and as CSV, and records it
+// as the operator; the record shows as the last review and in the trail.
+func TestReview(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	dbPath, keyPath := filepath.Join(dir, "users.db"), filepath.Join(dir, "usher.key")
+	key := []byte("0123456789abcdef0123456789abcdef")
+	if err := os.WriteFile(keyPath, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	configure = func(c *auth.Config) { c.BcryptCost, c.InsecureLowBcryptCostForTests = 4, true }
+	app, err := auth.New(auth.Config{Store: db, SecretKey: key, BcryptCost: 4, InsecureLowBcryptCostForTests: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := app.SignUp(ctx, auth.SignUp{Email: "admin@example.com", Name: "Ada", Password: "admin's long password"}, auth.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := app.Authenticate(ctx, s.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.CreateUser(ctx, admin, auth.NewUser{Email: "nora@example.com", Name: "@Nora", Password: "nora's long password"}); err != nil {
+		t.Fatal(err)
+	}
+	ctl := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(ctx, append([]string{"-db", dbPath, "-key", keyPath, "-as", "tester"}, args...), strings.NewReader(""), &out)
+		return out.String(), err
+	}
+
+	out, err := ctl("review")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, re := range []string{`idle after 90 days`, `Last review: none recorded`, `FINDINGS \(2\)`,
+		`no_second_factor +admin@example.com +holds \*`, `never_logged_in +nora@example.com`,
+		`HOLDERS OF \*.*\nadmin@example.com\n`, `Admins \[admin\]\n +\* +Every permission, present and future`,
+		`members: admin@example.com`, `nora@example.com +Users +enabled +yes +no +0 +- +never +never_logged_in`} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Fatalf("review lacks %s:\n%s", re, out)
+		}
+	}
+
+	out, err = ctl("review", "-csv", "-idle-days", "30")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || lines[0] != strings.Join(auth.ReviewCSVHeader(), ",") || !strings.HasPrefix(lines[2], "nora@example.com,'@Nora,enabled,Users") {
+		t.Fatalf("review -csv:\n%s", out)
+	}
+	if _, err := ctl("review", "-idle-days", "-5"); !errors.Is(err, auth.ErrInvalidIdleDays) {
+		t.Fatalf("review -idle-days -5: %v", err)
+	}
+	if _, err := ctl("review", "extra"); err == nil {
+		t.Fatal("review with an argument accepted")
+	}
+
+	out, err = ctl("review", "-mark", "Q1: all fine")
+	if err != nil || !strings.Contains(out, "review recorded in the audit trail") {
+		t.Fatalf("review -mark: %v\n%s", err, out)
+	}
+	out, err = ctl("review")
+	if err != nil || !regexp.MustCompile(`Last review: \S+ \S+ by adminctl:tester: "Q1: all fine"`).MatchString(out) {
+		t.Fatalf("review after the mark: %v\n%s", err, out)
+	}
+	out, err = ctl("audit", "5")
+	if err != nil || !regexp.MustCompile(`access\.reviewed +success +adminctl:tester +access_review`).MatchString(out) {
+		t.Fatalf("audit: %v\n%s", err, out)
+	}
+}

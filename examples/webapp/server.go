@@ -153,6 +153,10 @@ func (s *server) routes(mux *http.ServeMux) {
 
 	mux.Handle("GET /audit", s.perm(group.AuditRead, s.auditPage))
 	mux.Handle("GET /audit/export", s.perm(group.AuditRead, s.auditExport))
+	// The access review (review.go).
+	mux.Handle("GET /review", s.perm(group.AccessReview, s.reviewPage))
+	mux.Handle("GET /review.csv", s.perm(group.AccessReview, s.reviewCSV))
+	mux.Handle("POST /review/mark", s.user(s.markReviewed))
 
 	// Settings → Single sign-on (sso_settings.go).
 	mux.Handle("GET /settings/sso", s.perm(group.SSOManage, s.ssoSettingsPage))
