@@ -57,7 +57,7 @@ var csvHeader = []string{"id", "time", "action", "outcome", "actor_id", "actor",
 // Encoder writes events to a file of one [Format], buffered: Flush when
 // done. Not safe for concurrent use.
 //
-// A CSV cell that begins with =, +, -, @, a tab or a carriage return is
+// A CSV cell that begins with =, +, -, @, a tab, a carriage return or NUL is
 // written with a ' before it, so that a spreadsheet opening the file shows
 // the text rather than running it as a formula (OWASP, CSV Injection). An
 // event's text comes partly from requests (a user agent, a target ID), so
@@ -139,9 +139,9 @@ func (enc *Encoder) Flush() error {
 
 // SafeCell returns s defused for a CSV cell: with a ' before it when it
 // begins with a character that makes a spreadsheet read a formula (=, +,
-// -, @, tab, carriage return). OWASP, CSV Injection.
+// -, @, tab, carriage return, NUL). OWASP, CSV Injection.
 func SafeCell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+	if s != "" && strings.ContainsRune("=+-@\t\r\x00", rune(s[0])) {
 		return "'" + s
 	}
 	return s

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/group"
 )
 
@@ -85,10 +86,5 @@ func csvTime(t time.Time) string {
 }
 
 // defuseCell makes a cell that a spreadsheet would read as a formula read
-// as text, by a leading apostrophe (see WriteCSV).
-func defuseCell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r\x00", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
+// as text, by a leading apostrophe (see WriteCSV), as audit exports do.
+func defuseCell(s string) string { return audit.SafeCell(s) }
