@@ -1,0 +1,221 @@
+package auth_test
+
+import (
+	"context"
+	"database/sql"
+	"io"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/store/sqlite"
+)
+
+// BenchmarkAuditChainCost measures what chaining an event costs: in one
+// loop, a transaction appending a login's event outside the chain (the
+// floor), the same transaction appending it to the chain (head read,
+// HMAC-SHA-256 over the event, row, head moved), and a whole successful
+// login at the lowest bcrypt cost, which writes one such event. It reports
+// the chain's extra time per event and that extra as a share of the login.
+func BenchmarkAuditChainCost(b *testing.B) {
+	ctx := context.Background()
+	db := benchDB(b)
+	clk := newClock()
+	m, err := auth.New(auth.Config{Store: db, SecretKey: testKey, BcryptCost: 4, InsecureLowBcryptCostForTests: true,
+		Now: clk.Now, Throttle: auth.ThrottleConfig{PerIPPerMinute: -1, AccountFailuresPerDay: 1 << 30}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := m.SignUp(ctx, auth.SignUp{Email: adminEmail, Password: adminPassword}, client); err != nil {
+		b.Fatal(err)
+	}
+	seal := auth.SealEvent(m)
+	event := func() *audit.Event {
+		return &audit.Event{Time: time.Now().UTC(), Action: audit.LoginSucceeded, Outcome: audit.Success,
+			Actor:  audit.Actor{ID: "0123456789abcdef0123456789abcdef", Email: adminEmail},
+			Target: audit.Target{Type: audit.TargetUser, ID: "0123456789abcdef0123456789abcdef", Label: adminEmail},
+			IP:     client.IP, UserAgent: client.UserAgent,
+			Details: map[string]any{audit.DetailSessionID: "fedcba9876543210fedcba9876543210"}}
+	}
+	var tPlain, tChained, tLogin time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		if err := db.Atomic(ctx, func(tx auth.Store) error { return tx.Audit().Append(ctx, event()) }); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		err := db.Atomic(ctx, func(tx auth.Store) error {
+			_, err := tx.Audit().AppendChained(ctx, event(), "", seal)
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		if _, err := m.Login(ctx, adminEmail, adminPassword, client); err != nil {
+			b.Fatal(err)
+		}
+		tLogin += time.Since(t2)
+		tPlain += t1.Sub(t0)
+		tChained += t2.Sub(t1)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(tPlain.Nanoseconds())/n, "plain-ns/event")
+	b.ReportMetric(float64(tChained.Nanoseconds())/n, "chained-ns/event")
+	b.ReportMetric(float64((tChained-tPlain).Nanoseconds())/n, "chain-ns/event")
+	b.ReportMetric(float64(tChained)/float64(tPlain), "chained/plain")
+	b.ReportMetric(float64(tChained-tPlain)/float64(tLogin), "chain/login")
+	b.ReportMetric(float64(tLogin.Nanoseconds())/n, "login-ns/op")
+}
+
+// million is an audit trail of a million events on one SQLite file, built
+// once per benchmark (seeding takes seconds), with a Manager and an admin.
+type million struct {
+	path  string
+	db    *sqlite.DB
+	raw   *sql.DB
+	m     *auth.Manager
+	admin *auth.Principal
+}
+
+func newMillion(b *testing.B) *million {
+	b.Helper()
+	ctx := context.Background()
+	path := filepath.Join(b.TempDir(), "million.db")
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	m, op, err := auth.NewWithOperator(auth.Config{Store: db, SecretKey: testKey}, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	seedEvents(b, path, 1_000_000)
+	raw, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=query_only(1)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { raw.Close() })
+	return &million{path: path, db: db, raw: raw, m: m, admin: op}
+}
+
+// BenchmarkAuditLogPage1M reads a page of 50 events from a million through
+// Manager.AuditLog beside the floor, the same page read by one prepared
+// query on the same file, in one loop: the newest page, a page 500,000
+// events deep (through a cursor), and the newest page of one action.
+func BenchmarkAuditLogPage1M(b *testing.B) {
+	f := newMillion(b)
+	ctx := context.Background()
+	deep, err := f.m.AuditLog(ctx, f.admin, audit.Query{Until: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(500_000 * time.Second), Limit: 1})
+	if err != nil || len(deep.Events) != 1 {
+		b.Fatal(err)
+	}
+	cursorAt := deep.Events[0]
+	cases := []struct {
+		name  string
+		q     audit.Query
+		floor string
+		args  []any
+	}{
+		{"newest", audit.Query{}, `SELECT id, time, action, outcome, actor_id, actor_email, target_type, target_id,
+			target_label, ip, user_agent, reason, details, repeats FROM audit_events ORDER BY time DESC, id DESC LIMIT 51`, nil},
+		{"deep", audit.Query{Until: cursorAt.Time.Add(time.Nanosecond)}, `SELECT id, time, action, outcome, actor_id,
+			actor_email, target_type, target_id, target_label, ip, user_agent, reason, details, repeats FROM audit_events
+			WHERE time < ? ORDER BY time DESC, id DESC LIMIT 51`, []any{cursorAt.Time.Add(time.Nanosecond).UnixNano()}},
+		{"action", audit.Query{Action: audit.LoginFailed}, `SELECT id, time, action, outcome, actor_id, actor_email,
+			target_type, target_id, target_label, ip, user_agent, reason, details, repeats FROM audit_events
+			WHERE action = ? ORDER BY time DESC, id DESC LIMIT 51`, []any{"login.failed"}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			st, err := f.raw.Prepare(c.floor)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			var tUsher, tFloor time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				if n := readRows(b, st, c.args...); n != 51 {
+					b.Fatalf("floor read %d rows", n)
+				}
+				t1 := time.Now()
+				p, err := f.m.AuditLog(ctx, f.admin, c.q)
+				if err != nil || len(p.Events) != 50 {
+					b.Fatalf("AuditLog: %d events, %v", len(p.Events), err)
+				}
+				tUsher += time.Since(t1)
+				tFloor += t1.Sub(t0)
+			}
+			b.ReportMetric(float64(tUsher)/float64(tFloor), "usher/floor")
+			b.ReportMetric(float64(tUsher.Microseconds())/float64(b.N), "usher-µs/op")
+			b.ReportMetric(float64(tFloor.Microseconds())/float64(b.N), "floor-µs/op")
+		})
+	}
+}
+
+// readRows scans every row of the statement into plain values, as a
+// caller of database/sql would, and counts them.
+func readRows(b *testing.B, st *sql.Stmt, args ...any) int {
+	rows, err := st.Query(args...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rows.Close()
+	var (
+		id, t, repeats                                   int64
+		action, outcome, actorID, actorEmail, targetType string
+		targetID, targetLabel, ip, userAgent, reason     string
+		details                                          sql.NullString
+		n                                                int
+	)
+	for rows.Next() {
+		if err := rows.Scan(&id, &t, &action, &outcome, &actorID, &actorEmail, &targetType, &targetID,
+			&targetLabel, &ip, &userAgent, &reason, &details, &repeats); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+// BenchmarkAuditExport1M exports a million events as JSON Lines and as CSV
+// (to io.Discard) beside the floor, one prepared query reading every row
+// oldest first, in one loop, and reports events per second and the ratio.
+func BenchmarkAuditExport1M(b *testing.B) {
+	f := newMillion(b)
+	ctx := context.Background()
+	st, err := f.raw.Prepare(`SELECT id, time, action, outcome, actor_id, actor_email, target_type, target_id,
+		target_label, ip, user_agent, reason, details, repeats FROM audit_events ORDER BY time, id`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	for _, format := range []audit.Format{audit.JSONLines, audit.CSV} {
+		b.Run(string(format), func(b *testing.B) {
+			var tUsher, tFloor time.Duration
+			var events int64
+			for b.Loop() {
+				t0 := time.Now()
+				rows := readRows(b, st)
+				t1 := time.Now()
+				n, err := f.m.ExportAuditLog(ctx, f.admin, audit.Query{}, format, io.Discard)
+				if err != nil || n < int64(rows) {
+					b.Fatalf("exported %d of %d: %v", n, rows, err)
+				}
+				tUsher += time.Since(t1)
+				tFloor += t1.Sub(t0)
+				events += n
+			}
+			b.ReportMetric(float64(tUsher)/float64(tFloor), "usher/floor")
+			b.ReportMetric(float64(events)/tUsher.Seconds(), "events/s")
+			b.ReportMetric(float64(events)/tFloor.Seconds(), "floor-events/s")
+		})
+	}
+}
