@@ -71,7 +71,10 @@
 //   - Refusals: every one wraps [ErrForbidden] ([ErrLastAdmin],
 //     [ErrEnrollmentRequired], [ErrPasswordChangeRequired],
 //     [group.ErrBuiltin] and the rest), and is
-//     recorded in the audit trail.
+//     recorded in the audit trail. errors.As finds a [*DeniedError]: its
+//     Reason ([DenyPermission], [DenyGrantsMore], [DenyOwnGroup], ...),
+//     the Permission with its catalog Label, and [DeniedError.Message], a
+//     sentence to show the person refused.
 //   - Wrong answers: a wrong password or second factor, at login or when
 //     re-authenticating, is [ErrInvalidCredentials] and never a
 //     FieldError, so nobody learns which answer was wrong.
