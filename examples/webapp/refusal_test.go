@@ -24,7 +24,7 @@ func TestRefusalSaysWhy(t *testing.T) {
 	want(t, "bob's backup run", bob.post("/backups/run"), http.StatusForbidden, "“Run a backup” (backups:run)")
 
 	hal := a.login("hal@example.com", "hal long password")
-	p := hal.post("/users/"+adminID+"/disable")
+	p := hal.post("/users/" + adminID + "/disable")
 	want(t, "hal disables the admin", p, http.StatusForbidden, "That group grants “all permissions” (*), which your own group does not")
 	if p.has("Admins") {
 		t.Errorf("the refusal names the admin's group:\n%s", excerpt(p.body))
