@@ -170,7 +170,7 @@ type userEditData struct {
 	// Editable: the actor may change this user (users:write, and the
 	// user's group is one it may assign); otherwise the page is read-only.
 	Editable bool
-	Sessions  []auth.Session
+	Sessions []auth.Session
 	// ShowSessions: the actor holds sessions:revoke over this user.
 	ShowSessions bool
 	// Passkeys are the user's passkeys (UserPasskeys, users:read), listed
