@@ -9,7 +9,7 @@ import (
 // mainOf is the page's <main>, where the forms are (the header holds the
 // logout button on every page).
 func mainOf(p page) string {
-	if i := strings.Index(p.body, "<main>"); i >= 0 {
+	if i := strings.Index(p.body, "<main"); i >= 0 {
 		return p.body[i:]
 	}
 	return p.body
