@@ -50,7 +50,8 @@
 //     on one session, one replaces it and the other fails with
 //     [ErrUnauthenticated].
 //   - Audit: every change and every login attempt is recorded in the same
-//     transaction as the change ([Manager.AuditLog] reads the trail).
+//     transaction as the change ([Manager.AuditLog] reads the trail,
+//     [Manager.LoginActivity] counts the logins of each day).
 //
 // # Errors
 //

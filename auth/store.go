@@ -127,7 +127,9 @@ func (e *PanicError) Unwrap() error {
 
 // AuditStore appends events and queries them: the audit trail that the
 // Manager writes inside Atomic, with the change each event records. See
-// [audit.Sink] and [audit.Log] for the contract.
+// [audit.Sink] and [audit.Log] for the contract. Two optional interfaces
+// add to it: [audit.Repeater] (denials and throttled attempts fold into
+// one event) and [audit.Counter] ([Manager.LoginActivity] needs it).
 type AuditStore interface {
 	audit.Sink
 	audit.Log

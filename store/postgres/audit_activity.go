@@ -19,13 +19,7 @@ func (as auditStore) CountByDay(ctx context.Context, actions []audit.Action, sin
 	for i, a := range actions {
 		names[i] = string(a)
 	}
-	const q = `SELECT floor(extract(epoch FROM time) / 86400)::bigint AS day, action,
-			sum(COALESCE((details->>'repeated')::bigint, 1))::bigint
-		FROM audit_events
-		WHERE action = ANY($1) AND time >= $2 AND time < $3
-		GROUP BY day, action
-		ORDER BY day, action`
-	rows, err := as.s.q.Query(ctx, q, names, since, until)
+	rows, err := as.s.q.Query(ctx, countByDayQuery, names, since, until)
 	if err != nil {
 		return nil, wrap("count audit events", err)
 	}
@@ -47,3 +41,12 @@ func (as auditStore) CountByDay(ctx context.Context, actions []audit.Action, sin
 	}
 	return out, nil
 }
+
+// countByDayQuery counts events per UTC day (days since the Unix epoch)
+// and action: $1 the actions, $2 and $3 since and until.
+const countByDayQuery = `SELECT floor(extract(epoch FROM time) / 86400)::bigint AS day, action,
+		sum(COALESCE((details->>'repeated')::bigint, 1))::bigint
+	FROM audit_events
+	WHERE action = ANY($1) AND time >= $2 AND time < $3
+	GROUP BY day, action
+	ORDER BY day, action`
