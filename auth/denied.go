@@ -66,7 +66,8 @@ const (
 type DeniedError struct {
 	Reason DenyReason
 	// Permission is the permission the refusal is about (DenyPermission,
-	// DenyGrantsMore, DenyTargetLacks), else "". It may be a wildcard.
+	// DenyGrantsMore, DenyTargetLacks, and DenyUnauthenticated where the
+	// operation needs one), else "". It may be a wildcard.
 	Permission group.Permission
 	// Label is Permission's label in the catalog ([Manager.Permissions]):
 	// "all permissions" for "*", or the permission itself when the
