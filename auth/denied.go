@@ -103,7 +103,10 @@ func (e *DeniedError) Unwrap() error { return e.err }
 // Message says in a sentence why the person was refused, for a page to
 // show them: it names a permission by its catalog label, and nothing about
 // other accounts that the person could not see anyway (no group name, no
-// email). A host that wants other words switches on Reason.
+// email). For DenyGrantsMore it names one permission of the group the
+// operation touched, one the person lacks: that is the reason, and the
+// person can read the account or group it is about. A host that wants
+// other words, or fewer, switches on Reason.
 func (e *DeniedError) Message() string {
 	switch e.Reason {
 	case DenyUnauthenticated:
