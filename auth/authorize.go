@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/group"
@@ -57,12 +56,15 @@ func (m *Manager) recordDenial(ctx context.Context, actor *Principal, action aud
 // [ErrPasswordChangeRequired] or [ErrEnrollmentRequired] when that is why
 // the actor lacks it.
 func (m *Manager) refuse(ctx context.Context, actor *Principal, perm group.Permission, action audit.Action, target audit.Target) error {
-	err := fmt.Errorf("%w: not authenticated", ErrForbidden)
+	var err error = denied(DenyUnauthenticated, "not authenticated")
 	switch {
 	case perm != "" && m.mine(actor) && !actor.user.Disabled && actor.owed(perm) != nil && actor.perms.Has(perm):
 		err = actor.owed(perm)
+	case perm != "" && !m.mine(actor):
+		// Same text as before for the audit trail; the reason says why.
+		err = m.aboutPermission(DenyUnauthenticated, perm, "needs "+string(perm))
 	case perm != "":
-		err = fmt.Errorf("%w: needs %s", ErrForbidden, perm)
+		err = m.needs(perm)
 	}
 	m.recordDenial(ctx, actor, action, target, err)
 	return err

@@ -150,7 +150,7 @@ func (m *Manager) RevokeDevices(ctx context.Context, actor *Principal, id user.I
 	return m.change(ctx, actor, "", audit.DevicesRevoked, userTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
 		if a.user.ID != id {
 			if !a.Can(group.UsersWrite) {
-				return fmt.Errorf("%w: needs %s", ErrForbidden, group.UsersWrite)
+				return m.needs(group.UsersWrite)
 			}
 			if err := m.mayManageUser(ctx, tx, a, id); err != nil {
 				return err

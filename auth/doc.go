@@ -50,7 +50,10 @@
 //     on one session, one replaces it and the other fails with
 //     [ErrUnauthenticated].
 //   - Audit: every change and every login attempt is recorded in the same
-//     transaction as the change ([Manager.AuditLog] reads the trail).
+//     transaction as the change ([Manager.AuditLog] reads the trail,
+//     [Manager.LoginActivity] counts the logins of each day,
+//     [Manager.ExportAuditLog] writes it as JSON Lines or CSV), and chained
+//     by keyed hashes that [Manager.VerifyAuditLog] checks.
 //   - Access review: [Manager.AccessReview] reports who has access (groups,
 //     permissions, members, each account's factors and last login) and what
 //     deserves a look (a second factor missing where one is due, accounts
@@ -77,7 +80,10 @@
 //   - Refusals: every one wraps [ErrForbidden] ([ErrLastAdmin],
 //     [ErrEnrollmentRequired], [ErrPasswordChangeRequired],
 //     [group.ErrBuiltin] and the rest), and is
-//     recorded in the audit trail.
+//     recorded in the audit trail. errors.As finds a [*DeniedError]: its
+//     Reason ([DenyPermission], [DenyGrantsMore], [DenyOwnGroup], ...),
+//     the Permission with its catalog Label, and [DeniedError.Message], a
+//     sentence to show the person refused.
 //   - Wrong answers: a wrong password or second factor, at login or when
 //     re-authenticating, is [ErrInvalidCredentials] and never a
 //     FieldError, so nobody learns which answer was wrong.

@@ -27,6 +27,7 @@ var (
 	ErrUnauthenticated = errors.New("auth: not authenticated")
 	// ErrForbidden: the actor lacks a permission, or the change would
 	// grant more than the actor holds, or touch the actor's own group.
+	// errors.As finds a [*DeniedError] that says which.
 	ErrForbidden = errors.New("auth: forbidden")
 	// ErrLastAdmin: the change would leave no enabled admin. It is an
 	// ErrForbidden too.

@@ -13,6 +13,7 @@ import (
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
 	"github.com/usher-go/usher/store/sqlite"
+	"github.com/usher-go/usher/user"
 )
 
 // The whole life of a deployment in a few calls: the first sign-up becomes
@@ -125,4 +126,31 @@ func ExampleFieldError() {
 	// field: password
 	// too short: true
 	// auth: password: auth: password too short: at least 8 characters
+}
+
+// A refusal says why: errors.As finds the *DeniedError, whose Message is a
+// sentence to show the person refused, naming the permission by its label.
+func ExampleDeniedError() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "usher-example-")
+	defer os.RemoveAll(dir)
+	db, _ := sqlite.Open(ctx, filepath.Join(dir, "users.db"))
+	defer db.Close()
+	m, _ := auth.New(auth.Config{Store: db, SecretKey: []byte("use 32+ random bytes from a file"),
+		BcryptCost: 4, InsecureLowBcryptCostForTests: true})
+	s, _ := m.SignUp(ctx, auth.SignUp{Email: "ada@example.com", Password: "correct horse battery"}, auth.Client{})
+	admin, _ := m.Authenticate(ctx, s.Token)
+	m.CreateUser(ctx, admin, auth.NewUser{Email: "bob@example.com", Password: "bob's long password"})
+	r, _ := m.Login(ctx, "bob@example.com", "bob's long password", auth.Client{})
+	bob, _ := m.Authenticate(ctx, r.Session.Token)
+
+	_, err := m.ListUsers(ctx, bob, user.Query{})
+	var de *auth.DeniedError
+	if errors.As(err, &de) {
+		fmt.Println(errors.Is(err, auth.ErrForbidden), de.Reason == auth.DenyPermission, de.Permission)
+		fmt.Println(de.Message())
+	}
+	// Output:
+	// true true users:read
+	// You need the permission “View users” (users:read), which your group does not grant.
 }

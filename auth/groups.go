@@ -29,6 +29,28 @@ func (m *Manager) GetGroup(ctx context.Context, actor *Principal, id group.ID) (
 	return m.store.Groups().Get(ctx, id)
 }
 
+// AssignableGroups returns the groups actor may put a user in, ordered by
+// name: those whose every permission the actor holds, which is the rule
+// [Manager.CreateUser] and [Manager.UpdateUser] apply to the group given.
+// A form offers these and no others, so nobody is shown a choice that
+// would be refused (OWASP ASVS 5.0 V8.2.1: the interface follows the
+// authorization rules, which stay enforced by the operations). It needs
+// users:write, the permission that assigns; it shows nothing of the groups
+// that grant more than the actor holds.
+func (m *Manager) AssignableGroups(ctx context.Context, actor *Principal) ([]group.Group, error) {
+	if err := m.deniedUnless(ctx, actor, group.UsersWrite, audit.Target{Type: audit.TargetGroup}); err != nil {
+		return nil, err
+	}
+	all, err := m.store.Groups().List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(g group.Group) bool {
+		_, ok := actor.perms.Covers(g.Permissions)
+		return !ok
+	}), nil
+}
+
 // cleanGroup validates the editable fields of g: name and description
 // (see [group.NormalizeName], [group.NormalizeDescription]) and
 // permissions (each must be in the catalog, and a group that requires
@@ -103,7 +125,7 @@ func (m *Manager) UpdateGroup(ctx context.Context, actor *Principal, g group.Gro
 			return staleErr(group.ErrStale)
 		}
 		if old.ID == group.AdminID && !slices.Contains(g.Permissions, group.All) {
-			return fmt.Errorf("%w: %w", ErrForbidden, group.ErrBuiltin)
+			return builtinGroup()
 		}
 		if err := mayManage(a, old); err != nil {
 			return err
@@ -133,7 +155,7 @@ func (m *Manager) UpdateGroup(ctx context.Context, actor *Principal, g group.Gro
 // gain by; a permission added is one the actor holds already ([mayManage]).
 func ownPolicyKept(a *Principal, old, g *group.Group) error {
 	if a.user.GroupID == string(old.ID) && old.RequireTwoFactor && !g.RequireTwoFactor {
-		return fmt.Errorf("%w: nobody clears their own group's two-factor requirement", ErrForbidden)
+		return denied(DenyOwnGroup, "nobody clears their own group's two-factor requirement")
 	}
 	return nil
 }
@@ -151,7 +173,7 @@ func (m *Manager) DeleteGroup(ctx context.Context, actor *Principal, id group.ID
 		if g.Builtin() {
 			// The admin group must exist; the default group is where new
 			// users go when no group is named.
-			return fmt.Errorf("%w: %w", ErrForbidden, group.ErrBuiltin)
+			return builtinGroup()
 		}
 		if err := mayManage(a, g); err != nil {
 			return err

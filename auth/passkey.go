@@ -543,7 +543,7 @@ func (m *Manager) UserPasskeys(ctx context.Context, actor *Principal, id user.ID
 func (m *Manager) DeleteUserPasskey(ctx context.Context, actor *Principal, uid user.ID, id string) error {
 	return m.change(ctx, actor, group.UsersWrite, audit.PasskeyDeleted, userTarget(uid), func(tx Store, a *Principal, e *audit.Event) error {
 		if uid == a.user.ID {
-			return fmt.Errorf("%w: remove your own passkeys with DeletePasskey", ErrForbidden)
+			return denied(DenyOwnAccount, "remove your own passkeys with DeletePasskey")
 		}
 		if err := m.mayManageUser(ctx, tx, a, uid); err != nil {
 			return err

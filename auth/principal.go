@@ -118,19 +118,26 @@ func (p *Principal) MustEnroll() bool { return p != nil && p.mustEnroll }
 func (p *Principal) MustChangePassword() bool { return p != nil && p.user.MustChangePassword }
 
 // owed returns why perm is withheld until the principal settles what it
-// owes (a password change, then a second factor), or nil. It does not
-// allocate.
+// owes (a password change, then a second factor), or nil.
 func (p *Principal) owed(perm group.Permission) error {
-	if p.user.MustChangePassword {
-		if perm == group.ProfileUpdatePassword {
-			return nil
-		}
-		return ErrPasswordChangeRequired
-	}
-	if p.mustEnroll && !enrolling(perm) {
-		return ErrEnrollmentRequired
+	if r := p.owedReason(perm); r != 0 {
+		return owedError(r)
 	}
 	return nil
+}
+
+// owedReason is why owed refuses perm, or 0. It does not allocate.
+func (p *Principal) owedReason(perm group.Permission) DenyReason {
+	if p.user.MustChangePassword {
+		if perm == group.ProfileUpdatePassword {
+			return 0
+		}
+		return DenyPasswordChangeRequired
+	}
+	if p.mustEnroll && !enrolling(perm) {
+		return DenyEnrollmentRequired
+	}
+	return 0
 }
 
 // Can reports whether the principal's group grants perm. It does not
@@ -139,7 +146,7 @@ func (p *Principal) Can(perm group.Permission) bool {
 	if p == nil || p.user.Disabled {
 		return false
 	}
-	if p.owed(perm) != nil {
+	if p.owedReason(perm) != 0 {
 		return false
 	}
 	return p.perms.Has(perm)
@@ -217,7 +224,7 @@ func (m *Manager) mine(p *Principal) bool { return p != nil && p.perms != nil &&
 func (m *Manager) actorIn(ctx context.Context, tx Store, actor *Principal, perm group.Permission) (*Principal, error) {
 	if actor != nil && actor.operator != "" {
 		if !m.mine(actor) {
-			return nil, fmt.Errorf("%w: an operator of another Manager", ErrForbidden)
+			return nil, denied(DenyUnauthenticated, "an operator of another Manager")
 		}
 		return actor, nil // no user or session to re-read
 	}
@@ -228,13 +235,13 @@ func (m *Manager) actorIn(ctx context.Context, tx Store, actor *Principal, perm 
 	if fresh.user.Disabled {
 		// Even an operation that needs no permission (ending one's own
 		// sessions) is refused: a disabled account can do nothing.
-		return nil, fmt.Errorf("%w: the account is disabled", ErrForbidden)
+		return nil, denied(DenyDisabled, "the account is disabled")
 	}
 	if err := fresh.owed(perm); err != nil {
 		return nil, err
 	}
 	if perm != "" && !fresh.Can(perm) {
-		return nil, fmt.Errorf("%w: needs %s", ErrForbidden, perm)
+		return nil, m.needs(perm)
 	}
 	return fresh, nil
 }
@@ -245,7 +252,7 @@ func (m *Manager) actorIn(ctx context.Context, tx Store, actor *Principal, perm 
 // authenticated actor, which no host code can change.
 func (m *Manager) reread(ctx context.Context, tx Store, actor *Principal) (*Principal, error) {
 	if !m.mine(actor) || actor.user.ID == "" {
-		return nil, fmt.Errorf("%w: no principal this Manager authenticated", ErrForbidden)
+		return nil, denied(DenyUnauthenticated, "no principal this Manager authenticated")
 	}
 	s, err := tx.Sessions().Get(ctx, actor.session.ID)
 	if errors.Is(err, ErrSessionNotFound) || err == nil && (s.UserID != actor.user.ID || m.expired(s, m.clock())) {
@@ -256,11 +263,11 @@ func (m *Manager) reread(ctx context.Context, tx Store, actor *Principal) (*Prin
 	}
 	u, err := tx.Users().Get(ctx, actor.user.ID)
 	if err != nil {
-		return nil, fmt.Errorf("%w: acting user: %v", ErrForbidden, err)
+		return nil, denied(DenyUnauthenticated, fmt.Sprintf("acting user: %v", err))
 	}
 	g, err := tx.Groups().Get(ctx, group.ID(u.GroupID))
 	if err != nil {
-		return nil, fmt.Errorf("%w: acting user's group: %v", ErrForbidden, err)
+		return nil, denied(DenyUnauthenticated, fmt.Sprintf("acting user's group: %v", err))
 	}
 	fresh := m.principal(u, g, s)
 	fresh.client = actor.client
@@ -286,7 +293,7 @@ func (m *Manager) applyTwoFactorPolicy(ctx context.Context, s Store, p *Principa
 // a way into more than it holds.
 func mayManage(actor *Principal, target *group.Group) error {
 	if p, ok := actor.perms.Covers(target.Permissions); !ok {
-		return fmt.Errorf("%w: group %q grants %s, which you do not hold", ErrForbidden, target.Name, p)
+		return actor.by.aboutPermission(DenyGrantsMore, p, fmt.Sprintf("group %q grants %s, which you do not hold", target.Name, p))
 	}
 	return nil
 }

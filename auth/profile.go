@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/group"
@@ -86,7 +85,7 @@ func (m *Manager) reauthForEmail(ctx context.Context, actor *Principal, ch nameE
 func profileAllowed(a *Principal, after map[string]any) error {
 	for field, perm := range map[string]group.Permission{audit.DetailName: group.ProfileUpdateName, audit.DetailEmail: group.ProfileUpdateEmail} {
 		if _, changed := after[field]; changed && !a.Can(perm) {
-			return fmt.Errorf("%w: needs %s", ErrForbidden, perm)
+			return a.by.needs(perm)
 		}
 	}
 	return nil

@@ -84,7 +84,7 @@ func (m *Manager) storeSession(ctx context.Context, tx Store, s *Session) (*Sess
 func (m *Manager) replaceSession(ctx context.Context, tx Store, a *Principal, renew bool, e *audit.Event) (*Session, error) {
 	old := a.session
 	if old.ID == "" {
-		return nil, fmt.Errorf("%w: no session to replace", ErrForbidden)
+		return nil, denied(DenyUnauthenticated, "no session to replace")
 	}
 	if err := tx.Sessions().Delete(ctx, old.ID); errors.Is(err, ErrSessionNotFound) {
 		return nil, fmt.Errorf("%w: the session has ended", ErrUnauthenticated)
@@ -224,7 +224,7 @@ func (m *Manager) RevokeSession(ctx context.Context, actor *Principal, sessionID
 		}
 		if s.UserID != a.user.ID {
 			if !a.Can(group.SessionsRevoke) {
-				return fmt.Errorf("%w: needs %s", ErrForbidden, group.SessionsRevoke)
+				return m.needs(group.SessionsRevoke)
 			}
 			if err := m.mayManageUser(ctx, tx, a, s.UserID); err != nil {
 				return err

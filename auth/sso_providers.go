@@ -182,7 +182,7 @@ func (m *Manager) UpdateProvider(ctx context.Context, actor *Principal, p oidc.P
 	var out oidc.Provider
 	err = m.change(ctx, actor, group.SSOManage, audit.ProviderChanged, providerTarget(p.ID), func(tx Store, a *Principal, e *audit.Event) error {
 		if m.cfg.SSO.declared(p.ID) {
-			return fmt.Errorf("%w: provider %q is declared in the host's configuration", ErrForbidden, p.ID)
+			return denied(DenyConfigured, fmt.Sprintf("provider %q is declared in the host's configuration", p.ID))
 		}
 		old, err := tx.Providers().Get(ctx, p.ID)
 		if err != nil {
@@ -224,7 +224,7 @@ func (m *Manager) DeleteProvider(ctx context.Context, actor *Principal, id strin
 	}
 	err := m.change(ctx, actor, group.SSOManage, audit.ProviderRemoved, providerTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
 		if m.cfg.SSO.declared(id) {
-			return fmt.Errorf("%w: provider %q is declared in the host's configuration", ErrForbidden, id)
+			return denied(DenyConfigured, fmt.Sprintf("provider %q is declared in the host's configuration", id))
 		}
 		old, err := tx.Providers().Get(ctx, id)
 		if err != nil {
@@ -249,7 +249,7 @@ func (m *Manager) DeleteProvider(ctx context.Context, actor *Principal, id strin
 // permission ("*") may set either.
 func mayProvision(ctx context.Context, tx Store, a *Principal, p *oidc.Provider) error {
 	if (p.LinkByEmail || p.SatisfiesTwoFactor) && !a.Can(group.Permission("*")) {
-		return fmt.Errorf("%w: linking by email and vouching for MFA make a provider speak for every account; only a holder of \"*\" may set them", ErrForbidden)
+		return a.by.aboutPermission(DenyPermission, group.All, `linking by email and vouching for MFA make a provider speak for every account; only a holder of "*" may set them`)
 	}
 	ids := slices.Collect(maps.Values(p.GroupMap))
 	if p.DefaultGroup != "" {
@@ -336,7 +336,7 @@ func mayChangeProvider(ctx context.Context, tx Store, a *Principal, old, p *oidc
 func (m *Manager) SetProviderEnabled(ctx context.Context, actor *Principal, id string, enabled bool) error {
 	err := m.change(ctx, actor, group.SSOManage, audit.ProviderChanged, providerTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
 		if m.cfg.SSO.declared(id) {
-			return fmt.Errorf("%w: provider %q is declared in the host's configuration", ErrForbidden, id)
+			return denied(DenyConfigured, fmt.Sprintf("provider %q is declared in the host's configuration", id))
 		}
 		p, err := tx.Providers().Get(ctx, id)
 		if err != nil {

@@ -253,7 +253,7 @@ func (m *Manager) ResetTwoFactor(ctx context.Context, actor *Principal, id user.
 		if id == a.user.ID {
 			// DisableTOTP asks for the password; a stale session must not
 			// strip its own second factor through the admin path.
-			return fmt.Errorf("%w: remove your own second factor with DisableTOTP", ErrForbidden)
+			return denied(DenyOwnAccount, "remove your own second factor with DisableTOTP")
 		}
 		if err := m.mayManageUser(ctx, tx, a, id); err != nil {
 			return err

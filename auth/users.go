@@ -174,7 +174,7 @@ func selfUpdateAllowed(a *Principal, u *user.User, after map[string]any) error {
 		return nil
 	}
 	if _, changed := after[audit.DetailEmail]; changed {
-		return fmt.Errorf("%w: change your own email with UpdateProfile", ErrForbidden)
+		return denied(DenyOwnAccount, "change your own email with UpdateProfile")
 	}
 	return profileAllowed(a, after)
 }
@@ -226,7 +226,7 @@ func endLogins(ctx context.Context, tx Store, id user.ID, except string) (int, e
 // checkRegroup applies the rules for moving u into group to.
 func (m *Manager) checkRegroup(ctx context.Context, tx Store, a *Principal, u *user.User, to group.ID) error {
 	if u.ID == a.user.ID {
-		return fmt.Errorf("%w: nobody changes their own group", ErrForbidden)
+		return denied(DenyOwnGroup, "nobody changes their own group")
 	}
 	g, err := getGroupFor(ctx, tx, to)
 	if err != nil {
@@ -260,7 +260,7 @@ func (m *Manager) checkNotLastAdmin(ctx context.Context, tx Store, u *user.User)
 		return err
 	}
 	if n <= 1 {
-		return ErrLastAdmin
+		return lastAdmin()
 	}
 	return nil
 }
@@ -362,7 +362,7 @@ func (m *Manager) RequirePasswordChange(ctx context.Context, actor *Principal, i
 	}
 	return m.change(ctx, actor, group.UsersWrite, audit.PasswordChangeRequired, userTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
 		if id == a.user.ID {
-			return fmt.Errorf("%w: you cannot require a change of your own password", ErrForbidden)
+			return denied(DenyOwnAccount, "you cannot require a change of your own password")
 		}
 		u, err := tx.Users().Get(ctx, id)
 		if err != nil {
@@ -376,8 +376,8 @@ func (m *Manager) RequirePasswordChange(ctx context.Context, actor *Principal, i
 			return err
 		}
 		if !group.NewSet(g.Permissions).Has(group.ProfileUpdatePassword) {
-			return fmt.Errorf("%w: group %q does not grant %s, so the user could never change it",
-				ErrForbidden, g.Name, group.ProfileUpdatePassword)
+			return m.aboutPermission(DenyTargetLacks, group.ProfileUpdatePassword,
+				fmt.Sprintf("group %q does not grant %s, so the user could never change it", g.Name, group.ProfileUpdatePassword))
 		}
 		if u.MustChangePassword {
 			e.Action = ""
@@ -418,7 +418,7 @@ func (m *Manager) ImportPasswordHash(ctx context.Context, actor *Principal, id u
 func (m *Manager) setPasswordAsAdmin(ctx context.Context, actor *Principal, id user.ID, hash string, action audit.Action) error {
 	return m.change(ctx, actor, group.UsersWrite, action, userTarget(id), func(tx Store, a *Principal, e *audit.Event) error {
 		if id == a.user.ID {
-			return fmt.Errorf("%w: change your own password with ChangePassword", ErrForbidden)
+			return denied(DenyOwnAccount, "change your own password with ChangePassword")
 		}
 		if err := m.mayManageUser(ctx, tx, a, id); err != nil {
 			return err

@@ -41,6 +41,7 @@ func (b *backupLog) recent() []backupRun {
 
 type dashboardData struct {
 	TwoFactor twoFactorState
+	Logins    *loginChart // nil without audit:read
 }
 
 func (s *server) dashboard(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
@@ -49,7 +50,12 @@ func (s *server) dashboard(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "dashboard", &view{Title: "Dashboard", Data: &dashboardData{TwoFactor: tf}})
+	logins, err := s.loginActivity(r.Context(), p)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "dashboard", &view{Title: "Dashboard", Data: &dashboardData{TwoFactor: tf, Logins: logins}})
 }
 
 // backupsPage is guarded by the host's own permission backups:read; the

@@ -214,7 +214,7 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		prob, _ := describe(err)
 		s.errorPage(w, r, prob.status, prob.msg)
 	case errors.Is(err, auth.ErrForbidden):
-		s.forbidden(w, r)
+		s.forbidden(w, r, err)
 	default:
 		if prob, ok := describe(err); ok {
 			s.errorPage(w, r, prob.status, prob.msg)
@@ -224,9 +224,16 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-func (s *server) forbidden(w http.ResponseWriter, r *http.Request) {
-	s.errorPage(w, r, http.StatusForbidden, "You do not have permission for this. "+
-		"Your group may lack it, the change may grant more than you hold, or it may touch your own group.")
+// forbidden answers a refusal with usher's sentence for it
+// (auth.DeniedError.Message): which permission is missing, or that the
+// account is one's own, and so on, never anything of other accounts.
+func (s *server) forbidden(w http.ResponseWriter, r *http.Request, err error) {
+	why := "Your group may lack it, the change may grant more than you hold, or it may touch your own group."
+	var de *auth.DeniedError
+	if errors.As(err, &de) {
+		why = de.Message()
+	}
+	s.errorPage(w, r, http.StatusForbidden, "You do not have permission for this. "+why)
 }
 
 func (s *server) serverError(w http.ResponseWriter, r *http.Request, err error) {

@@ -7,7 +7,8 @@ import (
 )
 
 // fieldError returns the message shown right after the element that marker
-// starts (up to its close tag), or "" when none is.
+// starts (up to its close tag), or "" when none is; or a note when no
+// input is described by it (aria-invalid, aria-describedby).
 func fieldError(p page, marker, close string) string {
 	i := strings.Index(p.body, marker)
 	if i < 0 {
@@ -19,9 +20,15 @@ func fieldError(p page, marker, close string) string {
 		return ""
 	}
 	rest = strings.TrimSpace(rest[j+len(close):])
-	msg, ok := strings.CutPrefix(rest, `<p class="field-error">`)
+	attrs, ok := strings.CutPrefix(rest, `<p class="field-error" id="`)
 	if !ok {
 		return ""
+	}
+	// The message is tied to its input: the input is marked invalid and
+	// described by the message's element.
+	id, msg, _ := strings.Cut(attrs, `">`)
+	if !strings.Contains(p.body, `aria-invalid="true" aria-describedby="`+id+`"`) {
+		return "(no input described by #" + id + ")"
 	}
 	msg, _, _ = strings.Cut(msg, "</p>")
 	return msg

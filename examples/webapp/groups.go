@@ -35,7 +35,9 @@ type permCategory struct {
 // picker builds the permission checkboxes from the Manager's catalog,
 // grouped by Category and labelled, with the wildcards a group may hold
 // ("*" and "resource:*") and anything held that the catalog does not list.
-func (s *server) picker(held []group.Permission) []permCategory {
+// A permission the group lacks is offered only where offer says the actor
+// may grant it: usher refuses granting what one does not hold.
+func (s *server) picker(held []group.Permission, offer func(group.Permission) bool) []permCategory {
 	has := func(p group.Permission) bool { return slices.Contains(held, p) }
 	shown := map[group.Permission]bool{group.All: true}
 	cats := []permCategory{{Name: "Everything", Choices: []permChoice{
@@ -70,7 +72,22 @@ func (s *server) picker(held []group.Permission) []permCategory {
 	if other != nil {
 		cats = append(cats, permCategory{Name: "Other", Choices: other})
 	}
-	return cats
+	return offered(cats, offer)
+}
+
+// offered keeps the checked choices and those offer allows, and the
+// categories left with any.
+func offered(cats []permCategory, offer func(group.Permission) bool) []permCategory {
+	var out []permCategory
+	for _, c := range cats {
+		c.Choices = slices.DeleteFunc(c.Choices, func(pc permChoice) bool {
+			return !pc.Checked && !offer(group.Permission(pc.Value))
+		})
+		if len(c.Choices) > 0 {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 type groupFormData struct {
@@ -84,16 +101,25 @@ type groupFormData struct {
 	// (usher's ErrStale) instead of undoing someone else's change.
 	Version    int64
 	Categories []permCategory
+	// Editable: the actor may save this group (groups:write and every
+	// permission it grants); otherwise the page shows it read-only.
+	Editable bool
 	// Limits for the inputs' maxlength, from usher: a browser counts
 	// characters, not bytes, so usher still has the last word.
 	MaxName, MaxDescription int
 }
 
-func (s *server) groupForm(g *group.Group) *groupFormData {
+// groupForm is the group's page for p: a form offering the permissions p
+// may grant, or, when p may not save the group, the group read-only.
+func (s *server) groupForm(g *group.Group, p *auth.Principal) *groupFormData {
+	mine := group.NewSet(p.Permissions())
+	holds := func(perms ...group.Permission) bool { _, ok := mine.Covers(perms); return ok }
+	editable := p.Can(group.GroupsWrite) && holds(g.Permissions...)
+	offer := func(perm group.Permission) bool { return editable && holds(perm) }
 	return &groupFormData{
 		ID: string(g.ID), Admin: g.ID == group.AdminID, Builtin: g.Builtin(), Name: g.Name, Description: g.Description,
-		RequireTwoFactor: g.RequireTwoFactor, Version: g.Version, Categories: s.picker(g.Permissions),
-		MaxName: group.MaxNameLength, MaxDescription: group.MaxDescriptionLength,
+		RequireTwoFactor: g.RequireTwoFactor, Version: g.Version, Categories: s.picker(g.Permissions, offer),
+		MaxName: group.MaxNameLength, MaxDescription: group.MaxDescriptionLength, Editable: editable,
 	}
 }
 
@@ -110,14 +136,14 @@ func groupFromForm(r *http.Request) group.Group {
 }
 
 func (s *server) newGroupPage(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	s.render(w, r, http.StatusOK, "group_form", &view{Title: "New group", Data: s.groupForm(&group.Group{})})
+	s.render(w, r, http.StatusOK, "group_form", &view{Title: "New group", Data: s.groupForm(&group.Group{}, p)})
 }
 
 func (s *server) createGroup(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
 	g := groupFromForm(r)
 	if _, err := s.m.CreateGroup(r.Context(), p, g); err != nil {
 		s.formFailed(w, r, err, "group_form", nil, func() (*view, error) {
-			return &view{Title: "New group", Data: s.groupForm(&g)}, nil
+			return &view{Title: "New group", Data: s.groupForm(&g, p)}, nil
 		})
 		return
 	}
@@ -130,7 +156,7 @@ func (s *server) editGroupPage(w http.ResponseWriter, r *http.Request, p *auth.P
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "group_form", &view{Title: "Edit group", Data: s.groupForm(g)})
+	s.render(w, r, http.StatusOK, "group_form", &view{Title: "Edit group", Data: s.groupForm(g, p)})
 }
 
 func (s *server) updateGroup(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
@@ -145,9 +171,9 @@ func (s *server) updateGroup(w http.ResponseWriter, r *http.Request, p *auth.Pri
 				if err != nil {
 					return nil, err
 				}
-				return &view{Title: "Edit group", Data: s.groupForm(now)}, nil
+				return &view{Title: "Edit group", Data: s.groupForm(now, p)}, nil
 			}
-			return &view{Title: "Edit group", Data: s.groupForm(&g)}, nil
+			return &view{Title: "Edit group", Data: s.groupForm(&g, p)}, nil
 		})
 		return
 	}

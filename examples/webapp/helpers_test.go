@@ -205,7 +205,7 @@ func want(t *testing.T, what string, p page, status int, texts ...string) {
 
 // excerpt is the page's <main>, enough to see what went wrong.
 func excerpt(body string) string {
-	if i := strings.Index(body, "<main>"); i >= 0 {
+	if i := strings.Index(body, "<main"); i >= 0 {
 		body = body[i:]
 	}
 	if len(body) > 3000 {

@@ -9,6 +9,7 @@ import (
 	"path"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
@@ -25,11 +26,60 @@ type view struct {
 	Error  string
 	Errors map[string]string // field name → message, shown next to the field
 	Data   any
-	SSO    bool // single sign-on is on: the Settings link
+	SSO    bool   // single sign-on is on: the Settings link
+	Path   string // the request's path, for the menu's current page
 }
 
 // Can lets templates ask {{if .Can "users:write"}}.
 func (v *view) Can(perm string) bool { return v.P != nil && v.P.Can(group.Permission(perm)) }
+
+// Invalid marks an input whose field has an error: aria-invalid, and
+// aria-describedby naming the error's element (ErrorID), so a screen
+// reader reads the error with the input (WCAG 2.2, 1.3.1 and 3.3.1).
+func (v *view) Invalid(field string) template.HTMLAttr {
+	if _, ok := v.Errors[field]; !ok {
+		return ""
+	}
+	// errorID's result is letters, digits, '-' and '_' only: safe to
+	// write into the tag unescaped.
+	return template.HTMLAttr(`aria-invalid="true" aria-describedby="` + errorID(field) + `"`)
+}
+
+// ErrorID is the id of the element that shows field's error.
+func (v *view) ErrorID(field string) string { return errorID(field) }
+
+// errorID makes an element id of a field name, which may be made of
+// record IDs ("rename_<passkey ID>"): anything but letters, digits, '-'
+// and '_' becomes '-'.
+func errorID(field string) string {
+	return "error-" + strings.Map(func(r rune) rune {
+		if r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '-' || r == '_') {
+			return r
+		}
+		return '-'
+	}, field)
+}
+
+// navLinks are the menu's pages; Current marks the one a page belongs to.
+var navLinks = []string{"/", "/backups", "/users", "/groups", "/audit", "/settings/sso", "/profile", "/profile/security"}
+
+// Current reports whether the menu link href is the page shown, or the
+// section it belongs to (/users for /users/42): the longest link that is
+// the path or a parent of it. The menu marks it aria-current="page".
+func (v *view) Current(href string) bool {
+	under := func(link string) bool {
+		return v.Path == link || link != "/" && strings.HasPrefix(v.Path, link+"/")
+	}
+	if !under(href) {
+		return false
+	}
+	for _, l := range navLinks {
+		if len(l) > len(href) && under(l) {
+			return false
+		}
+	}
+	return true
+}
 
 // fieldError puts a problem next to its field, or above the form.
 func (v *view) fieldError(p problem) {
@@ -92,6 +142,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, page
 		v.Flash = flashes[r.URL.Query().Get("done")]
 	}
 	v.SSO = s.sso
+	v.Path = r.URL.Path
 	if page == "login" || page == "security" {
 		// Their forms lead to the providers (sso.go).
 		w.Header().Set("Content-Security-Policy", s.formActionCSP(r.Context()))

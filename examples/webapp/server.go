@@ -325,7 +325,7 @@ func (s *server) httpError(w http.ResponseWriter, r *http.Request, status int, e
 	case http.StatusUnauthorized:
 		s.toLogin(w, r)
 	case http.StatusForbidden:
-		s.forbidden(w, r)
+		s.forbidden(w, r, err)
 	default:
 		s.serverError(w, r, err)
 	}

@@ -141,7 +141,7 @@ func (s *server) newUserPage(w http.ResponseWriter, r *http.Request, p *auth.Pri
 }
 
 func (s *server) newUserView(r *http.Request, p *auth.Principal, d *newUserData) (*view, error) {
-	groups, err := s.groupsIfAllowed(r.Context(), p)
+	groups, err := s.m.AssignableGroups(r.Context(), p)
 	d.Groups = groups
 	return &view{Title: "Add user", Data: d}, err
 }
@@ -165,9 +165,12 @@ type userEditData struct {
 	User      *user.User
 	TOTP      bool // a confirmed TOTP secret, from the listing; usher's GetUser does not say
 	GroupName string
-	Groups    []group.Group // nil without groups:read
+	Groups    []group.Group // the groups the actor may assign; nil without users:write
 	Self      bool          // nobody changes their own group
-	Sessions  []auth.Session
+	// Editable: the actor may change this user (users:write, and the
+	// user's group is one it may assign); otherwise the page is read-only.
+	Editable bool
+	Sessions []auth.Session
 	// ShowSessions: the actor holds sessions:revoke over this user.
 	ShowSessions bool
 	// Passkeys are the user's passkeys (UserPasskeys, users:read), listed
@@ -186,12 +189,14 @@ func (s *server) userEdit(ctx context.Context, p *auth.Principal, id user.ID) (*
 		return nil, err
 	}
 	d := &userEditData{User: u, Self: u.ID == p.User().ID, Name: u.Name, Email: u.Email, GroupID: u.GroupID, GroupName: u.GroupID}
-	if d.Groups, err = s.groupsIfAllowed(ctx, p); err != nil {
-		return nil, err
+	if p.Can(group.UsersWrite) {
+		if d.Groups, err = s.m.AssignableGroups(ctx, p); err != nil {
+			return nil, err
+		}
 	}
 	for _, g := range d.Groups {
 		if string(g.ID) == u.GroupID {
-			d.GroupName = g.Name
+			d.GroupName, d.Editable = g.Name, true
 		}
 	}
 	if sum, err := s.summary(ctx, p, u); err != nil {

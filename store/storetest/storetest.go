@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore func(t *testing.T) auth.Store) {
 		{"Sessions", sessionTests, false},
 		{"Throttle", throttleTests, false},
 		{"Audit", auditTests, true}, // an empty trail: New audits the groups it makes
+		{"AuditActivity", activityTests, true},
 		{"Atomic", atomicTests, false},
 		{"TOTP", totpTests, false},
 		{"RecoveryCodes", recoveryTests, false},
