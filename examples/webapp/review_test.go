@@ -20,7 +20,7 @@ func TestReviewPage(t *testing.T) {
 	createUser(t, admin, "oscar@example.com", "Oscar", "oscar's long password", ops)
 
 	p := admin.get("/review")
-	want(t, "review", p, http.StatusOK, `<a href="/review">Access review</a>`, "<h1>Access review</h1>",
+	want(t, "review", p, http.StatusOK, `<a href="/review" aria-current="page">Access review</a>`, "<h1>Access review</h1>",
 		"No second factor", "holds * (every permission) without a second factor",
 		"the group Ops requires a second factor", "Never logged in", "oscar@example.com",
 		"Every permission, present and future", "View backups", "<code>backups:read</code>", "Requires 2FA",
@@ -125,7 +125,7 @@ func TestReviewRefused(t *testing.T) {
 
 	rita := a.login("rita@example.com", "rita's long password")
 	p := rita.get("/review")
-	want(t, "Rita's review", p, http.StatusOK, `<a href="/review">Access review</a>`, "bob@example.com")
+	want(t, "Rita's review", p, http.StatusOK, `<a href="/review" aria-current="page">Access review</a>`, "bob@example.com")
 	if p.has(`<a href="/users`) {
 		t.Fatal("the page links to the users pages, which Rita may not open")
 	}
