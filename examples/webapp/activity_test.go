@@ -62,3 +62,24 @@ func TestDashboardLoginChart(t *testing.T) {
 		t.Error("the dashboard shows login activity to a user without audit:read")
 	}
 }
+
+// The dashboard lists the open security to-dos for a holder of
+// access:review: the admin without a second factor, and an account idle
+// for 90 days; someone else sees none of it.
+func TestDashboardSecurityToDos(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	admin := a.signup()
+	createUser(t, admin, "olga@example.com", "Olga", "olga's long password", "users")
+	a.login("olga@example.com", "olga's long password")
+	a.clock.Add(91 * 24 * time.Hour)
+	admin = a.login("admin@example.com", adminPassword)
+	p := admin.get("/")
+	want(t, "dashboard", p, http.StatusOK, "<h2 id=\"todos-title\">Security to-dos</h2>",
+		"1 account should have a second factor and has none:", ">admin@example.com</a>",
+		"1 account not used for 90 days or more:", ">olga@example.com</a>", `href="/review"`)
+	olga := a.login("olga@example.com", "olga's long password")
+	if p := olga.get("/"); p.has("Security to-dos") {
+		t.Fatal("a member without access:review sees the security to-dos")
+	}
+}

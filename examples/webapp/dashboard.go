@@ -8,6 +8,7 @@ import (
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
 )
 
 // actionBackupRun is the host's own audit action, beside usher's.
@@ -42,6 +43,39 @@ func (b *backupLog) recent() []backupRun {
 type dashboardData struct {
 	TwoFactor twoFactorState
 	Logins    *loginChart // nil without audit:read
+	ToDos     *securityToDos
+}
+
+// securityToDos are the access review's findings that want action soon:
+// accounts that should have a second factor and have none (admins, and
+// members of groups that require one), and accounts idle for 90 days.
+type securityToDos struct {
+	NoSecondFactor []auth.Finding
+	Idle           []auth.Finding
+	IdleDays       int
+}
+
+// securityToDos reads them from the access review, for a holder of
+// access:review; nil for anyone else. The review reads every account, so
+// a very large installation would cache this.
+func (s *server) securityToDos(r *http.Request, p *auth.Principal) (*securityToDos, error) {
+	if !p.Can(group.AccessReview) {
+		return nil, nil
+	}
+	rev, err := s.m.AccessReview(r.Context(), p, auth.ReviewOptions{})
+	if err != nil {
+		return nil, err
+	}
+	t := &securityToDos{IdleDays: rev.IdleDays}
+	for _, f := range rev.Findings {
+		switch f.Kind {
+		case auth.FindingNoSecondFactor:
+			t.NoSecondFactor = append(t.NoSecondFactor, f)
+		case auth.FindingIdle:
+			t.Idle = append(t.Idle, f)
+		}
+	}
+	return t, nil
 }
 
 func (s *server) dashboard(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
@@ -55,7 +89,12 @@ func (s *server) dashboard(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "dashboard", &view{Title: "Dashboard", Data: &dashboardData{TwoFactor: tf, Logins: logins}})
+	todos, err := s.securityToDos(r, p)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "dashboard", &view{Title: "Dashboard", Data: &dashboardData{TwoFactor: tf, Logins: logins, ToDos: todos}})
 }
 
 // backupsPage is guarded by the host's own permission backups:read; the
