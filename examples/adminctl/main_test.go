@@ -114,18 +114,8 @@ func TestRecovery(t *testing.T) {
 // (it does not know the relying party): listing and deleting work without.
 func TestPasskeys(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	dbPath, keyPath := filepath.Join(dir, "users.db"), filepath.Join(dir, "usher.key")
-	key := []byte("0123456789abcdef0123456789abcdef")
-	if err := os.WriteFile(keyPath, key, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sqlite.Open(ctx, dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dbPath, keyPath, key, db := ctlFiles(t)
 	defer db.Close()
-	configure = func(c *auth.Config) { c.BcryptCost, c.InsecureLowBcryptCostForTests = 4, true }
 	const rpID, origin = "localhost", "http://localhost:8080"
 	app, err := auth.New(auth.Config{Store: db, SecretKey: key, BcryptCost: 4, InsecureLowBcryptCostForTests: true,
 		Passkeys: auth.PasskeyConfig{RPID: rpID, Origins: []string{origin}}})
@@ -199,11 +189,7 @@ func TestPasskeys(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctl := func(args ...string) (string, error) {
-		var out bytes.Buffer
-		err := run(ctx, append([]string{"-db", dbPath, "-key", keyPath, "-as", "tester"}, args...), strings.NewReader(""), &out)
-		return out.String(), err
-	}
+	ctl := ctlRunner(ctx, dbPath, keyPath, "")
 	out, err := ctl("passkeys", "Bob@Example.com")
 	if err != nil {
 		t.Fatalf("passkeys: %v\n%s", err, out)
@@ -441,18 +427,8 @@ func TestOldKeysPasskeys(t *testing.T) {
 // application's sign-on settings.
 func TestSSODisable(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	dbPath, keyPath := filepath.Join(dir, "users.db"), filepath.Join(dir, "usher.key")
-	key := []byte("0123456789abcdef0123456789abcdef")
-	if err := os.WriteFile(keyPath, key, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sqlite.Open(ctx, dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dbPath, keyPath, key, db := ctlFiles(t)
 	defer db.Close()
-	configure = func(c *auth.Config) { c.BcryptCost, c.InsecureLowBcryptCostForTests = 4, true }
 	app, err := auth.New(auth.Config{Store: db, SecretKey: key, BcryptCost: 4, InsecureLowBcryptCostForTests: true,
 		SSO: auth.SSOConfig{CallbackURL: "http://localhost:8080/sso/{id}/callback"}, DisablePasswordLogin: true})
 	if err != nil {
@@ -473,11 +449,7 @@ func TestSSODisable(t *testing.T) {
 	if _, err := app.Login(ctx, "admin@example.com", "admin's long password", auth.Client{}); !errors.Is(err, auth.ErrPasswordLoginDisabled) {
 		t.Fatalf("password login with a provider enabled: %v", err)
 	}
-	ctl := func(args ...string) (string, error) {
-		var out bytes.Buffer
-		err := run(ctx, append([]string{"-db", dbPath, "-key", keyPath, "-as", "tester"}, args...), strings.NewReader(""), &out)
-		return out.String(), err
-	}
+	ctl := ctlRunner(ctx, dbPath, keyPath, "")
 	if out, err := ctl("sso-providers"); err != nil || !strings.Contains(out, "corp") || !strings.Contains(out, "https://login.corp.example") {
 		t.Fatalf("sso-providers: %v\n%s", err, out)
 	}
@@ -552,23 +524,9 @@ func TestHelpAndUsageExit(t *testing.T) {
 // fails, naming the event, once a row was changed behind usher's back.
 func TestExportAndVerifyAudit(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	dbPath, keyPath := filepath.Join(dir, "users.db"), filepath.Join(dir, "usher.key")
-	if err := os.WriteFile(keyPath, []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sqlite.Open(ctx, dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dbPath, keyPath, _, db := ctlFiles(t)
 	db.Close()
-	configure = func(c *auth.Config) { c.BcryptCost, c.InsecureLowBcryptCostForTests = 4, true }
-	ctl := func(args ...string) (string, error) {
-		var out bytes.Buffer
-		err := run(ctx, append([]string{"-db", dbPath, "-key", keyPath, "-as", "tester"}, args...),
-			strings.NewReader("the admin's long password\n"), &out)
-		return out.String(), err
-	}
+	ctl := ctlRunner(ctx, dbPath, keyPath, "the admin's long password\n")
 	if out, err := ctl("create-admin", "root@example.com"); err != nil {
 		t.Fatalf("create-admin: %v\n%s", err, out)
 	}
@@ -611,18 +569,8 @@ func TestExportAndVerifyAudit(t *testing.T) {
 // as the operator; the record shows as the last review and in the trail.
 func TestReview(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	dbPath, keyPath := filepath.Join(dir, "users.db"), filepath.Join(dir, "usher.key")
-	key := []byte("0123456789abcdef0123456789abcdef")
-	if err := os.WriteFile(keyPath, key, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sqlite.Open(ctx, dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dbPath, keyPath, key, db := ctlFiles(t)
 	defer db.Close()
-	configure = func(c *auth.Config) { c.BcryptCost, c.InsecureLowBcryptCostForTests = 4, true }
 	app, err := auth.New(auth.Config{Store: db, SecretKey: key, BcryptCost: 4, InsecureLowBcryptCostForTests: true})
 	if err != nil {
 		t.Fatal(err)
@@ -638,11 +586,7 @@ func TestReview(t *testing.T) {
 	if _, err := app.CreateUser(ctx, admin, auth.NewUser{Email: "nora@example.com", Name: "@Nora", Password: "nora's long password"}); err != nil {
 		t.Fatal(err)
 	}
-	ctl := func(args ...string) (string, error) {
-		var out bytes.Buffer
-		err := run(ctx, append([]string{"-db", dbPath, "-key", keyPath, "-as", "tester"}, args...), strings.NewReader(""), &out)
-		return out.String(), err
-	}
+	ctl := ctlRunner(ctx, dbPath, keyPath, "")
 
 	out, err := ctl("review")
 	if err != nil {
@@ -683,5 +627,34 @@ func TestReview(t *testing.T) {
 	out, err = ctl("audit", "5")
 	if err != nil || !regexp.MustCompile(`access\.reviewed +success +adminctl:tester +access_review`).MatchString(out) {
 		t.Fatalf("audit: %v\n%s", err, out)
+	}
+}
+
+// ctlFiles makes a key file and an SQLite database in a temporary
+// directory, as the web application leaves them, and sets adminctl's
+// Manager to the lowest bcrypt cost.
+func ctlFiles(t *testing.T) (dbPath, keyPath string, key []byte, db *sqlite.DB) {
+	t.Helper()
+	dir := t.TempDir()
+	dbPath, keyPath = filepath.Join(dir, "users.db"), filepath.Join(dir, "usher.key")
+	key = []byte("0123456789abcdef0123456789abcdef")
+	if err := os.WriteFile(keyPath, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.Open(context.Background(), dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	configure = func(c *auth.Config) { c.BcryptCost, c.InsecureLowBcryptCostForTests = 4, true }
+	return dbPath, keyPath, key, db
+}
+
+// ctlRunner runs adminctl on those files as the operator "tester", with
+// stdin as its input, and returns what it printed.
+func ctlRunner(ctx context.Context, dbPath, keyPath, stdin string) func(args ...string) (string, error) {
+	return func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(ctx, append([]string{"-db", dbPath, "-key", keyPath, "-as", "tester"}, args...), strings.NewReader(stdin), &out)
+		return out.String(), err
 	}
 }

@@ -156,18 +156,10 @@ func seedTrail(t *testing.T, m *auth.Manager, op *auth.Principal) {
 	must(t, "UpdateGroup", err)
 }
 
+// chainedEvents is chainEvents for a seeded trail.
 func chainedEvents(t *testing.T, s auth.Store) []audit.Chained {
 	t.Helper()
-	var all []audit.Chained
-	for after := int64(0); ; {
-		batch, err := s.Audit().ChainEvents(ctx(t), after, 100)
-		must(t, "Audit().ChainEvents", err)
-		all = append(all, batch...)
-		if len(batch) < 100 {
-			break
-		}
-		after = batch[len(batch)-1].Row
-	}
+	all := chainEvents(t, s)
 	if len(all) < 10 {
 		t.Fatalf("only %d events seeded", len(all))
 	}
@@ -204,7 +196,7 @@ func testPrunedChain(t *testing.T, x Tamper) {
 	if check.Break != nil || check.First != int64(old)+1 || check.Checked != 2 {
 		t.Fatalf("after pruning: %+v (break %v); want 2 events from %d", check, check.Break, old+1)
 	}
-	kept := chainedEvents2(t, x.Store)
+	kept := chainEvents(t, x.Store)
 	x.Exec(t, fmt.Sprintf(`DELETE FROM audit_events WHERE id = %d`, kept[0].Row))
 	check = verify(t, m, op)
 	if b := check.Break; b == nil || b.Kind != auth.BreakRemoved || b.Seq != int64(old)+1 {
@@ -215,14 +207,6 @@ func testPrunedChain(t *testing.T, x Tamper) {
 	if b := check.Break; b == nil || b.Kind != auth.BreakMark {
 		t.Fatalf("anchor moved: break %+v, want a bad mark", b)
 	}
-}
-
-// chainedEvents2 is chainedEvents without the minimum.
-func chainedEvents2(t *testing.T, s auth.Store) []audit.Chained {
-	t.Helper()
-	batch, err := s.Audit().ChainEvents(ctx(t), 0, 100)
-	must(t, "Audit().ChainEvents", err)
-	return batch
 }
 
 // Two instances, each with its own handle on the database, logging in
