@@ -3,15 +3,19 @@ package main
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"html/template"
 	"io/fs"
 	"net/http"
 	"path"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/user"
 )
 
 //go:embed templates/*.html
@@ -26,6 +30,7 @@ type view struct {
 	Errors map[string]string // field name → message, shown next to the field
 	Data   any
 	SSO    bool // single sign-on is on: the Settings link
+	Avatar bool // the signed-in user has an avatar: the header shows it
 }
 
 // Can lets templates ask {{if .Can "users:write"}}.
@@ -92,6 +97,9 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, page
 		v.Flash = flashes[r.URL.Query().Get("done")]
 	}
 	v.SSO = s.sso
+	if v.P != nil {
+		v.Avatar = s.hasAvatar(r, v.P)
+	}
 	if page == "login" || page == "security" {
 		// Their forms lead to the providers (sso.go).
 		w.Header().Set("Content-Security-Policy", s.formActionCSP(r.Context()))
@@ -113,7 +121,54 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, page
 	buf.WriteTo(w)
 }
 
+// hasAvatar says whether the signed-in user has an avatar, for the
+// header; on an error the header shows initials and the log says why.
+func (s *server) hasAvatar(r *http.Request, p *auth.Principal) bool {
+	_, _, err := s.m.UserAvatar(r.Context(), p, p.User().ID)
+	if err != nil && !errors.Is(err, user.ErrNoAvatar) {
+		s.log.Warn("reading the avatar for the header", "err", err)
+	}
+	return err == nil
+}
+
+// avatarView is one user's avatar as the "avatar" template draws it: the
+// image, or the initials when there is none.
+type avatarView struct {
+	ID       user.ID
+	Has      bool
+	Initials string
+	Class    string // "small" in lists, "" in the header
+}
+
+// initials are the first letters of the first and last words of a name,
+// or of the email without a name, upper-cased: "Ada Lovelace" is "AL".
+func initials(name, email string) string {
+	words := strings.Fields(name)
+	if len(words) == 0 {
+		local, _, _ := strings.Cut(email, "@")
+		words = []string{local}
+	}
+	if len(words) > 2 {
+		words = []string{words[0], words[len(words)-1]}
+	}
+	var b strings.Builder
+	for _, w := range words {
+		if i := strings.IndexFunc(w, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }); i >= 0 {
+			r, _ := utf8.DecodeRuneInString(w[i:])
+			b.WriteRune(unicode.ToUpper(r))
+		}
+	}
+	if b.Len() == 0 {
+		return "?"
+	}
+	return b.String()
+}
+
 var templateFuncs = template.FuncMap{
+	// avatar describes a user's avatar for the "avatar" template.
+	"avatar": func(id user.ID, name, email string, has bool, class string) avatarView {
+		return avatarView{ID: id, Has: has, Initials: initials(name, email), Class: class}
+	},
 	// when formats a time for tables; the zero time is "never".
 	"when": func(t time.Time) string {
 		if t.IsZero() {
