@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
 )
 
 func testPNG(t *testing.T) []byte {
@@ -213,6 +214,45 @@ func TestAvatarOfAnotherUser(t *testing.T) {
 	}
 	if p := admin.get("/users/no-such-user/avatar"); p.status != http.StatusNotFound {
 		t.Errorf("admin, unknown user: %d, want 404", p.status)
+	}
+}
+
+// A user who owes a password change, or a second factor, still sees their
+// own avatar in the header (usher shows one's own avatar to its owner in
+// any state), and nobody else's.
+func TestAvatarWhileOwing(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	admin := a.signup()
+	adminID := find(t, admin.get("/users"), userLink, "admin@example.com")
+	want(t, "admin's upload", admin.upload("/profile/avatar", "avatar", "me.png", testPNG(t)), http.StatusOK, "Avatar saved.")
+	daveID := createUser(t, admin, "dave@example.com", "Dave", "dave long password", string(group.AdminID))
+	dave := a.login("dave@example.com", "dave long password")
+	want(t, "dave's upload", dave.upload("/profile/avatar", "avatar", "dave.png", testPNG(t)), http.StatusOK, "Avatar saved.")
+	want(t, "reset and require", admin.post("/users/"+daveID+"/password", "new_password", "temporary password 1", "require_change", "1"),
+		http.StatusOK, "must choose a new password")
+
+	dave = a.browser()
+	p := dave.post("/login", "email", "dave@example.com", "password", "temporary password 1")
+	want(t, "sent to change", p, http.StatusOK, "An administrator reset your password",
+		`<img class="avatar" src="/users/`+daveID+`/avatar" alt="" width="28" height="28">`)
+	if p := dave.get("/users/" + daveID + "/avatar"); p.status != http.StatusOK || p.header.Get("Content-Type") != "image/png" {
+		t.Errorf("own avatar while owing a password change: %d %q at %s", p.status, p.header.Get("Content-Type"), p.url)
+	}
+	if p := dave.get("/users/" + adminID + "/avatar"); p.status == http.StatusOK && strings.HasPrefix(p.header.Get("Content-Type"), "image/") {
+		t.Error("a user who owes a password change saw another user's avatar")
+	}
+
+	gid := createGroup(t, admin, "Strict", true, "users:read", "profile:*")
+	carolID := createUser(t, admin, "carol@example.com", "Carol", "carol long password", gid)
+	carol := a.browser()
+	want(t, "sent to enrol", carol.post("/login", "email", "carol@example.com", "password", "carol long password"),
+		http.StatusOK, "Your group requires two-factor authentication", `<span class="avatar initials" aria-hidden="true">C</span>`)
+	if p := carol.get("/users/" + carolID + "/avatar"); p.status != http.StatusNotFound {
+		t.Errorf("own missing avatar while owing a second factor: %d at %s, want 404", p.status, p.url)
+	}
+	if p := carol.get("/users/" + adminID + "/avatar"); p.status == http.StatusOK && strings.HasPrefix(p.header.Get("Content-Type"), "image/") {
+		t.Error("a user who owes a second factor saw another user's avatar")
 	}
 }
 
