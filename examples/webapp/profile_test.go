@@ -382,3 +382,23 @@ func TestReauthReplacesSessionCookie(t *testing.T) {
 		want(t, tc.name+": the old cookie is refused", stolen.get("/"), http.StatusOK, "<h1>Log in</h1>")
 	}
 }
+
+func TestInitials(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ name, email, want string }{
+		{"Ada Lovelace", "ada@example.com", "AL"},
+		{"Ada", "ada@example.com", "A"},
+		{"Mary Ann Smith", "", "MS"},
+		{"  jean-luc   picard ", "", "JP"},
+		{"(Bob) «Stone»", "", "BS"},
+		{"élodie durand", "", "ÉD"},
+		{"", "bob@example.com", "B"},
+		{"", "9lives@example.com", "9"},
+		{"!!!", "", "?"},
+		{"", "", "?"},
+	} {
+		if got := initials(tt.name, tt.email); got != tt.want {
+			t.Errorf("initials(%q, %q) = %q, want %q", tt.name, tt.email, got, tt.want)
+		}
+	}
+}

@@ -165,8 +165,8 @@ func initials(name, email string) string {
 }
 
 var templateFuncs = template.FuncMap{
-	// avatar describes a user's avatar for the "avatar" template.
-	"avatar": func(id user.ID, name, email string, has bool, class string) avatarView {
+	// avatarOf describes a user's avatar for the "avatar" template.
+	"avatarOf": func(id user.ID, name, email string, has bool, class string) avatarView {
 		return avatarView{ID: id, Has: has, Initials: initials(name, email), Class: class}
 	},
 	// when formats a time for tables; the zero time is "never".
