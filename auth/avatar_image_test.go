@@ -233,20 +233,21 @@ func TestNormalizeAvatarValid(t *testing.T) {
 		check    func(t *testing.T, m image.Image)
 	}{
 		{
-			name: "png", data: encodePNG(t, pattern(16, 12)), wantType: "image/png", wantSize: image.Pt(16, 12),
+			// Under AvatarSize: the centred square, pixel for pixel.
+			name: "png", data: encodePNG(t, pattern(16, 12)), wantType: "image/png", wantSize: image.Pt(12, 12),
 			check: func(t *testing.T, m image.Image) {
 				want := pattern(16, 12)
 				for y := range 12 {
-					for x := range 16 {
-						if got := color.NRGBAModel.Convert(m.At(x, y)); got != want.At(x, y) {
-							t.Fatalf("pixel (%d,%d) = %v, want %v", x, y, got, want.At(x, y))
+					for x := range 12 {
+						if got := color.NRGBAModel.Convert(m.At(x, y)); got != want.At(x+2, y) {
+							t.Fatalf("pixel (%d,%d) = %v, want %v", x, y, got, want.At(x+2, y))
 						}
 					}
 				}
 			},
 		},
-		{name: "jpeg", data: encodeJPEG(t, pattern(16, 12)), wantType: "image/jpeg", wantSize: image.Pt(16, 12)},
-		{name: "gif", data: encodeGIF(t, 5, 3, red), wantType: "image/png", wantSize: image.Pt(5, 3)},
+		{name: "jpeg", data: encodeJPEG(t, pattern(16, 12)), wantType: "image/jpeg", wantSize: image.Pt(12, 12)},
+		{name: "gif", data: encodeGIF(t, 5, 3, red), wantType: "image/png", wantSize: image.Pt(3, 3)},
 		{
 			name: "animated gif keeps the first frame", data: encodeGIF(t, 4, 4, red, blue),
 			wantType: "image/png", wantSize: image.Pt(4, 4),
@@ -259,11 +260,11 @@ func TestNormalizeAvatarValid(t *testing.T) {
 		{name: "webp lossless", data: webpLossless, wantType: "image/png", wantSize: image.Pt(1, 1)},
 		{name: "webp lossy", data: webpLossy, wantType: "image/png", wantSize: image.Pt(1, 1)},
 		{name: "webp extended with alpha", data: webpAlpha, wantType: "image/png", wantSize: image.Pt(1, 1)},
-		{name: "png of exactly the pixel limit", data: encodePNG(t, image.NewGray(image.Rect(0, 0, MaxAvatarPixels, MaxAvatarPixels))), wantType: "image/png", wantSize: image.Pt(MaxAvatarPixels, MaxAvatarPixels)},
-		{name: "jpeg of exactly the pixel limit", data: encodeJPEG(t, image.NewGray(image.Rect(0, 0, MaxAvatarPixels, MaxAvatarPixels))), wantType: "image/jpeg", wantSize: image.Pt(MaxAvatarPixels, MaxAvatarPixels)},
+		{name: "png of AvatarSize+1 is scaled", data: encodePNG(t, pattern(AvatarSize+1, AvatarSize+1)), wantType: "image/png", wantSize: image.Pt(AvatarSize, AvatarSize)},
+		{name: "png of exactly AvatarSize is kept", data: encodePNG(t, pattern(AvatarSize, AvatarSize)), wantType: "image/png", wantSize: image.Pt(AvatarSize, AvatarSize)},
 		{name: "progressive jpeg", data: progressiveJPEG(16, 16, 10), wantType: "image/jpeg", wantSize: image.Pt(16, 16)},
-		{name: "progressive jpeg of maxJPEGScans scans", data: progressiveJPEG(MaxAvatarPixels, MaxAvatarPixels, maxJPEGScans), wantType: "image/jpeg", wantSize: image.Pt(MaxAvatarPixels, MaxAvatarPixels)},
-		{name: "gif 1024x1", data: encodeGIF(t, MaxAvatarPixels, 1, red), wantType: "image/png", wantSize: image.Pt(MaxAvatarPixels, 1)},
+		{name: "progressive jpeg of maxJPEGScans scans", data: progressiveJPEG(1024, 1024, maxJPEGScans), wantType: "image/jpeg", wantSize: image.Pt(AvatarSize, AvatarSize)},
+		{name: "gif 8000x1", data: encodeGIF(t, MaxAvatarPixels, 1, red), wantType: "image/png", wantSize: image.Pt(1, 1)},
 		{
 			// Trailing bytes are legal to the PNG decoder and vanish in the
 			// rewrite, so a PNG+HTML polyglot comes out as a plain PNG.
@@ -425,18 +426,22 @@ func TestNormalizeAvatarRejects(t *testing.T) {
 		{"webp canvas and bitstream disagree", webpCanvas(2, 2, 0), ErrInvalidImage},
 
 		{"MaxAvatarBytes+1 bytes", append(bytes.Clone(validPNG), make([]byte, MaxAvatarBytes+1-len(validPNG))...), ErrImageTooLarge},
-		{"png 1025x1", encodePNG(t, image.NewGray(image.Rect(0, 0, MaxAvatarPixels+1, 1))), ErrImageTooLarge},
-		{"png 1x1025", encodePNG(t, image.NewGray(image.Rect(0, 0, 1, MaxAvatarPixels+1))), ErrImageTooLarge},
-		{"gif 1025x1", encodeGIF(t, MaxAvatarPixels+1, 1, red), ErrImageTooLarge},
-		{"jpeg 1025x1", encodeJPEG(t, image.NewGray(image.Rect(0, 0, MaxAvatarPixels+1, 1))), ErrImageTooLarge},
+		{"png 8001x1", encodePNG(t, image.NewGray(image.Rect(0, 0, MaxAvatarPixels+1, 1))), ErrImageTooLarge},
+		{"png 1x8001", encodePNG(t, image.NewGray(image.Rect(0, 0, 1, MaxAvatarPixels+1))), ErrImageTooLarge},
+		{"gif 8001x1", encodeGIF(t, MaxAvatarPixels+1, 1, red), ErrImageTooLarge},
+		{"jpeg 8001x1", encodeJPEG(t, image.NewGray(image.Rect(0, 0, MaxAvatarPixels+1, 1))), ErrImageTooLarge},
 		{"jpeg of maxJPEGScans+1 scans", progressiveJPEG(16, 16, maxJPEGScans+1), ErrImageTooLarge},
-		{"png header claiming 5000x5000", pngHeader(5000, 5000), ErrImageTooLarge},
+		{"png header claiming 8001x1", pngHeader(MaxAvatarPixels+1, 1), ErrImageTooLarge},
+		{"png header claiming 8000x5001", pngHeader(8000, 5001), ErrImageTooLarge},
+		{"png header claiming 5001x8000", pngHeader(5001, 8000), ErrImageTooLarge},
 		{"png header claiming 100000x100000", pngHeader(100000, 100000), ErrImageTooLarge},
-		{"gif header claiming 5000x5000", gifHeader(5000, 5000), ErrImageTooLarge},
+		{"gif header claiming 8000x5001", gifHeader(8000, 5001), ErrImageTooLarge},
+		{"jpeg header claiming 8000x5001", jpegClaiming(t, 8000, 5001), ErrImageTooLarge},
 		{"jpeg header claiming 65535x65535", jpegClaiming(t, 65535, 65535), ErrImageTooLarge},
+		{"webp lossless header claiming 8000x5001", webpLosslessClaiming(8000, 5001), ErrImageTooLarge},
 		{"webp lossless header claiming 16384x16384", webpLosslessClaiming(16384, 16384), ErrImageTooLarge},
 		{"webp canvas claiming 16777216x1", webpCanvas(1<<24, 1, 0), ErrImageTooLarge},
-		{"webp canvas claiming 5000x5000", webpCanvas(5000, 5000, 0), ErrImageTooLarge},
+		{"webp canvas claiming 8000x5001", webpCanvas(8000, 5001, 0), ErrImageTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -482,19 +487,21 @@ func TestNormalizeAvatarEveryPrefix(t *testing.T) {
 // TestNormalizeAvatarRefusesBeforeAllocating measures the heap rather than
 // the clock. It does not call t.Parallel, so the package's parallel tests
 // do not allocate while it measures. Decoding the smallest claim here (the
-// 5000x5000 paletted GIF) would need 25 MB; the bound leaves room for
-// stray allocations by other goroutines.
+// 8000x5001 paletted GIF, one row over MaxAvatarArea) would need 40 MB;
+// the bound leaves room for stray allocations by other goroutines.
 func TestNormalizeAvatarRefusesBeforeAllocating(t *testing.T) {
 	tests := []struct {
 		name string
 		data []byte
 	}{
-		{"png 5000x5000", pngHeader(5000, 5000)},
+		{"png 8000x5001", pngHeader(8000, 5001)},
 		{"png 100000x100000", pngHeader(100000, 100000)},
-		{"gif 5000x5000", gifHeader(5000, 5000)},
+		{"gif 8000x5001", gifHeader(8000, 5001)},
+		{"jpeg 8000x5001", jpegClaiming(t, 8000, 5001)},
 		{"jpeg 65535x65535", jpegClaiming(t, 65535, 65535)},
+		{"webp 8000x5001", webpLosslessClaiming(8000, 5001)},
 		{"webp 16384x16384", webpLosslessClaiming(16384, 16384)},
-		{"webp canvas 5000x5000", webpCanvas(5000, 5000, 0)},
+		{"webp canvas 8000x5001", webpCanvas(8000, 5001, 0)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -513,11 +520,11 @@ func TestNormalizeAvatarRefusesBeforeAllocating(t *testing.T) {
 }
 
 // TestNormalizeAvatarJPEGScanLimit is the attack maxJPEGScans exists for:
-// under a megabyte of 12-byte progressive scans over a 1024×1024 image,
-// which Go's decoder takes tens of seconds to get through.
+// ten megabytes of 12-byte progressive scans over a 1024×1024 image,
+// which Go's decoder would take hours to get through.
 func TestNormalizeAvatarJPEGScanLimit(t *testing.T) {
 	t.Parallel()
-	data := progressiveJPEG(MaxAvatarPixels, MaxAvatarPixels, MaxAvatarBytes/12-10)
+	data := progressiveJPEG(1024, 1024, MaxAvatarBytes/12-10)
 	if len(data) > MaxAvatarBytes {
 		t.Fatalf("test input is %d bytes, over the size limit", len(data))
 	}
@@ -561,8 +568,13 @@ func FuzzNormalizeAvatar(f *testing.F) {
 	for _, s := range validSamples(f) {
 		f.Add(s.data)
 	}
-	f.Add(pngHeader(5000, 5000))
-	f.Add(gifHeader(5000, 5000))
+	f.Add(pngHeader(8000, 5001))
+	f.Add(gifHeader(8000, 5001))
+	for o := range 8 {
+		f.Add(jpegWithEXIF(f, encodeJPEG(f, quadrants(24, 16)), exifTIFF(binary.BigEndian, uint16(o+1), false)))
+	}
+	f.Add(pngWithEXIF(encodePNG(f, quadrants(24, 16)), exifTIFF(binary.LittleEndian, orientRotate90CW, true)))
+	f.Add(webpWithEXIF(webpQuadrants, exifTIFF(binary.LittleEndian, orientTransverse, false)))
 	f.Add(webpCanvas(2, 2, 0))
 	f.Add([]byte("not an image"))
 
@@ -584,8 +596,8 @@ func FuzzNormalizeAvatar(f *testing.F) {
 		if err != nil {
 			t.Fatalf("output does not decode as %s: %v", ct, err)
 		}
-		if size := m.Bounds().Size(); size.X < 1 || size.Y < 1 || size.X > MaxAvatarPixels || size.Y > MaxAvatarPixels {
-			t.Fatalf("output is %v pixels", size)
+		if size := m.Bounds().Size(); size.X < 1 || size.X != size.Y || size.X > AvatarSize {
+			t.Fatalf("output is %v pixels, want a square of at most %d", size, AvatarSize)
 		}
 		if len(out) <= MaxAvatarBytes {
 			if _, ct2, err := normalizeAvatar(out); err != nil || ct2 != ct {

@@ -23,7 +23,10 @@
 //     they do not hold), nobody changes their own group, the last enabled
 //     admin stays.
 //   - Self-service: [Manager.UpdateProfile], [Manager.ChangePassword],
-//     [Manager.SetAvatar], [Manager.Sessions], [Manager.RevokeSession].
+//     [Manager.SetAvatar] (a photo straight from a phone: turned upright,
+//     cropped square and scaled to [AvatarSize], metadata dropped),
+//     [Manager.Sessions], [Manager.RevokeSession]. [Manager.UserAvatar]
+//     serves an avatar to its owner or to an actor with users:read.
 //   - Two-factor: [Manager.BeginTOTP] and [Manager.ConfirmTOTP] enrol an
 //     authenticator app; a login of an enrolled user returns a [Challenge]
 //     that [Manager.VerifyTOTP] or [Manager.VerifyRecoveryCode] completes.
@@ -76,7 +79,8 @@
 //     errors.As places the message next to the right input and errors.Is
 //     picks the words. The limits behind the rules are exported
 //     ([user.MaxEmailLength], [group.MaxNameLength], [MaxPasswordBytes],
-//     [MaxAvatarBytes], ...) for a form's hints.
+//     [MaxAvatarBytes], [MaxAvatarPixels], [MaxAvatarArea], ...) for a
+//     form's hints.
 //   - Refusals: every one wraps [ErrForbidden] ([ErrLastAdmin],
 //     [ErrEnrollmentRequired], [ErrPasswordChangeRequired],
 //     [group.ErrBuiltin] and the rest), and is

@@ -46,9 +46,13 @@ func forcedOps(e *env, adminID user.ID) map[string]func(p *auth.Principal) error
 			_, _, err := e.m.UpdateProfile(e.ctx, p, auth.ProfileUpdate{Name: &name})
 			return err
 		},
-		"SetAvatar":           func(p *auth.Principal) error { return e.m.SetAvatar(e.ctx, p, tinyPNG(e.t)) },
-		"ListUsers":           func(p *auth.Principal) error { return second(e.m.ListUsers(e.ctx, p, listAll())) },
-		"GetUser":             func(p *auth.Principal) error { return second(e.m.GetUser(e.ctx, p, adminID)) },
+		"SetAvatar": func(p *auth.Principal) error { return e.m.SetAvatar(e.ctx, p, tinyPNG(e.t)) },
+		"ListUsers": func(p *auth.Principal) error { return second(e.m.ListUsers(e.ctx, p, listAll())) },
+		"GetUser":   func(p *auth.Principal) error { return second(e.m.GetUser(e.ctx, p, adminID)) },
+		"UserAvatar": func(p *auth.Principal) error {
+			_, _, err := e.m.UserAvatar(e.ctx, p, adminID)
+			return err
+		},
 		"ListGroups":          func(p *auth.Principal) error { return second(e.m.ListGroups(e.ctx, p)) },
 		"AuditLog":            func(p *auth.Principal) error { return second(e.m.AuditLog(e.ctx, p, audit.Query{})) },
 		"RevokeOtherSessions": func(p *auth.Principal) error { return second(e.m.RevokeOtherSessions(e.ctx, p)) },

@@ -201,15 +201,21 @@ func (m *Manager) verifyOwnPassword(ctx context.Context, actor *Principal, passw
 }
 
 // SetAvatar stores the actor's avatar. The image must be PNG, JPEG, GIF or
-// WebP (recognised by content), at most [MaxAvatarBytes] and
-// [MaxAvatarPixels] on each side; it is decoded and re-encoded, which strips
-// metadata such as EXIF and GPS. It needs profile:update_avatar.
+// WebP (recognised by content), at most [MaxAvatarBytes], [MaxAvatarPixels]
+// on each side and [MaxAvatarArea] in all, which admits photos straight
+// from a phone; a bigger one is [ErrImageTooLarge], refused from its
+// header before any pixel is decoded. The image is turned upright by its
+// EXIF orientation, cut to its centred square, scaled down to [AvatarSize]
+// pixels square (a smaller one is not enlarged) and re-encoded (a JPEG as
+// JPEG, anything else as PNG), so nothing of the upload but its pixels is
+// kept: no EXIF, GPS position, XMP, ICC profile or comment. It needs
+// profile:update_avatar.
 func (m *Manager) SetAvatar(ctx context.Context, actor *Principal, image []byte) error {
 	target := selfTarget(actor)
 	if !actor.Can(group.ProfileUpdateAvatar) {
 		return m.refuse(ctx, actor, group.ProfileUpdateAvatar, audit.AvatarChanged, target)
 	}
-	data, contentType, err := normalizeAvatar(image)
+	data, contentType, err := normalizeAvatarBounded(ctx, image)
 	if errors.Is(err, ErrInvalidImage) || errors.Is(err, ErrImageTooLarge) {
 		return inField(FieldImage, err)
 	} else if err != nil {
@@ -230,8 +236,27 @@ func (m *Manager) RemoveAvatar(ctx context.Context, actor *Principal) error {
 	})
 }
 
+// UserAvatar returns user id's avatar and its content type ("image/jpeg"
+// or "image/png": what [Manager.SetAvatar] stored), or [user.ErrNoAvatar]
+// for a user without one, to an actor allowed to see that user: the
+// actor's own avatar needs no permission (as in [Manager.GetUser]),
+// anyone else's needs users:read. A refusal is [ErrForbidden], recorded
+// in the audit trail, and says nothing about whether the user exists.
+// This is what a host serves avatars through.
+func (m *Manager) UserAvatar(ctx context.Context, actor *Principal, id user.ID) ([]byte, string, error) {
+	if !m.mine(actor) || actor.user.ID != id {
+		if err := m.deniedUnless(ctx, actor, group.UsersRead, userTarget(id)); err != nil {
+			return nil, "", err
+		}
+	}
+	return m.store.Users().Avatar(ctx, id)
+}
+
 // Avatar returns a user's avatar and its content type, or
-// [user.ErrNoAvatar]. Avatars are not secret: any caller may read one.
+// [user.ErrNoAvatar], checking nobody: it is for a host that decides by
+// itself who may see an avatar (a public directory, a background job). A
+// page served to a signed-in user should call [Manager.UserAvatar], which
+// shows someone else's avatar only to an actor with users:read.
 func (m *Manager) Avatar(ctx context.Context, id user.ID) ([]byte, string, error) {
 	return m.store.Users().Avatar(ctx, id)
 }

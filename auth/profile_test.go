@@ -2,8 +2,10 @@ package auth_test
 
 import (
 	"bytes"
+	"errors"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"image/png"
 	"testing"
 
@@ -101,7 +103,7 @@ func TestAvatar(t *testing.T) {
 	}
 	wantErr(t, e.m.SetAvatar(e.ctx, admin, []byte("GIF89a but not really")), auth.ErrInvalidImage)
 	wantErr(t, e.m.SetAvatar(e.ctx, admin, buf.Bytes()[:40]), auth.ErrInvalidImage)
-	wantErr(t, e.m.SetAvatar(e.ctx, admin, make([]byte, 2<<20)), auth.ErrImageTooLarge)
+	wantErr(t, e.m.SetAvatar(e.ctx, admin, make([]byte, auth.MaxAvatarBytes+1)), auth.ErrImageTooLarge)
 	// The failed uploads left the good one alone.
 	if again, _, _ := e.m.Avatar(e.ctx, admin.User().ID); !bytes.Equal(again, data) {
 		t.Fatal("a refused upload replaced the avatar")
@@ -111,4 +113,86 @@ func TestAvatar(t *testing.T) {
 	}
 	_, _, err = e.m.Avatar(e.ctx, admin.User().ID)
 	wantErr(t, err, user.ErrNoAvatar)
+}
+
+// UserAvatar shows a user's own avatar to that user and anyone's to an
+// actor with users:read; anyone else is refused, whether the user exists
+// or not, and the refusal is audited.
+func TestUserAvatar(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	alice, ap := e.user(admin, "alice@example.com", group.UsersID)
+	_, bp := e.user(admin, "bob@example.com", group.UsersID)
+	if err := e.m.SetAvatar(e.ctx, ap, tinyPNG(t)); err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range map[string]*auth.Principal{"alice herself": ap, "admin (users:read)": admin} {
+		data, ct, err := e.m.UserAvatar(e.ctx, p, alice.ID)
+		if err != nil || ct != "image/png" || len(data) == 0 {
+			t.Errorf("%s: UserAvatar = %d bytes of %q, %v", name, len(data), ct, err)
+		}
+	}
+	_, _, err := e.m.UserAvatar(e.ctx, bp, alice.ID)
+	wantErr(t, err, auth.ErrForbidden)
+	if ev := e.lastEvent(audit.AuthorizationDeny); ev.Actor.Email != "bob@example.com" || ev.Target.ID != string(alice.ID) {
+		t.Errorf("denial event %+v, want bob's on alice", ev)
+	}
+	_, _, err = e.m.UserAvatar(e.ctx, bp, "no-such-user")
+	wantErr(t, err, auth.ErrForbidden) // not ErrNotFound: bob learns nothing
+	_, _, err = e.m.UserAvatar(e.ctx, nil, alice.ID)
+	wantErr(t, err, auth.ErrForbidden)
+	_, _, err = e.m.UserAvatar(e.ctx, bp, bp.User().ID)
+	wantErr(t, err, user.ErrNoAvatar)
+	_, _, err = e.m.UserAvatar(e.ctx, admin, "no-such-user")
+	if !errors.Is(err, user.ErrNotFound) && !errors.Is(err, user.ErrNoAvatar) {
+		t.Errorf("admin, unknown user: %v", err)
+	}
+}
+
+// A photo as a phone saves it, EXIF and all, goes through SetAvatar and
+// is stored upright at AvatarSize with no EXIF left.
+func TestSetAvatarPhonePhoto(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	// 4000×3000, left half dark, right half light; orientation 6 turns
+	// it a quarter clockwise, so upright the top is dark, the bottom light.
+	m := image.NewGray(image.Rect(0, 0, 4000, 3000))
+	for y := range 3000 {
+		row := m.Pix[y*m.Stride:][:4000]
+		for x := range row {
+			row[x] = 220
+			if x < 2000 {
+				row[x] = 30
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	tiff := "MM\x00\x2a\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00\x00\x00\x00\x00"
+	app1 := append([]byte{0xff, 0xe1, 0, byte(2 + 6 + len(tiff))}, "Exif\x00\x00"+tiff...)
+	photo := append(append([]byte{0xff, 0xd8}, app1...), buf.Bytes()[2:]...)
+	if err := e.m.SetAvatar(e.ctx, admin, photo); err != nil {
+		t.Fatal(err)
+	}
+	data, ct, err := e.m.UserAvatar(e.ctx, admin, admin.User().ID)
+	if err != nil || ct != "image/jpeg" {
+		t.Fatalf("UserAvatar: %q, %v", ct, err)
+	}
+	if bytes.Contains(data, []byte("Exif")) {
+		t.Error("the stored avatar has an EXIF segment")
+	}
+	got, err := jpeg.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Bounds().Dx() != auth.AvatarSize || got.Bounds().Dy() != auth.AvatarSize {
+		t.Fatalf("stored avatar is %v, want %d square", got.Bounds(), auth.AvatarSize)
+	}
+	top, _, _, _ := got.At(auth.AvatarSize/2, auth.AvatarSize/8).RGBA()
+	bottom, _, _, _ := got.At(auth.AvatarSize/2, auth.AvatarSize*7/8).RGBA()
+	if top>>8 > 60 || bottom>>8 < 190 {
+		t.Errorf("top %d, bottom %d: want dark above light (the photo upright)", top>>8, bottom>>8)
+	}
 }

@@ -82,7 +82,7 @@ func TestBadInput(t *testing.T) {
 			return e.m.SetAvatar(e.ctx, a, []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"))
 		}, auth.ErrInvalidImage, auth.FieldImage},
 		{"oversized image", func(e *env, a *auth.Principal) error {
-			return e.m.SetAvatar(e.ctx, a, append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 1<<20)...))
+			return e.m.SetAvatar(e.ctx, a, append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, auth.MaxAvatarBytes)...))
 		}, auth.ErrImageTooLarge, auth.FieldImage},
 		{"empty image", func(e *env, a *auth.Principal) error { return e.m.SetAvatar(e.ctx, a, nil) }, auth.ErrInvalidImage, auth.FieldImage},
 		{"garbage token", func(e *env, _ *auth.Principal) error {

@@ -49,6 +49,7 @@ type Summary struct {
 	GroupName string
 	TwoFactor bool // a confirmed TOTP secret is enrolled
 	Passkeys  int  // number of registered passkeys
+	HasAvatar bool // an avatar is stored (Store.Avatar would return it)
 	// Providers are the IDs of the sign-on providers the user is linked
 	// through, sorted, each once.
 	Providers []string

@@ -154,7 +154,8 @@ func inputWords(err error) (problem, bool) {
 	case errors.Is(err, auth.ErrInvalidImage):
 		return problem{http.StatusBadRequest, "", "Upload a PNG, JPEG, GIF or WebP image."}, true
 	case errors.Is(err, auth.ErrImageTooLarge):
-		return problem{http.StatusBadRequest, "", fmt.Sprintf("The image must be at most 1 MiB and %d×%d pixels.", auth.MaxAvatarPixels, auth.MaxAvatarPixels)}, true
+		return problem{http.StatusBadRequest, "", fmt.Sprintf("The image must be at most %d MiB, %d pixels on a side and %d megapixels.",
+			auth.MaxAvatarBytes>>20, auth.MaxAvatarPixels, auth.MaxAvatarArea/1_000_000)}, true
 	case errors.Is(err, user.ErrInvalidQuery), errors.Is(err, user.ErrInvalidCursor),
 		errors.Is(err, audit.ErrInvalidQuery), errors.Is(err, audit.ErrInvalidCursor):
 		return problem{http.StatusBadRequest, "", "That filter or page link is not valid; start from the first page."}, true

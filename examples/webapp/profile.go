@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"html/template"
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/passkey"
@@ -20,10 +25,22 @@ const lowRecoveryCodes = 3
 type profileData struct {
 	Name, Email string
 	HasAvatar   bool
+	Avatar      avatarLimits
+}
+
+// avatarLimits are usher's, for the upload form's hint.
+type avatarLimits struct {
+	MiB, Pixels, Megapixels, Size int
+}
+
+var uploadLimits = avatarLimits{
+	MiB: auth.MaxAvatarBytes >> 20, Pixels: auth.MaxAvatarPixels,
+	Megapixels: auth.MaxAvatarArea / 1_000_000, Size: auth.AvatarSize,
 }
 
 func (s *server) profileView(r *http.Request, p *auth.Principal, d *profileData) (*view, error) {
-	_, _, err := s.m.Avatar(r.Context(), p.User().ID)
+	d.Avatar = uploadLimits
+	_, _, err := s.m.UserAvatar(r.Context(), p, p.User().ID)
 	switch {
 	case errors.Is(err, user.ErrNoAvatar):
 	case err != nil:
@@ -157,10 +174,16 @@ func (s *server) removeAvatar(w http.ResponseWriter, r *http.Request, p *auth.Pr
 	redirect(w, r, "/profile?done=avatar-removed")
 }
 
-// avatar serves a stored avatar. usher re-encoded it on upload, so its
-// content type is one of four image types and nothing else.
+// avatar serves a user's avatar to whom usher allows to see it: the user,
+// or an actor with users:read (auth.Manager.UserAvatar checks, and audits
+// a refusal: 403, whether the user exists or not). usher re-encoded it on
+// upload, so its content type is image/jpeg or image/png; anything else
+// in the store is not served as an image. The response is private (it is
+// personal data, and the next user of a shared browser must not get it
+// from a cache) and revalidated on every use, cheaply through its ETag,
+// so a new avatar shows at once.
 func (s *server) avatar(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	data, contentType, err := s.m.Avatar(r.Context(), user.ID(r.PathValue("id")))
+	data, contentType, err := s.m.UserAvatar(r.Context(), p, user.ID(r.PathValue("id")))
 	if errors.Is(err, user.ErrNoAvatar) || errors.Is(err, user.ErrNotFound) {
 		http.NotFound(w, r)
 		return
@@ -169,9 +192,19 @@ func (s *server) avatar(w http.ResponseWriter, r *http.Request, p *auth.Principa
 		s.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Cache-Control", "private, no-cache")
-	w.Write(data)
+	switch contentType {
+	case "image/jpeg", "image/png":
+	default:
+		s.serverError(w, r, fmt.Errorf("avatar of content type %q", contentType))
+		return
+	}
+	sum := sha256.Sum256(data)
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "private, no-cache")
+	h.Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
+	h.Set("X-Content-Type-Options", "nosniff") // also set for every response (secure)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 }
 
 // twoFactorState is what the pages say about the actor's second factor.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -10,9 +11,11 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/user"
 )
 
 //go:embed templates/*.html
@@ -28,6 +31,7 @@ type view struct {
 	Data   any
 	SSO    bool   // single sign-on is on: the Settings link
 	Path   string // the request's path, for the menu's current page
+	Avatar bool   // the signed-in user has an avatar: the header shows it
 }
 
 // Can lets templates ask {{if .Can "users:write"}}.
@@ -143,6 +147,9 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, page
 	}
 	v.SSO = s.sso
 	v.Path = r.URL.Path
+	if v.P != nil {
+		v.Avatar = s.hasAvatar(r, v.P)
+	}
 	if page == "login" || page == "security" {
 		// Their forms lead to the providers (sso.go).
 		w.Header().Set("Content-Security-Policy", s.formActionCSP(r.Context()))
@@ -164,7 +171,57 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, page
 	buf.WriteTo(w)
 }
 
+// hasAvatar says whether the signed-in user has an avatar, for the
+// header: one read of the stored image per page, a few kilobytes since
+// usher keeps it at 256 pixels square (usher has no cheaper "has one"
+// for a single user). On an error the header shows initials and the log
+// says why.
+func (s *server) hasAvatar(r *http.Request, p *auth.Principal) bool {
+	_, _, err := s.m.UserAvatar(r.Context(), p, p.User().ID)
+	if err != nil && !errors.Is(err, user.ErrNoAvatar) {
+		s.log.Warn("reading the avatar for the header", "err", err)
+	}
+	return err == nil
+}
+
+// avatarView is one user's avatar as the "avatar" template draws it: the
+// image, or the initials when there is none.
+type avatarView struct {
+	ID       user.ID
+	Has      bool
+	Initials string
+	Class    string // "small" in lists, "" in the header
+}
+
+// initials are the first letters of the first and last words of a name,
+// or of the email without a name, upper-cased: "Ada Lovelace" is "AL".
+func initials(name, email string) string {
+	words := strings.Fields(name)
+	if len(words) == 0 {
+		local, _, _ := strings.Cut(email, "@")
+		words = []string{local}
+	}
+	if len(words) > 2 {
+		words = []string{words[0], words[len(words)-1]}
+	}
+	var b strings.Builder
+	for _, w := range words {
+		if i := strings.IndexFunc(w, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }); i >= 0 {
+			r, _ := utf8.DecodeRuneInString(w[i:])
+			b.WriteRune(unicode.ToUpper(r))
+		}
+	}
+	if b.Len() == 0 {
+		return "?"
+	}
+	return b.String()
+}
+
 var templateFuncs = template.FuncMap{
+	// avatarOf describes a user's avatar for the "avatar" template.
+	"avatarOf": func(id user.ID, name, email string, has bool, class string) avatarView {
+		return avatarView{ID: id, Has: has, Initials: initials(name, email), Class: class}
+	},
 	// when formats a time for tables; the zero time is "never".
 	"when": func(t time.Time) string {
 		if t.IsZero() {

@@ -142,6 +142,12 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /users/{id}/unlock", s.user(s.unlockLogin))
 	mux.Handle("POST /users/{id}/passkeys/{pk}/delete", s.user(s.deleteUserPasskey))
 	mux.Handle("POST /users/{id}/sessions/{sid}/revoke", s.user(s.revokeUserSession))
+	// A user's avatar, for the header, the users list and the profile.
+	// usher's check is the whole gate: one's own to anyone signed in, also
+	// to who owes a password change or a second factor (their header shows
+	// it), anyone else's with users:read, which such a session lacks.
+	avatar := s.m.RequireLoginToEnroll(withPrincipal(s.avatar))
+	mux.Handle("GET /users/{id}/avatar", avatar)
 
 	mux.Handle("GET /groups", s.perm(group.GroupsRead, s.groupsPage))
 	mux.Handle("GET /groups/new", s.perm(group.GroupsWrite, s.newGroupPage))
@@ -190,7 +196,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /profile/sso/unlink", s.user(s.unlinkSSO))
 	mux.Handle("POST /profile/sessions/{id}/revoke", s.user(s.revokeSession))
 	mux.Handle("POST /profile/sessions/revoke-others", s.user(s.revokeOtherSessions))
-	mux.Handle("GET /avatar/{id}", s.enrolling(s.avatar))
+	mux.Handle("GET /avatar/{id}", avatar) // the older address of /users/{id}/avatar
 
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, http.StatusNotFound, "There is no such page.")

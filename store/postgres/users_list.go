@@ -12,8 +12,8 @@ import (
 
 // listSelect is what a page of users reads: the user, its name_key (the
 // name order's cursor key), the group's name, whether a TOTP second factor
-// is enrolled and how many passkeys there are.
-const listSelect = `SELECT ` + userCols + `, u.name_key, g.name, ` + paging.TwoFactorSQL + `, ` + paging.PasskeysSQL + `,
+// is enrolled, how many passkeys there are and whether there is an avatar.
+const listSelect = `SELECT ` + userCols + `, u.name_key, g.name, ` + paging.TwoFactorSQL + `, ` + paging.PasskeysSQL + `, ` + paging.AvatarSQL + `,
 		(SELECT string_agg(i.provider_id, ',') FROM oidc_identities i WHERE i.user_id = u.id)
 		FROM users u JOIN groups g ON g.id = u.group_id`
 
@@ -45,7 +45,7 @@ func (us userStore) List(ctx context.Context, q user.Query) (user.Page, error) {
 	)
 	page, err := paging.ReadUsers(rows, q, func(s *user.Summary) error {
 		err := rows.Scan((*string)(&s.ID), &s.Email, &s.Name, &s.GroupID, &s.Disabled, &s.CreatedAt, &s.UpdatedAt,
-			&lastLogin, &s.Version, &s.MustChangePassword, &nameKey, &s.GroupName, &s.TwoFactor, &s.Passkeys, &providers)
+			&lastLogin, &s.Version, &s.MustChangePassword, &nameKey, &s.GroupName, &s.TwoFactor, &s.Passkeys, &s.HasAvatar, &providers)
 		s.LastLoginAt = fromOpt(lastLogin)
 		s.Providers = paging.SplitProviders(providers.String)
 		return err

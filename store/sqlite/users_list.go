@@ -11,10 +11,10 @@ import (
 
 // listSelect is what a page of users reads: the user, its name_key (the
 // name order's cursor key), the group's name, whether a TOTP second factor
-// is enrolled and how many passkeys there are.
+// is enrolled, how many passkeys there are and whether there is an avatar.
 const listSelect = `SELECT ` + userCols + `, u.name_key,
 		(SELECT g.name FROM groups g WHERE g.id = u.group_id),
-		` + paging.TwoFactorSQL + `, ` + paging.PasskeysSQL + `,
+		` + paging.TwoFactorSQL + `, ` + paging.PasskeysSQL + `, ` + paging.AvatarSQL + `,
 		(SELECT group_concat(i.provider_id) FROM oidc_identities i WHERE i.user_id = u.id)
 		FROM users u`
 
@@ -43,7 +43,7 @@ func (us userStore) List(ctx context.Context, q user.Query) (user.Page, error) {
 	)
 	page, err := paging.ReadUsers(rows, q, func(s *user.Summary) error {
 		err := rows.Scan(&s.ID, &s.Email, &s.Name, &s.GroupID, &s.Disabled, &created, &updated, &lastLogin,
-			&s.Version, &s.MustChangePassword, &nameKey, &s.GroupName, &s.TwoFactor, &s.Passkeys, &providers)
+			&s.Version, &s.MustChangePassword, &nameKey, &s.GroupName, &s.TwoFactor, &s.Passkeys, &s.HasAvatar, &providers)
 		s.Providers = paging.SplitProviders(providers.String)
 		s.CreatedAt, s.UpdatedAt, s.LastLoginAt = fromNanos(created), fromNanos(updated), fromNanos(lastLogin.Int64)
 		return err

@@ -20,6 +20,7 @@ var listTests = []test{
 	{"InvalidCursor", testListInvalidCursor},
 	{"Empty", testListEmpty},
 	{"PasskeyCount", testListPasskeyCount},
+	{"HasAvatar", testListHasAvatar},
 }
 
 var sorts = []user.Sort{user.SortCreated, user.SortEmail, user.SortName, user.SortLastLogin}
@@ -381,4 +382,41 @@ func testListPasskeyCount(t *testing.T, s auth.Store) {
 		}
 	}
 	check("after one user's passkeys went")
+}
+
+// testListHasAvatar checks user.Summary.HasAvatar: set for each user with
+// an avatar stored, cleared when it is removed.
+func testListHasAvatar(t *testing.T, s auth.Store) {
+	want := map[user.ID]bool{}
+	for _, has := range []bool{false, true, true, false} {
+		u := createUser(t, s, group.UsersID)
+		if has {
+			must(t, "SetAvatar", s.Users().SetAvatar(ctx(t), u.ID, []byte("\x89PNG\r\n\x1a\n"), "image/png"))
+		}
+		want[u.ID] = has
+	}
+	check := func(what string) {
+		t.Helper()
+		q, err := user.Query{Limit: 100}.Normalize()
+		must(t, "Normalize", err)
+		page, err := s.Users().List(ctx(t), q)
+		must(t, what+": Users().List", err)
+		if len(page.Users) != len(want) {
+			t.Fatalf("%s: listed %d users, want %d", what, len(page.Users), len(want))
+		}
+		for _, r := range page.Users {
+			if r.HasAvatar != want[r.ID] {
+				t.Errorf("%s: user %s: HasAvatar = %v, want %v", what, r.Email, r.HasAvatar, want[r.ID])
+			}
+		}
+	}
+	check("after uploads")
+	for id, has := range want {
+		if has {
+			must(t, "SetAvatar nil", s.Users().SetAvatar(ctx(t), id, nil, ""))
+			want[id] = false
+			break
+		}
+	}
+	check("after one avatar went")
 }

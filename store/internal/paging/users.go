@@ -33,6 +33,10 @@ var userOrders = map[user.Sort]userOrder{
 // TwoFactorSQL is true for a user (u) with a confirmed TOTP secret.
 const TwoFactorSQL = `EXISTS (SELECT 1 FROM totp_credentials t WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL)`
 
+// AvatarSQL is true for a user (u) with an avatar: user.Summary.HasAvatar,
+// one seek of the avatars primary key per listed user.
+const AvatarSQL = `EXISTS (SELECT 1 FROM avatars av WHERE av.user_id = u.id)`
+
 // PasskeysSQL counts a user's (u) passkeys: user.Summary.Passkeys, one
 // seek of the passkeys_user index per listed user.
 const PasskeysSQL = `(SELECT count(*) FROM passkeys p WHERE p.user_id = u.id)`
