@@ -61,7 +61,18 @@ type Config struct {
 	Permissions []group.Entry
 
 	// BootstrapToken, when set, must be presented by the first sign-up.
+	// When it is empty, the first sign-up needs a one-time setup token
+	// that usher makes itself while the database holds no user: the host
+	// gets it from [Manager.SetupToken] and shows it to whoever runs it
+	// (a log line or the console at start), so that a stranger who reaches
+	// a fresh instance first cannot make itself its admin.
 	BootstrapToken string
+	// InsecureOpenFirstSignup lets anybody who reaches the instance first
+	// sign up as its admin, with no token. It MUST NOT be set on an
+	// instance reachable by anyone but its operator before the first
+	// account exists; it is for tests and for hosts that create the first
+	// account themselves at once. Ignored when BootstrapToken is set.
+	InsecureOpenFirstSignup bool
 
 	// ReauthWindow is how long after login a session counts as fresh:
 	// binding a new second factor ([Manager.BeginTOTP]) without typing the

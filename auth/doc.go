@@ -5,8 +5,9 @@
 //
 //   - Bootstrap: [Manager.SignupOpen] and [Manager.SignUp] create the first
 //     account, in the built-in admin group; afterwards sign-up is closed by
-//     the library ([ErrSignupClosed]), optionally guarded by
-//     Config.BootstrapToken.
+//     the library ([ErrSignupClosed]). It needs the one-time setup token
+//     that New makes on a database without users ([Manager.SetupToken]),
+//     which the host shows to whoever runs it, or Config.BootstrapToken.
 //   - Login: [Manager.Login] checks an email and password, throttled per
 //     account and per client IP, and returns a [Session] whose Token the
 //     host hands to the client ([Manager.SetSessionCookie]). Every wrong

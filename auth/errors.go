@@ -21,7 +21,9 @@ var (
 	ErrThrottled = errors.New("auth: too many attempts")
 	// ErrSignupClosed: sign-up is only for the first account.
 	ErrSignupClosed = errors.New("auth: sign-up is closed")
-	// ErrBootstrapToken: the first sign-up needs Config.BootstrapToken.
+	// ErrBootstrapToken: the first sign-up needs Config.BootstrapToken, or
+	// else the setup token of [Manager.SetupToken], and presented a wrong,
+	// expired or spent one.
 	ErrBootstrapToken = errors.New("auth: wrong bootstrap token")
 	// ErrUnauthenticated: the token names no live session.
 	ErrUnauthenticated = errors.New("auth: not authenticated")

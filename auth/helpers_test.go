@@ -115,7 +115,8 @@ const adminEmail, adminPassword = "admin@example.com", "correct horse battery"
 // admin signs up the first user and returns its principal.
 func (e *env) admin() *auth.Principal {
 	e.t.Helper()
-	s, err := e.m.SignUp(e.ctx, auth.SignUp{Email: adminEmail, Name: "Ada Admin", Password: adminPassword}, client)
+	s, err := e.m.SignUp(e.ctx, auth.SignUp{Email: adminEmail, Name: "Ada Admin", Password: adminPassword,
+		BootstrapToken: setupToken(e.t, e.m)}, client)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -213,6 +214,16 @@ func (e *env) lastEvent(a audit.Action) audit.Event {
 	}
 	e.t.Fatalf("no %s event", a)
 	return audit.Event{}
+}
+
+// setupToken returns m's setup token, which the first sign-up presents.
+func setupToken(tb testing.TB, m *auth.Manager) string {
+	tb.Helper()
+	tok, _, err := m.SetupToken(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
 }
 
 func wantErr(t *testing.T, err, target error) {

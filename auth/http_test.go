@@ -12,7 +12,7 @@ import (
 
 func TestSessionCookieAttributes(t *testing.T) {
 	e := newEnv(t)
-	r, err := e.m.SignUp(e.ctx, auth.SignUp{Email: adminEmail, Password: adminPassword}, client)
+	r, err := e.m.SignUp(e.ctx, auth.SignUp{Email: adminEmail, Password: adminPassword, BootstrapToken: setupToken(t, e.m)}, client)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,8 @@ type Manager struct {
 	wa *webauthn.WebAuthn
 	// disc caches the sign-on providers' discovery.
 	disc discoveries
+	// setup is the setup token this Manager made (setup.go).
+	setup setupToken
 }
 
 // New checks cfg and returns a Manager. Errors in cfg wrap
@@ -53,7 +55,8 @@ type Manager struct {
 // failure there is returned (wrapped, matchable with errors.Is). That store
 // work runs under context.Background, so an unreachable database makes New
 // wait as long as the store's own connect timeout: give a PostgreSQL DSN a
-// connect_timeout.
+// connect_timeout. On a database without users it makes the setup token
+// that the first sign-up needs ([Manager.SetupToken]).
 func New(cfg Config) (*Manager, error) {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, a...))
@@ -108,6 +111,9 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	if err := m.seedDeclaredProviders(context.Background()); err != nil {
+		return nil, err
+	}
+	if err := m.makeSetupToken(context.Background()); err != nil {
 		return nil, err
 	}
 	return m, nil

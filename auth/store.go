@@ -89,6 +89,9 @@ type Store interface {
 	Flows() oidc.FlowStore
 	// Challenges keeps the pending second step of two-step logins.
 	Challenges() ChallengeStore
+	// Setup keeps the hashes of the setup tokens that guard the first
+	// sign-up.
+	Setup() SetupStore
 	// KeyCheck keeps the value by which [New] recognises the secret key
 	// the database was made with.
 	KeyCheck() KeyCheckStore

@@ -66,6 +66,8 @@ func words(err error) (problem, bool) {
 		return problem{http.StatusForbidden, "", "Logging in with a password is turned off here: sign in with one of the providers."}, true
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		return problem{http.StatusUnauthorized, "", "Wrong email or password."}, true
+	case errors.Is(err, auth.ErrBootstrapToken): // the sign-up page says which token (auth_handlers.go)
+		return problem{http.StatusForbidden, "bootstrap_token", "Wrong token."}, true
 	case errors.Is(err, auth.ErrAccountDisabled):
 		return problem{http.StatusForbidden, "", "This account is disabled. Ask an administrator."}, true
 	case errors.Is(err, auth.ErrLastAdmin):

@@ -63,10 +63,11 @@ func TestFieldErrorsPlaced(t *testing.T) {
 		return step{name, do, status, where[0], where[1], text}
 	}
 
+	setup := a.setupToken()
 	run([]step{
-		mk("signup: bad email", post(anon, "/signup", "email", "ada", "password", adminPassword), http.StatusBadRequest, at("email"), "single valid email"),
-		mk("signup: bad name", post(anon, "/signup", "email", "ada@example.com", "name", "A\x1bda", "password", adminPassword), http.StatusBadRequest, at("name"), "Names are at most"),
-		mk("signup: short password", post(anon, "/signup", "email", "ada@example.com", "password", "short"), http.StatusBadRequest, at("password"), "Use at least 8"),
+		mk("signup: bad email", post(anon, "/signup", "email", "ada", "password", adminPassword, "bootstrap_token", setup), http.StatusBadRequest, at("email"), "single valid email"),
+		mk("signup: bad name", post(anon, "/signup", "email", "ada@example.com", "name", "A\x1bda", "password", adminPassword, "bootstrap_token", setup), http.StatusBadRequest, at("name"), "Names are at most"),
+		mk("signup: short password", post(anon, "/signup", "email", "ada@example.com", "password", "short", "bootstrap_token", setup), http.StatusBadRequest, at("password"), "Use at least 8"),
 	})
 	admin := a.signup()
 	bobID := createUser(t, admin, "bob@example.com", "Bob", bobPassword, "users")

@@ -67,7 +67,8 @@ func Run(t *testing.T, newStore func(t *testing.T) auth.Store) {
 		{"OIDCProviders", oidcProviderTests, false},
 		{"OIDCIdentities", oidcIdentityTests, false},
 		{"OIDCFlows", oidcFlowTests, false},
-		{"Keys", keyTests, true}, // the first auth.New writes the key check
+		{"Keys", keyTests, true},    // the first auth.New writes the key check
+		{"Setup", setupTests, true}, // auth.New on an empty store adds a setup token
 	}
 	for _, suite := range suites {
 		t.Run(suite.name, func(t *testing.T) {
