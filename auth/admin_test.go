@@ -410,7 +410,7 @@ func TestNoSelfResetThroughAdminPath(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()
 	e.enrol(&admin)
-	e.clk.Advance(time.Hour)
+	e.clk.Advance(auth.DefaultReauthWindow + time.Minute) // stale, not yet idle
 	wantErr(t, e.m.ResetTwoFactor(e.ctx, admin, admin.User().ID), auth.ErrForbidden)
 	wantErr(t, e.m.ResetPassword(e.ctx, admin, admin.User().ID, "a new password!"), auth.ErrForbidden)
 	if st, _ := e.m.TwoFactorStatus(e.ctx, admin); st.RecoveryCodesLeft != 10 {

@@ -82,11 +82,21 @@ type Config struct {
 	ReauthWindow time.Duration
 
 	// IdleTimeout ends a session not used for this long; 0 means
-	// [DefaultIdleTimeout]. Both timeouts are at least [MinSessionTimeout].
+	// [DefaultIdleTimeout]. Every timeout is at least [MinSessionTimeout].
+	// Each session keeps the limits it was issued with: changing these
+	// changes the sessions issued afterwards.
 	IdleTimeout time.Duration
 	// AbsoluteTimeout ends a session this long after login whatever its
 	// use; 0 means [DefaultAbsoluteTimeout].
 	AbsoluteTimeout time.Duration
+	// RememberIdleTimeout and RememberAbsoluteTimeout are the limits of a
+	// session whose login asked to be remembered (Client.Remember: a "keep
+	// me signed in" choice the host offers); 0 means
+	// [DefaultRememberIdleTimeout] and [DefaultRememberAbsoluteTimeout].
+	// Neither may be shorter than its ordinary counterpart. A host that
+	// offers no such choice never issues one.
+	RememberIdleTimeout     time.Duration
+	RememberAbsoluteTimeout time.Duration
 
 	// Passkeys sets up passkeys (WebAuthn): the relying party and whether
 	// they may log in without a password. The zero value leaves them off.
@@ -167,9 +177,19 @@ const (
 	DefaultMinPasswordLength = 8
 	MaxMinPasswordLength     = 256
 	DefaultReauthWindow      = 5 * time.Minute
-	DefaultIdleTimeout       = 24 * time.Hour
-	DefaultAbsoluteTimeout   = 7 * 24 * time.Hour
-	MinSessionTimeout        = time.Minute
+	// A session ends after an hour unused or a day after login, whichever
+	// comes first: the reauthentication NIST SP 800-63B-4 (2.2.3) asks of
+	// AAL2, and OWASP ASVS 5.0 V7.3.1 and V7.3.2 (inactivity and absolute
+	// timeouts) at level 2.
+	DefaultIdleTimeout     = time.Hour
+	DefaultAbsoluteTimeout = 24 * time.Hour
+	// A remembered session ("keep me signed in") lasts a week unused and
+	// thirty days at most: NIST SP 800-63B-4 (2.1.3) asks of AAL1 a
+	// reauthentication at least every 30 days. The host offers the choice;
+	// ASVS 5.0 V7.3 leaves the figures to its risk analysis (V7.1.1).
+	DefaultRememberIdleTimeout     = 7 * 24 * time.Hour
+	DefaultRememberAbsoluteTimeout = 30 * 24 * time.Hour
+	MinSessionTimeout              = time.Minute
 
 	DefaultFreeFailures   = 5
 	DefaultBaseDelay      = time.Second
@@ -194,6 +214,11 @@ func (cfg Config) withDefaults() Config {
 	setDefault(&cfg.ReauthWindow, DefaultReauthWindow)
 	setDefault(&cfg.IdleTimeout, DefaultIdleTimeout)
 	setDefault(&cfg.AbsoluteTimeout, DefaultAbsoluteTimeout)
+	// The remembered limits default to the longer of their default and
+	// the ordinary limit, so that lengthening the ordinary ones alone stays
+	// valid.
+	setDefault(&cfg.RememberIdleTimeout, max(DefaultRememberIdleTimeout, cfg.IdleTimeout))
+	setDefault(&cfg.RememberAbsoluteTimeout, max(DefaultRememberAbsoluteTimeout, cfg.AbsoluteTimeout))
 	t := &cfg.Throttle
 	setDefault(&t.FreeFailures, DefaultFreeFailures)
 	setDefault(&t.BaseDelay, DefaultBaseDelay)
@@ -243,6 +268,8 @@ func (cfg *Config) checkDurations() error {
 	switch {
 	case cfg.IdleTimeout < MinSessionTimeout || cfg.AbsoluteTimeout < MinSessionTimeout:
 		return fmt.Errorf("session timeouts must be at least %v", MinSessionTimeout)
+	case cfg.RememberIdleTimeout < cfg.IdleTimeout || cfg.RememberAbsoluteTimeout < cfg.AbsoluteTimeout:
+		return errors.New("a remembered session's timeouts must be at least the ordinary ones")
 	case cfg.AuditRetention < 0:
 		return errors.New("AuditRetention is negative")
 	case t.FreeFailures < 0 || t.BaseDelay < 0 || t.MaxDelay < t.BaseDelay:

@@ -98,25 +98,23 @@ func New(cfg Config) (*Manager, error) {
 	if m.hasher, err = newHasher(m.keys, cfg.BcryptCost, m.rand); err != nil {
 		return nil, bad("%v", err)
 	}
-	if err := m.checkKey(context.Background()); err != nil {
-		return nil, err
-	}
-	if err := m.checkKeysHeld(context.Background()); err != nil {
-		return nil, err
-	}
-	if err := m.wrapLegacyHashes(context.Background()); err != nil {
-		return nil, err
-	}
-	if err := m.seedBuiltinGroups(context.Background()); err != nil {
-		return nil, err
-	}
-	if err := m.seedDeclaredProviders(context.Background()); err != nil {
-		return nil, err
-	}
-	if err := m.makeSetupToken(context.Background()); err != nil {
+	if err := m.prepareStore(context.Background()); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// prepareStore is New's store work, in order: the key check, the legacy
+// hashes, the built-in groups, the declared providers, the setup token.
+func (m *Manager) prepareStore(ctx context.Context) error {
+	for _, step := range []func(context.Context) error{
+		m.checkKey, m.checkKeysHeld, m.wrapLegacyHashes, m.seedBuiltinGroups, m.seedDeclaredProviders, m.makeSetupToken,
+	} {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Permissions returns the permission catalog: usher's own and the host's,

@@ -58,34 +58,8 @@ func (m *Manager) SignUp(ctx context.Context, in SignUp, c Client) (*Session, er
 	}
 	var s *Session
 	err = m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
-		n, err := tx.Users().Count(ctx)
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			return ErrSignupClosed
-		}
-		// Spent in the same transaction as the first account is made, so of
-		// sign-ups racing with one token only one can win.
-		if setup != nil {
-			if ok, err := tx.Setup().Spend(ctx, setup, m.clock()); err != nil {
-				return err
-			} else if !ok {
-				return errSetupSpent
-			}
-		}
-		if err := tx.Users().Create(ctx, u, hash); err != nil {
-			return err
-		}
-		if err := tx.Users().SetLastLogin(ctx, u.ID, u.CreatedAt); err != nil {
-			return err
-		}
-		if s, err = m.issueSession(ctx, tx, u, c); err != nil {
-			return err
-		}
-		e := selfEvent(audit.SignUp, audit.Success, u, c)
-		e.Details = map[string]any{audit.DetailEmail: u.Email, audit.DetailName: u.Name, audit.DetailGroup: string(group.AdminID)}
-		return rec(e)
+		s, err = m.createFirst(ctx, tx, rec, u, hash, setup, c)
+		return err
 	})
 	if errors.Is(err, errSetupSpent) {
 		return nil, m.wrongSignupToken(ctx, c, "setup token expired or spent")
@@ -94,6 +68,41 @@ func (m *Manager) SignUp(ctx context.Context, in SignUp, c Client) (*Session, er
 		return nil, err
 	}
 	return s, nil
+}
+
+// createFirst makes u, the first account, inside tx and opens its
+// session, unless an account exists already; it spends the setup token of
+// hash setup (when not nil) in the same transaction, so that of sign-ups
+// racing with one token only one can win.
+func (m *Manager) createFirst(ctx context.Context, tx Store, rec func(*audit.Event) error,
+	u *user.User, hash string, setup []byte, c Client) (*Session, error) {
+	n, err := tx.Users().Count(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		return nil, ErrSignupClosed
+	}
+	if setup != nil {
+		if ok, err := tx.Setup().Spend(ctx, setup, m.clock()); err != nil {
+			return nil, err
+		} else if !ok {
+			return nil, errSetupSpent
+		}
+	}
+	if err := tx.Users().Create(ctx, u, hash); err != nil {
+		return nil, err
+	}
+	if err := tx.Users().SetLastLogin(ctx, u.ID, u.CreatedAt); err != nil {
+		return nil, err
+	}
+	s, err := m.issueSession(ctx, tx, u, c)
+	if err != nil {
+		return nil, err
+	}
+	e := selfEvent(audit.SignUp, audit.Success, u, c)
+	e.Details = map[string]any{audit.DetailEmail: u.Email, audit.DetailName: u.Name, audit.DetailGroup: string(group.AdminID)}
+	return s, rec(e)
 }
 
 // errSetupSpent: the setup token a sign-up presented was valid before the

@@ -142,7 +142,9 @@ type AuditStore interface {
 // go with their user ([user.Store.Delete]). Safe for concurrent use.
 type SessionStore interface {
 	// Create inserts s (Token is ignored) under tokenHash;
-	// [user.ErrNotFound] for an unknown user.
+	// [user.ErrNotFound] for an unknown user. Every other field of s comes
+	// back from Lookup, Get and List as it was given, IdleTimeout and
+	// Remembered included.
 	Create(ctx context.Context, s *Session, tokenHash []byte) error
 	// Lookup returns the session stored under tokenHash together with its
 	// user and the user's group, read in one consistent query. It does not
@@ -160,9 +162,10 @@ type SessionStore interface {
 	// DeleteUser removes every session of a user except the one with ID
 	// except (may be empty) and returns how many went.
 	DeleteUser(ctx context.Context, userID user.ID, except string) (int, error)
-	// DeleteExpired removes sessions that expired before now or were last
-	// seen before idleSince, and returns how many went.
-	DeleteExpired(ctx context.Context, now, idleSince time.Time) (int, error)
+	// DeleteExpired removes sessions that expired before now (ExpiresAt)
+	// or were last seen more than their own IdleTimeout before now, and
+	// returns how many went.
+	DeleteExpired(ctx context.Context, now time.Time) (int, error)
 }
 
 // ThrottleStore keeps login-throttling counters, shared by every instance on

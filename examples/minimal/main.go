@@ -136,7 +136,9 @@ func routes(m *auth.Manager) http.Handler {
 		reply(w, map[string]any{"token": s.Token, "expires": s.ExpiresAt})
 	})
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		res, err := m.Login(r.Context(), r.FormValue("email"), r.FormValue("password"), auth.ClientFrom(r))
+		c := auth.ClientFrom(r)
+		c.Remember = r.FormValue("remember") != "" // "keep me signed in": a week unused, 30 days at most
+		res, err := m.Login(r.Context(), r.FormValue("email"), r.FormValue("password"), c)
 		if err != nil {
 			fail(w, err)
 			return

@@ -81,6 +81,7 @@ func (s *server) signup(w http.ResponseWriter, r *http.Request) {
 type loginData struct {
 	Email      string
 	Next       string
+	Remember   bool // "Keep me signed in" was ticked
 	SignupOpen bool
 	Passkeys   bool // passwordless login: the button and autofill
 	// Providers are the single sign-on buttons; PasswordForm is false when
@@ -109,10 +110,12 @@ func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	email, next := r.PostFormValue("email"), localPath(r.PostFormValue("next"))
-	res, err := s.m.Login(r.Context(), email, r.PostFormValue("password"), auth.ClientFrom(r))
+	c := auth.ClientFrom(r)
+	c.Remember = r.PostFormValue("remember") != "" // a second step keeps it (usher's challenge)
+	res, err := s.m.Login(r.Context(), email, r.PostFormValue("password"), c)
 	if err != nil {
 		s.formFailed(w, r, err, "login", nil, func() (*view, error) {
-			return s.loginView(r.Context(), &loginData{Email: email, Next: next})
+			return s.loginView(r.Context(), &loginData{Email: email, Next: next, Remember: c.Remember})
 		})
 		return
 	}
