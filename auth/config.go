@@ -51,10 +51,20 @@ type Config struct {
 	// [MaxMinPasswordLength]. Passwords are limited to
 	// [MaxPasswordBytes]. There are no composition rules (800-63B 3.1.1.2).
 	MinPasswordLength int
+	// MinPasswordScore is the least guess-count score (zxcvbn's, 0 to 4) a
+	// new password must reach, offline: 0 means [DefaultMinPasswordScore];
+	// a negative value turns the check off (say, for a host that checks
+	// with a breach list of its own in PasswordChecker). A password built
+	// from the account's email, name or the Issuer must reach it without
+	// them. A refusal is a [*WeakPasswordError] whose Reason says why.
+	// The first 100 bytes of a password are scored: a longer one is judged
+	// by them.
+	MinPasswordScore int
 	// PasswordChecker, if set, is asked about every new password (sign-up,
-	// creation, change, reset), e.g. to refuse passwords from a breach
-	// list. Its error is wrapped in [ErrPasswordRejected].
-	PasswordChecker func(ctx context.Context, password string) error
+	// creation, change, reset) after usher's own checks passed, with the
+	// account it is for, e.g. to refuse passwords from a breach list. Its
+	// error is wrapped in [ErrPasswordRejected].
+	PasswordChecker func(ctx context.Context, password string, account PasswordContext) error
 
 	// Permissions are the host's own permissions, offered beside usher's in
 	// [Manager.Permissions]. A group may only hold catalog permissions.
@@ -176,7 +186,12 @@ const (
 	MinBcryptCost            = 10
 	DefaultMinPasswordLength = 8
 	MaxMinPasswordLength     = 256
-	DefaultReauthWindow      = 5 * time.Minute
+	// DefaultMinPasswordScore is zxcvbn's 3: "safely unguessable",
+	// about 10^10 guesses or more.
+	DefaultMinPasswordScore = 3
+	// MaxMinPasswordScore is zxcvbn's highest score.
+	MaxMinPasswordScore = 4
+	DefaultReauthWindow = 5 * time.Minute
 	// A session ends after an hour unused or a day after login, whichever
 	// comes first: the reauthentication NIST SP 800-63B-4 (2.2.3) asks of
 	// AAL2, and OWASP ASVS 5.0 V7.3.1 and V7.3.2 (inactivity and absolute
@@ -211,6 +226,7 @@ const (
 func (cfg Config) withDefaults() Config {
 	setDefault(&cfg.BcryptCost, DefaultBcryptCost)
 	setDefault(&cfg.MinPasswordLength, DefaultMinPasswordLength)
+	setDefault(&cfg.MinPasswordScore, DefaultMinPasswordScore)
 	setDefault(&cfg.ReauthWindow, DefaultReauthWindow)
 	setDefault(&cfg.IdleTimeout, DefaultIdleTimeout)
 	setDefault(&cfg.AbsoluteTimeout, DefaultAbsoluteTimeout)
@@ -251,6 +267,8 @@ func (cfg *Config) check() error {
 		return fmt.Errorf("BcryptCost %d is below %d", cfg.BcryptCost, MinBcryptCost)
 	case cfg.MinPasswordLength < 1 || cfg.MinPasswordLength > MaxMinPasswordLength:
 		return fmt.Errorf("MinPasswordLength must be 1 to %d", MaxMinPasswordLength)
+	case cfg.MinPasswordScore > MaxMinPasswordScore:
+		return fmt.Errorf("MinPasswordScore must be at most %d", MaxMinPasswordScore)
 	}
 	if err := cfg.Passkeys.check(); err != nil {
 		return err

@@ -43,8 +43,13 @@ var (
 
 	ErrPasswordTooShort = errors.New("auth: password too short")
 	ErrPasswordTooLong  = errors.New("auth: password too long")
-	// ErrPasswordRejected: Config.PasswordChecker refused the password.
+	// ErrPasswordRejected: Config.PasswordChecker refused the password, or
+	// it is too easy to guess ([ErrPasswordTooWeak]).
 	ErrPasswordRejected = errors.New("auth: password not allowed")
+	// ErrPasswordTooWeak: the password is too easy to guess
+	// (Config.MinPasswordScore); a [*WeakPasswordError] says why. It is an
+	// ErrPasswordRejected too.
+	ErrPasswordTooWeak = fmt.Errorf("%w: too easy to guess", ErrPasswordRejected)
 	// ErrInvalidPasswordHash: [Manager.ImportPasswordHash] was given
 	// something that is not a bcrypt hash.
 	ErrInvalidPasswordHash = errors.New("auth: not a bcrypt hash")
@@ -56,6 +61,22 @@ var (
 	// Config (a store failure, or [ErrWrongSecretKey], is not).
 	ErrInvalidConfig = errors.New("auth: invalid config")
 )
+
+// WeakPasswordError refuses a new password as too easy to guess and says
+// why, in words safe and useful to show the person who chose it (Reason is
+// one of the Reason constants, e.g. [ReasonCommonPassword]). It never holds
+// the password. errors.Is(err, ErrPasswordTooWeak) and
+// errors.Is(err, ErrPasswordRejected) match it.
+type WeakPasswordError struct {
+	Reason string
+}
+
+func (e *WeakPasswordError) Error() string {
+	return "auth: password too easy to guess: " + e.Reason
+}
+
+// Unwrap returns [ErrPasswordTooWeak].
+func (e *WeakPasswordError) Unwrap() error { return ErrPasswordTooWeak }
 
 // ThrottledError says how long to wait before the next attempt.
 // errors.Is(err, ErrThrottled) matches it.

@@ -2,7 +2,9 @@ package auth_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -169,11 +171,17 @@ func (e *env) group(actor *auth.Principal, name string, perms ...group.Permissio
 // user creates a user as actor and logs it in.
 func (e *env) user(actor *auth.Principal, email string, gid group.ID) (*user.User, *auth.Principal) {
 	e.t.Helper()
-	u, err := e.m.CreateUser(e.ctx, actor, auth.NewUser{Email: email, Name: email, Password: "password-" + email, GroupID: gid})
+	u, err := e.m.CreateUser(e.ctx, actor, auth.NewUser{Email: email, Name: email, Password: passwordOf(email), GroupID: gid})
 	if err != nil {
 		e.t.Fatalf("CreateUser %s: %v", email, err)
 	}
-	return u, e.login(email, "password-"+email)
+	return u, e.login(email, passwordOf(email))
+}
+
+// passwordOf is the password env.user gives the account email: one that
+// usher's strength check accepts, built from nothing of the account.
+func passwordOf(email string) string {
+	return fmt.Sprintf("orchard lantern %x", sha256.Sum256([]byte(email)))[:26]
 }
 
 func (e *env) login(email, password string) *auth.Principal {

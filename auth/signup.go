@@ -52,7 +52,7 @@ func (m *Manager) SignUp(ctx context.Context, in SignUp, c Client) (*Session, er
 	if err != nil {
 		return nil, err
 	}
-	hash, err := m.newPasswordHash(ctx, FieldPassword, u.ID, in.Password)
+	hash, err := m.newPasswordHash(ctx, FieldPassword, accountOf(u), in.Password)
 	if err != nil {
 		return nil, err
 	}

@@ -121,6 +121,7 @@ func passkeyWords(err error) (problem, bool) {
 // inputWords says what was wrong with an input; usher's FieldError says
 // which.
 func inputWords(err error) (problem, bool) {
+	var weak *auth.WeakPasswordError
 	switch {
 	case errors.Is(err, user.ErrInvalidEmail):
 		return problem{http.StatusBadRequest, "", "Enter a single valid email address."}, true
@@ -132,6 +133,9 @@ func inputWords(err error) (problem, bool) {
 		return problem{http.StatusBadRequest, "", fmt.Sprintf("Use at least %d characters.", minPasswordLength)}, true
 	case errors.Is(err, auth.ErrPasswordTooLong):
 		return problem{http.StatusBadRequest, "", fmt.Sprintf("Use at most %d bytes.", auth.MaxPasswordBytes)}, true
+	case errors.As(err, &weak): // usher says why, in words for the person
+		return problem{http.StatusBadRequest, "", "That password is too easy to guess: " + weak.Reason +
+			". A few unrelated words make a strong one."}, true
 	case errors.Is(err, auth.ErrPasswordRejected):
 		return problem{http.StatusBadRequest, "", "That password is not allowed; choose another."}, true
 	case errors.Is(err, group.ErrNotFound):
