@@ -41,6 +41,7 @@ type SetupStore interface {
 type setupToken struct {
 	mu      sync.Mutex
 	token   string
+	hash    []byte
 	expires time.Time
 }
 
@@ -81,7 +82,7 @@ func (m *Manager) renewSetupToken(ctx context.Context) error {
 	if err := m.store.Setup().Add(ctx, hash, expires); err != nil {
 		return fmt.Errorf("auth: storing the setup token: %w", err)
 	}
-	m.setup.token, m.setup.expires = token, expires
+	m.setup.token, m.setup.hash, m.setup.expires = token, hash, expires
 	m.log.InfoContext(ctx, "usher: no account yet; the first sign-up needs the setup token (Manager.SetupToken)",
 		"expires", expires)
 	return nil
@@ -93,9 +94,9 @@ func (m *Manager) renewSetupToken(ctx context.Context) error {
 // start. It is made by [New] when the database holds no user and the host
 // set neither Config.BootstrapToken nor Config.InsecureOpenFirstSignup;
 // only a keyed hash of it is stored. It works for [SetupTokenLifetime]: an
-// expired one is replaced by a new one at the next call, and so is it at
-// every restart (New), while the earlier ones still work until they
-// expire. Several instances on one database each have their own, and the
+// expired (or spent) one is replaced by a new one at the next call, and so
+// is it at every restart (New), while the earlier ones still work until
+// they expire. Several instances on one database each have their own, and the
 // first sign-up spends them all. SetupToken returns "" once an account
 // exists, and when the host chose a token of its own or none.
 func (m *Manager) SetupToken(ctx context.Context) (token string, expires time.Time, err error) {
@@ -107,7 +108,15 @@ func (m *Manager) SetupToken(ctx context.Context) (token string, expires time.Ti
 	}
 	m.setup.mu.Lock()
 	defer m.setup.mu.Unlock()
-	if m.setup.token == "" || !m.clock().Before(m.setup.expires) {
+	valid := false
+	if m.setup.token != "" {
+		// Expired, or spent by a sign-up whose account is gone since.
+		var err error
+		if valid, err = m.store.Setup().Valid(ctx, m.setup.hash, m.clock()); err != nil {
+			return "", time.Time{}, fmt.Errorf("auth: reading the setup token: %w", err)
+		}
+	}
+	if !valid {
 		if err := m.renewSetupToken(ctx); err != nil {
 			return "", time.Time{}, err
 		}

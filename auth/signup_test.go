@@ -120,6 +120,14 @@ func TestSetupTokenOfEachInstance(t *testing.T) {
 				_, err := ms[i].SignUp(e.ctx, auth.SignUp{Email: adminEmail, Password: adminPassword, BootstrapToken: tok}, client)
 				wantErr(t, err, auth.ErrBootstrapToken)
 			}
+			// SetupToken hands out a new one, which works.
+			fresh := setupToken(t, ms[which])
+			if fresh == toks[which] {
+				t.Fatal("SetupToken handed out a spent token")
+			}
+			if _, err := ms[which].SignUp(e.ctx, auth.SignUp{Email: adminEmail, Password: adminPassword, BootstrapToken: fresh}, client); err != nil {
+				t.Fatal(err)
+			}
 		})
 	}
 }
