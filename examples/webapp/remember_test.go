@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -34,4 +35,29 @@ func TestKeepMeSignedIn(t *testing.T) {
 	want(t, "kept after a week less a minute unused", kept.get("/"), http.StatusOK, "<h1>Dashboard</h1>")
 	a.clock.Add(7 * 24 * time.Hour)
 	want(t, "kept after a week unused", kept.get("/"), http.StatusOK, "<h1>Log in</h1>")
+}
+
+// A passwordless login carries the login page's "Keep me signed in" too.
+func TestKeepMeSignedInWithPasskey(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	admin := a.signup()
+	d := device(t)
+	wantJSON(t, "add passkey", addPasskey(t, admin, d, "Laptop", ""), http.StatusOK, "/profile/security")
+	for _, remember := range []bool{true, false} {
+		b := a.browser()
+		ceremony, opts := begin(t, b, "/login/passkey/begin", struct{}{})
+		cred, err := d.Assert(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantJSON(t, "passkey login", b.postJSON("/login/passkey/finish",
+			map[string]any{"ceremony": ceremony, "credential": json.RawMessage(cred), "remember": remember}, nil), http.StatusOK, "/")
+		a.clock.Add(61 * time.Minute)
+		page := "<h1>Log in</h1>"
+		if remember {
+			page = "<h1>Dashboard</h1>"
+		}
+		want(t, "an hour later", b.get("/"), http.StatusOK, page)
+	}
 }
