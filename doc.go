@@ -25,8 +25,10 @@
 //	db, err := sqlite.Open(ctx, "users.db")
 //	m, err := auth.New(auth.Config{Store: db, Issuer: "MyApp", SecretKey: key})
 //
-//	// first run: the first account becomes the admin; sign-up then closes
-//	s, err := m.SignUp(ctx, auth.SignUp{Email: e, Name: n, Password: pw}, auth.ClientFrom(r))
+//	// first run: print the setup token for whoever runs the host
+//	setup, _, err := m.SetupToken(ctx)
+//	// the first account, which presents it, becomes the admin; sign-up then closes
+//	s, err := m.SignUp(ctx, auth.SignUp{Email: e, Name: n, Password: pw, BootstrapToken: setup}, auth.ClientFrom(r))
 //	m.SetSessionCookie(w, s)
 //
 //	// every request

@@ -86,7 +86,7 @@ func TestLoginActivityRefused(t *testing.T) {
 func TestLoginActivityNeedsCounter(t *testing.T) {
 	e := newEnv(t)
 	m := e.manager(noCounter{e.db})
-	s, err := m.SignUp(e.ctx, auth.SignUp{Email: adminEmail, Password: adminPassword}, client)
+	s, err := m.SignUp(e.ctx, auth.SignUp{Email: adminEmail, Password: adminPassword, BootstrapToken: setupToken(t, m)}, client)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -164,7 +164,7 @@ func TestNoEscalation(t *testing.T) {
 	if got, _ := e.db.Groups().Get(e.ctx, readers.ID); len(got.Permissions) != 1 {
 		t.Fatalf("readers now %v", got.Permissions)
 	}
-	if _, err := e.m.Login(e.ctx, "runner@example.com", "password-runner@example.com", client); err != nil {
+	if _, err := e.m.Login(e.ctx, "runner@example.com", passwordOf("runner@example.com"), client); err != nil {
 		t.Fatal("runner's password changed:", err)
 	}
 }
@@ -212,7 +212,7 @@ func TestLastAdmin(t *testing.T) {
 	if err := e.m.SetDisabled(e.ctx, admin, a2.ID, false); err != nil {
 		t.Fatal(err)
 	}
-	p2 := e.login("admin2@example.com", "password-admin2@example.com")
+	p2 := e.login("admin2@example.com", passwordOf("admin2@example.com"))
 	if _, err := e.m.UpdateUser(e.ctx, p2, admin.User().ID, auth.UserUpdate{GroupID: &users, Version: e.uv(admin.User().ID)}); err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +290,7 @@ func TestRevocationOnChange(t *testing.T) {
 			return nil, e.m.ResetPassword(e.ctx, a, v.User().ID, "brand new password")
 		}, false},
 		{"own password change", func(e *env, _, v *auth.Principal) (*auth.Session, error) {
-			return e.m.ChangePassword(e.ctx, v, "password-v@example.com", "brand new password")
+			return e.m.ChangePassword(e.ctx, v, passwordOf("v@example.com"), "brand new password")
 		}, true},
 	}
 	for _, tc := range cases {
@@ -298,7 +298,7 @@ func TestRevocationOnChange(t *testing.T) {
 			e := newEnv(t)
 			admin := e.admin()
 			_, v := e.user(admin, "v@example.com", group.UsersID)
-			other := e.login("v@example.com", "password-v@example.com")
+			other := e.login("v@example.com", passwordOf("v@example.com"))
 			s, err := tc.op(e, admin, v)
 			if err != nil {
 				t.Fatal(err)
@@ -371,12 +371,12 @@ func TestUnlockLogin(t *testing.T) {
 	for range 6 {
 		_, _ = e.m.Login(e.ctx, "bob@example.com", "wrong", auth.Client{})
 	}
-	_, err := e.m.Login(e.ctx, "bob@example.com", "password-bob@example.com", auth.Client{})
+	_, err := e.m.Login(e.ctx, "bob@example.com", passwordOf("bob@example.com"), auth.Client{})
 	wantErr(t, err, auth.ErrThrottled)
 	if err := e.m.UnlockLogin(e.ctx, admin, u.ID); err != nil {
 		t.Fatal(err)
 	}
-	e.login("bob@example.com", "password-bob@example.com")
+	e.login("bob@example.com", passwordOf("bob@example.com"))
 	if ev := e.lastEvent(audit.LoginUnlocked); ev.Target.ID != string(u.ID) {
 		t.Fatalf("event %+v", ev)
 	}
@@ -410,7 +410,7 @@ func TestNoSelfResetThroughAdminPath(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()
 	e.enrol(&admin)
-	e.clk.Advance(time.Hour)
+	e.clk.Advance(auth.DefaultReauthWindow + time.Minute) // stale, not yet idle
 	wantErr(t, e.m.ResetTwoFactor(e.ctx, admin, admin.User().ID), auth.ErrForbidden)
 	wantErr(t, e.m.ResetPassword(e.ctx, admin, admin.User().ID, "a new password!"), auth.ErrForbidden)
 	if st, _ := e.m.TwoFactorStatus(e.ctx, admin); st.RecoveryCodesLeft != 10 {

@@ -50,7 +50,7 @@ func BenchmarkLoginOverBcrypt(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := m.SignUp(ctx, auth.SignUp{Email: adminEmail, Password: adminPassword}, client); err != nil {
+	if _, err := m.SignUp(ctx, auth.SignUp{Email: adminEmail, Password: adminPassword, BootstrapToken: setupToken(b, m)}, client); err != nil {
 		b.Fatal(err)
 	}
 	plain, _ := bcrypt.GenerateFromPassword([]byte(adminPassword), cost)
@@ -119,7 +119,11 @@ func buildBig() (*bigFixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := f.m.SignUp(ctx, auth.SignUp{Email: adminEmail, Password: adminPassword}, client)
+	tok, _, err := f.m.SetupToken(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s, err := f.m.SignUp(ctx, auth.SignUp{Email: adminEmail, Password: adminPassword, BootstrapToken: tok}, client)
 	if err != nil {
 		return nil, err
 	}
@@ -301,7 +305,7 @@ func BenchmarkLoginFailure(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := m.SignUp(ctx, auth.SignUp{Email: adminEmail, Password: adminPassword}, client); err != nil {
+	if _, err := m.SignUp(ctx, auth.SignUp{Email: adminEmail, Password: adminPassword, BootstrapToken: setupToken(b, m)}, client); err != nil {
 		b.Fatal(err)
 	}
 	for _, c := range []struct{ name, email string }{{"unknown-email", "nobody@example.com"}, {"wrong-password", adminEmail}} {
@@ -328,7 +332,7 @@ func BenchmarkVerifyTOTP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := m.SignUp(ctx, auth.SignUp{Email: adminEmail, Password: adminPassword}, client)
+	s, err := m.SignUp(ctx, auth.SignUp{Email: adminEmail, Password: adminPassword, BootstrapToken: setupToken(b, m)}, client)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -400,7 +404,7 @@ func benchPasskeyLoginFinish(b *testing.B, throttle bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := m.SignUp(ctx, auth.SignUp{Email: adminEmail, Password: adminPassword}, client)
+	s, err := m.SignUp(ctx, auth.SignUp{Email: adminEmail, Password: adminPassword, BootstrapToken: setupToken(b, m)}, client)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -601,7 +605,7 @@ func benchSSOFinish(b *testing.B, provisioning bool, cost int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := m.SignUp(ctx, auth.SignUp{Email: adminEmail, Password: adminPassword}, client)
+	s, err := m.SignUp(ctx, auth.SignUp{Email: adminEmail, Password: adminPassword, BootstrapToken: setupToken(b, m)}, client)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -87,7 +87,7 @@ func TestLoginEqualWorkCheapHash(t *testing.T) {
 	b, _ := e.user(admin, bob, group.UsersID)
 	// bob's hash made at cost 5, as if the cost was raised since.
 	low := e.manager(e.db, func(c *auth.Config) { c.BcryptCost = 5 })
-	if err := low.ResetPassword(e.ctx, e.on(low, admin), b.ID, "password-"+bob); err != nil {
+	if err := low.ResetPassword(e.ctx, e.on(low, admin), b.ID, passwordOf(bob)); err != nil {
 		t.Fatal(err)
 	}
 	const imported = "imported@example.com"

@@ -35,6 +35,9 @@ type ChallengeRecord struct {
 	Failures  int // wrong codes so far
 	IP        string
 	UserAgent string
+	// Remember is the first step's Client.Remember, for the session the
+	// second step opens.
+	Remember bool
 }
 
 // ChallengeStore keeps pending login challenges. A method given an unknown

@@ -17,6 +17,13 @@ type Client struct {
 	// a valid one for the account their own throttling budget, which other
 	// clients' failures cannot exhaust. Anything else is ignored.
 	DeviceToken string
+	// Remember asks that the session a login opens be remembered: the
+	// "keep me signed in" choice, which gets Config.RememberIdleTimeout
+	// and Config.RememberAbsoluteTimeout instead of the ordinary limits.
+	// The calls that open a session or a challenge read it ([Manager.Login],
+	// [Manager.FinishPasskeyLogin], [Manager.FinishSSO]); the second step
+	// of a two-step login keeps what its first step chose.
+	Remember bool
 }
 
 const (
@@ -28,7 +35,7 @@ const (
 // up in the database and the audit trail.
 func (c Client) clean() Client {
 	return Client{IP: cleanField(c.IP, maxIPLen), UserAgent: cleanField(c.UserAgent, maxUserAgentLen),
-		DeviceToken: cut(c.DeviceToken, maxDeviceTokenLen+1)}
+		DeviceToken: cut(c.DeviceToken, maxDeviceTokenLen+1), Remember: c.Remember}
 }
 
 func cleanField(s string, max int) string {

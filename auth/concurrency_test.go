@@ -87,7 +87,7 @@ func TestLoginRacingDisable(t *testing.T) {
 		}
 	}
 	hs.hook.Store(&disable)
-	r, err := m.Login(e.ctx, "v@example.com", "password-v@example.com", client)
+	r, err := m.Login(e.ctx, "v@example.com", passwordOf("v@example.com"), client)
 	if err == nil {
 		if err := m.SetDisabled(e.ctx, admin, v.ID, false); err != nil {
 			t.Fatal(err)

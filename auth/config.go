@@ -51,17 +51,38 @@ type Config struct {
 	// [MaxMinPasswordLength]. Passwords are limited to
 	// [MaxPasswordBytes]. There are no composition rules (800-63B 3.1.1.2).
 	MinPasswordLength int
+	// MinPasswordScore is the least guess-count score (zxcvbn's, 0 to 4) a
+	// new password must reach, offline: 0 means [DefaultMinPasswordScore];
+	// a negative value turns the check off (say, for a host that checks
+	// with a breach list of its own in PasswordChecker). A password built
+	// from the account's email, name or the Issuer must reach it without
+	// them. A refusal is a [*WeakPasswordError] whose Reason says why.
+	// The first 100 bytes of a password are scored: a longer one is judged
+	// by them.
+	MinPasswordScore int
 	// PasswordChecker, if set, is asked about every new password (sign-up,
-	// creation, change, reset), e.g. to refuse passwords from a breach
-	// list. Its error is wrapped in [ErrPasswordRejected].
-	PasswordChecker func(ctx context.Context, password string) error
+	// creation, change, reset) after usher's own checks passed, with the
+	// account it is for, e.g. to refuse passwords from a breach list. Its
+	// error is wrapped in [ErrPasswordRejected].
+	PasswordChecker func(ctx context.Context, password string, account PasswordContext) error
 
 	// Permissions are the host's own permissions, offered beside usher's in
 	// [Manager.Permissions]. A group may only hold catalog permissions.
 	Permissions []group.Entry
 
 	// BootstrapToken, when set, must be presented by the first sign-up.
+	// When it is empty, the first sign-up needs a one-time setup token
+	// that usher makes itself while the database holds no user: the host
+	// gets it from [Manager.SetupToken] and shows it to whoever runs it
+	// (a log line or the console at start), so that a stranger who reaches
+	// a fresh instance first cannot make itself its admin.
 	BootstrapToken string
+	// InsecureOpenFirstSignup lets anybody who reaches the instance first
+	// sign up as its admin, with no token. It MUST NOT be set on an
+	// instance reachable by anyone but its operator before the first
+	// account exists; it is for tests and for hosts that create the first
+	// account themselves at once. Ignored when BootstrapToken is set.
+	InsecureOpenFirstSignup bool
 
 	// ReauthWindow is how long after login a session counts as fresh:
 	// binding a new second factor ([Manager.BeginTOTP]) without typing the
@@ -71,11 +92,21 @@ type Config struct {
 	ReauthWindow time.Duration
 
 	// IdleTimeout ends a session not used for this long; 0 means
-	// [DefaultIdleTimeout]. Both timeouts are at least [MinSessionTimeout].
+	// [DefaultIdleTimeout]. Every timeout is at least [MinSessionTimeout].
+	// Each session keeps the limits it was issued with: changing these
+	// changes the sessions issued afterwards.
 	IdleTimeout time.Duration
 	// AbsoluteTimeout ends a session this long after login whatever its
 	// use; 0 means [DefaultAbsoluteTimeout].
 	AbsoluteTimeout time.Duration
+	// RememberIdleTimeout and RememberAbsoluteTimeout are the limits of a
+	// session whose login asked to be remembered (Client.Remember: a "keep
+	// me signed in" choice the host offers); 0 means
+	// [DefaultRememberIdleTimeout] and [DefaultRememberAbsoluteTimeout].
+	// Neither may be shorter than its ordinary counterpart. A host that
+	// offers no such choice never issues one.
+	RememberIdleTimeout     time.Duration
+	RememberAbsoluteTimeout time.Duration
 
 	// Passkeys sets up passkeys (WebAuthn): the relying party and whether
 	// they may log in without a password. The zero value leaves them off.
@@ -155,10 +186,25 @@ const (
 	MinBcryptCost            = 10
 	DefaultMinPasswordLength = 8
 	MaxMinPasswordLength     = 256
-	DefaultReauthWindow      = 5 * time.Minute
-	DefaultIdleTimeout       = 24 * time.Hour
-	DefaultAbsoluteTimeout   = 7 * 24 * time.Hour
-	MinSessionTimeout        = time.Minute
+	// DefaultMinPasswordScore is zxcvbn's 3: "safely unguessable",
+	// about 10^10 guesses or more.
+	DefaultMinPasswordScore = 3
+	// MaxMinPasswordScore is zxcvbn's highest score.
+	MaxMinPasswordScore = 4
+	DefaultReauthWindow = 5 * time.Minute
+	// A session ends after an hour unused or a day after login, whichever
+	// comes first: the reauthentication NIST SP 800-63B-4 (2.2.3) asks of
+	// AAL2, and OWASP ASVS 5.0 V7.3.1 and V7.3.2 (inactivity and absolute
+	// timeouts) at level 2.
+	DefaultIdleTimeout     = time.Hour
+	DefaultAbsoluteTimeout = 24 * time.Hour
+	// A remembered session ("keep me signed in") lasts a week unused and
+	// thirty days at most: NIST SP 800-63B-4 (2.1.3) asks of AAL1 a
+	// reauthentication at least every 30 days. The host offers the choice;
+	// ASVS 5.0 V7.3 leaves the figures to its risk analysis (V7.1.1).
+	DefaultRememberIdleTimeout     = 7 * 24 * time.Hour
+	DefaultRememberAbsoluteTimeout = 30 * 24 * time.Hour
+	MinSessionTimeout              = time.Minute
 
 	DefaultFreeFailures   = 5
 	DefaultBaseDelay      = time.Second
@@ -180,9 +226,15 @@ const (
 func (cfg Config) withDefaults() Config {
 	setDefault(&cfg.BcryptCost, DefaultBcryptCost)
 	setDefault(&cfg.MinPasswordLength, DefaultMinPasswordLength)
+	setDefault(&cfg.MinPasswordScore, DefaultMinPasswordScore)
 	setDefault(&cfg.ReauthWindow, DefaultReauthWindow)
 	setDefault(&cfg.IdleTimeout, DefaultIdleTimeout)
 	setDefault(&cfg.AbsoluteTimeout, DefaultAbsoluteTimeout)
+	// The remembered limits default to the longer of their default and
+	// the ordinary limit, so that lengthening the ordinary ones alone stays
+	// valid.
+	setDefault(&cfg.RememberIdleTimeout, max(DefaultRememberIdleTimeout, cfg.IdleTimeout))
+	setDefault(&cfg.RememberAbsoluteTimeout, max(DefaultRememberAbsoluteTimeout, cfg.AbsoluteTimeout))
 	t := &cfg.Throttle
 	setDefault(&t.FreeFailures, DefaultFreeFailures)
 	setDefault(&t.BaseDelay, DefaultBaseDelay)
@@ -215,6 +267,8 @@ func (cfg *Config) check() error {
 		return fmt.Errorf("BcryptCost %d is below %d", cfg.BcryptCost, MinBcryptCost)
 	case cfg.MinPasswordLength < 1 || cfg.MinPasswordLength > MaxMinPasswordLength:
 		return fmt.Errorf("MinPasswordLength must be 1 to %d", MaxMinPasswordLength)
+	case cfg.MinPasswordScore > MaxMinPasswordScore:
+		return fmt.Errorf("MinPasswordScore must be at most %d", MaxMinPasswordScore)
 	}
 	if err := cfg.Passkeys.check(); err != nil {
 		return err
@@ -232,6 +286,8 @@ func (cfg *Config) checkDurations() error {
 	switch {
 	case cfg.IdleTimeout < MinSessionTimeout || cfg.AbsoluteTimeout < MinSessionTimeout:
 		return fmt.Errorf("session timeouts must be at least %v", MinSessionTimeout)
+	case cfg.RememberIdleTimeout < cfg.IdleTimeout || cfg.RememberAbsoluteTimeout < cfg.AbsoluteTimeout:
+		return errors.New("a remembered session's timeouts must be at least the ordinary ones")
 	case cfg.AuditRetention < 0:
 		return errors.New("AuditRetention is negative")
 	case t.FreeFailures < 0 || t.BaseDelay < 0 || t.MaxDelay < t.BaseDelay:

@@ -5,12 +5,17 @@
 //
 //   - Bootstrap: [Manager.SignupOpen] and [Manager.SignUp] create the first
 //     account, in the built-in admin group; afterwards sign-up is closed by
-//     the library ([ErrSignupClosed]), optionally guarded by
-//     Config.BootstrapToken.
+//     the library ([ErrSignupClosed]). It needs the one-time setup token
+//     that New makes on a database without users ([Manager.SetupToken]),
+//     which the host shows to whoever runs it, or Config.BootstrapToken.
 //   - Login: [Manager.Login] checks an email and password, throttled per
 //     account and per client IP, and returns a [Session] whose Token the
 //     host hands to the client ([Manager.SetSessionCookie]). Every wrong
-//     answer is [ErrInvalidCredentials].
+//     answer is [ErrInvalidCredentials]. A session ends after an hour
+//     unused or a day after login; one whose login set Client.Remember
+//     ("keep me signed in") after a week unused or 30 days
+//     (Config.IdleTimeout and the others). Each keeps the limits it was
+//     issued with.
 //   - Requests: [Manager.Middleware] (or [Manager.Authenticate]) turns the
 //     token into a [Principal], read fresh on every request, so permission
 //     changes, disables and deletions apply at once. [Principal.Can] answers

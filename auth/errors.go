@@ -21,7 +21,9 @@ var (
 	ErrThrottled = errors.New("auth: too many attempts")
 	// ErrSignupClosed: sign-up is only for the first account.
 	ErrSignupClosed = errors.New("auth: sign-up is closed")
-	// ErrBootstrapToken: the first sign-up needs Config.BootstrapToken.
+	// ErrBootstrapToken: the first sign-up needs Config.BootstrapToken, or
+	// else the setup token of [Manager.SetupToken], and presented a wrong,
+	// expired or spent one.
 	ErrBootstrapToken = errors.New("auth: wrong bootstrap token")
 	// ErrUnauthenticated: the token names no live session.
 	ErrUnauthenticated = errors.New("auth: not authenticated")
@@ -42,8 +44,13 @@ var (
 
 	ErrPasswordTooShort = errors.New("auth: password too short")
 	ErrPasswordTooLong  = errors.New("auth: password too long")
-	// ErrPasswordRejected: Config.PasswordChecker refused the password.
+	// ErrPasswordRejected: Config.PasswordChecker refused the password, or
+	// it is too easy to guess ([ErrPasswordTooWeak]).
 	ErrPasswordRejected = errors.New("auth: password not allowed")
+	// ErrPasswordTooWeak: the password is too easy to guess
+	// (Config.MinPasswordScore); a [*WeakPasswordError] says why. It is an
+	// ErrPasswordRejected too.
+	ErrPasswordTooWeak = fmt.Errorf("%w: too easy to guess", ErrPasswordRejected)
 	// ErrInvalidPasswordHash: [Manager.ImportPasswordHash] was given
 	// something that is not a bcrypt hash.
 	ErrInvalidPasswordHash = errors.New("auth: not a bcrypt hash")
@@ -55,6 +62,22 @@ var (
 	// Config (a store failure, or [ErrWrongSecretKey], is not).
 	ErrInvalidConfig = errors.New("auth: invalid config")
 )
+
+// WeakPasswordError refuses a new password as too easy to guess and says
+// why, in words safe and useful to show the person who chose it (Reason is
+// one of the Reason constants, e.g. [ReasonCommonPassword]). It never holds
+// the password. errors.Is(err, ErrPasswordTooWeak) and
+// errors.Is(err, ErrPasswordRejected) match it.
+type WeakPasswordError struct {
+	Reason string
+}
+
+func (e *WeakPasswordError) Error() string {
+	return "auth: password too easy to guess: " + e.Reason
+}
+
+// Unwrap returns [ErrPasswordTooWeak].
+func (e *WeakPasswordError) Unwrap() error { return ErrPasswordTooWeak }
 
 // ThrottledError says how long to wait before the next attempt.
 // errors.Is(err, ErrThrottled) matches it.

@@ -42,7 +42,10 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	s, _ := m.SignUp(ctx, auth.SignUp{Email: "ada@example.com", Password: "correct horse battery"}, auth.Client{})
+	// A fresh database has no account: the first sign-up needs the setup
+	// token, which the host shows to whoever runs it (here: nobody).
+	setup, _, _ := m.SetupToken(ctx)
+	s, _ := m.SignUp(ctx, auth.SignUp{Email: "ada@example.com", Password: "correct horse battery", BootstrapToken: setup}, auth.Client{})
 	admin, _ := m.Authenticate(ctx, s.Token)
 	fmt.Println("admin runs backups:", admin.Can("backups:run"))
 
@@ -88,7 +91,8 @@ func ExampleManager_RequirePermission() {
 	})))
 	h := m.Middleware(mux)
 
-	s, _ := m.SignUp(ctx, auth.SignUp{Email: "ada@example.com", Password: "correct horse battery"}, auth.Client{})
+	setup, _, _ := m.SetupToken(ctx)
+	s, _ := m.SignUp(ctx, auth.SignUp{Email: "ada@example.com", Password: "correct horse battery", BootstrapToken: setup}, auth.Client{})
 	for _, token := range []string{"", s.Token} {
 		req := httptest.NewRequest("POST", "/backups/run", nil)
 		if token != "" {
@@ -115,7 +119,8 @@ func ExampleFieldError() {
 	m, _ := auth.New(auth.Config{Store: db, SecretKey: []byte("use 32+ random bytes from a file"),
 		BcryptCost: 4, InsecureLowBcryptCostForTests: true})
 
-	_, err := m.SignUp(ctx, auth.SignUp{Email: "ada@example.com", Password: "short"}, auth.Client{})
+	setup, _, _ := m.SetupToken(ctx)
+	_, err := m.SignUp(ctx, auth.SignUp{Email: "ada@example.com", Password: "short", BootstrapToken: setup}, auth.Client{})
 	var fe *auth.FieldError
 	if errors.As(err, &fe) {
 		fmt.Println("field:", fe.Field)
@@ -138,7 +143,8 @@ func ExampleDeniedError() {
 	defer db.Close()
 	m, _ := auth.New(auth.Config{Store: db, SecretKey: []byte("use 32+ random bytes from a file"),
 		BcryptCost: 4, InsecureLowBcryptCostForTests: true})
-	s, _ := m.SignUp(ctx, auth.SignUp{Email: "ada@example.com", Password: "correct horse battery"}, auth.Client{})
+	setup, _, _ := m.SetupToken(ctx)
+	s, _ := m.SignUp(ctx, auth.SignUp{Email: "ada@example.com", Password: "correct horse battery", BootstrapToken: setup}, auth.Client{})
 	admin, _ := m.Authenticate(ctx, s.Token)
 	m.CreateUser(ctx, admin, auth.NewUser{Email: "bob@example.com", Password: "bob's long password"})
 	r, _ := m.Login(ctx, "bob@example.com", "bob's long password", auth.Client{})

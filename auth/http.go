@@ -70,15 +70,20 @@ func (m *Manager) SetDeviceCookie(w http.ResponseWriter, token string) {
 }
 
 // SetSessionCookie writes the session token to the client: __Host- prefix,
-// Secure, HttpOnly, SameSite=Lax, expiring with the session's absolute
-// timeout. Browsers accept Secure cookies from http://localhost, so this
-// works in development too.
+// Secure, HttpOnly, SameSite=Lax. A remembered session's cookie expires
+// with the session's absolute timeout; an ordinary session's cookie has no
+// expiry, so the browser forgets it when it closes ("keep me signed in" is
+// what keeps a login across restarts). Browsers accept Secure cookies from
+// http://localhost, so this works in development too.
 func (m *Manager) SetSessionCookie(w http.ResponseWriter, s *Session) {
-	http.SetCookie(w, &http.Cookie{
+	c := &http.Cookie{
 		Name: CookieName, Value: s.Token, Path: "/",
-		Expires: s.ExpiresAt, MaxAge: int(s.ExpiresAt.Sub(m.now()).Seconds()),
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-	})
+	}
+	if s.Remembered {
+		c.Expires, c.MaxAge = s.ExpiresAt, int(s.ExpiresAt.Sub(m.now()).Seconds())
+	}
+	http.SetCookie(w, c)
 }
 
 // ClearSessionCookie removes the session cookie.

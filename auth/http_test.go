@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
@@ -12,7 +13,7 @@ import (
 
 func TestSessionCookieAttributes(t *testing.T) {
 	e := newEnv(t)
-	r, err := e.m.SignUp(e.ctx, auth.SignUp{Email: adminEmail, Password: adminPassword}, client)
+	r, err := e.m.SignUp(e.ctx, auth.SignUp{Email: adminEmail, Password: adminPassword, BootstrapToken: setupToken(t, e.m)}, client)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,6 +29,22 @@ func TestSessionCookieAttributes(t *testing.T) {
 	}
 	if c.Value != r.Token {
 		t.Fatal("cookie does not carry the token")
+	}
+	if c.MaxAge != 0 || !c.Expires.IsZero() {
+		t.Fatalf("an ordinary session's cookie expires (%v, %d): the browser should forget it when it closes", c.Expires, c.MaxAge)
+	}
+	// A remembered session's cookie lasts as long as the session.
+	remember := client
+	remember.Remember = true
+	lr, err := e.m.Login(e.ctx, adminEmail, adminPassword, remember)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec = httptest.NewRecorder()
+	e.m.SetSessionCookie(rec, lr.Session)
+	c = rec.Result().Cookies()[0]
+	if c.MaxAge != int(auth.DefaultRememberAbsoluteTimeout.Seconds()) || !c.Expires.Equal(lr.Session.ExpiresAt.Truncate(time.Second)) {
+		t.Fatalf("a remembered session's cookie: Expires %v, MaxAge %d; want the session's expiry", c.Expires, c.MaxAge)
 	}
 }
 

@@ -78,7 +78,7 @@ func TestAccountDayBudget(t *testing.T) {
 	// A trusted device for another account does not count for this one.
 	_, bob := e.user(admin, "bob@example.com", group.UsersID)
 	_ = bob
-	rb, err := e.m.Login(e.ctx, "bob@example.com", "password-bob@example.com", client)
+	rb, err := e.m.Login(e.ctx, "bob@example.com", passwordOf("bob@example.com"), client)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,8 @@ func TestDistributedGuessing(t *testing.T) {
 // counting as trusted: a stolen device cookie must not keep its own budget
 // once the password or second factor it went with is gone.
 func TestCredentialResetRevokesDevices(t *testing.T) {
-	const email, pw = "bob@example.com", "password-bob@example.com"
+	const email = "bob@example.com"
+	pw := passwordOf(email)
 	cases := []struct {
 		name   string
 		action audit.Action

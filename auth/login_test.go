@@ -62,7 +62,7 @@ func TestLoginDisabledOnlyAfterCorrectPassword(t *testing.T) {
 	}
 	_, err := e.m.Login(e.ctx, "bob@example.com", "wrong password!", client)
 	wantErr(t, err, auth.ErrInvalidCredentials)
-	_, err = e.m.Login(e.ctx, "bob@example.com", "password-bob@example.com", client)
+	_, err = e.m.Login(e.ctx, "bob@example.com", passwordOf("bob@example.com"), client)
 	wantErr(t, err, auth.ErrAccountDisabled)
 	if ev := e.lastEvent(audit.LoginFailed); ev.Reason != "account disabled" {
 		t.Fatalf("reason %q", ev.Reason)
@@ -252,7 +252,7 @@ func TestCopiedPasswordHashRefused(t *testing.T) {
 	if err := e.db.Users().SetPasswordHash(e.ctx, admin.User().ID, stolen); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.m.Login(e.ctx, adminEmail, "password-mallory@example.com", client)
+	_, err = e.m.Login(e.ctx, adminEmail, passwordOf("mallory@example.com"), client)
 	wantErr(t, err, auth.ErrInvalidCredentials)
 }
 

@@ -36,6 +36,8 @@ type Manager struct {
 	wa *webauthn.WebAuthn
 	// disc caches the sign-on providers' discovery.
 	disc discoveries
+	// setup is the setup token this Manager made (setup.go).
+	setup setupToken
 }
 
 // New checks cfg and returns a Manager. Errors in cfg wrap
@@ -53,7 +55,8 @@ type Manager struct {
 // failure there is returned (wrapped, matchable with errors.Is). That store
 // work runs under context.Background, so an unreachable database makes New
 // wait as long as the store's own connect timeout: give a PostgreSQL DSN a
-// connect_timeout.
+// connect_timeout. On a database without users it makes the setup token
+// that the first sign-up needs ([Manager.SetupToken]).
 func New(cfg Config) (*Manager, error) {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, a...))
@@ -95,22 +98,23 @@ func New(cfg Config) (*Manager, error) {
 	if m.hasher, err = newHasher(m.keys, cfg.BcryptCost, m.rand); err != nil {
 		return nil, bad("%v", err)
 	}
-	if err := m.checkKey(context.Background()); err != nil {
-		return nil, err
-	}
-	if err := m.checkKeysHeld(context.Background()); err != nil {
-		return nil, err
-	}
-	if err := m.wrapLegacyHashes(context.Background()); err != nil {
-		return nil, err
-	}
-	if err := m.seedBuiltinGroups(context.Background()); err != nil {
-		return nil, err
-	}
-	if err := m.seedDeclaredProviders(context.Background()); err != nil {
+	if err := m.prepareStore(context.Background()); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// prepareStore is New's store work, in order: the key check, the legacy
+// hashes, the built-in groups, the declared providers, the setup token.
+func (m *Manager) prepareStore(ctx context.Context) error {
+	for _, step := range []func(context.Context) error{
+		m.checkKey, m.checkKeysHeld, m.wrapLegacyHashes, m.seedBuiltinGroups, m.seedDeclaredProviders, m.makeSetupToken,
+	} {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Permissions returns the permission catalog: usher's own and the host's,

@@ -165,7 +165,7 @@ func TestForgedPasskeyNoSecondFactor(t *testing.T) {
 	e.forge(bu.ID, evil, "", nil)
 	evil.Auth.Options.UserHandle = bobKey.Auth.Options.UserHandle
 
-	r, err := e.m.Login(e.ctx, "bob@example.com", "password-bob@example.com", client)
+	r, err := e.m.Login(e.ctx, "bob@example.com", passwordOf("bob@example.com"), client)
 	if err != nil || r.Challenge == nil {
 		t.Fatalf("Login: %+v, %v", r, err)
 	}
@@ -197,7 +197,7 @@ func TestForgedPasskeyNoSecondFactor(t *testing.T) {
 	cu, carol := e.user(admin, "carol@example.com", group.UsersID)
 	e.enrol(&carol)
 	e.forge(cu.ID, e.device(), "", nil)
-	ch := e.challenge("carol@example.com", "password-carol@example.com")
+	ch := e.challenge("carol@example.com", passwordOf("carol@example.com"))
 	if got := strings.Join(ch.Methods, ","); got != "totp,recovery_code" {
 		t.Errorf("Methods of a user with TOTP and a forged passkey = %s", got)
 	}
@@ -212,7 +212,7 @@ func TestForgedPasskeyNoSecondFactor(t *testing.T) {
 	}
 	du, _ := e.user(admin, "dave@example.com", g.ID)
 	e.forge(du.ID, e.device(), "", nil)
-	r, err = e.m.Login(e.ctx, "dave@example.com", "password-dave@example.com", client)
+	r, err = e.m.Login(e.ctx, "dave@example.com", passwordOf("dave@example.com"), client)
 	if err != nil || r.Session == nil {
 		t.Fatalf("password login of a user whose only passkey is forged: %+v, %v; want a session", r, err)
 	}
@@ -319,7 +319,7 @@ func TestRotateSecretsLeavesForgedPasskeys(t *testing.T) {
 
 	// Rows under a key ID that no Manager holds stop a start without
 	// previous keys (as for TOTP secrets); a row under none does not.
-	bob, err := e.m.Login(e.ctx, "bob@example.com", "password-bob@example.com", client)
+	bob, err := e.m.Login(e.ctx, "bob@example.com", passwordOf("bob@example.com"), client)
 	if err != nil || bob.Session == nil {
 		t.Fatalf("bob's login: %+v, %v", bob, err)
 	}

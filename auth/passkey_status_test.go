@@ -20,7 +20,7 @@ func TestPasskeyStatusIgnoresForgedPasskeys(t *testing.T) {
 	}
 	du, _ := e.user(admin, "dave@example.com", g.ID)
 	e.forge(du.ID, e.device(), "", nil)
-	dave := e.login("dave@example.com", "password-dave@example.com")
+	dave := e.login("dave@example.com", passwordOf("dave@example.com"))
 	if !dave.MustEnroll() {
 		t.Fatal("forged passkey counted by the policy")
 	}

@@ -206,7 +206,7 @@ func TestPasskeyAsSecondFactor(t *testing.T) {
 	adminKey := e.device()
 	e.register(&admin, adminKey, "admin's key")
 
-	r, err := e.m.Login(e.ctx, "bob@example.com", "password-bob@example.com", client)
+	r, err := e.m.Login(e.ctx, "bob@example.com", passwordOf("bob@example.com"), client)
 	if err != nil || r.Challenge == nil {
 		t.Fatalf("password login of a user with a passkey: %+v, %v; want a challenge", r, err)
 	}
@@ -432,7 +432,7 @@ func TestPasskeyAdmin(t *testing.T) {
 	_, err = e.passkeyLogin(k2)
 	wantErr(t, err, auth.ErrInvalidCredentials)
 	// Without a second factor, the password alone logs in again.
-	if r, err := e.m.Login(e.ctx, "bob@example.com", "password-bob@example.com", client); err != nil || r.Session == nil {
+	if r, err := e.m.Login(e.ctx, "bob@example.com", passwordOf("bob@example.com"), client); err != nil || r.Session == nil {
 		t.Errorf("login after reset: %+v, %v", r, err)
 	}
 }
@@ -547,7 +547,7 @@ func TestPasskeyCeremonyRefusals(t *testing.T) {
 		})
 	})
 	t.Run("disabled user", func(t *testing.T) {
-		bob = e.login("bob@example.com", "password-bob@example.com") // fresh again
+		bob = e.login("bob@example.com", passwordOf("bob@example.com")) // fresh again
 		bobKey := e.device()
 		bobCred := e.register(&bob, bobKey, "")
 		if err := e.m.SetDisabled(e.ctx, admin, bob.User().ID, true); err != nil {

@@ -257,11 +257,15 @@ func bcryptCost(hash string) int {
 	return c
 }
 
-// checkNewPassword applies the password policy to a password being set:
-// length in characters between MinPasswordLength and MaxPasswordBytes bytes,
-// valid UTF-8, and the host's checker. No composition rules (NIST SP
-// 800-63B 3.1.1.2; OWASP ASVS 5.0 V6.2.1, V6.2.5, V6.2.9).
-func (m *Manager) checkNewPassword(ctx context.Context, password string) error {
+// checkNewPassword applies the password policy to a password being set
+// for the account pc: length in characters between MinPasswordLength and
+// MaxPasswordBytes bytes, valid UTF-8, hard enough to guess
+// (MinPasswordScore, [weakness]), and the host's checker. No composition
+// rules (NIST SP 800-63B-4 3.1.1.2; OWASP ASVS 5.0 V6.2.1, V6.2.4, V6.2.5,
+// V6.2.9). Every new password comes here: sign-up, creation, change and
+// reset; never a login. Accounts made by single sign-on and imported
+// hashes have no password to check.
+func (m *Manager) checkNewPassword(ctx context.Context, password string, pc PasswordContext) error {
 	switch {
 	case len(password) > MaxPasswordBytes:
 		return fmt.Errorf("%w: at most %d bytes", ErrPasswordTooLong, MaxPasswordBytes)
@@ -270,20 +274,27 @@ func (m *Manager) checkNewPassword(ctx context.Context, password string) error {
 	case utf8.RuneCountInString(norm.NFKC.String(password)) < m.cfg.MinPasswordLength:
 		return fmt.Errorf("%w: at least %d characters", ErrPasswordTooShort, m.cfg.MinPasswordLength)
 	}
+	pc.Issuer = m.cfg.Issuer
+	if m.cfg.MinPasswordScore > 0 {
+		if reason := weakness(norm.NFKC.String(password), pc, m.cfg.MinPasswordScore); reason != "" {
+			return &WeakPasswordError{Reason: reason}
+		}
+	}
 	if m.cfg.PasswordChecker != nil {
-		if err := m.cfg.PasswordChecker(ctx, password); err != nil {
+		if err := m.cfg.PasswordChecker(ctx, password, pc); err != nil {
 			return fmt.Errorf("%w: %v", ErrPasswordRejected, err)
 		}
 	}
 	return nil
 }
 
-// newPasswordHash checks and hashes a password being set for account id; a
-// refusal is a [FieldError] naming field. It runs outside any transaction: bcrypt takes
-// a quarter second and must not hold the write lock.
-func (m *Manager) newPasswordHash(ctx context.Context, field string, id user.ID, password string) (string, error) {
-	if err := m.checkNewPassword(ctx, password); err != nil {
+// newPasswordHash checks and hashes a password being set for the account
+// pc; a refusal is a [FieldError] naming field. It runs outside any
+// transaction: bcrypt takes a quarter second and must not hold the write
+// lock.
+func (m *Manager) newPasswordHash(ctx context.Context, field string, pc PasswordContext, password string) (string, error) {
+	if err := m.checkNewPassword(ctx, password, pc); err != nil {
 		return "", inField(field, err)
 	}
-	return m.hasher.hash(id, password)
+	return m.hasher.hash(pc.UserID, password)
 }

@@ -100,7 +100,7 @@ func TestVerifyRejectsGarbageHashes(t *testing.T) {
 
 func TestCheckNewPassword(t *testing.T) {
 	blocked := errors.New("on the breach list")
-	m := &Manager{cfg: Config{MinPasswordLength: 8, PasswordChecker: func(_ context.Context, pw string) error {
+	m := &Manager{cfg: Config{MinPasswordLength: 8, PasswordChecker: func(_ context.Context, pw string, _ PasswordContext) error {
 		if pw == "password1" {
 			return blocked
 		}
@@ -124,7 +124,7 @@ func TestCheckNewPassword(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := m.checkNewPassword(context.Background(), tc.pw)
+			err := m.checkNewPassword(context.Background(), tc.pw, PasswordContext{})
 			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}

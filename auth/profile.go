@@ -130,7 +130,7 @@ func (m *Manager) ChangePassword(ctx context.Context, actor *Principal, current,
 	if err != nil {
 		return nil, err
 	}
-	hash, err := m.newPasswordHash(ctx, FieldNewPassword, actor.user.ID, newPassword)
+	hash, err := m.newPasswordHash(ctx, FieldNewPassword, accountOf(&actor.user), newPassword)
 	if err != nil {
 		return nil, err
 	}

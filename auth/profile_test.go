@@ -22,13 +22,13 @@ func TestUpdateProfile(t *testing.T) {
 	admin := e.admin()
 	// "Users" holds profile:*: name and email both allowed.
 	_, bob := e.user(admin, "bob@example.com", group.UsersID)
-	other := e.login("bob@example.com", "password-bob@example.com")
+	other := e.login("bob@example.com", passwordOf("bob@example.com"))
 	// The email is the login name: changing it takes the password.
 	_, _, err := e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Email: ptr("robert@example.com")})
 	wantErr(t, err, auth.ErrReauthRequired)
 	_, _, err = e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Email: ptr("robert@example.com"), Password: "wrong"})
 	wantErr(t, err, auth.ErrInvalidCredentials)
-	u, s, err := e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Name: ptr("Robert"), Email: ptr(" Robert@Example.com "), Password: "password-bob@example.com"})
+	u, s, err := e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Name: ptr("Robert"), Email: ptr(" Robert@Example.com "), Password: passwordOf("bob@example.com")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,13 +46,13 @@ func TestUpdateProfile(t *testing.T) {
 	// A group that may change names but not email.
 	namers := e.group(admin, "Namers", group.ProfileUpdateName)
 	_, carol := e.user(admin, "carol@example.com", namers.ID)
-	_, _, err = e.m.UpdateProfile(e.ctx, carol, auth.ProfileUpdate{Email: ptr("c2@example.com"), Password: "password-carol@example.com"})
+	_, _, err = e.m.UpdateProfile(e.ctx, carol, auth.ProfileUpdate{Email: ptr("c2@example.com"), Password: passwordOf("carol@example.com")})
 	wantErr(t, err, auth.ErrForbidden)
 	if _, _, err := e.m.UpdateProfile(e.ctx, carol, auth.ProfileUpdate{Name: ptr("Caroline")}); err != nil {
 		t.Fatal(err)
 	}
 	// Taken email.
-	_, _, err = e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Email: ptr(adminEmail), Password: "password-bob@example.com"})
+	_, _, err = e.m.UpdateProfile(e.ctx, bob, auth.ProfileUpdate{Email: ptr(adminEmail), Password: passwordOf("bob@example.com")})
 	wantErr(t, err, user.ErrEmailTaken)
 }
 
@@ -61,13 +61,13 @@ func TestChangePassword(t *testing.T) {
 	admin := e.admin()
 	_, bob := e.user(admin, "bob@example.com", group.UsersID)
 	wantErr(t, second(e.m.ChangePassword(e.ctx, bob, "wrong current", "new password 1")), auth.ErrInvalidCredentials)
-	wantErr(t, second(e.m.ChangePassword(e.ctx, bob, "password-bob@example.com", "short")), auth.ErrPasswordTooShort)
-	s, err := e.m.ChangePassword(e.ctx, bob, "password-bob@example.com", "new password 1")
+	wantErr(t, second(e.m.ChangePassword(e.ctx, bob, passwordOf("bob@example.com"), "short")), auth.ErrPasswordTooShort)
+	s, err := e.m.ChangePassword(e.ctx, bob, passwordOf("bob@example.com"), "new password 1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	bob = e.auth(s.Token)
-	_, err = e.m.Login(e.ctx, "bob@example.com", "password-bob@example.com", client)
+	_, err = e.m.Login(e.ctx, "bob@example.com", passwordOf("bob@example.com"), client)
 	wantErr(t, err, auth.ErrInvalidCredentials)
 	e.login("bob@example.com", "new password 1")
 	// Wrong current passwords feed the throttle.
@@ -78,7 +78,7 @@ func TestChangePassword(t *testing.T) {
 	// A group without profile:update_password cannot.
 	locked := e.group(admin, "Locked", group.ProfileUpdateName)
 	_, l := e.user(admin, "l@example.com", locked.ID)
-	wantErr(t, second(e.m.ChangePassword(e.ctx, l, "password-l@example.com", "new password 2")), auth.ErrForbidden)
+	wantErr(t, second(e.m.ChangePassword(e.ctx, l, passwordOf("l@example.com"), "new password 2")), auth.ErrForbidden)
 }
 
 func TestAvatar(t *testing.T) {

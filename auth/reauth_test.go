@@ -31,7 +31,8 @@ func (e *env) beginTOTP(p *auth.Principal) []byte {
 // factor issues a new session token and ends the old one. Each row failed
 // before issue 8's session replacement, when the old token kept working.
 func TestReauthReplacesSession(t *testing.T) {
-	const email, pw = "bob@example.com", "password-bob@example.com"
+	const email = "bob@example.com"
+	pw := passwordOf(email)
 	cases := []struct {
 		name   string
 		action audit.Action
@@ -134,7 +135,7 @@ func TestReauthRaceOnOldSession(t *testing.T) {
 	)
 	for i := range n {
 		wg.Go(func() {
-			s, err := e.m.ChangePassword(e.ctx, bob, "password-bob@example.com", fmt.Sprintf("new password number %d", i))
+			s, err := e.m.ChangePassword(e.ctx, bob, passwordOf("bob@example.com"), fmt.Sprintf("new password number %d", i))
 			mu.Lock()
 			defer mu.Unlock()
 			if err == nil {

@@ -34,7 +34,7 @@ func TestDropKeyTooEarly(t *testing.T) {
 	_, err = auth.New(e.config(e.db, drop))
 	wantErr(t, err, auth.ErrWrongSecretKey)
 
-	if _, err := rotated.Login(e.ctx, "bob@example.com", "password-bob@example.com", client); err != nil {
+	if _, err := rotated.Login(e.ctx, "bob@example.com", passwordOf("bob@example.com"), client); err != nil {
 		t.Fatal(err)
 	}
 	// Every password is under the new key, the admin's TOTP secret is not.
@@ -53,7 +53,7 @@ func TestDropKeyTooEarly(t *testing.T) {
 	if _, err := dropped.VerifyTOTP(e.ctx, r.Challenge.Token, e.code(secret, 0), client); err != nil {
 		t.Fatalf("TOTP after the old key was dropped: %v", err)
 	}
-	if _, err := dropped.Login(e.ctx, "bob@example.com", "password-bob@example.com", client); err != nil {
+	if _, err := dropped.Login(e.ctx, "bob@example.com", passwordOf("bob@example.com"), client); err != nil {
 		t.Fatalf("Bob after the old key was dropped: %v", err)
 	}
 	// The key check stays: a key nobody made is still refused.
@@ -86,7 +86,7 @@ func TestOldKeyUsagePasswords(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, who := range []string{adminEmail, "bob@example.com"} {
-		pw := "password-" + who
+		pw := passwordOf(who)
 		if who == adminEmail {
 			pw = adminPassword
 		}

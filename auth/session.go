@@ -21,7 +21,16 @@ type Session struct {
 	Token      string
 	CreatedAt  time.Time
 	LastSeenAt time.Time
-	ExpiresAt  time.Time // absolute expiry; idle expiry is LastSeenAt + Config.IdleTimeout
+	ExpiresAt  time.Time // absolute expiry; idle expiry is LastSeenAt + IdleTimeout
+	// IdleTimeout ends the session when it is not used for this long. Like
+	// ExpiresAt it is fixed when the session is issued, so a later change
+	// of Config leaves issued sessions their limits (sessions from before
+	// usher kept it have the old default, 24 hours).
+	IdleTimeout time.Duration
+	// Remembered: the login asked to be remembered (Client.Remember), so
+	// the session has the longer limits of Config.RememberIdleTimeout and
+	// Config.RememberAbsoluteTimeout.
+	Remembered bool
 	IP         string
 	UserAgent  string
 	// MultiFactor: the login that opened the session was multi-factor by
@@ -45,15 +54,27 @@ func (m *Manager) issueSession(ctx context.Context, tx Store, u *user.User, c Cl
 // issueSessionMF is issueSession, with MultiFactor set as mf says.
 func (m *Manager) issueSessionMF(ctx context.Context, tx Store, u *user.User, c Client, mf bool) (*Session, error) {
 	now := m.clock()
+	idle, absolute := m.limits(c.Remember)
 	return m.storeSession(ctx, tx, &Session{
 		MultiFactor: mf,
 		UserID:      u.ID,
 		CreatedAt:   now,
 		LastSeenAt:  now,
-		ExpiresAt:   now.Add(m.cfg.AbsoluteTimeout),
+		ExpiresAt:   now.Add(absolute),
+		IdleTimeout: idle,
+		Remembered:  c.Remember,
 		IP:          c.IP,
 		UserAgent:   c.UserAgent,
 	})
+}
+
+// limits returns the idle and absolute timeouts of a new session,
+// remembered or not (OWASP ASVS 5.0 V7.3.1, V7.3.2).
+func (m *Manager) limits(remember bool) (idle, absolute time.Duration) {
+	if remember {
+		return m.cfg.RememberIdleTimeout, m.cfg.RememberAbsoluteTimeout
+	}
+	return m.cfg.IdleTimeout, m.cfg.AbsoluteTimeout
 }
 
 // storeSession gives s a new ID and a new 32-byte token, stores it inside
@@ -93,9 +114,12 @@ func (m *Manager) replaceSession(ctx context.Context, tx Store, a *Principal, re
 	}
 	c, now := a.Client(), m.clock()
 	next := &Session{UserID: a.user.ID, CreatedAt: old.CreatedAt, LastSeenAt: now, ExpiresAt: old.ExpiresAt, IP: c.IP, UserAgent: c.UserAgent,
-		MultiFactor: old.MultiFactor}
+		MultiFactor: old.MultiFactor, IdleTimeout: old.IdleTimeout, Remembered: old.Remembered}
 	if renew {
-		next.CreatedAt, next.ExpiresAt = now, now.Add(m.cfg.AbsoluteTimeout)
+		// A new lifetime, of the kind the login chose, under today's limits.
+		var absolute time.Duration
+		next.IdleTimeout, absolute = m.limits(old.Remembered)
+		next.CreatedAt, next.ExpiresAt = now, now.Add(absolute)
 	}
 	s, err := m.storeSession(ctx, tx, next)
 	if err != nil {
@@ -106,9 +130,15 @@ func (m *Manager) replaceSession(ctx context.Context, tx Store, a *Principal, re
 	return s, nil
 }
 
-// expired reports whether s has passed its absolute or idle timeout.
+// expired reports whether s has passed its absolute or idle timeout, the
+// ones it was issued with. A store that returns no idle timeout gets the
+// configured one.
 func (m *Manager) expired(s *Session, now time.Time) bool {
-	return !now.Before(s.ExpiresAt) || !now.Before(s.LastSeenAt.Add(m.cfg.IdleTimeout))
+	idle := s.IdleTimeout
+	if idle <= 0 {
+		idle = m.cfg.IdleTimeout
+	}
+	return !now.Before(s.ExpiresAt) || !now.Before(s.LastSeenAt.Add(idle))
 }
 
 // Authenticate resolves a session token to a [Principal], reading the user
@@ -258,7 +288,7 @@ func (m *Manager) RevokeOtherSessions(ctx context.Context, actor *Principal) (in
 // refused whether or not they were pruned.
 func (m *Manager) PruneSessions(ctx context.Context) (int, error) {
 	now := m.clock()
-	n, err := m.store.Sessions().DeleteExpired(ctx, now, now.Add(-m.cfg.IdleTimeout))
+	n, err := m.store.Sessions().DeleteExpired(ctx, now)
 	if err != nil {
 		return n, err
 	}

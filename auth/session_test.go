@@ -109,7 +109,7 @@ func TestSessionsListAndRevoke(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()
 	_, bob := e.user(admin, "bob@example.com", group.UsersID)
-	bob2 := e.login("bob@example.com", "password-bob@example.com")
+	bob2 := e.login("bob@example.com", passwordOf("bob@example.com"))
 	list, err := e.m.Sessions(e.ctx, bob)
 	if err != nil || len(list) != 2 {
 		t.Fatalf("Sessions: %d, %v", len(list), err)
@@ -208,7 +208,7 @@ func TestAuthenticateRefusesDisabledUser(t *testing.T) {
 	admin := e.admin()
 	runners := e.group(admin, "runners", "backups:run", group.ProfileUpdateName)
 	u, _ := e.user(admin, "dora@example.com", runners.ID)
-	r, err := e.m.Login(e.ctx, "dora@example.com", "password-dora@example.com", client)
+	r, err := e.m.Login(e.ctx, "dora@example.com", passwordOf("dora@example.com"), client)
 	if err != nil {
 		t.Fatal(err)
 	}

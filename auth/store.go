@@ -89,6 +89,9 @@ type Store interface {
 	Flows() oidc.FlowStore
 	// Challenges keeps the pending second step of two-step logins.
 	Challenges() ChallengeStore
+	// Setup keeps the hashes of the setup tokens that guard the first
+	// sign-up.
+	Setup() SetupStore
 	// KeyCheck keeps the value by which [New] recognises the secret key
 	// the database was made with.
 	KeyCheck() KeyCheckStore
@@ -143,7 +146,9 @@ type AuditStore interface {
 // go with their user ([user.Store.Delete]). Safe for concurrent use.
 type SessionStore interface {
 	// Create inserts s (Token is ignored) under tokenHash;
-	// [user.ErrNotFound] for an unknown user.
+	// [user.ErrNotFound] for an unknown user. Every other field of s comes
+	// back from Lookup, Get and List as it was given, IdleTimeout and
+	// Remembered included.
 	Create(ctx context.Context, s *Session, tokenHash []byte) error
 	// Lookup returns the session stored under tokenHash together with its
 	// user and the user's group, read in one consistent query. It does not
@@ -161,9 +166,10 @@ type SessionStore interface {
 	// DeleteUser removes every session of a user except the one with ID
 	// except (may be empty) and returns how many went.
 	DeleteUser(ctx context.Context, userID user.ID, except string) (int, error)
-	// DeleteExpired removes sessions that expired before now or were last
-	// seen before idleSince, and returns how many went.
-	DeleteExpired(ctx context.Context, now, idleSince time.Time) (int, error)
+	// DeleteExpired removes sessions that expired before now (ExpiresAt)
+	// or were last seen more than their own IdleTimeout before now, and
+	// returns how many went.
+	DeleteExpired(ctx context.Context, now time.Time) (int, error)
 }
 
 // ThrottleStore keeps login-throttling counters, shared by every instance on

@@ -218,7 +218,7 @@ func TestChallengeLimits(t *testing.T) {
 	// Cannot be used for another user: Bob's challenge with the admin's code.
 	_, bob := e.user(admin, "bob@example.com", group.UsersID)
 	bobSecret, _ := e.enrol(&bob)
-	bch := e.challenge("bob@example.com", "password-bob@example.com")
+	bch := e.challenge("bob@example.com", passwordOf("bob@example.com"))
 	adminCode := e.code(secret, 0)
 	if adminCode != e.code(bobSecret, 0) {
 		_, err = e.m.VerifyTOTP(e.ctx, bch.Token, adminCode, client)
@@ -400,7 +400,7 @@ func TestResetTwoFactor(t *testing.T) {
 	admin := e.admin()
 	_, bob := e.user(admin, "bob@example.com", group.UsersID)
 	e.enrol(&bob)
-	ch := e.challenge("bob@example.com", "password-bob@example.com")
+	ch := e.challenge("bob@example.com", passwordOf("bob@example.com"))
 	wantErr(t, e.m.ResetTwoFactor(e.ctx, bob, admin.User().ID), auth.ErrForbidden)
 	if err := e.m.ResetTwoFactor(e.ctx, admin, bob.User().ID); err != nil {
 		t.Fatal(err)
@@ -410,7 +410,7 @@ func TestResetTwoFactor(t *testing.T) {
 	_, err = e.m.VerifyTOTP(e.ctx, ch.Token, "123456", client)
 	wantErr(t, err, auth.ErrInvalidChallenge)
 	// Bob logs in with the password alone and can enrol again.
-	p := e.login("bob@example.com", "password-bob@example.com")
+	p := e.login("bob@example.com", passwordOf("bob@example.com"))
 	e.enrol(&p)
 	if ev := e.lastEvent(audit.TwoFactorReset); ev.Actor.Email != adminEmail || ev.Target.ID != string(bob.User().ID) {
 		t.Fatalf("event %+v", ev)

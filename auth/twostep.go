@@ -72,7 +72,8 @@ func (m *Manager) maybeChallenge(ctx context.Context, tx Store, u *user.User, c 
 		return nil, err
 	}
 	now := m.clock()
-	rec := &ChallengeRecord{ID: id, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(ChallengeTimeout), IP: c.IP, UserAgent: c.UserAgent}
+	rec := &ChallengeRecord{ID: id, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(ChallengeTimeout), IP: c.IP, UserAgent: c.UserAgent,
+		Remember: c.Remember}
 	if err := tx.Challenges().Create(ctx, rec, hash); err != nil {
 		return nil, fmt.Errorf("auth: creating challenge: %w", err)
 	}
@@ -263,6 +264,7 @@ func (m *Manager) passSecondFactor(ctx context.Context, tx Store, rec func(*audi
 			return nil, err
 		}
 	}
+	c.Remember = ch.Remember // chosen at the first step
 	s, err := m.issueSession(ctx, tx, u, c)
 	if err != nil {
 		return nil, err

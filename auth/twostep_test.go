@@ -58,7 +58,7 @@ func TestChallengeEndsWithPasswordResetAndDisable(t *testing.T) {
 			return e.m.ResetPassword(e.ctx, admin, bob.User().ID, "a brand new password 123")
 		}},
 		{"own change", func(e *env, _, bob *auth.Principal) error {
-			_, err := e.m.ChangePassword(e.ctx, bob, "password-bob@example.com", "a brand new password 123")
+			_, err := e.m.ChangePassword(e.ctx, bob, passwordOf("bob@example.com"), "a brand new password 123")
 			return err
 		}},
 		{"disable", func(e *env, admin, bob *auth.Principal) error {
@@ -71,7 +71,7 @@ func TestChallengeEndsWithPasswordResetAndDisable(t *testing.T) {
 			admin := e.admin()
 			_, bob := e.user(admin, "bob@example.com", group.UsersID)
 			secret, _ := e.enrol(&bob)
-			ch := e.challenge("bob@example.com", "password-bob@example.com")
+			ch := e.challenge("bob@example.com", passwordOf("bob@example.com"))
 			if err := tc.op(e, admin, bob); err != nil {
 				t.Fatal(err)
 			}

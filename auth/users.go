@@ -86,7 +86,7 @@ func (m *Manager) CreateUser(ctx context.Context, actor *Principal, in NewUser) 
 		// Refuse before spending a bcrypt on a request that cannot succeed.
 		return nil, m.refuse(ctx, actor, group.UsersWrite, audit.UserCreated, audit.Target{Type: audit.TargetUser})
 	}
-	hash, err := m.newPasswordHash(ctx, FieldPassword, u.ID, in.Password)
+	hash, err := m.newPasswordHash(ctx, FieldPassword, accountOf(u), in.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -332,7 +332,13 @@ func (m *Manager) ResetPassword(ctx context.Context, actor *Principal, id user.I
 	if !actor.Can(group.UsersWrite) {
 		return m.refuse(ctx, actor, group.UsersWrite, audit.PasswordReset, userTarget(id))
 	}
-	hash, err := m.newPasswordHash(ctx, FieldNewPassword, id, newPassword)
+	// The account's email and name, for the password check only: a stale
+	// or missing read changes nothing (the write below reads again).
+	pc := PasswordContext{UserID: id}
+	if u, err := m.store.Users().Get(ctx, id); err == nil {
+		pc = accountOf(u)
+	}
+	hash, err := m.newPasswordHash(ctx, FieldNewPassword, pc, newPassword)
 	if err != nil {
 		return err
 	}

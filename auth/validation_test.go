@@ -246,7 +246,9 @@ func TestSignUpFieldErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := e.m.SignUp(e.ctx, tc.in, client)
+			in := tc.in
+			in.BootstrapToken = setupToken(t, e.m)
+			_, err := e.m.SignUp(e.ctx, in, client)
 			wantErr(t, err, tc.want)
 			wantField(t, err, tc.field)
 			if open, _ := e.m.SignupOpen(e.ctx); !open {

@@ -38,6 +38,53 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// TestCreateAdminOnFreshDatabase: the operator makes the first admin of a
+// database nobody signed up to yet; it needs no setup token, and sign-up
+// is closed afterwards.
+func TestCreateAdminOnFreshDatabase(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	dbPath, keyPath := filepath.Join(dir, "users.db"), filepath.Join(dir, "usher.key")
+	if err := os.WriteFile(keyPath, []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The application ran once: the database exists, with nobody in it.
+	db, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	app, err := auth.New(auth.Config{Store: db, SecretKey: []byte("0123456789abcdef0123456789abcdef"), BcryptCost: 4, InsecureLowBcryptCostForTests: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup, _, err := app.SetupToken(ctx)
+	if err != nil || setup == "" {
+		t.Fatalf("SetupToken on a fresh database: %q, %v", setup, err)
+	}
+	configure = func(c *auth.Config) { c.BcryptCost, c.InsecureLowBcryptCostForTests = 4, true }
+	var out bytes.Buffer
+	err = run(ctx, []string{"-db", dbPath, "-key", keyPath, "-as", "tester", "create-admin", "first@example.com"},
+		strings.NewReader("the first admin's password\n"), &out)
+	if err != nil {
+		t.Fatalf("create-admin: %v\n%s", err, out.String())
+	}
+	r, err := app.Login(ctx, "first@example.com", "the first admin's password", auth.Client{})
+	if err != nil {
+		t.Fatalf("login as the admin adminctl made: %v", err)
+	}
+	if p, err := app.Authenticate(ctx, r.Session.Token); err != nil || !p.Can(group.All) {
+		t.Fatalf("the admin adminctl made: %v, %v", p, err)
+	}
+	if tok, _, _ := app.SetupToken(ctx); tok != "" {
+		t.Fatal("a setup token on a database with an admin")
+	}
+	_, err = app.SignUp(ctx, auth.SignUp{Email: "eve@example.com", Password: "eve's long password", BootstrapToken: setup}, auth.Client{})
+	if !errors.Is(err, auth.ErrSignupClosed) {
+		t.Fatalf("sign-up with the old setup token: %v, want ErrSignupClosed", err)
+	}
+}
+
 // TestRecovery plays the locked-out admin: its password is forgotten and
 // its login backed off; adminctl resets both, and every step is audited as
 // the operator.
@@ -54,7 +101,8 @@ func TestRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	configure = func(c *auth.Config) { c.BcryptCost, c.InsecureLowBcryptCostForTests = 4, true }
-	app, err := auth.New(auth.Config{Store: db, SecretKey: key, BcryptCost: 4, InsecureLowBcryptCostForTests: true})
+	app, err := auth.New(auth.Config{Store: db, SecretKey: key, BcryptCost: 4, InsecureLowBcryptCostForTests: true,
+		InsecureOpenFirstSignup: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +166,7 @@ func TestPasskeys(t *testing.T) {
 	defer db.Close()
 	const rpID, origin = "localhost", "http://localhost:8080"
 	app, err := auth.New(auth.Config{Store: db, SecretKey: key, BcryptCost: 4, InsecureLowBcryptCostForTests: true,
-		Passkeys: auth.PasskeyConfig{RPID: rpID, Origins: []string{origin}}})
+		InsecureOpenFirstSignup: true, Passkeys: auth.PasskeyConfig{RPID: rpID, Origins: []string{origin}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +390,7 @@ func TestOldKeysPasskeys(t *testing.T) {
 	app := func(key []byte, previous ...[]byte) *auth.Manager {
 		t.Helper()
 		m, err := auth.New(auth.Config{Store: db, SecretKey: key, PreviousSecretKeys: previous, BcryptCost: 4,
-			InsecureLowBcryptCostForTests: true, Passkeys: auth.PasskeyConfig{RPID: rpID, Origins: []string{origin}}})
+			InsecureLowBcryptCostForTests: true, InsecureOpenFirstSignup: true, Passkeys: auth.PasskeyConfig{RPID: rpID, Origins: []string{origin}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -430,7 +478,8 @@ func TestSSODisable(t *testing.T) {
 	dbPath, keyPath, key, db := ctlFiles(t)
 	defer db.Close()
 	app, err := auth.New(auth.Config{Store: db, SecretKey: key, BcryptCost: 4, InsecureLowBcryptCostForTests: true,
-		SSO: auth.SSOConfig{CallbackURL: "http://localhost:8080/sso/{id}/callback"}, DisablePasswordLogin: true})
+		SSO: auth.SSOConfig{CallbackURL: "http://localhost:8080/sso/{id}/callback"}, DisablePasswordLogin: true,
+		InsecureOpenFirstSignup: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -571,7 +620,8 @@ func TestReview(t *testing.T) {
 	ctx := context.Background()
 	dbPath, keyPath, key, db := ctlFiles(t)
 	defer db.Close()
-	app, err := auth.New(auth.Config{Store: db, SecretKey: key, BcryptCost: 4, InsecureLowBcryptCostForTests: true})
+	app, err := auth.New(auth.Config{Store: db, SecretKey: key, BcryptCost: 4, InsecureLowBcryptCostForTests: true,
+		InsecureOpenFirstSignup: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
@@ -106,7 +107,16 @@ func run(addr, dbPath, keyPath string, passkeys auth.PasskeyConfig) error {
 	if err != nil {
 		return err
 	}
+	// Nobody has an account yet: the first sign-up needs the setup token,
+	// shown here to whoever started the server and nowhere else.
+	setup, expires, err := m.SetupToken(ctx)
+	if err != nil {
+		return err
+	}
 	logger.Info("listening", "addr", "http://"+addr, "signup_open", open, "passkey_rp_id", passkeys.RPID, "passkey_origins", passkeys.Origins)
+	if setup != "" {
+		fmt.Fprintf(os.Stderr, "setup: the first sign-up needs -d token=%s (valid until %s)\n", setup, expires.Format(time.RFC3339))
+	}
 	return http.ListenAndServe(addr, routes(m))
 }
 
@@ -116,6 +126,7 @@ func routes(m *auth.Manager) http.Handler {
 	mux.HandleFunc("POST /signup", func(w http.ResponseWriter, r *http.Request) {
 		s, err := m.SignUp(r.Context(), auth.SignUp{
 			Email: r.FormValue("email"), Name: r.FormValue("name"), Password: r.FormValue("password"),
+			BootstrapToken: r.FormValue("token"), // the setup token printed at start
 		}, auth.ClientFrom(r))
 		if err != nil {
 			fail(w, err)
@@ -125,7 +136,9 @@ func routes(m *auth.Manager) http.Handler {
 		reply(w, map[string]any{"token": s.Token, "expires": s.ExpiresAt})
 	})
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		res, err := m.Login(r.Context(), r.FormValue("email"), r.FormValue("password"), auth.ClientFrom(r))
+		c := auth.ClientFrom(r)
+		c.Remember = r.FormValue("remember") != "" // "keep me signed in": a week unused, 30 days at most
+		res, err := m.Login(r.Context(), r.FormValue("email"), r.FormValue("password"), c)
 		if err != nil {
 			fail(w, err)
 			return

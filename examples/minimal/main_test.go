@@ -33,7 +33,10 @@ func newServer(t *testing.T, mod ...func(*auth.Config)) (*auth.Manager, *httptes
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	cfg := auth.Config{Store: db, SecretKey: make([]byte, 32), BcryptCost: 4, InsecureLowBcryptCostForTests: true}
+	// The tests are about what comes after the first sign-up, except
+	// TestREADMEFlow, which turns the setup token back on.
+	cfg := auth.Config{Store: db, SecretKey: make([]byte, 32), BcryptCost: 4, InsecureLowBcryptCostForTests: true,
+		InsecureOpenFirstSignup: true}
 	for _, f := range mod {
 		f(&cfg)
 	}
@@ -48,7 +51,11 @@ func newServer(t *testing.T, mod ...func(*auth.Config)) (*auth.Manager, *httptes
 
 // TestREADMEFlow drives the example the way the README's curl lines do.
 func TestREADMEFlow(t *testing.T) {
-	_, srv := newServer(t)
+	m, srv := newServer(t, func(c *auth.Config) { c.InsecureOpenFirstSignup = false })
+	setup, _, err := m.SetupToken(t.Context())
+	if err != nil || setup == "" {
+		t.Fatalf("SetupToken: %q, %v", setup, err)
+	}
 
 	call := func(method, path, token string, form url.Values) (int, map[string]any) {
 		t.Helper()
@@ -74,7 +81,10 @@ func TestREADMEFlow(t *testing.T) {
 		return v
 	}
 
-	code, body := call("POST", "/signup", "", form("email", "admin@example.com", "name", "Ada", "password", "correct horse battery"))
+	if code, _ := call("POST", "/signup", "", form("email", "admin@example.com", "name", "Ada", "password", "correct horse battery")); code != 403 {
+		t.Fatalf("signup without the setup token: %d, want 403", code)
+	}
+	code, body := call("POST", "/signup", "", form("email", "admin@example.com", "name", "Ada", "password", "correct horse battery", "token", setup))
 	if code != 200 {
 		t.Fatalf("signup: %d %v", code, body)
 	}

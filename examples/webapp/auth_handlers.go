@@ -18,18 +18,29 @@ const challengeCookie = "__Host-usher_challenge"
 
 type signupData struct {
 	Open      bool
-	Bootstrap bool // a bootstrap token is asked for
-	Email     string
-	Name      string
+	Bootstrap bool // a bootstrap token is asked for (-bootstrap-token)
+	Setup     bool // the setup token is asked for, from the address printed at start
+	// Token is the setup token the setup address carried, sent on in a
+	// hidden field; empty, the form asks for it.
+	Token string
+	Email string
+	Name  string
 }
 
+// signupPage is the first screen of a fresh installation. The setup
+// address the server prints at start (main.go) leads here with the setup
+// token in ?token=.
 func (s *server) signupPage(w http.ResponseWriter, r *http.Request) {
 	open, err := s.m.SignupOpen(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "signup", &view{Title: "Sign up", Data: &signupData{Open: open, Bootstrap: s.bootstrap}})
+	d := &signupData{Open: open, Bootstrap: s.bootstrap, Setup: s.setup}
+	if s.setup {
+		d.Token = r.URL.Query().Get("token")
+	}
+	s.render(w, r, http.StatusOK, "signup", &view{Title: "Sign up", Data: d})
 }
 
 func (s *server) signup(w http.ResponseWriter, r *http.Request) {
@@ -46,12 +57,20 @@ func (s *server) signup(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.formFailed(w, r, err, "signup", func(p problem) problem {
+			if errors.Is(err, auth.ErrBootstrapToken) && s.setup {
+				return problem{http.StatusForbidden, "bootstrap_token",
+					"This setup token is wrong, used or expired. Use the setup address from the server's latest start."}
+			}
 			if errors.Is(err, auth.ErrBootstrapToken) {
 				return problem{http.StatusForbidden, "bootstrap_token", "Wrong bootstrap token."}
 			}
 			return p
 		}, func() (*view, error) {
-			return &view{Title: "Sign up", Data: &signupData{Open: true, Bootstrap: s.bootstrap, Email: in.Email, Name: in.Name}}, nil
+			d := &signupData{Open: true, Bootstrap: s.bootstrap, Setup: s.setup, Email: in.Email, Name: in.Name}
+			if s.setup && !errors.Is(err, auth.ErrBootstrapToken) {
+				d.Token = in.BootstrapToken // still good: keep it in the form
+			}
+			return &view{Title: "Sign up", Data: d}, nil
 		})
 		return
 	}
@@ -62,6 +81,7 @@ func (s *server) signup(w http.ResponseWriter, r *http.Request) {
 type loginData struct {
 	Email      string
 	Next       string
+	Remember   bool // "Keep me signed in" was ticked
 	SignupOpen bool
 	Passkeys   bool // passwordless login: the button and autofill
 	// Providers are the single sign-on buttons; PasswordForm is false when
@@ -90,10 +110,12 @@ func (s *server) loginPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	email, next := r.PostFormValue("email"), localPath(r.PostFormValue("next"))
-	res, err := s.m.Login(r.Context(), email, r.PostFormValue("password"), auth.ClientFrom(r))
+	c := auth.ClientFrom(r)
+	c.Remember = r.PostFormValue("remember") != "" // a second step keeps it (usher's challenge)
+	res, err := s.m.Login(r.Context(), email, r.PostFormValue("password"), c)
 	if err != nil {
 		s.formFailed(w, r, err, "login", nil, func() (*view, error) {
-			return s.loginView(r.Context(), &loginData{Email: email, Next: next})
+			return s.loginView(r.Context(), &loginData{Email: email, Next: next, Remember: c.Remember})
 		})
 		return
 	}

@@ -18,20 +18,35 @@ func TestSignupThenClosed(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
 	anon := a.browser()
-	// A fresh installation sends the dashboard to sign-up.
-	want(t, "first visit", anon.get("/"), http.StatusOK, "Nobody has an account yet", `action="/signup"`)
+	// A fresh installation sends the dashboard to sign-up, which asks for
+	// the setup token and says where it comes from.
+	first := anon.get("/")
+	want(t, "first visit", first, http.StatusOK, "Nobody has an account yet", `action="/signup"`,
+		"setup address", "<code>setup:</code>", `<input type="password" name="bootstrap_token"`)
+	// The setup address fills it in.
+	setup := a.setupToken()
+	want(t, "setup address", anon.get("/signup?token="+setup), http.StatusOK,
+		`<input type="hidden" name="bootstrap_token" value="`+setup+`">`)
+	// Without it, or with a wrong one, nobody becomes the admin.
+	for _, tok := range []string{"", "a guess", setup + "x"} {
+		p := anon.post("/signup", "email", "eve@example.com", "name", "Eve", "password", "whatever whatever", "bootstrap_token", tok)
+		want(t, "sign-up with token "+tok, p, http.StatusForbidden, "This setup token is wrong, used or expired")
+		if p.has(`type="hidden" name="bootstrap_token"`) {
+			t.Fatal("a refused token is sent again")
+		}
+	}
 
 	admin := a.signup()
 	want(t, "admin dashboard", admin.get("/"), http.StatusOK, "Hello Ada", "<code>*</code>")
 
 	// Afterwards the page says so, and the library refuses a sign-up that
-	// skips the page.
+	// skips the page, even with the token.
 	closed := anon.get("/signup")
 	want(t, "signup page after", closed, http.StatusOK, "Sign-up is closed")
 	if closed.has(`action="/signup"`) {
 		t.Fatal("closed sign-up page still offers the form")
 	}
-	p := anon.post("/signup", "email", "eve@example.com", "name", "Eve", "password", "whatever whatever")
+	p := anon.post("/signup", "email", "eve@example.com", "name", "Eve", "password", "whatever whatever", "bootstrap_token", setup)
 	want(t, "second signup", p, http.StatusForbidden, "Sign-up is closed")
 	if l := anon.get("/login"); l.has("create the first one") {
 		t.Fatal("login page offers sign-up after the first account")
@@ -44,9 +59,11 @@ func TestSignupValidation(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
 	b := a.browser()
-	p := b.post("/signup", "email", "not an email", "name", "Ada", "password", "short")
-	want(t, "bad email", p, http.StatusBadRequest, "Enter a single valid email address.", `value="Ada"`)
-	p = b.post("/signup", "email", "ada@example.com", "name", "Ada", "password", "short")
+	setup := a.setupToken()
+	p := b.post("/signup", "email", "not an email", "name", "Ada", "password", "short", "bootstrap_token", setup)
+	want(t, "bad email", p, http.StatusBadRequest, "Enter a single valid email address.", `value="Ada"`,
+		`<input type="hidden" name="bootstrap_token" value="`+setup+`">`)
+	p = b.post("/signup", "email", "ada@example.com", "name", "Ada", "password", "short", "bootstrap_token", setup)
 	want(t, "short password", p, http.StatusBadRequest, "Use at least 8 characters.", `value="ada@example.com"`)
 	if p.has("short\"") {
 		t.Fatal("the password was echoed back")

@@ -20,6 +20,7 @@ import (
 func TestBrowserAvatar(t *testing.T) {
 	b, _, _ := startBrowserApp(t)
 	b.want(b.open("/"), http.StatusOK, "/signup", "Sign up")
+	b.fill(`form[action="/signup"] input[name=bootstrap_token]`, b.setupToken)
 	b.fill(`form[action="/signup"] input[name=email]`, "admin@example.com")
 	b.fill(`form[action="/signup"] input[name=name]`, "Ada Lovelace")
 	b.fill(`form[action="/signup"] input[name=password]`, adminPassword)

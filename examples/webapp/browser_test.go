@@ -45,8 +45,10 @@ func TestBrowserEndToEnd(t *testing.T) {
 		bobPass    = "bob's long password"
 	)
 
-	// A fresh installation sends the first visitor to sign-up.
-	b.want(b.open("/"), http.StatusOK, "/signup", "Sign up", "Nobody has an account yet")
+	// A fresh installation sends the first visitor to sign-up, which asks
+	// for the setup token and says where it comes from.
+	b.want(b.open("/"), http.StatusOK, "/signup", "Sign up", "Nobody has an account yet", "setup address")
+	b.fill(`form[action="/signup"] input[name=bootstrap_token]`, b.setupToken)
 	b.fill(`form[action="/signup"] input[name=email]`, adminEmail)
 	b.fill(`form[action="/signup"] input[name=name]`, "Ada")
 	b.fill(`form[action="/signup"] input[name=password]`, adminPassword)
@@ -212,7 +214,11 @@ func startBrowserApp(t *testing.T) (*tab, *fakeClock, auth.Store) {
 	t.Logf("%s started in %v", exe, time.Since(start).Round(time.Millisecond))
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	t.Cleanup(cancel)
-	return &tab{t: t, ctx: ctx, base: base, posts: posts}, clock, db
+	setup, _, err := s.m.SetupToken(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tab{t: t, ctx: ctx, base: base, posts: posts, setupToken: setup}, clock, db
 }
 
 // postLog is the paths the browser POSTed to, forms and script alike.
@@ -262,6 +268,8 @@ type tab struct {
 	ctx   context.Context
 	base  string // http://localhost:PORT
 	posts *postLog
+	// setupToken is the first sign-up's, which the app prints at start.
+	setupToken string
 }
 
 // landing is where a navigation ended: the last response's status and path.

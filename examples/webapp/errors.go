@@ -66,6 +66,8 @@ func words(err error) (problem, bool) {
 		return problem{http.StatusForbidden, "", "Logging in with a password is turned off here: sign in with one of the providers."}, true
 	case errors.Is(err, auth.ErrInvalidCredentials):
 		return problem{http.StatusUnauthorized, "", "Wrong email or password."}, true
+	case errors.Is(err, auth.ErrBootstrapToken): // the sign-up page says which token (auth_handlers.go)
+		return problem{http.StatusForbidden, "bootstrap_token", "Wrong token."}, true
 	case errors.Is(err, auth.ErrAccountDisabled):
 		return problem{http.StatusForbidden, "", "This account is disabled. Ask an administrator."}, true
 	case errors.Is(err, auth.ErrLastAdmin):
@@ -119,6 +121,7 @@ func passkeyWords(err error) (problem, bool) {
 // inputWords says what was wrong with an input; usher's FieldError says
 // which.
 func inputWords(err error) (problem, bool) {
+	var weak *auth.WeakPasswordError
 	switch {
 	case errors.Is(err, user.ErrInvalidEmail):
 		return problem{http.StatusBadRequest, "", "Enter a single valid email address."}, true
@@ -130,6 +133,9 @@ func inputWords(err error) (problem, bool) {
 		return problem{http.StatusBadRequest, "", fmt.Sprintf("Use at least %d characters.", minPasswordLength)}, true
 	case errors.Is(err, auth.ErrPasswordTooLong):
 		return problem{http.StatusBadRequest, "", fmt.Sprintf("Use at most %d bytes.", auth.MaxPasswordBytes)}, true
+	case errors.As(err, &weak): // usher says why, in words for the person
+		return problem{http.StatusBadRequest, "", "That password is too easy to guess: " + weak.Reason +
+			". A few unrelated words make a strong one."}, true
 	case errors.Is(err, auth.ErrPasswordRejected):
 		return problem{http.StatusBadRequest, "", "That password is not allowed; choose another."}, true
 	case errors.Is(err, group.ErrNotFound):

@@ -70,16 +70,19 @@ func TestFieldErrorsPlaced(t *testing.T) {
 		return step{name, do, status, where[0], where[1], text}
 	}
 
+	setup := a.setupToken()
 	run([]step{
-		mk("signup: bad email", post(anon, "/signup", "email", "ada", "password", adminPassword), http.StatusBadRequest, at("email"), "single valid email"),
-		mk("signup: bad name", post(anon, "/signup", "email", "ada@example.com", "name", "A\x1bda", "password", adminPassword), http.StatusBadRequest, at("name"), "Names are at most"),
-		mk("signup: short password", post(anon, "/signup", "email", "ada@example.com", "password", "short"), http.StatusBadRequest, at("password"), "Use at least 8"),
+		mk("signup: bad email", post(anon, "/signup", "email", "ada", "password", adminPassword, "bootstrap_token", setup), http.StatusBadRequest, at("email"), "single valid email"),
+		mk("signup: bad name", post(anon, "/signup", "email", "ada@example.com", "name", "A\x1bda", "password", adminPassword, "bootstrap_token", setup), http.StatusBadRequest, at("name"), "Names are at most"),
+		mk("signup: short password", post(anon, "/signup", "email", "ada@example.com", "password", "short", "bootstrap_token", setup), http.StatusBadRequest, at("password"), "Use at least 8"),
 	})
 	admin := a.signup()
 	bobID := createUser(t, admin, "bob@example.com", "Bob", bobPassword, "users")
 	legend := [2]string{"<legend>Permissions</legend>", "</legend>"}
 	run([]step{
 		mk("new user: short password", post(admin, "/users", "email", "x@example.com", "password", "short", "group", "users"), http.StatusBadRequest, at("password"), "Use at least 8"),
+		mk("new user: common password", post(admin, "/users", "email", "x@example.com", "password", "password1", "group", "users"), http.StatusBadRequest, at("password"), "too easy to guess: it is one of the most common passwords"),
+		mk("new user: own email", post(admin, "/users", "email", "xavier@example.com", "password", "xavier@example.com!", "group", "users"), http.StatusBadRequest, at("password"), "it contains your email address"),
 		mk("new user: taken email", post(admin, "/users", "email", "BOB@example.com", "password", bobPassword, "group", "users"), http.StatusConflict, at("email"), "already in use"),
 		mk("new user: group gone", post(admin, "/users", "email", "x@example.com", "password", bobPassword, "group", "gone"), http.StatusConflict, [2]string{`name="group"`, "</select></label>"}, "no longer exists"),
 		mk("edit user: bad name", post(admin, "/users/"+bobID, "name", "B\x00ob", "email", "bob@example.com"), http.StatusBadRequest, at("name"), "Names are at most"),

@@ -21,6 +21,7 @@ func TestBrowserForcedPasswordChange(t *testing.T) {
 	)
 
 	b.want(b.open("/signup"), http.StatusOK, "/signup", "Sign up")
+	b.fill(`form[action="/signup"] input[name=bootstrap_token]`, b.setupToken)
 	b.fill(`form[action="/signup"] input[name=email]`, "admin@example.com")
 	b.fill(`form[action="/signup"] input[name=password]`, adminPassword)
 	b.want(b.click(`form[action="/signup"] button[type=submit]`), http.StatusOK, "/", "Dashboard")

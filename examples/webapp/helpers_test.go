@@ -220,9 +220,19 @@ const adminPassword = "correct horse battery"
 func (a *app) signup() *browser {
 	a.t.Helper()
 	b := a.browser()
-	p := b.post("/signup", "email", "admin@example.com", "name", "Ada", "password", adminPassword)
+	p := b.post("/signup", "email", "admin@example.com", "name", "Ada", "password", adminPassword, "bootstrap_token", a.setupToken())
 	want(a.t, "signup", p, http.StatusOK, "Welcome!", "Admins")
 	return b
+}
+
+// setupToken is the first sign-up's token, which the app prints at start.
+func (a *app) setupToken() string {
+	a.t.Helper()
+	tok, _, err := a.s.m.SetupToken(context.Background())
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return tok
 }
 
 // login logs a new browser in and checks it reached the dashboard.

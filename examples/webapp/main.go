@@ -210,6 +210,18 @@ func run(ctx context.Context, logw io.Writer, addr, dsn, keyPath string, previou
 	logger.Info("listening; open http://localhost:"+port, "addr", ln.Addr().String(), "signup_open", open,
 		"passkeys_rp_id", passkeys.RPID, "passkey_origins", strings.Join(passkeys.Origins, ","),
 		"sso_callback", o.ssoCallback, "password_login", !o.noPasswordLogin)
+	// Nobody has an account yet: the sign-up form needs the setup token,
+	// which only whoever started the server sees, here.
+	setup, expires, err := s.m.SetupToken(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if setup != "" {
+		fmt.Fprintf(logw, "setup: http://localhost:%s/signup?token=%s\n"+
+			"       (open it to create the first account, the administrator; it works once, until %s)\n",
+			port, setup, expires.Local().Format(time.DateTime))
+	}
 	handler := s.handler()
 	if len(trusted) > 0 {
 		handler = auth.TrustProxies(handler, trusted...)

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,7 +134,8 @@ func TestSSOCallbackFlag(t *testing.T) {
 }
 
 // The server logs the address it bound (so -addr 127.0.0.1:0 tells the
-// port), serves, and on SIGTERM shuts down cleanly and exits 0.
+// port) and, on a fresh database, the setup address whose token the first
+// sign-up needs; it serves, and on SIGTERM shuts down cleanly and exits 0.
 func TestListenLogAndCleanShutdown(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("no SIGTERM on Windows")
@@ -173,6 +176,7 @@ func TestListenLogAndCleanShutdown(t *testing.T) {
 		t.Fatalf("the logged address does not answer: %v", err)
 	}
 	resp.Body.Close()
+	checkSetupAddress(t, lines, &logged, port)
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -192,6 +196,53 @@ func TestListenLogAndCleanShutdown(t *testing.T) {
 	}
 	if !strings.Contains(logged.String(), `msg=stopped`) {
 		t.Fatalf("no clean stop logged:\n%s", logged.String())
+	}
+}
+
+// checkSetupAddress reads the setup line the server prints after the
+// listening line, opens it, and signs the first account up with the token
+// it carries; a sign-up without it is refused.
+func checkSetupAddress(t *testing.T, lines *bufio.Scanner, logged *strings.Builder, port string) {
+	t.Helper()
+	setupRE := regexp.MustCompile(`^setup: http://localhost:(\d+)/signup\?token=([A-Za-z0-9_-]{43})$`)
+	var token string
+	for token == "" && lines.Scan() {
+		logged.WriteString(lines.Text() + "\n")
+		if m := setupRE.FindStringSubmatch(lines.Text()); m != nil {
+			if m[1] != port {
+				t.Fatalf("setup address on port %s, serving on %s", m[1], port)
+			}
+			token = m[2]
+		}
+	}
+	if token == "" {
+		t.Fatalf("no setup address printed:\n%s", logged.String())
+	}
+	base := "http://127.0.0.1:" + port
+	resp, err := http.Get(base + "/signup?token=" + token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `<input type="hidden" name="bootstrap_token" value="`+token+`">`) {
+		t.Fatalf("the setup address's page does not carry its token:\n%s", body)
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	form := url.Values{"email": {"admin@example.com"}, "name": {"Ada"}, "password": {"correct horse battery"}}
+	for _, c := range []struct {
+		token  string
+		status int
+	}{{"", http.StatusForbidden}, {token, http.StatusSeeOther}} {
+		form.Set("bootstrap_token", c.token)
+		resp, err := noRedirect.PostForm(base+"/signup", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Fatalf("sign-up with token %q: status %d, want %d", c.token, resp.StatusCode, c.status)
+		}
 	}
 }
 

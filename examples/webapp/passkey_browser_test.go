@@ -43,7 +43,7 @@ func TestBrowserPasskeys(t *testing.T) {
 	const adminEmail = "admin@example.com"
 
 	// Sign-up.
-	b.want(b.open("/signup"), http.StatusOK, "/signup", "Sign up")
+	b.want(b.open("/signup?token="+b.setupToken), http.StatusOK, "/signup", "Sign up")
 	b.fill(`form[action="/signup"] input[name=email]`, adminEmail)
 	b.fill(`form[action="/signup"] input[name=name]`, "Ada")
 	b.fill(`form[action="/signup"] input[name=password]`, adminPassword)

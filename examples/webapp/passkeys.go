@@ -39,6 +39,8 @@ type finishJSON struct {
 	Credential json.RawMessage `json:"credential"`
 	Name       string          `json:"name"`
 	Next       string          `json:"next"`
+	// Remember is the login page's "Keep me signed in" (passwordless login).
+	Remember bool `json:"remember"`
 }
 
 // doneJSON tells the script where to go after a ceremony.
@@ -215,7 +217,9 @@ func (s *server) finishPasskeyLogin(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &in) {
 		return
 	}
-	res, err := s.m.FinishPasskeyLogin(r.Context(), in.Ceremony, in.Credential, auth.ClientFrom(r))
+	c := auth.ClientFrom(r)
+	c.Remember = in.Remember
+	res, err := s.m.FinishPasskeyLogin(r.Context(), in.Ceremony, in.Credential, c)
 	if err == nil && res.Session == nil {
 		err = errors.New("webapp: a passkey login gave no session")
 	}

@@ -15,6 +15,7 @@ func TestBrowserAccessReview(t *testing.T) {
 	b, _, _ := startBrowserApp(t)
 
 	b.want(b.open("/"), http.StatusOK, "/signup", "Sign up")
+	b.fill(`form[action="/signup"] input[name=bootstrap_token]`, b.setupToken)
 	b.fill(`form[action="/signup"] input[name=email]`, "admin@example.com")
 	b.fill(`form[action="/signup"] input[name=name]`, "Ada")
 	b.fill(`form[action="/signup"] input[name=password]`, adminPassword)

@@ -35,12 +35,14 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; connect-sr
 // server is the host application: its pages call the Manager with the
 // acting principal and render what comes back.
 type server struct {
-	m         *auth.Manager
-	log       *slog.Logger
-	pages     map[string]*template.Template
-	now       func() time.Time
-	pageSize  int  // rows per page of the users list and the audit log
-	bootstrap bool // the first sign-up needs Config.BootstrapToken
+	m        *auth.Manager
+	log      *slog.Logger
+	pages    map[string]*template.Template
+	now      func() time.Time
+	pageSize int // rows per page of the users list and the audit log
+	// bootstrap: the first sign-up needs Config.BootstrapToken; setup:
+	// it needs the setup token usher made, printed at start (main.go).
+	bootstrap, setup bool
 	// passkeys is on when Config.Passkeys sets a relying party, and
 	// passwordless unless it also disables passkey-only login.
 	passkeys, passwordless bool
@@ -70,6 +72,7 @@ func newServer(db auth.Store, logger *slog.Logger, configure func(*auth.Config))
 	}
 	s.now = cfg.Now
 	s.bootstrap = cfg.BootstrapToken != ""
+	s.setup = !s.bootstrap && !cfg.InsecureOpenFirstSignup
 	s.passkeys = cfg.Passkeys.RPID != ""
 	s.passwordless = s.passkeys && !cfg.Passkeys.DisablePasswordless
 	s.sso = cfg.SSO.CallbackURL != ""

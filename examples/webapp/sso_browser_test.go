@@ -28,7 +28,7 @@ func TestBrowserSSO(t *testing.T) {
 	op.AddUser(oidctest.User{Subject: "ada-at-idp", Email: "admin@example.com", EmailVerified: true, Name: "Ada at the IdP", Password: "ada's idp password"})
 
 	// The admin signs up and adds the provider.
-	b.want(b.open("/signup"), http.StatusOK, "/signup", "Sign up")
+	b.want(b.open("/signup?token="+b.setupToken), http.StatusOK, "/signup", "Sign up")
 	b.fill(`form[action="/signup"] input[name=email]`, "admin@example.com")
 	b.fill(`form[action="/signup"] input[name=name]`, "Ada")
 	b.fill(`form[action="/signup"] input[name=password]`, adminPassword)

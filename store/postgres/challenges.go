@@ -23,9 +23,10 @@ func (cs challengeStore) Create(ctx context.Context, c *auth.ChallengeRecord, to
 	if !storable(string(c.UserID)) {
 		return wrap("create challenge", user.ErrNotFound)
 	}
-	const q = `INSERT INTO challenges (id, token_hash, user_id, created_at, expires_at, failures, ip, user_agent)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
-	_, err := cs.s.write(ctx, q, c.ID, tokenHash, string(c.UserID), c.CreatedAt, c.ExpiresAt, c.Failures, c.IP, c.UserAgent)
+	const q = `INSERT INTO challenges (id, token_hash, user_id, created_at, expires_at, failures, ip, user_agent, remember)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+	_, err := cs.s.write(ctx, q, c.ID, tokenHash, string(c.UserID), c.CreatedAt, c.ExpiresAt, c.Failures, c.IP, c.UserAgent,
+		c.Remember)
 	if violates(err, codeForeignKey, "challenges_user_fk") {
 		return wrap("create challenge", user.ErrNotFound)
 	}
@@ -37,9 +38,9 @@ func (cs challengeStore) Create(ctx context.Context, c *auth.ChallengeRecord, to
 
 func (cs challengeStore) Get(ctx context.Context, tokenHash []byte) (*auth.ChallengeRecord, error) {
 	c := new(auth.ChallengeRecord)
-	err := cs.s.q.QueryRow(ctx, `SELECT id, user_id, created_at, expires_at, failures, ip, user_agent
+	err := cs.s.q.QueryRow(ctx, `SELECT id, user_id, created_at, expires_at, failures, ip, user_agent, remember
 		FROM challenges WHERE token_hash = $1`, tokenHash).Scan(
-		&c.ID, (*string)(&c.UserID), &c.CreatedAt, &c.ExpiresAt, &c.Failures, &c.IP, &c.UserAgent)
+		&c.ID, (*string)(&c.UserID), &c.CreatedAt, &c.ExpiresAt, &c.Failures, &c.IP, &c.UserAgent, &c.Remember)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, wrap("get challenge", auth.ErrChallengeNotFound)
 	}

@@ -87,7 +87,11 @@ func newPair(t *testing.T, mods ...func(*auth.Config)) *pair {
 // that made it), and the session token.
 func (p *pair) admin(t *testing.T) ([2]*auth.Principal, string) {
 	t.Helper()
-	s, err := p.m[0].SignUp(t.Context(), auth.SignUp{Email: adminEmail, Name: "Admin", Password: adminPass}, client)
+	setup, _, err := p.m[0].SetupToken(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := p.m[0].SignUp(t.Context(), auth.SignUp{Email: adminEmail, Name: "Admin", Password: adminPass, BootstrapToken: setup}, client)
 	if err != nil {
 		t.Fatalf("SignUp: %v", err)
 	}
@@ -223,13 +227,20 @@ func TestInstancesThrottling(t *testing.T) {
 	p.login(t, 1, adminEmail, adminPass)
 }
 
-// Of 20 concurrent sign-ups spread over the two instances, exactly one
-// succeeds.
+// Of 20 concurrent sign-ups spread over the two instances, each with its
+// instance's setup token, exactly one succeeds.
 func TestInstancesFirstUserRace(t *testing.T) {
 	t.Parallel()
 	p := newPair(t)
 	ctx := t.Context()
 	const n = 20
+	var setup [2]string
+	for i := range setup {
+		var err error
+		if setup[i], _, err = p.m[i].SetupToken(ctx); err != nil || setup[i] == "" {
+			t.Fatalf("SetupToken on instance %d: %q, %v", i, setup[i], err)
+		}
+	}
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -237,7 +248,7 @@ func TestInstancesFirstUserRace(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			_, errs[i] = p.m[i%2].SignUp(ctx, auth.SignUp{
-				Email: "racer" + string(rune('a'+i)) + "@example.com", Password: adminPass,
+				Email: "racer" + string(rune('a'+i)) + "@example.com", Password: adminPass, BootstrapToken: setup[i%2],
 			}, client)
 		})
 	}
@@ -248,8 +259,8 @@ func TestInstancesFirstUserRace(t *testing.T) {
 		switch {
 		case err == nil:
 			won++
-		case !errors.Is(err, auth.ErrSignupClosed):
-			t.Errorf("SignUp #%d on instance %d: %v, want success or ErrSignupClosed", i, i%2, err)
+		case !errors.Is(err, auth.ErrSignupClosed) && !errors.Is(err, auth.ErrBootstrapToken):
+			t.Errorf("SignUp #%d on instance %d: %v, want success, ErrSignupClosed or a spent token", i, i%2, err)
 		}
 	}
 	if won != 1 {

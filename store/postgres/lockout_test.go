@@ -30,7 +30,11 @@ func TestDistributedGuessingInstances(t *testing.T) {
 		}
 		ms = append(ms, m)
 	}
-	if _, err := ms[2].SignUp(t.Context(), auth.SignUp{Email: adminEmail, Password: adminPass}, client); err != nil {
+	setup, _, err := ms[2].SetupToken(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ms[2].SignUp(t.Context(), auth.SignUp{Email: adminEmail, Password: adminPass, BootstrapToken: setup}, client); err != nil {
 		t.Fatal(err)
 	}
 	r, err := ms[0].Login(t.Context(), adminEmail, adminPass, client)

@@ -337,3 +337,48 @@ func TestUpgradeFromSeedingSchema(t *testing.T) {
 		})
 	}
 }
+
+// A session issued before 0014 keeps the limits it was issued under: the
+// then default idle timeout of 24 hours (its expires_at is its own), not
+// the shorter one sessions get now; and it is not remembered.
+func TestSessionsBefore0014KeepTheirLimits(t *testing.T) {
+	t.Parallel()
+	ms, err := embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first 0001 seeds the groups the user needs.
+	old := append([]migrations.Step{{Version: 1, Name: "0001_init.sql", SQL: init0001v1}}, ms[1:13]...)
+	ctx := t.Context()
+	schema := newSchemaName()
+	dropSchemaAtCleanup(t, schema)
+	pool, err := pgxpool.New(ctx, testDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := applyMigrations(ctx, pool, schema, old); err != nil {
+		pool.Close()
+		t.Fatalf("migrations up to 0013: %v", err)
+	}
+	for _, q := range []string{
+		`INSERT INTO ` + pgx.Identifier{schema, "users"}.Sanitize() + ` (id, email, name, name_key, group_id, created_at, updated_at)
+			VALUES ('u1', 'old@example.com', 'Old', 'old', 'users', now(), now())`,
+		`INSERT INTO ` + pgx.Identifier{schema, "sessions"}.Sanitize() + ` (id, token_hash, user_id, created_at, last_seen_at, expires_at)
+			VALUES ('s1', '\x01', 'u1', now(), now(), now() + interval '7 days')`,
+	} {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			pool.Close()
+			t.Fatal(err)
+		}
+	}
+	pool.Close()
+	db, err := OpenWith(ctx, testDSN(t), Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s, err := db.Sessions().Get(ctx, "s1")
+	if err != nil || s.IdleTimeout != 24*time.Hour || s.Remembered {
+		t.Fatalf("the old session: %+v, %v; want IdleTimeout 24h, not remembered", s, err)
+	}
+}

@@ -16,20 +16,23 @@ import (
 	"github.com/usher-go/usher/user"
 )
 
-const sessionCols = `s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent, s.multi_factor`
+const sessionCols = `s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent, s.multi_factor,
+	s.idle_timeout_ns, s.remembered`
 
 func scanSession(row pgx.Row, s *auth.Session) error {
-	return row.Scan(&s.ID, (*string)(&s.UserID), &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &s.IP, &s.UserAgent, &s.MultiFactor)
+	return row.Scan(&s.ID, (*string)(&s.UserID), &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &s.IP, &s.UserAgent, &s.MultiFactor,
+		(*int64)(&s.IdleTimeout), &s.Remembered)
 }
 
 func (ss sessionStore) Create(ctx context.Context, s *auth.Session, tokenHash []byte) error {
 	if !storable(string(s.UserID)) {
 		return wrap("create session", user.ErrNotFound)
 	}
-	const q = `INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, multi_factor)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+	const q = `INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, multi_factor,
+		idle_timeout_ns, remembered)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 	_, err := ss.s.write(ctx, q, s.ID, tokenHash, string(s.UserID), s.CreatedAt, s.LastSeenAt, s.ExpiresAt,
-		s.IP, s.UserAgent, s.MultiFactor)
+		s.IP, s.UserAgent, s.MultiFactor, int64(s.IdleTimeout), s.Remembered)
 	if violates(err, codeForeignKey, "sessions_user_fk") {
 		return wrap("create session", user.ErrNotFound)
 	}
@@ -53,7 +56,7 @@ func (ss sessionStore) Create(ctx context.Context, s *auth.Session, tokenHash []
 // permission holds (checkPermissions). sessionLookupPlainSQL is the same
 // query column by column.
 const sessionLookupSQL = `SELECT
-		s.created_at, s.last_seen_at, s.expires_at, s.multi_factor,
+		s.created_at, s.last_seen_at, s.expires_at, s.multi_factor, s.idle_timeout_ns, s.remembered,
 		u.disabled, u.created_at, u.updated_at, u.last_login_at, u.must_change_password,
 		g.require_two_factor, g.created_at, g.updated_at,
 		octet_length(s.id) || ':' || s.id
@@ -95,7 +98,7 @@ type lookupResult struct {
 func (ss sessionStore) Lookup(ctx context.Context, tokenHash []byte) (*auth.Session, *user.User, *group.Group, error) {
 	r := new(lookupResult)
 	err := ss.s.q.QueryRow(ctx, sessionLookupSQL, tokenHash).Scan(
-		&r.s.CreatedAt, &r.s.LastSeenAt, &r.s.ExpiresAt, &r.s.MultiFactor,
+		&r.s.CreatedAt, &r.s.LastSeenAt, &r.s.ExpiresAt, &r.s.MultiFactor, (*int64)(&r.s.IdleTimeout), &r.s.Remembered,
 		&r.u.Disabled, &r.u.CreatedAt, &r.u.UpdatedAt, &r.lastLogin, &r.u.MustChangePassword,
 		&r.g.RequireTwoFactor, &r.g.CreatedAt, &r.g.UpdatedAt,
 		&r.packed)
@@ -162,6 +165,7 @@ func (ss sessionStore) lookupPlain(ctx context.Context, tokenHash []byte) (*auth
 	)
 	err := ss.s.q.QueryRow(ctx, sessionLookupPlainSQL, tokenHash).Scan(
 		&r.s.ID, (*string)(&r.s.UserID), &r.s.CreatedAt, &r.s.LastSeenAt, &r.s.ExpiresAt, &r.s.IP, &r.s.UserAgent, &r.s.MultiFactor,
+		(*int64)(&r.s.IdleTimeout), &r.s.Remembered,
 		&r.u.Email, &r.u.Name, &r.u.GroupID, &r.u.Disabled, &r.u.CreatedAt, &r.u.UpdatedAt, &lastLogin, &r.u.MustChangePassword,
 		&r.g.Name, &r.g.Description, &perms, &r.g.RequireTwoFactor, &r.g.CreatedAt, &r.g.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -249,10 +253,12 @@ func (ss sessionStore) DeleteUser(ctx context.Context, userID user.ID, except st
 	return rowsAffected("delete user sessions", tag, err)
 }
 
-// DeleteExpired is served by the sessions_expires and sessions_last_seen
-// indexes (a BitmapOr of the two range scans).
-func (ss sessionStore) DeleteExpired(ctx context.Context, now, idleSince time.Time) (int, error) {
-	tag, err := ss.s.q.Exec(ctx, `DELETE FROM sessions WHERE expires_at < $1 OR last_seen_at < $2`, now, idleSince)
+// DeleteExpired compares each session's last use with its own idle
+// timeout, which no index serves: it reads the table, which a host does
+// hourly at most (Manager.PruneSessions).
+func (ss sessionStore) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
+	tag, err := ss.s.q.Exec(ctx, `DELETE FROM sessions
+		WHERE expires_at < $1 OR last_seen_at + (idle_timeout_ns / 1000) * interval '1 microsecond' < $1`, now)
 	return rowsAffected("delete expired sessions", tag, err)
 }
 

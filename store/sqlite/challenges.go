@@ -19,9 +19,10 @@ func (s *scope) Challenges() auth.ChallengeStore { return challengeStore{s} }
 func (db *DB) Challenges() auth.ChallengeStore { return db.root.Challenges() }
 
 func (cs challengeStore) Create(ctx context.Context, c *auth.ChallengeRecord, tokenHash []byte) error {
-	const q = `INSERT INTO challenges (id, token_hash, user_id, created_at, expires_at, failures, ip, user_agent)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-	_, err := cs.s.w.ExecContext(ctx, q, c.ID, tokenHash, c.UserID, nanos(c.CreatedAt), nanos(c.ExpiresAt), c.Failures, c.IP, c.UserAgent)
+	const q = `INSERT INTO challenges (id, token_hash, user_id, created_at, expires_at, failures, ip, user_agent, remember)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	_, err := cs.s.w.ExecContext(ctx, q, c.ID, tokenHash, c.UserID, nanos(c.CreatedAt), nanos(c.ExpiresAt), c.Failures, c.IP, c.UserAgent,
+		c.Remember)
 	if code(err) == codeForeignKey {
 		return wrap("create challenge", user.ErrNotFound)
 	}
@@ -34,8 +35,9 @@ func (cs challengeStore) Create(ctx context.Context, c *auth.ChallengeRecord, to
 func (cs challengeStore) Get(ctx context.Context, tokenHash []byte) (*auth.ChallengeRecord, error) {
 	var c auth.ChallengeRecord
 	var created, expires int64
-	err := cs.s.r.QueryRowContext(ctx, `SELECT id, user_id, created_at, expires_at, failures, ip, user_agent
-		FROM challenges WHERE token_hash = ?`, tokenHash).Scan(&c.ID, &c.UserID, &created, &expires, &c.Failures, &c.IP, &c.UserAgent)
+	err := cs.s.r.QueryRowContext(ctx, `SELECT id, user_id, created_at, expires_at, failures, ip, user_agent, remember
+		FROM challenges WHERE token_hash = ?`, tokenHash).Scan(&c.ID, &c.UserID, &created, &expires, &c.Failures, &c.IP, &c.UserAgent,
+		&c.Remember)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, wrap("get challenge", auth.ErrChallengeNotFound)
 	}

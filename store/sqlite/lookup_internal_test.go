@@ -67,9 +67,10 @@ func TestUnpackLookupRejectsMalformed(t *testing.T) {
 	var good string
 	{
 		// A well-formed value, as the query would build it.
-		good = "1 2 3 0 4 5 0 1 6 7 1 1 " + "2:s1" + "2:u1" + "0:" + "2:ua" + "3:a@b" + "0:" + "5:users" + "5:Users" + "0:" + "9:profile:*"
+		good = "1 2 3 0 4 5 0 1 6 7 1 1 3600000000000 1 " + "2:s1" + "2:u1" + "0:" + "2:ua" + "3:a@b" + "0:" + "5:users" + "5:Users" + "0:" + "9:profile:*"
 		var r lookupResult
-		if !unpackLookup(good, &r) || r.g.ID != "users" || len(r.g.Permissions) != 1 || !r.g.RequireTwoFactor || !r.s.MultiFactor || !r.u.MustChangePassword {
+		if !unpackLookup(good, &r) || r.g.ID != "users" || len(r.g.Permissions) != 1 || !r.g.RequireTwoFactor || !r.s.MultiFactor || !r.u.MustChangePassword ||
+			r.s.IdleTimeout != time.Hour || !r.s.Remembered {
 			t.Fatalf("good value rejected or misread: %+v", r)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/usher-go/usher/group"
 	"github.com/usher-go/usher/store/internal/migrations"
@@ -163,5 +164,48 @@ func TestUpgradeFromSeedingSchema(t *testing.T) {
 				t.Errorf("the old database's user: %+v, %v", u, err)
 			}
 		})
+	}
+}
+
+// A session issued before 0014 keeps the limits it was issued under: the
+// then default idle timeout of 24 hours (its expires_at is its own), not
+// the shorter one sessions get now; and it is not remembered.
+func TestSessionsBefore0014KeepTheirLimits(t *testing.T) {
+	ms, err := embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	wdsn, _, err := dsns(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := sql.Open("sqlite", wdsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.SetMaxOpenConns(1)
+	if err := applyMigrations(ctx, w, ms[:13]); err != nil {
+		t.Fatalf("migrations up to 0013: %v", err)
+	}
+	for _, q := range []string{
+		`PRAGMA foreign_keys = OFF`, // no groups: auth.New makes them
+		`INSERT INTO users (id, email, name, name_key, group_id, created_at, updated_at) VALUES ('u1', 'old@example.com', 'Old', 'old', 'users', 1, 1)`,
+		`INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at) VALUES ('s1', x'01', 'u1', 1, 1, 2)`,
+	} {
+		if _, err := w.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s, err := db.Sessions().Get(ctx, "s1")
+	if err != nil || s.IdleTimeout != 24*time.Hour || s.Remembered {
+		t.Fatalf("the old session: %+v, %v; want IdleTimeout 24h, not remembered", s, err)
 	}
 }

@@ -13,11 +13,13 @@ import (
 	"github.com/usher-go/usher/user"
 )
 
-const sessionCols = `s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent, s.multi_factor`
+const sessionCols = `s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent, s.multi_factor,
+	s.idle_timeout_ns, s.remembered`
 
 func scanSession(sc scanner, s *auth.Session) error {
 	var created, seen, expires int64
-	if err := sc.Scan(&s.ID, &s.UserID, &created, &seen, &expires, &s.IP, &s.UserAgent, &s.MultiFactor); err != nil {
+	if err := sc.Scan(&s.ID, &s.UserID, &created, &seen, &expires, &s.IP, &s.UserAgent, &s.MultiFactor,
+		(*int64)(&s.IdleTimeout), &s.Remembered); err != nil {
 		return err
 	}
 	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = fromNanos(created), fromNanos(seen), fromNanos(expires)
@@ -25,10 +27,11 @@ func scanSession(sc scanner, s *auth.Session) error {
 }
 
 func (ss sessionStore) Create(ctx context.Context, s *auth.Session, tokenHash []byte) error {
-	const q = `INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, multi_factor)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	const q = `INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, multi_factor,
+		idle_timeout_ns, remembered)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	_, err := ss.s.w.ExecContext(ctx, q, s.ID, tokenHash, s.UserID, nanos(s.CreatedAt), nanos(s.LastSeenAt),
-		nanos(s.ExpiresAt), s.IP, s.UserAgent, s.MultiFactor)
+		nanos(s.ExpiresAt), s.IP, s.UserAgent, s.MultiFactor, int64(s.IdleTimeout), s.Remembered)
 	if code(err) == codeForeignKey { // user_id is the only reference
 		return wrap("create session", user.ErrNotFound)
 	}
@@ -54,6 +57,7 @@ const sessionLookupSQL = `SELECT
 		s.created_at || ' ' || s.last_seen_at || ' ' || s.expires_at || ' '
 		|| u.disabled || ' ' || u.created_at || ' ' || u.updated_at || ' ' || COALESCE(u.last_login_at, 0) || ' '
 		|| g.require_two_factor || ' ' || g.created_at || ' ' || g.updated_at || ' ' || s.multi_factor || ' ' || u.must_change_password || ' '
+		|| s.idle_timeout_ns || ' ' || s.remembered || ' '
 		|| octet_length(s.id) || ':' || s.id
 		|| octet_length(s.user_id) || ':' || s.user_id
 		|| octet_length(s.ip) || ':' || s.ip
@@ -113,7 +117,7 @@ func (ss sessionStore) Lookup(ctx context.Context, tokenHash []byte) (*auth.Sess
 // unpackLookup parses one sessionLookupSQL value into r, reporting whether
 // it was well formed.
 func unpackLookup(p string, r *lookupResult) bool {
-	var n [12]int64
+	var n [14]int64
 	for i := range n {
 		j := strings.IndexByte(p, ' ')
 		if j < 0 {
@@ -150,6 +154,7 @@ func unpackLookup(p string, r *lookupResult) bool {
 	r.g.ID, r.g.RequireTwoFactor = group.ID(r.u.GroupID), n[7] != 0
 	r.g.CreatedAt, r.g.UpdatedAt = fromNanos(n[8]), fromNanos(n[9])
 	r.s.MultiFactor, r.u.MustChangePassword = n[10] != 0, n[11] != 0
+	r.s.IdleTimeout, r.s.Remembered = time.Duration(n[12]), n[13] != 0
 	r.g.Permissions = splitPermissions(perms)
 	return true
 }
@@ -163,7 +168,7 @@ func (ss sessionStore) lookupPlain(ctx context.Context, tokenHash []byte) (*auth
 		sc, ss2, se, uc, uu, gc, gu int64
 	)
 	err := ss.s.r.QueryRowContext(ctx, sessionLookupPlainSQL, tokenHash).Scan(
-		&r.s.ID, &r.s.UserID, &sc, &ss2, &se, &r.s.IP, &r.s.UserAgent, &r.s.MultiFactor,
+		&r.s.ID, &r.s.UserID, &sc, &ss2, &se, &r.s.IP, &r.s.UserAgent, &r.s.MultiFactor, (*int64)(&r.s.IdleTimeout), &r.s.Remembered,
 		&r.u.Email, &r.u.Name, &r.u.GroupID, &r.u.Disabled, &uc, &uu, &lastLogin, &r.u.MustChangePassword,
 		&r.g.Name, &r.g.Description, &perms, &r.g.RequireTwoFactor, &gc, &gu)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -235,11 +240,12 @@ func (ss sessionStore) DeleteUser(ctx context.Context, userID user.ID, except st
 	return rowsAffected("delete user sessions", res, err)
 }
 
-// DeleteExpired is served by the sessions_expires and sessions_last_seen
-// indexes (SQLite's OR optimization unions the two range scans).
-func (ss sessionStore) DeleteExpired(ctx context.Context, now, idleSince time.Time) (int, error) {
-	res, err := ss.s.w.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ? OR last_seen_at < ?`,
-		nanos(now), nanos(idleSince))
+// DeleteExpired compares each session's last use with its own idle
+// timeout, which no index serves: it reads the table, which a host does
+// hourly at most (Manager.PruneSessions).
+func (ss sessionStore) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
+	res, err := ss.s.w.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?1 OR last_seen_at + idle_timeout_ns < ?1`,
+		nanos(now))
 	return rowsAffected("delete expired sessions", res, err)
 }
 

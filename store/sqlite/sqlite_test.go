@@ -446,7 +446,7 @@ func TestSessions(t *testing.T) {
 	}
 	for i, id := range []string{"s1", "s2", "s3"} {
 		s := &auth.Session{ID: id, UserID: "u1", CreatedAt: t0.Add(time.Duration(i) * time.Minute),
-			LastSeenAt: t0, ExpiresAt: t0.Add(time.Hour), IP: "10.0.0.1", UserAgent: "ua:" + id}
+			LastSeenAt: t0, ExpiresAt: t0.Add(time.Hour), IdleTimeout: 30 * time.Minute, IP: "10.0.0.1", UserAgent: "ua:" + id}
 		if err := db.Sessions().Create(ctx, s, hash(id)); err != nil {
 			t.Fatal(err)
 		}
@@ -484,10 +484,10 @@ func TestSessions(t *testing.T) {
 	if n, err := db.Sessions().DeleteUser(ctx, "u1", "s1"); err != nil || n != 2 {
 		t.Fatalf("DeleteUser = %d, %v; want 2", n, err)
 	}
-	if n, err := db.Sessions().DeleteExpired(ctx, t0.Add(time.Hour), time.Time{}); err != nil || n != 0 {
-		t.Fatalf("DeleteExpired at expiry = %d, %v; want 0 (expires strictly before now)", n, err)
+	if n, err := db.Sessions().DeleteExpired(ctx, t0.Add(30*time.Minute)); err != nil || n != 0 {
+		t.Fatalf("DeleteExpired at the idle timeout = %d, %v; want 0 (idle strictly before now)", n, err)
 	}
-	if n, err := db.Sessions().DeleteExpired(ctx, t0, t0.Add(time.Second)); err != nil || n != 1 {
+	if n, err := db.Sessions().DeleteExpired(ctx, t0.Add(30*time.Minute+time.Nanosecond)); err != nil || n != 1 {
 		t.Fatalf("DeleteExpired idle = %d, %v; want 1", n, err)
 	}
 }

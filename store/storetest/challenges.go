@@ -52,6 +52,9 @@ func checkChallenge(t *testing.T, what string, got, want *auth.ChallengeRecord) 
 		t.Errorf("%s: got nil challenge", what)
 		return
 	}
+	if got.Remember != want.Remember {
+		t.Errorf("%s: Remember = %v, want %v", what, got.Remember, want.Remember)
+	}
 	if got.ID != want.ID || got.UserID != want.UserID || got.Failures != want.Failures ||
 		got.IP != want.IP || got.UserAgent != want.UserAgent {
 		t.Errorf("%s:\n got  {ID:%s UserID:%s Failures:%d IP:%q UserAgent:%q}\n want {ID:%s UserID:%s Failures:%d IP:%q UserAgent:%q}",
@@ -90,6 +93,7 @@ func testChallengeRoundTrip(t *testing.T, s auth.Store, tf auth.Store) {
 	odd.Failures = 2
 	odd.IP = "2001:db8::7"
 	odd.UserAgent = "Mozilla/5.0 (X11; Linux x86_64) «ünïcode»"
+	odd.Remember = true
 	must(t, "Challenges().Create", tf.Challenges().Create(ctx(t), odd, oddHash))
 	getChallenge(t, tf, "expired challenge with failures", oddHash, odd)
 

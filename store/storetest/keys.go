@@ -135,7 +135,9 @@ func testKeyCheckConcurrent(t *testing.T, s auth.Store) {
 func testMintedSessionRefused(t *testing.T, s auth.Store) {
 	m, err := keyManager(s, managerKey)
 	must(t, "New", err)
-	real, err := m.SignUp(ctx(t), auth.SignUp{Email: "first@example.com", Password: "a long enough password"}, auth.Client{})
+	setup, _, err := m.SetupToken(ctx(t))
+	must(t, "SetupToken", err)
+	real, err := m.SignUp(ctx(t), auth.SignUp{Email: "first@example.com", Password: "a long enough password", BootstrapToken: setup}, auth.Client{})
 	must(t, "SignUp", err)
 	if _, err := m.Authenticate(ctx(t), real.Token); err != nil {
 		t.Fatalf("control: the real session: %v", err)

@@ -53,6 +53,23 @@ func testSessionLookup(t *testing.T, s auth.Store) {
 	got, err := s.Sessions().Get(ctx(t), mf.ID)
 	must(t, "Sessions().Get", err)
 	checkSession(t, "Get multi-factor session", got, mf)
+
+	// So do a remembered session's own limits, to the nanosecond.
+	rem, remHash := newSession(u.ID, at(3*time.Hour))
+	rem.Remembered, rem.IdleTimeout = true, 7*24*time.Hour+time.Nanosecond
+	must(t, "Sessions().Create", s.Sessions().Create(ctx(t), rem, remHash))
+	gotS, _, _, err = s.Sessions().Lookup(ctx(t), remHash)
+	must(t, "Sessions().Lookup", err)
+	checkSession(t, "Lookup remembered session", gotS, rem)
+	got, err = s.Sessions().Get(ctx(t), rem.ID)
+	must(t, "Sessions().Get", err)
+	checkSession(t, "Get remembered session", got, rem)
+	list, err := s.Sessions().List(ctx(t), u.ID)
+	must(t, "Sessions().List", err)
+	if len(list) == 0 {
+		t.Fatal("Sessions().List: none")
+	}
+	checkSession(t, "List: the newest, remembered session", &list[0], rem)
 }
 
 func sum(s string) []byte {
@@ -201,30 +218,39 @@ func sessionIDs(list []auth.Session) []string {
 	return ids
 }
 
+// Each session is idle after its own IdleTimeout: an ordinary one of an
+// hour and a remembered one of a week, side by side.
 func testSessionDeleteExpired(t *testing.T, s auth.Store) {
 	u := createUser(t, s, group.UsersID)
 	now := at(10 * 24 * time.Hour)
-	idleSince := now.Add(-time.Hour)
-	mk := func(expires, lastSeen time.Time) string {
+	const hour, week = time.Hour, 7 * 24 * time.Hour
+	mk := func(expires, lastSeen time.Time, idle time.Duration) string {
 		sess, hash := newSession(u.ID, at(0))
-		sess.ExpiresAt, sess.LastSeenAt = expires, lastSeen
+		sess.ExpiresAt, sess.LastSeenAt, sess.IdleTimeout = expires, lastSeen, idle
+		sess.Remembered = idle == week
 		must(t, "Sessions().Create", s.Sessions().Create(ctx(t), sess, hash))
 		return sess.ID
 	}
-	fresh := now.Add(-time.Minute)
-	expired := mk(now.Add(-time.Microsecond), fresh)
-	idle := mk(now.Add(time.Hour), idleSince.Add(-time.Microsecond))
-	both := mk(now.Add(-time.Hour), idleSince.Add(-time.Hour))
-	live := mk(now.Add(time.Hour), fresh)
-	expiresNow := mk(now, fresh)                         // not expired before now
-	seenAtIdleSince := mk(now.Add(time.Hour), idleSince) // not seen before idleSince
-
-	n, err := s.Sessions().DeleteExpired(ctx(t), now, idleSince)
-	must(t, "Sessions().DeleteExpired", err)
-	if n != 3 {
-		t.Errorf("Sessions().DeleteExpired = %d, want 3", n)
+	fresh, later := now.Add(-time.Minute), now.Add(time.Hour)
+	gone := []string{
+		mk(now.Add(-time.Microsecond), fresh, hour),      // expired
+		mk(later, now.Add(-hour-time.Microsecond), hour), // idle
+		mk(now.Add(-time.Hour), now.Add(-2*hour), hour),  // both
+		mk(later, now.Add(-week-time.Microsecond), week), // remembered, idle
+		mk(now.Add(-time.Microsecond), fresh, week),      // remembered, expired
 	}
-	for _, id := range []string{expired, idle, both} {
+	kept := []string{
+		mk(later, fresh, hour),                           // live
+		mk(now, fresh, hour),                             // expiring exactly now: not before now
+		mk(later, now.Add(-hour), hour),                  // seen exactly its idle timeout ago
+		mk(later, now.Add(-hour-time.Microsecond), week), // an hour unused, remembered: its own timeout
+	}
+	n, err := s.Sessions().DeleteExpired(ctx(t), now)
+	must(t, "Sessions().DeleteExpired", err)
+	if n != len(gone) {
+		t.Errorf("Sessions().DeleteExpired = %d, want %d", n, len(gone))
+	}
+	for _, id := range gone {
 		_, err := s.Sessions().Get(ctx(t), id)
 		checkErr(t, "Sessions().Get of an expired or idle session", err, auth.ErrSessionNotFound)
 	}
@@ -232,10 +258,9 @@ func testSessionDeleteExpired(t *testing.T, s auth.Store) {
 	must(t, "Sessions().List", err)
 	got := sessionIDs(list)
 	slices.Sort(got)
-	want := []string{live, expiresNow, seenAtIdleSince}
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		t.Errorf("sessions left after DeleteExpired: %v, want %v (live, expiring exactly now, seen exactly at idleSince)", got, want)
+	slices.Sort(kept)
+	if !slices.Equal(got, kept) {
+		t.Errorf("sessions left after DeleteExpired: %v, want %v (live, expiring exactly now, seen exactly its idle timeout ago, remembered)", got, kept)
 	}
 }
 

@@ -68,7 +68,8 @@ func Run(t *testing.T, newStore func(t *testing.T) auth.Store) {
 		{"OIDCProviders", oidcProviderTests, false},
 		{"OIDCIdentities", oidcIdentityTests, false},
 		{"OIDCFlows", oidcFlowTests, false},
-		{"Keys", keyTests, true}, // the first auth.New writes the key check
+		{"Keys", keyTests, true},    // the first auth.New writes the key check
+		{"Setup", setupTests, true}, // auth.New on an empty store adds a setup token
 	}
 	for _, suite := range suites {
 		t.Run(suite.name, func(t *testing.T) {
@@ -181,14 +182,15 @@ func newSession(userID user.ID, created time.Time) (*auth.Session, []byte) {
 	token := newID() + newID()
 	sum := sha256.Sum256([]byte(token))
 	return &auth.Session{
-		ID:         newID(),
-		UserID:     userID,
-		Token:      token,
-		CreatedAt:  created,
-		LastSeenAt: created.Add(time.Minute),
-		ExpiresAt:  created.Add(30 * 24 * time.Hour),
-		IP:         "203.0.113.7",
-		UserAgent:  "storetest/1.0 (conformance)",
+		ID:          newID(),
+		UserID:      userID,
+		Token:       token,
+		CreatedAt:   created,
+		LastSeenAt:  created.Add(time.Minute),
+		ExpiresAt:   created.Add(30 * 24 * time.Hour),
+		IdleTimeout: time.Hour,
+		IP:          "203.0.113.7",
+		UserAgent:   "storetest/1.0 (conformance)",
 	}, sum[:]
 }
 
@@ -292,6 +294,9 @@ func checkSession(t *testing.T, what string, got, want *auth.Session) {
 	}
 	if got.MultiFactor != want.MultiFactor {
 		t.Errorf("%s: MultiFactor = %v, want %v", what, got.MultiFactor, want.MultiFactor)
+	}
+	if got.IdleTimeout != want.IdleTimeout || got.Remembered != want.Remembered {
+		t.Errorf("%s: IdleTimeout, Remembered = %v, %v; want %v, %v", what, got.IdleTimeout, got.Remembered, want.IdleTimeout, want.Remembered)
 	}
 	checkTime(t, what+": CreatedAt", got.CreatedAt, want.CreatedAt)
 	checkTime(t, what+": LastSeenAt", got.LastSeenAt, want.LastSeenAt)

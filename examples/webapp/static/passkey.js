@@ -215,10 +215,12 @@
     } finally {
       delete box.dataset.autofill;
     }
+    const remember = document.querySelector('form[action="/login"] input[name=remember]');
     const done = await call("/login/passkey/finish", {
       ceremony: begun.ceremony,
       credential: credentialJSON(cred),
       next: box.dataset.next || "/",
+      remember: remember !== null && remember.checked, // "Keep me signed in"
     });
     window.location.assign(done.redirect);
   }
