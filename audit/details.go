@@ -70,6 +70,9 @@ const (
 	// [LoginSucceeded]; on an event that carries DetailSessionReplaced, it
 	// is the session that took the ended one's place.
 	DetailSessionID = "session_id"
+	// DetailRemembered is true on [LoginSucceeded] when the login asked
+	// to be remembered, so the session has the longer limits.
+	DetailRemembered = "remembered"
 	// DetailSessionReplaced is the actor's session that the operation
 	// ended (string), with DetailSessionID naming its replacement: the
 	// actor re-authenticated or bound a new factor, so the session token

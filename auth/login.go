@@ -213,7 +213,7 @@ func (m *Manager) completeLogin(ctx context.Context, u *user.User, verified, key
 		if res.Session, err = m.issueSession(ctx, tx, u, c); err != nil {
 			return err
 		}
-		e.Details = withDetail(e.Details, audit.DetailSessionID, res.Session.ID)
+		e.Details = sessionDetails(e.Details, res.Session)
 		return rec(e)
 	})
 	if errors.Is(err, ErrAccountDisabled) {
@@ -267,6 +267,16 @@ func withDetail(d map[string]any, k string, v any) map[string]any {
 		d = map[string]any{}
 	}
 	d[k] = v
+	return d
+}
+
+// sessionDetails adds to a login's details the session it opened, and
+// whether that session is remembered.
+func sessionDetails(d map[string]any, s *Session) map[string]any {
+	d = withDetail(d, audit.DetailSessionID, s.ID)
+	if s.Remembered {
+		d[audit.DetailRemembered] = true
+	}
 	return d
 }
 

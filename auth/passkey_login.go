@@ -153,8 +153,8 @@ func (m *Manager) passwordlessIn(ctx context.Context, tx Store, rec func(*audit.
 		return err
 	}
 	e := selfEvent(audit.LoginSucceeded, audit.Success, u, a.c)
-	e.Details = map[string]any{audit.DetailMethod: MethodPasskey, audit.DetailPasswordless: true,
-		audit.DetailPasskeyID: pk.ID, audit.DetailSessionID: a.s.ID}
+	e.Details = sessionDetails(map[string]any{audit.DetailMethod: MethodPasskey, audit.DetailPasswordless: true,
+		audit.DetailPasskeyID: pk.ID}, a.s)
 	return rec(e)
 }
 

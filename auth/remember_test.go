@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/totp"
 )
@@ -92,6 +93,27 @@ func TestRememberThroughSecondFactor(t *testing.T) {
 		}
 		if s.Remembered != first || s.IdleTimeout != want {
 			t.Fatalf("first step Remember %v: session Remembered %v, IdleTimeout %v", first, s.Remembered, s.IdleTimeout)
+		}
+		if ev := e.lastEvent(audit.LoginSucceeded); ev.Details[audit.DetailRemembered] != nil != first {
+			t.Fatalf("first step Remember %v: the login's event says remembered %v", first, ev.Details[audit.DetailRemembered])
+		}
+	}
+}
+
+// A login's event says whether the session is remembered, whichever way
+// in: the password, a passkey or a provider (each through sessionDetails).
+func TestLoginEventSaysRemembered(t *testing.T) {
+	e := newEnv(t)
+	e.admin()
+	for _, remember := range []bool{false, true} {
+		c := client
+		c.Remember = remember
+		if _, err := e.m.Login(e.ctx, adminEmail, adminPassword, c); err != nil {
+			t.Fatal(err)
+		}
+		ev := e.lastEvent(audit.LoginSucceeded)
+		if got, _ := ev.Details[audit.DetailRemembered].(bool); got != remember || ev.Details[audit.DetailSessionID] == nil {
+			t.Fatalf("Remember %v: event details %v", remember, ev.Details)
 		}
 	}
 }

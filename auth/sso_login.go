@@ -87,7 +87,7 @@ func (m *Manager) ssoLoginIn(ctx context.Context, tx Store, rec func(*audit.Even
 	if o.res.Session, err = m.issueSessionMF(ctx, tx, u, c, ans.multiFactor()); err != nil {
 		return err
 	}
-	e.Details[audit.DetailSessionID] = o.res.Session.ID
+	e.Details = sessionDetails(e.Details, o.res.Session)
 	return rec(e)
 }
 

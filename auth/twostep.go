@@ -269,7 +269,7 @@ func (m *Manager) passSecondFactor(ctx context.Context, tx Store, rec func(*audi
 	if err != nil {
 		return nil, err
 	}
-	e.Details[audit.DetailSessionID] = s.ID
+	e.Details = sessionDetails(e.Details, s)
 	if e.Details[audit.DetailMethod] == MethodRecoveryCode {
 		used := *e
 		used.Action, used.Details = audit.RecoveryCodeUsed, map[string]any{audit.DetailRemaining: e.Details[audit.DetailRecoveryCodesLeft]}
