@@ -28,7 +28,11 @@ func ExampleManager_AccessReview() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	s, _ := m.SignUp(ctx, auth.SignUp{Email: "ada@example.com", Password: "correct horse battery"}, auth.Client{})
+	setup, _, _ := m.SetupToken(ctx) // printed for whoever installs the host
+	s, err := m.SignUp(ctx, auth.SignUp{Email: "ada@example.com", Password: "correct horse battery", BootstrapToken: setup}, auth.Client{})
+	if err != nil {
+		log.Fatal(err)
+	}
 	admin, _ := m.Authenticate(ctx, s.Token)
 	if _, err := m.CreateUser(ctx, admin, auth.NewUser{Email: "bob@example.com", Password: "bob's long password"}); err != nil {
 		log.Fatal(err)
