@@ -30,7 +30,7 @@ func BenchmarkAuditChainCost(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := m.SignUp(ctx, auth.SignUp{Email: adminEmail, Password: adminPassword}, client); err != nil {
+	if _, err := m.SignUp(ctx, auth.SignUp{Email: adminEmail, Password: adminPassword, BootstrapToken: setupToken(b, m)}, client); err != nil {
 		b.Fatal(err)
 	}
 	seal := auth.SealEvent(m)
