@@ -9,7 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"maps"
+	"math"
+	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/usher-go/usher/audit"
@@ -32,7 +36,12 @@ const (
 
 // sealEvent is the audit.Sealer the Manager hands to the store: it links e
 // after head under the current key and marks the new link as the head.
+//
+// It first puts e in the form every store gives it back (see
+// storableEvent), so that what the store writes, right after, is exactly
+// what the link covers.
 func (m *Manager) sealEvent(head audit.Mark, e *audit.Event) (audit.Link, audit.Mark, error) {
+	storableEvent(e)
 	k := m.keys.current
 	link := audit.Link{Seq: head.Seq + 1, KeyID: k.id}
 	link.MAC = chainLinkMAC(k.chain, head.LinkMAC, link.Seq, e)
@@ -67,12 +76,79 @@ func chainLinkMAC(key, prev []byte, seq int64, e *audit.Event) []byte {
 	writeBytes(h, prev)
 	writeInt(h, seq)
 	writeInt(h, e.Time.UnixMicro())
-	for _, s := range [...]string{string(e.Action), string(e.Outcome), e.Actor.ID, e.Actor.Email,
-		e.Target.Type, e.Target.ID, e.Target.Label, e.IP, e.UserAgent, e.Reason} {
-		writeField(h, storableText(s))
+	for _, s := range eventText(e) {
+		writeField(h, storableText(*s))
 	}
 	writeBytes(h, canonicalDetails(e.Details))
 	return h.Sum(nil)
+}
+
+// eventText points at e's text fields, in the order a link covers them.
+func eventText(e *audit.Event) [10]*string {
+	return [...]*string{(*string)(&e.Action), (*string)(&e.Outcome), &e.Actor.ID, &e.Actor.Email,
+		&e.Target.Type, &e.Target.ID, &e.Target.Label, &e.IP, &e.UserAgent, &e.Reason}
+}
+
+// storableEvent puts e in the form every store gives it back, before it is
+// sealed and stored: the time to the microsecond, text as storableText, the
+// details as decoded JSON of their canonical form. A store then holds
+// exactly what the link covers, so a check can refuse anything else: two
+// stored events that differ never pass for the same (a NUL for a U+FFFD, a
+// sub-microsecond time), and details that a store would not give back as
+// they were sealed (a -0 that jsonb reads as 0, keys that become one when
+// made storable) are never sealed.
+func storableEvent(e *audit.Event) {
+	e.Time = e.Time.Truncate(time.Microsecond)
+	for _, s := range eventText(e) {
+		*s = storableText(*s)
+	}
+	if len(e.Details) == 0 {
+		return
+	}
+	b := canonicalDetails(e.Details)
+	var d map[string]any
+	if b == nil || json.Unmarshal(b, &d) != nil {
+		return // the store refuses details it cannot encode
+	}
+	e.Details = d
+}
+
+// asSealed reports whether e, as a store gave it back, is in the form
+// storableEvent gives: if not, it was changed after it was sealed.
+func asSealed(e *audit.Event) bool {
+	if e.Time.Nanosecond()%1000 != 0 {
+		return false
+	}
+	for _, s := range eventText(e) {
+		if storableText(*s) != *s {
+			return false
+		}
+	}
+	return storedJSON(e.Details)
+}
+
+// storedJSON reports whether the decoded JSON v holds only what
+// storableJSON leaves as it is.
+func storedJSON(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return storableText(v) == v
+	case float64:
+		return v != 0 || !math.Signbit(v)
+	case []any:
+		for _, x := range v {
+			if !storedJSON(x) {
+				return false
+			}
+		}
+	case map[string]any:
+		for k, x := range v {
+			if storableText(k) != k || !storedJSON(x) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func writeInt(h hash.Hash, n int64) {
@@ -122,11 +198,19 @@ func canonicalDetails(details map[string]any) []byte {
 }
 
 // storableJSON replaces NUL in every string and key of a decoded JSON
-// value (encoding/json has already made them valid UTF-8).
+// value (encoding/json has already made them valid UTF-8), and -0 by 0
+// (PostgreSQL's jsonb has no -0). Keys that become one are taken in
+// sorted order, the last one's value kept, so the result does not depend
+// on map order.
 func storableJSON(v any) any {
 	switch v := v.(type) {
 	case string:
 		return storableText(v)
+	case float64:
+		if v == 0 {
+			return 0.0
+		}
+		return v
 	case []any:
 		for i := range v {
 			v[i] = storableJSON(v[i])
@@ -134,8 +218,8 @@ func storableJSON(v any) any {
 		return v
 	case map[string]any:
 		out := make(map[string]any, len(v))
-		for k, x := range v {
-			out[storableText(k)] = storableJSON(x)
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			out[storableText(k)] = storableJSON(v[k])
 		}
 		return out
 	}
@@ -318,7 +402,7 @@ func (w *chainWalk) step(c *audit.Chained) {
 	case k == nil:
 		w.check.Break = &AuditBreak{Kind: BreakUnknownKey, EventID: c.ID, Seq: seq}
 		return
-	case !hmac.Equal(c.Link.MAC, chainLinkMAC(k.chain, w.prev, seq, &c.Event)):
+	case !asSealed(&c.Event) || !hmac.Equal(c.Link.MAC, chainLinkMAC(k.chain, w.prev, seq, &c.Event)):
 		w.check.Break = &AuditBreak{Kind: BreakChanged, EventID: c.ID, Seq: seq}
 		return
 	}

@@ -113,6 +113,17 @@ func RunAuditTampering(t *testing.T, open func(t *testing.T) Tamper) {
 		t.Parallel()
 		testPrunedChain(t, open(t))
 	})
+	for _, c := range []struct {
+		name string
+		run  func(*testing.T, Tamper)
+	}{
+		{"DetailsRoundTrip", testDetailsRoundTrip},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.run(t, open(t))
+		})
+	}
 	t.Run("TwoInstances", func(t *testing.T) {
 		t.Parallel()
 		testChainTwoInstances(t, open(t))
