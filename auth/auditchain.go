@@ -402,7 +402,11 @@ func (w *chainWalk) step(c *audit.Chained) {
 	case k == nil:
 		w.check.Break = &AuditBreak{Kind: BreakUnknownKey, EventID: c.ID, Seq: seq}
 		return
-	case !asSealed(&c.Event) || !hmac.Equal(c.Link.MAC, chainLinkMAC(k.chain, w.prev, seq, &c.Event)):
+	case !asSealed(&c.Event) || !hmac.Equal(c.Link.MAC, chainLinkMAC(k.chain, w.prev, seq, &c.Event)),
+		// The repeat key is outside the link, but it is the event's own
+		// or none: one put on another event would fold a coming event
+		// into it, which then is never appended.
+		c.RepeatKey != "" && c.RepeatKey != repeatKey(&c.Event):
 		w.check.Break = &AuditBreak{Kind: BreakChanged, EventID: c.ID, Seq: seq}
 		return
 	}

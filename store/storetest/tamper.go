@@ -118,6 +118,9 @@ func RunAuditTampering(t *testing.T, open func(t *testing.T) Tamper) {
 		run  func(*testing.T, Tamper)
 	}{
 		{"DetailsRoundTrip", testDetailsRoundTrip},
+		{"RepeatKeyHijacked", testRepeatKeyHijacked},
+		{"RepeatKeyOnUnchained", testRepeatKeyOnUnchained},
+		{"RepeatCountChanged", testRepeatCountChanged},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
