@@ -343,6 +343,9 @@ type chainWalk struct {
 	// reordered rather than removed.
 	gap    *AuditBreak
 	gapEnd int64
+	// latestLegacy is the newest event written before the chain began
+	// (its ID and time).
+	latestLegacy *audit.Event
 }
 
 // start checks the marks and starts after the anchor.
@@ -382,8 +385,13 @@ func (w *chainWalk) step(c *audit.Chained) {
 	}
 	seq := c.Link.Seq
 	switch {
-	case seq == 0 && c.Row <= w.st.LegacyRow:
+	case seq == 0 && c.Row <= w.st.LegacyRow && w.check.Checked == 0:
+		// Written before the chain began, so older than its first event
+		// kept (see below).
 		w.check.Legacy++
+		if w.latestLegacy == nil || c.Time.After(w.latestLegacy.Time) {
+			w.latestLegacy = &audit.Event{ID: c.ID, Time: c.Time}
+		}
 		return
 	case seq == 0:
 		w.check.Break = &AuditBreak{Kind: BreakInserted, EventID: c.ID, Seq: w.expect}
@@ -412,6 +420,13 @@ func (w *chainWalk) step(c *audit.Chained) {
 	}
 	if w.check.Checked == 0 {
 		w.check.First = seq
+		// An event written before the chain began is older than every
+		// chained one: a newer one was written, or given its time, by
+		// someone without the key, to pass for a new event.
+		if l := w.latestLegacy; l != nil && l.Time.After(c.Time) {
+			w.check.Break = &AuditBreak{Kind: BreakInserted, EventID: l.ID, Seq: seq}
+			return
+		}
 	}
 	w.check.Checked++
 	w.check.Last = seq

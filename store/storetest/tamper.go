@@ -121,6 +121,8 @@ func RunAuditTampering(t *testing.T, open func(t *testing.T) Tamper) {
 		{"RepeatKeyHijacked", testRepeatKeyHijacked},
 		{"RepeatKeyOnUnchained", testRepeatKeyOnUnchained},
 		{"RepeatCountChanged", testRepeatCountChanged},
+		{"LegacyMadeNew", testLegacyMadeNew},
+		{"LegacyTakeover", testLegacyTakeover},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

@@ -14,7 +14,8 @@ import (
 )
 
 // More of RunAuditTampering: what a store round trip does to an event's
-// details; the repeat key and count of a folded event.
+// details; the repeat key and count of a folded event; the events written
+// before the chain began.
 
 // Details that do not come back from a store as they went in (a -0 that
 // jsonb reads as 0, keys that are one once NUL is replaced, numbers
@@ -142,5 +143,63 @@ func testRepeatCountChanged(t *testing.T, x Tamper) {
 	check := verify(t, m, op)
 	if check.Break == nil {
 		t.Fatalf("repeat count set back to 1: %+v, no break", check)
+	}
+}
+
+// Events written before the chain began are not covered, but one cannot
+// pass for a new event: an event below the legacy boundary that is newer
+// than the chain's first event was written (or rewritten) by someone
+// without the key.
+func testLegacyMadeNew(t *testing.T, x Tamper) {
+	var mu sync.Mutex
+	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	clk := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	// A trail from before the chain: three events and the boundary the
+	// migration sets.
+	for i := range 3 {
+		e := &audit.Event{Time: now.Add(time.Duration(i-10) * time.Hour), Action: audit.UserCreated, Outcome: audit.Success}
+		must(t, "Audit().Append", x.Store.Audit().Append(ctx(t), e))
+	}
+	x.Exec(t, `UPDATE audit_chain SET legacy_row = (SELECT MAX(id) FROM audit_events)`)
+	m, op := tamperManager(t, x.Store, clk)
+	seedTrail(t, m, op)
+	mu.Lock()
+	now = now.Add(time.Hour)
+	mu.Unlock()
+	_, err := m.CreateGroup(ctx(t), op, group.Group{Name: "Later"})
+	must(t, "CreateGroup", err)
+	check := verify(t, m, op)
+	if check.Break != nil || check.Legacy != 3 {
+		t.Fatalf("before tampering: %+v (break %v), want 3 legacy events", check, check.Break)
+	}
+	ev := chainEvents(t, x.Store)
+	last := ev[len(ev)-1]
+	// The oldest event now says a group was deleted, at the newest
+	// event's time: the trail read by time shows it among today's.
+	x.Exec(t, fmt.Sprintf(`UPDATE audit_events SET action = 'group.deleted',
+		time = (SELECT time FROM audit_events WHERE id = %d) WHERE id = %d`, last.Row, ev[0].Row))
+	check = verify(t, m, op)
+	want := auth.AuditBreak{Kind: auth.BreakInserted, EventID: ev[0].ID, Seq: 1}
+	if check.Break == nil || *check.Break != want {
+		t.Fatalf("legacy event made new: %+v (break %+v), want %+v", check, check.Break, want)
+	}
+}
+
+// Someone without the key makes the whole chain look as if it never
+// began: every link cleared, the head and anchor zeroed and the legacy
+// boundary raised over every event. Every event then counts as written
+// before the chain, and can say anything.
+func testLegacyTakeover(t *testing.T, x Tamper) {
+	t.Skip("finding: the legacy boundary (audit_chain.legacy_row) and an empty chain (head zero) are not keyed, " +
+		"so a database writer can turn the whole chain into uncovered legacy events; needs a keyed genesis mark " +
+		"(see the review report)")
+	m, op := tamperManager(t, x.Store, nil)
+	seedTrail(t, m, op)
+	x.Exec(t, `UPDATE audit_events SET seq = NULL, key_id = NULL, mac = NULL, reason = 'all fine'`)
+	x.Exec(t, `UPDATE audit_chain SET legacy_row = (SELECT MAX(id) FROM audit_events), head_seq = 0, head_key_id = '',
+		head_link = NULL, head_mark = NULL, anchor_seq = 0, anchor_key_id = '', anchor_link = NULL, anchor_mark = NULL`)
+	check := verify(t, m, op)
+	if check.Break == nil {
+		t.Fatalf("the whole chain turned into legacy events: %+v, no break", check)
 	}
 }
