@@ -247,7 +247,8 @@ const (
 	BreakMark AuditBreakKind = "bad mark"
 	// BreakUnknownKey: a link or mark was made under a secret key this
 	// Manager does not hold (Config.PreviousSecretKeys lacks it), so it
-	// cannot be checked.
+	// cannot be checked. The check goes on past it, so it is reported
+	// only when nothing else was found.
 	BreakUnknownKey AuditBreakKind = "unknown key"
 )
 
@@ -278,7 +279,11 @@ func (b *AuditBreak) Unwrap() error { return ErrAuditTampered }
 // AuditCheck is what [Manager.VerifyAuditLog] found.
 type AuditCheck struct {
 	// Checked counts the events whose link was checked.
-	Checked int64
+	// Unverified counts the links under a key this Manager does not hold
+	// (a previous key dropped): the check takes them as they are and goes
+	// on, so the events after them are still checked.
+	Unverified int64
+	Checked    int64
 	// Legacy counts the events written before the chain began (before
 	// usher kept one): they are not covered.
 	Legacy int64
@@ -343,6 +348,9 @@ type chainWalk struct {
 	// reordered rather than removed.
 	gap    *AuditBreak
 	gapEnd int64
+	// unknown is the first link or mark under a key this Manager lacks,
+	// reported if nothing else is.
+	unknown *AuditBreak
 	// latestLegacy is the newest event written before the chain began
 	// (its ID and time).
 	latestLegacy *audit.Event
@@ -362,10 +370,13 @@ func (w *chainWalk) start() *AuditBreak {
 	return nil
 }
 
+// checkMark checks a mark; one under a key this Manager lacks is noted
+// (see unknownKey) and taken as it is.
 func (w *chainWalk) checkMark(label string, mk audit.Mark) *AuditBreak {
 	k := w.m.keys.byID(mk.KeyID)
 	if k == nil {
-		return &AuditBreak{Kind: BreakUnknownKey, Seq: mk.Seq}
+		w.unknownKey("", mk.Seq)
+		return nil
 	}
 	if !hmac.Equal(mk.MAC, markMAC(k.chain, label, mk.Seq, mk.LinkMAC)) {
 		return &AuditBreak{Kind: BreakMark, Seq: mk.Seq}
@@ -385,7 +396,7 @@ func (w *chainWalk) step(c *audit.Chained) {
 	}
 	seq := c.Link.Seq
 	switch {
-	case seq == 0 && c.Row <= w.st.LegacyRow && w.check.Checked == 0:
+	case seq == 0 && c.Row <= w.st.LegacyRow && w.check.Checked+w.check.Unverified == 0:
 		// Written before the chain began, so older than its first event
 		// kept (see below).
 		w.check.Legacy++
@@ -408,8 +419,10 @@ func (w *chainWalk) step(c *audit.Chained) {
 	k := w.m.keys.byID(c.Link.KeyID)
 	switch {
 	case k == nil:
-		w.check.Break = &AuditBreak{Kind: BreakUnknownKey, EventID: c.ID, Seq: seq}
-		return
+		// Made under a key dropped since: it cannot be checked, but the
+		// next link covers its MAC, so the walk goes on from it.
+		w.unknownKey(c.ID, seq)
+		w.check.Unverified++
 	case !asSealed(&c.Event) || !hmac.Equal(c.Link.MAC, chainLinkMAC(k.chain, w.prev, seq, &c.Event)),
 		// The repeat key is outside the link, but it is the event's own
 		// or none: one put on another event would fold a coming event
@@ -417,8 +430,10 @@ func (w *chainWalk) step(c *audit.Chained) {
 		c.RepeatKey != "" && c.RepeatKey != repeatKey(&c.Event):
 		w.check.Break = &AuditBreak{Kind: BreakChanged, EventID: c.ID, Seq: seq}
 		return
+	default:
+		w.check.Checked++
 	}
-	if w.check.Checked == 0 {
+	if w.check.Checked+w.check.Unverified == 1 {
 		w.check.First = seq
 		// An event written before the chain began is older than every
 		// chained one: a newer one was written, or given its time, by
@@ -428,9 +443,15 @@ func (w *chainWalk) step(c *audit.Chained) {
 			return
 		}
 	}
-	w.check.Checked++
 	w.check.Last = seq
 	w.prev, w.expect = c.Link.MAC, seq+1
+}
+
+// unknownKey notes the first link or mark under a key this Manager lacks.
+func (w *chainWalk) unknownKey(eventID string, seq int64) {
+	if w.unknown == nil {
+		w.unknown = &AuditBreak{Kind: BreakUnknownKey, EventID: eventID, Seq: seq}
+	}
 }
 
 // finish checks that the walk ended at the head.
@@ -443,6 +464,9 @@ func (w *chainWalk) finish() *AuditCheck {
 		case w.expect-1 > head.Seq || !hmac.Equal(w.prev, head.LinkMAC):
 			w.check.Break = &AuditBreak{Kind: BreakMark, Seq: head.Seq}
 		}
+	}
+	if w.check.Break == nil {
+		w.check.Break = w.unknown
 	}
 	return &w.check
 }
