@@ -312,18 +312,38 @@ func (m *Manager) VerifyAuditLog(ctx context.Context, actor *Principal) (*AuditC
 	if err := m.deniedUnless(ctx, actor, group.AuditRead, audit.Target{Type: audit.TargetAudit}); err != nil {
 		return nil, err
 	}
+	// A prune committed while the events were read shows as events
+	// removed before the anchor the check started from: when the anchor
+	// has moved since, the check runs again.
+	for attempt := 1; ; attempt++ {
+		check, st, err := m.checkAuditChain(ctx)
+		if err != nil || check.Break == nil || attempt == 3 {
+			return check, err
+		}
+		now, err := m.store.Audit().ChainState(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("auth: checking the audit trail: %w", err)
+		}
+		if now.Anchor.Seq == st.Anchor.Seq && hmac.Equal(now.Anchor.MAC, st.Anchor.MAC) {
+			return check, nil
+		}
+	}
+}
+
+// checkAuditChain walks the chain once, from the state it returns.
+func (m *Manager) checkAuditChain(ctx context.Context) (*AuditCheck, audit.ChainState, error) {
 	st, err := m.store.Audit().ChainState(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("auth: checking the audit trail: %w", err)
+		return nil, st, fmt.Errorf("auth: checking the audit trail: %w", err)
 	}
 	w := chainWalk{m: m, st: st, expect: 1}
 	if brk := w.start(); brk != nil {
-		return &AuditCheck{Break: brk}, nil
+		return &AuditCheck{Break: brk}, st, nil
 	}
 	for after := int64(0); ; {
 		batch, err := m.store.Audit().ChainEvents(ctx, after, chainBatch)
 		if err != nil {
-			return nil, fmt.Errorf("auth: checking the audit trail: %w", err)
+			return nil, st, fmt.Errorf("auth: checking the audit trail: %w", err)
 		}
 		for i := range batch {
 			w.step(&batch[i])
@@ -333,7 +353,16 @@ func (m *Manager) VerifyAuditLog(ctx context.Context, actor *Principal) (*AuditC
 		}
 		after = batch[len(batch)-1].Row
 	}
-	return w.finish(), nil
+	if w.check.Break == nil && w.expect-1 > st.Head.Seq {
+		// The walk went past the head it started from: events were
+		// appended since. The head must have moved on to them.
+		later, err := m.store.Audit().ChainState(ctx)
+		if err != nil {
+			return nil, st, fmt.Errorf("auth: checking the audit trail: %w", err)
+		}
+		w.later = &later
+	}
+	return w.finish(), st, nil
 }
 
 // chainWalk checks events in the order they were appended.
@@ -348,6 +377,11 @@ type chainWalk struct {
 	// reordered rather than removed.
 	gap    *AuditBreak
 	gapEnd int64
+	// headLink is the MAC of the link at the head's place, once walked.
+	headLink []byte
+	// later is the chain's state read again after a walk that went past
+	// the head it started from.
+	later *audit.ChainState
 	// unknown is the first link or mark under a key this Manager lacks,
 	// reported if nothing else is.
 	unknown *AuditBreak
@@ -444,6 +478,9 @@ func (w *chainWalk) step(c *audit.Chained) {
 		}
 	}
 	w.check.Last = seq
+	if seq == w.st.Head.Seq {
+		w.headLink = c.Link.MAC
+	}
 	w.prev, w.expect = c.Link.MAC, seq+1
 }
 
@@ -461,6 +498,15 @@ func (w *chainWalk) finish() *AuditCheck {
 		switch {
 		case w.expect-1 < head.Seq:
 			w.check.Break = &AuditBreak{Kind: BreakTruncated, Seq: w.expect}
+		case w.expect-1 > head.Seq && w.later != nil && hmac.Equal(w.headLink, head.LinkMAC):
+			// Appended while the walk read: the head read since must
+			// vouch for the last link walked, or for a later one.
+			later := w.later.Head
+			if brk := w.checkMark(chainHeadLabel, later); brk != nil {
+				w.check.Break = brk
+			} else if later.Seq < w.expect-1 || later.Seq == w.expect-1 && !hmac.Equal(w.prev, later.LinkMAC) {
+				w.check.Break = &AuditBreak{Kind: BreakMark, Seq: later.Seq}
+			}
 		case w.expect-1 > head.Seq || !hmac.Equal(w.prev, head.LinkMAC):
 			w.check.Break = &AuditBreak{Kind: BreakMark, Seq: head.Seq}
 		}

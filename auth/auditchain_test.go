@@ -1,7 +1,9 @@
 package auth_test
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
@@ -131,4 +133,87 @@ func chain(t *testing.T, e *env) []audit.Chained {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// hookedStore runs hook once, as a check of the audit chain reads its
+// first batch: what another request or instance does meanwhile.
+type hookedStore struct {
+	auth.Store
+	hook func()
+}
+
+type hookedAudit struct {
+	auth.AuditStore
+	s *hookedStore
+}
+
+func (s *hookedStore) Audit() auth.AuditStore { return hookedAudit{s.Store.Audit(), s} }
+
+func (a hookedAudit) ChainEvents(ctx context.Context, afterRow int64, limit int) ([]audit.Chained, error) {
+	if h := a.s.hook; h != nil {
+		a.s.hook = nil
+		h()
+	}
+	return a.AuditStore.ChainEvents(ctx, afterRow, limit)
+}
+
+// A check reads the chain's state, then its events; an event appended or
+// a prune committed in between is no tampering.
+func TestVerifyAuditLogWhileTrailMoves(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		move func(e *env, m *auth.Manager, admin *auth.Principal) error
+	}{
+		{"Appended", func(e *env, m *auth.Manager, admin *auth.Principal) error {
+			_, err := m.CreateGroup(e.ctx, admin, group.Group{Name: "Meanwhile"})
+			return err
+		}},
+		{"Pruned", func(e *env, m *auth.Manager, admin *auth.Principal) error {
+			e.clk.Advance(48 * time.Hour)
+			r, err := m.Login(e.ctx, adminEmail, adminPassword, client)
+			if err != nil {
+				return err
+			}
+			if admin, err = m.Authenticate(e.ctx, r.Session.Token); err != nil {
+				return err
+			}
+			if _, err := m.CreateGroup(e.ctx, admin, group.Group{Name: "Meanwhile"}); err != nil {
+				return err
+			}
+			_, err = m.PruneAuditLog(e.ctx)
+			return err
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, func(c *auth.Config) { c.AuditRetention = 24 * time.Hour })
+			admin := e.admin()
+			for _, name := range []string{"One", "Two"} {
+				if _, err := e.m.CreateGroup(e.ctx, admin, group.Group{Name: name}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			hs := &hookedStore{Store: e.db}
+			m := e.manager(hs, func(c *auth.Config) { c.AuditRetention = 24 * time.Hour })
+			hs.hook = func() {
+				if err := c.move(e, e.m, admin); err != nil {
+					t.Error(err)
+				}
+			}
+			r, err := m.Login(e.ctx, adminEmail, adminPassword, client)
+			if err != nil {
+				t.Fatal(err)
+			}
+			op, err := m.Authenticate(e.ctx, r.Session.Token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check, err := m.VerifyAuditLog(e.ctx, op)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if check.Break != nil {
+				t.Fatalf("the trail moved during the check: %+v (break %v), want no break", check, check.Break)
+			}
+		})
+	}
 }
