@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -217,3 +218,22 @@ func TestVerifyAuditLogWhileTrailMoves(t *testing.T) {
 		})
 	}
 }
+
+// A mirror into the store's own audit trail would write every event a
+// second time, outside the chain: every check would then report an
+// insertion. New refuses it.
+func TestAuditMirrorIntoOwnTrailRefused(t *testing.T) {
+	e := newEnv(t)
+	_, err := auth.New(e.config(e.db, func(c *auth.Config) { c.AuditMirror = e.db.Audit() }))
+	if !errors.Is(err, auth.ErrInvalidConfig) {
+		t.Fatalf("New with AuditMirror = Store.Audit(): %v, want ErrInvalidConfig", err)
+	}
+	// A sink of a type that cannot be compared is not taken for it.
+	if _, err := auth.New(e.config(e.db, func(c *auth.Config) { c.AuditMirror = funcSink(nil) })); err != nil {
+		t.Fatalf("New with a func sink: %v", err)
+	}
+}
+
+type funcSink func(context.Context, *audit.Event) error
+
+func (f funcSink) Append(ctx context.Context, e *audit.Event) error { return nil }
