@@ -129,6 +129,7 @@ func RunAuditTampering(t *testing.T, open func(t *testing.T) Tamper) {
 		{"RepeatCountChanged", testRepeatCountChanged},
 		{"LegacyMadeNew", testLegacyMadeNew},
 		{"LegacyTakeover", testLegacyTakeover},
+		{"EventIDRenumbered", testEventIDRenumbered},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

@@ -203,3 +203,21 @@ func testLegacyTakeover(t *testing.T, x Tamper) {
 		t.Fatalf("the whole chain turned into legacy events: %+v, no break", check)
 	}
 }
+
+// An event's ID is assigned by the store after the event was sealed, so
+// no link covers it: an event given an unused, higher ID (its place in the
+// walk kept) still verifies, and no longer matches the ID the mirror and
+// earlier exports name.
+func testEventIDRenumbered(t *testing.T, x Tamper) {
+	t.Skip("finding: an event's ID is outside its link (the store assigns it after sealing); " +
+		"renumbering the newest event to an unused higher ID goes unseen (see the review report)")
+	m, op := tamperManager(t, x.Store, nil)
+	seedTrail(t, m, op)
+	ev := chainedEvents(t, x.Store)
+	last := ev[len(ev)-1]
+	x.Exec(t, fmt.Sprintf(`UPDATE audit_events SET id = %d WHERE id = %d`, last.Row+1000, last.Row))
+	check := verify(t, m, op)
+	if check.Break == nil {
+		t.Fatalf("event %d renumbered: %+v, no break", last.Row, check)
+	}
+}
