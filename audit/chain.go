@@ -50,6 +50,9 @@ type Chained struct {
 	// Link is the event's place in the chain; Seq is 0 for an event
 	// written outside it.
 	Link Link
+	// RepeatKey is the repeat key the event was appended under (see
+	// Chain.AppendChained), empty for none.
+	RepeatKey string
 }
 
 // ChainState is the chain's head and anchor, and where it began.
@@ -82,7 +85,9 @@ type Chain interface {
 	// of that event (read back as Details[DetailRepeated], 2 on the first
 	// repeat), sets e.ID to that event's ID and reports false, without
 	// calling seal. The check and the write are one atomic step across
-	// instances sharing the store. Keys are opaque (the caller puts the
+	// instances sharing the store. Only a chained event takes repeats: a
+	// key held by an event outside the chain is taken from it and e is
+	// appended. Keys are opaque (the caller puts the
 	// time window in them); a pruned event's key may be used again. The
 	// count is kept apart from what the link covers.
 	AppendChained(ctx context.Context, e *Event, repeatKey string, seal Sealer) (appended bool, err error)

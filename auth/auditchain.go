@@ -9,7 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"maps"
+	"math"
+	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/usher-go/usher/audit"
@@ -32,7 +36,12 @@ const (
 
 // sealEvent is the audit.Sealer the Manager hands to the store: it links e
 // after head under the current key and marks the new link as the head.
+//
+// It first puts e in the form every store gives it back (see
+// storableEvent), so that what the store writes, right after, is exactly
+// what the link covers.
 func (m *Manager) sealEvent(head audit.Mark, e *audit.Event) (audit.Link, audit.Mark, error) {
+	storableEvent(e)
 	k := m.keys.current
 	link := audit.Link{Seq: head.Seq + 1, KeyID: k.id}
 	link.MAC = chainLinkMAC(k.chain, head.LinkMAC, link.Seq, e)
@@ -67,12 +76,79 @@ func chainLinkMAC(key, prev []byte, seq int64, e *audit.Event) []byte {
 	writeBytes(h, prev)
 	writeInt(h, seq)
 	writeInt(h, e.Time.UnixMicro())
-	for _, s := range [...]string{string(e.Action), string(e.Outcome), e.Actor.ID, e.Actor.Email,
-		e.Target.Type, e.Target.ID, e.Target.Label, e.IP, e.UserAgent, e.Reason} {
-		writeField(h, storableText(s))
+	for _, s := range eventText(e) {
+		writeField(h, storableText(*s))
 	}
 	writeBytes(h, canonicalDetails(e.Details))
 	return h.Sum(nil)
+}
+
+// eventText points at e's text fields, in the order a link covers them.
+func eventText(e *audit.Event) [10]*string {
+	return [...]*string{(*string)(&e.Action), (*string)(&e.Outcome), &e.Actor.ID, &e.Actor.Email,
+		&e.Target.Type, &e.Target.ID, &e.Target.Label, &e.IP, &e.UserAgent, &e.Reason}
+}
+
+// storableEvent puts e in the form every store gives it back, before it is
+// sealed and stored: the time to the microsecond, text as storableText, the
+// details as decoded JSON of their canonical form. A store then holds
+// exactly what the link covers, so a check can refuse anything else: two
+// stored events that differ never pass for the same (a NUL for a U+FFFD, a
+// sub-microsecond time), and details that a store would not give back as
+// they were sealed (a -0 that jsonb reads as 0, keys that become one when
+// made storable) are never sealed.
+func storableEvent(e *audit.Event) {
+	e.Time = e.Time.Truncate(time.Microsecond)
+	for _, s := range eventText(e) {
+		*s = storableText(*s)
+	}
+	if len(e.Details) == 0 {
+		return
+	}
+	b := canonicalDetails(e.Details)
+	var d map[string]any
+	if b == nil || json.Unmarshal(b, &d) != nil {
+		return // the store refuses details it cannot encode
+	}
+	e.Details = d
+}
+
+// asSealed reports whether e, as a store gave it back, is in the form
+// storableEvent gives: if not, it was changed after it was sealed.
+func asSealed(e *audit.Event) bool {
+	if e.Time.Nanosecond()%1000 != 0 {
+		return false
+	}
+	for _, s := range eventText(e) {
+		if storableText(*s) != *s {
+			return false
+		}
+	}
+	return storedJSON(e.Details)
+}
+
+// storedJSON reports whether the decoded JSON v holds only what
+// storableJSON leaves as it is.
+func storedJSON(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return storableText(v) == v
+	case float64:
+		return v != 0 || !math.Signbit(v)
+	case []any:
+		for _, x := range v {
+			if !storedJSON(x) {
+				return false
+			}
+		}
+	case map[string]any:
+		for k, x := range v {
+			if storableText(k) != k || !storedJSON(x) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func writeInt(h hash.Hash, n int64) {
@@ -122,11 +198,19 @@ func canonicalDetails(details map[string]any) []byte {
 }
 
 // storableJSON replaces NUL in every string and key of a decoded JSON
-// value (encoding/json has already made them valid UTF-8).
+// value (encoding/json has already made them valid UTF-8), and -0 by 0
+// (PostgreSQL's jsonb has no -0). Keys that become one are taken in
+// sorted order, the last one's value kept, so the result does not depend
+// on map order.
 func storableJSON(v any) any {
 	switch v := v.(type) {
 	case string:
 		return storableText(v)
+	case float64:
+		if v == 0 {
+			return 0.0
+		}
+		return v
 	case []any:
 		for i := range v {
 			v[i] = storableJSON(v[i])
@@ -134,8 +218,8 @@ func storableJSON(v any) any {
 		return v
 	case map[string]any:
 		out := make(map[string]any, len(v))
-		for k, x := range v {
-			out[storableText(k)] = storableJSON(x)
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			out[storableText(k)] = storableJSON(v[k])
 		}
 		return out
 	}
@@ -163,7 +247,8 @@ const (
 	BreakMark AuditBreakKind = "bad mark"
 	// BreakUnknownKey: a link or mark was made under a secret key this
 	// Manager does not hold (Config.PreviousSecretKeys lacks it), so it
-	// cannot be checked.
+	// cannot be checked. The check goes on past it, so it is reported
+	// only when nothing else was found.
 	BreakUnknownKey AuditBreakKind = "unknown key"
 )
 
@@ -194,7 +279,11 @@ func (b *AuditBreak) Unwrap() error { return ErrAuditTampered }
 // AuditCheck is what [Manager.VerifyAuditLog] found.
 type AuditCheck struct {
 	// Checked counts the events whose link was checked.
-	Checked int64
+	// Unverified counts the links under a key this Manager does not hold
+	// (a previous key dropped): the check takes them as they are and goes
+	// on, so the events after them are still checked.
+	Unverified int64
+	Checked    int64
 	// Legacy counts the events written before the chain began (before
 	// usher kept one): they are not covered.
 	Legacy int64
@@ -223,18 +312,38 @@ func (m *Manager) VerifyAuditLog(ctx context.Context, actor *Principal) (*AuditC
 	if err := m.deniedUnless(ctx, actor, group.AuditRead, audit.Target{Type: audit.TargetAudit}); err != nil {
 		return nil, err
 	}
+	// A prune committed while the events were read shows as events
+	// removed before the anchor the check started from: when the anchor
+	// has moved since, the check runs again.
+	for attempt := 1; ; attempt++ {
+		check, st, err := m.checkAuditChain(ctx)
+		if err != nil || check.Break == nil || attempt == 3 {
+			return check, err
+		}
+		now, err := m.store.Audit().ChainState(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("auth: checking the audit trail: %w", err)
+		}
+		if now.Anchor.Seq == st.Anchor.Seq && hmac.Equal(now.Anchor.MAC, st.Anchor.MAC) {
+			return check, nil
+		}
+	}
+}
+
+// checkAuditChain walks the chain once, from the state it returns.
+func (m *Manager) checkAuditChain(ctx context.Context) (*AuditCheck, audit.ChainState, error) {
 	st, err := m.store.Audit().ChainState(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("auth: checking the audit trail: %w", err)
+		return nil, st, fmt.Errorf("auth: checking the audit trail: %w", err)
 	}
 	w := chainWalk{m: m, st: st, expect: 1}
 	if brk := w.start(); brk != nil {
-		return &AuditCheck{Break: brk}, nil
+		return &AuditCheck{Break: brk}, st, nil
 	}
 	for after := int64(0); ; {
 		batch, err := m.store.Audit().ChainEvents(ctx, after, chainBatch)
 		if err != nil {
-			return nil, fmt.Errorf("auth: checking the audit trail: %w", err)
+			return nil, st, fmt.Errorf("auth: checking the audit trail: %w", err)
 		}
 		for i := range batch {
 			w.step(&batch[i])
@@ -244,7 +353,16 @@ func (m *Manager) VerifyAuditLog(ctx context.Context, actor *Principal) (*AuditC
 		}
 		after = batch[len(batch)-1].Row
 	}
-	return w.finish(), nil
+	if w.check.Break == nil && w.expect-1 > st.Head.Seq {
+		// The walk went past the head it started from: events were
+		// appended since. The head must have moved on to them.
+		later, err := m.store.Audit().ChainState(ctx)
+		if err != nil {
+			return nil, st, fmt.Errorf("auth: checking the audit trail: %w", err)
+		}
+		w.later = &later
+	}
+	return w.finish(), st, nil
 }
 
 // chainWalk checks events in the order they were appended.
@@ -259,6 +377,17 @@ type chainWalk struct {
 	// reordered rather than removed.
 	gap    *AuditBreak
 	gapEnd int64
+	// headLink is the MAC of the link at the head's place, once walked.
+	headLink []byte
+	// later is the chain's state read again after a walk that went past
+	// the head it started from.
+	later *audit.ChainState
+	// unknown is the first link or mark under a key this Manager lacks,
+	// reported if nothing else is.
+	unknown *AuditBreak
+	// latestLegacy is the newest event written before the chain began
+	// (its ID and time).
+	latestLegacy *audit.Event
 }
 
 // start checks the marks and starts after the anchor.
@@ -275,10 +404,13 @@ func (w *chainWalk) start() *AuditBreak {
 	return nil
 }
 
+// checkMark checks a mark; one under a key this Manager lacks is noted
+// (see unknownKey) and taken as it is.
 func (w *chainWalk) checkMark(label string, mk audit.Mark) *AuditBreak {
 	k := w.m.keys.byID(mk.KeyID)
 	if k == nil {
-		return &AuditBreak{Kind: BreakUnknownKey, Seq: mk.Seq}
+		w.unknownKey("", mk.Seq)
+		return nil
 	}
 	if !hmac.Equal(mk.MAC, markMAC(k.chain, label, mk.Seq, mk.LinkMAC)) {
 		return &AuditBreak{Kind: BreakMark, Seq: mk.Seq}
@@ -298,8 +430,13 @@ func (w *chainWalk) step(c *audit.Chained) {
 	}
 	seq := c.Link.Seq
 	switch {
-	case seq == 0 && c.Row <= w.st.LegacyRow:
+	case seq == 0 && c.Row <= w.st.LegacyRow && w.check.Checked+w.check.Unverified == 0:
+		// Written before the chain began, so older than its first event
+		// kept (see below).
 		w.check.Legacy++
+		if w.latestLegacy == nil || c.Time.After(w.latestLegacy.Time) {
+			w.latestLegacy = &audit.Event{ID: c.ID, Time: c.Time}
+		}
 		return
 	case seq == 0:
 		w.check.Break = &AuditBreak{Kind: BreakInserted, EventID: c.ID, Seq: w.expect}
@@ -316,18 +453,42 @@ func (w *chainWalk) step(c *audit.Chained) {
 	k := w.m.keys.byID(c.Link.KeyID)
 	switch {
 	case k == nil:
-		w.check.Break = &AuditBreak{Kind: BreakUnknownKey, EventID: c.ID, Seq: seq}
-		return
-	case !hmac.Equal(c.Link.MAC, chainLinkMAC(k.chain, w.prev, seq, &c.Event)):
+		// Made under a key dropped since: it cannot be checked, but the
+		// next link covers its MAC, so the walk goes on from it.
+		w.unknownKey(c.ID, seq)
+		w.check.Unverified++
+	case !asSealed(&c.Event) || !hmac.Equal(c.Link.MAC, chainLinkMAC(k.chain, w.prev, seq, &c.Event)),
+		// The repeat key is outside the link, but it is the event's own
+		// or none: one put on another event would fold a coming event
+		// into it, which then is never appended.
+		c.RepeatKey != "" && c.RepeatKey != repeatKey(&c.Event):
 		w.check.Break = &AuditBreak{Kind: BreakChanged, EventID: c.ID, Seq: seq}
 		return
+	default:
+		w.check.Checked++
 	}
-	if w.check.Checked == 0 {
+	if w.check.Checked+w.check.Unverified == 1 {
 		w.check.First = seq
+		// An event written before the chain began is older than every
+		// chained one: a newer one was written, or given its time, by
+		// someone without the key, to pass for a new event.
+		if l := w.latestLegacy; l != nil && l.Time.After(c.Time) {
+			w.check.Break = &AuditBreak{Kind: BreakInserted, EventID: l.ID, Seq: seq}
+			return
+		}
 	}
-	w.check.Checked++
 	w.check.Last = seq
+	if seq == w.st.Head.Seq {
+		w.headLink = c.Link.MAC
+	}
 	w.prev, w.expect = c.Link.MAC, seq+1
+}
+
+// unknownKey notes the first link or mark under a key this Manager lacks.
+func (w *chainWalk) unknownKey(eventID string, seq int64) {
+	if w.unknown == nil {
+		w.unknown = &AuditBreak{Kind: BreakUnknownKey, EventID: eventID, Seq: seq}
+	}
 }
 
 // finish checks that the walk ended at the head.
@@ -337,9 +498,21 @@ func (w *chainWalk) finish() *AuditCheck {
 		switch {
 		case w.expect-1 < head.Seq:
 			w.check.Break = &AuditBreak{Kind: BreakTruncated, Seq: w.expect}
+		case w.expect-1 > head.Seq && w.later != nil && hmac.Equal(w.headLink, head.LinkMAC):
+			// Appended while the walk read: the head read since must
+			// vouch for the last link walked, or for a later one.
+			later := w.later.Head
+			if brk := w.checkMark(chainHeadLabel, later); brk != nil {
+				w.check.Break = brk
+			} else if later.Seq < w.expect-1 || later.Seq == w.expect-1 && !hmac.Equal(w.prev, later.LinkMAC) {
+				w.check.Break = &AuditBreak{Kind: BreakMark, Seq: later.Seq}
+			}
 		case w.expect-1 > head.Seq || !hmac.Equal(w.prev, head.LinkMAC):
 			w.check.Break = &AuditBreak{Kind: BreakMark, Seq: head.Seq}
 		}
+	}
+	if w.check.Break == nil {
+		w.check.Break = w.unknown
 	}
 	return &w.check
 }

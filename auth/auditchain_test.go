@@ -1,7 +1,10 @@
 package auth_test
 
 import (
+	"context"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
@@ -63,3 +66,174 @@ func TestVerifyAuditLogNeedsAuditRead(t *testing.T) {
 		t.Fatalf("the refusal recorded as %+v", ev)
 	}
 }
+
+// Once a previous key is dropped, the links made under it cannot be
+// checked, but the walk goes on past them: an event changed after them is
+// still found, rather than hidden behind the unknown key forever.
+func TestAuditChainPastDroppedKey(t *testing.T) {
+	newKey := []byte("a rotated secret key, 32 bytes!!")
+	e := newEnv(t)
+	e.admin()
+	rotated := e.manager(e.db, func(c *auth.Config) { c.SecretKey, c.PreviousSecretKeys = newKey, [][]byte{testKey} })
+	r, err := rotated.Login(e.ctx, adminEmail, adminPassword, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onNew, err := rotated.Authenticate(e.ctx, r.Session.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rotated.RotateSecrets(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"One", "Two", "Three"} {
+		if _, err := rotated.CreateGroup(e.ctx, onNew, group.Group{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dropped := e.manager(e.db, func(c *auth.Config) { c.SecretKey, c.PreviousSecretKeys = newKey, nil })
+	r, err = dropped.Login(e.ctx, adminEmail, adminPassword, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := dropped.Authenticate(e.ctx, r.Session.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check, err := dropped.VerifyAuditLog(e.ctx, op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if check.Break == nil || check.Break.Kind != auth.BreakUnknownKey || check.Break.Seq != 1 {
+		t.Fatalf("untouched, the previous key dropped: %+v (break %v); want an unknown key at 1", check, check.Break)
+	}
+	if check.Unverified == 0 || check.Checked < 4 || check.Last != int64(len(e.events())) {
+		t.Fatalf("untouched: %+v; want the links under the new key checked to the end", check)
+	}
+	e.exec(`UPDATE audit_events SET reason = 'nothing to see' WHERE action = ? AND target_label = 'Two'`, string(audit.GroupCreated))
+	var seq int64
+	for _, c := range chain(t, e) {
+		if c.Target.Label == "Two" {
+			seq = c.Link.Seq
+		}
+	}
+	check, err = dropped.VerifyAuditLog(e.ctx, op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if check.Break == nil || check.Break.Kind != auth.BreakChanged || check.Break.Seq != seq {
+		t.Fatalf("event %d changed after the old key's links: %+v (break %v); want it found", seq, check, check.Break)
+	}
+}
+
+// chain is the store's chain walk, for a test that needs the links.
+func chain(t *testing.T, e *env) []audit.Chained {
+	t.Helper()
+	c, err := e.db.Audit().ChainEvents(e.ctx, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// hookedStore runs hook once, as a check of the audit chain reads its
+// first batch: what another request or instance does meanwhile.
+type hookedStore struct {
+	auth.Store
+	hook func()
+}
+
+type hookedAudit struct {
+	auth.AuditStore
+	s *hookedStore
+}
+
+func (s *hookedStore) Audit() auth.AuditStore { return hookedAudit{s.Store.Audit(), s} }
+
+func (a hookedAudit) ChainEvents(ctx context.Context, afterRow int64, limit int) ([]audit.Chained, error) {
+	if h := a.s.hook; h != nil {
+		a.s.hook = nil
+		h()
+	}
+	return a.AuditStore.ChainEvents(ctx, afterRow, limit)
+}
+
+// A check reads the chain's state, then its events; an event appended or
+// a prune committed in between is no tampering.
+func TestVerifyAuditLogWhileTrailMoves(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		move func(e *env, m *auth.Manager, admin *auth.Principal) error
+	}{
+		{"Appended", func(e *env, m *auth.Manager, admin *auth.Principal) error {
+			_, err := m.CreateGroup(e.ctx, admin, group.Group{Name: "Meanwhile"})
+			return err
+		}},
+		{"Pruned", func(e *env, m *auth.Manager, admin *auth.Principal) error {
+			e.clk.Advance(48 * time.Hour)
+			r, err := m.Login(e.ctx, adminEmail, adminPassword, client)
+			if err != nil {
+				return err
+			}
+			if admin, err = m.Authenticate(e.ctx, r.Session.Token); err != nil {
+				return err
+			}
+			if _, err := m.CreateGroup(e.ctx, admin, group.Group{Name: "Meanwhile"}); err != nil {
+				return err
+			}
+			_, err = m.PruneAuditLog(e.ctx)
+			return err
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, func(c *auth.Config) { c.AuditRetention = 24 * time.Hour })
+			admin := e.admin()
+			for _, name := range []string{"One", "Two"} {
+				if _, err := e.m.CreateGroup(e.ctx, admin, group.Group{Name: name}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			hs := &hookedStore{Store: e.db}
+			m := e.manager(hs, func(c *auth.Config) { c.AuditRetention = 24 * time.Hour })
+			hs.hook = func() {
+				if err := c.move(e, e.m, admin); err != nil {
+					t.Error(err)
+				}
+			}
+			r, err := m.Login(e.ctx, adminEmail, adminPassword, client)
+			if err != nil {
+				t.Fatal(err)
+			}
+			op, err := m.Authenticate(e.ctx, r.Session.Token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check, err := m.VerifyAuditLog(e.ctx, op)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if check.Break != nil {
+				t.Fatalf("the trail moved during the check: %+v (break %v), want no break", check, check.Break)
+			}
+		})
+	}
+}
+
+// A mirror into the store's own audit trail would write every event a
+// second time, outside the chain: every check would then report an
+// insertion. New refuses it.
+func TestAuditMirrorIntoOwnTrailRefused(t *testing.T) {
+	e := newEnv(t)
+	_, err := auth.New(e.config(e.db, func(c *auth.Config) { c.AuditMirror = e.db.Audit() }))
+	if !errors.Is(err, auth.ErrInvalidConfig) {
+		t.Fatalf("New with AuditMirror = Store.Audit(): %v, want ErrInvalidConfig", err)
+	}
+	// A sink of a type that cannot be compared is not taken for it.
+	if _, err := auth.New(e.config(e.db, func(c *auth.Config) { c.AuditMirror = funcSink(nil) })); err != nil {
+		t.Fatalf("New with a func sink: %v", err)
+	}
+}
+
+type funcSink func(context.Context, *audit.Event) error
+
+func (f funcSink) Append(ctx context.Context, e *audit.Event) error { return nil }

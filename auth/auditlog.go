@@ -201,9 +201,11 @@ func repeatKey(e *audit.Event) string {
 		return ""
 	}
 	h := sha256.New()
+	// Over the text as stored, so that a check of the chain, which reads
+	// it back, finds the same key (see chainWalk.step).
 	for _, f := range []string{string(e.Action), string(e.Outcome), e.Actor.ID, e.Actor.Email,
 		e.Target.Type, e.Target.ID, reason, e.IP} {
-		h.Write([]byte(f))
+		h.Write([]byte(storableText(f)))
 		h.Write([]byte{0})
 	}
 	window := e.Time.Truncate(repeatWindow).Unix()

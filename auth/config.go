@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"time"
 
 	"github.com/usher-go/usher/audit"
@@ -259,6 +260,10 @@ func (cfg *Config) check() error {
 	switch {
 	case cfg.Store == nil:
 		return errors.New("Store is nil")
+	case sameSink(cfg.AuditMirror, cfg.Store.Audit()):
+		// Each event would be written twice, the copy outside the chain,
+		// where VerifyAuditLog reports it as inserted.
+		return errors.New("AuditMirror is the Store's own audit trail: mirror to somewhere else")
 	case len(cfg.SecretKey) < minSecretKeyLen:
 		return fmt.Errorf("SecretKey must be at least %d bytes", minSecretKeyLen)
 	case cfg.BcryptCost > bcrypt.MaxCost:
@@ -296,4 +301,18 @@ func (cfg *Config) checkDurations() error {
 		return errors.New("negative Throttle values")
 	}
 	return nil
+}
+
+// sameSink reports whether a and b are the same sink value; a sink of a
+// type that cannot be compared is another.
+func sameSink(a, b audit.Sink) (same bool) {
+	if a == nil || b == nil || reflect.TypeOf(a) != reflect.TypeOf(b) {
+		return false
+	}
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
 }

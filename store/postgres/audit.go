@@ -67,12 +67,19 @@ func (s *scope) appendChained(ctx context.Context, e *audit.Event, repeatKey str
 	key := toStorable(repeatKey)
 	if repeatKey != "" {
 		var id int64
-		err := s.q.QueryRow(ctx, `UPDATE audit_events SET repeats = repeats + 1 WHERE repeat_key = $1 RETURNING id`, key).Scan(&id)
+		err := s.q.QueryRow(ctx, `UPDATE audit_events SET repeats = repeats + 1
+			WHERE repeat_key = $1 AND seq IS NOT NULL RETURNING id`, key).Scan(&id)
 		if err == nil {
 			e.ID = strconv.FormatInt(id, 10)
 			return false, nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
+			return false, err
+		}
+		// A key on an event outside the chain (written before it began, or
+		// by someone without the key) takes no repeat: it is taken off that
+		// event, so that e joins the chain.
+		if _, err := s.q.Exec(ctx, `UPDATE audit_events SET repeat_key = NULL WHERE repeat_key = $1`, key); err != nil {
 			return false, err
 		}
 	}
@@ -212,7 +219,7 @@ func (as auditStore) ChainState(ctx context.Context) (audit.ChainState, error) {
 // ChainEvents is audit.Chain's: one primary-key range read.
 func (as auditStore) ChainEvents(ctx context.Context, afterRow int64, limit int) ([]audit.Chained, error) {
 	rows, err := as.s.q.Query(ctx, `SELECT id, time, action, outcome, actor_id, actor_email, target_type,
-		target_id, target_label, ip, user_agent, reason, details, repeats, seq, key_id, mac
+		target_id, target_label, ip, user_agent, reason, details, repeats, seq, key_id, mac, repeat_key
 		FROM audit_events WHERE id > $1 ORDER BY id LIMIT $2`, afterRow, limit)
 	if err != nil {
 		return nil, wrap("read audit chain", err)
@@ -223,10 +230,11 @@ func (as auditStore) ChainEvents(ctx context.Context, afterRow int64, limit int)
 		sc    eventScan
 		seq   *int64
 		keyID *string
+		rkey  *string
 	)
 	for rows.Next() {
 		var c audit.Chained
-		if err := rows.Scan(append(sc.dest(&c.Event), &seq, &keyID, &c.Link.MAC)...); err != nil {
+		if err := rows.Scan(append(sc.dest(&c.Event), &seq, &keyID, &c.Link.MAC, &rkey)...); err != nil {
 			return nil, wrap("read audit chain", err)
 		}
 		if err := sc.finish(&c.Event, false); err != nil {
@@ -238,6 +246,9 @@ func (as auditStore) ChainEvents(ctx context.Context, afterRow int64, limit int)
 		}
 		if keyID != nil {
 			c.Link.KeyID = *keyID
+		}
+		if rkey != nil {
+			c.RepeatKey = *rkey
 		}
 		out = append(out, c)
 	}

@@ -52,12 +52,19 @@ func (s *scope) appendChained(ctx context.Context, e *audit.Event, repeatKey str
 	if repeatKey != "" {
 		var id int64
 		err := s.w.QueryRowContext(ctx,
-			`UPDATE audit_events SET repeats = repeats + 1 WHERE repeat_key = ? RETURNING id`, repeatKey).Scan(&id)
+			`UPDATE audit_events SET repeats = repeats + 1
+			WHERE repeat_key = ? AND seq IS NOT NULL RETURNING id`, repeatKey).Scan(&id)
 		if err == nil {
 			e.ID = strconv.FormatInt(id, 10)
 			return false, nil
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
+			return false, err
+		}
+		// A key on an event outside the chain (written before it began, or
+		// by someone without the key) takes no repeat: it is taken off that
+		// event, so that e joins the chain.
+		if _, err := s.w.ExecContext(ctx, `UPDATE audit_events SET repeat_key = NULL WHERE repeat_key = ?`, repeatKey); err != nil {
 			return false, err
 		}
 	}
@@ -196,7 +203,7 @@ func (as auditStore) ChainState(ctx context.Context) (audit.ChainState, error) {
 // ChainEvents is audit.Chain's: one primary-key range read.
 func (as auditStore) ChainEvents(ctx context.Context, afterRow int64, limit int) ([]audit.Chained, error) {
 	rows, err := as.s.r.QueryContext(ctx, `SELECT id, time, action, outcome, actor_id, actor_email, target_type,
-		target_id, target_label, ip, user_agent, reason, details, repeats, seq, key_id, mac
+		target_id, target_label, ip, user_agent, reason, details, repeats, seq, key_id, mac, repeat_key
 		FROM audit_events WHERE id > ? ORDER BY id LIMIT ?`, afterRow, limit)
 	if err != nil {
 		return nil, wrap("read audit chain", err)
@@ -207,16 +214,17 @@ func (as auditStore) ChainEvents(ctx context.Context, afterRow int64, limit int)
 		sc    eventScan
 		seq   sql.NullInt64
 		keyID sql.NullString
+		rkey  sql.NullString
 	)
 	for rows.Next() {
 		var c audit.Chained
-		if err := rows.Scan(append(sc.dest(&c.Event), &seq, &keyID, &c.Link.MAC)...); err != nil {
+		if err := rows.Scan(append(sc.dest(&c.Event), &seq, &keyID, &c.Link.MAC, &rkey)...); err != nil {
 			return nil, wrap("read audit chain", err)
 		}
 		if err := sc.finish(&c.Event, false); err != nil {
 			return nil, wrap("read audit chain", err)
 		}
-		c.Row, c.Link.Seq, c.Link.KeyID = sc.id, seq.Int64, keyID.String
+		c.Row, c.Link.Seq, c.Link.KeyID, c.RepeatKey = sc.id, seq.Int64, keyID.String, rkey.String
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {

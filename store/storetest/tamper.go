@@ -80,6 +80,12 @@ func RunAuditTampering(t *testing.T, open func(t *testing.T) Tamper) {
 			x.Exec(t, fmt.Sprintf(`UPDATE audit_chain SET head_seq = %d, head_link = %s`, prev.Link.Seq, x.Bytes(prev.Link.MAC)))
 			return auth.AuditBreak{Kind: auth.BreakMark, Seq: prev.Link.Seq}
 		}},
+		{"HeadZeroed", func(t *testing.T, x Tamper, ev []audit.Chained) auth.AuditBreak {
+			// As a chain that never began: the check must not take the
+			// events for ones appended while it read.
+			x.Exec(t, `UPDATE audit_chain SET head_seq = 0, head_key_id = '', head_link = NULL, head_mark = NULL`)
+			return auth.AuditBreak{Kind: auth.BreakMark, Seq: 0}
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -113,6 +119,23 @@ func RunAuditTampering(t *testing.T, open func(t *testing.T) Tamper) {
 		t.Parallel()
 		testPrunedChain(t, open(t))
 	})
+	for _, c := range []struct {
+		name string
+		run  func(*testing.T, Tamper)
+	}{
+		{"DetailsRoundTrip", testDetailsRoundTrip},
+		{"RepeatKeyHijacked", testRepeatKeyHijacked},
+		{"RepeatKeyOnUnchained", testRepeatKeyOnUnchained},
+		{"RepeatCountChanged", testRepeatCountChanged},
+		{"LegacyMadeNew", testLegacyMadeNew},
+		{"LegacyTakeover", testLegacyTakeover},
+		{"EventIDRenumbered", testEventIDRenumbered},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.run(t, open(t))
+		})
+	}
 	t.Run("TwoInstances", func(t *testing.T) {
 		t.Parallel()
 		testChainTwoInstances(t, open(t))
