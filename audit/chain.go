@@ -66,6 +66,11 @@ type ChainState struct {
 	// LegacyRow is the highest event ID written before the store kept a
 	// chain: such events have no link and are not covered.
 	LegacyRow int64
+	// Genesis vouches for LegacyRow (its Seq holds LegacyRow, its LinkMAC
+	// is empty): the Manager writes it once, when the chain starts, so
+	// that nobody without the key can move the boundary and turn chained
+	// events into uncovered ones. Zero before the chain started.
+	Genesis Mark
 }
 
 // Chain is the tamper-evident side of a store's audit trail. Its methods
@@ -91,8 +96,12 @@ type Chain interface {
 	// time window in them); a pruned event's key may be used again. The
 	// count is kept apart from what the link covers.
 	AppendChained(ctx context.Context, e *Event, repeatKey string, seal Sealer) (appended bool, err error)
-	// ChainState returns the head, the anchor and the legacy boundary.
+	// ChainState returns the head, the anchor, the legacy boundary and
+	// the genesis mark.
 	ChainState(ctx context.Context) (ChainState, error)
+	// SetGenesis stores g as the chain's genesis mark (see
+	// ChainState.Genesis), in place of any.
+	SetGenesis(ctx context.Context, g Mark) error
 	// ChainEvents returns up to limit events with an ID above afterRow, in
 	// ID order, each with its link and Details exactly as stored (no
 	// repeat count).

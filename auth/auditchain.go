@@ -29,10 +29,52 @@ import (
 // chain of RFC 5848's signed syslog in spirit: the log is not secret, its
 // integrity is.
 const (
-	chainLinkLabel   = "usher audit link v1"
-	chainHeadLabel   = "usher audit head v1"
-	chainAnchorLabel = "usher audit anchor v1"
+	chainLinkLabel    = "usher audit link v1"
+	chainHeadLabel    = "usher audit head v1"
+	chainAnchorLabel  = "usher audit anchor v1"
+	chainGenesisLabel = "usher audit genesis v1"
 )
+
+// startChain marks the chain's start, once, when New first runs on a
+// database (or on one made before the chain existed): a genesis mark over
+// the legacy boundary, and the key check turned to its "chain started"
+// form, in one transaction. From then on the boundary cannot move, and a
+// chain reset to look as if it never began shows: the genesis mark is
+// missing while the key check, which nobody without the key can turn back,
+// says it began (finding of the audit chain's review: the legacy
+// takeover). A genesis under a previous key is marked again under the
+// current one, so the previous key can be dropped. A genesis that does
+// not check is left for VerifyAuditLog to report.
+func (m *Manager) startChain(ctx context.Context) error {
+	return m.store.Atomic(ctx, func(tx Store) error {
+		st, err := tx.Audit().ChainState(ctx)
+		if err != nil {
+			return fmt.Errorf("auth: reading the audit chain: %w", err)
+		}
+		chained, err := m.keyCheckChained(ctx, tx.KeyCheck())
+		if err != nil {
+			return err
+		}
+		g := st.Genesis
+		switch k := m.keys.byID(g.KeyID); {
+		case g.KeyID == "" && chained, k == nil && g.KeyID != "":
+			return nil // reset, or under a dropped key: VerifyAuditLog says so
+		case k != nil && !hmac.Equal(g.MAC, markMAC(k.chain, chainGenesisLabel, g.Seq, nil)):
+			return nil // forged: VerifyAuditLog says so
+		case k == m.keys.current && chained:
+			return nil
+		}
+		cur := m.keys.current
+		genesis := audit.Mark{Seq: st.LegacyRow, KeyID: cur.id, MAC: markMAC(cur.chain, chainGenesisLabel, st.LegacyRow, nil)}
+		if err := tx.Audit().SetGenesis(ctx, genesis); err != nil {
+			return fmt.Errorf("auth: starting the audit chain: %w", err)
+		}
+		if _, err := tx.KeyCheck().Set(ctx, KeyCheck{KeyID: cur.id, Value: cur.checkChained}, cur.id); err != nil {
+			return fmt.Errorf("auth: starting the audit chain: %w", err)
+		}
+		return nil
+	})
+}
 
 // sealEvent is the audit.Sealer the Manager hands to the store: it links e
 // after head under the current key and marks the new link as the head.
@@ -336,7 +378,11 @@ func (m *Manager) checkAuditChain(ctx context.Context) (*AuditCheck, audit.Chain
 	if err != nil {
 		return nil, st, fmt.Errorf("auth: checking the audit trail: %w", err)
 	}
-	w := chainWalk{m: m, st: st, expect: 1}
+	started, err := m.keyCheckChained(ctx, m.store.KeyCheck())
+	if err != nil {
+		return nil, st, err
+	}
+	w := chainWalk{m: m, st: st, expect: 1, started: started}
 	if brk := w.start(); brk != nil {
 		return &AuditCheck{Break: brk}, st, nil
 	}
@@ -367,11 +413,12 @@ func (m *Manager) checkAuditChain(ctx context.Context) (*AuditCheck, audit.Chain
 
 // chainWalk checks events in the order they were appended.
 type chainWalk struct {
-	m      *Manager
-	st     audit.ChainState
-	check  AuditCheck
-	prev   []byte // the MAC of the link before the next one
-	expect int64  // the Seq the next link must have
+	m       *Manager
+	st      audit.ChainState
+	started bool // the key check says the chain started (startChain)
+	check   AuditCheck
+	prev    []byte // the MAC of the link before the next one
+	expect  int64  // the Seq the next link must have
 	// After a gap: the first event past it and the positions missing,
 	// [expect, gapEnd). Should one of them turn up later, the events were
 	// reordered rather than removed.
@@ -392,6 +439,9 @@ type chainWalk struct {
 
 // start checks the marks and starts after the anchor.
 func (w *chainWalk) start() *AuditBreak {
+	if brk := w.checkGenesis(); brk != nil {
+		return brk
+	}
 	if w.st.Anchor.Seq > 0 {
 		if brk := w.checkMark(chainAnchorLabel, w.st.Anchor); brk != nil {
 			return brk
@@ -402,6 +452,17 @@ func (w *chainWalk) start() *AuditBreak {
 		return w.checkMark(chainHeadLabel, w.st.Head)
 	}
 	return nil
+}
+
+// checkGenesis checks that the chain's start is marked and vouches for
+// the legacy boundary (see startChain): New marks it, so a missing one
+// means a reset.
+func (w *chainWalk) checkGenesis() *AuditBreak {
+	g := w.st.Genesis
+	if g.KeyID == "" || !w.started {
+		return &AuditBreak{Kind: BreakMark}
+	}
+	return w.checkMark(chainGenesisLabel, g)
 }
 
 // checkMark checks a mark; one under a key this Manager lacks is noted

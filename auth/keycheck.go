@@ -74,15 +74,31 @@ func (m *Manager) checkKey(ctx context.Context) error {
 		return fmt.Errorf("auth: reading the key check: %w", err)
 	}
 	k := m.keys.byID(c.KeyID)
-	if k == nil || !hmac.Equal(k.check, c.Value) {
+	chained := k != nil && hmac.Equal(k.checkChained, c.Value)
+	if k == nil || !(chained || hmac.Equal(k.check, c.Value)) {
 		return fmt.Errorf("%w (it names key ID %q; this Manager holds %s)", ErrWrongSecretKey, c.KeyID, m.keys.ids())
 	}
 	if k != cur {
-		if _, err := st.Set(ctx, KeyCheck{KeyID: cur.id, Value: cur.check}, k.id); err != nil {
+		value := cur.check
+		if chained {
+			value = cur.checkChained
+		}
+		if _, err := st.Set(ctx, KeyCheck{KeyID: cur.id, Value: value}, k.id); err != nil {
 			return fmt.Errorf("auth: moving the key check to the current key: %w", err)
 		}
 	}
 	return nil
+}
+
+// keyCheckChained reads whether the key check says the audit chain has
+// started (see startChain).
+func (m *Manager) keyCheckChained(ctx context.Context, st KeyCheckStore) (bool, error) {
+	c, err := st.Get(ctx)
+	if err != nil {
+		return false, fmt.Errorf("auth: reading the key check: %w", err)
+	}
+	k := m.keys.byID(c.KeyID)
+	return k != nil && hmac.Equal(k.checkChained, c.Value), nil
 }
 
 // dataFitsKeys looks, in a database without a key check, for a password

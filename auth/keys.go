@@ -22,15 +22,20 @@ type keyring struct {
 
 type keySet struct {
 	id       string
-	password []byte      // HMAC key of the password pre-hash, format 1
-	bound    []byte      // HMAC key of the account-bound pre-hash, format 2
-	wrap     []byte      // HMAC key binding a legacy hash to its account
-	recovery []byte      // HMAC key of recovery-code hashes
-	session  []byte      // HMAC key of session and challenge token hashes
-	passkey  []byte      // HMAC key of passkey MACs (passkey_mac.go)
-	chain    []byte      // HMAC key of the audit chain (auditchain.go)
-	check    []byte      // the key check value stored in the database
-	seal     cipher.AEAD // AES-256-GCM for TOTP secrets
+	password []byte // HMAC key of the password pre-hash, format 1
+	bound    []byte // HMAC key of the account-bound pre-hash, format 2
+	wrap     []byte // HMAC key binding a legacy hash to its account
+	recovery []byte // HMAC key of recovery-code hashes
+	session  []byte // HMAC key of session and challenge token hashes
+	passkey  []byte // HMAC key of passkey MACs (passkey_mac.go)
+	chain    []byte // HMAC key of the audit chain (auditchain.go)
+	check    []byte // the key check value stored in the database
+	// checkChained is the key check once the audit chain has started
+	// (auditchain.go): a database writer without the key cannot turn it
+	// back into check, so cannot pass a reset chain off as one that never
+	// began.
+	checkChained []byte
+	seal         cipher.AEAD // AES-256-GCM for TOTP secrets
 }
 
 func deriveKeySet(secret []byte) (*keySet, error) {
@@ -68,6 +73,7 @@ func deriveKeySet(secret []byte) (*keySet, error) {
 		return nil, err
 	}
 	k.check = hmacSHA256(checkKey, []byte("usher key check"))
+	k.checkChained = hmacSHA256(checkKey, []byte("usher key check, audit chain started"))
 	sealKey, err := derive("totp seal v1", 32)
 	if err != nil {
 		return nil, err

@@ -104,11 +104,12 @@ func New(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
-// prepareStore is New's store work, in order: the key check, the legacy
-// hashes, the built-in groups, the declared providers, the setup token.
+// prepareStore is New's store work, in order: the key check, the audit
+// chain's start, the legacy hashes, the built-in groups, the declared
+// providers, the setup token.
 func (m *Manager) prepareStore(ctx context.Context) error {
 	for _, step := range []func(context.Context) error{
-		m.checkKey, m.checkKeysHeld, m.wrapLegacyHashes, m.seedBuiltinGroups, m.seedDeclaredProviders, m.makeSetupToken,
+		m.checkKey, m.startChain, m.checkKeysHeld, m.wrapLegacyHashes, m.seedBuiltinGroups, m.seedDeclaredProviders, m.makeSetupToken,
 	} {
 		if err := step(ctx); err != nil {
 			return err

@@ -191,13 +191,22 @@ func (sc *eventScan) finish(e *audit.Event, repeats bool) error {
 func (as auditStore) ChainState(ctx context.Context) (audit.ChainState, error) {
 	var st audit.ChainState
 	err := as.s.r.QueryRowContext(ctx, `SELECT legacy_row, head_seq, head_key_id, head_link, head_mark,
-		anchor_seq, anchor_key_id, anchor_link, anchor_mark FROM audit_chain WHERE id = 1`).Scan(
+		anchor_seq, anchor_key_id, anchor_link, anchor_mark, genesis_key_id, genesis_mark FROM audit_chain WHERE id = 1`).Scan(
 		&st.LegacyRow, &st.Head.Seq, &st.Head.KeyID, &st.Head.LinkMAC, &st.Head.MAC,
-		&st.Anchor.Seq, &st.Anchor.KeyID, &st.Anchor.LinkMAC, &st.Anchor.MAC)
+		&st.Anchor.Seq, &st.Anchor.KeyID, &st.Anchor.LinkMAC, &st.Anchor.MAC, &st.Genesis.KeyID, &st.Genesis.MAC)
 	if err != nil {
 		return st, wrap("read audit chain", err)
 	}
+	st.Genesis.Seq = st.LegacyRow
 	return st, nil
+}
+
+// SetGenesis is audit.Chain's.
+func (as auditStore) SetGenesis(ctx context.Context, g audit.Mark) error {
+	if _, err := as.s.w.ExecContext(ctx, `UPDATE audit_chain SET genesis_key_id = ?, genesis_mark = ? WHERE id = 1`, g.KeyID, g.MAC); err != nil {
+		return wrap("write audit chain", err)
+	}
+	return nil
 }
 
 // ChainEvents is audit.Chain's: one primary-key range read.

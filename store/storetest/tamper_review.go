@@ -190,17 +190,24 @@ func testLegacyMadeNew(t *testing.T, x Tamper) {
 // boundary raised over every event. Every event then counts as written
 // before the chain, and can say anything.
 func testLegacyTakeover(t *testing.T, x Tamper) {
-	t.Skip("finding: the legacy boundary (audit_chain.legacy_row) and an empty chain (head zero) are not keyed, " +
-		"so a database writer can turn the whole chain into uncovered legacy events; needs a keyed genesis mark " +
-		"(see the review report)")
 	m, op := tamperManager(t, x.Store, nil)
 	seedTrail(t, m, op)
 	x.Exec(t, `UPDATE audit_events SET seq = NULL, key_id = NULL, mac = NULL, reason = 'all fine'`)
 	x.Exec(t, `UPDATE audit_chain SET legacy_row = (SELECT MAX(id) FROM audit_events), head_seq = 0, head_key_id = '',
 		head_link = NULL, head_mark = NULL, anchor_seq = 0, anchor_key_id = '', anchor_link = NULL, anchor_mark = NULL`)
-	check := verify(t, m, op)
-	if check.Break == nil {
-		t.Fatalf("the whole chain turned into legacy events: %+v, no break", check)
+	if b := verify(t, m, op).Break; b == nil || b.Kind != auth.BreakMark {
+		t.Fatalf("the whole chain turned into legacy events: break %+v, want a bad mark (the genesis no longer vouches for the boundary)", b)
+	}
+	// Removing the genesis mark as well does not help: the key check
+	// says the chain started, and nobody without the key can say otherwise.
+	x.Exec(t, `UPDATE audit_chain SET genesis_key_id = '', genesis_mark = NULL`)
+	if b := verify(t, m, op).Break; b == nil || b.Kind != auth.BreakMark {
+		t.Fatalf("the genesis removed too: break %+v, want a bad mark", b)
+	}
+	// Nor does a restart: New does not mark a new start over a reset chain.
+	m2, op2 := tamperManager(t, x.Again(t), nil)
+	if b := verify(t, m2, op2).Break; b == nil || b.Kind != auth.BreakMark {
+		t.Fatalf("after a restart: break %+v, want a bad mark", b)
 	}
 }
 

@@ -26,6 +26,8 @@ CREATE TABLE audit_chain (
     anchor_seq      bigint NOT NULL DEFAULT 0,
     anchor_key_id   text NOT NULL DEFAULT '',
     anchor_link     bytea,
-    anchor_mark     bytea
+    anchor_mark     bytea,
+    genesis_key_id  text NOT NULL DEFAULT '',
+    genesis_mark    bytea
 );
 INSERT INTO audit_chain (id, legacy_row) SELECT 1, COALESCE(MAX(id), 0) FROM audit_events;

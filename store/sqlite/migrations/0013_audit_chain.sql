@@ -21,8 +21,9 @@ ALTER TABLE audit_events ADD COLUMN mac BLOB;
 CREATE UNIQUE INDEX audit_seq ON audit_events (seq) WHERE seq IS NOT NULL;
 
 -- The chain's one row: its head (newest link, with a mark of its own so a
--- cut tail shows), its anchor (the newest link pruned) and the highest
--- event ID written before the chain began (those events are not covered).
+-- cut tail shows), its anchor (the newest link pruned), the highest event
+-- ID written before the chain began (those events are not covered) and the
+-- genesis mark that vouches for that boundary.
 CREATE TABLE audit_chain (
     id              INTEGER PRIMARY KEY CHECK (id = 1),
     legacy_row      INTEGER NOT NULL,
@@ -33,6 +34,8 @@ CREATE TABLE audit_chain (
     anchor_seq      INTEGER NOT NULL DEFAULT 0,
     anchor_key_id   TEXT NOT NULL DEFAULT '',
     anchor_link     BLOB,
-    anchor_mark     BLOB
+    anchor_mark     BLOB,
+    genesis_key_id  TEXT NOT NULL DEFAULT '',
+    genesis_mark    BLOB
 );
 INSERT INTO audit_chain (id, legacy_row) SELECT 1, COALESCE(MAX(id), 0) FROM audit_events;
