@@ -169,13 +169,15 @@ func TestVerifyAuditLogWhileTrailMoves(t *testing.T) {
 			_, err := m.CreateGroup(e.ctx, admin, group.Group{Name: "Meanwhile"})
 			return err
 		}},
-		{"Pruned", func(e *env, m *auth.Manager, admin *auth.Principal) error {
+		{"Pruned", func(e *env, m *auth.Manager, _ *auth.Principal) error {
+			// The admin's session has ended by then: a fresh login.
 			e.clk.Advance(48 * time.Hour)
 			r, err := m.Login(e.ctx, adminEmail, adminPassword, client)
 			if err != nil {
 				return err
 			}
-			if admin, err = m.Authenticate(e.ctx, r.Session.Token); err != nil {
+			admin, err := m.Authenticate(e.ctx, r.Session.Token)
+			if err != nil {
 				return err
 			}
 			if _, err := m.CreateGroup(e.ctx, admin, group.Group{Name: "Meanwhile"}); err != nil {
