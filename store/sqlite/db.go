@@ -104,7 +104,16 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	n := max(4, runtime.NumCPU())
 	db.r.SetMaxOpenConns(n)
 	db.r.SetMaxIdleConns(n)
+	// The session lookup is prepared now, so that it is cached however
+	// many listing shapes come first, and a broken schema fails Open.
+	lookup, err := db.r.PrepareContext(ctx, sessionLookupSQL)
+	if err != nil {
+		db.r.Close()
+		db.w.Close()
+		return nil, fmt.Errorf("sqlite: prepare session lookup: %w", err)
+	}
 	db.reads = newStmtCache(db.r)
+	db.reads.stmts[sessionLookupSQL] = lookup
 	db.root.r, db.root.w = db.r, db.w
 	return db, nil
 }
