@@ -159,6 +159,24 @@ func floorUserPage(b *testing.B, st *sql.Stmt, args []any) int {
 	return n
 }
 
+// timeBoth times floor and usher, floor first on even iterations n and
+// usher first on odd ones, so that neither always follows the other.
+func timeBoth(n int, floor, usher func()) (tFloor, tUsher time.Duration) {
+	first, second := floor, usher
+	if n%2 == 1 {
+		first, second = usher, floor
+	}
+	t0 := time.Now()
+	first()
+	t1 := time.Now()
+	second()
+	t2 := time.Now()
+	if n%2 == 1 {
+		return t2.Sub(t1), t1.Sub(t0)
+	}
+	return t1.Sub(t0), t2.Sub(t1)
+}
+
 // reportFloor reports usher ÷ floor and each one's time per operation.
 func reportFloor(b *testing.B, usher, floor time.Duration, n int) {
 	b.ReportMetric(float64(usher)/float64(floor), "usher/floor")
