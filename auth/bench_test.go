@@ -8,7 +8,9 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -80,7 +82,11 @@ type bigFixture struct {
 	m      *auth.Manager
 	admin  *auth.Principal
 	tokens []string
+	hashes [][]byte // hashes[i] is what the store holds for tokens[i]
 	dir    string
+	// raw is the same file opened through database/sql alone, with the
+	// store's reader pragmas (query_only, mmap): the floors' connection.
+	raw *sql.DB
 }
 
 var (
@@ -110,7 +116,11 @@ func buildBig() (*bigFixture, error) {
 		return nil, err
 	}
 	f := &bigFixture{dir: dir}
-	if f.db, err = sqlite.Open(ctx, filepath.Join(dir, "big.db")); err != nil {
+	path := filepath.Join(dir, "big.db")
+	if f.db, err = sqlite.Open(ctx, path); err != nil {
+		return nil, err
+	}
+	if f.raw, err = sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=mmap_size(1073741824)&_pragma=query_only(1)"); err != nil {
 		return nil, err
 	}
 	clk := newClock()
@@ -132,26 +142,29 @@ func buildBig() (*bigFixture, error) {
 	}
 	now := clk.Now()
 	f.tokens = make([]string, 0, bigSessions)
+	f.hashes = make([][]byte, 0, bigSessions)
 	err = f.db.Atomic(ctx, func(tx auth.Store) error {
 		raw := make([]byte, 32)
 		for i := range bigUsers - 1 {
 			u := &user.User{
-				ID: user.ID(fmt.Sprintf("u%07d", i)), Email: fmt.Sprintf("user%07d@example.com", i),
+				ID: user.ID(randomID()), Email: fmt.Sprintf("user%07d@example.com", i),
 				Name: fmt.Sprintf("User %d", i), GroupID: string(group.UsersID),
 				CreatedAt: now.Add(-time.Duration(bigUsers-i) * time.Minute), UpdatedAt: now,
 			}
 			if err := tx.Users().Create(ctx, u, ""); err != nil {
 				return err
 			}
-			for j := range bigSessions / bigUsers {
+			for range bigSessions / bigUsers {
 				rand.Read(raw)
 				tok := base64.RawURLEncoding.EncodeToString(raw)
-				sess := &auth.Session{ID: fmt.Sprintf("s%07d-%d", i, j), UserID: u.ID, CreatedAt: now,
+				sess := &auth.Session{ID: randomID(), UserID: u.ID, CreatedAt: now,
 					LastSeenAt: now, ExpiresAt: now.Add(time.Hour), IP: client.IP, UserAgent: client.UserAgent}
-				if err := tx.Sessions().Create(ctx, sess, auth.TokenHash(f.m, tok)); err != nil {
+				hash := auth.TokenHash(f.m, tok)
+				if err := tx.Sessions().Create(ctx, sess, hash); err != nil {
 					return err
 				}
 				f.tokens = append(f.tokens, tok)
+				f.hashes = append(f.hashes, hash)
 			}
 		}
 		return nil
@@ -159,9 +172,19 @@ func buildBig() (*bigFixture, error) {
 	return f, err
 }
 
+// randomID is an ID as usher issues them (auth's newID): 128 random bits
+// in hex. Short sequential IDs would make every index smaller and every
+// lookup faster than a real database's.
+func randomID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if big != nil {
+		big.raw.Close()
 		big.db.Close()
 		os.RemoveAll(big.dir)
 	}
@@ -169,20 +192,59 @@ func TestMain(m *testing.M) {
 }
 
 // BenchmarkAuthenticate: 100,000 users, 200,000 live sessions, a random
-// session per call (target ≤ 25 µs, ≤ 40 allocs).
+// session per call (target ≤ 25 µs, ≤ 40 allocs), beside its floor in the
+// same loop: another session's row joined to its user and group by one
+// prepared query through database/sql on the same file (floorSession).
+// Metrics: usher/floor (issue 12's target ≤ 1.10), each side's ns/op, and
+// usher-allocs/op, Authenticate's own (allocs/op counts the floors' too).
+// A second floor in the same loop, usher/packed, is the very SQL the store
+// sends (packedSessionSQL), run raw. The three take turns at going first.
 func BenchmarkAuthenticate(b *testing.B) {
 	f := bigDB(b)
 	ctx := context.Background()
+	st, err := f.raw.PrepareContext(ctx, floorSessionSQL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	packed, err := f.raw.PrepareContext(ctx, packedSessionSQL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer packed.Close()
+	authenticate := func(i int) {
+		p, err := f.m.Authenticate(ctx, f.tokens[i])
+		if err != nil || !p.Can(group.ProfileUpdateName) {
+			b.Fatal(err)
+		}
+	}
+	allocs := testing.AllocsPerRun(100, func() { authenticate(0) })
+	// The three run in an order that rotates with each iteration, so
+	// that none always runs first (or after the other two).
+	var t [3]time.Duration // usher, floor, packed
+	run := [3]func(k int){
+		authenticate,
+		func(k int) { floorSession(b, st, f.hashes[(k+1)%len(f.hashes)]) },
+		func(k int) { packedSession(b, packed, f.hashes[(k+2)%len(f.hashes)]) },
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	i := 0
 	for b.Loop() {
-		p, err := f.m.Authenticate(ctx, f.tokens[(i*7919)%len(f.tokens)])
-		if err != nil || !p.Can(group.ProfileUpdateName) {
-			b.Fatal(err)
+		k := (i * 7919) % len(f.tokens)
+		for j := range 3 {
+			which := (i + j) % 3
+			t0 := time.Now()
+			run[which](k)
+			t[which] += time.Since(t0)
 		}
 		i++
 	}
+	tUsher, tFloor, tPacked := t[0], t[1], t[2]
+	reportFloor(b, tUsher, tFloor, i)
+	b.ReportMetric(float64(tUsher)/float64(tPacked), "usher/packed")
+	b.ReportMetric(float64(tPacked.Nanoseconds())/float64(i), "packed-ns/op")
+	b.ReportMetric(allocs, "usher-allocs/op")
 }
 
 // BenchmarkAuthenticateParallel: the same from GOMAXPROCS goroutines
@@ -252,18 +314,18 @@ func BenchmarkPrincipalCan(b *testing.B) {
 }
 
 // BenchmarkListUsers: 50-row pages of 100,000 users, first page and a page
-// 50,000 rows deep (target ≤ 2 ms each).
+// 50,000 rows deep (target ≤ 2 ms each), beside the floor in the same loop:
+// the same page read by one prepared keyset query through database/sql on
+// the same file, the same columns, scanned into plain values
+// (floorUserPage), the two taking turns at going first. Metrics:
+// usher/floor (issue 12's target ≤ 1.30) and each side's ns/op.
 func BenchmarkListUsers(b *testing.B) {
 	f := bigDB(b)
 	ctx := context.Background()
 	for _, sort := range []user.Sort{user.SortCreated, user.SortEmail, user.SortName, user.SortLastLogin} {
 		q := user.Query{Sort: sort, Limit: 50}
 		b.Run(string(sort)+"/first", func(b *testing.B) {
-			for b.Loop() {
-				if p, err := f.m.ListUsers(ctx, f.admin, q); err != nil || len(p.Users) != 50 {
-					b.Fatal(err)
-				}
-			}
+			benchListUsers(b, f, q, floorUsersSQL(sort, false), nil)
 		})
 		deep := q
 		for range 50_000 / 50 {
@@ -273,14 +335,39 @@ func BenchmarkListUsers(b *testing.B) {
 			}
 			deep.Cursor = p.Next
 		}
+		after := afterRow(b, f.raw, sort, 50_000-1)
 		b.Run(string(sort)+"/deep50000", func(b *testing.B) {
-			for b.Loop() {
-				if p, err := f.m.ListUsers(ctx, f.admin, deep); err != nil || len(p.Users) != 50 {
-					b.Fatal(err)
-				}
-			}
+			benchListUsers(b, f, deep, floorUsersSQL(sort, true), after)
 		})
 	}
+}
+
+func benchListUsers(b *testing.B, f *bigFixture, q user.Query, floorSQL string, args []any) {
+	ctx := context.Background()
+	st, err := f.raw.PrepareContext(ctx, floorSQL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	var tUsher, tFloor time.Duration
+	n := 0
+	floor := func() {
+		if got := floorUserPage(b, st, args); got != q.Limit+1 {
+			b.Fatalf("floor read %d rows", got)
+		}
+	}
+	list := func() {
+		if p, err := f.m.ListUsers(ctx, f.admin, q); err != nil || len(p.Users) != q.Limit {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		tf, tu := timeBoth(n, floor, list)
+		tFloor += tf
+		tUsher += tu
+		n++
+	}
+	reportFloor(b, tUsher, tFloor, n)
 }
 
 func benchDB(b *testing.B) *sqlite.DB {

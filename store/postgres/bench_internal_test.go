@@ -240,6 +240,32 @@ func BenchmarkSessionLookup(b *testing.B) {
 			i++
 		}
 	})
+	// Issue 12's figure: Authenticate over its floor, the bare round
+	// trip, in one loop, the two taking turns at going first (pgx
+	// prepares the lookup once per connection: the pool's default
+	// QueryExecModeCacheStatement).
+	b.Run("authenticate-over-roundtrip", func(b *testing.B) {
+		var tUsher, tFloor time.Duration
+		i := 0
+		for b.Loop() {
+			tf, tu := timeBoth(i, func() {
+				var one int
+				if err := db.pool.QueryRow(ctx, `SELECT 1`).Scan(&one); err != nil {
+					b.Fatal(err)
+				}
+			}, func() {
+				if _, err := m.Authenticate(ctx, tokens[i%len(tokens)]); err != nil {
+					b.Fatal(err)
+				}
+			})
+			tFloor += tf
+			tUsher += tu
+			i++
+		}
+		b.ReportMetric(float64(tUsher)/float64(tFloor), "usher/floor")
+		b.ReportMetric(float64(tUsher.Nanoseconds())/float64(i), "usher-ns/op")
+		b.ReportMetric(float64(tFloor.Nanoseconds())/float64(i), "floor-ns/op")
+	})
 	b.Run("authenticate-parallel", func(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {

@@ -27,9 +27,10 @@ type DB struct {
 	w *sql.DB // one connection: every write and every Atomic transaction
 	r *sql.DB // read-only connections for reads outside a transaction
 
-	// lookup is the session hot path, prepared once on the reader pool so
-	// auth.Manager.Authenticate does not parse SQL per request.
-	lookup *sql.Stmt
+	// reads holds the hot reads prepared once on the reader pool
+	// (stmts.go): the session lookup of auth.Manager.Authenticate, pages
+	// of users.
+	reads *stmtCache
 
 	root *scope
 }
@@ -103,19 +104,24 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	n := max(4, runtime.NumCPU())
 	db.r.SetMaxOpenConns(n)
 	db.r.SetMaxIdleConns(n)
-	if db.lookup, err = db.r.PrepareContext(ctx, sessionLookupSQL); err != nil {
+	// The session lookup is prepared now, so that it is cached however
+	// many listing shapes come first, and a broken schema fails Open.
+	lookup, err := db.r.PrepareContext(ctx, sessionLookupSQL)
+	if err != nil {
 		db.r.Close()
 		db.w.Close()
 		return nil, fmt.Errorf("sqlite: prepare session lookup: %w", err)
 	}
+	db.reads = newStmtCache(db.r)
+	db.reads.stmts[sessionLookupSQL] = lookup
 	db.root.r, db.root.w = db.r, db.w
 	return db, nil
 }
 
-// Close closes both connection pools. Calls in flight finish first; calls
-// after Close fail.
+// Close closes the prepared statements and both connection pools. Calls in
+// flight finish first; calls after Close fail.
 func (db *DB) Close() error {
-	return errors.Join(db.lookup.Close(), db.r.Close(), db.w.Close())
+	return errors.Join(db.reads.Close(), db.r.Close(), db.w.Close())
 }
 
 // Users returns the user store.

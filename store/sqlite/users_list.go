@@ -30,7 +30,7 @@ func (us userStore) List(ctx context.Context, q user.Query) (user.Page, error) {
 	if err != nil {
 		return user.Page{}, err
 	}
-	rows, err := us.s.r.QueryContext(ctx, query, args...)
+	rows, err := us.s.queryCached(ctx, query, args...)
 	if err != nil {
 		return user.Page{}, wrap("list users", err)
 	}

@@ -115,9 +115,12 @@ func (d *Dialect) Users(sel string, q user.Query) (query string, args []any, ok 
 		w.sql(", u.id", dir)
 	}
 	// One row more than the page tells whether there is a next page
-	// without a count.
-	w.sql(" LIMIT ")
-	w.arg(q.Limit + 1)
+	// without a count. The limit is written, not bound: SQLite plans
+	// with a bound LIMIT's value and re-prepares a statement each time
+	// one is bound, which would undo the stores' prepared statements;
+	// written, it is one more part of a statement's shape, and
+	// user.MaxLimit bounds the shapes.
+	w.sql(" LIMIT ", strconv.Itoa(q.Limit+1))
 	return w.b.String(), w.args, true, nil
 }
 

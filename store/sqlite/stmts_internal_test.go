@@ -1,0 +1,73 @@
+package sqlite
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/usher-go/usher/user"
+)
+
+// TestStmtCacheBounded: the cache holds at most maxCachedStmts statements;
+// a query past the bound still runs (as text), and after Close nothing is
+// handed out.
+func TestStmtCacheBounded(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	for i := range maxCachedStmts + 10 { // the session lookup is one of the cached already
+		rows, err := db.root.queryCached(ctx, `SELECT `+strconv.Itoa(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		for rows.Next() {
+			err = rows.Scan(&n)
+		}
+		if rows.Close(); err != nil || n != i {
+			t.Fatalf("query %d: got %d, %v", i, n, err)
+		}
+	}
+	if got := len(db.reads.stmts); got != maxCachedStmts {
+		t.Fatalf("cache holds %d statements, want %d", got, maxCachedStmts)
+	}
+	if db.reads.get(ctx, `SELECT 1`) == nil || db.reads.get(ctx, sessionLookupSQL) == nil {
+		t.Fatal("a cached statement was not handed out")
+	}
+	if db.reads.get(ctx, `SELECT 'past the bound'`) != nil {
+		t.Fatal("a statement past the bound was cached")
+	}
+	if err := db.reads.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if db.reads.get(ctx, `SELECT 1`) != nil || len(db.reads.stmts) != 0 {
+		t.Fatal("a closed cache handed out a statement")
+	}
+}
+
+// TestStmtCacheConcurrentPages: pages of every size and sort read
+// concurrently through the cache agree with each other; run with -race.
+func TestStmtCacheConcurrentPages(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	for i := range 30 {
+		if err := db.Users().Create(ctx, &user.User{ID: user.ID("u" + strconv.Itoa(i)), Email: "u" + strconv.Itoa(i) + "@example.com",
+			Name: "U", GroupID: "users", CreatedAt: t0, UpdatedAt: t0}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for limit := 1; limit <= 30; limit++ {
+				q := user.Query{Sort: allSorts[(g+limit)%len(allSorts)], Limit: limit}
+				p, err := db.Users().List(ctx, q)
+				if err != nil || len(p.Users) != limit || (p.Next == "") != (limit == 30) {
+					t.Errorf("limit %d: %d users, next %q, %v", limit, len(p.Users), p.Next, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
