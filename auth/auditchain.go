@@ -486,31 +486,10 @@ func (w *chainWalk) step(c *audit.Chained) {
 		}
 		return
 	}
-	if w.check.Break != nil {
+	if w.check.Break != nil || !w.inPlace(c) {
 		return
 	}
 	seq := c.Link.Seq
-	switch {
-	case seq == 0 && c.Row <= w.st.LegacyRow && w.check.Checked+w.check.Unverified == 0:
-		// Written before the chain began, so older than its first event
-		// kept (see below).
-		w.check.Legacy++
-		if w.latestLegacy == nil || c.Time.After(w.latestLegacy.Time) {
-			w.latestLegacy = &audit.Event{ID: c.ID, Time: c.Time}
-		}
-		return
-	case seq == 0:
-		w.check.Break = &AuditBreak{Kind: BreakInserted, EventID: c.ID, Seq: w.expect}
-		return
-	case seq < w.expect:
-		w.check.Break = &AuditBreak{Kind: BreakReordered, EventID: c.ID, Seq: w.expect}
-		return
-	case seq > w.expect:
-		w.gap = &AuditBreak{Kind: BreakRemoved, EventID: c.ID, Seq: w.expect}
-		w.gapEnd = seq
-		w.check.Break = w.gap
-		return
-	}
 	k := w.m.keys.byID(c.Link.KeyID)
 	switch {
 	case k == nil:
@@ -543,6 +522,33 @@ func (w *chainWalk) step(c *audit.Chained) {
 		w.headLink = c.Link.MAC
 	}
 	w.prev, w.expect = c.Link.MAC, seq+1
+}
+
+// inPlace reports whether c is the chained event expected next. A legacy
+// event is counted and an event out of place recorded as a break (or the
+// start of a gap); either way it reports false.
+func (w *chainWalk) inPlace(c *audit.Chained) bool {
+	seq := c.Link.Seq
+	switch {
+	case seq == 0 && c.Row <= w.st.LegacyRow && w.check.Checked+w.check.Unverified == 0:
+		// Written before the chain began, so older than its first event
+		// kept (see step).
+		w.check.Legacy++
+		if w.latestLegacy == nil || c.Time.After(w.latestLegacy.Time) {
+			w.latestLegacy = &audit.Event{ID: c.ID, Time: c.Time}
+		}
+	case seq == 0:
+		w.check.Break = &AuditBreak{Kind: BreakInserted, EventID: c.ID, Seq: w.expect}
+	case seq < w.expect:
+		w.check.Break = &AuditBreak{Kind: BreakReordered, EventID: c.ID, Seq: w.expect}
+	case seq > w.expect:
+		w.gap = &AuditBreak{Kind: BreakRemoved, EventID: c.ID, Seq: w.expect}
+		w.gapEnd = seq
+		w.check.Break = w.gap
+	default:
+		return true
+	}
+	return false
 }
 
 // unknownKey notes the first link or mark under a key this Manager lacks.
