@@ -41,6 +41,11 @@ type Mark struct {
 // an empty chain), and the head mark that will point at it.
 type Sealer func(head Mark, e *Event) (link Link, newHead Mark, err error)
 
+// Folder makes the keyed mark of a folded event's count of repeats, over
+// its link and the count: made with the link (count 1) and again at each
+// repeat, so the count is covered too.
+type Folder func(link Link, repeats int64) []byte
+
 // Chained is a stored event as a chain walk reads it.
 type Chained struct {
 	Event
@@ -53,6 +58,11 @@ type Chained struct {
 	// RepeatKey is the repeat key the event was appended under (see
 	// Chain.AppendChained), empty for none.
 	RepeatKey string
+	// Repeats is how many times the event happened (1 unless folded),
+	// and RepeatsMAC the Folder's mark over Link and Repeats (nil for an
+	// event appended without a key).
+	Repeats    int64
+	RepeatsMAC []byte
 }
 
 // ChainState is the chain's head and anchor, and where it began.
@@ -94,8 +104,10 @@ type Chain interface {
 	// key held by an event outside the chain is taken from it and e is
 	// appended. Keys are opaque (the caller puts the
 	// time window in them); a pruned event's key may be used again. The
-	// count is kept apart from what the link covers.
-	AppendChained(ctx context.Context, e *Event, repeatKey string, seal Sealer) (appended bool, err error)
+	// count is kept apart from what the link covers, under a mark of its
+	// own that fold makes: for count 1 when the event is appended under a
+	// key, and for the new count at each repeat.
+	AppendChained(ctx context.Context, e *Event, repeatKey string, seal Sealer, fold Folder) (appended bool, err error)
 	// ChainState returns the head, the anchor, the legacy boundary and
 	// the genesis mark.
 	ChainState(ctx context.Context) (ChainState, error)

@@ -59,7 +59,7 @@ func BenchmarkAuditChainCost(b *testing.B) {
 		t1 := time.Now()
 		err = db.Atomic(ctx, func(tx auth.Store) error {
 			for range perTx {
-				if _, err := tx.Audit().AppendChained(ctx, event(), "", seal); err != nil {
+				if _, err := tx.Audit().AppendChained(ctx, event(), "", seal, nil); err != nil {
 					return err
 				}
 			}

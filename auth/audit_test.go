@@ -184,7 +184,7 @@ type brokenSink struct{ auth.AuditStore }
 
 func (brokenSink) Append(context.Context, *audit.Event) error { return errors.New("disk full") }
 
-func (brokenSink) AppendChained(context.Context, *audit.Event, string, audit.Sealer) (bool, error) {
+func (brokenSink) AppendChained(context.Context, *audit.Event, string, audit.Sealer, audit.Folder) (bool, error) {
 	return false, errors.New("disk full")
 }
 

@@ -33,7 +33,21 @@ const (
 	chainHeadLabel    = "usher audit head v1"
 	chainAnchorLabel  = "usher audit anchor v1"
 	chainGenesisLabel = "usher audit genesis v1"
+	chainRepeatsLabel = "usher audit repeats v1"
 )
+
+// foldMark is the audit.Folder the Manager hands to the store: the keyed
+// mark over an event's link and its count of repeats, under the link's
+// key, so that nobody without the key can change the count (the audit
+// chain's review: a burst of refusals hidden by setting it back to 1). A
+// link under a key since dropped gets none; the check says so.
+func (m *Manager) foldMark(link audit.Link, repeats int64) []byte {
+	k := m.keys.byID(link.KeyID)
+	if k == nil {
+		return nil
+	}
+	return markMAC(k.chain, chainRepeatsLabel, repeats, link.MAC)
+}
 
 // startChain marks the chain's start, once, when New first runs on a
 // database (or on one made before the chain existed): a genesis mark over
@@ -501,7 +515,10 @@ func (w *chainWalk) step(c *audit.Chained) {
 		// The repeat key is outside the link, but it is the event's own
 		// or none: one put on another event would fold a coming event
 		// into it, which then is never appended.
-		c.RepeatKey != "" && c.RepeatKey != repeatKey(&c.Event):
+		c.RepeatKey != "" && c.RepeatKey != repeatKey(&c.Event),
+		// The count of repeats is outside the link too, under a mark of
+		// its own; an event appended without a key happened once.
+		!repeatsVouched(k, c):
 		w.check.Break = &AuditBreak{Kind: BreakChanged, EventID: c.ID, Seq: seq}
 		return
 	default:
@@ -522,6 +539,15 @@ func (w *chainWalk) step(c *audit.Chained) {
 		w.headLink = c.Link.MAC
 	}
 	w.prev, w.expect = c.Link.MAC, seq+1
+}
+
+// repeatsVouched reports whether c's count of repeats is the one its mark
+// was made for (see foldMark), or 1 for an event appended without a key.
+func repeatsVouched(k *keySet, c *audit.Chained) bool {
+	if c.RepeatKey == "" {
+		return c.Repeats == 1 && c.RepeatsMAC == nil
+	}
+	return hmac.Equal(c.RepeatsMAC, markMAC(k.chain, chainRepeatsLabel, c.Repeats, c.Link.MAC))
 }
 
 // inPlace reports whether c is the chained event expected next. A legacy

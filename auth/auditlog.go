@@ -220,7 +220,7 @@ func (m *Manager) recordRepeat(ctx context.Context, e *audit.Event, key string) 
 	err := m.store.Atomic(ctx, func(tx Store) error {
 		m.labelTarget(ctx, tx, e)
 		var err error
-		appended, err = tx.Audit().AppendChained(ctx, e, key, m.sealEvent)
+		appended, err = tx.Audit().AppendChained(ctx, e, key, m.sealEvent, m.foldMark)
 		if err != nil {
 			return fmt.Errorf("auth: writing audit event: %w", err)
 		}

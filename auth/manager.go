@@ -150,7 +150,7 @@ func (m *Manager) newID() (string, error) {
 func (m *Manager) record(ctx context.Context, tx Store, e *audit.Event) error {
 	m.prepare(e)
 	m.labelTarget(ctx, tx, e)
-	if _, err := tx.Audit().AppendChained(ctx, e, "", m.sealEvent); err != nil {
+	if _, err := tx.Audit().AppendChained(ctx, e, "", m.sealEvent, m.foldMark); err != nil {
 		return fmt.Errorf("auth: writing audit event: %w", err)
 	}
 	return nil

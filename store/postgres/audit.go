@@ -50,11 +50,11 @@ func (as auditStore) Append(ctx context.Context, e *audit.Event) error {
 // or its own). Atomic's advisory lock already runs writers one after
 // another; the head row is locked as well (FOR UPDATE), so that the chain
 // holds even for a caller that writes outside Atomic.
-func (as auditStore) AppendChained(ctx context.Context, e *audit.Event, repeatKey string, seal audit.Sealer) (bool, error) {
+func (as auditStore) AppendChained(ctx context.Context, e *audit.Event, repeatKey string, seal audit.Sealer, fold audit.Folder) (bool, error) {
 	appended := false
 	err := as.s.Atomic(ctx, func(tx auth.Store) error {
 		var err error
-		appended, err = tx.(*scope).appendChained(ctx, e, repeatKey, seal)
+		appended, err = tx.(*scope).appendChained(ctx, e, repeatKey, seal, fold)
 		return err
 	})
 	if err != nil {
@@ -63,13 +63,20 @@ func (as auditStore) AppendChained(ctx context.Context, e *audit.Event, repeatKe
 	return appended, nil
 }
 
-func (s *scope) appendChained(ctx context.Context, e *audit.Event, repeatKey string, seal audit.Sealer) (bool, error) {
+func (s *scope) appendChained(ctx context.Context, e *audit.Event, repeatKey string, seal audit.Sealer, fold audit.Folder) (bool, error) {
 	key := toStorable(repeatKey)
 	if repeatKey != "" {
-		var id int64
+		var (
+			id, n int64
+			link  audit.Link
+		)
 		err := s.q.QueryRow(ctx, `UPDATE audit_events SET repeats = repeats + 1
-			WHERE repeat_key = $1 AND seq IS NOT NULL RETURNING id`, key).Scan(&id)
+			WHERE repeat_key = $1 AND seq IS NOT NULL RETURNING id, seq, key_id, mac, repeats`, key).
+			Scan(&id, &link.Seq, &link.KeyID, &link.MAC, &n)
 		if err == nil {
+			if _, err := s.q.Exec(ctx, `UPDATE audit_events SET repeats_mac = $1 WHERE id = $2`, fold(link, n), id); err != nil {
+				return false, err
+			}
 			e.ID = strconv.FormatInt(id, 10)
 			return false, nil
 		}
@@ -97,21 +104,21 @@ func (s *scope) appendChained(ctx context.Context, e *audit.Event, repeatKey str
 	if err != nil {
 		return false, err
 	}
-	var rk any
+	var rk, repeatsMAC any
 	if repeatKey != "" {
-		rk = key
+		rk, repeatsMAC = key, fold(link, 1)
 	}
 	// One round trip: the row and the head move together.
 	const q = `WITH ev AS (
 		INSERT INTO audit_events
 		(time, action, outcome, actor_id, actor_email, target_type, target_id, target_label, ip, user_agent, reason, details,
-		 repeat_key, seq, key_id, mac)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb, $13, $14, $15, $16)
+		 repeat_key, seq, key_id, mac, repeats_mac)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb, $13, $14, $15, $16, $19)
 		RETURNING id)
 		UPDATE audit_chain SET head_seq = $14, head_key_id = $17, head_link = $16, head_mark = $18
 		WHERE id = 1 RETURNING (SELECT id FROM ev)`
 	var id int64
-	err = s.q.QueryRow(ctx, q, append(args, rk, link.Seq, link.KeyID, link.MAC, head.KeyID, head.MAC)...).Scan(&id)
+	err = s.q.QueryRow(ctx, q, append(args, rk, link.Seq, link.KeyID, link.MAC, head.KeyID, head.MAC, repeatsMAC)...).Scan(&id)
 	if err != nil {
 		return false, err
 	}
@@ -228,7 +235,7 @@ func (as auditStore) SetGenesis(ctx context.Context, g audit.Mark) error {
 // ChainEvents is audit.Chain's: one primary-key range read.
 func (as auditStore) ChainEvents(ctx context.Context, afterRow int64, limit int) ([]audit.Chained, error) {
 	rows, err := as.s.q.Query(ctx, `SELECT id, time, action, outcome, actor_id, actor_email, target_type,
-		target_id, target_label, ip, user_agent, reason, details, repeats, seq, key_id, mac, repeat_key
+		target_id, target_label, ip, user_agent, reason, details, repeats, seq, key_id, mac, repeat_key, repeats_mac
 		FROM audit_events WHERE id > $1 ORDER BY id LIMIT $2`, afterRow, limit)
 	if err != nil {
 		return nil, wrap("read audit chain", err)
@@ -243,13 +250,13 @@ func (as auditStore) ChainEvents(ctx context.Context, afterRow int64, limit int)
 	)
 	for rows.Next() {
 		var c audit.Chained
-		if err := rows.Scan(append(sc.dest(&c.Event), &seq, &keyID, &c.Link.MAC, &rkey)...); err != nil {
+		if err := rows.Scan(append(sc.dest(&c.Event), &seq, &keyID, &c.Link.MAC, &rkey, &c.RepeatsMAC)...); err != nil {
 			return nil, wrap("read audit chain", err)
 		}
 		if err := sc.finish(&c.Event, false); err != nil {
 			return nil, wrap("read audit chain", err)
 		}
-		c.Row = sc.id
+		c.Row, c.Repeats = sc.id, sc.repeats
 		if seq != nil {
 			c.Link.Seq = *seq
 		}

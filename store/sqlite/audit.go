@@ -35,11 +35,11 @@ func (as auditStore) Append(ctx context.Context, e *audit.Event) error {
 // AppendChained is audit.Chain's append. The whole of it runs in one
 // transaction (the caller's, or its own), which SQLite's single writer
 // serializes against every other: no two events take the same head.
-func (as auditStore) AppendChained(ctx context.Context, e *audit.Event, repeatKey string, seal audit.Sealer) (bool, error) {
+func (as auditStore) AppendChained(ctx context.Context, e *audit.Event, repeatKey string, seal audit.Sealer, fold audit.Folder) (bool, error) {
 	appended := false
 	err := as.s.Atomic(ctx, func(tx auth.Store) error {
 		var err error
-		appended, err = tx.(*scope).appendChained(ctx, e, repeatKey, seal)
+		appended, err = tx.(*scope).appendChained(ctx, e, repeatKey, seal, fold)
 		return err
 	})
 	if err != nil {
@@ -48,13 +48,20 @@ func (as auditStore) AppendChained(ctx context.Context, e *audit.Event, repeatKe
 	return appended, nil
 }
 
-func (s *scope) appendChained(ctx context.Context, e *audit.Event, repeatKey string, seal audit.Sealer) (bool, error) {
+func (s *scope) appendChained(ctx context.Context, e *audit.Event, repeatKey string, seal audit.Sealer, fold audit.Folder) (bool, error) {
 	if repeatKey != "" {
-		var id int64
+		var (
+			id, n int64
+			link  audit.Link
+		)
 		err := s.w.QueryRowContext(ctx,
 			`UPDATE audit_events SET repeats = repeats + 1
-			WHERE repeat_key = ? AND seq IS NOT NULL RETURNING id`, repeatKey).Scan(&id)
+			WHERE repeat_key = ? AND seq IS NOT NULL RETURNING id, seq, key_id, mac, repeats`, repeatKey).
+			Scan(&id, &link.Seq, &link.KeyID, &link.MAC, &n)
 		if err == nil {
+			if _, err := s.w.ExecContext(ctx, `UPDATE audit_events SET repeats_mac = ? WHERE id = ?`, fold(link, n), id); err != nil {
+				return false, err
+			}
 			e.ID = strconv.FormatInt(id, 10)
 			return false, nil
 		}
@@ -82,16 +89,16 @@ func (s *scope) appendChained(ctx context.Context, e *audit.Event, repeatKey str
 	if err != nil {
 		return false, err
 	}
-	var key any
+	var key, repeatsMAC any
 	if repeatKey != "" {
-		key = repeatKey
+		key, repeatsMAC = repeatKey, fold(link, 1)
 	}
 	const q = `INSERT INTO audit_events
 		(time, action, outcome, actor_id, actor_email, target_type, target_id, target_label, ip, user_agent, reason, details,
-		 repeat_key, seq, key_id, mac)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+		 repeat_key, seq, key_id, mac, repeats_mac)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	var id int64
-	if err := s.w.QueryRowContext(ctx, q, append(eventArgs(e, details), key, link.Seq, link.KeyID, link.MAC)...).Scan(&id); err != nil {
+	if err := s.w.QueryRowContext(ctx, q, append(eventArgs(e, details), key, link.Seq, link.KeyID, link.MAC, repeatsMAC)...).Scan(&id); err != nil {
 		return false, err
 	}
 	_, err = s.w.ExecContext(ctx, `UPDATE audit_chain SET head_seq = ?, head_key_id = ?, head_link = ?, head_mark = ? WHERE id = 1`,
@@ -212,7 +219,7 @@ func (as auditStore) SetGenesis(ctx context.Context, g audit.Mark) error {
 // ChainEvents is audit.Chain's: one primary-key range read.
 func (as auditStore) ChainEvents(ctx context.Context, afterRow int64, limit int) ([]audit.Chained, error) {
 	rows, err := as.s.r.QueryContext(ctx, `SELECT id, time, action, outcome, actor_id, actor_email, target_type,
-		target_id, target_label, ip, user_agent, reason, details, repeats, seq, key_id, mac, repeat_key
+		target_id, target_label, ip, user_agent, reason, details, repeats, seq, key_id, mac, repeat_key, repeats_mac
 		FROM audit_events WHERE id > ? ORDER BY id LIMIT ?`, afterRow, limit)
 	if err != nil {
 		return nil, wrap("read audit chain", err)
@@ -227,13 +234,13 @@ func (as auditStore) ChainEvents(ctx context.Context, afterRow int64, limit int)
 	)
 	for rows.Next() {
 		var c audit.Chained
-		if err := rows.Scan(append(sc.dest(&c.Event), &seq, &keyID, &c.Link.MAC, &rkey)...); err != nil {
+		if err := rows.Scan(append(sc.dest(&c.Event), &seq, &keyID, &c.Link.MAC, &rkey, &c.RepeatsMAC)...); err != nil {
 			return nil, wrap("read audit chain", err)
 		}
 		if err := sc.finish(&c.Event, false); err != nil {
 			return nil, wrap("read audit chain", err)
 		}
-		c.Row, c.Link.Seq, c.Link.KeyID, c.RepeatKey = sc.id, seq.Int64, keyID.String, rkey.String
+		c.Row, c.Link.Seq, c.Link.KeyID, c.RepeatKey, c.Repeats = sc.id, seq.Int64, keyID.String, rkey.String, sc.repeats
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {

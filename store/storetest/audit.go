@@ -334,9 +334,15 @@ func testSeal(head audit.Mark, e *audit.Event) (audit.Link, audit.Mark, error) {
 	return link, audit.Mark{Seq: link.Seq, LinkMAC: link.MAC, KeyID: "k2", MAC: []byte("head mark")}, nil
 }
 
+// testFold is a Folder for the store's side: any mark will do, as long
+// as it names the link and the count.
+func testFold(link audit.Link, repeats int64) []byte {
+	return []byte(fmt.Sprintf("%d:%x", repeats, link.MAC))
+}
+
 func appendChained(t *testing.T, s auth.Store, e *audit.Event, key string) bool {
 	t.Helper()
-	appended, err := s.Audit().AppendChained(ctx(t), e, key, testSeal)
+	appended, err := s.Audit().AppendChained(ctx(t), e, key, testSeal, testFold)
 	must(t, "Audit().AppendChained", err)
 	if e.ID == "" {
 		t.Fatal("Audit().AppendChained left Event.ID empty; the store assigns it")
@@ -446,7 +452,7 @@ func testAuditChainConcurrent(t *testing.T, s auth.Store) {
 		go func() {
 			defer wg.Done()
 			e := newEvent(at(time.Duration(i)*time.Millisecond), audit.LoginSucceeded, audit.Success, newID(), audit.Target{})
-			if _, err := s.Audit().AppendChained(ctx(t), e, "", testSeal); err != nil {
+			if _, err := s.Audit().AppendChained(ctx(t), e, "", testSeal, testFold); err != nil {
 				t.Errorf("AppendChained: %v", err)
 			}
 		}()
@@ -462,7 +468,7 @@ func testAuditChainRollback(t *testing.T, s auth.Store) {
 	failed := errors.New("roll back")
 	err := s.Atomic(ctx(t), func(tx auth.Store) error {
 		e := newEvent(at(time.Second), audit.UserDeleted, audit.Success, "u1", audit.Target{})
-		if _, err := tx.Audit().AppendChained(ctx(t), e, "", testSeal); err != nil {
+		if _, err := tx.Audit().AppendChained(ctx(t), e, "", testSeal, testFold); err != nil {
 			return err
 		}
 		return failed
@@ -565,7 +571,19 @@ func testAuditRepeat(t *testing.T, s auth.Store) {
 			}
 		}
 	}
-	checkChain(t, s, 1, 3) // repeats add no link
+	chained := checkChain(t, s, 1, 3) // repeats add no link
+	for _, c := range chained {
+		want, wantMAC := int64(1), []byte(nil)
+		switch c.ID {
+		case first.ID:
+			want, wantMAC = 5, testFold(c.Link, 5)
+		case other.ID:
+			wantMAC = testFold(c.Link, 1)
+		}
+		if c.Repeats != want || !bytes.Equal(c.RepeatsMAC, wantMAC) {
+			t.Errorf("event %s walks with %d repeats under mark %q; want %d under %q", c.ID, c.Repeats, c.RepeatsMAC, want, wantMAC)
+		}
+	}
 }
 
 // Racing AppendChained calls under one key write one event and count
@@ -582,7 +600,7 @@ func testAuditRepeatConcurrent(t *testing.T, s auth.Store) {
 		go func() {
 			defer wg.Done()
 			e := newEvent(at(time.Duration(i)*time.Millisecond), audit.LoginThrottled, audit.Failure, "", audit.Target{})
-			appended, err := s.Audit().AppendChained(ctx(t), e, "race", testSeal)
+			appended, err := s.Audit().AppendChained(ctx(t), e, "race", testSeal, testFold)
 			if err != nil {
 				t.Errorf("AppendChained: %v", err)
 				return

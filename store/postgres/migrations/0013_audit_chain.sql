@@ -4,6 +4,7 @@
 ALTER TABLE audit_events ADD COLUMN target_label text NOT NULL DEFAULT '';
 
 ALTER TABLE audit_events ADD COLUMN repeats bigint NOT NULL DEFAULT 1;
+ALTER TABLE audit_events ADD COLUMN repeats_mac bytea;
 UPDATE audit_events
    SET repeats = (details->>'repeated')::bigint,
        details = NULLIF(details - 'repeated', '{}'::jsonb)

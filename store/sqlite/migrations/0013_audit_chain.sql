@@ -7,6 +7,10 @@ ALTER TABLE audit_events ADD COLUMN target_label TEXT NOT NULL DEFAULT '';
 -- details are covered by the chain, a repeat count grows after the event
 -- was written and is not.
 ALTER TABLE audit_events ADD COLUMN repeats INTEGER NOT NULL DEFAULT 1;
+-- A chained event that folds repeats carries a keyed mark over its link and
+-- its count, made anew at each repeat, so the count cannot be changed
+-- either.
+ALTER TABLE audit_events ADD COLUMN repeats_mac BLOB;
 UPDATE audit_events
    SET repeats = json_extract(details, '$.repeated'),
        details = NULLIF(json_remove(details, '$.repeated'), '{}')
