@@ -15,19 +15,9 @@ import (
 func TestBrowserAuditFiltersAndExport(t *testing.T) {
 	b, _, _ := startBrowserApp(t)
 
-	b.want(b.open("/"), http.StatusOK, "/signup", "Sign up")
-	b.fill(`form[action="/signup"] input[name=bootstrap_token]`, b.setupToken)
-	b.fill(`form[action="/signup"] input[name=email]`, "admin@example.com")
-	b.fill(`form[action="/signup"] input[name=name]`, "Ada")
-	b.fill(`form[action="/signup"] input[name=password]`, adminPassword)
-	b.want(b.click(`form[action="/signup"] button[type=submit]`), http.StatusOK, "/", "Dashboard")
+	b.signUpAdmin("Ada")
 
-	b.want(b.open("/users/new"), http.StatusOK, "/users/new", "Add user")
-	b.fill(`form[action="/users"] input[name=email]`, "ivy@example.com")
-	b.fill(`form[action="/users"] input[name=name]`, "Ivy")
-	b.fill(`form[action="/users"] input[name=password]`, "ivy's long password")
-	b.choose(`form[action="/users"] select[name=group]`, "Users")
-	b.want(b.click(`form[action="/users"] button[type=submit]`), http.StatusOK, "", "Edit user", "User created.")
+	b.addUser("ivy@example.com", "Ivy", "ivy's long password")
 	b.logout()
 	b.fillLogin("ivy@example.com", "not ivy's password")
 	b.want(b.click(`form[action="/login"] button[type=submit]`), http.StatusUnauthorized, "/login", "Log in", "Wrong email or password.")

@@ -19,12 +19,7 @@ import (
 // TestBrowserEndToEnd without a Chromium.
 func TestBrowserAvatar(t *testing.T) {
 	b, _, _ := startBrowserApp(t)
-	b.want(b.open("/"), http.StatusOK, "/signup", "Sign up")
-	b.fill(`form[action="/signup"] input[name=bootstrap_token]`, b.setupToken)
-	b.fill(`form[action="/signup"] input[name=email]`, "admin@example.com")
-	b.fill(`form[action="/signup"] input[name=name]`, "Ada Lovelace")
-	b.fill(`form[action="/signup"] input[name=password]`, adminPassword)
-	b.want(b.click(`form[action="/signup"] button[type=submit]`), http.StatusOK, "/", "Dashboard")
+	b.signUpAdmin("Ada Lovelace")
 	b.wantText("header a.me .initials", "AL")
 
 	// The profile opens from the avatar.

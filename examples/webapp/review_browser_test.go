@@ -14,19 +14,9 @@ import (
 func TestBrowserAccessReview(t *testing.T) {
 	b, _, _ := startBrowserApp(t)
 
-	b.want(b.open("/"), http.StatusOK, "/signup", "Sign up")
-	b.fill(`form[action="/signup"] input[name=bootstrap_token]`, b.setupToken)
-	b.fill(`form[action="/signup"] input[name=email]`, "admin@example.com")
-	b.fill(`form[action="/signup"] input[name=name]`, "Ada")
-	b.fill(`form[action="/signup"] input[name=password]`, adminPassword)
-	b.want(b.click(`form[action="/signup"] button[type=submit]`), http.StatusOK, "/", "Dashboard")
+	b.signUpAdmin("Ada")
 
-	b.want(b.open("/users/new"), http.StatusOK, "/users/new", "Add user")
-	b.fill(`form[action="/users"] input[name=email]`, "nora@example.com")
-	b.fill(`form[action="/users"] input[name=name]`, "Nora")
-	b.fill(`form[action="/users"] input[name=password]`, "nora's long password")
-	b.choose(`form[action="/users"] select[name=group]`, "Users")
-	b.want(b.click(`form[action="/users"] button[type=submit]`), http.StatusOK, "", "Edit user", "User created.")
+	b.addUser("nora@example.com", "Nora", "nora's long password")
 
 	b.want(b.click(`nav a[href="/review"]`), http.StatusOK, "/review", "Access review",
 		"No review has been recorded yet.", "Every permission, present and future")
@@ -54,4 +44,27 @@ func TestBrowserAccessReview(t *testing.T) {
 		t.Fatalf("%d posts to /review/mark, want 1", n)
 	}
 	b.want(b.open("/audit?action=access.reviewed"), http.StatusOK, "/audit", "Audit log", "access.reviewed", "Checked in the browser")
+}
+
+// signUpAdmin signs the first account, admin@example.com, up through the
+// form with the setup token the app printed, and lands on the dashboard.
+func (b *tab) signUpAdmin(name string) {
+	b.t.Helper()
+	b.want(b.open("/"), http.StatusOK, "/signup", "Sign up")
+	b.fill(`form[action="/signup"] input[name=bootstrap_token]`, b.setupToken)
+	b.fill(`form[action="/signup"] input[name=email]`, "admin@example.com")
+	b.fill(`form[action="/signup"] input[name=name]`, name)
+	b.fill(`form[action="/signup"] input[name=password]`, adminPassword)
+	b.want(b.click(`form[action="/signup"] button[type=submit]`), http.StatusOK, "/", "Dashboard")
+}
+
+// addUser adds a user to the group Users through the form, as the admin.
+func (b *tab) addUser(email, name, password string) {
+	b.t.Helper()
+	b.want(b.open("/users/new"), http.StatusOK, "/users/new", "Add user")
+	b.fill(`form[action="/users"] input[name=email]`, email)
+	b.fill(`form[action="/users"] input[name=name]`, name)
+	b.fill(`form[action="/users"] input[name=password]`, password)
+	b.choose(`form[action="/users"] select[name=group]`, "Users")
+	b.want(b.click(`form[action="/users"] button[type=submit]`), http.StatusOK, "", "Edit user", "User created.")
 }
