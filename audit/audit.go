@@ -218,6 +218,9 @@ type Event struct {
 var (
 	ErrInvalidQuery  = errors.New("audit: invalid query")
 	ErrInvalidCursor = errors.New("audit: invalid cursor")
+	// ErrUnsealable is a Sealer's refusal of an event the store has not
+	// given its ID yet (see Sealer).
+	ErrUnsealable = errors.New("audit: event to seal has no ID")
 )
 
 // Sink appends events. Append must be safe for concurrent use. A store

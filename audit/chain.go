@@ -23,7 +23,7 @@ type Link struct {
 	// KeyID names the secret key whose derived key made MAC.
 	KeyID string
 	// MAC is the keyed hash over the previous link's MAC, Seq and the
-	// event as stored.
+	// event as stored, its ID included.
 	MAC []byte
 }
 
@@ -38,7 +38,11 @@ type Mark struct {
 }
 
 // Sealer makes the link of e, the event after the chain's head (zero for
-// an empty chain), and the head mark that will point at it.
+// an empty chain), and the head mark that will point at it. The link
+// covers e's ID, so the store sets e.ID to the ID it will store e under
+// before it calls the Sealer, and that ID must be above every ID in the
+// chain (walks go in ID order); a Sealer refuses an event without an ID
+// with [ErrUnsealable].
 type Sealer func(head Mark, e *Event) (link Link, newHead Mark, err error)
 
 // Folder makes the keyed mark of a folded event's count of repeats, over

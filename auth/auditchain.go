@@ -23,13 +23,17 @@ import (
 // The audit trail is a hash chain (see audit.Chain): each event's link is
 // HMAC-SHA-256, under a key derived from the secret key for this purpose
 // alone, over the previous link's MAC, the event's place (Seq) and the
-// event as stored. The head and the anchor are marked by their own MACs,
+// event as stored, its ID included. The head and the anchor are marked by their own MACs,
 // under other labels, so that neither can be passed off as the other or as
 // a link. OWASP ASVS 5.0 V16.4.2 (log protection), following the keyed
 // chain of RFC 5848's signed syslog in spirit: the log is not secret, its
 // integrity is.
 const (
-	chainLinkLabel    = "usher audit link v1"
+	chainLinkLabel = "usher audit link v2"
+	// Links made before they covered the event's ID (the chain's review:
+	// the newest event could be given another ID unseen) are still
+	// checked as they were made; see chainWalk.linkHolds.
+	chainLinkLabelV1  = "usher audit link v1"
 	chainHeadLabel    = "usher audit head v1"
 	chainAnchorLabel  = "usher audit anchor v1"
 	chainGenesisLabel = "usher audit genesis v1"
@@ -95,8 +99,12 @@ func (m *Manager) startChain(ctx context.Context) error {
 //
 // It first puts e in the form every store gives it back (see
 // storableEvent), so that what the store writes, right after, is exactly
-// what the link covers.
+// what the link covers. The store must have given e the ID it will store
+// it under (see audit.Sealer); an event without one is refused.
 func (m *Manager) sealEvent(head audit.Mark, e *audit.Event) (audit.Link, audit.Mark, error) {
+	if e.ID == "" {
+		return audit.Link{}, audit.Mark{}, audit.ErrUnsealable
+	}
 	storableEvent(e)
 	k := m.keys.current
 	link := audit.Link{Seq: head.Seq + 1, KeyID: k.id}
@@ -122,15 +130,31 @@ func markMAC(key []byte, label string, seq int64, linkMAC []byte) []byte {
 }
 
 // chainLinkMAC is the MAC of the event e at seq after the link prev. It
-// covers every field as a store gives it back: text as valid UTF-8
-// without NUL (what PostgreSQL keeps), the time to the microsecond and the
-// details as their JSON, keys sorted. Each field is length-prefixed, so no
-// two events encode alike.
+// covers the event's ID and every field as a store gives it back: text as
+// valid UTF-8 without NUL (what PostgreSQL keeps), the time to the
+// microsecond and the details as their JSON, keys sorted. Each field is
+// length-prefixed, so no two events encode alike.
 func chainLinkMAC(key, prev []byte, seq int64, e *audit.Event) []byte {
 	h := hmac.New(sha256.New, key)
 	writeField(h, chainLinkLabel)
 	writeBytes(h, prev)
 	writeInt(h, seq)
+	writeField(h, e.ID)
+	return eventMAC(h, e)
+}
+
+// chainLinkMACV1 is chainLinkMAC as it was before links covered the
+// event's ID, for links made then.
+func chainLinkMACV1(key, prev []byte, seq int64, e *audit.Event) []byte {
+	h := hmac.New(sha256.New, key)
+	writeField(h, chainLinkLabelV1)
+	writeBytes(h, prev)
+	writeInt(h, seq)
+	return eventMAC(h, e)
+}
+
+// eventMAC finishes a link's MAC h over e's time, text and details.
+func eventMAC(h hash.Hash, e *audit.Event) []byte {
 	writeInt(h, e.Time.UnixMicro())
 	for _, s := range eventText(e) {
 		writeField(h, storableText(*s))
@@ -449,6 +473,8 @@ type chainWalk struct {
 	// latestLegacy is the newest event written before the chain began
 	// (its ID and time).
 	latestLegacy *audit.Event
+	// idCovered: a link walked covers its event's ID (see linkHolds).
+	idCovered bool
 }
 
 // start checks the marks and starts after the anchor.
@@ -511,7 +537,7 @@ func (w *chainWalk) step(c *audit.Chained) {
 		// next link covers its MAC, so the walk goes on from it.
 		w.unknownKey(c.ID, seq)
 		w.check.Unverified++
-	case !asSealed(&c.Event) || !hmac.Equal(c.Link.MAC, chainLinkMAC(k.chain, w.prev, seq, &c.Event)),
+	case !asSealed(&c.Event) || !w.linkHolds(k, c),
 		// The repeat key is outside the link, but it is the event's own
 		// or none: one put on another event would fold a coming event
 		// into it, which then is never appended.
@@ -539,6 +565,18 @@ func (w *chainWalk) step(c *audit.Chained) {
 		w.headLink = c.Link.MAC
 	}
 	w.prev, w.expect = c.Link.MAC, seq+1
+}
+
+// linkHolds reports whether c's link is its MAC under k. A link made
+// before links covered the event's ID holds as it was made, but only until
+// the walk meets one that covers it: from there on every link must.
+// Neither kind can be made without the key.
+func (w *chainWalk) linkHolds(k *keySet, c *audit.Chained) bool {
+	if hmac.Equal(c.Link.MAC, chainLinkMAC(k.chain, w.prev, c.Link.Seq, &c.Event)) {
+		w.idCovered = true
+		return true
+	}
+	return !w.idCovered && hmac.Equal(c.Link.MAC, chainLinkMACV1(k.chain, w.prev, c.Link.Seq, &c.Event))
 }
 
 // repeatsVouched reports whether c's count of repeats is the one its mark

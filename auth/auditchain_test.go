@@ -3,12 +3,14 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/store/sqlite"
 )
 
 // Links made under a previous secret key check while that key is kept
@@ -239,3 +241,62 @@ func TestAuditMirrorIntoOwnTrailRefused(t *testing.T) {
 type funcSink func(context.Context, *audit.Event) error
 
 func (f funcSink) Append(ctx context.Context, e *audit.Event) error { return nil }
+
+// A trail written before links covered their event's ID still checks, and
+// the links after it cover theirs; once one does, a link that does not is
+// refused, so an old-style link cannot follow a new one.
+func TestAuditChainLinksBeforeIDsCovered(t *testing.T) {
+	sealer := newEnv(t).m // the same key as e's Manager, on another file
+	e := &env{t: t, ctx: context.Background(), clk: newClock(), path: filepath.Join(t.TempDir(), "usher.db")}
+	db, err := sqlite.Open(e.ctx, e.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	e.db = db
+	appendV1 := func(action audit.Action) *audit.Event {
+		t.Helper()
+		ev := &audit.Event{Time: e.clk.Now(), Action: action, Outcome: audit.Success, Reason: "sealed the old way"}
+		err := e.db.Atomic(e.ctx, func(tx auth.Store) error {
+			_, err := tx.Audit().AppendChained(e.ctx, ev, "", auth.SealEventV1(sealer), nil)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	// Written by a release before this one, then opened by this one.
+	for range 3 {
+		appendV1(audit.GroupCreated)
+	}
+	e.m = e.manager(db)
+	admin := e.admin()
+	check, err := e.m.VerifyAuditLog(e.ctx, admin)
+	if err != nil || check.Break != nil {
+		t.Fatalf("old links, then new: %+v (break %v), %v", check, check.Break, err)
+	}
+	if all := int64(len(e.events())); check.Checked != all || check.Checked < 6 {
+		t.Fatalf("checked %d of %d events", check.Checked, all)
+	}
+	late := appendV1(audit.GroupDeleted)
+	check, err = e.m.VerifyAuditLog(e.ctx, admin)
+	if err != nil || check.Break == nil || check.Break.Kind != auth.BreakChanged || check.Break.EventID != late.ID {
+		t.Fatalf("an old-style link after new ones: %+v (break %v), %v; want event %s changed", check, check.Break, err, late.ID)
+	}
+}
+
+// A store must give an event its ID before it is sealed, since the link
+// covers it; one that does not is told so rather than writing a link that
+// could never check.
+func TestSealRefusesEventWithoutID(t *testing.T) {
+	e := newEnv(t)
+	seal := auth.SealEvent(e.m)
+	_, _, err := seal(audit.Mark{}, &audit.Event{Time: e.clk.Now(), Action: audit.GroupCreated, Outcome: audit.Success})
+	if !errors.Is(err, audit.ErrUnsealable) {
+		t.Fatalf("sealing an event without an ID: %v, want audit.ErrUnsealable", err)
+	}
+	if _, _, err := seal(audit.Mark{}, &audit.Event{ID: "7", Time: e.clk.Now(), Action: audit.GroupCreated, Outcome: audit.Success}); err != nil {
+		t.Fatalf("with an ID: %v", err)
+	}
+}

@@ -90,12 +90,23 @@ func (s *scope) appendChained(ctx context.Context, e *audit.Event, repeatKey str
 			return false, err
 		}
 	}
-	var prev audit.Mark
-	err := s.q.QueryRow(ctx, `SELECT head_seq, head_key_id, head_link, head_mark FROM audit_chain WHERE id = 1 FOR UPDATE`).
-		Scan(&prev.Seq, &prev.KeyID, &prev.LinkMAC, &prev.MAC)
+	// The event's ID is taken before it is sealed, since its link covers
+	// it, and only once the head is locked: IDs then rise with the chain's
+	// order, as walks need. The CTE is materialized, so the sequence is
+	// read for the row it returns, after the lock was granted (a nextval
+	// beside FOR UPDATE in one SELECT could be drawn while waiting).
+	var (
+		prev audit.Mark
+		id   int64
+	)
+	err := s.q.QueryRow(ctx, `WITH head AS MATERIALIZED (
+		SELECT head_seq, head_key_id, head_link, head_mark FROM audit_chain WHERE id = 1 FOR UPDATE)
+		SELECT head_seq, head_key_id, head_link, head_mark, nextval(pg_get_serial_sequence('audit_events', 'id')) FROM head`).
+		Scan(&prev.Seq, &prev.KeyID, &prev.LinkMAC, &prev.MAC, &id)
 	if err != nil {
 		return false, fmt.Errorf("chain head: %w", err)
 	}
+	e.ID = strconv.FormatInt(id, 10)
 	link, head, err := seal(prev, e)
 	if err != nil {
 		return false, err
@@ -112,17 +123,17 @@ func (s *scope) appendChained(ctx context.Context, e *audit.Event, repeatKey str
 	const q = `WITH ev AS (
 		INSERT INTO audit_events
 		(time, action, outcome, actor_id, actor_email, target_type, target_id, target_label, ip, user_agent, reason, details,
-		 repeat_key, seq, key_id, mac, repeats_mac)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb, $13, $14, $15, $16, $19)
+		 repeat_key, seq, key_id, mac, repeats_mac, id)
+		OVERRIDING SYSTEM VALUE
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb, $13, $14, $15, $16, $19, $20)
 		RETURNING id)
 		UPDATE audit_chain SET head_seq = $14, head_key_id = $17, head_link = $16, head_mark = $18
 		WHERE id = 1 RETURNING (SELECT id FROM ev)`
-	var id int64
-	err = s.q.QueryRow(ctx, q, append(args, rk, link.Seq, link.KeyID, link.MAC, head.KeyID, head.MAC, repeatsMAC)...).Scan(&id)
+	var stored int64
+	err = s.q.QueryRow(ctx, q, append(args, rk, link.Seq, link.KeyID, link.MAC, head.KeyID, head.MAC, repeatsMAC, id)...).Scan(&stored)
 	if err != nil {
 		return false, err
 	}
-	e.ID = strconv.FormatInt(id, 10)
 	return true, nil
 }
 

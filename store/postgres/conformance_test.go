@@ -42,7 +42,8 @@ func TestAuditTampering(t *testing.T) {
 					t.Fatalf("%s: %v", stmt, err)
 				}
 			},
-			Bytes: func(b []byte) string { return fmt.Sprintf(`'\x%x'::bytea`, b) },
+			Bytes:      func(b []byte) string { return fmt.Sprintf(`'\x%x'::bytea`, b) },
+			Overriding: "OVERRIDING SYSTEM VALUE",
 		}
 	})
 }

@@ -75,12 +75,23 @@ func (s *scope) appendChained(ctx context.Context, e *audit.Event, repeatKey str
 			return false, err
 		}
 	}
-	var prev audit.Mark
-	err := s.w.QueryRowContext(ctx, `SELECT head_seq, head_key_id, head_link, head_mark FROM audit_chain WHERE id = 1`).
-		Scan(&prev.Seq, &prev.KeyID, &prev.LinkMAC, &prev.MAC)
+	// The event's ID is taken before it is sealed, since its link covers
+	// it: the one AUTOINCREMENT would give (above every ID ever used, as
+	// sqlite_sequence remembers), under the write lock this transaction
+	// holds, so nobody takes it meanwhile.
+	var (
+		prev audit.Mark
+		id   int64
+	)
+	err := s.w.QueryRowContext(ctx, `SELECT head_seq, head_key_id, head_link, head_mark,
+		max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'), 0),
+		    coalesce((SELECT max(id) FROM audit_events), 0)) + 1
+		FROM audit_chain WHERE id = 1`).
+		Scan(&prev.Seq, &prev.KeyID, &prev.LinkMAC, &prev.MAC, &id)
 	if err != nil {
 		return false, fmt.Errorf("chain head: %w", err)
 	}
+	e.ID = strconv.FormatInt(id, 10)
 	link, head, err := seal(prev, e)
 	if err != nil {
 		return false, err
@@ -95,10 +106,9 @@ func (s *scope) appendChained(ctx context.Context, e *audit.Event, repeatKey str
 	}
 	const q = `INSERT INTO audit_events
 		(time, action, outcome, actor_id, actor_email, target_type, target_id, target_label, ip, user_agent, reason, details,
-		 repeat_key, seq, key_id, mac, repeats_mac)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
-	var id int64
-	if err := s.w.QueryRowContext(ctx, q, append(eventArgs(e, details), key, link.Seq, link.KeyID, link.MAC, repeatsMAC)...).Scan(&id); err != nil {
+		 repeat_key, seq, key_id, mac, repeats_mac, id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	if _, err := s.w.ExecContext(ctx, q, append(eventArgs(e, details), key, link.Seq, link.KeyID, link.MAC, repeatsMAC, id)...); err != nil {
 		return false, err
 	}
 	_, err = s.w.ExecContext(ctx, `UPDATE audit_chain SET head_seq = ?, head_key_id = ?, head_link = ?, head_mark = ? WHERE id = 1`,
@@ -106,7 +116,6 @@ func (s *scope) appendChained(ctx context.Context, e *audit.Event, repeatKey str
 	if err != nil {
 		return false, fmt.Errorf("chain head: %w", err)
 	}
-	e.ID = strconv.FormatInt(id, 10)
 	return true, nil
 }
 

@@ -23,6 +23,10 @@ type Tamper struct {
 	Exec  func(t *testing.T, stmt string)
 	// Bytes writes b as an SQL literal of the database's binary type.
 	Bytes func(b []byte) string
+	// Overriding is what an INSERT into audit_events needs between its
+	// columns and its rows to set the id itself: "" on SQLite,
+	// "OVERRIDING SYSTEM VALUE" on PostgreSQL (an identity column).
+	Overriding string
 }
 
 // RunAuditTampering checks, through auth.Manager.VerifyAuditLog, that the

@@ -3,6 +3,7 @@ package storetest
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -209,20 +210,32 @@ func testLegacyTakeover(t *testing.T, x Tamper) {
 	}
 }
 
-// An event's ID is assigned by the store after the event was sealed, so
-// no link covers it: an event given an unused, higher ID (its place in the
-// walk kept) still verifies, and no longer matches the ID the mirror and
-// earlier exports name.
+// An event's link covers its ID: an event given an unused, higher ID (its
+// place in the walk kept), as someone without the key would do so that it
+// no longer matches the ID the mirror and earlier exports name, is a
+// changed event. The newest is the one whose place a new ID cannot
+// betray.
 func testEventIDRenumbered(t *testing.T, x Tamper) {
-	t.Skip("finding: an event's ID is outside its link (the store assigns it after sealing); " +
-		"renumbering the newest event to an unused higher ID goes unseen (see the review report)")
 	m, op := tamperManager(t, x.Store, nil)
 	seedTrail(t, m, op)
 	ev := chainedEvents(t, x.Store)
 	last := ev[len(ev)-1]
-	x.Exec(t, fmt.Sprintf(`UPDATE audit_events SET id = %d WHERE id = %d`, last.Row+1000, last.Row))
-	check := verify(t, m, op)
-	if check.Break == nil {
-		t.Fatalf("event %d renumbered: %+v, no break", last.Row, check)
+	if last.RepeatKey != "" {
+		t.Fatalf("the newest event %+v has a repeat key; the copy below would clash with it", last)
+	}
+	if b := verify(t, m, op).Break; b != nil {
+		t.Fatalf("before: %+v", b)
+	}
+	// Copied under the new ID (its place moved aside first, as seq is
+	// unique), then deleted.
+	x.Exec(t, fmt.Sprintf(`UPDATE audit_events SET seq = -seq WHERE id = %d`, last.Row))
+	cols := `time, action, outcome, actor_id, actor_email, target_type, target_id, target_label, ip, user_agent, reason,
+		details, repeat_key, repeats, repeats_mac, key_id, mac`
+	x.Exec(t, fmt.Sprintf(`INSERT INTO audit_events (id, seq, %s) %s SELECT id + 1000, -seq, %s FROM audit_events WHERE id = %d`,
+		cols, x.Overriding, cols, last.Row))
+	x.Exec(t, fmt.Sprintf(`DELETE FROM audit_events WHERE id = %d`, last.Row))
+	want := auth.AuditBreak{Kind: auth.BreakChanged, EventID: strconv.FormatInt(last.Row+1000, 10), Seq: last.Link.Seq}
+	if b := verify(t, m, op).Break; b == nil || *b != want {
+		t.Fatalf("event %d renumbered: break %+v, want %+v", last.Row, b, want)
 	}
 }
