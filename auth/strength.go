@@ -22,6 +22,10 @@ type PasswordContext struct {
 	Name   string
 	// Issuer is Config.Issuer: the name of the application.
 	Issuer string
+	// byOther: the password is set by someone other than the account's
+	// holder (an admin creating the account or resetting its password),
+	// so a refusal names "the account's" email or name, not "your".
+	byOther bool
 }
 
 // accountOf is the context of u's password.
@@ -55,8 +59,11 @@ const (
 	ReasonDate           = "it is mostly a date or a year"
 	ReasonEmail          = "it contains your email address"
 	ReasonName           = "it contains your name"
-	ReasonIssuer         = "it contains the name of this application"
-	ReasonTooSimple      = "it is too short and simple to resist guessing"
+	// The same two, for a password an admin sets for someone else.
+	ReasonAccountEmail = "it contains the account's email address"
+	ReasonAccountName  = "it contains the account's name"
+	ReasonIssuer       = "it contains the name of this application"
+	ReasonTooSimple    = "it is too short and simple to resist guessing"
 )
 
 // contextInputs returns the pieces of pc a password must not be built
@@ -76,12 +83,16 @@ func contextInputs(pc PasswordContext) map[string]string {
 			add(w, reason)
 		}
 	}
-	if pc.Email != "" {
-		add(pc.Email, ReasonEmail)
-		local, _, _ := strings.Cut(pc.Email, "@")
-		words(local, ReasonEmail)
+	email, name := ReasonEmail, ReasonName
+	if pc.byOther {
+		email, name = ReasonAccountEmail, ReasonAccountName
 	}
-	words(pc.Name, ReasonName)
+	if pc.Email != "" {
+		add(pc.Email, email)
+		local, _, _ := strings.Cut(pc.Email, "@")
+		words(local, email)
+	}
+	words(pc.Name, name)
 	words(pc.Issuer, ReasonIssuer)
 	return in
 }

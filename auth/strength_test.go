@@ -41,11 +41,11 @@ func TestPasswordStrength(t *testing.T) {
 		{"repeat", "u5@example.com", "", "abcabcabcabc", auth.ReasonRepeat},
 		{"sequence", "u6@example.com", "", "mnopqrstuv", auth.ReasonSequence},
 		{"date", "u7@example.com", "", "19/04/1987", auth.ReasonDate},
-		{"the email", "ada.lovelace@example.com", "", "ada.lovelace@example.com", auth.ReasonEmail},
-		{"the email inside a common password", "ada.lovelace@example.com", "", "password-ada.lovelace@example.com", auth.ReasonEmail},
-		{"the email's local part", "ada.lovelace@example.com", "", "adalovelace2024", auth.ReasonEmail},
-		{"the name", "u8@example.com", "Grace Hopper", "GraceHopper1906", auth.ReasonName},
-		{"the name, non-ASCII", "u9@example.com", "Zoë Brontë", "zoëbrontë1999", auth.ReasonName},
+		{"the email", "ada.lovelace@example.com", "", "ada.lovelace@example.com", auth.ReasonAccountEmail},
+		{"the email inside a common password", "ada.lovelace@example.com", "", "password-ada.lovelace@example.com", auth.ReasonAccountEmail},
+		{"the email's local part", "ada.lovelace@example.com", "", "adalovelace2024", auth.ReasonAccountEmail},
+		{"the name", "u8@example.com", "Grace Hopper", "GraceHopper1906", auth.ReasonAccountName},
+		{"the name, non-ASCII", "u9@example.com", "Zoë Brontë", "zoëbrontë1999", auth.ReasonAccountName},
 		{"the application's name", "u10@example.com", "", "backupmanager2024", auth.ReasonIssuer},
 		{"too short and simple", "u11@example.com", "", "tkxq9fz2", auth.ReasonTooSimple},
 		{"a passphrase", "u12@example.com", "Ada", "violet tangerine harbor umbrella", ""},
@@ -159,5 +159,29 @@ func TestMinPasswordScoreChecked(t *testing.T) {
 	_, err = strict.CreateUser(e.ctx, admin, auth.NewUser{Email: "bob@example.com", Password: "forgotten password"})
 	if weakReason(t, err) == "" {
 		t.Fatalf("score 3 at MinPasswordScore 4: %v", err)
+	}
+}
+
+// A password an admin sets for someone else is refused in words about
+// that account, not "your": the admin's own email is not in it.
+func TestPasswordStrengthNamesTheAccount(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	_, err := e.m.CreateUser(e.ctx, admin, auth.NewUser{Email: "grace.hopper@example.com", Name: "Grace Hopper",
+		Password: "grace.hopper@example.com!"})
+	if r := weakReason(t, err); r != auth.ReasonAccountEmail {
+		t.Fatalf("CreateUser: reason %q (%v), want %q", r, err, auth.ReasonAccountEmail)
+	}
+	grace, _ := e.user(admin, "rear.admiral@example.com", group.UsersID)
+	name := "Grace Hopper"
+	if _, err := e.m.UpdateUser(e.ctx, admin, grace.ID, auth.UserUpdate{Name: &name, Version: grace.Version}); err != nil {
+		t.Fatal(err)
+	}
+	if r := weakReason(t, e.m.ResetPassword(e.ctx, admin, grace.ID, "GraceHopper1906")); r != auth.ReasonAccountName {
+		t.Fatalf("ResetPassword: reason %q, want %q", r, auth.ReasonAccountName)
+	}
+	// An admin resetting their own password is told about their own.
+	if r := weakReason(t, e.m.ResetPassword(e.ctx, admin, admin.User().ID, adminEmail+"!")); r != auth.ReasonEmail {
+		t.Fatalf("ResetPassword of one's own: reason %q, want %q", r, auth.ReasonEmail)
 	}
 }

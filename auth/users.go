@@ -86,7 +86,9 @@ func (m *Manager) CreateUser(ctx context.Context, actor *Principal, in NewUser) 
 		// Refuse before spending a bcrypt on a request that cannot succeed.
 		return nil, m.refuse(ctx, actor, group.UsersWrite, audit.UserCreated, audit.Target{Type: audit.TargetUser})
 	}
-	hash, err := m.newPasswordHash(ctx, FieldPassword, accountOf(u), in.Password)
+	pc := accountOf(u)
+	pc.byOther = true
+	hash, err := m.newPasswordHash(ctx, FieldPassword, pc, in.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -338,6 +340,7 @@ func (m *Manager) ResetPassword(ctx context.Context, actor *Principal, id user.I
 	if u, err := m.store.Users().Get(ctx, id); err == nil {
 		pc = accountOf(u)
 	}
+	pc.byOther = id != actor.user.ID
 	hash, err := m.newPasswordHash(ctx, FieldNewPassword, pc, newPassword)
 	if err != nil {
 		return err

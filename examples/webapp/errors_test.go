@@ -82,7 +82,7 @@ func TestFieldErrorsPlaced(t *testing.T) {
 	run([]step{
 		mk("new user: short password", post(admin, "/users", "email", "x@example.com", "password", "short", "group", "users"), http.StatusBadRequest, at("password"), "Use at least 8"),
 		mk("new user: common password", post(admin, "/users", "email", "x@example.com", "password", "password1", "group", "users"), http.StatusBadRequest, at("password"), "too easy to guess: it is one of the most common passwords"),
-		mk("new user: own email", post(admin, "/users", "email", "xavier@example.com", "password", "xavier@example.com!", "group", "users"), http.StatusBadRequest, at("password"), "it contains your email address"),
+		mk("new user: built on the account's email", post(admin, "/users", "email", "xavier@example.com", "password", "xavier@example.com!", "group", "users"), http.StatusBadRequest, at("password"), "it contains the account&#39;s email address"),
 		mk("new user: taken email", post(admin, "/users", "email", "BOB@example.com", "password", bobPassword, "group", "users"), http.StatusConflict, at("email"), "already in use"),
 		mk("new user: group gone", post(admin, "/users", "email", "x@example.com", "password", bobPassword, "group", "gone"), http.StatusConflict, [2]string{`name="group"`, "</select></label>"}, "no longer exists"),
 		mk("edit user: bad name", post(admin, "/users/"+bobID, "name", "B\x00ob", "email", "bob@example.com"), http.StatusBadRequest, at("name"), "Names are at most"),
