@@ -44,7 +44,10 @@ const maxCallbackValue = 4096
 // ([LoginResult.ReturnTo]); anything but a path on this host is dropped.
 // The state, nonce and PKCE S256 verifier stay server-side. A provider
 // that is down answers [ErrProviderUnavailable]; each call spends the
-// client IP's budget, as a password attempt does.
+// client IP's budget, as a password attempt does. c.Remember, the login
+// page's "keep me signed in", is kept with the flow: the session
+// [Manager.FinishSSO] opens is remembered when it was asked for here (or
+// there).
 func (m *Manager) BeginSSO(ctx context.Context, id, returnTo string, c Client) (*SSOFlow, error) {
 	if err := m.ssoOn(); err != nil {
 		return nil, err
@@ -53,12 +56,12 @@ func (m *Manager) BeginSSO(ctx context.Context, id, returnTo string, c Client) (
 	if err := m.hitIP(ctx, c, ""); err != nil {
 		return nil, err
 	}
-	return m.beginSSO(ctx, id, returnTo, "")
+	return m.beginSSO(ctx, id, returnTo, "", c.Remember)
 }
 
-// beginSSO stores a flow for provider id (for linkUser, when set) and
-// builds the authorization URL.
-func (m *Manager) beginSSO(ctx context.Context, id, returnTo string, linkUser user.ID) (*SSOFlow, error) {
+// beginSSO stores a flow for provider id (for linkUser, when set; with
+// the login's remember choice) and builds the authorization URL.
+func (m *Manager) beginSSO(ctx context.Context, id, returnTo string, linkUser user.ID, remember bool) (*SSOFlow, error) {
 	p, err := m.enabledProvider(ctx, id)
 	if err != nil {
 		return nil, err
@@ -81,7 +84,7 @@ func (m *Manager) beginSSO(ctx context.Context, id, returnTo string, linkUser us
 	}
 	now := m.clock()
 	f := &oidc.Flow{ID: fid, ProviderID: p.ID, State: state, Nonce: nonce, Verifier: oauth2.GenerateVerifier(),
-		ReturnTo: localPath(returnTo), LinkUser: linkUser, CreatedAt: now, ExpiresAt: now.Add(oidc.FlowTimeout)}
+		ReturnTo: localPath(returnTo), LinkUser: linkUser, Remember: remember, CreatedAt: now, ExpiresAt: now.Add(oidc.FlowTimeout)}
 	if err := m.store.Flows().Create(ctx, f, hash); err != nil {
 		return nil, fmt.Errorf("auth: storing sign-on flow: %w", err)
 	}
@@ -194,6 +197,7 @@ func (m *Manager) FinishSSO(ctx context.Context, flowID, id string, query url.Va
 	if err != nil {
 		return nil, m.ssoFailed(ctx, nil, id, c, reason, err)
 	}
+	c.Remember = c.Remember || ans.flow.Remember
 	return m.ssoLogin(ctx, ans, c)
 }
 

@@ -32,7 +32,7 @@ func (m *Manager) BeginSSOLink(ctx context.Context, actor *Principal, id, passwo
 	if err := m.hitIP(ctx, actor.Client(), actor.user.Email); err != nil {
 		return nil, err
 	}
-	return m.beginSSO(ctx, id, returnTo, actor.user.ID)
+	return m.beginSSO(ctx, id, returnTo, actor.user.ID, false)
 }
 
 // FinishSSOLink completes a link with the provider's callback, checked as

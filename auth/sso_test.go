@@ -623,3 +623,38 @@ func TestSSODiscoveryOnce(t *testing.T) {
 		t.Errorf("%d discovery requests for 8 concurrent logins, want 1", n)
 	}
 }
+
+// "Keep me signed in" is asked on the login page, before the browser goes
+// to the provider; the callback comes back without it. The flow keeps it,
+// so the session FinishSSO opens has the remembered limits. Another
+// flow's choice does not carry over.
+func TestSSORemembersKeepMeSignedIn(t *testing.T) {
+	t.Parallel()
+	s := newSSOEnv(t)
+	s.provider(nil)
+	s.op.AddUser(oidctest.User{Subject: "alice-sub", Email: "alice@example.com", EmailVerified: true, Name: "Alice"})
+	for _, remember := range []bool{true, false} {
+		c := client
+		c.Remember = remember
+		f, err := s.m.BeginSSO(s.ctx, "idp", "/after", c)
+		if err != nil {
+			t.Fatalf("BeginSSO: %v", err)
+		}
+		cb := s.op.Login(t, f.URL, "alice-sub")
+		res, err := s.m.FinishSSO(s.ctx, f.ID, "idp", cb.Query(), client) // the callback: no Remember
+		if err != nil {
+			t.Fatalf("FinishSSO: %v", err)
+		}
+		got := s.auth(res.Session.Token).Session()
+		want := auth.DefaultIdleTimeout
+		if remember {
+			want = auth.DefaultRememberIdleTimeout
+		}
+		if got.Remembered != remember || got.IdleTimeout != want {
+			t.Fatalf("begun with Remember %v: session Remembered %v, IdleTimeout %v", remember, got.Remembered, got.IdleTimeout)
+		}
+		if ev := s.lastEvent(audit.LoginSucceeded); (ev.Details[audit.DetailRemembered] == true) != remember {
+			t.Fatalf("begun with Remember %v: login event %+v", remember, ev.Details)
+		}
+	}
+}

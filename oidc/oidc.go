@@ -94,7 +94,10 @@ type Flow struct {
 	ReturnTo string
 	// LinkUser is set when a signed-in user links the provider to their
 	// account, rather than logging in.
-	LinkUser  user.ID
+	LinkUser user.ID
+	// Remember is the login page's "keep me signed in", asked when the
+	// login began: the callback comes back from the provider without it.
+	Remember  bool
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }

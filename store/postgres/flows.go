@@ -26,10 +26,10 @@ func (fs flowStore) Create(ctx context.Context, f *oidc.Flow, keyHash []byte) er
 		return wrap("create flow", user.ErrNotFound)
 	}
 	const q = `INSERT INTO oidc_flows
-		(id, key_hash, provider_id, state, nonce, verifier, return_to, link_user, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+		(id, key_hash, provider_id, state, nonce, verifier, return_to, link_user, created_at, expires_at, remember)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 	_, err := fs.s.write(ctx, q, f.ID, bytesOrEmpty(keyHash), f.ProviderID, f.State, f.Nonce, f.Verifier,
-		f.ReturnTo, nullUser(f.LinkUser), f.CreatedAt, f.ExpiresAt)
+		f.ReturnTo, nullUser(f.LinkUser), f.CreatedAt, f.ExpiresAt, f.Remember)
 	if violates(err, codeForeignKey, "oidc_flows_link_user_fk") {
 		return wrap("create flow", user.ErrNotFound)
 	}
@@ -44,9 +44,9 @@ func (fs flowStore) Create(ctx context.Context, f *oidc.Flow, keyHash []byte) er
 func (fs flowStore) Take(ctx context.Context, keyHash []byte) (*oidc.Flow, error) {
 	f := new(oidc.Flow)
 	const q = `DELETE FROM oidc_flows WHERE key_hash = $1
-		RETURNING id, provider_id, state, nonce, verifier, return_to, COALESCE(link_user, ''), created_at, expires_at`
+		RETURNING id, provider_id, state, nonce, verifier, return_to, COALESCE(link_user, ''), created_at, expires_at, remember`
 	err := fs.s.q.QueryRow(ctx, q, bytesOrEmpty(keyHash)).Scan(&f.ID, &f.ProviderID, &f.State, &f.Nonce,
-		&f.Verifier, &f.ReturnTo, (*string)(&f.LinkUser), &f.CreatedAt, &f.ExpiresAt)
+		&f.Verifier, &f.ReturnTo, (*string)(&f.LinkUser), &f.CreatedAt, &f.ExpiresAt, &f.Remember)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, wrap("take flow", oidc.ErrFlowNotFound)
 	}

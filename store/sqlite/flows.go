@@ -20,10 +20,10 @@ func (db *DB) Flows() oidc.FlowStore { return db.root.Flows() }
 
 func (fs flowStore) Create(ctx context.Context, f *oidc.Flow, keyHash []byte) error {
 	const q = `INSERT INTO oidc_flows
-		(id, key_hash, provider_id, state, nonce, verifier, return_to, link_user, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		(id, key_hash, provider_id, state, nonce, verifier, return_to, link_user, created_at, expires_at, remember)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	_, err := fs.s.w.ExecContext(ctx, q, f.ID, bytesOrEmpty(keyHash), f.ProviderID, f.State, f.Nonce, f.Verifier,
-		f.ReturnTo, nullUser(f.LinkUser), nanos(f.CreatedAt), nanos(f.ExpiresAt))
+		f.ReturnTo, nullUser(f.LinkUser), nanos(f.CreatedAt), nanos(f.ExpiresAt), f.Remember)
 	if code(err) == codeForeignKey { // link_user is the only reference
 		return wrap("create flow", user.ErrNotFound)
 	}
@@ -39,9 +39,9 @@ func (fs flowStore) Take(ctx context.Context, keyHash []byte) (*oidc.Flow, error
 	f := new(oidc.Flow)
 	var created, expires int64
 	const q = `DELETE FROM oidc_flows WHERE key_hash = ?
-		RETURNING id, provider_id, state, nonce, verifier, return_to, COALESCE(link_user, ''), created_at, expires_at`
+		RETURNING id, provider_id, state, nonce, verifier, return_to, COALESCE(link_user, ''), created_at, expires_at, remember`
 	err := fs.s.w.QueryRowContext(ctx, q, bytesOrEmpty(keyHash)).Scan(&f.ID, &f.ProviderID, &f.State, &f.Nonce,
-		&f.Verifier, &f.ReturnTo, (*string)(&f.LinkUser), &created, &expires)
+		&f.Verifier, &f.ReturnTo, (*string)(&f.LinkUser), &created, &expires, &f.Remember)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, wrap("take flow", oidc.ErrFlowNotFound)
 	}

@@ -88,6 +88,10 @@ func testFlowRoundTrip(t *testing.T, s auth.Store) {
 	u := createUser(t, s, group.UsersID)
 	p := createProvider(t, s)
 	login, loginHash := createFlow(t, s, p.ID, "", at(0))
+	// A login begun with "keep me signed in".
+	remember, rememberHash := newFlow(p.ID, at(time.Second))
+	remember.Remember = true
+	must(t, "Flows().Create", s.Flows().Create(ctx(t), remember, rememberHash))
 
 	// Linking a provider to a signed-in user's account.
 	link, linkHash := createFlow(t, s, p.ID, u.ID, at(time.Minute))
@@ -101,6 +105,7 @@ func testFlowRoundTrip(t *testing.T, s auth.Store) {
 	must(t, "Flows().Create", s.Flows().Create(ctx(t), old, oldHash))
 
 	takeFlow(t, s, "link flow", linkHash, link)
+	takeFlow(t, s, "login flow with remember", rememberHash, remember)
 	takeFlow(t, s, "expired flow at an unknown provider", oldHash, old)
 	takeFlow(t, s, "login flow, taken last", loginHash, login)
 }
