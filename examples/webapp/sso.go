@@ -107,7 +107,9 @@ func (s *server) loginView(ctx context.Context, d *loginData) (*view, error) {
 // to the provider.
 func (s *server) beginSSO(w http.ResponseWriter, r *http.Request) {
 	id, next := r.PathValue("id"), localPath(r.PostFormValue("next"))
-	f, err := s.m.BeginSSO(r.Context(), id, next, auth.ClientFrom(r))
+	c := auth.ClientFrom(r)
+	c.Remember = r.PostFormValue("remember") != "" // usher keeps it for the callback
+	f, err := s.m.BeginSSO(r.Context(), id, next, c)
 	if err != nil {
 		s.ssoLoginFailed(w, r, id, next, err)
 		return

@@ -63,11 +63,14 @@ func TestBrowserSSO(t *testing.T) {
 	b.logout()
 
 	// The admin, an existing local account, signs in through the provider:
-	// linked by the verified email, as Ada, in Admins.
+	// linked by the verified email, as Ada, in Admins. "Keep me signed in",
+	// ticked on the login page, comes back from the provider's page.
+	b.check(`#login input[name=remember]`)
 	b.want(b.click(`#sso-idp`), http.StatusOK, "/login", "Sign in")
 	b.fill(`#username`, "ada-at-idp")
 	b.fill(`#password`, "ada's idp password")
 	b.want(b.click(`#submit`), http.StatusOK, "/", "Dashboard", "Hello Ada. You are in the group Admins.")
+	b.want(b.click(`nav a[href="/profile/security"]`), http.StatusOK, "/profile/security", "Security", "(kept signed in)")
 	if n, err := db.Users().Count(context.Background()); err != nil || n != 2 {
 		t.Fatalf("%d users (%v), want the admin and Nora", n, err)
 	}

@@ -110,7 +110,7 @@ func TestSSOLoginProvisions(t *testing.T) {
 
 	b := a.browser()
 	p := b.get("/login")
-	want(t, "login page", p, http.StatusOK, `action="/sso/idp/begin"`, "Sign in with Test IdP", `action="/login"`)
+	want(t, "login page", p, http.StatusOK, `formaction="/sso/idp/begin"`, `form="login"`, "Sign in with Test IdP", `action="/login"`)
 	if csp := p.header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' "+strings.TrimSuffix(a.op.Issuer(), "/")) {
 		t.Fatalf("login page CSP %q does not let the form lead to the provider", csp)
 	}
@@ -337,6 +337,29 @@ func TestSSONoPasswordLogin(t *testing.T) {
 	if p.has(`action="/login"`) || p.has(`type="password"`) {
 		t.Fatal("password form shown while password login is off")
 	}
+	// "Keep me signed in" is offered beside the providers' buttons.
+	want(t, "keep me signed in", p, http.StatusOK, `<form method="post" action="/sso/idp/begin" id="login">`,
+		`<input type="checkbox" name="remember" value="1"> Keep me signed in`, `form="login" formaction="/sso/idp/begin"`)
 	p = a.browser().post("/login", "email", "admin@example.com", "password", adminPassword)
 	want(t, "password refused", p, http.StatusForbidden, "Logging in with a password is turned off here")
+}
+
+// "Keep me signed in" ticked on the login page goes with the provider's
+// button and survives the trip to the provider: the session is kept
+// through an afternoon unused; one without it is not.
+func TestSSOKeepMeSignedIn(t *testing.T) {
+	a := newSSOApp(t, nil)
+	a.op.AddUser(oidctest.User{Subject: "carol-sub", Email: "carol@example.com", EmailVerified: true, Name: "Carol"})
+	want(t, "add provider", a.addProvider(), http.StatusOK, "Provider added.")
+	kept, plain := a.browser(), a.browser()
+	loc, _ := kept.beginSSO("/sso/idp/begin", "next", "/profile", "remember", "1", "email", "", "password", "")
+	want(t, "kept sign-on", kept.callback(a.op.Login(t, loc, "carol-sub")), http.StatusOK, "<h1>Profile</h1>")
+	loc, _ = plain.beginSSO("/sso/idp/begin", "next", "/profile")
+	want(t, "plain sign-on", plain.callback(a.op.Login(t, loc, "carol-sub")), http.StatusOK, "<h1>Profile</h1>")
+	if sec := kept.get("/profile/security"); strings.Count(sec.body, "(kept signed in)") != 1 {
+		t.Fatalf("security page: %d sessions kept signed in, want 1 of 2", strings.Count(sec.body, "(kept signed in)"))
+	}
+	a.clock.Add(61 * time.Minute)
+	want(t, "plain after an hour unused", plain.get("/"), http.StatusOK, "<h1>Log in</h1>")
+	want(t, "kept after an hour unused", kept.get("/"), http.StatusOK, "<h1>Dashboard</h1>")
 }
