@@ -143,7 +143,8 @@ func (as auditStore) Query(ctx context.Context, q audit.Query) (audit.Page, erro
 	if err != nil {
 		return audit.Page{}, err
 	}
-	rows, err := as.s.r.QueryContext(ctx, eq.SQL, eq.Args...)
+	// Prepared once per shape (see stmts.go), unless inside a transaction.
+	rows, err := as.s.queryCached(ctx, eq.SQL, eq.Args...)
 	if err != nil {
 		return audit.Page{}, wrap("query audit", err)
 	}

@@ -3,9 +3,12 @@ package sqlite
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/user"
 )
 
@@ -70,4 +73,44 @@ func TestStmtCacheConcurrentPages(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestStmtCacheAuditPages: pages of the audit trail go through the cache,
+// one statement per shape: walking every page of one query, first and
+// deep alike, adds one statement, whose SQL holds the written LIMIT.
+func TestStmtCacheAuditPages(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	for i := range 25 {
+		if err := db.Audit().Append(ctx, &audit.Event{Time: t0.Add(time.Duration(i) * time.Second),
+			Action: audit.LoginFailed, Outcome: audit.Failure, Details: map[string]any{"n": i}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := len(db.reads.stmts)
+	q := audit.Query{Limit: 4}
+	pages := 0
+	for {
+		p, err := db.Audit().Query(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		if p.Next == "" {
+			break
+		}
+		q.Cursor = p.Next
+	}
+	if pages != 7 {
+		t.Fatalf("walked %d pages, want 7", pages)
+	}
+	// The first page has no keyset condition: two shapes in all.
+	if got := len(db.reads.stmts) - before; got != 2 {
+		t.Fatalf("walking the pages cached %d statements, want 2", got)
+	}
+	for query := range db.reads.stmts {
+		if strings.Contains(query, "audit_events") && !strings.HasSuffix(query, " LIMIT 5") {
+			t.Errorf("cached audit page without its written LIMIT: %q", query)
+		}
+	}
 }

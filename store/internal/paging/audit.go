@@ -30,10 +30,10 @@ type EventsQuery struct {
 
 // Events writes the statement of one page of events for a normalized q,
 // on the (time, id) keyset in q's order: the filters, the keyset condition
-// from q.Cursor, and a LIMIT one row more than the page. Its columns are
-// those of auditSelect. Every filter column leads an index ending in
-// (time, id), so a page is one index range scan whichever single filter is
-// set, in either direction. A cursor this package did not make, or made
+// from q.Cursor, and a LIMIT one row more than the page, written into the
+// SQL. Its columns are those of auditSelect. Every filter column leads an
+// index ending in (time, id), so a page is one index range scan whichever
+// single filter is set, in either direction. A cursor this package did not make, or made
 // for the other order, fails with [audit.ErrInvalidCursor]. Event IDs are
 // decimal integers.
 func (d *Dialect) Events(q audit.Query) (EventsQuery, error) {
@@ -96,11 +96,14 @@ func (d *Dialect) Events(q audit.Query) (EventsQuery, error) {
 		w.sql(")")
 	}
 	if ascending {
-		w.sql(" ORDER BY time, id LIMIT ")
+		w.sql(" ORDER BY time, id")
 	} else {
-		w.sql(" ORDER BY time DESC, id DESC LIMIT ")
+		w.sql(" ORDER BY time DESC, id DESC")
 	}
-	w.arg(q.Limit + 1)
+	// Written, not bound, as in a listing of users (see Users): a page's
+	// shape is its filters present, cursor, order and size, and
+	// audit.MaxLimit bounds the sizes.
+	w.sql(" LIMIT ", strconv.Itoa(q.Limit+1))
 	eq.SQL, eq.Args, eq.OK = w.b.String(), w.args, true
 	return eq, nil
 }
