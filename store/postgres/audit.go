@@ -14,6 +14,7 @@ import (
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/store/internal/detailjson"
 )
 
 // Append stores e outside the chain and sets e.ID to the new row's id.
@@ -197,9 +198,11 @@ func (sc *eventScan) dest(e *audit.Event) []any {
 func (sc *eventScan) finish(e *audit.Event, repeats bool) error {
 	e.ID = strconv.FormatInt(sc.id, 10)
 	if sc.details != nil {
-		if err := json.Unmarshal(sc.details, &e.Details); err != nil {
+		d, err := detailjson.Decode(sc.details)
+		if err != nil {
 			return fmt.Errorf("event %d details: %w", sc.id, err)
 		}
+		e.Details = d
 	}
 	if repeats && sc.repeats > 1 {
 		if e.Details == nil {

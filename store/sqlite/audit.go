@@ -11,6 +11,7 @@ import (
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/store/internal/detailjson"
 )
 
 // Append stores e outside the chain and sets e.ID to the new row's id.
@@ -169,7 +170,29 @@ func (as auditStore) Query(ctx context.Context, q audit.Query) (audit.Page, erro
 // an event.
 type eventScan struct {
 	id, t, repeats int64
-	details        sql.NullString
+	details        detailsText
+}
+
+// detailsText scans the details column into a buffer reused from row to
+// row (decoding copies what it keeps), telling NULL from empty text.
+type detailsText struct {
+	b     []byte
+	valid bool
+}
+
+// Scan implements sql.Scanner.
+func (d *detailsText) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		d.valid = false
+	case string:
+		d.b, d.valid = append(d.b[:0], v...), true
+	case []byte:
+		d.b, d.valid = append(d.b[:0], v...), true
+	default:
+		return fmt.Errorf("details: unexpected %T", src)
+	}
+	return nil
 }
 
 func (sc *eventScan) dest(e *audit.Event) []any {
@@ -181,10 +204,12 @@ func (sc *eventScan) dest(e *audit.Event) []any {
 // joins its details under audit.DetailRepeated.
 func (sc *eventScan) finish(e *audit.Event, repeats bool) error {
 	e.ID, e.Time = strconv.FormatInt(sc.id, 10), fromNanos(sc.t)
-	if sc.details.Valid {
-		if err := json.Unmarshal([]byte(sc.details.String), &e.Details); err != nil {
+	if sc.details.valid {
+		d, err := detailjson.Decode(sc.details.b)
+		if err != nil {
 			return fmt.Errorf("event %d details: %w", sc.id, err)
 		}
+		e.Details = d
 	}
 	if repeats && sc.repeats > 1 {
 		if e.Details == nil {
