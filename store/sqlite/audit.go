@@ -11,7 +11,6 @@ import (
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
-	"github.com/usher-go/usher/store/internal/detailjson"
 )
 
 // Append stores e outside the chain and sets e.ID to the new row's id.
@@ -150,13 +149,8 @@ func (as auditStore) Query(ctx context.Context, q audit.Query) (audit.Page, erro
 		return audit.Page{}, wrap("query audit", err)
 	}
 	defer rows.Close()
-	var sc eventScan
-	page, err := eq.Read(rows, func(e *audit.Event) error {
-		if err := rows.Scan(sc.dest(e)...); err != nil {
-			return err
-		}
-		return sc.finish(e, true)
-	})
+	var ps pageScan
+	page, err := eq.Read(rows, func(e *audit.Event) error { return ps.scan(rows, e) })
 	if err != nil {
 		return audit.Page{}, wrap("query audit", err)
 	}
@@ -166,58 +160,32 @@ func (as auditStore) Query(ctx context.Context, q audit.Query) (audit.Page, erro
 	return page, nil
 }
 
-// eventScan reads the columns of an audit page (paging's auditSelect) into
-// an event.
+// eventScan reads the plain columns of an event (paging.AuditColumns)
+// into an event.
 type eventScan struct {
+	ev             audit.Event // the text columns, copied out by finish
 	id, t, repeats int64
 	details        detailsText
+	dst            []any
 }
 
-// detailsText scans the details column into a buffer reused from row to
-// row (decoding copies what it keeps), telling NULL from empty text.
-type detailsText struct {
-	b     []byte
-	valid bool
-}
-
-// Scan implements sql.Scanner.
-func (d *detailsText) Scan(src any) error {
-	switch v := src.(type) {
-	case nil:
-		d.valid = false
-	case string:
-		d.b, d.valid = append(d.b[:0], v...), true
-	case []byte:
-		d.b, d.valid = append(d.b[:0], v...), true
-	default:
-		return fmt.Errorf("details: unexpected %T", src)
+// dest returns where Scan puts a row's columns: into sc, made once per
+// scan rather than once per row. It is full, so appending to it copies.
+func (sc *eventScan) dest() []any {
+	if sc.dst == nil {
+		e := &sc.ev
+		sc.dst = []any{&sc.id, &sc.t, &e.Action, &e.Outcome, &e.Actor.ID, &e.Actor.Email, &e.Target.Type,
+			&e.Target.ID, &e.Target.Label, &e.IP, &e.UserAgent, &e.Reason, &sc.details, &sc.repeats}
 	}
-	return nil
-}
-
-func (sc *eventScan) dest(e *audit.Event) []any {
-	return []any{&sc.id, &sc.t, &e.Action, &e.Outcome, &e.Actor.ID, &e.Actor.Email, &e.Target.Type,
-		&e.Target.ID, &e.Target.Label, &e.IP, &e.UserAgent, &e.Reason, &sc.details, &sc.repeats}
+	return sc.dst
 }
 
 // finish converts what dest read; with repeats, a folded event's count
 // joins its details under audit.DetailRepeated.
 func (sc *eventScan) finish(e *audit.Event, repeats bool) error {
+	*e = sc.ev
 	e.ID, e.Time = strconv.FormatInt(sc.id, 10), fromNanos(sc.t)
-	if sc.details.valid {
-		d, err := detailjson.Decode(sc.details.b)
-		if err != nil {
-			return fmt.Errorf("event %d details: %w", sc.id, err)
-		}
-		e.Details = d
-	}
-	if repeats && sc.repeats > 1 {
-		if e.Details == nil {
-			e.Details = map[string]any{}
-		}
-		e.Details[audit.DetailRepeated] = float64(sc.repeats)
-	}
-	return nil
+	return readDetails(e, &sc.details, sc.repeats, repeats)
 }
 
 // ChainState is audit.Chain's.
@@ -260,7 +228,7 @@ func (as auditStore) ChainEvents(ctx context.Context, afterRow int64, limit int)
 	)
 	for rows.Next() {
 		var c audit.Chained
-		if err := rows.Scan(append(sc.dest(&c.Event), &seq, &keyID, &c.Link.MAC, &rkey, &c.RepeatsMAC)...); err != nil {
+		if err := rows.Scan(append(sc.dest(), &seq, &keyID, &c.Link.MAC, &rkey, &c.RepeatsMAC)...); err != nil {
 			return nil, wrap("read audit chain", err)
 		}
 		if err := sc.finish(&c.Event, false); err != nil {

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"strconv"
 	"strings"
 	"sync"
@@ -112,5 +113,57 @@ func TestStmtCacheAuditPages(t *testing.T) {
 		if strings.Contains(query, "audit_events") && !strings.HasSuffix(query, " LIMIT 5") {
 			t.Errorf("cached audit page without its written LIMIT: %q", query)
 		}
+	}
+}
+
+// TestAuditPageAllocations: a page of events with details allocates
+// within 1.10 of the raw read of the same rows, prepared once and scanned
+// into plain values (issue 12's floor): no per-row map of encoding/json,
+// no formatted ID, no statement prepared per call.
+func TestAuditPageAllocations(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	for i := range 60 {
+		if err := db.Audit().Append(ctx, &audit.Event{Time: t0.Add(time.Duration(i) * time.Second),
+			Action: audit.LoginFailed, Outcome: audit.Failure, Actor: audit.Actor{ID: "0123456789abcdef", Email: "a@example.com"},
+			Target: audit.Target{Type: audit.TargetUser, ID: "0123456789abcdef", Label: "a@example.com"},
+			IP:     "198.51.100.7", UserAgent: "Mozilla/5.0", Reason: "wrong password",
+			Details: map[string]any{audit.DetailConsecutiveFailures: i%5 + 1, audit.DetailMethod: "totp"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := db.reads.db.PrepareContext(ctx, `SELECT id, time, action, outcome, actor_id, actor_email, target_type,
+		target_id, target_label, ip, user_agent, reason, details, repeats FROM audit_events ORDER BY time DESC, id DESC LIMIT 51`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	floor := testing.AllocsPerRun(50, func() {
+		rows, err := st.QueryContext(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var (
+			id, tm, repeats                    int64
+			action, outcome, aID, aEmail, tTyp string
+			tID, tLabel, ip, ua, reason        string
+			details                            sql.NullString
+		)
+		for rows.Next() {
+			if err := rows.Scan(&id, &tm, &action, &outcome, &aID, &aEmail, &tTyp, &tID, &tLabel, &ip, &ua, &reason,
+				&details, &repeats); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	usher := testing.AllocsPerRun(50, func() {
+		if p, err := db.Audit().Query(ctx, audit.Query{}); err != nil || len(p.Events) != 50 {
+			t.Fatalf("page of %d, %v", len(p.Events), err)
+		}
+	})
+	t.Logf("a page of 50: %v allocations, the raw read %v", usher, floor)
+	if usher > 1.10*floor {
+		t.Fatalf("a page of 50 allocates %v times, %.2f× the raw read's %v; want at most 1.10×", usher, usher/floor, floor)
 	}
 }
