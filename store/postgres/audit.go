@@ -186,8 +186,22 @@ func (as auditStore) Query(ctx context.Context, q audit.Query) (audit.Page, erro
 type eventScan struct {
 	ev          audit.Event // the text and time columns, copied out by finish
 	id, repeats int64
-	details     []byte
+	details     detailsBytes
 	dst         []any
+}
+
+// detailsBytes scans the details column into a buffer reused from row to
+// row (decoding copies what it keeps), where pgx would allocate a slice
+// for each.
+type detailsBytes struct {
+	b     []byte
+	valid bool
+}
+
+// ScanBytes implements pgtype.BytesScanner; v is nil for NULL.
+func (d *detailsBytes) ScanBytes(v []byte) error {
+	d.b, d.valid = append(d.b[:0], v...), v != nil
+	return nil
 }
 
 // dest returns where Scan puts a row's columns: into sc, made once per
@@ -206,8 +220,8 @@ func (sc *eventScan) dest() []any {
 func (sc *eventScan) finish(e *audit.Event, repeats bool) error {
 	*e = sc.ev
 	e.ID = strconv.FormatInt(sc.id, 10)
-	if sc.details != nil {
-		d, err := detailjson.Decode(sc.details)
+	if sc.details.valid {
+		d, err := detailjson.Decode(sc.details.b)
 		if err != nil {
 			return fmt.Errorf("event %d details: %w", sc.id, err)
 		}
