@@ -158,32 +158,9 @@ func (d *decoder) literal(word string) bool {
 // encoding/json reports as an error) decides.
 func (d *decoder) number() (any, bool) {
 	start := d.i
-	if d.b[d.i] == '-' {
-		d.i++
-	}
-	whole := true
-	switch {
-	case d.i < len(d.b) && d.b[d.i] == '0':
-		d.i++
-	case d.digits() == 0:
+	whole, ok := d.numberSyntax()
+	if !ok {
 		return nil, false
-	}
-	if d.i < len(d.b) && d.b[d.i] == '.' {
-		d.i++
-		whole = false
-		if d.digits() == 0 {
-			return nil, false
-		}
-	}
-	if d.i < len(d.b) && (d.b[d.i] == 'e' || d.b[d.i] == 'E') {
-		d.i++
-		whole = false
-		if d.i < len(d.b) && (d.b[d.i] == '+' || d.b[d.i] == '-') {
-			d.i++
-		}
-		if d.digits() == 0 {
-			return nil, false
-		}
 	}
 	num := d.b[start:d.i]
 	if whole && num[0] != '-' && len(num) <= 3 {
@@ -201,6 +178,39 @@ func (d *decoder) number() (any, bool) {
 		return nil, false
 	}
 	return f, true
+}
+
+// numberSyntax moves past a number in JSON's grammar, reporting whether
+// it was one, and whether it had neither fraction nor exponent.
+func (d *decoder) numberSyntax() (whole, ok bool) {
+	if d.b[d.i] == '-' {
+		d.i++
+	}
+	switch {
+	case d.i < len(d.b) && d.b[d.i] == '0':
+		d.i++
+	case d.digits() == 0:
+		return false, false
+	}
+	whole = true
+	if d.i < len(d.b) && d.b[d.i] == '.' {
+		d.i++
+		whole = false
+		if d.digits() == 0 {
+			return false, false
+		}
+	}
+	if d.i < len(d.b) && (d.b[d.i] == 'e' || d.b[d.i] == 'E') {
+		d.i++
+		whole = false
+		if d.i < len(d.b) && (d.b[d.i] == '+' || d.b[d.i] == '-') {
+			d.i++
+		}
+		if d.digits() == 0 {
+			return false, false
+		}
+	}
+	return whole, true
 }
 
 // digits moves past decimal digits and counts them.
