@@ -170,20 +170,9 @@ func BenchmarkAuditLogPage1M(b *testing.B) {
 				}
 			}
 			usherAllocs, floorAllocs := testing.AllocsPerRun(20, usher), testing.AllocsPerRun(20, floor)
-			var tUsher, tFloor time.Duration
-			n := 0
-			for b.Loop() {
-				tf, tu := timeBoth(n, floor, usher)
-				tFloor += tf
-				tUsher += tu
-				n++
-			}
-			b.ReportMetric(float64(tUsher)/float64(tFloor), "usher/floor")
-			b.ReportMetric(float64(tUsher.Microseconds())/float64(n), "usher-µs/op")
-			b.ReportMetric(float64(tFloor.Microseconds())/float64(n), "floor-µs/op")
-			b.ReportMetric(usherAllocs, "usher-allocs/op")
-			b.ReportMetric(floorAllocs, "floor-allocs/op")
-			b.ReportMetric(usherAllocs/floorAllocs, "allocs-usher/floor")
+			tFloor, tUsher, n := loopBoth(b, floor, usher)
+			reportFloor(b, tUsher, tFloor, n)
+			reportAllocs(b, usherAllocs, floorAllocs)
 		})
 	}
 }
@@ -258,10 +247,7 @@ func BenchmarkAuditExport1M(b *testing.B) {
 	defer st.Close()
 	for _, format := range []audit.Format{audit.JSONLines, audit.CSV} {
 		b.Run(string(format), func(b *testing.B) {
-			var (
-				tUsher, tFloor time.Duration
-				events, rows   int64
-			)
+			var events, rows int64
 			floor := func() {
 				w := bufio.NewWriterSize(io.Discard, 64<<10)
 				rows = int64(readRows(b, st, func(r *rawEvent) { writeRaw(w, r) }))
@@ -276,13 +262,7 @@ func BenchmarkAuditExport1M(b *testing.B) {
 				}
 				events += n
 			}
-			i := 0
-			for b.Loop() {
-				tf, tu := timeBoth(i, floor, usher)
-				tFloor += tf
-				tUsher += tu
-				i++
-			}
+			tFloor, tUsher, i := loopBoth(b, floor, usher)
 			b.ReportMetric(float64(tUsher)/float64(tFloor), "usher/floor")
 			b.ReportMetric(float64(events)/tUsher.Seconds(), "events/s")
 			b.ReportMetric(float64(rows)*float64(i)/tFloor.Seconds(), "floor-events/s")

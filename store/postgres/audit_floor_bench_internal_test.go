@@ -16,7 +16,7 @@ import (
 // the pool (which pgx prepares once per connection), scanned into plain
 // values, the two taking turns at going first. Pages: the newest, one
 // 500,000 events deep (through a cursor) and the newest of one action.
-// It reports usher/floor (target ≤ 1.30), each side's µs/op, and each
+// It reports usher/floor (target ≤ 1.30), each side's ns/op, and each
 // side's allocations per page and their ratio (target ≤ 1.10).
 func BenchmarkAuditPageFloor(b *testing.B) {
 	const n = 1_000_000
@@ -66,17 +66,8 @@ func BenchmarkAuditPageFloor(b *testing.B) {
 				}
 			}
 			usherAllocs, floorAllocs := testing.AllocsPerRun(20, usher), testing.AllocsPerRun(20, floor)
-			var tUsher, tFloor time.Duration
-			i := 0
-			for b.Loop() {
-				tf, tu := timeBoth(i, floor, usher)
-				tFloor += tf
-				tUsher += tu
-				i++
-			}
-			b.ReportMetric(float64(tUsher)/float64(tFloor), "usher/floor")
-			b.ReportMetric(float64(tUsher.Microseconds())/float64(i), "usher-µs/op")
-			b.ReportMetric(float64(tFloor.Microseconds())/float64(i), "floor-µs/op")
+			tFloor, tUsher, n := loopBoth(b, floor, usher)
+			reportFloor(b, tUsher, tFloor, n)
 			b.ReportMetric(usherAllocs, "usher-allocs/op")
 			b.ReportMetric(floorAllocs, "floor-allocs/op")
 			b.ReportMetric(usherAllocs/floorAllocs, "allocs-usher/floor")
@@ -107,10 +98,10 @@ func deepCursorAt(b *testing.B, db *DB, at time.Time) string {
 
 // floorAuditPage reads a page of audit rows into plain values and counts
 // them.
-func floorAuditPage(b *testing.B, db *DB, query string, args []any) int {
+func floorAuditPage(tb testing.TB, db *DB, query string, args []any) int {
 	rows, err := db.pool.Query(context.Background(), query, args...)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	defer rows.Close()
 	var (
@@ -124,12 +115,12 @@ func floorAuditPage(b *testing.B, db *DB, query string, args []any) int {
 	for rows.Next() {
 		if err := rows.Scan(&id, &t, &action, &outcome, &actorID, &actorEmail, &targetType, &targetID,
 			&targetLabel, &ip, &userAgent, &reason, &details, &repeats); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 		n++
 	}
 	if err := rows.Err(); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return n
 }
