@@ -69,7 +69,7 @@ var exportSeeds = []struct {
 }{
 	{"", "n", 0, 0},
 	{"plain", "consecutive_failures", 1, 1735689600123456789},
-	{`"quoted" \back\slash/`, `k"ey`, -0.0, -62135596800000000},
+	{`"quoted" \back\slash/`, `k"ey`, math.Copysign(0, -1), -62135596800000000},
 	{"<script>&amp;</script>", "<k>", 1e21, 253402300799999999},
 	{"ctl \x00\x01\b\f\n\r\t\x1f\x7f", "\n", 1e-7, 1},
 	{"bad \xff\xfe utf8 \xc3", "\xff", 123456789.125, -1},
