@@ -111,9 +111,10 @@ func newMillion(b *testing.B) *million {
 		b.Fatal(err)
 	}
 	seedEvents(b, path, 1_000_000)
-	// The floor's pool reads as the store's reader pool does (mmap_size,
-	// query_only), so that the two differ only by what usher adds.
-	raw, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=mmap_size(1073741824)&_pragma=query_only(1)")
+	// The floor's pool is opened as the store's reader pool is (its
+	// pragmas, as bigDB's floor), so that the two differ only by what
+	// usher adds.
+	raw, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=mmap_size(1073741824)&_pragma=query_only(1)")
 	if err != nil {
 		b.Fatal(err)
 	}
