@@ -69,6 +69,7 @@ type Encoder struct {
 	json   *json.Encoder
 	row    []string
 	header bool
+	line   []byte // scratch for the hand-written JSON (exportjson.go)
 }
 
 // NewEncoder returns an Encoder writing f to w. An unknown format fails
@@ -91,6 +92,11 @@ func NewEncoder(w io.Writer, f Format) (*Encoder, error) {
 // Encode writes e.
 func (enc *Encoder) Encode(e *Event) error {
 	if enc.json != nil {
+		if line, ok := appendEventJSON(enc.line[:0], e); ok {
+			enc.line = line
+			_, err := enc.buf.Write(line)
+			return err
+		}
 		return enc.json.Encode(ExportedEvent{ID: e.ID, Time: e.Time.UTC(), Action: e.Action, Outcome: e.Outcome,
 			ActorID: e.Actor.ID, Actor: e.Actor.Email, Target: e.Target.Type, TargetID: e.Target.ID,
 			Label: e.Target.Label, IP: e.IP, UserAgent: e.UserAgent, Reason: e.Reason, Details: e.Details})
@@ -101,13 +107,9 @@ func (enc *Encoder) Encode(e *Event) error {
 			return err
 		}
 	}
-	details := ""
-	if len(e.Details) > 0 {
-		b, err := json.Marshal(e.Details)
-		if err != nil {
-			return fmt.Errorf("audit: event %s details: %w", e.ID, err)
-		}
-		details = string(b)
+	details, err := enc.csvDetails(e)
+	if err != nil {
+		return err
 	}
 	r := enc.row
 	r[0], r[1], r[2], r[3] = e.ID, e.Time.UTC().Format(time.RFC3339Nano), string(e.Action), string(e.Outcome)
@@ -117,6 +119,23 @@ func (enc *Encoder) Encode(e *Event) error {
 		r[i] = SafeCell(r[i])
 	}
 	return enc.csv.Write(r)
+}
+
+// csvDetails is the details cell of e: its details as json.Marshal writes
+// them, or empty.
+func (enc *Encoder) csvDetails(e *Event) (string, error) {
+	if len(e.Details) == 0 {
+		return "", nil
+	}
+	if d, ok := appendDetailsJSON(enc.line[:0], e.Details, true); ok {
+		enc.line = d
+		return string(d), nil
+	}
+	b, err := json.Marshal(e.Details)
+	if err != nil {
+		return "", fmt.Errorf("audit: event %s details: %w", e.ID, err)
+	}
+	return string(b), nil
 }
 
 // Flush writes what is buffered; a CSV export with no event still gets

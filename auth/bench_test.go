@@ -349,8 +349,6 @@ func benchListUsers(b *testing.B, f *bigFixture, q user.Query, floorSQL string, 
 		b.Fatal(err)
 	}
 	defer st.Close()
-	var tUsher, tFloor time.Duration
-	n := 0
 	floor := func() {
 		if got := floorUserPage(b, st, args); got != q.Limit+1 {
 			b.Fatalf("floor read %d rows", got)
@@ -361,12 +359,7 @@ func benchListUsers(b *testing.B, f *bigFixture, q user.Query, floorSQL string, 
 			b.Fatal(err)
 		}
 	}
-	for b.Loop() {
-		tf, tu := timeBoth(n, floor, list)
-		tFloor += tf
-		tUsher += tu
-		n++
-	}
+	tFloor, tUsher, n := loopBoth(b, floor, list)
 	reportFloor(b, tUsher, tFloor, n)
 }
 

@@ -177,6 +177,26 @@ func timeBoth(n int, floor, usher func()) (tFloor, tUsher time.Duration) {
 	return t1.Sub(t0), t2.Sub(t1)
 }
 
+// loopBoth runs b's loop over floor and usher, timed by timeBoth, and
+// returns each one's total time and the number of iterations.
+func loopBoth(b *testing.B, floor, usher func()) (tFloor, tUsher time.Duration, n int) {
+	for b.Loop() {
+		tf, tu := timeBoth(n, floor, usher)
+		tFloor += tf
+		tUsher += tu
+		n++
+	}
+	return tFloor, tUsher, n
+}
+
+// reportAllocs reports the allocations of one operation of usher and of
+// the floor, and their ratio.
+func reportAllocs(b *testing.B, usher, floor float64) {
+	b.ReportMetric(usher, "usher-allocs/op")
+	b.ReportMetric(floor, "floor-allocs/op")
+	b.ReportMetric(usher/floor, "allocs-usher/floor")
+}
+
 // reportFloor reports usher ÷ floor and each one's time per operation.
 func reportFloor(b *testing.B, usher, floor time.Duration, n int) {
 	b.ReportMetric(float64(usher)/float64(floor), "usher/floor")

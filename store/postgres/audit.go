@@ -14,6 +14,7 @@ import (
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/store/internal/detailjson"
 )
 
 // Append stores e outside the chain and sets e.ID to the new row's id.
@@ -176,7 +177,7 @@ func (as auditStore) Query(ctx context.Context, q audit.Query) (audit.Page, erro
 	defer rows.Close()
 	var sc eventScan
 	page, err := eq.Read(rows, func(e *audit.Event) error {
-		if err := rows.Scan(sc.dest(e)...); err != nil {
+		if err := rows.Scan(sc.dest()...); err != nil {
 			return err
 		}
 		return sc.finish(e, true)
@@ -194,23 +195,48 @@ func (as auditStore) Query(ctx context.Context, q audit.Query) (audit.Page, erro
 // eventScan reads the columns of an audit page (paging's auditSelect) into
 // an event.
 type eventScan struct {
+	ev          audit.Event // the text and time columns, copied out by finish
 	id, repeats int64
-	details     []byte
+	details     detailsBytes
+	dst         []any
 }
 
-func (sc *eventScan) dest(e *audit.Event) []any {
-	return []any{&sc.id, &e.Time, (*string)(&e.Action), (*string)(&e.Outcome), &e.Actor.ID, &e.Actor.Email,
-		&e.Target.Type, &e.Target.ID, &e.Target.Label, &e.IP, &e.UserAgent, &e.Reason, &sc.details, &sc.repeats}
+// detailsBytes scans the details column into a buffer reused from row to
+// row (decoding copies what it keeps), where pgx would allocate a slice
+// for each.
+type detailsBytes struct {
+	b     []byte
+	valid bool
+}
+
+// ScanBytes implements pgtype.BytesScanner; v is nil for NULL.
+func (d *detailsBytes) ScanBytes(v []byte) error {
+	d.b, d.valid = append(d.b[:0], v...), v != nil
+	return nil
+}
+
+// dest returns where Scan puts a row's columns: into sc, made once per
+// scan rather than once per row. It is full, so appending to it copies.
+func (sc *eventScan) dest() []any {
+	if sc.dst == nil {
+		e := &sc.ev
+		sc.dst = []any{&sc.id, &e.Time, (*string)(&e.Action), (*string)(&e.Outcome), &e.Actor.ID, &e.Actor.Email,
+			&e.Target.Type, &e.Target.ID, &e.Target.Label, &e.IP, &e.UserAgent, &e.Reason, &sc.details, &sc.repeats}
+	}
+	return sc.dst
 }
 
 // finish converts what dest read; with repeats, a folded event's count
 // joins its details under audit.DetailRepeated.
 func (sc *eventScan) finish(e *audit.Event, repeats bool) error {
+	*e = sc.ev
 	e.ID = strconv.FormatInt(sc.id, 10)
-	if sc.details != nil {
-		if err := json.Unmarshal(sc.details, &e.Details); err != nil {
+	if sc.details.valid {
+		d, err := detailjson.Decode(sc.details.b)
+		if err != nil {
 			return fmt.Errorf("event %d details: %w", sc.id, err)
 		}
+		e.Details = d
 	}
 	if repeats && sc.repeats > 1 {
 		if e.Details == nil {
@@ -261,7 +287,7 @@ func (as auditStore) ChainEvents(ctx context.Context, afterRow int64, limit int)
 	)
 	for rows.Next() {
 		var c audit.Chained
-		if err := rows.Scan(append(sc.dest(&c.Event), &seq, &keyID, &c.Link.MAC, &rkey, &c.RepeatsMAC)...); err != nil {
+		if err := rows.Scan(append(sc.dest(), &seq, &keyID, &c.Link.MAC, &rkey, &c.RepeatsMAC)...); err != nil {
 			return nil, wrap("read audit chain", err)
 		}
 		if err := sc.finish(&c.Event, false); err != nil {

@@ -52,25 +52,16 @@ func BenchmarkListUsersFloor(b *testing.B) {
 
 func benchListFloor(b *testing.B, db *DB, q user.Query, floor string, args []any) {
 	ctx := context.Background()
-	var tUsher, tFloor time.Duration
-	n := 0
-	for b.Loop() {
-		tf, tu := timeBoth(n, func() {
-			if got := floorUserPage(b, db, floor, args); got != q.Limit+1 {
-				b.Fatalf("floor read %d rows", got)
-			}
-		}, func() {
-			if p, err := db.Users().List(ctx, q); err != nil || len(p.Users) != q.Limit {
-				b.Fatal(err)
-			}
-		})
-		tFloor += tf
-		tUsher += tu
-		n++
-	}
-	b.ReportMetric(float64(tUsher)/float64(tFloor), "usher/floor")
-	b.ReportMetric(float64(tUsher.Nanoseconds())/float64(n), "usher-ns/op")
-	b.ReportMetric(float64(tFloor.Nanoseconds())/float64(n), "floor-ns/op")
+	tFloor, tUsher, n := loopBoth(b, func() {
+		if got := floorUserPage(b, db, floor, args); got != q.Limit+1 {
+			b.Fatalf("floor read %d rows", got)
+		}
+	}, func() {
+		if p, err := db.Users().List(ctx, q); err != nil || len(p.Users) != q.Limit {
+			b.Fatal(err)
+		}
+	})
+	reportFloor(b, tUsher, tFloor, n)
 }
 
 // floorUserPage reads a page of listSelect rows into plain values and
@@ -101,6 +92,25 @@ func floorUserPage(b *testing.B, db *DB, query string, args []any) int {
 		b.Fatal(err)
 	}
 	return n
+}
+
+// loopBoth runs b's loop over floor and usher, timed by timeBoth, and
+// returns each one's total time and the number of iterations.
+func loopBoth(b *testing.B, floor, usher func()) (tFloor, tUsher time.Duration, n int) {
+	for b.Loop() {
+		tf, tu := timeBoth(n, floor, usher)
+		tFloor += tf
+		tUsher += tu
+		n++
+	}
+	return tFloor, tUsher, n
+}
+
+// reportFloor reports usher ÷ floor and each one's time per operation.
+func reportFloor(b *testing.B, usher, floor time.Duration, n int) {
+	b.ReportMetric(float64(usher)/float64(floor), "usher/floor")
+	b.ReportMetric(float64(usher.Nanoseconds())/float64(n), "usher-ns/op")
+	b.ReportMetric(float64(floor.Nanoseconds())/float64(n), "floor-ns/op")
 }
 
 // timeBoth times floor and usher, floor first on even iterations n and

@@ -152,18 +152,14 @@ func (as auditStore) Query(ctx context.Context, q audit.Query) (audit.Page, erro
 	if err != nil {
 		return audit.Page{}, err
 	}
-	rows, err := as.s.r.QueryContext(ctx, eq.SQL, eq.Args...)
+	// Prepared once per shape (see stmts.go), unless inside a transaction.
+	rows, err := as.s.queryCached(ctx, eq.SQL, eq.Args...)
 	if err != nil {
 		return audit.Page{}, wrap("query audit", err)
 	}
 	defer rows.Close()
-	var sc eventScan
-	page, err := eq.Read(rows, func(e *audit.Event) error {
-		if err := rows.Scan(sc.dest(e)...); err != nil {
-			return err
-		}
-		return sc.finish(e, true)
-	})
+	var ps pageScan
+	page, err := eq.Read(rows, func(e *audit.Event) error { return ps.scan(rows, e) })
 	if err != nil {
 		return audit.Page{}, wrap("query audit", err)
 	}
@@ -173,34 +169,32 @@ func (as auditStore) Query(ctx context.Context, q audit.Query) (audit.Page, erro
 	return page, nil
 }
 
-// eventScan reads the columns of an audit page (paging's auditSelect) into
-// an event.
+// eventScan reads the plain columns of an event (paging.AuditColumns)
+// into an event.
 type eventScan struct {
+	ev             audit.Event // the text columns, copied out by finish
 	id, t, repeats int64
-	details        sql.NullString
+	details        detailsText
+	dst            []any
 }
 
-func (sc *eventScan) dest(e *audit.Event) []any {
-	return []any{&sc.id, &sc.t, &e.Action, &e.Outcome, &e.Actor.ID, &e.Actor.Email, &e.Target.Type,
-		&e.Target.ID, &e.Target.Label, &e.IP, &e.UserAgent, &e.Reason, &sc.details, &sc.repeats}
+// dest returns where Scan puts a row's columns: into sc, made once per
+// scan rather than once per row. It is full, so appending to it copies.
+func (sc *eventScan) dest() []any {
+	if sc.dst == nil {
+		e := &sc.ev
+		sc.dst = []any{&sc.id, &sc.t, &e.Action, &e.Outcome, &e.Actor.ID, &e.Actor.Email, &e.Target.Type,
+			&e.Target.ID, &e.Target.Label, &e.IP, &e.UserAgent, &e.Reason, &sc.details, &sc.repeats}
+	}
+	return sc.dst
 }
 
 // finish converts what dest read; with repeats, a folded event's count
 // joins its details under audit.DetailRepeated.
 func (sc *eventScan) finish(e *audit.Event, repeats bool) error {
+	*e = sc.ev
 	e.ID, e.Time = strconv.FormatInt(sc.id, 10), fromNanos(sc.t)
-	if sc.details.Valid {
-		if err := json.Unmarshal([]byte(sc.details.String), &e.Details); err != nil {
-			return fmt.Errorf("event %d details: %w", sc.id, err)
-		}
-	}
-	if repeats && sc.repeats > 1 {
-		if e.Details == nil {
-			e.Details = map[string]any{}
-		}
-		e.Details[audit.DetailRepeated] = float64(sc.repeats)
-	}
-	return nil
+	return readDetails(e, &sc.details, sc.repeats, repeats)
 }
 
 // ChainState is audit.Chain's.
@@ -243,7 +237,7 @@ func (as auditStore) ChainEvents(ctx context.Context, afterRow int64, limit int)
 	)
 	for rows.Next() {
 		var c audit.Chained
-		if err := rows.Scan(append(sc.dest(&c.Event), &seq, &keyID, &c.Link.MAC, &rkey, &c.RepeatsMAC)...); err != nil {
+		if err := rows.Scan(append(sc.dest(), &seq, &keyID, &c.Link.MAC, &rkey, &c.RepeatsMAC)...); err != nil {
 			return nil, wrap("read audit chain", err)
 		}
 		if err := sc.finish(&c.Event, false); err != nil {

@@ -79,3 +79,59 @@ func TestChainCoversWhatSQLiteKeeps(t *testing.T) {
 		})
 	}
 }
+
+// A details column that is not a JSON object (empty, cut short, a number
+// out of float64's range, bytes) fails the page with an error, never a
+// panic and never an event with its details quietly dropped; a JSON null
+// reads as no details, as encoding/json reads it.
+func TestAuditQueryMalformedDetails(t *testing.T) {
+	for _, c := range []struct {
+		name, details string
+		fails         bool
+	}{
+		{"Empty", `''`, true},
+		{"CutShort", `'{"consecutive_failures":1'`, true},
+		{"OutOfRange", `'{"n":1e400}'`, true},
+		{"NotAnObject", `'[1,2]'`, true},
+		{"Bytes", `x'ff00'`, true},
+		{"Null", `'null'`, false},
+		{"Flat", `'{"n":1}'`, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "usher.db")
+			db, err := sqlite.Open(t.Context(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			for i := range 3 { // a NULL before and after the row changed
+				var details map[string]any
+				if i == 1 {
+					details = map[string]any{"n": 1}
+				}
+				if err := db.Audit().Append(t.Context(), &audit.Event{Action: "host.test", Outcome: audit.Success,
+					Details: details}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			raw, err := sql.Open("sqlite", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			if _, err := raw.Exec(`UPDATE audit_events SET details = ` + c.details + ` WHERE details IS NOT NULL`); err != nil {
+				t.Fatal(err)
+			}
+			p, err := db.Audit().Query(t.Context(), audit.Query{})
+			if c.fails {
+				if err == nil {
+					t.Fatalf("details %s: page of %d events, no error", c.details, len(p.Events))
+				}
+				return
+			}
+			if err != nil || len(p.Events) != 3 || p.Events[0].Details != nil || p.Events[2].Details != nil {
+				t.Fatalf("details %s: %+v, %v", c.details, p.Events, err)
+			}
+		})
+	}
+}

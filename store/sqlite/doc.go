@@ -40,9 +40,9 @@
 //   - the readers: max(4, runtime.NumCPU()) connections opened with
 //     query_only, serving every read made outside a transaction. The hot
 //     reads (the session lookup behind auth.Manager.Authenticate, pages of
-//     users) are prepared once on this pool and kept until [DB.Close], at
-//     most 128 distinct statements; each connection compiles a statement
-//     once, not once per call.
+//     users and of the audit trail) are prepared once on this pool and
+//     kept until [DB.Close], at most 128 distinct statements; each
+//     connection compiles a statement once, not once per call.
 //
 // Against other processes (or a second DB on the same file), busy_timeout
 // makes a writer wait up to ten seconds for the lock instead of failing,

@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/usher-go/usher/auth"
@@ -120,34 +118,17 @@ func (ss sessionStore) Lookup(ctx context.Context, tokenHash []byte) (*auth.Sess
 // it was well formed.
 func unpackLookup(p string, r *lookupResult) bool {
 	var n [14]int64
-	for i := range n {
-		j := strings.IndexByte(p, ' ')
-		if j < 0 {
-			return false
-		}
-		v, err := strconv.ParseInt(p[:j], 10, 64)
-		if err != nil {
-			return false
-		}
-		n[i], p = v, p[j+1:]
+	p, ok := unpackInts(p, n[:])
+	if !ok {
+		return false
 	}
 	var perms string
-	for _, dst := range [...]*string{
+	p, ok = unpackStrings(p, []*string{
 		&r.s.ID, (*string)(&r.s.UserID), &r.s.IP, &r.s.UserAgent,
 		&r.u.Email, &r.u.Name, &r.u.GroupID,
 		&r.g.Name, &r.g.Description, &perms,
-	} {
-		j := strings.IndexByte(p, ':')
-		if j < 0 {
-			return false
-		}
-		l, err := strconv.Atoi(p[:j])
-		if err != nil || l < 0 || l > len(p)-j-1 {
-			return false
-		}
-		*dst, p = p[j+1:j+1+l], p[j+1+l:]
-	}
-	if p != "" {
+	})
+	if !ok || p != "" {
 		return false
 	}
 	r.s.CreatedAt, r.s.LastSeenAt, r.s.ExpiresAt = fromNanos(n[0]), fromNanos(n[1]), fromNanos(n[2])

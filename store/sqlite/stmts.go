@@ -7,9 +7,9 @@ import (
 )
 
 // maxCachedStmts bounds each pool's statement cache. The statements cached
-// are the hot reads (the session lookup, pages of users), whose shapes are
-// few: a listing's shape is its sort, direction, filters present and page
-// size, and a host asks for a handful of them. Past the bound a statement
+// are the hot reads (the session lookup, pages of users and of the audit
+// trail), whose shapes are few: a listing's shape is its sort, direction,
+// filters present and page size, and a host asks for a handful of them. Past the bound a statement
 // runs unprepared, as every statement did before the cache, so an unusual
 // mix of shapes costs parsing, never memory.
 const maxCachedStmts = 128

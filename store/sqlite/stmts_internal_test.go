@@ -3,9 +3,12 @@ package sqlite
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/user"
 )
 
@@ -70,4 +73,78 @@ func TestStmtCacheConcurrentPages(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestStmtCacheAuditPages: pages of the audit trail go through the cache,
+// one statement per shape: walking every page of one query, first and
+// deep alike, adds one statement, whose SQL holds the written LIMIT.
+func TestStmtCacheAuditPages(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	for i := range 25 {
+		if err := db.Audit().Append(ctx, &audit.Event{Time: t0.Add(time.Duration(i) * time.Second),
+			Action: audit.LoginFailed, Outcome: audit.Failure, Details: map[string]any{"n": i}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := len(db.reads.stmts)
+	q := audit.Query{Limit: 4}
+	pages := 0
+	for {
+		p, err := db.Audit().Query(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		if p.Next == "" {
+			break
+		}
+		q.Cursor = p.Next
+	}
+	if pages != 7 {
+		t.Fatalf("walked %d pages, want 7", pages)
+	}
+	// The first page has no keyset condition: two shapes in all.
+	if got := len(db.reads.stmts) - before; got != 2 {
+		t.Fatalf("walking the pages cached %d statements, want 2", got)
+	}
+	for query := range db.reads.stmts {
+		if strings.Contains(query, "audit_events") && !strings.HasSuffix(query, " LIMIT 5") {
+			t.Errorf("cached audit page without its written LIMIT: %q", query)
+		}
+	}
+}
+
+// TestAuditPageAllocations: a page of events with details allocates
+// within 1.10 of the raw read of the same rows, prepared once and scanned
+// into plain values (issue 12's floor): no per-row map of encoding/json,
+// no formatted ID, no statement prepared per call.
+func TestAuditPageAllocations(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	for i := range 60 {
+		if err := db.Audit().Append(ctx, &audit.Event{Time: t0.Add(time.Duration(i) * time.Second),
+			Action: audit.LoginFailed, Outcome: audit.Failure, Actor: audit.Actor{ID: "0123456789abcdef", Email: "a@example.com"},
+			Target: audit.Target{Type: audit.TargetUser, ID: "0123456789abcdef", Label: "a@example.com"},
+			IP:     "198.51.100.7", UserAgent: "Mozilla/5.0", Reason: "wrong password",
+			Details: map[string]any{audit.DetailConsecutiveFailures: i%5 + 1, audit.DetailMethod: "totp"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := db.reads.db.PrepareContext(ctx, `SELECT `+eventFloorColumns+` FROM audit_events
+		ORDER BY time DESC, id DESC LIMIT 51`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	floor := testing.AllocsPerRun(50, func() { readPlainEvents(t, st, nil) })
+	usher := testing.AllocsPerRun(50, func() {
+		if p, err := db.Audit().Query(ctx, audit.Query{}); err != nil || len(p.Events) != 50 {
+			t.Fatalf("page of %d, %v", len(p.Events), err)
+		}
+	})
+	t.Logf("a page of 50: %v allocations, the raw read %v", usher, floor)
+	if usher > 1.10*floor {
+		t.Fatalf("a page of 50 allocates %v times, %.2f× the raw read's %v; want at most 1.10×", usher, usher/floor, floor)
+	}
 }

@@ -71,12 +71,14 @@ func foldKey(s string) string { return paging.FoldKey(s) }
 
 // dialect is how SQLite writes the listings store/internal/paging builds.
 // Times compare as INTEGER unix nanoseconds, and a time sort key travels in
-// a cursor as that integer.
+// a cursor as that integer. An audit page reads its rows packed
+// (eventColumns).
 var dialect = &paging.Dialect{
-	LikeEscape: `'\'`,
-	Unindexed:  "+",
-	Time:       func(t time.Time) any { return nanos(t) },
-	TimeKey:    func(n int64) any { return n },
+	EventColumns: eventColumns,
+	LikeEscape:   `'\'`,
+	Unindexed:    "+",
+	Time:         func(t time.Time) any { return nanos(t) },
+	TimeKey:      func(n int64) any { return n },
 }
 
 // scanner is *sql.Row or *sql.Rows.

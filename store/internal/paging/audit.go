@@ -8,10 +8,11 @@ import (
 	"github.com/usher-go/usher/audit"
 )
 
-// auditSelect is the SELECT of an audit page, the same in both schemas.
-// A scan reads its columns in this order.
-const auditSelect = `SELECT id, time, action, outcome, actor_id, actor_email, target_type, target_id,
-		target_label, ip, user_agent, reason, details, repeats FROM audit_events`
+// AuditColumns are the columns of an audit page, the same in both
+// schemas, unless Dialect.EventColumns says otherwise. A scan reads them
+// in this order.
+const AuditColumns = `id, time, action, outcome, actor_id, actor_email, target_type, target_id,
+		target_label, ip, user_agent, reason, details, repeats`
 
 // EventsQuery is the statement of one page of events, and what reading its
 // rows needs to know.
@@ -30,16 +31,20 @@ type EventsQuery struct {
 
 // Events writes the statement of one page of events for a normalized q,
 // on the (time, id) keyset in q's order: the filters, the keyset condition
-// from q.Cursor, and a LIMIT one row more than the page. Its columns are
-// those of auditSelect. Every filter column leads an index ending in
-// (time, id), so a page is one index range scan whichever single filter is
-// set, in either direction. A cursor this package did not make, or made
-// for the other order, fails with [audit.ErrInvalidCursor]. Event IDs are
-// decimal integers.
+// from q.Cursor, and a LIMIT one row more than the page, written into the
+// SQL. Its columns are Dialect.EventColumns, or AuditColumns. Every
+// filter column leads an index ending in (time, id), so a page is one
+// index range scan whichever single filter is set, in either direction. A
+// cursor this package did not make, or made for the other order, fails
+// with [audit.ErrInvalidCursor]. Event IDs are decimal integers.
 func (d *Dialect) Events(q audit.Query) (EventsQuery, error) {
 	eq := EventsQuery{limit: q.Limit, oldest: q.OldestFirst}
 	var w builder
-	w.start(d, auditSelect)
+	cols := d.EventColumns
+	if cols == "" {
+		cols = AuditColumns
+	}
+	w.start(d, "SELECT "+cols+" FROM audit_events")
 	for _, f := range [...]struct{ col, v string }{
 		{"action = ", string(q.Action)},
 		{"actor_id = ", q.ActorID},
@@ -96,11 +101,14 @@ func (d *Dialect) Events(q audit.Query) (EventsQuery, error) {
 		w.sql(")")
 	}
 	if ascending {
-		w.sql(" ORDER BY time, id LIMIT ")
+		w.sql(" ORDER BY time, id")
 	} else {
-		w.sql(" ORDER BY time DESC, id DESC LIMIT ")
+		w.sql(" ORDER BY time DESC, id DESC")
 	}
-	w.arg(q.Limit + 1)
+	// Written, not bound, as in a listing of users (see Users): a page's
+	// shape is its filters present, cursor, order and size, and
+	// audit.MaxLimit bounds the sizes.
+	w.sql(" LIMIT ", strconv.Itoa(q.Limit+1))
 	eq.SQL, eq.Args, eq.OK = w.b.String(), w.args, true
 	return eq, nil
 }

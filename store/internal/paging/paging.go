@@ -38,6 +38,10 @@ type Dialect struct {
 	// TimeKey is the argument that a time sort key from a cursor (a
 	// decimal integer, in the unit the store's keys use) compares with.
 	TimeKey func(int64) any
+	// EventColumns is the SELECT list of an audit page, for a store that
+	// reads its rows in another form than the plain columns
+	// (AuditColumns), which empty means.
+	EventColumns string
 	// Storable reports whether the database can hold s at all. A filter
 	// value it cannot hold matches nothing, and a cursor holding one is
 	// invalid. nil means every string.

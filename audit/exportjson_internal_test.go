@@ -1,0 +1,117 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"testing"
+	"time"
+)
+
+// reflectLine is a JSON Lines line as encoding/json writes it, the
+// reference appendEventJSON must match.
+func reflectLine(t *testing.T, e *Event) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(ExportedEvent{ID: e.ID, Time: e.Time.UTC(), Action: e.Action, Outcome: e.Outcome,
+		ActorID: e.Actor.ID, Actor: e.Actor.Email, Target: e.Target.Type, TargetID: e.Target.ID,
+		Label: e.Target.Label, IP: e.IP, UserAgent: e.UserAgent, Reason: e.Reason, Details: e.Details}); err != nil {
+		return nil
+	}
+	return buf.Bytes()
+}
+
+// checkExportJSON: the hand-written JSON of e, as a line and as a CSV
+// details cell, is encoding/json's byte for byte, or refused.
+func checkExportJSON(t *testing.T, e *Event) {
+	t.Helper()
+	want := reflectLine(t, e)
+	if got, ok := appendEventJSON(nil, e); ok && !bytes.Equal(got, want) {
+		t.Fatalf("line of %#v:\n got %s\nwant %s", e, got, want)
+	} else if !ok && want != nil && fastable(e) {
+		t.Fatalf("line of %#v refused; encoding/json writes %s", e, want)
+	}
+	if len(e.Details) == 0 {
+		return
+	}
+	wantCell, err := json.Marshal(e.Details)
+	if got, ok := appendDetailsJSON(nil, e.Details, true); ok && (err != nil || !bytes.Equal(got, wantCell)) {
+		t.Fatalf("CSV details of %#v:\n got %s\nwant %s (%v)", e.Details, got, wantCell, err)
+	}
+}
+
+// fastable reports whether the hand-written JSON should take e: a time in
+// years 0 to 9999, details of finite float64s, strings, bools and nils.
+func fastable(e *Event) bool {
+	if y := e.Time.UTC().Year(); y < 0 || y > 9999 {
+		return false
+	}
+	for _, v := range e.Details {
+		switch v := v.(type) {
+		case nil, string, bool:
+		case float64:
+			if math.IsInf(v, 0) || math.IsNaN(v) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+var exportSeeds = []struct {
+	text, key string
+	num       float64
+	nanos     int64
+}{
+	{"", "n", 0, 0},
+	{"plain", "consecutive_failures", 1, 1735689600123456789},
+	{`"quoted" \back\slash/`, `k"ey`, math.Copysign(0, -1), -62135596800000000},
+	{"<script>&amp;</script>", "<k>", 1e21, 253402300799999999},
+	{"ctl \x00\x01\b\f\n\r\t\x1f\x7f", "\n", 1e-7, 1},
+	{"bad \xff\xfe utf8 \xc3", "\xff", 123456789.125, -1},
+	{"line\u2028para\u2029 é€😀", "é", 5e-324, math.MaxInt64},
+	{"=HYPERLINK(1)", "z", 1.7976931348623157e308, math.MinInt64},
+	{"x", "a", 1e20, 1e18},
+	{"y", "b", 0.000001, 2e18},
+	{"z", "c", 0.0000001, 3e18},
+	{"w", "d", math.Inf(1), 4e18},
+	{"v", "e", math.NaN(), 5e18},
+}
+
+func seedEvent(text, key string, num float64, nanos int64) *Event {
+	return &Event{ID: text, Time: time.Unix(0, nanos).In(time.FixedZone("X", 3600)), Action: Action(text),
+		Outcome: Outcome(text), Actor: Actor{ID: text, Email: key}, Target: Target{Type: text, ID: key, Label: text},
+		IP: key, UserAgent: text, Reason: key,
+		Details: map[string]any{key: text, key + "n": num, "t": true, "f": false, "nil": nil, "": text + key}}
+}
+
+// TestExportJSONAsEncodingJSON: an export's hand-written JSON is
+// encoding/json's, byte for byte, for every kind of text, number and time
+// (or is left to encoding/json).
+func TestExportJSONAsEncodingJSON(t *testing.T) {
+	for _, s := range exportSeeds {
+		checkExportJSON(t, seedEvent(s.text, s.key, s.num, s.nanos))
+		checkExportJSON(t, &Event{ID: "1", Time: time.Unix(0, s.nanos)}) // every optional field empty
+	}
+	year10000 := &Event{ID: "1", Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if _, ok := appendEventJSON(nil, year10000); ok {
+		t.Error("a time in the year 10000 written by hand; encoding/json refuses it")
+	}
+	nested := &Event{ID: "1", Details: map[string]any{"before": map[string]any{"name": "x"}}}
+	if _, ok := appendEventJSON(nil, nested); ok {
+		t.Error("nested details written by hand")
+	}
+}
+
+func FuzzExportJSON(f *testing.F) {
+	for _, s := range exportSeeds {
+		f.Add(s.text, s.key, math.Float64bits(s.num), s.nanos)
+	}
+	f.Fuzz(func(t *testing.T, text, key string, bits uint64, nanos int64) {
+		checkExportJSON(t, seedEvent(text, key, math.Float64frombits(bits), nanos))
+	})
+}
