@@ -21,9 +21,13 @@ func (s *scope) Atomic(ctx context.Context, fn func(auth.Store) error) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
+	// Statements the transaction ran as text are prepared once it has let
+	// go of the connection.
+	defer s.db.writes.prepareWanted(context.WithoutCancel(ctx))
+	q := txStmts{tx, s.db.writes}
 	// Never leave the one writer connection inside an open transaction.
 	return txn.Run(
-		func() error { return fn(&scope{db: s.db, tx: tx, r: tx, w: tx}) },
+		func() error { return fn(&scope{db: s.db, tx: tx, r: q, w: q}) },
 		func() error {
 			if err := tx.Commit(); err != nil {
 				return fmt.Errorf("sqlite: commit: %w", err)

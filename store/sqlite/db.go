@@ -31,6 +31,9 @@ type DB struct {
 	// (stmts.go): the session lookup of auth.Manager.Authenticate, pages
 	// of users.
 	reads *stmtCache
+	// writes holds the statements run on the writer, in and out of
+	// transactions, prepared once on its one connection (stmts.go).
+	writes *stmtCache
 
 	root *scope
 }
@@ -114,14 +117,15 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	db.reads = newStmtCache(db.r)
 	db.reads.stmts[sessionLookupSQL] = lookup
-	db.root.r, db.root.w = db.r, db.w
+	db.writes = newStmtCache(db.w)
+	db.root.r, db.root.w = db.r, poolStmts{db.w, db.writes}
 	return db, nil
 }
 
 // Close closes the prepared statements and both connection pools. Calls in
 // flight finish first; calls after Close fail.
 func (db *DB) Close() error {
-	return errors.Join(db.reads.Close(), db.r.Close(), db.w.Close())
+	return errors.Join(db.reads.Close(), db.writes.Close(), db.r.Close(), db.w.Close())
 }
 
 // Users returns the user store.
