@@ -20,24 +20,49 @@ import (
 // These tests came from a security review: each failed before its fix.
 
 // hookStore runs hook once, right after Login has read the password hash
-// (outside any transaction) and before it verifies and opens the session.
+// and before it verifies and opens the session: as soon as the hash is
+// read outside a transaction, or as soon as the transaction that read it
+// (Login's admission, AtomicDeferSync) has committed.
 type hookStore struct {
 	*sqlite.DB
 	hook atomic.Pointer[func()]
 }
 
-func (h *hookStore) Users() user.Store { return hookUsers{h.DB.Users(), h} }
+func (h *hookStore) Users() user.Store { return hookUsers{h.DB.Users(), h.fire} }
+
+func (h *hookStore) fire() {
+	if f := h.hook.Swap(nil); f != nil {
+		(*f)()
+	}
+}
+
+func (h *hookStore) AtomicDeferSync(ctx context.Context, fn func(auth.Store) error) error {
+	read := false
+	err := h.DB.AtomicDeferSync(ctx, func(tx auth.Store) error {
+		return fn(hookTx{tx, func() { read = true }})
+	})
+	if read {
+		h.fire()
+	}
+	return err
+}
+
+// hookTx is a transaction's store whose password hash reads call read.
+type hookTx struct {
+	auth.Store
+	read func()
+}
+
+func (t hookTx) Users() user.Store { return hookUsers{t.Store.Users(), t.read} }
 
 type hookUsers struct {
 	user.Store
-	h *hookStore
+	read func()
 }
 
 func (u hookUsers) PasswordHash(ctx context.Context, id user.ID) (string, error) {
 	s, err := u.Store.PasswordHash(ctx, id)
-	if f := u.h.hook.Swap(nil); f != nil {
-		(*f)()
-	}
+	u.read()
 	return s, err
 }
 

@@ -112,11 +112,11 @@ func (m *Manager) parseDevice(token string) *device {
 
 // trustedFor returns d if it is a device of u whose trust was not revoked
 // since it was issued, and nil otherwise.
-func (m *Manager) trustedFor(ctx context.Context, d *device, u *user.User) (*device, error) {
+func (m *Manager) trustedFor(ctx context.Context, st Store, d *device, u *user.User) (*device, error) {
 	if d == nil || u == nil || d.user != u.ID {
 		return nil, nil
 	}
-	gen, err := m.store.Throttle().DeviceGeneration(ctx, u.ID)
+	gen, err := st.Throttle().DeviceGeneration(ctx, u.ID)
 	if err != nil {
 		return nil, fmt.Errorf("auth: reading device generation: %w", err)
 	}

@@ -41,8 +41,10 @@ type DB struct {
 // Compile-time proof that DB and the transaction-bound store fill the
 // contract.
 var (
-	_ auth.Store = (*DB)(nil)
-	_ auth.Store = (*scope)(nil)
+	_ auth.Store             = (*DB)(nil)
+	_ auth.Store             = (*scope)(nil)
+	_ auth.DeferredSyncStore = (*DB)(nil)
+	_ auth.DeferredSyncStore = (*scope)(nil)
 )
 
 // Errors returned by [Open].
@@ -152,6 +154,15 @@ func (db *DB) Audit() auth.AuditStore { return db.root.Audit() }
 // holds.
 func (db *DB) Atomic(ctx context.Context, fn func(auth.Store) error) error {
 	return db.root.Atomic(ctx, fn)
+}
+
+// AtomicDeferSync is Atomic, but its commit does not wait for the disk
+// ([auth.DeferredSyncStore]): the transaction runs with synchronous=NORMAL
+// on the writer's connection, which does not sync the write-ahead log at
+// commit; the next commit with synchronous=FULL, every Atomic one, syncs
+// the log and with it this commit, which precedes it there.
+func (db *DB) AtomicDeferSync(ctx context.Context, fn func(auth.Store) error) error {
+	return db.root.AtomicDeferSync(ctx, fn)
 }
 
 // mmapSize is how much of the database file each connection reads through
