@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -124,25 +123,22 @@ func TestLoginRacingDisable(t *testing.T) {
 	wantErr(t, err, auth.ErrAccountDisabled)
 }
 
-// barrierStore holds every Throttle().Failures read until n callers have
-// read: what a burst of simultaneous requests does on a busy server.
+// barrierStore holds every login attempt, once its admission (the
+// throttling reads and counts, one AtomicDeferSync transaction) has
+// committed, until n attempts have been admitted: what a burst of
+// simultaneous requests does on a busy server, each guess counted before
+// any password is checked. (When the reads and counts were separate
+// writes, it held the Throttle().Failures reads the same way.)
 type barrierStore struct {
 	*sqlite.DB
 	wg *sync.WaitGroup
 }
 
-func (b barrierStore) Throttle() auth.ThrottleStore { return barrierThrottle{b.DB.Throttle(), b.wg} }
-
-type barrierThrottle struct {
-	auth.ThrottleStore
-	wg *sync.WaitGroup
-}
-
-func (b barrierThrottle) Failures(ctx context.Context, key string) (int, time.Time, error) {
-	n, last, err := b.ThrottleStore.Failures(ctx, key)
+func (b barrierStore) AtomicDeferSync(ctx context.Context, fn func(auth.Store) error) error {
+	err := b.DB.AtomicDeferSync(ctx, fn)
 	b.wg.Done()
 	b.wg.Wait()
-	return n, last, err
+	return err
 }
 
 // Per-account-and-network throttle: 5 free failures, then a delay, even for

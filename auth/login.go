@@ -82,14 +82,11 @@ func (m *Manager) passwordPassed(ctx context.Context, a *admission, password str
 			return nil, err
 		}
 	}
-	res, err := m.completeLogin(ctx, a.u, a.stored, a.key, newHash, c)
+	res, err := m.completeLogin(ctx, a, newHash, c)
 	if errors.Is(err, errStale) {
 		return nil, m.loginFailed(ctx, a.n, a.u, attempted, c, "password changed during login")
 	}
 	if err != nil {
-		return nil, err
-	}
-	if res.DeviceToken, err = m.deviceToken(ctx, a.u, a.dev); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -152,15 +149,20 @@ func (m *Manager) findForLogin(ctx context.Context, st Store, email string) (*us
 // hash when asked, and records the login, all in one transaction. For a
 // user with a confirmed second factor it opens a challenge instead, and
 // leaves the failure count alone: only the second factor ends the login,
-// so a stolen password buys no fresh budget of code guesses.
-func (m *Manager) completeLogin(ctx context.Context, u *user.User, verified, key, newHash string, c Client) (*LoginResult, error) {
+// so a stolen password buys no fresh budget of code guesses. The result
+// carries the device token either way.
+func (m *Manager) completeLogin(ctx context.Context, a *admission, newHash string, c Client) (*LoginResult, error) {
 	res := &LoginResult{}
+	u, key := a.u, a.key
 	err := m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
-		cur, err := m.stillLoginable(ctx, tx, u.ID, verified)
+		cur, err := m.stillLoginable(ctx, tx, u.ID, a.stored)
 		if err != nil {
 			return err
 		}
 		u = cur
+		if res.DeviceToken, err = m.deviceToken(ctx, tx, u, a.dev); err != nil {
+			return err
+		}
 		e := selfEvent(audit.LoginSucceeded, audit.Success, u, c)
 		if newHash != "" {
 			if err := tx.Users().SetPasswordHash(ctx, u.ID, newHash); err != nil {
