@@ -131,16 +131,40 @@ func (m *Manager) findForLogin(ctx context.Context, st Store, email string) (*us
 	if err != nil {
 		return nil, "", nil
 	}
-	u, err := st.Users().GetByEmail(ctx, norm)
+	u, stored, err := userAndHash(ctx, st, "", norm)
 	if errors.Is(err, user.ErrNotFound) {
 		return nil, "", nil
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("auth: looking up user: %w", err)
 	}
-	stored, err := st.Users().PasswordHash(ctx, u.ID)
+	return u, stored, nil
+}
+
+// userAndHash reads an account and its stored password hash, by id or,
+// when id is "", by email: in one read where the store has
+// UserHashStore.
+func userAndHash(ctx context.Context, st Store, id user.ID, email string) (*user.User, string, error) {
+	us := st.Users()
+	if r, ok := us.(UserHashStore); ok {
+		if id != "" {
+			return r.GetWithHash(ctx, id)
+		}
+		return r.GetByEmailWithHash(ctx, email)
+	}
+	var u *user.User
+	var err error
+	if id != "" {
+		u, err = us.Get(ctx, id)
+	} else {
+		u, err = us.GetByEmail(ctx, email)
+	}
 	if err != nil {
-		return nil, "", fmt.Errorf("auth: looking up user: %w", err)
+		return nil, "", err
+	}
+	stored, err := us.PasswordHash(ctx, u.ID)
+	if err != nil {
+		return nil, "", err
 	}
 	return u, stored, nil
 }
@@ -206,14 +230,10 @@ func (m *Manager) completeLogin(ctx context.Context, a *admission, newHash strin
 // leaving a session the change should have ended, or writing a rehash of
 // the old password over the new one.
 func (m *Manager) stillLoginable(ctx context.Context, tx Store, id user.ID, verified string) (*user.User, error) {
-	cur, err := tx.Users().Get(ctx, id)
+	cur, hash, err := userAndHash(ctx, tx, id, "")
 	if errors.Is(err, user.ErrNotFound) {
 		return nil, errStale
 	} else if err != nil {
-		return nil, err
-	}
-	hash, err := tx.Users().PasswordHash(ctx, id)
-	if err != nil {
 		return nil, err
 	}
 	if hash != verified {

@@ -110,6 +110,17 @@ type Store interface {
 	Atomic(ctx context.Context, fn func(Store) error) error
 }
 
+// UserHashStore is an optional interface of the [user.Store] a [Store]
+// hands out (Users), detected at run time: an account and its stored
+// password hash in one read, as Get (or GetByEmail) and then PasswordHash
+// would return them, and [user.ErrNotFound] for no account. A password
+// login reads the account through it before bcrypt and again, inside its
+// outcome's transaction, after; without it, through the two methods.
+type UserHashStore interface {
+	GetWithHash(ctx context.Context, id user.ID) (*user.User, string, error)
+	GetByEmailWithHash(ctx context.Context, email string) (*user.User, string, error)
+}
+
 // DeferredSyncStore is an optional interface of a [Store], detected at
 // run time: a store that has it lets a transaction commit without waiting
 // for stable storage.

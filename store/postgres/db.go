@@ -43,6 +43,7 @@ var (
 	_ auth.Store             = (*scope)(nil)
 	_ auth.DeferredSyncStore = (*DB)(nil)
 	_ auth.DeferredSyncStore = (*scope)(nil)
+	_ auth.UserHashStore     = userStore{}
 )
 
 // Errors returned by [Open].
