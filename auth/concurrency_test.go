@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -20,24 +19,49 @@ import (
 // These tests came from a security review: each failed before its fix.
 
 // hookStore runs hook once, right after Login has read the password hash
-// (outside any transaction) and before it verifies and opens the session.
+// and before it verifies and opens the session: as soon as the hash is
+// read outside a transaction, or as soon as the transaction that read it
+// (Login's admission, AtomicDeferSync) has committed.
 type hookStore struct {
 	*sqlite.DB
 	hook atomic.Pointer[func()]
 }
 
-func (h *hookStore) Users() user.Store { return hookUsers{h.DB.Users(), h} }
+func (h *hookStore) Users() user.Store { return hookUsers{h.DB.Users(), h.fire} }
+
+func (h *hookStore) fire() {
+	if f := h.hook.Swap(nil); f != nil {
+		(*f)()
+	}
+}
+
+func (h *hookStore) AtomicDeferSync(ctx context.Context, fn func(auth.Store) error) error {
+	read := false
+	err := h.DB.AtomicDeferSync(ctx, func(tx auth.Store) error {
+		return fn(hookTx{tx, func() { read = true }})
+	})
+	if read {
+		h.fire()
+	}
+	return err
+}
+
+// hookTx is a transaction's store whose password hash reads call read.
+type hookTx struct {
+	auth.Store
+	read func()
+}
+
+func (t hookTx) Users() user.Store { return hookUsers{t.Store.Users(), t.read} }
 
 type hookUsers struct {
 	user.Store
-	h *hookStore
+	read func()
 }
 
 func (u hookUsers) PasswordHash(ctx context.Context, id user.ID) (string, error) {
 	s, err := u.Store.PasswordHash(ctx, id)
-	if f := u.h.hook.Swap(nil); f != nil {
-		(*f)()
-	}
+	u.read()
 	return s, err
 }
 
@@ -99,25 +123,22 @@ func TestLoginRacingDisable(t *testing.T) {
 	wantErr(t, err, auth.ErrAccountDisabled)
 }
 
-// barrierStore holds every Throttle().Failures read until n callers have
-// read: what a burst of simultaneous requests does on a busy server.
+// barrierStore holds every login attempt, once its admission (the
+// throttling reads and counts, one AtomicDeferSync transaction) has
+// committed, until n attempts have been admitted: what a burst of
+// simultaneous requests does on a busy server, each guess counted before
+// any password is checked. (When the reads and counts were separate
+// writes, it held the Throttle().Failures reads the same way.)
 type barrierStore struct {
 	*sqlite.DB
 	wg *sync.WaitGroup
 }
 
-func (b barrierStore) Throttle() auth.ThrottleStore { return barrierThrottle{b.DB.Throttle(), b.wg} }
-
-type barrierThrottle struct {
-	auth.ThrottleStore
-	wg *sync.WaitGroup
-}
-
-func (b barrierThrottle) Failures(ctx context.Context, key string) (int, time.Time, error) {
-	n, last, err := b.ThrottleStore.Failures(ctx, key)
+func (b barrierStore) AtomicDeferSync(ctx context.Context, fn func(auth.Store) error) error {
+	err := b.DB.AtomicDeferSync(ctx, fn)
 	b.wg.Done()
 	b.wg.Wait()
-	return n, last, err
+	return err
 }
 
 // Per-account-and-network throttle: 5 free failures, then a delay, even for

@@ -112,11 +112,11 @@ func (m *Manager) parseDevice(token string) *device {
 
 // trustedFor returns d if it is a device of u whose trust was not revoked
 // since it was issued, and nil otherwise.
-func (m *Manager) trustedFor(ctx context.Context, d *device, u *user.User) (*device, error) {
+func (m *Manager) trustedFor(ctx context.Context, st Store, d *device, u *user.User) (*device, error) {
 	if d == nil || u == nil || d.user != u.ID {
 		return nil, nil
 	}
-	gen, err := m.store.Throttle().DeviceGeneration(ctx, u.ID)
+	gen, err := st.Throttle().DeviceGeneration(ctx, u.ID)
 	if err != nil {
 		return nil, fmt.Errorf("auth: reading device generation: %w", err)
 	}
@@ -128,11 +128,11 @@ func (m *Manager) trustedFor(ctx context.Context, d *device, u *user.User) (*dev
 
 // deviceToken is the token a successful password check hands out: d
 // renewed when the client presented a trusted one, else a new device.
-func (m *Manager) deviceToken(ctx context.Context, u *user.User, d *device) (string, error) {
+func (m *Manager) deviceToken(ctx context.Context, st Store, u *user.User, d *device) (string, error) {
 	if d != nil {
 		return m.newDeviceToken(u.ID, d.gen, d.raw)
 	}
-	gen, err := m.store.Throttle().DeviceGeneration(ctx, u.ID)
+	gen, err := st.Throttle().DeviceGeneration(ctx, u.ID)
 	if err != nil {
 		return "", fmt.Errorf("auth: reading device generation: %w", err)
 	}

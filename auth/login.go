@@ -52,73 +52,41 @@ func (m *Manager) Login(ctx context.Context, email, password string, c Client) (
 	email, password = cut(email, maxEmailInput), cut(password, MaxPasswordBytes+1)
 	c = c.clean()
 	attempted, reason := attemptedEmail(email)
-	u, stored, dev, err := m.loginTarget(ctx, email, c)
+	a, err := m.admitLogin(ctx, email, c, attempted)
 	if err != nil {
 		return nil, err
-	}
-	key, n, err := m.admitLogin(ctx, email, c, dev, attempted)
-	if err != nil {
-		return nil, err
-	}
-	if dev == nil {
-		if u, stored, err = m.findForLogin(ctx, email); err != nil {
-			return nil, err
-		}
 	}
 	ok, rehash := false, false
 	switch {
-	case u == nil:
+	case a.u == nil:
 		m.hasher.burn(password)
 	case len(password) > MaxPasswordBytes:
 		m.hasher.burn(password[:MaxPasswordBytes])
 		reason = "password too long"
 	default:
-		ok, rehash = m.hasher.verify(u.ID, stored, password)
+		ok, rehash = m.hasher.verify(a.u.ID, a.stored, password)
 		reason = "wrong password"
 	}
 	if !ok {
-		return nil, m.loginFailed(ctx, n, u, attempted, c, reason)
+		return nil, m.loginFailed(ctx, a.n, a.u, attempted, c, reason)
 	}
-	return m.passwordPassed(ctx, u, stored, key, password, rehash, dev, c, n, attempted)
-}
-
-// loginTarget looks the account up early only when c presents a validly
-// signed device token, to learn whether it is trusted for this account;
-// otherwise it returns nothing and Login looks up after admission, as
-// before, so an attempt refused by the throttle costs no lookup.
-func (m *Manager) loginTarget(ctx context.Context, email string, c Client) (*user.User, string, *device, error) {
-	d := m.parseDevice(c.DeviceToken)
-	if d == nil {
-		return nil, "", nil, nil
-	}
-	u, stored, err := m.findForLogin(ctx, email)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	if d, err = m.trustedFor(ctx, d, u); err != nil || d == nil {
-		return nil, "", nil, err
-	}
-	return u, stored, d, nil
+	return m.passwordPassed(ctx, a, password, rehash, c, attempted)
 }
 
 // passwordPassed finishes a login whose password was right.
-func (m *Manager) passwordPassed(ctx context.Context, u *user.User, stored, key, password string,
-	rehash bool, dev *device, c Client, n int, attempted string) (*LoginResult, error) {
+func (m *Manager) passwordPassed(ctx context.Context, a *admission, password string, rehash bool, c Client, attempted string) (*LoginResult, error) {
 	newHash := ""
 	var err error
 	if rehash {
-		if newHash, err = m.hasher.hash(u.ID, password); err != nil {
+		if newHash, err = m.hasher.hash(a.u.ID, password); err != nil {
 			return nil, err
 		}
 	}
-	res, err := m.completeLogin(ctx, u, stored, key, newHash, c)
+	res, err := m.completeLogin(ctx, a, newHash, c)
 	if errors.Is(err, errStale) {
-		return nil, m.loginFailed(ctx, n, u, attempted, c, "password changed during login")
+		return nil, m.loginFailed(ctx, a.n, a.u, attempted, c, "password changed during login")
 	}
 	if err != nil {
-		return nil, err
-	}
-	if res.DeviceToken, err = m.deviceToken(ctx, u, dev); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -158,21 +126,45 @@ func attemptedEmail(email string) (attempted, reason string) {
 
 // findForLogin returns the user and stored hash for an email, or a nil user
 // when there is none (a malformed email is simply nobody).
-func (m *Manager) findForLogin(ctx context.Context, email string) (*user.User, string, error) {
+func (m *Manager) findForLogin(ctx context.Context, st Store, email string) (*user.User, string, error) {
 	norm, err := user.NormalizeEmail(email)
 	if err != nil {
 		return nil, "", nil
 	}
-	u, err := m.store.Users().GetByEmail(ctx, norm)
+	u, stored, err := userAndHash(ctx, st, "", norm)
 	if errors.Is(err, user.ErrNotFound) {
 		return nil, "", nil
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("auth: looking up user: %w", err)
 	}
-	stored, err := m.store.Users().PasswordHash(ctx, u.ID)
+	return u, stored, nil
+}
+
+// userAndHash reads an account and its stored password hash, by id or,
+// when id is "", by email: in one read where the store has
+// UserHashStore.
+func userAndHash(ctx context.Context, st Store, id user.ID, email string) (*user.User, string, error) {
+	us := st.Users()
+	if r, ok := us.(UserHashStore); ok {
+		if id != "" {
+			return r.GetWithHash(ctx, id)
+		}
+		return r.GetByEmailWithHash(ctx, email)
+	}
+	var u *user.User
+	var err error
+	if id != "" {
+		u, err = us.Get(ctx, id)
+	} else {
+		u, err = us.GetByEmail(ctx, email)
+	}
 	if err != nil {
-		return nil, "", fmt.Errorf("auth: looking up user: %w", err)
+		return nil, "", err
+	}
+	stored, err := us.PasswordHash(ctx, u.ID)
+	if err != nil {
+		return nil, "", err
 	}
 	return u, stored, nil
 }
@@ -181,15 +173,20 @@ func (m *Manager) findForLogin(ctx context.Context, email string) (*user.User, s
 // hash when asked, and records the login, all in one transaction. For a
 // user with a confirmed second factor it opens a challenge instead, and
 // leaves the failure count alone: only the second factor ends the login,
-// so a stolen password buys no fresh budget of code guesses.
-func (m *Manager) completeLogin(ctx context.Context, u *user.User, verified, key, newHash string, c Client) (*LoginResult, error) {
+// so a stolen password buys no fresh budget of code guesses. The result
+// carries the device token either way.
+func (m *Manager) completeLogin(ctx context.Context, a *admission, newHash string, c Client) (*LoginResult, error) {
 	res := &LoginResult{}
+	u, key := a.u, a.key
 	err := m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
-		cur, err := m.stillLoginable(ctx, tx, u.ID, verified)
+		cur, err := m.stillLoginable(ctx, tx, u.ID, a.stored)
 		if err != nil {
 			return err
 		}
 		u = cur
+		if res.DeviceToken, err = m.deviceToken(ctx, tx, u, a.dev); err != nil {
+			return err
+		}
 		e := selfEvent(audit.LoginSucceeded, audit.Success, u, c)
 		if newHash != "" {
 			if err := tx.Users().SetPasswordHash(ctx, u.ID, newHash); err != nil {
@@ -233,14 +230,10 @@ func (m *Manager) completeLogin(ctx context.Context, u *user.User, verified, key
 // leaving a session the change should have ended, or writing a rehash of
 // the old password over the new one.
 func (m *Manager) stillLoginable(ctx context.Context, tx Store, id user.ID, verified string) (*user.User, error) {
-	cur, err := tx.Users().Get(ctx, id)
+	cur, hash, err := userAndHash(ctx, tx, id, "")
 	if errors.Is(err, user.ErrNotFound) {
 		return nil, errStale
 	} else if err != nil {
-		return nil, err
-	}
-	hash, err := tx.Users().PasswordHash(ctx, id)
-	if err != nil {
 		return nil, err
 	}
 	if hash != verified {
@@ -316,10 +309,21 @@ func accountKey(email string) string {
 	return throttlePrefix(email) + "factor"
 }
 
+// admission is an admitted password attempt: the key its consecutive
+// failures count under (reset on success) and their count including it;
+// the account the email names (nil for none) and its stored hash; the
+// device, when the client presented one trusted for that account.
+type admission struct {
+	key    string
+	n      int
+	u      *user.User
+	stored string
+	dev    *device
+}
+
 // admitLogin admits one password attempt on the account email names, and
-// returns the key its consecutive failures count under (reset on success)
-// and their count including this attempt. OWASP ASVS 5.0 V6.3.1, NIST SP
-// 800-63B 5.2.2, and invariant 8: the guesser is slowed, not the owner.
+// looks the account up. OWASP ASVS 5.0 V6.3.1, NIST SP 800-63B 5.2.2, and
+// invariant 8: the guesser is slowed, not the owner.
 //
 //   - Every attempt spends the client IP's (and its IPv6 /48's) budget for
 //     the minute.
@@ -328,39 +332,98 @@ func accountKey(email string) string {
 //   - Without one, it backs off on the failures from its network (IPv4
 //     address, IPv6 /64), and then spends the account's budget for the day
 //     shared by every untrusted attempt.
-func (m *Manager) admitLogin(ctx context.Context, email string, c Client, dev *device, attempted string) (string, int, error) {
-	if err := m.hitIP(ctx, c, attempted); err != nil {
-		return "", 0, err
-	}
-	p := throttlePrefix(email)
-	if dev != nil {
-		key := p + "dev:" + dev.id
-		n, err := m.backoffAttempt(ctx, key, c, attempted)
-		return key, n, err
-	}
-	key := networkKey(email, c.IP)
-	n, err := m.backoffAttempt(ctx, key, c, attempted)
+//
+// All of it is one transaction, committed before the bcrypt, which must
+// not hold the write lock: the attempt is counted as a failure before the
+// password is checked, and a success resets the count, so concurrent
+// attempts on every instance see each other's counts and cannot together
+// exceed a budget (see countBackoff). The commit need not wait for stable
+// storage (DeferredSyncStore): the attempt's outcome, a failure or a
+// session, commits synced before the caller learns it, and takes the
+// reservation with it. A refused attempt's counts commit too; its
+// refusal is recorded in a transaction of its own.
+func (m *Manager) admitLogin(ctx context.Context, email string, c Client, attempted string) (*admission, error) {
+	d := m.parseDevice(c.DeviceToken)
+	var (
+		a       admission
+		refused *ThrottledError
+	)
+	err := m.atomicDeferSync(ctx, func(tx Store) error {
+		var err error
+		a = admission{} // the store may run fn again
+		refused, err = m.admit(ctx, tx, email, c, d, &a)
+		return err
+	})
 	if err != nil {
-		return "", 0, err
+		return nil, err
 	}
-	return key, n, m.spendDay(ctx, p, c, attempted)
+	if refused != nil {
+		return nil, m.recordThrottled(ctx, refused, attempted, c)
+	}
+	return &a, nil
 }
 
-// spendDay counts an untrusted attempt against the account's budget for
+// admit is admitLogin inside its transaction: it fills a, or returns the
+// refusal. The account is looked up first only when d, a validly signed
+// device token, needs it to tell whether the device is trusted; otherwise
+// only once the attempt is admitted, so a refused attempt costs no
+// lookup, whether the account exists or not.
+func (m *Manager) admit(ctx context.Context, tx Store, email string, c Client, d *device, a *admission) (*ThrottledError, error) {
+	var err error
+	if d != nil {
+		if a.u, a.stored, err = m.findForLogin(ctx, tx, email); err != nil {
+			return nil, err
+		}
+		if a.dev, err = m.trustedFor(ctx, tx, d, a.u); err != nil {
+			return nil, err
+		}
+	}
+	if te, err := m.countIP(ctx, tx, c); te != nil || err != nil {
+		return te, err
+	}
+	p := throttlePrefix(email)
+	if a.dev != nil {
+		a.key = p + "dev:" + a.dev.id
+		te, err := m.countBackoff(ctx, tx, a.key, &a.n)
+		return te, err
+	}
+	a.key = networkKey(email, c.IP)
+	if te, err := m.countBackoff(ctx, tx, a.key, &a.n); te != nil || err != nil {
+		return te, err
+	}
+	if te, err := m.countDay(ctx, tx, p); te != nil || err != nil {
+		return te, err
+	}
+	if d == nil {
+		a.u, a.stored, err = m.findForLogin(ctx, tx, email)
+	}
+	return nil, err
+}
+
+// atomicDeferSync is the store's AtomicDeferSync where it has one
+// (DeferredSyncStore), else its Atomic.
+func (m *Manager) atomicDeferSync(ctx context.Context, fn func(Store) error) error {
+	if s, ok := m.store.(DeferredSyncStore); ok {
+		return s.AtomicDeferSync(ctx, fn)
+	}
+	return m.store.Atomic(ctx, fn)
+}
+
+// countDay counts an untrusted attempt against the account's budget for
 // the UTC day, counted first so that concurrent attempts on every instance
 // cannot together exceed it. Once it is spent only trusted devices get
 // through until the day ends or an admin calls UnlockLogin.
-func (m *Manager) spendDay(ctx context.Context, prefix string, c Client, attempted string) error {
+func (m *Manager) countDay(ctx context.Context, st Store, prefix string) (*ThrottledError, error) {
 	now := m.clock()
 	day := now.UTC().Truncate(24 * time.Hour)
-	got, err := m.store.Throttle().AddFailure(ctx, prefix+"day:"+day.Format(time.DateOnly), now)
+	got, err := st.Throttle().AddFailure(ctx, prefix+"day:"+day.Format(time.DateOnly), now)
 	if err != nil {
-		return fmt.Errorf("auth: counting attempt: %w", err)
+		return nil, fmt.Errorf("auth: counting attempt: %w", err)
 	}
 	if got > m.cfg.Throttle.AccountFailuresPerDay {
-		return m.recordThrottled(ctx, &ThrottledError{RetryAfter: day.Add(24 * time.Hour).Sub(now)}, attempted, c)
+		return &ThrottledError{RetryAfter: day.Add(24 * time.Hour).Sub(now)}, nil
 	}
-	return nil
+	return nil, nil
 }
 
 // networkKey counts an account's failures from the client network of ip:
@@ -371,41 +434,60 @@ func networkKey(email, ip string) string {
 }
 
 // reserveAttempt admits one password check by the holder of a session
-// (re-authentication): the client IP's budget, then key's back-off.
+// (re-authentication): the client IP's budget, then key's back-off, in one
+// transaction, as admitLogin does.
 func (m *Manager) reserveAttempt(ctx context.Context, key string, c Client, attempted string) (int, error) {
-	if err := m.hitIP(ctx, c, attempted); err != nil {
+	var (
+		n       int
+		refused *ThrottledError
+	)
+	err := m.atomicDeferSync(ctx, func(tx Store) error {
+		var err error
+		if refused, err = m.countIP(ctx, tx, c); refused != nil || err != nil {
+			return err
+		}
+		refused, err = m.countBackoff(ctx, tx, key, &n)
+		return err
+	})
+	if err != nil {
 		return 0, err
 	}
-	return m.backoffAttempt(ctx, key, c, attempted)
+	if refused != nil {
+		return 0, m.recordThrottled(ctx, refused, attempted, c)
+	}
+	return n, nil
 }
 
-// backoffAttempt admits one attempt, or refuses it while key is in its
+// countBackoff admits one attempt, or refuses it while key is in its
 // back-off.
 //
 // The attempt is counted as a failure before the password is checked, and
 // a success resets the count. Counting first is what makes the limit hold
 // under concurrency: of a burst of simultaneous attempts, each gets its own
-// count from one atomic increment, and only those within the free failures,
-// or the one that alone follows a finished back-off, go on to bcrypt. It
-// returns key's failure count including this attempt.
-func (m *Manager) backoffAttempt(ctx context.Context, key string, c Client, attempted string) (int, error) {
-	n, last, err := m.store.Throttle().Failures(ctx, key)
+// count, and only those within the free failures, or the one that alone
+// follows a finished back-off, go on to bcrypt. Inside an Atomic
+// transaction the read and the count cannot be split by another attempt's;
+// the check of the count against the read is for whatever writes outside
+// one. It sets *n to key's failure count including this attempt.
+func (m *Manager) countBackoff(ctx context.Context, st Store, key string, n *int) (*ThrottledError, error) {
+	prev, last, err := st.Throttle().Failures(ctx, key)
 	if err != nil {
-		return 0, fmt.Errorf("auth: reading throttle: %w", err)
+		return nil, fmt.Errorf("auth: reading throttle: %w", err)
 	}
 	now := m.clock()
-	if wait := m.backoffLeft(n, last, now); wait > 0 {
-		return 0, m.recordThrottled(ctx, &ThrottledError{RetryAfter: wait}, attempted, c)
+	if wait := m.backoffLeft(prev, last, now); wait > 0 {
+		return &ThrottledError{RetryAfter: wait}, nil
 	}
-	got, err := m.store.Throttle().AddFailure(ctx, key, now)
+	got, err := st.Throttle().AddFailure(ctx, key, now)
 	if err != nil {
-		return 0, fmt.Errorf("auth: counting attempt: %w", err)
+		return nil, fmt.Errorf("auth: counting attempt: %w", err)
 	}
-	if got > m.cfg.Throttle.FreeFailures && got != n+1 {
+	if got > m.cfg.Throttle.FreeFailures && got != prev+1 {
 		// Another attempt was admitted between our read and our count.
-		return 0, m.recordThrottled(ctx, &ThrottledError{RetryAfter: m.backoff(got - 1)}, attempted, c)
+		return &ThrottledError{RetryAfter: m.backoff(got - 1)}, nil
 	}
-	return got, nil
+	*n = got
+	return nil, nil
 }
 
 // checkBackoff refuses an attempt while the account is in its back-off. Run
@@ -433,34 +515,46 @@ func (m *Manager) backoffLeft(n int, last, now time.Time) time.Duration {
 }
 
 // hitIP counts an attempt against the client IP's budget for the minute,
-// and an IPv6 client's against its /48's as well.
+// and an IPv6 client's against its /48's as well, and records a refusal.
 func (m *Manager) hitIP(ctx context.Context, c Client, attempted string) error {
-	ipKey := ipThrottleKey(c.IP)
-	if ipKey == "" || m.cfg.Throttle.PerIPPerMinute <= 0 {
-		return nil
-	}
-	if err := m.hitWindow(ctx, ipKey, m.cfg.Throttle.PerIPPerMinute, c, attempted); err != nil {
+	te, err := m.countIP(ctx, m.store, c)
+	if err != nil {
 		return err
 	}
-	if site := siteKey(c.IP); site != "" {
-		return m.hitWindow(ctx, site, m.cfg.Throttle.PerIPv6SitePerMinute, c, attempted)
+	if te != nil {
+		return m.recordThrottled(ctx, te, attempted, c)
 	}
 	return nil
 }
 
-// hitWindow counts one hit on key in this minute's window and refuses it
+// countIP is hitIP on st, returning the refusal unrecorded.
+func (m *Manager) countIP(ctx context.Context, st Store, c Client) (*ThrottledError, error) {
+	ipKey := ipThrottleKey(c.IP)
+	if ipKey == "" || m.cfg.Throttle.PerIPPerMinute <= 0 {
+		return nil, nil
+	}
+	if te, err := m.countWindow(ctx, st, ipKey, m.cfg.Throttle.PerIPPerMinute); te != nil || err != nil {
+		return te, err
+	}
+	if site := siteKey(c.IP); site != "" {
+		return m.countWindow(ctx, st, site, m.cfg.Throttle.PerIPv6SitePerMinute)
+	}
+	return nil, nil
+}
+
+// countWindow counts one hit on key in this minute's window and refuses it
 // beyond budget.
-func (m *Manager) hitWindow(ctx context.Context, key string, budget int, c Client, attempted string) error {
+func (m *Manager) countWindow(ctx context.Context, st Store, key string, budget int) (*ThrottledError, error) {
 	now := m.clock()
 	window := now.Truncate(time.Minute)
-	hits, err := m.store.Throttle().Hit(ctx, key, window)
+	hits, err := st.Throttle().Hit(ctx, key, window)
 	if err != nil {
-		return fmt.Errorf("auth: counting attempt: %w", err)
+		return nil, fmt.Errorf("auth: counting attempt: %w", err)
 	}
 	if hits > budget {
-		return m.recordThrottled(ctx, &ThrottledError{RetryAfter: window.Add(time.Minute).Sub(now)}, attempted, c)
+		return &ThrottledError{RetryAfter: window.Add(time.Minute).Sub(now)}, nil
 	}
-	return nil
+	return nil, nil
 }
 
 // siteKey is the key of an IPv6 address's /48, the usual allocation to one

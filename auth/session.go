@@ -301,7 +301,7 @@ func (m *Manager) PruneSessions(ctx context.Context) (int, error) {
 	if _, err := m.store.Flows().DeleteExpired(ctx, now); err != nil {
 		return n, err
 	}
-	// A day's budget (spendDay) must outlive its day.
+	// A day's budget (countDay) must outlive its day.
 	keep := max(m.cfg.Throttle.MaxDelay, 24*time.Hour) + time.Hour
 	return n, m.store.Throttle().Prune(ctx, now.Add(-keep))
 }

@@ -110,6 +110,39 @@ type Store interface {
 	Atomic(ctx context.Context, fn func(Store) error) error
 }
 
+// UserHashStore is an optional interface of the [user.Store] a [Store]
+// hands out (Users), detected at run time: an account and its stored
+// password hash in one read, as Get (or GetByEmail) and then PasswordHash
+// would return them, and [user.ErrNotFound] for no account. A password
+// login reads the account through it before bcrypt and again, inside its
+// outcome's transaction, after; without it, through the two methods.
+type UserHashStore interface {
+	GetWithHash(ctx context.Context, id user.ID) (*user.User, string, error)
+	GetByEmailWithHash(ctx context.Context, email string) (*user.User, string, error)
+}
+
+// DeferredSyncStore is an optional interface of a [Store], detected at
+// run time: a store that has it lets a transaction commit without waiting
+// for stable storage.
+//
+// AtomicDeferSync runs fn as Atomic does, with the same guarantees but
+// one: its commit may return before it is durable. It is visible to every
+// later transaction at once, as any commit is, and it becomes durable with
+// the next commit that is synced, which every Atomic commit is, as that
+// commit follows it in the store's log (SQLite's write-ahead log,
+// PostgreSQL's WAL). Until then a power loss may undo it.
+//
+// The Manager uses it for the one write of a login attempt made before
+// the password is checked (the attempt counted against the throttling
+// budgets): the attempt's outcome commits through Atomic before the
+// caller learns it, so no reservation of an attempt that was answered can
+// be lost, and the reservation costs no sync of its own. Without it the
+// Manager uses Atomic.
+type DeferredSyncStore interface {
+	Store
+	AtomicDeferSync(ctx context.Context, fn func(Store) error) error
+}
+
 // PanicError is what [Store.Atomic] returns when fn panicked, after rolling
 // the transaction back. It unwraps to Value when that is an error, so
 // [errors.Is] sees through the panic.

@@ -33,11 +33,23 @@ func retryable(err error) bool {
 
 // Atomic is DB.Atomic; inside a transaction it runs fn in that transaction.
 func (s *scope) Atomic(ctx context.Context, fn func(auth.Store) error) error {
+	return s.atomic(ctx, s.db.beginSQL, fn)
+}
+
+// AtomicDeferSync is DB.AtomicDeferSync; inside a transaction it runs fn
+// in that transaction.
+func (s *scope) AtomicDeferSync(ctx context.Context, fn func(auth.Store) error) error {
+	return s.atomic(ctx, s.db.beginSQL+"; SET LOCAL synchronous_commit TO off", fn)
+}
+
+// atomic runs fn in a transaction begun by begin, again after a retryable
+// abort.
+func (s *scope) atomic(ctx context.Context, begin string, fn func(auth.Store) error) error {
 	if s.tx != nil {
 		return fn(s)
 	}
 	for attempt := 1; ; attempt++ {
-		err := s.atomicOnce(ctx, fn)
+		err := s.atomicOnce(ctx, begin, fn)
 		if attempt == maxAttempts || !retryable(err) || ctx.Err() != nil {
 			return err
 		}
@@ -51,8 +63,8 @@ func (s *scope) Atomic(ctx context.Context, fn func(auth.Store) error) error {
 // commit or rollback. READ COMMITTED matters: each statement after the lock
 // sees everything the previous holder committed, where a REPEATABLE READ
 // snapshot would have been taken before the wait.
-func (s *scope) atomicOnce(ctx context.Context, fn func(auth.Store) error) error {
-	tx, err := s.db.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: s.db.beginSQL})
+func (s *scope) atomicOnce(ctx context.Context, begin string, fn func(auth.Store) error) error {
+	tx, err := s.db.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: begin})
 	if err != nil {
 		return wrap("begin", err)
 	}

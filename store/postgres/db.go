@@ -39,8 +39,11 @@ type DB struct {
 // Compile-time proof that DB and the transaction-bound store fill the
 // contract.
 var (
-	_ auth.Store = (*DB)(nil)
-	_ auth.Store = (*scope)(nil)
+	_ auth.Store             = (*DB)(nil)
+	_ auth.Store             = (*scope)(nil)
+	_ auth.DeferredSyncStore = (*DB)(nil)
+	_ auth.DeferredSyncStore = (*scope)(nil)
+	_ auth.UserHashStore     = userStore{}
 )
 
 // Errors returned by [Open].
@@ -163,6 +166,15 @@ func (db *DB) Audit() auth.AuditStore { return db.root.Audit() }
 // Atomic inside fn waits for the lock that fn's transaction holds.
 func (db *DB) Atomic(ctx context.Context, fn func(auth.Store) error) error {
 	return db.root.Atomic(ctx, fn)
+}
+
+// AtomicDeferSync is Atomic, but its commit does not wait for the WAL to
+// reach the disk ([auth.DeferredSyncStore]): the transaction sets
+// synchronous_commit off for itself alone (SET LOCAL), in the round trip
+// that begins it. The next synchronous commit, every Atomic one, flushes
+// the WAL up to its own record, and with it this commit, which precedes it.
+func (db *DB) AtomicDeferSync(ctx context.Context, fn func(auth.Store) error) error {
+	return db.root.AtomicDeferSync(ctx, fn)
 }
 
 // Advisory lock classes: the first key of pg_advisory_xact_lock(int, int).

@@ -31,6 +31,9 @@ type DB struct {
 	// (stmts.go): the session lookup of auth.Manager.Authenticate, pages
 	// of users.
 	reads *stmtCache
+	// writes holds the statements run on the writer, in and out of
+	// transactions, prepared once on its one connection (stmts.go).
+	writes *stmtCache
 
 	root *scope
 }
@@ -38,8 +41,11 @@ type DB struct {
 // Compile-time proof that DB and the transaction-bound store fill the
 // contract.
 var (
-	_ auth.Store = (*DB)(nil)
-	_ auth.Store = (*scope)(nil)
+	_ auth.Store             = (*DB)(nil)
+	_ auth.Store             = (*scope)(nil)
+	_ auth.DeferredSyncStore = (*DB)(nil)
+	_ auth.DeferredSyncStore = (*scope)(nil)
+	_ auth.UserHashStore     = userStore{}
 )
 
 // Errors returned by [Open].
@@ -114,14 +120,15 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	db.reads = newStmtCache(db.r)
 	db.reads.stmts[sessionLookupSQL] = lookup
-	db.root.r, db.root.w = db.r, db.w
+	db.writes = newStmtCache(db.w)
+	db.root.r, db.root.w = db.r, poolStmts{db.w, db.writes}
 	return db, nil
 }
 
 // Close closes the prepared statements and both connection pools. Calls in
 // flight finish first; calls after Close fail.
 func (db *DB) Close() error {
-	return errors.Join(db.reads.Close(), db.r.Close(), db.w.Close())
+	return errors.Join(db.reads.Close(), db.writes.Close(), db.r.Close(), db.w.Close())
 }
 
 // Users returns the user store.
@@ -148,6 +155,15 @@ func (db *DB) Audit() auth.AuditStore { return db.root.Audit() }
 // holds.
 func (db *DB) Atomic(ctx context.Context, fn func(auth.Store) error) error {
 	return db.root.Atomic(ctx, fn)
+}
+
+// AtomicDeferSync is Atomic, but its commit does not wait for the disk
+// ([auth.DeferredSyncStore]): the transaction runs with synchronous=NORMAL
+// on the writer's connection, which does not sync the write-ahead log at
+// commit; the next commit with synchronous=FULL, every Atomic one, syncs
+// the log and with it this commit, which precedes it there.
+func (db *DB) AtomicDeferSync(ctx context.Context, fn func(auth.Store) error) error {
+	return db.root.AtomicDeferSync(ctx, fn)
 }
 
 // mmapSize is how much of the database file each connection reads through

@@ -27,6 +27,10 @@
 // synchronous=FULL, so every commit is synced before it returns and what it
 // records (a used TOTP code, a revoked session, a throttle counter) survives
 // a power loss; BENCHMARKS.md measures the cost (about one fsync a commit).
+// The one exception is [DB.AtomicDeferSync], which a login uses to count an
+// attempt before its bcrypt: that commit is synced by the attempt's own
+// outcome, which follows it in the log and is synced before the caller
+// learns anything.
 //
 // # Connections and concurrency
 //

@@ -26,6 +26,10 @@ type stmtCache struct {
 	mu     sync.Mutex
 	stmts  map[string]*sql.Stmt
 	closed bool
+	// wanted are statements a transaction ran as text because they were
+	// not cached yet: prepared once the transaction has let go of the
+	// writer's one connection (prepareWanted).
+	wanted map[string]bool
 }
 
 func newStmtCache(db *sql.DB) *stmtCache {
@@ -73,11 +77,106 @@ func (c *stmtCache) Close() error {
 	return first
 }
 
+// cached returns the cached statement of query, or nil, preparing
+// nothing: inside a transaction on the writer pool, whose one connection
+// the transaction holds, preparing on the pool would wait for it for
+// ever. A miss is noted, and prepareWanted prepares it later.
+func (c *stmtCache) cached(query string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, ok := c.stmts[query]
+	if !ok && !c.closed && len(c.stmts)+len(c.wanted) < maxCachedStmts {
+		if c.wanted == nil {
+			c.wanted = make(map[string]bool)
+		}
+		c.wanted[query] = true
+	}
+	return st
+}
+
+// prepareWanted prepares the statements transactions missed (cached),
+// once no transaction holds the connection.
+func (c *stmtCache) prepareWanted(ctx context.Context) {
+	c.mu.Lock()
+	wanted := c.wanted
+	c.wanted = nil
+	c.mu.Unlock()
+	for q := range wanted {
+		c.get(ctx, q)
+	}
+}
+
+// txStmts is a transaction's querier on the writer: each statement runs
+// through the writer's cache, prepared once on its connection and bound to
+// the transaction (Tx.StmtContext reuses the connection's prepared
+// statement), or as text the first time, while it is not cached yet.
+// Every store method's SQL reaches it unchanged, so every write path gains
+// without a change of its own.
+type txStmts struct {
+	tx    *sql.Tx
+	cache *stmtCache
+}
+
+func (q txStmts) stmt(ctx context.Context, query string) *sql.Stmt {
+	if st := q.cache.cached(query); st != nil {
+		return q.tx.StmtContext(ctx, st)
+	}
+	return nil
+}
+
+func (q txStmts) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := q.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return q.tx.ExecContext(ctx, query, args...)
+}
+
+func (q txStmts) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := q.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return q.tx.QueryContext(ctx, query, args...)
+}
+
+func (q txStmts) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := q.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return q.tx.QueryRowContext(ctx, query, args...)
+}
+
+// poolStmts is the writer pool's querier outside a transaction: each
+// statement prepared once through the cache (get), or as text past its
+// bound.
+type poolStmts struct {
+	db    *sql.DB
+	cache *stmtCache
+}
+
+func (q poolStmts) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := q.cache.get(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return q.db.ExecContext(ctx, query, args...)
+}
+
+func (q poolStmts) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := q.cache.get(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return q.db.QueryContext(ctx, query, args...)
+}
+
+func (q poolStmts) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := q.cache.get(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return q.db.QueryRowContext(ctx, query, args...)
+}
+
 // readStmt returns query prepared once on the reader pool, for reads
-// outside a transaction. Inside one it returns nil (run query as text on
-// the transaction): the writer pool has one connection, which the
-// transaction holds, so a statement could not be prepared on the pool
-// meanwhile; no hot read runs inside a transaction.
+// outside a transaction. Inside one it returns nil: the statement runs on
+// the transaction's querier (txStmts), which has the writer's cache.
 func (s *scope) readStmt(ctx context.Context, query string) *sql.Stmt {
 	if s.tx != nil {
 		return nil

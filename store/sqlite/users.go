@@ -72,9 +72,37 @@ func (us userStore) GetByEmail(ctx context.Context, email string) (*user.User, e
 	return us.getBy(ctx, "get user by email", `SELECT `+userCols+` FROM users u WHERE u.email = ?`, email)
 }
 
-func (us userStore) getBy(ctx context.Context, op, q string, arg string) (*user.User, error) {
+// GetWithHash is Get and PasswordHash in one read ([auth.UserHashStore]).
+func (us userStore) GetWithHash(ctx context.Context, id user.ID) (*user.User, string, error) {
+	var h string
+	u, err := us.getBy(ctx, "get user", `SELECT `+userCols+`, u.password_hash FROM users u WHERE u.id = ?`, string(id), &h)
+	return u, h, err
+}
+
+// GetByEmailWithHash is GetByEmail and PasswordHash in one read
+// ([auth.UserHashStore]).
+func (us userStore) GetByEmailWithHash(ctx context.Context, email string) (*user.User, string, error) {
+	var h string
+	u, err := us.getBy(ctx, "get user by email", `SELECT `+userCols+`, u.password_hash FROM users u WHERE u.email = ?`, email, &h)
+	return u, h, err
+}
+
+// extraScanner scans a row's leading columns into what its caller asks
+// for, and the columns after them into extra.
+type extraScanner struct {
+	row   scanner
+	extra []any
+}
+
+func (e extraScanner) Scan(dest ...any) error { return e.row.Scan(append(dest, e.extra...)...) }
+
+func (us userStore) getBy(ctx context.Context, op, q string, arg string, extra ...any) (*user.User, error) {
 	u := new(user.User)
-	err := scanUser(us.s.r.QueryRowContext(ctx, q, arg), u)
+	var row scanner = us.s.r.QueryRowContext(ctx, q, arg)
+	if len(extra) > 0 {
+		row = extraScanner{row, extra}
+	}
+	err := scanUser(row, u)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, wrap(op, user.ErrNotFound)
 	}

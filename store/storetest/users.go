@@ -21,6 +21,7 @@ var userTests = []test{
 	{"EmailTakenOnUpdate", testUserEmailTakenUpdate},
 	{"UnknownGroup", testUserUnknownGroup},
 	{"PasswordHash", testUserPasswordHash},
+	{"WithHash", testUserWithHash},
 	{"LastLogin", testUserLastLogin},
 	{"MustChangePassword", testUserMustChangePassword},
 	{"Count", testUserCount},
@@ -544,4 +545,40 @@ func testUserMustChangePassword(t *testing.T, s auth.Store) {
 	must(t, "SetMustChangePassword(false)", s.Users().SetMustChangePassword(ctx(t), u.ID, false))
 	check("cleared", false)
 	checkErr(t, "SetMustChangePassword(unknown)", s.Users().SetMustChangePassword(ctx(t), "ghost", true), user.ErrNotFound)
+}
+
+// testUserWithHash: a store with auth.UserHashStore reads an account and
+// its hash together as Get (or GetByEmail) and PasswordHash read them
+// apart, in and out of a transaction, and user.ErrNotFound for none.
+func testUserWithHash(t *testing.T, s auth.Store) {
+	if _, ok := s.Users().(auth.UserHashStore); !ok {
+		t.Skip("the store has no auth.UserHashStore")
+	}
+	const h = "$2a$12$C6UzMDM.H6dfI/f/IKcEeO5e5x9HtuCH3cMQRN2J4eD3yZ4ZOtNqi"
+	u := newUser(group.UsersID)
+	mustCreateUser(t, s, u, h)
+	_ = createUser(t, s, group.UsersID) // another account, to be told apart
+	want, err := s.Users().Get(ctx(t), u.ID)
+	must(t, "Get", err)
+	check := func(st auth.Store) {
+		r := st.Users().(auth.UserHashStore)
+		got, gotHash, err := r.GetWithHash(ctx(t), u.ID)
+		must(t, "GetWithHash", err)
+		checkUser(t, "GetWithHash", got, want)
+		if gotHash != h {
+			t.Errorf("GetWithHash: hash %q, want %q", gotHash, h)
+		}
+		got, gotHash, err = r.GetByEmailWithHash(ctx(t), u.Email)
+		must(t, "GetByEmailWithHash", err)
+		checkUser(t, "GetByEmailWithHash", got, want)
+		if gotHash != h {
+			t.Errorf("GetByEmailWithHash: hash %q, want %q", gotHash, h)
+		}
+		_, _, err = r.GetWithHash(ctx(t), "no such user")
+		checkErr(t, "GetWithHash(unknown)", err, user.ErrNotFound)
+		_, _, err = r.GetByEmailWithHash(ctx(t), "nobody@example.com")
+		checkErr(t, "GetByEmailWithHash(unknown)", err, user.ErrNotFound)
+	}
+	check(s)
+	must(t, "Atomic", s.Atomic(ctx(t), func(tx auth.Store) error { check(tx); return nil }))
 }
