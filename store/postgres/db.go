@@ -41,6 +41,8 @@ type DB struct {
 var (
 	_ auth.Store = (*DB)(nil)
 	_ auth.Store = (*scope)(nil)
+	// The optional batch of last uses (auth.Manager's background touch).
+	_ auth.SessionBatchToucher = sessionStore{}
 )
 
 // Errors returned by [Open].
