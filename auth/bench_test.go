@@ -87,6 +87,7 @@ type bigFixture struct {
 	// raw is the same file opened through database/sql alone, with the
 	// store's reader pragmas (query_only, mmap): the floors' connection.
 	raw *sql.DB
+	clk *fakeClock
 }
 
 var (
@@ -124,6 +125,7 @@ func buildBig() (*bigFixture, error) {
 		return nil, err
 	}
 	clk := newClock()
+	f.clk = clk
 	f.m, err = auth.New(auth.Config{Store: f.db, SecretKey: testKey, BcryptCost: 4,
 		InsecureLowBcryptCostForTests: true, Now: clk.Now, Permissions: hostPermissions})
 	if err != nil {
@@ -246,6 +248,47 @@ func BenchmarkAuthenticate(b *testing.B) {
 	b.ReportMetric(float64(tPacked.Nanoseconds())/float64(i), "packed-ns/op")
 	b.ReportMetric(allocs, "usher-allocs/op")
 }
+
+// BenchmarkAuthenticateStale: Authenticate of sessions last used over a
+// minute ago, each one's first call of the minute, which records the use
+// (written behind the request, in batches), beside the packed lookup run
+// raw, taking turns at going first. Metric: usher/packed, to compare with
+// BenchmarkAuthenticate's. The clock goes back afterwards, so the other
+// benchmarks find the sessions as they were.
+func BenchmarkAuthenticateStale(b *testing.B) {
+	f := bigDB(b)
+	ctx := context.Background()
+	packed, err := f.raw.PrepareContext(ctx, packedSessionSQL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer packed.Close()
+	staleRuns++ // each run a minute later than the last one wrote
+	f.clk.Advance(time.Duration(staleRuns) * 2 * time.Minute)
+	defer f.clk.Advance(-time.Duration(staleRuns) * 2 * time.Minute)
+	var tUsher, tPacked time.Duration
+	i := 0
+	for b.Loop() {
+		k := (i * 7919) % len(f.tokens) // distinct for the first 200,000
+		u, p := timeBoth(i, func() { packedSession(b, packed, f.hashes[(k+1)%len(f.hashes)]) }, func() {
+			if _, err := f.m.Authenticate(ctx, f.tokens[k]); err != nil {
+				b.Fatal(err)
+			}
+		})
+		tPacked, tUsher = tPacked+u, tUsher+p
+		i++
+	}
+	b.StopTimer()
+	if err := auth.FlushTouches(f.m); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(tUsher)/float64(tPacked), "usher/packed")
+	b.ReportMetric(float64(tUsher.Nanoseconds())/float64(i), "usher-ns/op")
+	b.ReportMetric(float64(tPacked.Nanoseconds())/float64(i), "packed-ns/op")
+}
+
+// staleRuns counts BenchmarkAuthenticateStale's runs.
+var staleRuns int
 
 // BenchmarkAuthenticateParallel: the same from GOMAXPROCS goroutines
 // (target: throughput ≥ 1.5× BenchmarkAuthenticate, i.e. ns/op ≤ 2/3).

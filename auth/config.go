@@ -96,6 +96,17 @@ type Config struct {
 	// [DefaultIdleTimeout]. Every timeout is at least [MinSessionTimeout].
 	// Each session keeps the limits it was issued with: changing these
 	// changes the sessions issued afterwards.
+	//
+	// Granularity (OWASP ASVS 5.0 V7.3.1): a session's last use is
+	// recorded at most once a minute, so it ends between its idle timeout
+	// less a minute and its idle timeout after its last use, never later,
+	// on every instance sharing the database. The record is written
+	// behind the request, in batches within seconds ([Manager.Close]
+	// writes what waits); a use within a minute of the deadline is
+	// written on the request, so no other instance and no
+	// [Manager.PruneSessions] sees the session idle while its use is on
+	// the way. A batch that fails is logged and lost: those sessions may
+	// end early, never late.
 	IdleTimeout time.Duration
 	// AbsoluteTimeout ends a session this long after login whatever its
 	// use; 0 means [DefaultAbsoluteTimeout].

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"time"
+
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/usher-go/usher/audit"
@@ -56,3 +58,34 @@ func SealEventV1(m *Manager) func(audit.Mark, *audit.Event) (audit.Link, audit.M
 		return link, markLink(k, chainHeadLabel, link), nil
 	}
 }
+
+// FlushTouches writes m's waiting session uses now, as its background
+// flusher would within touchFlushDelay.
+func FlushTouches(m *Manager) error { return m.touches.flush(m) }
+
+// PendingTouches is how many session uses m has not yet written.
+func PendingTouches(m *Manager) int {
+	m.touches.mu.Lock()
+	defer m.touches.mu.Unlock()
+	return len(m.touches.pending) + len(m.touches.flushing)
+}
+
+// TouchFlusherRunning reports whether m's background flusher is alive.
+func TouchFlusherRunning(m *Manager) bool {
+	m.touches.mu.Lock()
+	defer m.touches.mu.Unlock()
+	return m.touches.running
+}
+
+// SetTouchFlush changes m's flush delay and batch size (zero keeps the
+// default) and reports each batch written to done. Call it before the
+// first Authenticate.
+func SetTouchFlush(m *Manager, delay time.Duration, batch int, done func(n int, err error)) {
+	m.touches.mu.Lock()
+	defer m.touches.mu.Unlock()
+	m.touches.delay, m.touches.batchMax, m.touches.onFlush = delay, batch, done
+}
+
+// TouchHeadroom is how near its idle deadline a session's use is written
+// on the request.
+const TouchHeadroom = touchHeadroom

@@ -73,6 +73,13 @@ func (e *env) manager(store auth.Store, mod ...func(*auth.Config)) *auth.Manager
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	// Before the store closes (cleanups run last first), and failing the
+	// test if what waited could not be written.
+	e.t.Cleanup(func() {
+		if err := m.Close(); err != nil {
+			e.t.Errorf("Manager.Close: %v", err)
+		}
+	})
 	return m
 }
 

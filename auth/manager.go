@@ -38,6 +38,8 @@ type Manager struct {
 	disc discoveries
 	// setup is the setup token this Manager made (setup.go).
 	setup setupToken
+	// touches are the sessions' last uses not yet written (touch.go).
+	touches toucher
 }
 
 // New checks cfg and returns a Manager. Errors in cfg wrap

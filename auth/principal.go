@@ -255,6 +255,9 @@ func (m *Manager) reread(ctx context.Context, tx Store, actor *Principal) (*Prin
 		return nil, denied(DenyUnauthenticated, "no principal this Manager authenticated")
 	}
 	s, err := tx.Sessions().Get(ctx, actor.session.ID)
+	if err == nil {
+		m.lastSeen(s)
+	}
 	if errors.Is(err, ErrSessionNotFound) || err == nil && (s.UserID != actor.user.ID || m.expired(s, m.clock())) {
 		return nil, fmt.Errorf("%w: the session has ended", ErrUnauthenticated)
 	}

@@ -41,8 +41,9 @@ type Session struct {
 	MultiFactor bool
 }
 
-// touchInterval is how stale LastSeenAt may get before Authenticate writes
-// it again: at most one write a minute per session keeps reads reads.
+// touchInterval is how stale LastSeenAt may get before Authenticate
+// records a use again: at most one a minute per session, written behind
+// the request (touch.go), keeps reads reads.
 const touchInterval = time.Minute
 
 // issueSession creates a session for u inside tx and returns it with its
@@ -134,11 +135,16 @@ func (m *Manager) replaceSession(ctx context.Context, tx Store, a *Principal, re
 // ones it was issued with. A store that returns no idle timeout gets the
 // configured one.
 func (m *Manager) expired(s *Session, now time.Time) bool {
-	idle := s.IdleTimeout
-	if idle <= 0 {
-		idle = m.cfg.IdleTimeout
+	return !now.Before(s.ExpiresAt) || !now.Before(s.LastSeenAt.Add(m.idleTimeout(s)))
+}
+
+// idleTimeout is s's own idle timeout or, for a store that returns none,
+// the configured one.
+func (m *Manager) idleTimeout(s *Session) time.Duration {
+	if s.IdleTimeout > 0 {
+		return s.IdleTimeout
 	}
-	return !now.Before(s.ExpiresAt) || !now.Before(s.LastSeenAt.Add(idle))
+	return m.cfg.IdleTimeout
 }
 
 // Authenticate resolves a session token to a [Principal], reading the user
@@ -154,6 +160,7 @@ func (m *Manager) Authenticate(ctx context.Context, token string) (*Principal, e
 		return nil, fmt.Errorf("auth: looking up session: %w", err)
 	}
 	now := m.clock()
+	m.lastSeen(s) // a use this instance has not written yet counts
 	if m.expired(s, now) {
 		if err := m.store.Sessions().Delete(ctx, s.ID); err != nil && !errors.Is(err, ErrSessionNotFound) {
 			m.log.WarnContext(ctx, "usher: deleting expired session", "err", err)
@@ -163,11 +170,8 @@ func (m *Manager) Authenticate(ctx context.Context, token string) (*Principal, e
 	if u.Disabled {
 		return nil, ErrUnauthenticated
 	}
-	if now.Sub(s.LastSeenAt) >= touchInterval {
-		if err := m.store.Sessions().Touch(ctx, s.ID, now, now.Add(-touchInterval)); err != nil {
-			return nil, fmt.Errorf("auth: touching session: %w", err)
-		}
-		s.LastSeenAt = now
+	if err := m.touch(ctx, s, now); err != nil {
+		return nil, fmt.Errorf("auth: touching session: %w", err)
 	}
 	p := m.principal(u, g, s)
 	if err := m.applyTwoFactorPolicy(ctx, m.store, p); err != nil {
@@ -235,6 +239,7 @@ func (m *Manager) liveSessions(ctx context.Context, id user.ID) ([]Session, erro
 	now := m.clock()
 	live := all[:0]
 	for _, s := range all {
+		m.lastSeen(&s)
 		if !m.expired(&s, now) {
 			live = append(live, s)
 		}

@@ -205,6 +205,28 @@ type SessionStore interface {
 	DeleteExpired(ctx context.Context, now time.Time) (int, error)
 }
 
+// SessionTouch is one session's last use, as [SessionBatchToucher] writes
+// it.
+type SessionTouch struct {
+	ID string
+	At time.Time
+}
+
+// SessionBatchToucher is an optional interface of a [SessionStore]: the
+// Manager writes the LastSeenAt of the sessions used in the last few
+// seconds in one call, off the request path (see [Config.IdleTimeout]).
+// A store without it gets one Touch per session, from the same background
+// work.
+type SessionBatchToucher interface {
+	// TouchBatch sets each listed session's LastSeenAt to At where the
+	// stored value is before At, in one transaction: all or none. A
+	// session not stored (unknown, revoked, deleted) is skipped and
+	// never created, so a late batch cannot bring a session back. The
+	// same ID twice in one batch is not an error; the later At wins where
+	// both would move it. Safe for concurrent use.
+	TouchBatch(ctx context.Context, touches []SessionTouch) error
+}
+
 // ThrottleStore keeps login-throttling counters, shared by every instance on
 // the same database. Keys are opaque strings chosen by the Manager, derived
 // from what a client typed: they may be any bytes (not only valid UTF-8)

@@ -102,6 +102,7 @@ func run(addr, dbPath, keyPath string, passkeys auth.PasskeyConfig) error {
 	if err != nil {
 		return err
 	}
+	defer m.Close() // before db.Close: writes the sessions' last uses that wait
 
 	open, err := m.SignupOpen(ctx)
 	if err != nil {

@@ -188,6 +188,8 @@ func run(ctx context.Context, logw io.Writer, addr, dsn, keyPath string, previou
 	if err != nil {
 		return err
 	}
+	// Before the deferred db.Close: write the sessions' last uses that wait.
+	defer s.m.Close()
 	go s.prune(ctx, time.Hour)
 
 	open, err := s.m.SignupOpen(ctx)

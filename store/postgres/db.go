@@ -44,6 +44,8 @@ var (
 	_ auth.DeferredSyncStore = (*DB)(nil)
 	_ auth.DeferredSyncStore = (*scope)(nil)
 	_ auth.UserHashStore     = userStore{}
+	// The optional batch of last uses (auth.Manager's background touch).
+	_ auth.SessionBatchToucher = sessionStore{}
 )
 
 // Errors returned by [Open].

@@ -78,6 +78,7 @@ func newPair(t *testing.T, mods ...func(*auth.Config)) *pair {
 			t.Fatalf("auth.New: %v", err)
 		}
 		p.m[i] = m
+		t.Cleanup(func() { _ = m.Close() }) // before the schema is dropped
 	}
 	return p
 }
@@ -528,4 +529,39 @@ func TestReauthRaceAcrossInstances(t *testing.T) {
 			t.Errorf("new token on instance %d: %v", i, err)
 		}
 	}
+}
+
+// A session's last use, written behind the request, keeps the idle timeout
+// exact across instances: a session used on instance 0 within its idle
+// timeout is neither refused by instance 1 nor pruned (and one used on
+// instance 1 neither by instance 0), whether its use
+// went in a batch (written here by Close, within its bound in life) or,
+// near the deadline, on the request.
+func TestInstancesIdleTimeout(t *testing.T) {
+	t.Parallel()
+	p := newPair(t)
+	ctx := t.Context()
+	p.admin(t)
+	far, near := p.login(t, 0, adminEmail, adminPass), p.login(t, 0, adminEmail, adminPass)
+	use := func(i int, tok string) {
+		t.Helper()
+		if _, err := p.m[i].Authenticate(ctx, tok); err != nil {
+			t.Fatalf("Authenticate on instance %d: %v", i, err)
+		}
+	}
+	p.clk.Advance(58 * time.Minute) // two minutes before the idle deadline: batched
+	use(1, far)
+	if err := p.m[1].Close(); err != nil { // writes the batch
+		t.Fatal(err)
+	}
+	p.clk.Advance(90 * time.Second) // 30 s before it: written on the request
+	use(0, near)
+	p.clk.Advance(31 * time.Second) // past the deadline of the login's use
+	use(1, far)
+	use(1, near)
+	if _, err := p.m[1].PruneSessions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	use(0, far)
+	use(0, near)
 }

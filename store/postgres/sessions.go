@@ -210,6 +210,34 @@ func (ss sessionStore) Touch(ctx context.Context, id string, at, notAfter time.T
 	return nil
 }
 
+// touchBatchSQL writes a batch of last uses in one statement, the batch
+// as two arrays, so the SQL (and the statement pgx prepares for it) is the
+// same whatever the batch's size. It probes sessions by primary key per
+// ID; an ID not stored matches nothing (an UPDATE never inserts), and
+// GROUP BY keeps one row per ID, the latest, which an UPDATE ... FROM
+// needs (with two it would take either).
+const touchBatchSQL = `UPDATE sessions s SET last_seen_at = t.at
+	FROM (SELECT id, max(at) AS at FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at) GROUP BY id) AS t
+	WHERE s.id = t.id AND s.last_seen_at < t.at`
+
+// TouchBatch is auth.SessionBatchToucher: one UPDATE, atomic by itself.
+func (ss sessionStore) TouchBatch(ctx context.Context, touches []auth.SessionTouch) error {
+	ids := make([]string, 0, len(touches))
+	ats := make([]time.Time, 0, len(touches))
+	for _, t := range touches {
+		if storable(t.ID) { // no other ID can be stored
+			ids, ats = append(ids, t.ID), append(ats, t.At)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := ss.s.q.Exec(ctx, touchBatchSQL, ids, ats); err != nil {
+		return wrap("touch sessions", err)
+	}
+	return nil
+}
+
 func (ss sessionStore) List(ctx context.Context, userID user.ID) ([]auth.Session, error) {
 	if !storable(string(userID)) {
 		return nil, nil

@@ -16,6 +16,7 @@ var sessionTests = []test{
 	{"Lookup", testSessionLookup},
 	{"Get", testSessionGet},
 	{"Touch", testSessionTouch},
+	{"TouchBatch", testSessionTouchBatch},
 	{"List", testSessionList},
 	{"Delete", testSessionDelete},
 	{"DeleteUser", testSessionDeleteUser},
@@ -124,6 +125,51 @@ func testSessionTouch(t *testing.T, s auth.Store) {
 	}
 	_, err := ss.Get(ctx(t), ghost)
 	checkErr(t, "Sessions().Get after Touch(unknown)", err, auth.ErrSessionNotFound)
+}
+
+// testSessionTouchBatch covers the optional auth.SessionBatchToucher: each
+// session moves forward only, an unknown or deleted one stays gone, the
+// latest of two touches of one session counts.
+func testSessionTouchBatch(t *testing.T, s auth.Store) {
+	tb, ok := s.Sessions().(auth.SessionBatchToucher)
+	if !ok {
+		t.Skip("the store does not implement auth.SessionBatchToucher (optional)")
+	}
+	u := createUser(t, s, group.UsersID)
+	behind, _ := createSession(t, s, u.ID, at(0))
+	ahead, _ := createSession(t, s, u.ID, at(time.Hour))
+	twice, _ := createSession(t, s, u.ID, at(0))
+	revoked, _ := createSession(t, s, u.ID, at(0))
+	must(t, "Sessions().Delete", s.Sessions().Delete(ctx(t), revoked.ID))
+	ghost := newID()
+	must(t, "Sessions().TouchBatch", tb.TouchBatch(ctx(t), []auth.SessionTouch{
+		{ID: behind.ID, At: at(30 * time.Minute)},
+		{ID: ahead.ID, At: at(30 * time.Minute)}, // before the stored value: no change
+		{ID: twice.ID, At: at(20*time.Minute + time.Microsecond)},
+		{ID: ghost, At: at(time.Minute)},
+		{ID: revoked.ID, At: at(time.Minute)},
+		{ID: twice.ID, At: at(10 * time.Minute)},
+	}))
+	for _, c := range []struct {
+		name string
+		id   string
+		want time.Time
+	}{
+		{"moved forward", behind.ID, at(30 * time.Minute)},
+		{"never moved back", ahead.ID, ahead.LastSeenAt},
+		{"the latest of two", twice.ID, at(20*time.Minute + time.Microsecond)},
+	} {
+		got, err := s.Sessions().Get(ctx(t), c.id)
+		must(t, "Sessions().Get ("+c.name+")", err)
+		checkTime(t, "LastSeenAt after TouchBatch ("+c.name+")", got.LastSeenAt, c.want)
+		checkTime(t, "ExpiresAt after TouchBatch ("+c.name+")", got.ExpiresAt, map[string]time.Time{
+			behind.ID: behind.ExpiresAt, ahead.ID: ahead.ExpiresAt, twice.ID: twice.ExpiresAt}[c.id])
+	}
+	for _, id := range []string{ghost, revoked.ID} {
+		_, err := s.Sessions().Get(ctx(t), id)
+		checkErr(t, "Sessions().Get after TouchBatch of a session not stored", err, auth.ErrSessionNotFound)
+	}
+	must(t, "Sessions().TouchBatch(none)", tb.TouchBatch(ctx(t), nil))
 }
 
 func testSessionList(t *testing.T, s auth.Store) {
