@@ -126,14 +126,15 @@ func (s *scope) appendChained(ctx context.Context, e *audit.Event, repeatKey str
 		(time, action, outcome, actor_id, actor_email, target_type, target_id, target_label, ip, user_agent, reason, details,
 		 repeat_key, seq, key_id, mac, repeats_mac, id)
 		OVERRIDING SYSTEM VALUE
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb, $13, $14, $15, $16, $19, $20)
-		RETURNING id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb, $13, $14, $15, $16, $19, $20))
 		UPDATE audit_chain SET head_seq = $14, head_key_id = $17, head_link = $16, head_mark = $18
-		WHERE id = 1 RETURNING (SELECT id FROM ev)`
-	var stored int64
-	err = s.q.QueryRow(ctx, q, append(args, rk, link.Seq, link.KeyID, link.MAC, head.KeyID, head.MAC, repeatsMAC, id)...).Scan(&stored)
+		WHERE id = 1`
+	tag, err := s.q.Exec(ctx, q, append(args, rk, link.Seq, link.KeyID, link.MAC, head.KeyID, head.MAC, repeatsMAC, id)...)
 	if err != nil {
 		return false, err
+	}
+	if tag.RowsAffected() != 1 {
+		return false, errors.New("chain head: no row")
 	}
 	return true, nil
 }
