@@ -48,27 +48,45 @@ const floorInsertCols = `(id, email, name, name_key, group_id, disabled, passwor
 // floorHash is the floor rows' password hash: as long as a real one.
 var floorHash = "$usher2$k1$" + strings.Repeat("x", 60)
 
-// writeFloors returns SQLite's floor, and PostgreSQL's when
+// writeFloors returns SQLite's floors, and PostgreSQL's when
 // USHER_TEST_POSTGRES names a database.
+//
+// SQLite's floor runs on a twin file ("sqlite"): the same migrations, the
+// same pragmas, in the same directory, written only by the floor. Its
+// INSERT on usher's own file ("sqlite-shared") is kept for comparison, but
+// it is not a floor usher can meet: every write of a second connection
+// makes SQLite drop the other connection's whole page cache (in WAL mode,
+// a changed wal-index header resets the pager), so each turn both sides
+// read their b-trees back from the file, which a store's one writer never
+// does in production.
 func writeFloors(b *testing.B) []writeFloor {
-	out := []writeFloor{sqliteWriteFloor(b)}
+	out := []writeFloor{sqliteWriteFloor(b, "sqlite", true), sqliteWriteFloor(b, "sqlite-shared", false)}
 	if dsn := os.Getenv("USHER_TEST_POSTGRES"); dsn != "" {
 		out = append(out, postgresWriteFloor(b, dsn))
 	}
 	return out
 }
 
-// sqliteWriteFloor opens a store and, on the same file, a raw pool of one
-// connection with the store writer's pragmas (WAL, synchronous=FULL,
-// BEGIN IMMEDIATE).
-func sqliteWriteFloor(b *testing.B) writeFloor {
+// sqliteWriteFloor opens a store and a raw pool of one connection with the
+// store writer's pragmas (WAL, synchronous=FULL, BEGIN IMMEDIATE): on a
+// twin file when twin is set, else on the store's own file.
+func sqliteWriteFloor(b *testing.B, name string, twin bool) writeFloor {
 	ctx := context.Background()
-	path := filepath.Join(b.TempDir(), "floor.db")
+	dir := b.TempDir()
+	path := filepath.Join(dir, "usher.db")
 	db, err := sqlite.Open(ctx, path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { db.Close() })
+	if twin {
+		path = filepath.Join(dir, "floor.db")
+		t, err := sqlite.Open(ctx, path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t.Close()
+	}
 	raw, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"+
 		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate")
 	if err != nil {
@@ -76,6 +94,14 @@ func sqliteWriteFloor(b *testing.B) writeFloor {
 	}
 	raw.SetMaxOpenConns(1)
 	b.Cleanup(func() { raw.Close() })
+	if twin {
+		// The group the floor's rows name; usher's own file gets it from
+		// auth.New.
+		if _, err := raw.Exec(`INSERT INTO groups (id, name, name_key, created_at, updated_at)
+			VALUES ('users', 'Users', 'users', 0, 0)`); err != nil {
+			b.Fatal(err)
+		}
+	}
 	st, err := raw.Prepare(`INSERT INTO users ` + floorInsertCols + ` VALUES (?, ?, ?, ?, 'users', 0, ?, ?, ?, NULL, 1)`)
 	if err != nil {
 		b.Fatal(err)
@@ -95,7 +121,7 @@ func sqliteWriteFloor(b *testing.B) writeFloor {
 			b.Fatal(err)
 		}
 	}
-	return writeFloor{name: "sqlite", store: db, insert: insert}
+	return writeFloor{name: name, store: db, insert: insert}
 }
 
 // postgresWriteFloor opens a store in a schema of its own and a raw pool
