@@ -3,6 +3,8 @@ package postgres
 import (
 	"bufio"
 	"context"
+	"encoding/csv"
+	"encoding/json"
 	"io"
 	"strconv"
 	"strings"
@@ -42,14 +44,17 @@ func seedAuditEvents(tb testing.TB, db *DB, n int) {
 
 // BenchmarkAuditExportFloor exports 1,000,000 events through
 // auth.Manager.ExportAuditLog, as JSON Lines and as CSV to io.Discard,
-// beside issue 12's floor in the same loop, the two taking turns at going
-// first: one query through the pool reading the same columns of every
-// row, oldest first, scanned into plain values as a pgx application
-// would, each row written through a 64 KiB buffer as it is (writeRawRow:
-// the columns tab-separated, the time formatted, no quoting). It is
-// auth's BenchmarkAuditExport1M on PostgreSQL. It reports usher/floor
-// (issue 12: at the floor's rate) and each side's events per second.
-// Seeding takes about half a minute, so it skips under -short.
+// beside two floors in the same loop, the three taking turns at going
+// first. Both floors read the same columns of every row, oldest first, in
+// one query through the pool, scanned into plain values as a pgx
+// application would, and write each row, buffered, to io.Discard. The raw
+// floor writes the columns as they are (appendRaw: tab-separated, the time
+// formatted, no quoting), as auth's BenchmarkAuditExport1M does on SQLite.
+// The plain floor writes the format as a plain application would, with
+// the standard library: encoding/json for a struct of the row, the details
+// as they are stored (json.RawMessage), or encoding/csv. It reports usher
+// over each floor (issue 12: at the floor's rate) and each one's events
+// per second. Seeding takes about 20 seconds, so it skips under -short.
 func BenchmarkAuditExportFloor(b *testing.B) {
 	if testing.Short() {
 		b.Skip("seeds 1,000,000 events")
@@ -64,59 +69,133 @@ func BenchmarkAuditExportFloor(b *testing.B) {
 	ctx := context.Background()
 	for _, format := range []audit.Format{audit.JSONLines, audit.CSV} {
 		b.Run(string(format), func(b *testing.B) {
-			floor := func() {
-				// Each export records itself: a few events more than n.
-				if got := floorExport(b, db); got < n {
-					b.Fatalf("floor wrote %d rows", got)
-				}
+			var t [3]time.Duration
+			sides := [3]func(){
+				func() {
+					if got, err := m.ExportAuditLog(ctx, op, audit.Query{}, format, io.Discard); err != nil || got < n {
+						b.Fatalf("exported %d: %v", got, err)
+					}
+				},
+				// Each export records itself: the floors read a few
+				// events more than n.
+				func() { floorExport(b, db, n, rawWriter) },
+				func() { floorExport(b, db, n, plainWriter(format)) },
 			}
-			usher := func() {
-				if got, err := m.ExportAuditLog(ctx, op, audit.Query{}, format, io.Discard); err != nil || got < n {
-					b.Fatalf("exported %d: %v", got, err)
+			i := 0
+			for b.Loop() {
+				for k := range 3 { // usher, raw, plain; then raw, plain, usher; ...
+					side := (i + k) % 3
+					start := time.Now()
+					sides[side]()
+					t[side] += time.Since(start)
 				}
+				i++
 			}
-			tFloor, tUsher, i := loopBoth(b, floor, usher)
-			b.ReportMetric(float64(tUsher)/float64(tFloor), "usher/floor")
-			b.ReportMetric(float64(n)*float64(i)/tUsher.Seconds(), "events/s")
-			b.ReportMetric(float64(n)*float64(i)/tFloor.Seconds(), "floor-events/s")
+			b.ReportMetric(float64(t[0])/float64(t[1]), "usher/raw")
+			b.ReportMetric(float64(t[0])/float64(t[2]), "usher/plain")
+			for k, name := range []string{"usher", "raw", "plain"} {
+				b.ReportMetric(float64(n)*float64(i)/t[k].Seconds(), name+"-events/s")
+			}
 		})
 	}
 }
 
+// rowWriter writes rows to w: write each, then flush once.
+type rowWriter func(w io.Writer) (write func(*rawAuditRow) error, flush func() error)
+
 // floorExport reads every event, oldest first, in one query and writes
-// each row to io.Discard; it returns how many it wrote.
-func floorExport(tb testing.TB, db *DB) int {
+// each row through newWriter to io.Discard; it fails b unless there are
+// at least n.
+func floorExport(b *testing.B, db *DB, n int, newWriter rowWriter) {
 	rows, err := db.pool.Query(context.Background(), `SELECT id, time, action, outcome, actor_id, actor_email,
 		target_type, target_id, target_label, ip, user_agent, reason, details, repeats
 		FROM audit_events ORDER BY time, id`)
 	if err != nil {
-		tb.Fatal(err)
+		b.Fatal(err)
 	}
 	defer rows.Close()
-	w := bufio.NewWriterSize(io.Discard, 64<<10)
+	write, flush := newWriter(io.Discard)
 	var (
-		r    rawAuditRow
-		line []byte
-		n    int
+		r   rawAuditRow
+		got int
 	)
 	for rows.Next() {
 		if err := rows.Scan(&r.id, &r.t, &r.action, &r.outcome, &r.actorID, &r.actorEmail, &r.targetType, &r.targetID,
 			&r.targetLabel, &r.ip, &r.userAgent, &r.reason, &r.details, &r.repeats); err != nil {
-			tb.Fatal(err)
+			b.Fatal(err)
 		}
-		line = r.appendRaw(line[:0])
-		if _, err := w.Write(line); err != nil {
-			tb.Fatal(err)
+		if err := write(&r); err != nil {
+			b.Fatal(err)
 		}
-		n++
+		got++
 	}
 	if err := rows.Err(); err != nil {
-		tb.Fatal(err)
+		b.Fatal(err)
 	}
-	if err := w.Flush(); err != nil {
-		tb.Fatal(err)
+	if err := flush(); err != nil {
+		b.Fatal(err)
 	}
-	return n
+	if got < n {
+		b.Fatalf("floor wrote %d rows, want at least %d", got, n)
+	}
+}
+
+// rawWriter writes each row's columns as they are (appendRaw) through a
+// 64 KiB buffer.
+func rawWriter(w io.Writer) (func(*rawAuditRow) error, func() error) {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var line []byte
+	return func(r *rawAuditRow) error {
+		line = r.appendRaw(line[:0])
+		_, err := bw.Write(line)
+		return err
+	}, bw.Flush
+}
+
+// plainWriter writes rows in format f as a plain application would: with
+// encoding/json through a 64 KiB buffer, or with encoding/csv.
+func plainWriter(f audit.Format) rowWriter {
+	if f == audit.CSV {
+		return func(w io.Writer) (func(*rawAuditRow) error, func() error) {
+			cw := csv.NewWriter(w)
+			var cell [13]string
+			return func(r *rawAuditRow) error {
+					cell = [13]string{strconv.FormatInt(r.id, 10), r.t.UTC().Format(time.RFC3339Nano), r.action, r.outcome,
+						r.actorID, r.actorEmail, r.targetType, r.targetID, r.targetLabel, r.ip, r.userAgent, r.reason,
+						string(r.details)}
+					return cw.Write(cell[:])
+				}, func() error {
+					cw.Flush()
+					return cw.Error()
+				}
+		}
+	}
+	return func(w io.Writer) (func(*rawAuditRow) error, func() error) {
+		bw := bufio.NewWriterSize(w, 64<<10)
+		enc := json.NewEncoder(bw)
+		return func(r *rawAuditRow) error {
+			return enc.Encode(plainEvent{ID: r.id, Time: r.t.UTC(), Action: r.action, Outcome: r.outcome,
+				ActorID: r.actorID, Actor: r.actorEmail, TargetType: r.targetType, TargetID: r.targetID,
+				Target: r.targetLabel, IP: r.ip, UserAgent: r.userAgent, Reason: r.reason, Details: r.details})
+		}, bw.Flush
+	}
+}
+
+// plainEvent is a row as the plain floor's encoding/json writes it.
+type plainEvent struct {
+	ID         int64           `json:"id"`
+	Time       time.Time       `json:"time"`
+	Action     string          `json:"action"`
+	Outcome    string          `json:"outcome"`
+	ActorID    string          `json:"actor_id,omitempty"`
+	Actor      string          `json:"actor,omitempty"`
+	TargetType string          `json:"target_type,omitempty"`
+	TargetID   string          `json:"target_id,omitempty"`
+	Target     string          `json:"target,omitempty"`
+	IP         string          `json:"ip,omitempty"`
+	UserAgent  string          `json:"user_agent,omitempty"`
+	Reason     string          `json:"reason,omitempty"`
+	Details    json.RawMessage `json:"details,omitempty"`
 }
 
 // rawAuditRow is a row of the floor's query, in plain values.
