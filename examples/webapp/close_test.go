@@ -1,18 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"database/sql"
 	"net/http"
 	"net/url"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/usher-go/usher/auth"
 )
@@ -25,20 +21,7 @@ func TestShutdownReportsUnwrittenLastUses(t *testing.T) {
 		t.Skip("no SIGTERM on Windows")
 	}
 	dir := t.TempDir()
-	bin, dbPath := filepath.Join(dir, "webapp"), filepath.Join(dir, "webapp.db")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-db", dbPath, "-key", filepath.Join(dir, "webapp.key"))
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(stderr)
+	cmd, lines := startWebapp(t, dir)
 	var logged strings.Builder
 	setupRE := regexp.MustCompile(`^setup: http://localhost:(\d+)/signup\?token=([A-Za-z0-9_-]{43})$`)
 	var port, token string
@@ -71,7 +54,7 @@ func TestShutdownReportsUnwrittenLastUses(t *testing.T) {
 
 	// The session was last used two minutes ago, so the next request's
 	// use waits to be written; and the database now refuses that write.
-	db, err := sql.Open("sqlite", dbPath+"?_pragma=busy_timeout(10000)")
+	db, err := sql.Open("sqlite", filepath.Join(dir, "webapp.db")+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,19 +79,7 @@ func TestShutdownReportsUnwrittenLastUses(t *testing.T) {
 	}
 
 	// Well within the five seconds a use waits before its batch.
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	for lines.Scan() {
-		logged.WriteString(lines.Text() + "\n")
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err = <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("still running 30s after SIGTERM\n%s", logged.String())
-	}
+	err = stopWebapp(t, cmd, lines, &logged)
 	if err == nil || strings.Contains(logged.String(), "msg=stopped") ||
 		!strings.Contains(logged.String(), "closing usher: sessions' last uses not written") {
 		t.Fatalf("exit %v; want a failure, logged, and no clean stop:\n%s", err, logged.String())
