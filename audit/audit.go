@@ -238,8 +238,10 @@ type Sink interface {
 type Log interface {
 	// Query returns events matching q, newest first; events with the same
 	// Time come in one order that paging keeps, so a walk through every
-	// page sees each event once. q has been through [Query.Normalize].
-	// q.Cursor is one this Log made (Page.Next) or fails with
-	// [ErrInvalidCursor]; its format is the Log's own.
+	// page sees each event once. Query checks q itself, as a caller
+	// gave it, with [Query.Normalize] (defaults filled; a bad field fails
+	// with its [ErrInvalidQuery]). q.Cursor is one this Log made
+	// (Page.Next) or fails with [ErrInvalidCursor]; its format is the
+	// Log's own.
 	Query(ctx context.Context, q Query) (Page, error)
 }

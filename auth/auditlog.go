@@ -24,17 +24,34 @@ func (m *Manager) AuditLog(ctx context.Context, actor *Principal, q audit.Query)
 	if err := m.deniedUnless(ctx, actor, group.AuditRead, audit.Target{Type: audit.TargetAudit}); err != nil {
 		return audit.Page{}, err
 	}
-	q, err := q.Normalize()
-	if err != nil {
-		return audit.Page{}, inField(FieldQuery, err)
-	}
-	// The cursor is the store's to read: a foreign one fails there with
-	// audit.ErrInvalidCursor.
+	// The query is the store's to check (audit.Log: it must be safe
+	// called directly), the cursor its to read: either refused there
+	// names the query.
 	page, err := m.store.Audit().Query(ctx, q)
-	if errors.Is(err, audit.ErrInvalidCursor) {
+	if errors.Is(err, audit.ErrInvalidQuery) || errors.Is(err, audit.ErrInvalidCursor) {
 		err = inField(FieldQuery, err)
 	}
 	return page, err
+}
+
+// AuditExporter is an optional interface of an [AuditStore]: the
+// reading of an export in the store's own pages, which
+// [Manager.ExportAuditLog] uses where the store has it. In pages of
+// audit.MaxLimit through Query, a million events are 2,000 queries (on
+// PostgreSQL, each a round trip that wakes the server, then the client:
+// the export took 1.6 to 1.8 times one streaming query's time on a loaded
+// machine), and a page of events is allocated for each.
+type AuditExporter interface {
+	// ExportEvents calls each with every event q selects (its filters
+	// and time range: q.Limit, q.Cursor and q.OldestFirst are not used),
+	// oldest first, and returns the first error each returns, as it is.
+	// It checks q as Query does. It reads a bounded page at a time and
+	// calls each only between reads, holding no connection or
+	// transaction, so that a slow writer holds nothing of the store's.
+	// The event passed to each is valid only during the call: the store
+	// may reuse it. Events appended while it runs may or may not be
+	// included. Safe for concurrent use.
+	ExportEvents(ctx context.Context, q audit.Query, each func(*audit.Event) error) error
 }
 
 // ExportAuditLog writes the events q selects (its filters and time range;
@@ -78,29 +95,47 @@ func (m *Manager) ExportAuditLog(ctx context.Context, actor *Principal, q audit.
 	return n, err
 }
 
-// export writes the pages of q through enc.
+// export writes the events of q through enc: through the store's
+// AuditExporter where it has one, else a page of Query at a time.
 func (m *Manager) export(ctx context.Context, q audit.Query, enc *audit.Encoder) (int64, error) {
 	var n int64
-	for {
-		page, err := m.store.Audit().Query(ctx, q)
-		if err != nil {
+	encode := func(e *audit.Event) error {
+		if err := enc.Encode(e); err != nil {
+			return fmt.Errorf("auth: exporting the audit trail: %w", err)
+		}
+		n++
+		return nil
+	}
+	if x, ok := m.store.Audit().(AuditExporter); ok {
+		if err := x.ExportEvents(ctx, q, encode); err != nil {
 			return n, err
 		}
-		for i := range page.Events {
-			if err := enc.Encode(&page.Events[i]); err != nil {
-				return n, fmt.Errorf("auth: exporting the audit trail: %w", err)
-			}
-			n++
-		}
-		if page.Next == "" {
-			break
-		}
-		q.Cursor = page.Next
+	} else if err := m.exportPages(ctx, q, encode); err != nil {
+		return n, err
 	}
 	if err := enc.Flush(); err != nil {
 		return n, fmt.Errorf("auth: exporting the audit trail: %w", err)
 	}
 	return n, nil
+}
+
+// exportPages calls each with the events of q, a page of Query at a time.
+func (m *Manager) exportPages(ctx context.Context, q audit.Query, each func(*audit.Event) error) error {
+	for {
+		page, err := m.store.Audit().Query(ctx, q)
+		if err != nil {
+			return err
+		}
+		for i := range page.Events {
+			if err := each(&page.Events[i]); err != nil {
+				return err
+			}
+		}
+		if page.Next == "" {
+			return nil
+		}
+		q.Cursor = page.Next
+	}
 }
 
 // PruneAuditLog deletes events older than Config.AuditRetention and records

@@ -164,9 +164,10 @@ func (e *PanicError) Unwrap() error {
 // AuditStore appends events and queries them: the audit trail that the
 // Manager writes inside Atomic, with the change each event records, as a
 // tamper-evident chain. See [audit.Sink], [audit.Log] and [audit.Chain]
-// for the contract; the Manager appends through audit.Chain only. One
-// optional interface adds to it: [audit.Counter] ([Manager.LoginActivity]
-// needs it).
+// for the contract; the Manager appends through audit.Chain only. Two
+// optional interfaces add to it: [audit.Counter] ([Manager.LoginActivity]
+// needs it) and [AuditExporter] ([Manager.ExportAuditLog] reads through
+// it where the store has it).
 type AuditStore interface {
 	audit.Sink
 	audit.Log

@@ -74,7 +74,7 @@ func passkeyConfig(rpID, origins, addr string) auth.PasskeyConfig {
 	return pc // no origins: usher's default, https://RPID
 }
 
-func run(addr, dbPath, keyPath string, passkeys auth.PasskeyConfig) error {
+func run(addr, dbPath, keyPath string, passkeys auth.PasskeyConfig) (err error) {
 	ctx := context.Background()
 	key, err := loadKey(keyPath)
 	if err != nil {
@@ -102,7 +102,8 @@ func run(addr, dbPath, keyPath string, passkeys auth.PasskeyConfig) error {
 	if err != nil {
 		return err
 	}
-	defer m.Close() // before db.Close: writes the sessions' last uses that wait
+	// Before db.Close: write the sessions' last uses that wait.
+	defer closeManager(m, logger, &err)
 
 	open, err := m.SignupOpen(ctx)
 	if err != nil {
@@ -119,6 +120,17 @@ func run(addr, dbPath, keyPath string, passkeys auth.PasskeyConfig) error {
 		fmt.Fprintf(os.Stderr, "setup: the first sign-up needs -d token=%s (valid until %s)\n", setup, expires.Format(time.RFC3339))
 	}
 	return http.ListenAndServe(addr, routes(m))
+}
+
+// closeManager closes m, which writes the sessions' last uses that wait
+// (auth.Manager.Close); a failure is logged and joined to *err: those
+// sessions may end a little early, never late.
+func closeManager(m interface{ Close() error }, logger *slog.Logger, err *error) {
+	if cerr := m.Close(); cerr != nil {
+		cerr = fmt.Errorf("closing usher: sessions' last uses not written: %w", cerr)
+		logger.Error("shutdown", "err", cerr)
+		*err = errors.Join(*err, cerr)
+	}
 }
 
 // routes is the whole HTTP surface: the host's handlers calling usher.

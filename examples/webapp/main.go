@@ -157,7 +157,7 @@ const shutdownTimeout = 10 * time.Second
 
 // run serves until ctx is done, then shuts the server down and closes the
 // store. It logs to logw.
-func run(ctx context.Context, logw io.Writer, addr, dsn, keyPath string, previousPaths []string, o options) error {
+func run(ctx context.Context, logw io.Writer, addr, dsn, keyPath string, previousPaths []string, o options) (err error) {
 	passkeys := o.passkeys
 	var trusted []netip.Prefix
 	for _, p := range strings.FieldsFunc(o.proxies, func(r rune) bool { return r == ',' || r == ' ' }) {
@@ -188,8 +188,9 @@ func run(ctx context.Context, logw io.Writer, addr, dsn, keyPath string, previou
 	if err != nil {
 		return err
 	}
-	// Before the deferred db.Close: write the sessions' last uses that wait.
-	defer s.m.Close()
+	// Before the deferred db.Close: write the sessions' last uses that
+	// wait, and say so if they could not be.
+	defer closeManager(s.m, logger, &err)
 	go s.prune(ctx, time.Hour)
 
 	open, err := s.m.SignupOpen(ctx)
@@ -251,8 +252,31 @@ func run(ctx context.Context, logw io.Writer, addr, dsn, keyPath string, previou
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	// The requests are done: write the last uses now, so that a failure
+	// shows before "stopped" and in the exit status.
+	if err := closeManager(s.m, logger, nil); err != nil {
+		return err
+	}
 	logger.Info("stopped")
 	return nil // the deferred db.Close closes the store
+}
+
+// closeManager closes m, which writes the sessions' last uses that wait
+// (auth.Manager.Close). A failure is logged and returned, and joined to
+// *err where err is not nil: those sessions keep an older last use and
+// may end a little early (never late), which the operator should hear of.
+// Close is safe to call more than once; later calls return nil.
+func closeManager(m interface{ Close() error }, logger *slog.Logger, err *error) error {
+	cerr := m.Close()
+	if cerr == nil {
+		return nil
+	}
+	cerr = fmt.Errorf("closing usher: sessions' last uses not written: %w", cerr)
+	logger.Error("shutdown", "err", cerr)
+	if err != nil {
+		*err = errors.Join(*err, cerr)
+	}
+	return cerr
 }
 
 // store is what both stores are: an auth.Store that can be closed.

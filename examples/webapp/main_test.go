@@ -141,20 +141,7 @@ func TestListenLogAndCleanShutdown(t *testing.T) {
 		t.Skip("no SIGTERM on Windows")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "webapp")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-db", filepath.Join(dir, "webapp.db"), "-key", filepath.Join(dir, "webapp.key"))
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := bufio.NewScanner(stderr)
+	cmd, lines := startWebapp(t, dir)
 	var logged strings.Builder
 	addrRE := regexp.MustCompile(`msg="listening; open http://localhost:(\d+)" addr=127\.0\.0\.1:(\d+) `)
 	var port string
@@ -178,6 +165,38 @@ func TestListenLogAndCleanShutdown(t *testing.T) {
 	resp.Body.Close()
 	checkSetupAddress(t, lines, &logged, port)
 
+	if err := stopWebapp(t, cmd, lines, &logged); err != nil {
+		t.Fatalf("after SIGTERM: %v\n%s", err, logged.String())
+	}
+	if !strings.Contains(logged.String(), `msg=stopped`) {
+		t.Fatalf("no clean stop logged:\n%s", logged.String())
+	}
+}
+
+// startWebapp builds the example and starts it on a free port, with its
+// database and key in dir; it returns the command and its log's lines.
+func startWebapp(t *testing.T, dir string) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
+	bin := filepath.Join(dir, "webapp")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-db", filepath.Join(dir, "webapp.db"), "-key", filepath.Join(dir, "webapp.key"))
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return cmd, bufio.NewScanner(stderr)
+}
+
+// stopWebapp sends cmd SIGTERM, adds the rest of its log to logged and
+// returns how it exited; it fails t if it has not within 30 seconds.
+func stopWebapp(t *testing.T, cmd *exec.Cmd, lines *bufio.Scanner, logged *strings.Builder) error {
+	t.Helper()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -188,15 +207,11 @@ func TestListenLogAndCleanShutdown(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
-		if err != nil {
-			t.Fatalf("after SIGTERM: %v\n%s", err, logged.String())
-		}
+		return err
 	case <-time.After(30 * time.Second):
 		t.Fatalf("still running 30s after SIGTERM\n%s", logged.String())
 	}
-	if !strings.Contains(logged.String(), `msg=stopped`) {
-		t.Fatalf("no clean stop logged:\n%s", logged.String())
-	}
+	return nil
 }
 
 // checkSetupAddress reads the setup line the server prints after the

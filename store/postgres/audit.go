@@ -158,7 +158,8 @@ func eventArgs(e *audit.Event) ([]any, error) {
 // Query pages on the (time, id) keyset in either order (see
 // store/internal/paging). Every filter column leads an index ending in
 // (time, id), so a page is one index range scan whichever single filter is
-// set.
+// set. It checks q itself (audit.Log): auth.Manager hands q on as its
+// caller gave it.
 func (as auditStore) Query(ctx context.Context, q audit.Query) (audit.Page, error) {
 	q, err := q.Normalize()
 	if err != nil {

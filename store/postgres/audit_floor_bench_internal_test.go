@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -22,23 +21,7 @@ func BenchmarkAuditPageFloor(b *testing.B) {
 	const n = 1_000_000
 	db := newTestDB(b)
 	ctx := context.Background()
-	start := time.Now()
-	if _, err := db.pool.Exec(ctx, `INSERT INTO audit_events (time, action, outcome, actor_id, actor_email,
-			target_type, target_id, target_label, ip, user_agent, reason, details)
-		SELECT $1::timestamptz + i * interval '1 second',
-			CASE WHEN i % 7 = 0 THEN 'login.failed' ELSE 'login.succeeded' END,
-			CASE WHEN i % 7 = 0 THEN 'failure' ELSE 'success' END,
-			'0123456789abcdef0123456789abcdef', 'person@example.com', 'user',
-			'0123456789abcdef0123456789abcdef', 'person@example.com', '198.51.100.7', $2,
-			CASE WHEN i % 7 = 0 THEN 'wrong password' ELSE '' END,
-			CASE WHEN i % 7 = 0 THEN '{"consecutive_failures":1}'::jsonb END
-		FROM generate_series(0, $3 - 1) AS i`, t0, strings.Repeat("Mozilla/5.0 ", 8), n); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := db.pool.Exec(ctx, `ANALYZE audit_events`); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("fixture: %d events in %v", n, time.Since(start).Round(time.Millisecond))
+	seedAuditEvents(b, db, n)
 	deepAt := t0.Add(500_000 * time.Second)
 	const sel = `SELECT id, time, action, outcome, actor_id, actor_email, target_type, target_id,
 		target_label, ip, user_agent, reason, details, repeats FROM audit_events `
