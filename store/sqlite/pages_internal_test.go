@@ -70,3 +70,40 @@ func TestHitInItsWindowWritesOnePage(t *testing.T) {
 		t.Errorf("a hit in its window wrote %d pages, want 1", n)
 	}
 }
+
+// TestResetFailuresWritesOnePage (issue 12): the reset that every
+// successful login makes writes the row's page alone, and the key reads as
+// never failed, before and after its next failure, which counts from 1 at
+// its own time even if it is older than the one reset.
+func TestResetFailuresWritesOnePage(t *testing.T) {
+	db, path := walDB(t)
+	ctx := context.Background()
+	const key = "account:a@example.com\x1fnet:192.0.2.1"
+	t0 := time.Unix(1_700_000_000, 0)
+	for range 2 {
+		if _, err := db.Throttle().AddFailure(ctx, key, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reset := func() {
+		if err := db.Atomic(ctx, func(tx auth.Store) error { return tx.Throttle().ResetFailures(ctx, key) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := framesOf(t, db, path, reset); n != 1 {
+		t.Errorf("a reset wrote %d pages, want 1", n)
+	}
+	if n, last, err := db.Throttle().Failures(ctx, key); err != nil || n != 0 || !last.IsZero() {
+		t.Errorf("Failures after reset = %d, %v, %v; want 0 and the zero time", n, last, err)
+	}
+	if n := framesOf(t, db, path, reset); n != 0 {
+		t.Errorf("a reset of a reset count wrote %d pages, want none", n)
+	}
+	earlier := t0.Add(-time.Minute)
+	if n, err := db.Throttle().AddFailure(ctx, key, earlier); err != nil || n != 1 {
+		t.Fatalf("AddFailure after reset = %d, %v; want 1", n, err)
+	}
+	if n, last, err := db.Throttle().Failures(ctx, key); err != nil || n != 1 || !last.Equal(earlier) {
+		t.Errorf("Failures = %d, %v, %v; want 1 at %v", n, last, err, earlier)
+	}
+}

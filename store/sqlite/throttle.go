@@ -14,7 +14,7 @@ func (ts throttleStore) Failures(ctx context.Context, key string) (int, time.Tim
 	var n int
 	var last int64
 	err := ts.s.r.QueryRowContext(ctx, `SELECT count, last_at FROM throttle_failures WHERE key = ?`, key).Scan(&n, &last)
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, sql.ErrNoRows) || err == nil && n == 0 { // none, or reset (ResetFailures)
 		return 0, time.Time{}, nil
 	}
 	if err != nil {
@@ -24,10 +24,12 @@ func (ts throttleStore) Failures(ctx context.Context, key string) (int, time.Tim
 }
 
 // AddFailure is one upsert that returns the new count, so two concurrent
-// failures can never both read n and write n+1.
+// failures can never both read n and write n+1. A row reset to 0
+// (ResetFailures) starts again as a new one would.
 func (ts throttleStore) AddFailure(ctx context.Context, key string, at time.Time) (int, error) {
 	const q = `INSERT INTO throttle_failures (key, count, last_at) VALUES (?, 1, ?)
-		ON CONFLICT (key) DO UPDATE SET count = count + 1, last_at = max(last_at, excluded.last_at)
+		ON CONFLICT (key) DO UPDATE SET count = count + 1,
+			last_at = CASE WHEN count = 0 THEN excluded.last_at ELSE max(last_at, excluded.last_at) END
 		RETURNING count`
 	var n int
 	if err := ts.s.w.QueryRowContext(ctx, q, key, nanos(at)).Scan(&n); err != nil {
@@ -36,8 +38,14 @@ func (ts throttleStore) AddFailure(ctx context.Context, key string, at time.Time
 	return n, nil
 }
 
+// ResetFailures sets the count to 0 rather than deleting the row: the
+// UPDATE writes the row's page alone, where a DELETE writes the
+// throttle_failures_last index's too, and a successful login resets the
+// count its own admission has just raised, so the row would come straight
+// back at the next attempt (issue 12). Failures reads a 0 as no row; Prune
+// deletes it in time like any other.
 func (ts throttleStore) ResetFailures(ctx context.Context, key string) error {
-	if _, err := ts.s.w.ExecContext(ctx, `DELETE FROM throttle_failures WHERE key = ?`, key); err != nil {
+	if _, err := ts.s.w.ExecContext(ctx, `UPDATE throttle_failures SET count = 0 WHERE key = ? AND count <> 0`, key); err != nil {
 		return wrap("throttle reset", err)
 	}
 	return nil
