@@ -42,13 +42,7 @@ func BenchmarkWritePages(b *testing.B) {
 	}
 	auth.SetBcryptAside(m)
 	auth.SetStrengthCheckAside(m)
-	raw, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"+
-		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate")
-	if err != nil {
-		b.Fatal(err)
-	}
-	raw.SetMaxOpenConns(1)
-	b.Cleanup(func() { raw.Close() })
+	raw := rawWriter(b, path)
 	n := 0
 	ops := []struct {
 		name string
