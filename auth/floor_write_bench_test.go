@@ -87,13 +87,7 @@ func sqliteWriteFloor(b *testing.B, name string, twin bool) writeFloor {
 		}
 		t.Close()
 	}
-	raw, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"+
-		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate")
-	if err != nil {
-		b.Fatal(err)
-	}
-	raw.SetMaxOpenConns(1)
-	b.Cleanup(func() { raw.Close() })
+	raw := rawWriter(b, path)
 	if twin {
 		// The group the floor's rows name; usher's own file gets it from
 		// auth.New.
@@ -122,6 +116,19 @@ func sqliteWriteFloor(b *testing.B, name string, twin bool) writeFloor {
 		}
 	}
 	return writeFloor{name: name, store: db, insert: insert}
+}
+
+// rawWriter is a pool of one connection on the SQLite file at path with
+// the store writer's pragmas (WAL, synchronous=FULL, BEGIN IMMEDIATE).
+func rawWriter(b *testing.B, path string) *sql.DB {
+	raw, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"+
+		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate")
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw.SetMaxOpenConns(1)
+	b.Cleanup(func() { raw.Close() })
+	return raw
 }
 
 // postgresWriteFloor opens a store in a schema of its own and a raw pool

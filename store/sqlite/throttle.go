@@ -14,7 +14,7 @@ func (ts throttleStore) Failures(ctx context.Context, key string) (int, time.Tim
 	var n int
 	var last int64
 	err := ts.s.r.QueryRowContext(ctx, `SELECT count, last_at FROM throttle_failures WHERE key = ?`, key).Scan(&n, &last)
-	if errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, sql.ErrNoRows) || err == nil && n == 0 { // none, or reset (ResetFailures)
 		return 0, time.Time{}, nil
 	}
 	if err != nil {
@@ -24,10 +24,12 @@ func (ts throttleStore) Failures(ctx context.Context, key string) (int, time.Tim
 }
 
 // AddFailure is one upsert that returns the new count, so two concurrent
-// failures can never both read n and write n+1.
+// failures can never both read n and write n+1. A row reset to 0
+// (ResetFailures) starts again as a new one would.
 func (ts throttleStore) AddFailure(ctx context.Context, key string, at time.Time) (int, error) {
 	const q = `INSERT INTO throttle_failures (key, count, last_at) VALUES (?, 1, ?)
-		ON CONFLICT (key) DO UPDATE SET count = count + 1, last_at = max(last_at, excluded.last_at)
+		ON CONFLICT (key) DO UPDATE SET count = count + 1,
+			last_at = CASE WHEN count = 0 THEN excluded.last_at ELSE max(last_at, excluded.last_at) END
 		RETURNING count`
 	var n int
 	if err := ts.s.w.QueryRowContext(ctx, q, key, nanos(at)).Scan(&n); err != nil {
@@ -36,25 +38,46 @@ func (ts throttleStore) AddFailure(ctx context.Context, key string, at time.Time
 	return n, nil
 }
 
+// ResetFailures sets the count to 0 rather than deleting the row: the
+// UPDATE writes the row's page alone, where a DELETE writes the
+// throttle_failures_last index's too, and a successful login resets the
+// count its own admission has just raised, so the row would come straight
+// back at the next attempt (issue 12). Failures reads a 0 as no row; Prune
+// deletes it in time like any other.
 func (ts throttleStore) ResetFailures(ctx context.Context, key string) error {
-	if _, err := ts.s.w.ExecContext(ctx, `DELETE FROM throttle_failures WHERE key = ?`, key); err != nil {
+	if _, err := ts.s.w.ExecContext(ctx, `UPDATE throttle_failures SET count = 0 WHERE key = ? AND count <> 0`, key); err != nil {
 		return wrap("throttle reset", err)
 	}
 	return nil
 }
 
-// Hit is one upsert. SET expressions all see the row as it was, so the
-// count restarts exactly when the window moves forward. A hit stamped with
-// an older window than the stored one (another instance's clock lagging)
-// counts in the stored window instead of moving it back.
-func (ts throttleStore) Hit(ctx context.Context, key string, window time.Time) (int, error) {
-	const q = `INSERT INTO throttle_hits (key, window_start, count) VALUES (?, ?, 1)
+// hitSameWindowSQL counts a hit in the stored window, or in a newer one
+// (another instance's clock lagging): the common case, a key hit again
+// within its minute. It sets count alone, so SQLite leaves the
+// throttle_hits_window index alone: one page written, not two (issue 12).
+const hitSameWindowSQL = `UPDATE throttle_hits SET count = count + 1 WHERE key = ? AND window_start >= ? RETURNING count`
+
+// hitSQL is the first hit of a key, or the first of a newer window: one
+// upsert. SET expressions all see the row as it was, so the count restarts
+// exactly when the window moves forward. A hit stamped with an older window
+// than the stored one counts in the stored window instead of moving it
+// back.
+const hitSQL = `INSERT INTO throttle_hits (key, window_start, count) VALUES (?, ?, 1)
 		ON CONFLICT (key) DO UPDATE SET
 			count = CASE WHEN excluded.window_start > window_start THEN 1 ELSE count + 1 END,
 			window_start = max(window_start, excluded.window_start)
 		RETURNING count`
+
+// Hit is hitSameWindowSQL, or hitSQL when it matched no row. Each is
+// atomic by itself, and the upsert is right whatever another writer did
+// between the two, so a hit is counted once either way.
+func (ts throttleStore) Hit(ctx context.Context, key string, window time.Time) (int, error) {
 	var n int
-	if err := ts.s.w.QueryRowContext(ctx, q, key, nanos(window)).Scan(&n); err != nil {
+	err := ts.s.w.QueryRowContext(ctx, hitSameWindowSQL, key, nanos(window)).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ts.s.w.QueryRowContext(ctx, hitSQL, key, nanos(window)).Scan(&n)
+	}
+	if err != nil {
 		return 0, wrap("throttle hit", err)
 	}
 	return n, nil

@@ -9,13 +9,6 @@ import (
 	"github.com/usher-go/usher/auth"
 )
 
-// hitSQL is the statement of throttleStore.Hit, as the cache keys it.
-const hitSQL = `INSERT INTO throttle_hits (key, window_start, count) VALUES (?, ?, 1)
-		ON CONFLICT (key) DO UPDATE SET
-			count = CASE WHEN excluded.window_start > window_start THEN 1 ELSE count + 1 END,
-			window_start = max(window_start, excluded.window_start)
-		RETURNING count`
-
 // TestWriterStatementsPreparedOnce (issue 12): a statement a transaction
 // runs is prepared on the writer once the transaction has let go of the
 // connection, and later transactions, committed or rolled back, run it
