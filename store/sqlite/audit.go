@@ -303,9 +303,7 @@ const (
 	pruneKeepSQL = `SELECT id, seq FROM audit_events
 		WHERE id > (SELECT legacy_row FROM audit_chain WHERE id = 1) AND seq IS NOT NULL AND +time >= ?
 		ORDER BY id LIMIT 1`
-	pruneNewestSQL = `SELECT id FROM audit_events
-		WHERE id > (SELECT legacy_row FROM audit_chain WHERE id = 1) AND seq IS NOT NULL
-		ORDER BY id DESC LIMIT 1`
+	pruneNewestSQL = `SELECT id FROM audit_events WHERE seq IS NOT NULL ORDER BY id DESC LIMIT 1`
 	pruneBeforeSQL = `SELECT id, seq FROM audit_events WHERE id < ? AND seq IS NOT NULL ORDER BY id DESC LIMIT 1`
 )
 
@@ -321,9 +319,6 @@ const (
 // lock. The scans read the rowid in order (+time keeps the planner off
 // audit_time), from the oldest event after those written before the chain
 // began (legacy_row) to the first kept: as many rows as the DELETE removes.
-// Both look above legacy_row only, so a legacy_row moved up (which
-// VerifyAuditLog reports) makes Prune keep chained events, never take
-// newer ones with the older.
 func (s *scope) pruneCut(ctx context.Context, before time.Time) (sql.NullInt64, error) {
 	var keepID, keepSeq int64
 	err := s.w.QueryRowContext(ctx, pruneKeepSQL, nanos(before)).Scan(&keepID, &keepSeq)

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/usher-go/usher/audit"
 )
@@ -123,34 +122,5 @@ func TestPruneWalksTheRowid(t *testing.T) {
 			!strings.Contains(plan, "SEARCH audit_events USING INTEGER PRIMARY KEY") && plan != "SCAN audit_events\n" {
 			t.Errorf("plan of %q:\n%s", q, plan)
 		}
-	}
-}
-
-// TestPruneKeepsChainAboveMovedLegacyRow: pruning looks for the chain
-// above legacy_row only, so a legacy_row moved above every event (which
-// VerifyAuditLog reports) makes PruneChained keep the chained events,
-// never take the newest with the oldest.
-func TestPruneKeepsChainAboveMovedLegacyRow(t *testing.T) {
-	db := newTestDB(t) // auth.New has chained the built-in groups' events
-	ctx := context.Background()
-	count := func() (n int) {
-		if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM audit_events WHERE seq IS NOT NULL`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	before := count()
-	if before == 0 {
-		t.Fatal("no chained events to prune")
-	}
-	if _, err := db.w.ExecContext(ctx, `UPDATE audit_chain SET legacy_row = 1 << 40`); err != nil {
-		t.Fatal(err)
-	}
-	anchor := func(last audit.Link) (audit.Mark, error) { return audit.Mark{Seq: last.Seq}, nil }
-	if _, err := db.Audit().PruneChained(ctx, time.Now().Add(-time.Hour), anchor); err != nil {
-		t.Fatal(err)
-	}
-	if n := count(); n != before {
-		t.Errorf("%d chained events left of %d", n, before)
 	}
 }
