@@ -267,77 +267,43 @@ func (as auditStore) PruneChained(ctx context.Context, before time.Time, anchor 
 }
 
 func (s *scope) pruneChained(ctx context.Context, before time.Time, anchor func(last audit.Link) (audit.Mark, error)) (int64, error) {
-	cutID, err := s.pruneCut(ctx, before)
+	// The chained events go oldest first along the chain: up to the first
+	// one at or after before, even if a later one is older (clocks of
+	// several instances differ), so the chain kept has no hole.
+	var cut sql.NullInt64
+	err := s.w.QueryRowContext(ctx, `SELECT COALESCE(
+		(SELECT MIN(seq) FROM audit_events WHERE seq IS NOT NULL AND time >= ?) - 1,
+		(SELECT MAX(seq) FROM audit_events))`, nanos(before)).Scan(&cut)
 	if err != nil {
 		return 0, err
 	}
-	if cutID.Valid {
+	if cut.Valid && cut.Int64 > 0 {
 		var last audit.Link
-		err := s.w.QueryRowContext(ctx, `SELECT seq, key_id, mac FROM audit_events WHERE id = ?`, cutID.Int64).
+		err := s.w.QueryRowContext(ctx, `SELECT seq, key_id, mac FROM audit_events WHERE seq = ?`, cut.Int64).
 			Scan(&last.Seq, &last.KeyID, &last.MAC)
-		if err != nil {
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			// Nothing chained is older (the event before the first kept
+			// was pruned already).
+			cut.Int64 = 0
+		case err != nil:
 			return 0, err
-		}
-		mark, err := anchor(last)
-		if err != nil {
-			return 0, err
-		}
-		_, err = s.w.ExecContext(ctx, `UPDATE audit_chain SET anchor_seq = ?, anchor_key_id = ?, anchor_link = ?,
-			anchor_mark = ? WHERE id = 1`, mark.Seq, mark.KeyID, mark.LinkMAC, mark.MAC)
-		if err != nil {
-			return 0, err
+		default:
+			mark, err := anchor(last)
+			if err != nil {
+				return 0, err
+			}
+			_, err = s.w.ExecContext(ctx, `UPDATE audit_chain SET anchor_seq = ?, anchor_key_id = ?, anchor_link = ?,
+				anchor_mark = ? WHERE id = 1`, mark.Seq, mark.KeyID, mark.LinkMAC, mark.MAC)
+			if err != nil {
+				return 0, err
+			}
 		}
 	}
-	// Two ranges: of the rowid, and of the audit_time index.
-	res, err := s.w.ExecContext(ctx, `DELETE FROM audit_events WHERE (id <= ? AND seq IS NOT NULL) OR (seq IS NULL AND time < ?)`,
-		cutID.Int64, nanos(before))
+	res, err := s.w.ExecContext(ctx, `DELETE FROM audit_events WHERE seq <= ? OR (seq IS NULL AND time < ?)`,
+		cut.Int64, nanos(before))
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
-}
-
-// The statements of pruneCut: the first chained event to keep, the newest
-// chained one, and the chained one before a given row.
-const (
-	pruneKeepSQL = `SELECT id, seq FROM audit_events
-		WHERE id > (SELECT legacy_row FROM audit_chain WHERE id = 1) AND seq IS NOT NULL AND +time >= ?
-		ORDER BY id LIMIT 1`
-	pruneNewestSQL = `SELECT id FROM audit_events WHERE seq IS NOT NULL ORDER BY id DESC LIMIT 1`
-	pruneBeforeSQL = `SELECT id, seq FROM audit_events WHERE id < ? AND seq IS NOT NULL ORDER BY id DESC LIMIT 1`
-)
-
-// pruneCut returns the row of the newest chained event to prune, if any:
-// the chained events go oldest first along the chain, up to the first one
-// at or after before, even if a later one is older (clocks of several
-// instances differ), so the chain kept has no hole. When the event before
-// that first one was pruned already, nothing chained is older.
-//
-// Along the chain is along the rowid, so no index on seq is needed (and
-// none is written per event, migration 0016): appendChained gives each
-// event an ID and a seq each above every one before, under the one write
-// lock. The scans read the rowid in order (+time keeps the planner off
-// audit_time), from the oldest event after those written before the chain
-// began (legacy_row) to the first kept: as many rows as the DELETE removes.
-func (s *scope) pruneCut(ctx context.Context, before time.Time) (sql.NullInt64, error) {
-	var keepID, keepSeq int64
-	err := s.w.QueryRowContext(ctx, pruneKeepSQL, nanos(before)).Scan(&keepID, &keepSeq)
-	var cut sql.NullInt64
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		// Every chained event goes: up to the newest.
-		err = s.w.QueryRowContext(ctx, pruneNewestSQL).Scan(&cut)
-		if errors.Is(err, sql.ErrNoRows) {
-			return sql.NullInt64{}, nil
-		}
-		return cut, err
-	case err != nil:
-		return cut, err
-	}
-	var seq int64
-	err = s.w.QueryRowContext(ctx, pruneBeforeSQL, keepID).Scan(&cut, &seq)
-	if errors.Is(err, sql.ErrNoRows) || err == nil && seq != keepSeq-1 {
-		return sql.NullInt64{}, nil
-	}
-	return cut, err
 }
