@@ -89,6 +89,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 
 // OpenWith is [Open] with options.
 func OpenWith(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	return openWith(ctx, dsn, opts, nil)
+}
+
+// openWith is OpenWith; tracer, when set, traces every connection's
+// statements (the tests count round trips with it).
+func openWith(ctx context.Context, dsn string, opts Options, tracer pgx.QueryTracer) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgx masks a password in the DSN it quotes.
@@ -101,6 +107,9 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{opts.Schema}.Sanitize()
 	}
 	cfg.AfterConnect = afterConnect
+	if tracer != nil {
+		cfg.ConnConfig.Tracer = tracer
+	}
 
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
