@@ -33,18 +33,22 @@ func retryable(err error) bool {
 
 // Atomic is DB.Atomic; inside a transaction it runs fn in that transaction.
 func (s *scope) Atomic(ctx context.Context, fn func(auth.Store) error) error {
-	return s.atomic(ctx, s.db.beginSQL, fn)
+	return s.atomic(ctx, s.db.begin, fn)
 }
+
+// deferSync is the statement that makes AtomicDeferSync's commit not wait
+// for the disk, for its transaction alone.
+const deferSync = "SET LOCAL synchronous_commit TO off"
 
 // AtomicDeferSync is DB.AtomicDeferSync; inside a transaction it runs fn
 // in that transaction.
 func (s *scope) AtomicDeferSync(ctx context.Context, fn func(auth.Store) error) error {
-	return s.atomic(ctx, s.db.beginSQL+"; SET LOCAL synchronous_commit TO off", fn)
+	return s.atomic(ctx, append(s.db.begin[:len(s.db.begin):len(s.db.begin)], deferSync), fn)
 }
 
 // atomic runs fn in a transaction begun by begin, again after a retryable
 // abort.
-func (s *scope) atomic(ctx context.Context, begin string, fn func(auth.Store) error) error {
+func (s *scope) atomic(ctx context.Context, begin []string, fn func(auth.Store) error) error {
 	if s.tx != nil {
 		return fn(s)
 	}
@@ -56,30 +60,30 @@ func (s *scope) atomic(ctx context.Context, begin string, fn func(auth.Store) er
 	}
 }
 
-// atomicOnce runs fn in one transaction. beginSQL begins it READ COMMITTED
-// and takes the schema's transaction-scoped advisory lock in the same round
-// trip, so Atomic calls run one after another across every pool on the
-// schema, exactly as SQLite's single writer does; the lock goes with the
-// commit or rollback. READ COMMITTED matters: each statement after the lock
-// sees everything the previous holder committed, where a REPEATABLE READ
-// snapshot would have been taken before the wait.
-func (s *scope) atomicOnce(ctx context.Context, begin string, fn func(auth.Store) error) error {
-	tx, err := s.db.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: begin})
+// atomicOnce runs fn in one transaction. begin begins it READ COMMITTED
+// and takes the schema's transaction-scoped advisory lock, in the pipeline
+// of fn's first statement (txConn), so Atomic calls run one after another
+// across every pool on the schema, exactly as SQLite's single writer does;
+// the lock goes with the commit or rollback. READ COMMITTED matters: each
+// statement after the lock sees everything the previous holder committed,
+// where a REPEATABLE READ snapshot would have been taken before the wait.
+func (s *scope) atomicOnce(ctx context.Context, begin []string, fn func(auth.Store) error) error {
+	c, err := s.db.pool.Acquire(ctx)
 	if err != nil {
 		return wrap("begin", err)
+	}
+	defer c.Release()
+	tx := &txConn{c: c}
+	for _, q := range begin {
+		tx.deferExec(q, nil)
 	}
 	// Rollback must run even when ctx is what failed; never hand the
 	// connection back inside an open transaction.
 	bg := context.WithoutCancel(ctx)
 	return txn.Run(
 		func() error { return fn(&scope{db: s.db, tx: tx, q: tx}) },
-		func() error {
-			if err := tx.Commit(ctx); err != nil {
-				return wrap("commit", err)
-			}
-			return nil
-		},
-		func() { _ = tx.Rollback(bg) },
+		func() error { return tx.commit(ctx) },
+		func() { tx.rollback(bg) },
 	)
 }
 

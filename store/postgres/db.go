@@ -29,9 +29,9 @@ type DB struct {
 	pool *pgxpool.Pool
 	// schema is where the tables are, as PostgreSQL resolved it at Open.
 	schema string
-	// beginSQL starts an Atomic transaction and takes its lock in the same
-	// round trip (see atomic.go).
-	beginSQL string
+	// begin starts an Atomic transaction and takes its lock, in the
+	// pipeline of the transaction's first statement (see atomic.go).
+	begin []string
 
 	root *scope
 }
@@ -129,8 +129,8 @@ func openWith(ctx context.Context, dsn string, opts Options, tracer pgx.QueryTra
 		pool.Close()
 		return nil, err
 	}
-	db.beginSQL = fmt.Sprintf("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(%d, %d)",
-		lockClassAtomic, lockKey(db.schema))
+	db.begin = []string{"BEGIN ISOLATION LEVEL READ COMMITTED",
+		fmt.Sprintf("SELECT pg_advisory_xact_lock(%d, %d)", lockClassAtomic, lockKey(db.schema))}
 	return db, nil
 }
 
@@ -205,7 +205,7 @@ func lockKey(schema string) int32 {
 	return int32(h.Sum32())
 }
 
-// querier is what *pgxpool.Pool and pgx.Tx have in common: each method's
+// querier is what *pgxpool.Pool and *txConn have in common: each method's
 // SQL is written once and runs on either.
 type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
@@ -218,7 +218,7 @@ type querier interface {
 // transaction, the transaction inside Atomic, so fn reads its own writes.
 type scope struct {
 	db *DB
-	tx pgx.Tx // nil outside Atomic
+	tx *txConn // nil outside Atomic
 	q  querier
 }
 
