@@ -104,6 +104,9 @@ func (m *Manager) CreateUser(ctx context.Context, actor *Principal, in NewUser) 
 			return taken(err)
 		}
 		e.Details = map[string]any{audit.DetailEmail: u.Email, audit.DetailName: u.Name, audit.DetailGroup: string(g.ID), audit.DetailGroupName: g.Name}
+		// The label the audit trail would read back from the row just
+		// written (labelTarget), without reading it.
+		e.Target.Label = u.Email
 		return nil
 	})
 	if err != nil {

@@ -120,23 +120,25 @@ func (s *scope) appendChained(ctx context.Context, e *audit.Event, repeatKey str
 	if repeatKey != "" {
 		rk, repeatsMAC = key, fold(link, 1)
 	}
-	// One round trip: the row and the head move together.
+	// One statement: the row and the head move together. Nothing reads it
+	// back, so it goes out with the next statement or the commit
+	// (execLate); the head row it must move is locked above, and the
+	// statement fails if it is gone all the same.
 	const q = `WITH ev AS (
 		INSERT INTO audit_events
 		(time, action, outcome, actor_id, actor_email, target_type, target_id, target_label, ip, user_agent, reason, details,
 		 repeat_key, seq, key_id, mac, repeats_mac, id)
 		OVERRIDING SYSTEM VALUE
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb, $13, $14, $15, $16, $19, $20))
-		UPDATE audit_chain SET head_seq = $14, head_key_id = $17, head_link = $16, head_mark = $18
-		WHERE id = 1`
-	tag, err := s.q.Exec(ctx, q, append(args, rk, link.Seq, link.KeyID, link.MAC, head.KeyID, head.MAC, repeatsMAC, id)...)
-	if err != nil {
-		return false, err
-	}
-	if tag.RowsAffected() != 1 {
-		return false, errors.New("chain head: no row")
-	}
-	return true, nil
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb, $13, $14, $15, $16, $19, $20)),
+		h AS (UPDATE audit_chain SET head_seq = $14, head_key_id = $17, head_link = $16, head_mark = $18
+		WHERE id = 1 RETURNING 1)` + expectRowSQL + `h`
+	err = s.execLate(ctx, func(err error) error {
+		if noRow(err) {
+			return errors.New("chain head: no row")
+		}
+		return err
+	}, q, append(args, rk, link.Seq, link.KeyID, link.MAC, head.KeyID, head.MAC, repeatsMAC, id)...)
+	return err == nil, err
 }
 
 // eventArgs are the values of an audit_events row, in the order of the

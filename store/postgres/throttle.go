@@ -43,11 +43,11 @@ func (ts throttleStore) AddFailure(ctx context.Context, key string, at time.Time
 	return n, nil
 }
 
+// ResetFailures is a write nothing reads back: inside a transaction it
+// goes out with the next statement or the commit (execLate).
 func (ts throttleStore) ResetFailures(ctx context.Context, key string) error {
-	if _, err := ts.s.q.Exec(ctx, `DELETE FROM throttle_failures WHERE key = $1`, []byte(key)); err != nil {
-		return wrap("throttle reset", err)
-	}
-	return nil
+	return ts.s.execLate(ctx, func(err error) error { return wrap("throttle reset", err) },
+		`DELETE FROM throttle_failures WHERE key = $1`, []byte(key))
 }
 
 // Hit is one upsert. SET expressions all see the row as it was, so the

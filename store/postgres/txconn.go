@@ -218,3 +218,19 @@ func noRow(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "P0002"
 }
+
+// execLate runs a write whose command tag its caller does not need:
+// inside a transaction it is held back (txConn.deferExec) and fails, if
+// it fails, at the next statement or at commit; outside one it runs at
+// once. check turns the statement's error into the store's, and is called
+// only with an error.
+func (s *scope) execLate(ctx context.Context, check func(error) error, sql string, args ...any) error {
+	if s.tx != nil {
+		s.tx.deferExec(sql, check, args...)
+		return nil
+	}
+	if _, err := s.q.Exec(ctx, sql, args...); err != nil {
+		return check(err)
+	}
+	return nil
+}

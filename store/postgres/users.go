@@ -274,8 +274,12 @@ func (us userStore) SetLastLogin(ctx context.Context, id user.ID, at time.Time) 
 	if !storable(string(id)) {
 		return wrap("set last login", user.ErrNotFound)
 	}
-	tag, err := us.s.q.Exec(ctx, `UPDATE users SET last_login_at = $1 WHERE id = $2`, optTime(at), string(id))
-	return affected("set last login", tag, err, user.ErrNotFound)
+	return us.s.execLate(ctx, func(err error) error {
+		if noRow(err) {
+			err = user.ErrNotFound
+		}
+		return wrap("set last login", err)
+	}, `WITH u AS (UPDATE users SET last_login_at = $1 WHERE id = $2 RETURNING 1)`+expectRowSQL+`u`, optTime(at), string(id))
 }
 
 // SetAvatar replaces the avatar in one upsert; the foreign key turns an

@@ -1,0 +1,70 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/user"
+)
+
+// A write held back inside Atomic (execLate) that fails aborts the whole
+// transaction, and Atomic returns its error, whether it fails at the next
+// statement (whose own error fn may drop) or in the pipeline of the
+// commit: nothing of the transaction is written.
+func TestHeldWriteFailure(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		fn   func(tx auth.Store) error
+	}{
+		{"at the next statement, its error dropped", func(tx auth.Store) error {
+			if err := tx.Users().SetLastLogin(ctx, "ghost", time.Now()); err != nil {
+				t.Fatalf("held back, SetLastLogin failed at once: %v", err)
+			}
+			if _, err := tx.Throttle().AddFailure(ctx, "k", time.Now()); !errors.Is(err, user.ErrNotFound) {
+				t.Errorf("the statement after the failed write: got %v, want user.ErrNotFound", err)
+			}
+			_, _ = tx.Throttle().AddFailure(ctx, "k", time.Now())
+			return nil
+		}},
+		{"at commit", func(tx auth.Store) error {
+			if _, err := tx.Throttle().AddFailure(ctx, "k", time.Now()); err != nil {
+				return err
+			}
+			return tx.Users().SetLastLogin(ctx, "ghost", time.Now())
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := db.Atomic(ctx, c.fn); !errors.Is(err, user.ErrNotFound) {
+				t.Fatalf("Atomic: got %v, want user.ErrNotFound", err)
+			}
+			if n, _, err := db.Throttle().Failures(ctx, "k"); err != nil || n != 0 {
+				t.Fatalf("after the rollback, the transaction's count is %d (%v), want 0", n, err)
+			}
+			// The connection went back to the pool usable.
+			if err := db.Atomic(ctx, func(tx auth.Store) error {
+				_, _, err := tx.Throttle().Failures(ctx, "k")
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// An Atomic transaction that sends no statement costs no round trip: it
+// is never begun.
+func TestAtomicEmpty(t *testing.T) {
+	db, tc := newTracedDB(t)
+	tc.take()
+	if err := db.Atomic(context.Background(), func(auth.Store) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n, log := tc.take(); n != 0 {
+		t.Fatalf("%d round trips, want 0:\n\t%s", n, log)
+	}
+}
