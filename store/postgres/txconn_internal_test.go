@@ -68,3 +68,58 @@ func TestAtomicEmpty(t *testing.T) {
 		t.Fatalf("%d round trips, want 0:\n\t%s", n, log)
 	}
 }
+
+// AddFailures (auth.FailureBatchStore) counts each key once and reports
+// what it held; RestoreFailures, in the same transaction, puts back
+// exactly that: the key that held failures with its count and time, the
+// key that held none gone.
+func TestAddFailuresRestore(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	t1 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	t2 := t1.Add(time.Minute)
+	for range 2 {
+		if _, err := db.Throttle().AddFailure(ctx, "a", t1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys := []string{"a", "b"}
+	want := []auth.FailureCount{{Prev: 2, PrevLast: t1, Got: 3}, {Got: 1}}
+	for _, restore := range []bool{true, false} {
+		err := db.Atomic(ctx, func(tx auth.Store) error {
+			fb := tx.Throttle().(auth.FailureBatchStore)
+			c, err := fb.AddFailures(ctx, keys, t2)
+			if err != nil {
+				return err
+			}
+			for i := range want {
+				if c[i].Prev != want[i].Prev || !c[i].PrevLast.Equal(want[i].PrevLast) || c[i].Got != want[i].Got {
+					t.Errorf("key %s: got %+v, want %+v", keys[i], c[i], want[i])
+				}
+			}
+			if restore {
+				return fb.RestoreFailures(ctx, keys, c)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows int
+		if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM throttle_failures WHERE key = 'b'`).Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		if restore && rows != 0 {
+			t.Errorf("b, which held no failure, still has a row after the restore")
+		}
+	}
+	// Restored, then counted once more, at t2.
+	for _, k := range []struct {
+		key string
+		n   int
+	}{{"a", 3}, {"b", 1}} {
+		if n, last, err := db.Throttle().Failures(ctx, k.key); err != nil || n != k.n || !last.Equal(t2) {
+			t.Errorf("%s: %d at %v (%v); want %d at %v", k.key, n, last, err, k.n, t2)
+		}
+	}
+}
