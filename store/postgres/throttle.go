@@ -96,6 +96,9 @@ func (ts throttleStore) DeviceGeneration(ctx context.Context, id user.ID) (int64
 	if !storable(string(id)) {
 		return 0, nil
 	}
+	if a := ts.s.ahead(id); a != nil {
+		return a.gen, nil
+	}
 	var g int64
 	err := ts.s.q.QueryRow(ctx, `SELECT generation FROM device_generations WHERE user_id = $1`, string(id)).Scan(&g)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -31,6 +31,9 @@ type txConn struct {
 	pending []held // not yet sent, in order
 	begun   bool   // BEGIN has been sent
 	err     error  // a held-back statement failed; the transaction is lost
+	// ahead is what the last statement read ahead, until the next one
+	// (readAhead).
+	ahead *readAhead
 }
 
 // held is a statement not yet sent. check, when set, turns its error into
@@ -47,6 +50,7 @@ type held struct {
 // run. A write that must change a row says so by failing (see
 // expectRowSQL).
 func (t *txConn) deferExec(sql string, check func(error) error, args ...any) {
+	t.ahead = nil
 	t.pending = append(t.pending, held{sql: sql, args: args, check: check})
 }
 
@@ -95,6 +99,7 @@ func (t *txConn) flush(ctx context.Context) error {
 }
 
 func (t *txConn) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	t.ahead = nil
 	if len(t.pending) == 0 && t.err == nil {
 		return t.c.Exec(ctx, sql, args...)
 	}
@@ -112,6 +117,7 @@ func (t *txConn) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comm
 }
 
 func (t *txConn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	t.ahead = nil
 	if len(t.pending) == 0 && t.err == nil {
 		return t.c.QueryRow(ctx, sql, args...)
 	}
@@ -128,6 +134,7 @@ func (t *txConn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row 
 // returns, and the pipeline's end with them. No hot path queries rows
 // after a held-back write.
 func (t *txConn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	t.ahead = nil
 	if err := t.flush(ctx); err != nil {
 		return nil, err
 	}
@@ -135,6 +142,7 @@ func (t *txConn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, 
 }
 
 func (t *txConn) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	t.ahead = nil
 	br, err := t.send(ctx, b)
 	if err != nil {
 		return errBatch{err}
