@@ -77,6 +77,11 @@ func (s *scope) atomicOnce(ctx context.Context, begin []string, fn func(auth.Sto
 	for _, q := range begin {
 		tx.deferExec(q, nil)
 	}
+	if len(begin) == len(s.db.begin) {
+		// Not AtomicDeferSync's, which appends no event.
+		tx.head = &headAhead{}
+		tx.pending = append(tx.pending, held{sql: headAheadSQL, scan: tx.head.dest()})
+	}
 	// Rollback must run even when ctx is what failed; never hand the
 	// connection back inside an open transaction.
 	bg := context.WithoutCancel(ctx)

@@ -58,7 +58,11 @@
 // the first user? the last admin?) hold at commit. The BEGIN and the lock
 // go to the server in the pipeline of fn's first statement, costing no
 // round trip of their own, and the lock ends with the transaction,
-// whatever happens to the connection.
+// whatever happens to the connection. So does, for Atomic (not
+// AtomicDeferSync), a read of the audit chain's head and the draw of the
+// next event's ID, which the transaction's first audit event takes:
+// an Atomic transaction that appends none leaves a gap in the IDs, as a
+// rolled-back one always has.
 //
 // The alternative, SERIALIZABLE transactions retried on serialization
 // failures (SQLSTATE 40001), would let unrelated Atomic calls overlap, but

@@ -34,14 +34,19 @@ type txConn struct {
 	// ahead is what the last statement read ahead, until the next one
 	// (readAhead).
 	ahead *readAhead
+	// head is the chain's head as the transaction began, until its first
+	// append takes it (chainHead).
+	head *headAhead
 }
 
 // held is a statement not yet sent. check, when set, turns its error into
-// the one to return (a constraint into a store's error, say).
+// the one to return (a constraint into a store's error, say). scan, when
+// set, receives the row it returns.
 type held struct {
 	sql   string
 	args  []any
 	check func(error) error
+	scan  []any
 }
 
 // deferExec holds back a write whose command tag the transaction does not
@@ -74,7 +79,13 @@ func (t *txConn) send(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, erro
 	t.pending, t.begun = nil, true
 	br := t.c.SendBatch(ctx, b)
 	for _, h := range pending {
-		if _, err := br.Exec(); err != nil {
+		var err error
+		if h.scan != nil {
+			err = br.QueryRow().Scan(h.scan...)
+		} else {
+			_, err = br.Exec()
+		}
+		if err != nil {
 			if h.check != nil {
 				err = h.check(err)
 			}

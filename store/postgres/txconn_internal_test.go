@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/user"
 )
@@ -121,5 +122,59 @@ func TestAddFailuresRestore(t *testing.T) {
 		if n, last, err := db.Throttle().Failures(ctx, k.key); err != nil || n != k.n || !last.Equal(t2) {
 			t.Errorf("%s: %d at %v (%v); want %d at %v", k.key, n, last, err, k.n, t2)
 		}
+	}
+}
+
+func chainSeal(head audit.Mark, e *audit.Event) (audit.Link, audit.Mark, error) {
+	link := audit.Link{Seq: head.Seq + 1, KeyID: "k1", MAC: []byte(e.Action)}
+	return link, audit.Mark{Seq: link.Seq, LinkMAC: link.MAC, KeyID: "k2", MAC: []byte("mark")}, nil
+}
+
+func chainFold(link audit.Link, n int64) []byte { return []byte(link.KeyID) }
+
+// The first chained append of an Atomic transaction takes the head it read
+// as it began; a writer outside Atomic that moved the head since makes the
+// append fail, and with it the transaction, rather than fork the chain. A
+// second append in the transaction reads the head its first one moved.
+func TestChainHeadAhead(t *testing.T) {
+	db := newBareTestDB(t)
+	ctx := context.Background()
+	seqOf := func() int64 {
+		var n int64
+		if err := db.pool.QueryRow(ctx, `SELECT head_seq FROM audit_chain WHERE id = 1`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	err := db.Atomic(ctx, func(tx auth.Store) error {
+		for _, a := range []audit.Action{"first", "second"} {
+			if _, err := tx.Audit().AppendChained(ctx, &audit.Event{Action: a, Time: t0}, "", chainSeal, chainFold); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil || seqOf() != 2 {
+		t.Fatalf("two appends in one transaction: %v, head at %d, want 2", err, seqOf())
+	}
+	err = db.Atomic(ctx, func(tx auth.Store) error {
+		if _, _, err := tx.Throttle().Failures(ctx, "k"); err != nil { // begins, reading the head
+			return err
+		}
+		if _, err := db.pool.Exec(ctx, `UPDATE audit_chain SET head_seq = head_seq + 1 WHERE id = 1`); err != nil {
+			return err
+		}
+		_, err := tx.Audit().AppendChained(ctx, &audit.Event{Action: "third", Time: t0}, "", chainSeal, chainFold)
+		return err
+	})
+	if err == nil {
+		t.Fatal("an append after the head moved outside Atomic succeeded")
+	}
+	var n int
+	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE action = 'third'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d events of the failed append stored (%v)", n, err)
+	}
+	if got := seqOf(); got != 3 {
+		t.Fatalf("head at %d, want 3 (the outside writer's)", got)
 	}
 }
