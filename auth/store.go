@@ -121,6 +121,33 @@ type UserHashStore interface {
 	GetByEmailWithHash(ctx context.Context, email string) (*user.User, string, error)
 }
 
+// FailureBatchStore is an optional interface of a [ThrottleStore],
+// detected at run time, that counts an attempt's failures on several keys
+// in one step: a password login's network back-off and the account's day
+// (issue 12: on a server, each step is a round trip). The Manager uses it
+// only inside Atomic or AtomicDeferSync; without it, it reads and counts
+// key by key.
+type FailureBatchStore interface {
+	ThrottleStore
+	// AddFailures counts one failure at at on each of keys, as AddFailure
+	// does, and returns for each what Failures returned just before
+	// (Prev, PrevLast) and what AddFailure returned (Got). A key's row
+	// stays the transaction's until it ends: nothing else changes it in
+	// between.
+	AddFailures(ctx context.Context, keys []string, at time.Time) ([]FailureCount, error)
+	// RestoreFailures puts keys back as AddFailures found them, in the
+	// same transaction: c[i] is what it returned for keys[i]. A key that
+	// held no failure is forgotten.
+	RestoreFailures(ctx context.Context, keys []string, c []FailureCount) error
+}
+
+// FailureCount is one key's part of [FailureBatchStore.AddFailures].
+type FailureCount struct {
+	Prev     int       // failures before, 0 for none
+	PrevLast time.Time // the last of them, the zero time for none
+	Got      int       // failures after, this one included
+}
+
 // DeferredSyncStore is an optional interface of a [Store], detected at
 // run time: a store that has it lets a transaction commit without waiting
 // for stable storage.

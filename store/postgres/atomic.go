@@ -33,53 +33,64 @@ func retryable(err error) bool {
 
 // Atomic is DB.Atomic; inside a transaction it runs fn in that transaction.
 func (s *scope) Atomic(ctx context.Context, fn func(auth.Store) error) error {
-	return s.atomic(ctx, s.db.beginSQL, fn)
+	return s.atomic(ctx, false, fn)
 }
 
 // AtomicDeferSync is DB.AtomicDeferSync; inside a transaction it runs fn
 // in that transaction.
 func (s *scope) AtomicDeferSync(ctx context.Context, fn func(auth.Store) error) error {
-	return s.atomic(ctx, s.db.beginSQL+"; SET LOCAL synchronous_commit TO off", fn)
+	return s.atomic(ctx, true, fn)
 }
 
-// atomic runs fn in a transaction begun by begin, again after a retryable
-// abort.
-func (s *scope) atomic(ctx context.Context, begin string, fn func(auth.Store) error) error {
+// atomic runs fn in a transaction, again after a retryable abort.
+// deferSync makes the commit not wait for the disk.
+func (s *scope) atomic(ctx context.Context, deferSync bool, fn func(auth.Store) error) error {
 	if s.tx != nil {
 		return fn(s)
 	}
 	for attempt := 1; ; attempt++ {
-		err := s.atomicOnce(ctx, begin, fn)
+		err := s.atomicOnce(ctx, deferSync, fn)
 		if attempt == maxAttempts || !retryable(err) || ctx.Err() != nil {
 			return err
 		}
 	}
 }
 
-// atomicOnce runs fn in one transaction. beginSQL begins it READ COMMITTED
-// and takes the schema's transaction-scoped advisory lock in the same round
-// trip, so Atomic calls run one after another across every pool on the
-// schema, exactly as SQLite's single writer does; the lock goes with the
-// commit or rollback. READ COMMITTED matters: each statement after the lock
-// sees everything the previous holder committed, where a REPEATABLE READ
-// snapshot would have been taken before the wait.
-func (s *scope) atomicOnce(ctx context.Context, begin string, fn func(auth.Store) error) error {
-	tx, err := s.db.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: begin})
+// atomicOnce runs fn in one transaction. db.begin begins it READ COMMITTED
+// and takes the schema's transaction-scoped advisory lock, in the pipeline
+// of fn's first statement (txConn), so Atomic calls run one after another
+// across every pool on the schema, exactly as SQLite's single writer does;
+// the lock goes with the commit or rollback. READ COMMITTED matters: each
+// statement after the lock sees everything the previous holder committed,
+// where a REPEATABLE READ snapshot would have been taken before the wait.
+//
+// With deferSync, the transaction sets synchronous_commit off for itself
+// (SET LOCAL). Without, it reads the audit chain's head ahead
+// (chainHead); AtomicDeferSync's transaction, the Manager's throttling
+// counts, appends no event.
+func (s *scope) atomicOnce(ctx context.Context, deferSync bool, fn func(auth.Store) error) error {
+	c, err := s.db.pool.Acquire(ctx)
 	if err != nil {
 		return wrap("begin", err)
+	}
+	defer c.Release()
+	tx := &txConn{c: c}
+	for _, q := range s.db.begin {
+		tx.deferExec(q, nil)
+	}
+	if deferSync {
+		tx.deferExec("SET LOCAL synchronous_commit TO off", nil)
+	} else {
+		tx.head = &headAhead{}
+		tx.pending = append(tx.pending, held{sql: headAheadSQL, scan: tx.head.dest()})
 	}
 	// Rollback must run even when ctx is what failed; never hand the
 	// connection back inside an open transaction.
 	bg := context.WithoutCancel(ctx)
 	return txn.Run(
 		func() error { return fn(&scope{db: s.db, tx: tx, q: tx}) },
-		func() error {
-			if err := tx.Commit(ctx); err != nil {
-				return wrap("commit", err)
-			}
-			return nil
-		},
-		func() { _ = tx.Rollback(bg) },
+		func() error { return tx.commit(ctx) },
+		func() { tx.rollback(bg) },
 	)
 }
 

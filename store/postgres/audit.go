@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
@@ -49,8 +50,9 @@ func (as auditStore) Append(ctx context.Context, e *audit.Event) error {
 
 // AppendChained is audit.Chain's append, in one transaction (the caller's,
 // or its own). Atomic's advisory lock already runs writers one after
-// another; the head row is locked as well (FOR UPDATE), so that the chain
-// holds even for a caller that writes outside Atomic.
+// another; the head moves only from the head that was read (see
+// chainHead), so that the chain holds even against a writer outside
+// Atomic.
 func (as auditStore) AppendChained(ctx context.Context, e *audit.Event, repeatKey string, seal audit.Sealer, fold audit.Folder) (bool, error) {
 	appended := false
 	err := as.s.Atomic(ctx, func(tx auth.Store) error {
@@ -96,14 +98,7 @@ func (s *scope) appendChained(ctx context.Context, e *audit.Event, repeatKey str
 	// order, as walks need. The CTE is materialized, so the sequence is
 	// read for the row it returns, after the lock was granted (a nextval
 	// beside FOR UPDATE in one SELECT could be drawn while waiting).
-	var (
-		prev audit.Mark
-		id   int64
-	)
-	err := s.q.QueryRow(ctx, `WITH head AS MATERIALIZED (
-		SELECT head_seq, head_key_id, head_link, head_mark FROM audit_chain WHERE id = 1 FOR UPDATE)
-		SELECT head_seq, head_key_id, head_link, head_mark, nextval(pg_get_serial_sequence('audit_events', 'id')) FROM head`).
-		Scan(&prev.Seq, &prev.KeyID, &prev.LinkMAC, &prev.MAC, &id)
+	prev, id, err := s.chainHead(ctx)
 	if err != nil {
 		return false, fmt.Errorf("chain head: %w", err)
 	}
@@ -120,23 +115,80 @@ func (s *scope) appendChained(ctx context.Context, e *audit.Event, repeatKey str
 	if repeatKey != "" {
 		rk, repeatsMAC = key, fold(link, 1)
 	}
-	// One round trip: the row and the head move together.
+	// One statement: the row and the head move together. Nothing reads it
+	// back, so it goes out with the next statement or the commit
+	// (execLate); the head row it must move is locked above, and the
+	// statement fails if it is gone all the same.
 	const q = `WITH ev AS (
 		INSERT INTO audit_events
 		(time, action, outcome, actor_id, actor_email, target_type, target_id, target_label, ip, user_agent, reason, details,
 		 repeat_key, seq, key_id, mac, repeats_mac, id)
 		OVERRIDING SYSTEM VALUE
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb, $13, $14, $15, $16, $19, $20))
-		UPDATE audit_chain SET head_seq = $14, head_key_id = $17, head_link = $16, head_mark = $18
-		WHERE id = 1`
-	tag, err := s.q.Exec(ctx, q, append(args, rk, link.Seq, link.KeyID, link.MAC, head.KeyID, head.MAC, repeatsMAC, id)...)
-	if err != nil {
-		return false, err
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::text::jsonb, $13, $14, $15, $16, $19, $20)),
+		h AS (UPDATE audit_chain SET head_seq = $14, head_key_id = $17, head_link = $16, head_mark = $18
+		WHERE id = 1 AND head_seq = $21 RETURNING 1)` + expectRowSQL + `h`
+	err = s.execLate(ctx, func(err error) error {
+		if noRow(err) {
+			return errors.New("chain head: no row")
+		}
+		return err
+	}, q, append(args, rk, link.Seq, link.KeyID, link.MAC, head.KeyID, head.MAC, repeatsMAC, id, prev.Seq)...)
+	return err == nil, err
+}
+
+// headAheadSQL reads the chain's head and draws the next event's ID in
+// the pipeline that begins an Atomic transaction, right after its lock
+// (chainHead). It always returns a row: NULLs when the chain has none.
+const headAheadSQL = `SELECT c.head_seq, c.head_key_id, c.head_link, c.head_mark,
+	nextval(pg_get_serial_sequence('audit_events', 'id'))
+	FROM (VALUES (1)) AS v (id) LEFT JOIN audit_chain c USING (id)`
+
+// headAhead is what headAheadSQL read.
+type headAhead struct {
+	seq   pgtype.Int8
+	keyID pgtype.Text
+	link  []byte
+	mark  []byte
+	id    int64
+}
+
+func (h *headAhead) dest() []any { return []any{&h.seq, &h.keyID, &h.link, &h.mark, &h.id} }
+
+// chainHead returns the chain's head and the ID of the event that will
+// follow it, which must rise with the chain's order, as walks need.
+//
+// The first append of an Atomic transaction takes both from what the
+// transaction read as it began (headAheadSQL), costing no round trip:
+// Atomic's lock came first, so no Atomic transaction appends between
+// that read and this transaction's commit, and every ID drawn after the
+// lock is above every ID in the chain. A later append of the same
+// transaction, or one outside Atomic, reads the head row and locks it
+// (FOR UPDATE), and only then draws the ID: the CTE is materialized, so
+// the sequence is read for the row it returns, after the lock was granted
+// (a nextval beside FOR UPDATE in one SELECT could be drawn while
+// waiting). Either way, the statement that moves the head moves it only
+// from the head read (head_seq), and fails otherwise: a writer outside
+// Atomic that moved it in between fails the transaction rather than fork
+// the chain.
+func (s *scope) chainHead(ctx context.Context) (prev audit.Mark, id int64, err error) {
+	if s.tx != nil {
+		if h := s.tx.head; h != nil {
+			if !s.tx.begun { // the head is read as the transaction begins
+				if err := s.tx.flush(ctx); err != nil {
+					return prev, 0, err
+				}
+			}
+			s.tx.head = nil
+			if h.seq.Valid {
+				return audit.Mark{Seq: h.seq.Int64, KeyID: h.keyID.String, LinkMAC: h.link, MAC: h.mark}, h.id, nil
+			}
+		}
 	}
-	if tag.RowsAffected() != 1 {
-		return false, errors.New("chain head: no row")
-	}
-	return true, nil
+	err = s.q.QueryRow(ctx, `WITH head AS MATERIALIZED (
+		SELECT head_seq, head_key_id, head_link, head_mark FROM audit_chain WHERE id = 1 FOR UPDATE)
+		SELECT head_seq, head_key_id, head_link, head_mark, nextval(pg_get_serial_sequence('audit_events', 'id')) FROM head`).
+		Scan(&prev.Seq, &prev.KeyID, &prev.LinkMAC, &prev.MAC, &id)
+	return prev, id, err
 }
 
 // eventArgs are the values of an audit_events row, in the order of the

@@ -29,9 +29,9 @@ type DB struct {
 	pool *pgxpool.Pool
 	// schema is where the tables are, as PostgreSQL resolved it at Open.
 	schema string
-	// beginSQL starts an Atomic transaction and takes its lock in the same
-	// round trip (see atomic.go).
-	beginSQL string
+	// begin starts an Atomic transaction and takes its lock, in the
+	// pipeline of the transaction's first statement (see atomic.go).
+	begin []string
 
 	root *scope
 }
@@ -44,6 +44,7 @@ var (
 	_ auth.DeferredSyncStore = (*DB)(nil)
 	_ auth.DeferredSyncStore = (*scope)(nil)
 	_ auth.UserHashStore     = userStore{}
+	_ auth.FailureBatchStore = throttleStore{}
 	// The optional batch of last uses (auth.Manager's background touch).
 	_ auth.SessionBatchToucher = sessionStore{}
 )
@@ -89,6 +90,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 
 // OpenWith is [Open] with options.
 func OpenWith(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	return openWith(ctx, dsn, opts, nil)
+}
+
+// openWith is OpenWith; tracer, when set, traces every connection's
+// statements (the tests count round trips with it).
+func openWith(ctx context.Context, dsn string, opts Options, tracer pgx.QueryTracer) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgx masks a password in the DSN it quotes.
@@ -101,6 +108,9 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{opts.Schema}.Sanitize()
 	}
 	cfg.AfterConnect = afterConnect
+	if tracer != nil {
+		cfg.ConnConfig.Tracer = tracer
+	}
 
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -120,8 +130,8 @@ func OpenWith(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
-	db.beginSQL = fmt.Sprintf("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(%d, %d)",
-		lockClassAtomic, lockKey(db.schema))
+	db.begin = []string{"BEGIN ISOLATION LEVEL READ COMMITTED",
+		fmt.Sprintf("SELECT pg_advisory_xact_lock(%d, %d)", lockClassAtomic, lockKey(db.schema))}
 	return db, nil
 }
 
@@ -196,7 +206,7 @@ func lockKey(schema string) int32 {
 	return int32(h.Sum32())
 }
 
-// querier is what *pgxpool.Pool and pgx.Tx have in common: each method's
+// querier is what *pgxpool.Pool and *txConn have in common: each method's
 // SQL is written once and runs on either.
 type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
@@ -209,7 +219,7 @@ type querier interface {
 // transaction, the transaction inside Atomic, so fn reads its own writes.
 type scope struct {
 	db *DB
-	tx pgx.Tx // nil outside Atomic
+	tx *txConn // nil outside Atomic
 	q  querier
 }
 

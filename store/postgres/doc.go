@@ -56,8 +56,13 @@
 // every pool and every instance, exactly as SQLite's single writer runs
 // them, and the check-then-write sequences the Manager relies on (is this
 // the first user? the last admin?) hold at commit. The BEGIN and the lock
-// go to the server in one round trip, and the lock ends with the
-// transaction, whatever happens to the connection.
+// go to the server in the pipeline of fn's first statement, costing no
+// round trip of their own, and the lock ends with the transaction,
+// whatever happens to the connection. So does, for Atomic (not
+// AtomicDeferSync), a read of the audit chain's head and the draw of the
+// next event's ID, which the transaction's first audit event takes:
+// an Atomic transaction that appends none leaves a gap in the IDs, as a
+// rolled-back one always has.
 //
 // The alternative, SERIALIZABLE transactions retried on serialization
 // failures (SQLSTATE 40001), would let unrelated Atomic calls overlap, but
@@ -95,6 +100,15 @@
 // statement does in SQLite. fn must use the [auth.Store] it is given:
 // calling the outer DB's Atomic from inside fn waits for the lock that fn's
 // own transaction holds.
+//
+// A write inside Atomic whose result fn does not read, and which fails on
+// no constraint (the last login, a throttle reset, the audit event's
+// append), is held back and sent in one pipeline with fn's next
+// statement, or with COMMIT. It returns nil at once; should it fail
+// anyway (say, the last login of a user deleted meanwhile), the rest of the pipeline, COMMIT included, does not run,
+// the transaction is rolled back, and its error (user.ErrNotFound and the
+// like) comes back from the next statement and from Atomic, even if fn
+// dropped the statement's. Nothing of the transaction is written.
 //
 // # Errors
 //

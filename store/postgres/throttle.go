@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/store/internal/keyrange"
 	"github.com/usher-go/usher/user"
 )
@@ -43,11 +45,11 @@ func (ts throttleStore) AddFailure(ctx context.Context, key string, at time.Time
 	return n, nil
 }
 
+// ResetFailures is a write nothing reads back: inside a transaction it
+// goes out with the next statement or the commit (execLate).
 func (ts throttleStore) ResetFailures(ctx context.Context, key string) error {
-	if _, err := ts.s.q.Exec(ctx, `DELETE FROM throttle_failures WHERE key = $1`, []byte(key)); err != nil {
-		return wrap("throttle reset", err)
-	}
-	return nil
+	return ts.s.execLate(ctx, func(err error) error { return wrap("throttle reset", err) },
+		`DELETE FROM throttle_failures WHERE key = $1`, []byte(key))
 }
 
 // Hit is one upsert. SET expressions all see the row as it was, so the
@@ -94,6 +96,9 @@ func (ts throttleStore) DeviceGeneration(ctx context.Context, id user.ID) (int64
 	if !storable(string(id)) {
 		return 0, nil
 	}
+	if a := ts.s.ahead(id); a != nil {
+		return a.gen, nil
+	}
 	var g int64
 	err := ts.s.q.QueryRow(ctx, `SELECT generation FROM device_generations WHERE user_id = $1`, string(id)).Scan(&g)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -122,4 +127,72 @@ func (ts throttleStore) RevokeDevices(ctx context.Context, id user.ID) (int64, e
 		return 0, wrap("revoke devices", err)
 	}
 	return g, nil
+}
+
+// AddFailures is auth.FailureBatchStore's: the keys' rows locked and read,
+// then every key counted in one upsert, the two statements in one
+// pipeline. The lock holds the rows for the transaction, so that what was
+// read is what the upsert counted on, and RestoreFailures puts back
+// exactly that.
+func (ts throttleStore) AddFailures(ctx context.Context, keys []string, at time.Time) ([]auth.FailureCount, error) {
+	bk := make([][]byte, len(keys))
+	index := map[string]int{}
+	for i, k := range keys {
+		bk[i] = []byte(k)
+		index[k] = i
+	}
+	out := make([]auth.FailureCount, len(keys))
+	b := &pgx.Batch{}
+	b.Queue(`SELECT key, count, last_at FROM throttle_failures WHERE key = ANY($1) FOR UPDATE`, bk).Query(func(rows pgx.Rows) error {
+		var (
+			k    []byte
+			n    int
+			last time.Time
+		)
+		_, err := pgx.ForEachRow(rows, []any{&k, &n, &last}, func() error {
+			if i, ok := index[string(k)]; ok {
+				out[i].Prev, out[i].PrevLast = n, last
+			}
+			return nil
+		})
+		return err
+	})
+	b.Queue(`INSERT INTO throttle_failures AS f (key, count, last_at) SELECT k, 1, $2 FROM unnest($1::bytea[]) AS k
+		ON CONFLICT (key) DO UPDATE SET count = f.count + 1, last_at = GREATEST(f.last_at, EXCLUDED.last_at)
+		RETURNING f.key, f.count`, bk, at).Query(func(rows pgx.Rows) error {
+		var (
+			k []byte
+			n int
+		)
+		_, err := pgx.ForEachRow(rows, []any{&k, &n}, func() error {
+			if i, ok := index[string(k)]; ok {
+				out[i].Got = n
+			}
+			return nil
+		})
+		return err
+	})
+	if err := ts.s.q.SendBatch(ctx, b).Close(); err != nil {
+		return nil, wrap("throttle add failures", err)
+	}
+	return out, nil
+}
+
+// RestoreFailures is auth.FailureBatchStore's: a write nothing reads
+// back, held back inside a transaction (execLate).
+func (ts throttleStore) RestoreFailures(ctx context.Context, keys []string, c []auth.FailureCount) error {
+	check := func(err error) error { return wrap("throttle restore", err) }
+	for i, k := range keys {
+		var err error
+		if c[i].Prev == 0 {
+			err = ts.s.execLate(ctx, check, `DELETE FROM throttle_failures WHERE key = $1`, []byte(k))
+		} else {
+			err = ts.s.execLate(ctx, check, `UPDATE throttle_failures SET count = $2, last_at = $3 WHERE key = $1`,
+				[]byte(k), c[i].Prev, c[i].PrevLast)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

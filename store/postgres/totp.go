@@ -35,6 +35,12 @@ func (ts totpStore) Get(ctx context.Context, id user.ID) (*totp.Credential, erro
 	if !storable(string(id)) {
 		return nil, wrap("get totp", totp.ErrNotEnrolled)
 	}
+	if c, ok := ts.s.totpAhead(id); ok {
+		if c == nil {
+			return nil, wrap("get totp", totp.ErrNotEnrolled)
+		}
+		return c, nil
+	}
 	c := new(totp.Credential)
 	err := scanTOTP(ts.s.q.QueryRow(ctx, `SELECT `+totpCols+` FROM totp_credentials WHERE user_id = $1`, string(id)), c)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -75,7 +75,12 @@ func (us userStore) GetByEmail(ctx context.Context, email string) (*user.User, e
 }
 
 // GetWithHash is Get and PasswordHash in one read ([auth.UserHashStore]).
+// Inside a transaction it reads ahead the user's device generation and
+// TOTP credential (readAhead).
 func (us userStore) GetWithHash(ctx context.Context, id user.ID) (*user.User, string, error) {
+	if us.s.tx != nil {
+		return us.getWithHashAhead(ctx, id)
+	}
 	var h string
 	u, err := us.getBy(ctx, "get user", `SELECT `+userCols+`, u.password_hash FROM users u WHERE u.id = $1`, string(id), &h)
 	return u, h, err
@@ -274,8 +279,12 @@ func (us userStore) SetLastLogin(ctx context.Context, id user.ID, at time.Time) 
 	if !storable(string(id)) {
 		return wrap("set last login", user.ErrNotFound)
 	}
-	tag, err := us.s.q.Exec(ctx, `UPDATE users SET last_login_at = $1 WHERE id = $2`, optTime(at), string(id))
-	return affected("set last login", tag, err, user.ErrNotFound)
+	return us.s.execLate(ctx, func(err error) error {
+		if noRow(err) {
+			err = user.ErrNotFound
+		}
+		return wrap("set last login", err)
+	}, `WITH u AS (UPDATE users SET last_login_at = $1 WHERE id = $2 RETURNING 1)`+expectRowSQL+`u`, optTime(at), string(id))
 }
 
 // SetAvatar replaces the avatar in one upsert; the foreign key turns an

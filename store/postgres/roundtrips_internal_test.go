@@ -1,0 +1,141 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/usher-go/usher/auth"
+)
+
+// tripCounter is a pgx tracer that counts round trips to the server: every
+// Exec, Query and QueryRow is one, and so is a batch (one pipeline), however
+// many statements it holds. It keeps the last run's statements, for the
+// message of a failing test.
+type tripCounter struct {
+	n   atomic.Int32
+	mu  sync.Mutex
+	log []string
+}
+
+func (t *tripCounter) add(what string) {
+	t.n.Add(1)
+	t.mu.Lock()
+	t.log = append(t.log, what)
+	t.mu.Unlock()
+}
+
+func (t *tripCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	t.add(oneLine(d.SQL))
+	return ctx
+}
+
+func (*tripCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (t *tripCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
+	var qs []string
+	for _, q := range d.Batch.QueuedQueries {
+		qs = append(qs, oneLine(q.SQL))
+	}
+	t.add("batch[" + strings.Join(qs, " | ") + "]")
+	return ctx
+}
+
+func (*tripCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (*tripCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
+// take returns the round trips counted since the last take, and their log.
+func (t *tripCounter) take() (int32, string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	log := strings.Join(t.log, "\n\t")
+	t.log = nil
+	return t.n.Swap(0), log
+}
+
+func oneLine(sql string) string {
+	f := strings.Fields(sql)
+	if len(f) > 8 {
+		f = append(f[:8], "…")
+	}
+	return strings.Join(f, " ")
+}
+
+// newTracedDB is newTestDB with every statement counted by the returned
+// tripCounter.
+func newTracedDB(tb testing.TB) (*DB, *tripCounter) {
+	tb.Helper()
+	schema := newSchemaName()
+	dropSchemaAtCleanup(tb, schema)
+	tc := &tripCounter{}
+	db, err := openWith(context.Background(), testDSN(tb), Options{Schema: schema}, tc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	withBuiltinGroups(tb, db)
+	return db, tc
+}
+
+// Issue 12: the round trips of a password login and of CreateUser, warm
+// (every statement already prepared on the connection), so that they
+// cannot silently grow. A round trip costs about a tenth of the floor's
+// INSERT and synced commit on a local server; more on a network.
+func TestRoundTrips(t *testing.T) {
+	db, tc := newTracedDB(t)
+	ctx := context.Background()
+	m, op, err := auth.NewWithOperator(auth.Config{Store: db, SecretKey: seedKey, BcryptCost: 4,
+		InsecureLowBcryptCostForTests: true}, "op")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const password = "Vq7#pLx2!mZr9k"
+	create := func(email string) error {
+		_, err := m.CreateUser(ctx, op, auth.NewUser{Email: email, Name: "Round Trip", Password: password, GroupID: "users"})
+		return err
+	}
+	if err := create("known@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	client := auth.Client{IP: "192.0.2.7", UserAgent: "test"}
+	login := func(email, pw string) func() error {
+		return func() error {
+			_, err := m.Login(ctx, email, pw, client)
+			return err
+		}
+	}
+	n := 0
+	for _, c := range []struct {
+		name string
+		run  func() error
+		err  error
+		want int32
+	}{
+		{"create user", func() error { n++; return create("new" + string(rune('a'+n)) + "@example.com") }, nil, 3},
+		{"login", login("known@example.com", password), nil, 7},
+		{"login, wrong password", login("known@example.com", "not the password"), auth.ErrInvalidCredentials, 6},
+		{"login, unknown email", login("nobody@example.com", password), auth.ErrInvalidCredentials, 6},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// Warm: every statement prepared on every connection it may
+			// take (the pool keeps a few).
+			for range 4 {
+				if err := c.run(); !errors.Is(err, c.err) {
+					t.Fatal(err)
+				}
+			}
+			tc.take()
+			if err := c.run(); !errors.Is(err, c.err) {
+				t.Fatal(err)
+			}
+			if got, log := tc.take(); got != c.want {
+				t.Errorf("%d round trips, want %d:\n\t%s", got, c.want, log)
+			}
+		})
+	}
+}

@@ -1,0 +1,180 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/user"
+)
+
+// A write held back inside Atomic (execLate) that fails aborts the whole
+// transaction, and Atomic returns its error, whether it fails at the next
+// statement (whose own error fn may drop) or in the pipeline of the
+// commit: nothing of the transaction is written.
+func TestHeldWriteFailure(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		fn   func(tx auth.Store) error
+	}{
+		{"at the next statement, its error dropped", func(tx auth.Store) error {
+			if err := tx.Users().SetLastLogin(ctx, "ghost", time.Now()); err != nil {
+				t.Fatalf("held back, SetLastLogin failed at once: %v", err)
+			}
+			if _, err := tx.Throttle().AddFailure(ctx, "k", time.Now()); !errors.Is(err, user.ErrNotFound) {
+				t.Errorf("the statement after the failed write: got %v, want user.ErrNotFound", err)
+			}
+			_, _ = tx.Throttle().AddFailure(ctx, "k", time.Now())
+			return nil
+		}},
+		{"at commit", func(tx auth.Store) error {
+			if _, err := tx.Throttle().AddFailure(ctx, "k", time.Now()); err != nil {
+				return err
+			}
+			return tx.Users().SetLastLogin(ctx, "ghost", time.Now())
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := db.Atomic(ctx, c.fn); !errors.Is(err, user.ErrNotFound) {
+				t.Fatalf("Atomic: got %v, want user.ErrNotFound", err)
+			}
+			if n, _, err := db.Throttle().Failures(ctx, "k"); err != nil || n != 0 {
+				t.Fatalf("after the rollback, the transaction's count is %d (%v), want 0", n, err)
+			}
+			// The connection went back to the pool usable.
+			if err := db.Atomic(ctx, func(tx auth.Store) error {
+				_, _, err := tx.Throttle().Failures(ctx, "k")
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// An Atomic transaction that sends no statement costs no round trip: it
+// is never begun.
+func TestAtomicEmpty(t *testing.T) {
+	db, tc := newTracedDB(t)
+	tc.take()
+	if err := db.Atomic(context.Background(), func(auth.Store) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n, log := tc.take(); n != 0 {
+		t.Fatalf("%d round trips, want 0:\n\t%s", n, log)
+	}
+}
+
+// AddFailures (auth.FailureBatchStore) counts each key once and reports
+// what it held; RestoreFailures, in the same transaction, puts back
+// exactly that: the key that held failures with its count and time, the
+// key that held none gone.
+func TestAddFailuresRestore(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	t1 := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	t2 := t1.Add(time.Minute)
+	for range 2 {
+		if _, err := db.Throttle().AddFailure(ctx, "a", t1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys := []string{"a", "b"}
+	want := []auth.FailureCount{{Prev: 2, PrevLast: t1, Got: 3}, {Got: 1}}
+	for _, restore := range []bool{true, false} {
+		err := db.Atomic(ctx, func(tx auth.Store) error {
+			fb := tx.Throttle().(auth.FailureBatchStore)
+			c, err := fb.AddFailures(ctx, keys, t2)
+			if err != nil {
+				return err
+			}
+			for i := range want {
+				if c[i].Prev != want[i].Prev || !c[i].PrevLast.Equal(want[i].PrevLast) || c[i].Got != want[i].Got {
+					t.Errorf("key %s: got %+v, want %+v", keys[i], c[i], want[i])
+				}
+			}
+			if restore {
+				return fb.RestoreFailures(ctx, keys, c)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows int
+		if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM throttle_failures WHERE key = 'b'`).Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		if restore && rows != 0 {
+			t.Errorf("b, which held no failure, still has a row after the restore")
+		}
+	}
+	// Restored, then counted once more, at t2.
+	for _, k := range []struct {
+		key string
+		n   int
+	}{{"a", 3}, {"b", 1}} {
+		if n, last, err := db.Throttle().Failures(ctx, k.key); err != nil || n != k.n || !last.Equal(t2) {
+			t.Errorf("%s: %d at %v (%v); want %d at %v", k.key, n, last, err, k.n, t2)
+		}
+	}
+}
+
+func chainSeal(head audit.Mark, e *audit.Event) (audit.Link, audit.Mark, error) {
+	link := audit.Link{Seq: head.Seq + 1, KeyID: "k1", MAC: []byte(e.Action)}
+	return link, audit.Mark{Seq: link.Seq, LinkMAC: link.MAC, KeyID: "k2", MAC: []byte("mark")}, nil
+}
+
+func chainFold(link audit.Link, n int64) []byte { return []byte(link.KeyID) }
+
+// The first chained append of an Atomic transaction takes the head it read
+// as it began; a writer outside Atomic that moved the head since makes the
+// append fail, and with it the transaction, rather than fork the chain. A
+// second append in the transaction reads the head its first one moved.
+func TestChainHeadAhead(t *testing.T) {
+	db := newBareTestDB(t)
+	ctx := context.Background()
+	seqOf := func() int64 {
+		var n int64
+		if err := db.pool.QueryRow(ctx, `SELECT head_seq FROM audit_chain WHERE id = 1`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	err := db.Atomic(ctx, func(tx auth.Store) error {
+		for _, a := range []audit.Action{"first", "second"} {
+			if _, err := tx.Audit().AppendChained(ctx, &audit.Event{Action: a, Time: t0}, "", chainSeal, chainFold); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil || seqOf() != 2 {
+		t.Fatalf("two appends in one transaction: %v, head at %d, want 2", err, seqOf())
+	}
+	err = db.Atomic(ctx, func(tx auth.Store) error {
+		if _, _, err := tx.Throttle().Failures(ctx, "k"); err != nil { // begins, reading the head
+			return err
+		}
+		if _, err := db.pool.Exec(ctx, `UPDATE audit_chain SET head_seq = head_seq + 1 WHERE id = 1`); err != nil {
+			return err
+		}
+		_, err := tx.Audit().AppendChained(ctx, &audit.Event{Action: "third", Time: t0}, "", chainSeal, chainFold)
+		return err
+	})
+	if err == nil {
+		t.Fatal("an append after the head moved outside Atomic succeeded")
+	}
+	var n int
+	if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE action = 'third'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d events of the failed append stored (%v)", n, err)
+	}
+	if got := seqOf(); got != 3 {
+		t.Fatalf("head at %d, want 3 (the outside writer's)", got)
+	}
+}
