@@ -90,6 +90,16 @@ type lookupResult struct {
 }
 
 func (ss sessionStore) Lookup(ctx context.Context, tokenHash []byte) (*auth.Session, *user.User, *group.Group, error) {
+	r := new(lookupResult)
+	if err := ss.LookupInto(ctx, tokenHash, &r.s, &r.u, &r.g); err != nil {
+		return nil, nil, nil, err
+	}
+	return &r.s, &r.u, &r.g, nil
+}
+
+// LookupInto is auth.SessionLookupInto: Lookup into the caller's values,
+// which Authenticate allocates once, as the Principal it returns.
+func (ss sessionStore) LookupInto(ctx context.Context, tokenHash []byte, s *auth.Session, u *user.User, g *group.Group) error {
 	// Not through a helper taking ...any: calling the statement here
 	// keeps the argument slice on the stack (one allocation fewer).
 	var row *sql.Row
@@ -101,23 +111,30 @@ func (ss sessionStore) Lookup(ctx context.Context, tokenHash []byte) (*auth.Sess
 	var packed sql.NullString
 	err := row.Scan(&packed)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil, nil, wrap("lookup session", auth.ErrSessionNotFound)
+		return wrap("lookup session", auth.ErrSessionNotFound)
 	}
 	if err != nil {
-		return nil, nil, nil, wrap("lookup session", err)
+		return wrap("lookup session", err)
 	}
-	r := new(lookupResult)
-	if !packed.Valid || !unpackLookup(packed.String, r) {
+	if !packed.Valid || !unpackSession(packed.String, s, u, g) {
 		// Cannot happen with rows this package wrote; stay correct
 		// rather than fast if it does.
-		return ss.lookupPlain(ctx, tokenHash)
+		ps, pu, pg, err := ss.lookupPlain(ctx, tokenHash)
+		if err != nil {
+			return err
+		}
+		*s, *u, *g = *ps, *pu, *pg
 	}
-	return &r.s, &r.u, &r.g, nil
+	return nil
 }
 
 // unpackLookup parses one sessionLookupSQL value into r, reporting whether
 // it was well formed.
-func unpackLookup(p string, r *lookupResult) bool {
+func unpackLookup(p string, r *lookupResult) bool { return unpackSession(p, &r.s, &r.u, &r.g) }
+
+// unpackSession parses one sessionLookupSQL value into s, u and g,
+// reporting whether it was well formed. The strings are substrings of p.
+func unpackSession(p string, s *auth.Session, u *user.User, g *group.Group) bool {
 	var n [14]int64
 	p, ok := unpackInts(p, n[:])
 	if !ok {
@@ -125,21 +142,21 @@ func unpackLookup(p string, r *lookupResult) bool {
 	}
 	var perms string
 	p, ok = unpackStrings(p, []*string{
-		&r.s.ID, (*string)(&r.s.UserID), &r.s.IP, &r.s.UserAgent,
-		&r.u.Email, &r.u.Name, &r.u.GroupID,
-		&r.g.Name, &r.g.Description, &perms,
+		&s.ID, (*string)(&s.UserID), &s.IP, &s.UserAgent,
+		&u.Email, &u.Name, &u.GroupID,
+		&g.Name, &g.Description, &perms,
 	})
 	if !ok || p != "" {
 		return false
 	}
-	r.s.CreatedAt, r.s.LastSeenAt, r.s.ExpiresAt = fromNanos(n[0]), fromNanos(n[1]), fromNanos(n[2])
-	r.u.ID, r.u.Disabled = r.s.UserID, n[3] != 0
-	r.u.CreatedAt, r.u.UpdatedAt, r.u.LastLoginAt = fromNanos(n[4]), fromNanos(n[5]), fromNanos(n[6])
-	r.g.ID, r.g.RequireTwoFactor = group.ID(r.u.GroupID), n[7] != 0
-	r.g.CreatedAt, r.g.UpdatedAt = fromNanos(n[8]), fromNanos(n[9])
-	r.s.MultiFactor, r.u.MustChangePassword = n[10] != 0, n[11] != 0
-	r.s.IdleTimeout, r.s.Remembered = time.Duration(n[12]), n[13] != 0
-	r.g.Permissions = splitPermissions(perms)
+	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = fromNanos(n[0]), fromNanos(n[1]), fromNanos(n[2])
+	u.ID, u.Disabled = s.UserID, n[3] != 0
+	u.CreatedAt, u.UpdatedAt, u.LastLoginAt = fromNanos(n[4]), fromNanos(n[5]), fromNanos(n[6])
+	g.ID, g.RequireTwoFactor = group.ID(u.GroupID), n[7] != 0
+	g.CreatedAt, g.UpdatedAt = fromNanos(n[8]), fromNanos(n[9])
+	s.MultiFactor, u.MustChangePassword = n[10] != 0, n[11] != 0
+	s.IdleTimeout, s.Remembered = time.Duration(n[12]), n[13] != 0
+	g.Permissions = splitPermissions(perms)
 	return true
 }
 
