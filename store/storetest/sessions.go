@@ -324,11 +324,15 @@ func testSessionDeleteExpired(t *testing.T, s auth.Store) {
 		mk(now.Add(-time.Hour), now.Add(-2*hour), hour),  // both
 		mk(later, now.Add(-week-time.Microsecond), week), // remembered, idle
 		mk(now.Add(-time.Microsecond), fresh, week),      // remembered, expired
+		// At the boundary the session is over, as Manager.Authenticate
+		// decides (auth's expired): stores and Authenticate agree.
+		mk(now, fresh, hour),            // expiring exactly now
+		mk(later, now.Add(-hour), hour), // seen exactly its idle timeout ago
 	}
 	kept := []string{
 		mk(later, fresh, hour),                           // live
-		mk(now, fresh, hour),                             // expiring exactly now: not before now
-		mk(later, now.Add(-hour), hour),                  // seen exactly its idle timeout ago
+		mk(now.Add(time.Microsecond), fresh, hour),       // expiring just after now
+		mk(later, now.Add(-hour+time.Microsecond), hour), // seen just under its idle timeout ago
 		mk(later, now.Add(-hour-time.Microsecond), week), // an hour unused, remembered: its own timeout
 	}
 	n, err := s.Sessions().DeleteExpired(ctx(t), now)
@@ -346,7 +350,7 @@ func testSessionDeleteExpired(t *testing.T, s auth.Store) {
 	slices.Sort(got)
 	slices.Sort(kept)
 	if !slices.Equal(got, kept) {
-		t.Errorf("sessions left after DeleteExpired: %v, want %v (live, expiring exactly now, seen exactly its idle timeout ago, remembered)", got, kept)
+		t.Errorf("sessions left after DeleteExpired: %v, want %v (live, expiring just after now, seen just under its idle timeout ago, remembered)", got, kept)
 	}
 }
 
