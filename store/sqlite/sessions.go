@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"time"
@@ -213,12 +214,15 @@ func (ss sessionStore) Touch(ctx context.Context, id string, at, notAfter time.T
 // touchBatchSQL writes a batch of last uses in one statement: the batch
 // arrives as one JSON array of [id, nanoseconds] pairs, read by json_each,
 // so the SQL is the same whatever the batch's size and no batch runs into
-// SQLite's limit on parameters. It probes sessions by primary key per
-// pair; an ID not stored matches nothing (an UPDATE never inserts), and
-// GROUP BY keeps one row per ID, the latest, which an UPDATE ... FROM
-// needs (with two it would take either).
+// SQLite's limit on parameters. Each ID travels hex-encoded and is turned
+// back into the very bytes stored (CAST of a blob to text keeps them):
+// JSON holds only valid UTF-8, and encoding/json would replace the bytes
+// of any other ID, which would then match nothing. It probes sessions by
+// primary key per pair; an ID not stored matches nothing (an UPDATE never
+// inserts), and GROUP BY keeps one row per ID, the latest, which an
+// UPDATE ... FROM needs (with two it would take either).
 const touchBatchSQL = `UPDATE sessions SET last_seen_at = t.at
-	FROM (SELECT value ->> 0 AS id, max(value ->> 1) AS at FROM json_each(?) GROUP BY 1) AS t
+	FROM (SELECT CAST(unhex(value ->> 0) AS TEXT) AS id, max(value ->> 1) AS at FROM json_each(?) GROUP BY 1) AS t
 	WHERE sessions.id = t.id AND sessions.last_seen_at < t.at`
 
 // TouchBatch is auth.SessionBatchToucher: one UPDATE, atomic by itself,
@@ -229,7 +233,7 @@ func (ss sessionStore) TouchBatch(ctx context.Context, touches []auth.SessionTou
 	}
 	pairs := make([][2]any, len(touches))
 	for i, t := range touches {
-		pairs[i] = [2]any{t.ID, nanos(t.At)}
+		pairs[i] = [2]any{hex.EncodeToString([]byte(t.ID)), nanos(t.At)}
 	}
 	batch, err := json.Marshal(pairs)
 	if err != nil {
