@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // keyring holds what usher derives from Config.SecretKey (current) and
@@ -36,6 +37,8 @@ type keySet struct {
 	// began.
 	checkChained []byte
 	seal         cipher.AEAD // AES-256-GCM for TOTP secrets
+	// tokenMACs pools HMACs under session for tokenHash (token.go).
+	tokenMACs sync.Pool
 }
 
 func deriveKeySet(secret []byte) (*keySet, error) {

@@ -204,12 +204,19 @@ func (c *permCache) size() int {
 
 // principal builds a Principal from stored records.
 func (m *Manager) principal(u *user.User, g *group.Group, s *Session) *Principal {
-	p := &Principal{user: *u, group: *g, perms: m.perms.set(g), by: m}
+	p := &Principal{user: *u, group: *g}
 	if s != nil {
 		p.session = *s
-		p.session.Token = ""
 	}
+	m.adopt(p)
 	return p
+}
+
+// adopt makes p, whose user, group and session are read, a Principal of
+// m: its group's permissions compiled, m as its maker, no token kept.
+func (m *Manager) adopt(p *Principal) {
+	p.perms, p.by = m.perms.set(&p.group), m
+	p.session.Token = ""
 }
 
 // mine reports whether m made p. A Principal from another Manager (say, one

@@ -152,13 +152,15 @@ func (m *Manager) idleTimeout(s *Session) time.Duration {
 // a disable or a deletion applies to the very next request. A malformed,
 // unknown, expired or revoked token gives [ErrUnauthenticated].
 func (m *Manager) Authenticate(ctx context.Context, token string) (*Principal, error) {
-	s, u, g, err := m.lookupSession(ctx, token)
+	r := new(sessionRead)
+	err := m.lookupSession(ctx, token, r)
 	if errors.Is(err, ErrSessionNotFound) {
 		return nil, ErrUnauthenticated
 	}
 	if err != nil {
 		return nil, fmt.Errorf("auth: looking up session: %w", err)
 	}
+	p, s := &r.p, &r.p.session
 	now := m.clock()
 	m.lastSeen(s) // a use this instance has not written yet counts
 	if m.expired(s, now) {
@@ -167,13 +169,13 @@ func (m *Manager) Authenticate(ctx context.Context, token string) (*Principal, e
 		}
 		return nil, ErrUnauthenticated
 	}
-	if u.Disabled {
+	if p.user.Disabled {
 		return nil, ErrUnauthenticated
 	}
 	if err := m.touch(ctx, s, now); err != nil {
 		return nil, fmt.Errorf("auth: touching session: %w", err)
 	}
-	p := m.principal(u, g, s)
+	m.adopt(p)
 	if err := m.applyTwoFactorPolicy(ctx, m.store, p); err != nil {
 		return nil, fmt.Errorf("auth: reading second factor: %w", err)
 	}
@@ -183,13 +185,15 @@ func (m *Manager) Authenticate(ctx context.Context, token string) (*Principal, e
 // Logout ends the session of token. An unknown or expired token is not an
 // error: the session is gone either way.
 func (m *Manager) Logout(ctx context.Context, token string) error {
-	s, u, _, err := m.lookupSession(ctx, token)
+	r := new(sessionRead)
+	err := m.lookupSession(ctx, token, r)
 	if errors.Is(err, ErrSessionNotFound) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("auth: looking up session: %w", err)
 	}
+	s, u := &r.p.session, &r.p.user
 	return m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
 		if err := tx.Sessions().Delete(ctx, s.ID); errors.Is(err, ErrSessionNotFound) {
 			return nil // a concurrent logout won

@@ -227,9 +227,10 @@ type SessionStore interface {
 	// DeleteUser removes every session of a user except the one with ID
 	// except (may be empty) and returns how many went.
 	DeleteUser(ctx context.Context, userID user.ID, except string) (int, error)
-	// DeleteExpired removes sessions that expired before now (ExpiresAt)
-	// or were last seen more than their own IdleTimeout before now, and
-	// returns how many went.
+	// DeleteExpired removes sessions that have expired by now (ExpiresAt
+	// at or before now) or were last seen at least their own IdleTimeout
+	// before now, and returns how many went: a session is over at the
+	// very instant of its deadline, as [Manager.Authenticate] decides.
 	DeleteExpired(ctx context.Context, now time.Time) (int, error)
 }
 

@@ -283,10 +283,12 @@ func (ss sessionStore) DeleteUser(ctx context.Context, userID user.ID, except st
 
 // DeleteExpired compares each session's last use with its own idle
 // timeout, which no index serves: it reads the table, which a host does
-// hourly at most (Manager.PruneSessions).
+// hourly at most (Manager.PruneSessions). A session is over at the very
+// instant of its expiry or idle deadline (<=), as Authenticate decides
+// (OWASP ASVS 5.0 V7.3.1, V7.3.2).
 func (ss sessionStore) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 	tag, err := ss.s.q.Exec(ctx, `DELETE FROM sessions
-		WHERE expires_at < $1 OR last_seen_at + (idle_timeout_ns / 1000) * interval '1 microsecond' < $1`, now)
+		WHERE expires_at <= $1 OR last_seen_at + (idle_timeout_ns / 1000) * interval '1 microsecond' <= $1`, now)
 	return rowsAffected("delete expired sessions", tag, err)
 }
 

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"time"
@@ -90,6 +91,16 @@ type lookupResult struct {
 }
 
 func (ss sessionStore) Lookup(ctx context.Context, tokenHash []byte) (*auth.Session, *user.User, *group.Group, error) {
+	r := new(lookupResult)
+	if err := ss.LookupInto(ctx, tokenHash, &r.s, &r.u, &r.g); err != nil {
+		return nil, nil, nil, err
+	}
+	return &r.s, &r.u, &r.g, nil
+}
+
+// LookupInto is auth.SessionLookupInto: Lookup into the caller's values,
+// which Authenticate allocates once, as the Principal it returns.
+func (ss sessionStore) LookupInto(ctx context.Context, tokenHash []byte, s *auth.Session, u *user.User, g *group.Group) error {
 	// Not through a helper taking ...any: calling the statement here
 	// keeps the argument slice on the stack (one allocation fewer).
 	var row *sql.Row
@@ -101,23 +112,30 @@ func (ss sessionStore) Lookup(ctx context.Context, tokenHash []byte) (*auth.Sess
 	var packed sql.NullString
 	err := row.Scan(&packed)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil, nil, wrap("lookup session", auth.ErrSessionNotFound)
+		return wrap("lookup session", auth.ErrSessionNotFound)
 	}
 	if err != nil {
-		return nil, nil, nil, wrap("lookup session", err)
+		return wrap("lookup session", err)
 	}
-	r := new(lookupResult)
-	if !packed.Valid || !unpackLookup(packed.String, r) {
+	if !packed.Valid || !unpackSession(packed.String, s, u, g) {
 		// Cannot happen with rows this package wrote; stay correct
 		// rather than fast if it does.
-		return ss.lookupPlain(ctx, tokenHash)
+		ps, pu, pg, err := ss.lookupPlain(ctx, tokenHash)
+		if err != nil {
+			return err
+		}
+		*s, *u, *g = *ps, *pu, *pg
 	}
-	return &r.s, &r.u, &r.g, nil
+	return nil
 }
 
 // unpackLookup parses one sessionLookupSQL value into r, reporting whether
 // it was well formed.
-func unpackLookup(p string, r *lookupResult) bool {
+func unpackLookup(p string, r *lookupResult) bool { return unpackSession(p, &r.s, &r.u, &r.g) }
+
+// unpackSession parses one sessionLookupSQL value into s, u and g,
+// reporting whether it was well formed. The strings are substrings of p.
+func unpackSession(p string, s *auth.Session, u *user.User, g *group.Group) bool {
 	var n [14]int64
 	p, ok := unpackInts(p, n[:])
 	if !ok {
@@ -125,21 +143,21 @@ func unpackLookup(p string, r *lookupResult) bool {
 	}
 	var perms string
 	p, ok = unpackStrings(p, []*string{
-		&r.s.ID, (*string)(&r.s.UserID), &r.s.IP, &r.s.UserAgent,
-		&r.u.Email, &r.u.Name, &r.u.GroupID,
-		&r.g.Name, &r.g.Description, &perms,
+		&s.ID, (*string)(&s.UserID), &s.IP, &s.UserAgent,
+		&u.Email, &u.Name, &u.GroupID,
+		&g.Name, &g.Description, &perms,
 	})
 	if !ok || p != "" {
 		return false
 	}
-	r.s.CreatedAt, r.s.LastSeenAt, r.s.ExpiresAt = fromNanos(n[0]), fromNanos(n[1]), fromNanos(n[2])
-	r.u.ID, r.u.Disabled = r.s.UserID, n[3] != 0
-	r.u.CreatedAt, r.u.UpdatedAt, r.u.LastLoginAt = fromNanos(n[4]), fromNanos(n[5]), fromNanos(n[6])
-	r.g.ID, r.g.RequireTwoFactor = group.ID(r.u.GroupID), n[7] != 0
-	r.g.CreatedAt, r.g.UpdatedAt = fromNanos(n[8]), fromNanos(n[9])
-	r.s.MultiFactor, r.u.MustChangePassword = n[10] != 0, n[11] != 0
-	r.s.IdleTimeout, r.s.Remembered = time.Duration(n[12]), n[13] != 0
-	r.g.Permissions = splitPermissions(perms)
+	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = fromNanos(n[0]), fromNanos(n[1]), fromNanos(n[2])
+	u.ID, u.Disabled = s.UserID, n[3] != 0
+	u.CreatedAt, u.UpdatedAt, u.LastLoginAt = fromNanos(n[4]), fromNanos(n[5]), fromNanos(n[6])
+	g.ID, g.RequireTwoFactor = group.ID(u.GroupID), n[7] != 0
+	g.CreatedAt, g.UpdatedAt = fromNanos(n[8]), fromNanos(n[9])
+	s.MultiFactor, u.MustChangePassword = n[10] != 0, n[11] != 0
+	s.IdleTimeout, s.Remembered = time.Duration(n[12]), n[13] != 0
+	g.Permissions = splitPermissions(perms)
 	return true
 }
 
@@ -196,12 +214,15 @@ func (ss sessionStore) Touch(ctx context.Context, id string, at, notAfter time.T
 // touchBatchSQL writes a batch of last uses in one statement: the batch
 // arrives as one JSON array of [id, nanoseconds] pairs, read by json_each,
 // so the SQL is the same whatever the batch's size and no batch runs into
-// SQLite's limit on parameters. It probes sessions by primary key per
-// pair; an ID not stored matches nothing (an UPDATE never inserts), and
-// GROUP BY keeps one row per ID, the latest, which an UPDATE ... FROM
-// needs (with two it would take either).
+// SQLite's limit on parameters. Each ID travels hex-encoded and is turned
+// back into the very bytes stored (CAST of a blob to text keeps them):
+// JSON holds only valid UTF-8, and encoding/json would replace the bytes
+// of any other ID, which would then match nothing. It probes sessions by
+// primary key per pair; an ID not stored matches nothing (an UPDATE never
+// inserts), and GROUP BY keeps one row per ID, the latest, which an
+// UPDATE ... FROM needs (with two it would take either).
 const touchBatchSQL = `UPDATE sessions SET last_seen_at = t.at
-	FROM (SELECT value ->> 0 AS id, max(value ->> 1) AS at FROM json_each(?) GROUP BY 1) AS t
+	FROM (SELECT CAST(unhex(value ->> 0) AS TEXT) AS id, max(value ->> 1) AS at FROM json_each(?) GROUP BY 1) AS t
 	WHERE sessions.id = t.id AND sessions.last_seen_at < t.at`
 
 // TouchBatch is auth.SessionBatchToucher: one UPDATE, atomic by itself,
@@ -212,7 +233,7 @@ func (ss sessionStore) TouchBatch(ctx context.Context, touches []auth.SessionTou
 	}
 	pairs := make([][2]any, len(touches))
 	for i, t := range touches {
-		pairs[i] = [2]any{t.ID, nanos(t.At)}
+		pairs[i] = [2]any{hex.EncodeToString([]byte(t.ID)), nanos(t.At)}
 	}
 	batch, err := json.Marshal(pairs)
 	if err != nil {
@@ -257,9 +278,11 @@ func (ss sessionStore) DeleteUser(ctx context.Context, userID user.ID, except st
 
 // DeleteExpired compares each session's last use with its own idle
 // timeout, which no index serves: it reads the table, which a host does
-// hourly at most (Manager.PruneSessions).
+// hourly at most (Manager.PruneSessions). A session is over at the very
+// instant of its expiry or idle deadline (<=), as Authenticate decides
+// (OWASP ASVS 5.0 V7.3.1, V7.3.2).
 func (ss sessionStore) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
-	res, err := ss.s.w.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at < ?1 OR last_seen_at + idle_timeout_ns < ?1`,
+	res, err := ss.s.w.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?1 OR last_seen_at + idle_timeout_ns <= ?1`,
 		nanos(now))
 	return rowsAffected("delete expired sessions", res, err)
 }
