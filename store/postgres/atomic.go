@@ -84,6 +84,7 @@ func (s *scope) atomicOnce(ctx context.Context, deferSync bool, fn func(auth.Sto
 		tx.head = &headAhead{}
 		tx.pending = append(tx.pending, held{sql: headAheadSQL, scan: tx.head.dest()})
 	}
+	tx.opening = len(tx.pending)
 	// Rollback must run even when ctx is what failed; never hand the
 	// connection back inside an open transaction.
 	bg := context.WithoutCancel(ctx)

@@ -30,7 +30,11 @@ type txConn struct {
 	c       *pgxpool.Conn
 	pending []held // not yet sent, in order
 	begun   bool   // BEGIN has been sent
-	err     error  // a held-back statement failed; the transaction is lost
+	// opening is how many of pending, from the first, begin the
+	// transaction (BEGIN, the lock, the head read ahead): while nothing
+	// else is held or sent, there is nothing to commit.
+	opening int
+	err     error // a held-back statement failed; the transaction is lost
 	// ahead is what the last statement read ahead, until the next one
 	// (readAhead).
 	ahead *readAhead
@@ -162,9 +166,10 @@ func (t *txConn) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 }
 
 // commit sends what is held and COMMIT in one pipeline. A transaction
-// that never sent anything was never begun, and has nothing to commit.
+// that never sent nor held anything but its opening was never begun, and
+// has nothing to commit; one that held writes alone sends them now.
 func (t *txConn) commit(ctx context.Context) error {
-	if !t.begun && t.err == nil {
+	if !t.begun && t.err == nil && len(t.pending) == t.opening {
 		t.pending = nil
 		return nil
 	}

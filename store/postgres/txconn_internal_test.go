@@ -178,3 +178,29 @@ func TestChainHeadAhead(t *testing.T) {
 		t.Fatalf("head at %d, want 3 (the outside writer's)", got)
 	}
 }
+
+// A transaction whose only statements are held-back writes still commits
+// them: it sent nothing before its commit, but it has something to send.
+func TestHeldWritesAloneCommit(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	key := "held-alone"
+	if _, err := db.Throttle().AddFailure(ctx, key, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, deferSync := range []bool{false, true} {
+		if _, err := db.Throttle().AddFailure(ctx, key, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		atomic := db.Atomic
+		if deferSync {
+			atomic = db.AtomicDeferSync
+		}
+		if err := atomic(ctx, func(tx auth.Store) error { return tx.Throttle().ResetFailures(ctx, key) }); err != nil {
+			t.Fatal(err)
+		}
+		if n, _, err := db.Throttle().Failures(ctx, key); err != nil || n != 0 {
+			t.Errorf("deferSync %v: after a transaction of one held reset, %d failures (%v), want 0", deferSync, n, err)
+		}
+	}
+}
