@@ -69,7 +69,7 @@ func TestUnpackLookupRejectsMalformed(t *testing.T) {
 		// A well-formed value, as the query would build it.
 		good = "1 2 3 0 4 5 0 1 6 7 1 1 3600000000000 1 " + "2:s1" + "2:u1" + "0:" + "2:ua" + "3:a@b" + "0:" + "5:users" + "5:Users" + "0:" + "9:profile:*"
 		var r lookupResult
-		if !unpackLookup(good, &r) || r.g.ID != "users" || len(r.g.Permissions) != 1 || !r.g.RequireTwoFactor || !r.s.MultiFactor || !r.u.MustChangePassword ||
+		if !unpackSession(good, &r.s, &r.u, &r.g) || r.g.ID != "users" || len(r.g.Permissions) != 1 || !r.g.RequireTwoFactor || !r.s.MultiFactor || !r.u.MustChangePassword ||
 			r.s.IdleTimeout != time.Hour || !r.s.Remembered {
 			t.Fatalf("good value rejected or misread: %+v", r)
 		}
@@ -85,8 +85,8 @@ func TestUnpackLookupRejectsMalformed(t *testing.T) {
 		strings.Replace(good, "2:s1", "2s1", 1),
 	} {
 		var r lookupResult
-		if unpackLookup(bad, &r) {
-			t.Errorf("unpackLookup(%q) accepted", bad)
+		if unpackSession(bad, &r.s, &r.u, &r.g) {
+			t.Errorf("unpackSession(%q) accepted", bad)
 		}
 	}
 }
@@ -96,6 +96,6 @@ func FuzzUnpackLookup(f *testing.F) {
 	f.Add("0 0 0 0 0 0 0 0 0 0 0:0:0:0:0:0:0:0:0:0:")
 	f.Fuzz(func(t *testing.T, s string) {
 		var r lookupResult
-		unpackLookup(s, &r) // must not panic
+		unpackSession(s, &r.s, &r.u, &r.g) // must not panic
 	})
 }

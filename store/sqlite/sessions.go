@@ -51,7 +51,7 @@ func (ss sessionStore) Create(ctx context.Context, s *auth.Session, tokenHash []
 // columns cost 95 allocations a lookup against 22 for one, and
 // Authenticate must stay within 40. The integers come first, each followed
 // by a space; then each string as "<byte length>:<bytes>", which needs no
-// escaping whatever the string holds. unpackLookup takes the strings as
+// escaping whatever the string holds. unpackSession takes the strings as
 // substrings of the one value, without copying.
 const sessionLookupSQL = `SELECT
 		s.created_at || ' ' || s.last_seen_at || ' ' || s.expires_at || ' '
@@ -128,10 +128,6 @@ func (ss sessionStore) LookupInto(ctx context.Context, tokenHash []byte, s *auth
 	}
 	return nil
 }
-
-// unpackLookup parses one sessionLookupSQL value into r, reporting whether
-// it was well formed.
-func unpackLookup(p string, r *lookupResult) bool { return unpackSession(p, &r.s, &r.u, &r.g) }
 
 // unpackSession parses one sessionLookupSQL value into s, u and g,
 // reporting whether it was well formed. The strings are substrings of p.
