@@ -43,7 +43,9 @@ func canonicalDetails(details map[string]any) []byte {
 }
 
 // maxExact is 2^53: every integer of at most this size is a float64, so
-// decoded JSON reads it back as it was written.
+// decoded JSON reads it back as it was written. Larger ones go the
+// general way, so that how the decoding rounds them is its own business
+// (Go's conversion rounds them alike today).
 const maxExact = 1 << 53
 
 // flatStorable returns what decoding json.Marshal(details) and making it
@@ -69,16 +71,20 @@ func flatStorable(details map[string]any) (_ map[string]any, ok bool) {
 	return d, true
 }
 
-// flatValue is flatStorable for one value.
-func flatValue(v any) (any, bool) {
-	switch v := v.(type) {
+// flatValue is flatStorable for one value, x itself when that is what
+// decoding gives back (boxing a value again would allocate).
+func flatValue(x any) (any, bool) {
+	switch v := x.(type) {
 	case nil, bool:
-		return v, true
+		return x, true
 	case string:
 		if !utf8.ValidString(v) {
 			return nil, false
 		}
-		return storableText(v), true
+		if s := storableText(v); s != v {
+			return s, true
+		}
+		return x, true
 	case float64:
 		if math.IsInf(v, 0) || math.IsNaN(v) {
 			return nil, false
@@ -86,7 +92,7 @@ func flatValue(v any) (any, bool) {
 		if v == 0 {
 			return 0.0, true // jsonb has no -0
 		}
-		return v, true
+		return x, true
 	case int:
 		return exactInt(int64(v))
 	case int64:

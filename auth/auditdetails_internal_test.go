@@ -2,11 +2,16 @@ package auth
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
+	"hash"
 	"maps"
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,6 +79,46 @@ func refStorableEvent(e *audit.Event) {
 	e.Details = d
 }
 
+// refChainLinkMAC and refMarkMAC are chainLinkMAC and markMAC as they
+// were, each field written to the hash on its own.
+func refChainLinkMAC(key, prev []byte, seq int64, e *audit.Event) []byte {
+	h := hmac.New(sha256.New, key)
+	refWriteField(h, chainLinkLabel)
+	refWriteBytes(h, prev)
+	refWriteInt(h, seq)
+	refWriteField(h, e.ID)
+	refWriteInt(h, e.Time.UnixMicro())
+	for _, s := range eventText(e) {
+		refWriteField(h, storableText(*s))
+	}
+	refWriteBytes(h, refCanonicalDetails(e.Details))
+	return h.Sum(nil)
+}
+
+func refMarkMAC(key []byte, label string, seq int64, linkMAC []byte) []byte {
+	h := hmac.New(sha256.New, key)
+	refWriteField(h, label)
+	refWriteInt(h, seq)
+	refWriteBytes(h, linkMAC)
+	return h.Sum(nil)
+}
+
+func refWriteInt(h hash.Hash, n int64) {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(n))
+	h.Write(b[:])
+}
+
+func refWriteBytes(h hash.Hash, b []byte) {
+	refWriteInt(h, int64(len(b)))
+	h.Write(b)
+}
+
+func refWriteField(h hash.Hash, s string) {
+	refWriteInt(h, int64(len(s)))
+	h.Write([]byte(s))
+}
+
 type namedString string
 
 type textMarshaler string
@@ -100,7 +145,8 @@ var trickyDetails = []struct {
 	{"invalid UTF-8 value", map[string]any{"a": "x\xff\xfey\xc3"}},
 	{"invalid UTF-8 key", map[string]any{"a\xff": "x"}},
 	{"invalid keys collide", map[string]any{"a\xfe": "1", "a\xff": "2", "a\uFFFD": "3", "a\x00": "4"}},
-	{"-0", map[string]any{"z": math.Copysign(0, -1), "n": []any{math.Copysign(0, -1)}}},
+	{"-0", map[string]any{"z": math.Copysign(0, -1), "p": 0.0}},
+	{"-0 nested", map[string]any{"z": math.Copysign(0, -1), "n": []any{math.Copysign(0, -1)}}},
 	{"floats", map[string]any{"a": 1e21, "b": 1e20, "c": 1e-6, "d": 1e-7, "e": -1.5e-300,
 		"f": math.MaxFloat64, "g": math.SmallestNonzeroFloat64, "h": 0.1, "i": 123456789.125}},
 	{"float32", map[string]any{"a": float32(0.1), "b": float32(1e30)}},
@@ -138,8 +184,14 @@ func TestStorableDetailsMatchReference(t *testing.T) {
 func checkAgainstReference(t *testing.T, details map[string]any) {
 	t.Helper()
 	before, _ := json.Marshal(details)
-	want := &audit.Event{ID: "7", Action: audit.UserCreated, Time: time.Unix(1, 1234567), Details: details}
-	got := &audit.Event{ID: "7", Action: audit.UserCreated, Time: time.Unix(1, 1234567), Details: details}
+	// Text that storableText changes, and more of it than the room a
+	// link's MAC input starts with (eventMACSize).
+	event := func() *audit.Event {
+		return &audit.Event{ID: "7", Action: audit.UserCreated, Time: time.Unix(1, 1234567),
+			Actor: audit.Actor{ID: "u_1", Email: "a\x00@example.com"}, Target: audit.Target{Type: "user", ID: "u\xff2"},
+			UserAgent: strings.Repeat("Mozilla/5.0 ", 50), Details: details}
+	}
+	want, got := event(), event()
 	refStorableEvent(want)
 	canonical := storableEvent(got)
 	if after, _ := json.Marshal(details); !bytes.Equal(before, after) {
@@ -157,9 +209,12 @@ func checkAgainstReference(t *testing.T, details map[string]any) {
 		t.Fatalf("the event holds %#v after the seal, the reference %#v", got.Details, want.Details)
 	}
 	key, prev := []byte("chain key"), []byte("previous link")
-	ref := chainLinkMAC(key, prev, 9, want, refCanonicalDetails(want.Details))
+	ref := refChainLinkMAC(key, prev, 9, want)
 	if mac := chainLinkMAC(key, prev, 9, got, canonical); !bytes.Equal(mac, ref) {
 		t.Fatal("the link differs from the reference's")
+	}
+	if mac := markMAC(key, chainHeadLabel, 9, ref); !bytes.Equal(mac, refMarkMAC(key, chainHeadLabel, 9, ref)) {
+		t.Fatal("the head mark differs from the reference's")
 	}
 	// What a store writes (store/sqlite and store/postgres encode with
 	// auditjson.Marshal), and what a check recomputes over it.
