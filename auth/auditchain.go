@@ -5,13 +5,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
-	"maps"
 	"math"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -105,10 +101,10 @@ func (m *Manager) sealEvent(head audit.Mark, e *audit.Event) (audit.Link, audit.
 	if e.ID == "" {
 		return audit.Link{}, audit.Mark{}, audit.ErrUnsealable
 	}
-	storableEvent(e)
+	details := storableEvent(e)
 	k := m.keys.current
 	link := audit.Link{Seq: head.Seq + 1, KeyID: k.id}
-	link.MAC = chainLinkMAC(k.chain, head.LinkMAC, link.Seq, e)
+	link.MAC = chainLinkMAC(k.chain, head.LinkMAC, link.Seq, e, details)
 	return link, markLink(k, chainHeadLabel, link), nil
 }
 
@@ -122,46 +118,43 @@ func markLink(k *keySet, label string, l audit.Link) audit.Mark {
 }
 
 func markMAC(key []byte, label string, seq int64, linkMAC []byte) []byte {
-	h := hmac.New(sha256.New, key)
-	writeField(h, label)
-	writeInt(h, seq)
-	writeBytes(h, linkMAC)
-	return h.Sum(nil)
+	return make(macInput, 0, 64+len(label)+len(linkMAC)).field(label).int(seq).bytes(linkMAC).sum(key)
 }
 
 // chainLinkMAC is the MAC of the event e at seq after the link prev. It
 // covers the event's ID and every field as a store gives it back: text as
 // valid UTF-8 without NUL (what PostgreSQL keeps), the time to the
 // microsecond and the details as their JSON, keys sorted. Each field is
-// length-prefixed, so no two events encode alike.
-func chainLinkMAC(key, prev []byte, seq int64, e *audit.Event) []byte {
-	h := hmac.New(sha256.New, key)
-	writeField(h, chainLinkLabel)
-	writeBytes(h, prev)
-	writeInt(h, seq)
-	writeField(h, e.ID)
-	return eventMAC(h, e)
+// length-prefixed, so no two events encode alike. details is
+// canonicalDetails(e.Details), which the caller may have at hand.
+func chainLinkMAC(key, prev []byte, seq int64, e *audit.Event, details []byte) []byte {
+	m := make(macInput, 0, eventMACSize+len(prev)+len(details))
+	m = m.field(chainLinkLabel).bytes(prev).int(seq).field(e.ID)
+	return eventMAC(m, e, details).sum(key)
 }
 
 // chainLinkMACV1 is chainLinkMAC as it was before links covered the
 // event's ID, for links made then.
 func chainLinkMACV1(key, prev []byte, seq int64, e *audit.Event) []byte {
-	h := hmac.New(sha256.New, key)
-	writeField(h, chainLinkLabelV1)
-	writeBytes(h, prev)
-	writeInt(h, seq)
-	return eventMAC(h, e)
+	details := canonicalDetails(e.Details)
+	m := make(macInput, 0, eventMACSize+len(prev)+len(details))
+	m = m.field(chainLinkLabelV1).bytes(prev).int(seq)
+	return eventMAC(m, e, details).sum(key)
 }
 
-// eventMAC finishes a link's MAC h over e's time, text and details.
-func eventMAC(h hash.Hash, e *audit.Event) []byte {
-	writeInt(h, e.Time.UnixMicro())
+// eventMAC finishes a link's MAC input m with e's time, text and
+// details, the canonical JSON of e.Details.
+func eventMAC(m macInput, e *audit.Event, details []byte) macInput {
+	m = m.int(e.Time.UnixMicro())
 	for _, s := range eventText(e) {
-		writeField(h, storableText(*s))
+		m = m.field(storableText(*s))
 	}
-	writeBytes(h, canonicalDetails(e.Details))
-	return h.Sum(nil)
+	return m.bytes(details)
 }
+
+// eventMACSize is room enough in a link's MAC input for the labels,
+// numbers and length prefixes and the text of a usual event.
+const eventMACSize = 512
 
 // eventText points at e's text fields, in the order a link covers them.
 func eventText(e *audit.Event) [10]*string {
@@ -176,21 +169,21 @@ func eventText(e *audit.Event) [10]*string {
 // stored events that differ never pass for the same (a NUL for a U+FFFD, a
 // sub-microsecond time), and details that a store would not give back as
 // they were sealed (a -0 that jsonb reads as 0, keys that become one when
-// made storable) are never sealed.
-func storableEvent(e *audit.Event) {
+// made storable) are never sealed. It returns the canonical JSON of the
+// details (canonicalDetails), which the link covers.
+func storableEvent(e *audit.Event) []byte {
 	e.Time = e.Time.Truncate(time.Microsecond)
 	for _, s := range eventText(e) {
 		*s = storableText(*s)
 	}
 	if len(e.Details) == 0 {
-		return
+		return nil
 	}
-	b := canonicalDetails(e.Details)
-	var d map[string]any
-	if b == nil || json.Unmarshal(b, &d) != nil {
-		return // the store refuses details it cannot encode
+	b, d := storableDetails(e.Details)
+	if d != nil { // else the store refuses details it cannot encode
+		e.Details = d
 	}
-	e.Details = d
+	return b
 }
 
 // asSealed reports whether e, as a store gave it back, is in the form
@@ -231,20 +224,23 @@ func storedJSON(v any) bool {
 	return true
 }
 
-func writeInt(h hash.Hash, n int64) {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(n))
-	h.Write(b[:])
-}
+// macInput is what a MAC of the chain covers, each field length-prefixed
+// so that no two inputs run together alike. It is built whole and hashed
+// in one Write: a field written to the hash.Hash on its own escaped to
+// the heap, an allocation for each of some twenty fields per event.
+type macInput []byte
 
-func writeBytes(h hash.Hash, b []byte) {
-	writeInt(h, int64(len(b)))
-	h.Write(b)
-}
+func (m macInput) int(n int64) macInput { return binary.BigEndian.AppendUint64(m, uint64(n)) }
 
-func writeField(h hash.Hash, s string) {
-	writeInt(h, int64(len(s)))
-	h.Write([]byte(s))
+func (m macInput) bytes(b []byte) macInput { return append(m.int(int64(len(b))), b...) }
+
+func (m macInput) field(s string) macInput { return append(m.int(int64(len(s))), s...) }
+
+// sum is the HMAC-SHA-256 of m under key.
+func (m macInput) sum(key []byte) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write(m)
+	return h.Sum(nil)
 }
 
 // storableText is s as every store gives it back: invalid UTF-8 and NUL
@@ -254,56 +250,6 @@ func storableText(s string) string {
 		return s
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
-}
-
-// canonicalDetails is the JSON of details as a store gives them back:
-// numbers as float64, text as storableText, object keys sorted
-// (encoding/json sorts map keys). Nil for no details.
-func canonicalDetails(details map[string]any) []byte {
-	if len(details) == 0 {
-		return nil
-	}
-	b, err := json.Marshal(details)
-	if err != nil {
-		// The store refuses the event too (it cannot encode the
-		// details), so no link is ever made over this.
-		return nil
-	}
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		return nil
-	}
-	b, _ = json.Marshal(storableJSON(v))
-	return b
-}
-
-// storableJSON replaces NUL in every string and key of a decoded JSON
-// value (encoding/json has already made them valid UTF-8), and -0 by 0
-// (PostgreSQL's jsonb has no -0). Keys that become one are taken in
-// sorted order, the last one's value kept, so the result does not depend
-// on map order.
-func storableJSON(v any) any {
-	switch v := v.(type) {
-	case string:
-		return storableText(v)
-	case float64:
-		if v == 0 {
-			return 0.0
-		}
-		return v
-	case []any:
-		for i := range v {
-			v[i] = storableJSON(v[i])
-		}
-		return v
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for _, k := range slices.Sorted(maps.Keys(v)) {
-			out[storableText(k)] = storableJSON(v[k])
-		}
-		return out
-	}
-	return v
 }
 
 // AuditBreakKind names what a check of the audit chain found.
@@ -572,7 +518,7 @@ func (w *chainWalk) step(c *audit.Chained) {
 // the walk meets one that covers it: from there on every link must.
 // Neither kind can be made without the key.
 func (w *chainWalk) linkHolds(k *keySet, c *audit.Chained) bool {
-	if hmac.Equal(c.Link.MAC, chainLinkMAC(k.chain, w.prev, c.Link.Seq, &c.Event)) {
+	if hmac.Equal(c.Link.MAC, chainLinkMAC(k.chain, w.prev, c.Link.Seq, &c.Event, canonicalDetails(c.Details))) {
 		w.idCovered = true
 		return true
 	}

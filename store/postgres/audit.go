@@ -3,7 +3,6 @@ package postgres
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/internal/auditjson"
 	"github.com/usher-go/usher/store/internal/detailjson"
 )
 
@@ -196,7 +196,8 @@ func (s *scope) chainHead(ctx context.Context) (prev audit.Mark, id int64, err e
 func eventArgs(e *audit.Event) ([]any, error) {
 	var details any // NULL when there are none
 	if len(e.Details) > 0 {
-		b, err := json.Marshal(e.Details)
+		// As encoding/json encodes them, faster.
+		b, err := auditjson.Marshal(e.Details)
 		if err != nil {
 			return nil, fmt.Errorf("details: %w", err)
 		}

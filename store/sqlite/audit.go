@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/internal/auditjson"
 )
 
 // Append stores e outside the chain and sets e.ID to the new row's id.
@@ -120,12 +120,12 @@ func (s *scope) appendChained(ctx context.Context, e *audit.Event, repeatKey str
 }
 
 // eventDetails is e's details as stored: JSON text, NULL when there are
-// none.
+// none. auditjson encodes them as encoding/json does, faster.
 func eventDetails(e *audit.Event) (any, error) {
 	if len(e.Details) == 0 {
 		return nil, nil
 	}
-	b, err := json.Marshal(e.Details)
+	b, err := auditjson.Marshal(e.Details)
 	if err != nil {
 		return nil, fmt.Errorf("details: %w", err)
 	}
