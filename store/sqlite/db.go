@@ -258,7 +258,8 @@ type querier interface {
 // Atomic, both go to the transaction, so fn reads its own writes.
 type scope struct {
 	db   *DB
-	tx   *sql.Tx // nil outside Atomic
+	tx   *sql.Tx  // nil outside Atomic
+	txs  *txState // nil outside Atomic
 	r, w querier
 }
 
