@@ -46,6 +46,7 @@ var (
 	_ auth.DeferredSyncStore = (*DB)(nil)
 	_ auth.DeferredSyncStore = (*scope)(nil)
 	_ auth.UserHashStore     = userStore{}
+	_ auth.FailureBatchStore = throttleStore{}
 	// The optional batch of last uses (auth.Manager's background touch).
 	_ auth.SessionBatchToucher = sessionStore{}
 )
