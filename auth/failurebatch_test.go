@@ -11,63 +11,45 @@ import (
 	"github.com/usher-go/usher/store/sqlite"
 )
 
-// batchStore gives the SQLite store's throttle, in and out of
-// transactions, the optional auth.FailureBatchStore, built key by key
-// from the plain methods; it counts the restores.
-type batchStore struct {
+// throttleStore gives the SQLite store's throttle, in and out of
+// transactions, through wrap: the test compares the store's own
+// auth.FailureBatchStore with counting key by key.
+type throttleStore struct {
 	*sqlite.DB
-	restores *atomic.Int32
+	wrap func(auth.ThrottleStore) auth.ThrottleStore
 }
 
-func (b batchStore) Throttle() auth.ThrottleStore { return batchThrottle{b.DB.Throttle(), b.restores} }
+func (s throttleStore) Throttle() auth.ThrottleStore { return s.wrap(s.DB.Throttle()) }
 
-func (b batchStore) Atomic(ctx context.Context, fn func(auth.Store) error) error {
-	return b.DB.Atomic(ctx, func(tx auth.Store) error { return fn(batchTx{tx, b.restores}) })
+func (s throttleStore) Atomic(ctx context.Context, fn func(auth.Store) error) error {
+	return s.DB.Atomic(ctx, func(tx auth.Store) error { return fn(throttleTx{tx, s.wrap}) })
 }
 
-func (b batchStore) AtomicDeferSync(ctx context.Context, fn func(auth.Store) error) error {
-	return b.DB.AtomicDeferSync(ctx, func(tx auth.Store) error { return fn(batchTx{tx, b.restores}) })
+func (s throttleStore) AtomicDeferSync(ctx context.Context, fn func(auth.Store) error) error {
+	return s.DB.AtomicDeferSync(ctx, func(tx auth.Store) error { return fn(throttleTx{tx, s.wrap}) })
 }
 
-type batchTx struct {
+type throttleTx struct {
 	auth.Store
+	wrap func(auth.ThrottleStore) auth.ThrottleStore
+}
+
+func (t throttleTx) Throttle() auth.ThrottleStore { return t.wrap(t.Store.Throttle()) }
+
+// keyByKey hides the store's optional auth.FailureBatchStore: the Manager
+// counts key by key.
+func keyByKey(ts auth.ThrottleStore) auth.ThrottleStore { return struct{ auth.ThrottleStore }{ts} }
+
+// countedBatch is the store's own auth.FailureBatchStore, counting the
+// restores.
+type countedBatch struct {
+	auth.FailureBatchStore
 	restores *atomic.Int32
 }
 
-func (t batchTx) Throttle() auth.ThrottleStore { return batchThrottle{t.Store.Throttle(), t.restores} }
-
-type batchThrottle struct {
-	auth.ThrottleStore
-	restores *atomic.Int32
-}
-
-func (t batchThrottle) AddFailures(ctx context.Context, keys []string, at time.Time) ([]auth.FailureCount, error) {
-	out := make([]auth.FailureCount, len(keys))
-	for i, k := range keys {
-		var err error
-		if out[i].Prev, out[i].PrevLast, err = t.Failures(ctx, k); err != nil {
-			return nil, err
-		}
-		if out[i].Got, err = t.AddFailure(ctx, k, at); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-func (t batchThrottle) RestoreFailures(ctx context.Context, keys []string, c []auth.FailureCount) error {
-	t.restores.Add(1)
-	for i, k := range keys {
-		if err := t.ResetFailures(ctx, k); err != nil {
-			return err
-		}
-		for range c[i].Prev {
-			if _, err := t.AddFailure(ctx, k, c[i].PrevLast); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+func (c countedBatch) RestoreFailures(ctx context.Context, keys []string, counts []auth.FailureCount) error {
+	c.restores.Add(1)
+	return c.FailureBatchStore.RestoreFailures(ctx, keys, counts)
 }
 
 // Issue 12: with a FailureBatchStore, which counts a login's network
@@ -89,10 +71,17 @@ func TestFailureBatchMatchesKeyByKey(t *testing.T) {
 	run := func(batch bool) []step {
 		e := newEnv(t, throttle)
 		e.admin()
-		m := e.m
+		wrap := keyByKey
 		if batch {
-			m = e.manager(batchStore{e.db, &restores}, throttle)
+			wrap = func(ts auth.ThrottleStore) auth.ThrottleStore {
+				fb, ok := ts.(auth.FailureBatchStore)
+				if !ok {
+					t.Fatal("the SQLite store's throttle is not an auth.FailureBatchStore")
+				}
+				return countedBatch{fb, &restores}
+			}
 		}
+		m := e.manager(throttleStore{e.db, wrap}, throttle)
 		var out []step
 		for _, s := range []struct {
 			password string

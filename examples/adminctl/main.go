@@ -160,7 +160,7 @@ type store interface {
 	Close() error
 }
 
-func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) (err error) {
 	fs := flag.NewFlagSet("adminctl", flag.ContinueOnError)
 	dsn := fs.String("db", "usher-webapp.db", "SQLite database file, or a postgres:// DSN")
 	keyPath := fs.String("key", "usher-webapp.key", "secret key file (the application's Config.SecretKey)")
@@ -223,6 +223,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 	if err != nil {
 		return err
 	}
+	// Before the store closes: whatever the Manager holds back to write
+	// (sessions' last uses) is written, and its failure reported.
+	defer func() {
+		if cerr := m.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
 	c := &ctl{m: m, op: op, out: stdout, in: bufio.NewReader(stdin), generate: *generate}
 
 	needEmail := func() (user.ID, error) {

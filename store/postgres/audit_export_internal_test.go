@@ -92,3 +92,80 @@ func TestExportEventsErrors(t *testing.T) {
 		t.Fatalf("ExportEvents: %v after %d calls, want each's error after one", err, calls)
 	}
 }
+
+// Outside a transaction ExportEvents reads the next page while each runs
+// over this one, and that read lets go of its connection once the page is
+// in: while each waits, the export holds no connection. Stopped by each,
+// it returns only once the read ahead has let go of its connection too.
+func TestExportEventsReadsAhead(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	seedAuditEvents(t, db, 2*exportPage+1)
+	x := db.Audit().(auth.AuditExporter)
+	acquired := func() int64 { return db.pool.Stat().AcquireCount() }
+	held := func() int32 { return db.pool.Stat().AcquiredConns() }
+	// waitFor polls cond for up to 10 s.
+	waitFor := func(cond func() bool) bool {
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if cond() {
+				return true
+			}
+		}
+		return false
+	}
+	start, n := acquired(), 0
+	err := x.ExportEvents(ctx, audit.Query{}, func(*audit.Event) error {
+		n++
+		if n == exportPage { // the last event of the first page
+			if !waitFor(func() bool { return acquired() >= start+2 && held() == 0 }) {
+				t.Errorf("while each ran over the first page: %d acquires since the export began, %d connections held; "+
+					"want the second page read (2 acquires) and no connection held", acquired()-start, held())
+			}
+		}
+		return nil
+	})
+	if err != nil || n < 2*exportPage+1 {
+		t.Fatalf("ExportEvents: %d events, %v", n, err)
+	}
+
+	// Stopped while the read ahead holds its connection (caught in the
+	// act, as a rule: the read takes milliseconds).
+	stop := errors.New("stop")
+	inFlight := false
+	err = x.ExportEvents(ctx, audit.Query{}, func(*audit.Event) error {
+		inFlight = waitFor(func() bool { return held() == 1 })
+		return stop
+	})
+	if err != stop {
+		t.Fatalf("ExportEvents stopped by each: %v, want its error", err)
+	}
+	if h := held(); h != 0 {
+		t.Errorf("ExportEvents returned while holding %d connections (read ahead in flight when stopped: %v)", h, inFlight)
+	}
+	if !inFlight {
+		t.Log("the read ahead was never seen holding its connection")
+	}
+}
+
+// Inside a transaction, whose one connection each may use too, pages are
+// read in turn.
+func TestExportEventsInTransaction(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	seedAuditEvents(t, db, exportPage+1)
+	var n int
+	err := db.Atomic(ctx, func(tx auth.Store) error {
+		return tx.Audit().(auth.AuditExporter).ExportEvents(ctx, audit.Query{}, func(*audit.Event) error {
+			n++
+			if n == exportPage {
+				// The transaction's connection is free for a statement.
+				_, err := tx.Users().Count(ctx)
+				return err
+			}
+			return nil
+		})
+	})
+	if err != nil || n < exportPage+1 {
+		t.Fatalf("ExportEvents in a transaction: %d events, %v", n, err)
+	}
+}

@@ -62,10 +62,11 @@ func (s *scope) run(ctx context.Context, b beginner, fn func(auth.Store) error) 
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
-	q := txStmts{tx, s.db.writes}
+	st := new(txState)
+	q := txStmts{tx, s.db.writes, st}
 	// Never leave the one writer connection inside an open transaction.
 	return txn.Run(
-		func() error { return fn(&scope{db: s.db, tx: tx, r: q, w: q}) },
+		func() error { return fn(&scope{db: s.db, tx: tx, txs: st, r: q, w: q}) },
 		func() error {
 			if err := tx.Commit(); err != nil {
 				return fmt.Errorf("sqlite: commit: %w", err)

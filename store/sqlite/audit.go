@@ -21,15 +21,43 @@ func (as auditStore) Append(ctx context.Context, e *audit.Event) error {
 	if err != nil {
 		return wrap("append audit event", err)
 	}
-	const q = `INSERT INTO audit_events
-		(time, action, outcome, actor_id, actor_email, target_type, target_id, target_label, ip, user_agent, reason, details)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
-	var id int64
-	if err := as.s.w.QueryRowContext(ctx, q, eventArgs(e, details)...).Scan(&id); err != nil {
+	err = as.s.Atomic(ctx, func(tx auth.Store) error {
+		s := tx.(*scope)
+		id, err := s.nextEventID(ctx)
+		if err != nil {
+			return err
+		}
+		const q = `INSERT INTO audit_events
+			(time, action, outcome, actor_id, actor_email, target_type, target_id, target_label, ip, user_agent, reason, details, id)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		if _, err := s.w.ExecContext(ctx, q, append(eventArgs(e, details), id)...); err != nil {
+			return err
+		}
+		if _, err := s.w.ExecContext(ctx, `UPDATE audit_chain SET last_row = ? WHERE id = 1`, id); err != nil {
+			return err
+		}
+		e.ID = strconv.FormatInt(id, 10)
+		return nil
+	})
+	if err != nil {
 		return wrap("append audit event", err)
 	}
-	e.ID = strconv.FormatInt(id, 10)
 	return nil
+}
+
+// nextEventSQL is the ID the next event takes: above every ID ever used,
+// which the chain's row remembers (last_row, migration 0017) even once
+// Prune emptied the table, and above every row there is. It runs under
+// the write lock its transaction holds, so nobody takes the ID meanwhile.
+const nextEventSQL = `max(last_row, coalesce((SELECT max(id) FROM audit_events), 0)) + 1`
+
+// nextEventID is nextEventSQL alone, for an event outside the chain.
+func (s *scope) nextEventID(ctx context.Context) (int64, error) {
+	var id int64
+	if err := s.w.QueryRowContext(ctx, `SELECT `+nextEventSQL+` FROM audit_chain WHERE id = 1`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("next event ID: %w", err)
+	}
+	return id, nil
 }
 
 // AppendChained is audit.Chain's append. The whole of it runs in one
@@ -76,16 +104,12 @@ func (s *scope) appendChained(ctx context.Context, e *audit.Event, repeatKey str
 		}
 	}
 	// The event's ID is taken before it is sealed, since its link covers
-	// it: the one AUTOINCREMENT would give (above every ID ever used, as
-	// sqlite_sequence remembers), under the write lock this transaction
-	// holds, so nobody takes it meanwhile.
+	// it (nextEventSQL).
 	var (
 		prev audit.Mark
 		id   int64
 	)
-	err := s.w.QueryRowContext(ctx, `SELECT head_seq, head_key_id, head_link, head_mark,
-		max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'), 0),
-		    coalesce((SELECT max(id) FROM audit_events), 0)) + 1
+	err := s.w.QueryRowContext(ctx, `SELECT head_seq, head_key_id, head_link, head_mark, `+nextEventSQL+`
 		FROM audit_chain WHERE id = 1`).
 		Scan(&prev.Seq, &prev.KeyID, &prev.LinkMAC, &prev.MAC, &id)
 	if err != nil {
@@ -111,8 +135,8 @@ func (s *scope) appendChained(ctx context.Context, e *audit.Event, repeatKey str
 	if _, err := s.w.ExecContext(ctx, q, append(eventArgs(e, details), key, link.Seq, link.KeyID, link.MAC, repeatsMAC, id)...); err != nil {
 		return false, err
 	}
-	_, err = s.w.ExecContext(ctx, `UPDATE audit_chain SET head_seq = ?, head_key_id = ?, head_link = ?, head_mark = ? WHERE id = 1`,
-		head.Seq, head.KeyID, head.LinkMAC, head.MAC)
+	_, err = s.w.ExecContext(ctx, `UPDATE audit_chain SET head_seq = ?, head_key_id = ?, head_link = ?, head_mark = ?, last_row = ?
+		WHERE id = 1`, head.Seq, head.KeyID, head.LinkMAC, head.MAC, id)
 	if err != nil {
 		return false, fmt.Errorf("chain head: %w", err)
 	}

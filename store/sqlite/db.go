@@ -46,6 +46,7 @@ var (
 	_ auth.DeferredSyncStore = (*DB)(nil)
 	_ auth.DeferredSyncStore = (*scope)(nil)
 	_ auth.UserHashStore     = userStore{}
+	_ auth.FailureBatchStore = throttleStore{}
 	// The optional batch of last uses (auth.Manager's background touch).
 	_ auth.SessionBatchToucher = sessionStore{}
 )
@@ -258,7 +259,8 @@ type querier interface {
 // Atomic, both go to the transaction, so fn reads its own writes.
 type scope struct {
 	db   *DB
-	tx   *sql.Tx // nil outside Atomic
+	tx   *sql.Tx  // nil outside Atomic
+	txs  *txState // nil outside Atomic
 	r, w querier
 }
 

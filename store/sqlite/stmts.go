@@ -115,9 +115,13 @@ func (c *stmtCache) prepareWanted(ctx context.Context) {
 type txStmts struct {
 	tx    *sql.Tx
 	cache *stmtCache
+	state *txState
 }
 
+// stmt is query prepared for the transaction, nil while it is not cached.
+// Every statement goes through it, so it drops what was read ahead.
 func (q txStmts) stmt(ctx context.Context, query string) *sql.Stmt {
+	q.state.ahead = nil
 	if st := q.cache.cached(query); st != nil {
 		return q.tx.StmtContext(ctx, st)
 	}

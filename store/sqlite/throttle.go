@@ -4,8 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
+	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/store/internal/keyrange"
 	"github.com/usher-go/usher/user"
 )
@@ -36,6 +39,134 @@ func (ts throttleStore) AddFailure(ctx context.Context, key string, at time.Time
 		return 0, wrap("throttle add failure", err)
 	}
 	return n, nil
+}
+
+// AddFailures is auth.FailureBatchStore's: one read of every key's count,
+// then one upsert that counts them all (issue 12: a password login's
+// admission counts its network back-off and its day in two statements
+// instead of three). Inside Atomic, which holds SQLite's write lock from
+// BEGIN IMMEDIATE, nothing changes the rows between the two. Keys must
+// differ; a repeated key is counted key by key, as AddFailure would.
+func (ts throttleStore) AddFailures(ctx context.Context, keys []string, at time.Time) ([]auth.FailureCount, error) {
+	out := make([]auth.FailureCount, len(keys))
+	index := make(map[string]int, len(keys))
+	for i, k := range keys {
+		index[k] = i
+	}
+	if len(index) != len(keys) || len(keys) == 0 {
+		return ts.addFailuresOneByOne(ctx, keys, at, out)
+	}
+	args := make([]any, 0, 2*len(keys))
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	if err := ts.failuresBefore(ctx, args, index, out); err != nil {
+		return nil, wrap("throttle add failures", err)
+	}
+	args = args[:0]
+	for _, k := range keys {
+		args = append(args, k, nanos(at))
+	}
+	// The upsert of AddFailure, one row per key; RETURNING gives rows in
+	// no set order, hence the key.
+	q := `INSERT INTO throttle_failures (key, count, last_at) VALUES (?, 1, ?)` + strings.Repeat(`, (?, 1, ?)`, len(keys)-1) + `
+		ON CONFLICT (key) DO UPDATE SET count = count + 1,
+			last_at = CASE WHEN count = 0 THEN excluded.last_at ELSE max(last_at, excluded.last_at) END
+		RETURNING key, count`
+	rows, err := ts.s.w.QueryContext(ctx, q, args...)
+	err = forEachRow(rows, err, func(sc scanner) error {
+		var (
+			k string
+			n int
+		)
+		if err := sc.Scan(&k, &n); err != nil {
+			return err
+		}
+		if i, ok := index[k]; ok {
+			out[i].Got = n
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("throttle add failures", err)
+	}
+	for i := range out {
+		if out[i].Got == 0 {
+			return nil, wrap("throttle add failures", fmt.Errorf("no count returned for key %d", i))
+		}
+	}
+	return out, nil
+}
+
+// failuresBefore sets each key's Prev and PrevLast in out, as Failures
+// reads them: a count of 0 is none.
+func (ts throttleStore) failuresBefore(ctx context.Context, keys []any, index map[string]int, out []auth.FailureCount) error {
+	q := `SELECT key, count, last_at FROM throttle_failures WHERE key IN (?` + strings.Repeat(`, ?`, len(keys)-1) + `) AND count <> 0`
+	rows, err := ts.s.r.QueryContext(ctx, q, keys...)
+	return forEachRow(rows, err, func(sc scanner) error {
+		var (
+			k    string
+			n    int
+			last int64
+		)
+		if err := sc.Scan(&k, &n, &last); err != nil {
+			return err
+		}
+		if i, ok := index[k]; ok {
+			out[i].Prev, out[i].PrevLast = n, fromNanos(last)
+		}
+		return nil
+	})
+}
+
+// addFailuresOneByOne is AddFailures key by key.
+func (ts throttleStore) addFailuresOneByOne(ctx context.Context, keys []string, at time.Time, out []auth.FailureCount) ([]auth.FailureCount, error) {
+	for i, k := range keys {
+		var err error
+		if out[i].Prev, out[i].PrevLast, err = ts.Failures(ctx, k); err != nil {
+			return nil, err
+		}
+		if out[i].Got, err = ts.AddFailure(ctx, k, at); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// RestoreFailures is auth.FailureBatchStore's: each key put back as
+// AddFailures found it, a key that held none deleted.
+func (ts throttleStore) RestoreFailures(ctx context.Context, keys []string, c []auth.FailureCount) error {
+	if len(c) != len(keys) {
+		return wrap("throttle restore", fmt.Errorf("%d counts for %d keys", len(c), len(keys)))
+	}
+	for i, k := range keys {
+		var err error
+		if c[i].Prev == 0 {
+			_, err = ts.s.w.ExecContext(ctx, `DELETE FROM throttle_failures WHERE key = ?`, k)
+		} else {
+			_, err = ts.s.w.ExecContext(ctx, `UPDATE throttle_failures SET count = ?, last_at = ? WHERE key = ?`,
+				c[i].Prev, nanos(c[i].PrevLast), k)
+		}
+		if err != nil {
+			return wrap("throttle restore", err)
+		}
+	}
+	return nil
+}
+
+// forEachRow calls fn on each row of a query's result, then closes it;
+// it returns the query's error, fn's, or the rows'.
+func forEachRow(rows *sql.Rows, err error, fn func(scanner) error) error {
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // ResetFailures sets the count to 0 rather than deleting the row: the
@@ -108,6 +239,9 @@ func (ts throttleStore) ResetPrefix(ctx context.Context, prefix string) error {
 }
 
 func (ts throttleStore) DeviceGeneration(ctx context.Context, id user.ID) (int64, error) {
+	if a := ts.s.ahead(id); a != nil {
+		return a.gen, nil
+	}
 	var g int64
 	err := ts.s.r.QueryRowContext(ctx, `SELECT generation FROM device_generations WHERE user_id = ?`, string(id)).Scan(&g)
 	if errors.Is(err, sql.ErrNoRows) {

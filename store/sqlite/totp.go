@@ -31,6 +31,12 @@ func scanTOTP(sc scanner, c *totp.Credential) error {
 }
 
 func (ts totpStore) Get(ctx context.Context, id user.ID) (*totp.Credential, error) {
+	if c, ok := ts.s.totpAhead(id); ok {
+		if c == nil {
+			return nil, wrap("get totp", totp.ErrNotEnrolled)
+		}
+		return c, nil
+	}
 	c := new(totp.Credential)
 	err := scanTOTP(ts.s.r.QueryRowContext(ctx, `SELECT `+totpCols+` FROM totp_credentials WHERE user_id = ?`, id), c)
 	if errors.Is(err, sql.ErrNoRows) {

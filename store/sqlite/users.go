@@ -73,7 +73,12 @@ func (us userStore) GetByEmail(ctx context.Context, email string) (*user.User, e
 }
 
 // GetWithHash is Get and PasswordHash in one read ([auth.UserHashStore]).
+// Inside a transaction it reads ahead the user's device generation and
+// TOTP credential (readAhead).
 func (us userStore) GetWithHash(ctx context.Context, id user.ID) (*user.User, string, error) {
+	if us.s.txs != nil {
+		return us.getWithHashAhead(ctx, id)
+	}
 	var h string
 	u, err := us.getBy(ctx, "get user", `SELECT `+userCols+`, u.password_hash FROM users u WHERE u.id = ?`, string(id), &h)
 	return u, h, err

@@ -532,6 +532,20 @@ func testAuditPrune(t *testing.T, s auth.Store) {
 	e := newEvent(cut.Add(11*time.Hour), audit.Logout, audit.Success, "u1", audit.Target{})
 	appendChained(t, s, e, "")
 	checkChain(t, s, 7, 1)
+	// An event ID names one event forever: not even a table that pruning
+	// emptied gives an ID again, to a chained event or a plain one.
+	used := append(ids, legacy.ID, legacyKept.ID)
+	checkNew := func(what string, e *audit.Event) {
+		t.Helper()
+		if slices.Contains(used, e.ID) {
+			t.Errorf("%s after pruning emptied the log took ID %s again (IDs used: %v)", what, e.ID, used)
+		}
+		used = append(used, e.ID)
+	}
+	checkNew("AppendChained", e)
+	_, err = s.Audit().PruneChained(ctx(t), cut.Add(20*time.Hour), anchor)
+	must(t, "Audit().PruneChained all", err)
+	checkNew("Append", appendEvent(t, s, newEvent(cut.Add(21*time.Hour), audit.Logout, audit.Success, "u1", audit.Target{})))
 }
 
 // AppendChained under a key writes the first event and counts the rest;

@@ -19,6 +19,67 @@ var throttleTests = []test{
 	{"ConcurrentHits", testThrottleConcurrentHits},
 	{"ResetPrefix", testThrottleResetPrefix},
 	{"DeviceGeneration", testDeviceGeneration},
+	{"FailureBatch", testFailureBatch},
+}
+
+// testFailureBatch covers the optional auth.FailureBatchStore: AddFailures
+// reports for each key what Failures would have read just before and what
+// AddFailure would have returned (a count reset to 0 being none), and
+// RestoreFailures in the same transaction puts every key back as it was.
+func testFailureBatch(t *testing.T, s auth.Store) {
+	if _, ok := s.Throttle().(auth.FailureBatchStore); !ok {
+		t.Skip("the store does not implement auth.FailureBatchStore (optional)")
+	}
+	held, reset, none := "login:"+newID(), "login:"+newID(), "login:"+newID()
+	for i := range 2 {
+		_, err := s.Throttle().AddFailure(ctx(t), held, at(time.Duration(i)*time.Minute))
+		must(t, "AddFailure", err)
+	}
+	_, err := s.Throttle().AddFailure(ctx(t), reset, at(0))
+	must(t, "AddFailure", err)
+	must(t, "ResetFailures", s.Throttle().ResetFailures(ctx(t), reset))
+
+	keys := []string{none, held, reset}
+	want := []auth.FailureCount{{Got: 1}, {Prev: 2, PrevLast: at(time.Minute), Got: 3}, {Got: 1}}
+	batch := func(restore bool) {
+		t.Helper()
+		err := s.Atomic(ctx(t), func(tx auth.Store) error {
+			fb := tx.Throttle().(auth.FailureBatchStore)
+			c, err := fb.AddFailures(ctx(t), keys, at(time.Hour))
+			if err != nil {
+				return err
+			}
+			if len(c) != len(keys) {
+				t.Fatalf("AddFailures: %d counts for %d keys", len(c), len(keys))
+			}
+			for i := range want {
+				if c[i].Prev != want[i].Prev || !c[i].PrevLast.Equal(want[i].PrevLast) || c[i].Got != want[i].Got {
+					t.Errorf("AddFailures, key %d: %+v, want %+v", i, c[i], want[i])
+				}
+			}
+			if restore {
+				return fb.RestoreFailures(ctx(t), keys, c)
+			}
+			return nil
+		})
+		must(t, "Atomic", err)
+	}
+	check := func(what string, key string, n int, last time.Time) {
+		t.Helper()
+		got, gotLast, err := s.Throttle().Failures(ctx(t), key)
+		must(t, "Failures", err)
+		if got != n || !gotLast.Equal(last) {
+			t.Errorf("%s: Failures = %d at %v, want %d at %v", what, got, gotLast, n, last)
+		}
+	}
+	batch(true)
+	check("restored, a key that held none", none, 0, time.Time{})
+	check("restored, a key that held two", held, 2, at(time.Minute))
+	check("restored, a key reset to 0", reset, 0, time.Time{})
+	batch(false)
+	check("counted, a key that held none", none, 1, at(time.Hour))
+	check("counted, a key that held two", held, 3, at(time.Hour))
+	check("counted, a key reset to 0", reset, 1, at(time.Hour))
 }
 
 func testThrottleResetPrefix(t *testing.T, s auth.Store) {
