@@ -3,11 +3,13 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
 	"github.com/usher-go/usher/user"
 )
 
@@ -202,5 +204,82 @@ func TestHeldWritesAloneCommit(t *testing.T) {
 		if n, _, err := db.Throttle().Failures(ctx, key); err != nil || n != 0 {
 			t.Errorf("deferSync %v: after a transaction of one held reset, %d failures (%v), want 0", deferSync, n, err)
 		}
+	}
+}
+
+// A session inserted right after its user was read in the transaction
+// (a login's) is held back to the commit (holdsUser): it costs no round
+// trip of its own, and, should the user be deleted from outside Atomic
+// in between, the commit fails with user.ErrNotFound and writes nothing.
+func TestHeldSession(t *testing.T) {
+	db, tc := newTracedDB(t)
+	ctx := context.Background()
+	for _, gone := range []bool{false, true} {
+		u := testUser(fmt.Sprintf("held%t@example.com", gone), group.UsersID)
+		must(t, "create user", db.Users().Create(ctx, u, "h"))
+		s, h := testSession("held-"+string(u.ID), u.ID)
+		tc.take()
+		err := db.Atomic(ctx, func(tx auth.Store) error {
+			if _, _, err := tx.Users().(auth.UserHashStore).GetWithHash(ctx, u.ID); err != nil {
+				return err
+			}
+			if _, err := tx.Throttle().AddFailure(ctx, "held", t0); err != nil {
+				return err
+			}
+			if _, _, err := tx.Users().(auth.UserHashStore).GetWithHash(ctx, u.ID); err != nil {
+				return err
+			}
+			if gone {
+				must(t, "delete user outside Atomic", db.Users().Delete(ctx, u.ID))
+			}
+			if err := tx.Sessions().Create(ctx, s, h); err != nil {
+				t.Fatalf("held back, Create failed at once: %v", err)
+			}
+			return nil
+		})
+		n, log := tc.take()
+		_, getErr := db.Sessions().Get(ctx, s.ID)
+		fails, _, ferr := db.Throttle().Failures(ctx, "held")
+		must(t, "failures", ferr)
+		if !gone {
+			must(t, "Atomic", err)
+			must(t, "session after commit", getErr)
+			if n != 4 {
+				t.Errorf("%d round trips, want 4 (the read, the count, the read, the insert with the commit):\n\t%s", n, log)
+			}
+			continue
+		}
+		if !errors.Is(err, user.ErrNotFound) {
+			t.Fatalf("user deleted before the commit: Atomic returned %v, want user.ErrNotFound", err)
+		}
+		if !errors.Is(getErr, auth.ErrSessionNotFound) || fails != 1 {
+			t.Errorf("after the failed commit: session %v, failures %d, want not found and 1 (the first, committed, transaction's)", getErr, fails)
+		}
+	}
+}
+
+// A statement sent after the user's read ends what it vouches for: a
+// session of a user the transaction deleted fails at once, as outside
+// the read, and the transaction carries on and commits.
+func TestHeldSessionAfterDelete(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	u := testUser("deleted@example.com", group.UsersID)
+	must(t, "create user", db.Users().Create(ctx, u, "h"))
+	s, h := testSession("s-deleted", u.ID)
+	err := db.Atomic(ctx, func(tx auth.Store) error {
+		if _, _, err := tx.Users().(auth.UserHashStore).GetWithHash(ctx, u.ID); err != nil {
+			return err
+		}
+		must(t, "delete user", tx.Users().Delete(ctx, u.ID))
+		if err := tx.Sessions().Create(ctx, s, h); !errors.Is(err, user.ErrNotFound) {
+			t.Errorf("session of the user deleted: %v, want user.ErrNotFound at once", err)
+		}
+		_, err := tx.Throttle().AddFailure(ctx, "after", t0)
+		return err
+	})
+	must(t, "Atomic", err)
+	if n, _, err := db.Throttle().Failures(ctx, "after"); err != nil || n != 1 {
+		t.Errorf("the count after the refused session: %d (%v), want 1, committed", n, err)
 	}
 }
