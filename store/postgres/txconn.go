@@ -54,12 +54,14 @@ type txConn struct {
 
 // held is a statement not yet sent. check, when set, turns its error into
 // the one to return (a constraint into a store's error, say). scan, when
-// set, receives the row it returns.
+// set, receives the row it returns; row, when set, reads it, and what it
+// returns fails the transaction.
 type held struct {
 	sql   string
 	args  []any
 	check func(error) error
 	scan  []any
+	row   func(pgx.Row) error
 }
 
 // deferExec holds back a write whose command tag the transaction does not
@@ -70,6 +72,15 @@ type held struct {
 func (t *txConn) deferExec(sql string, check func(error) error, args ...any) {
 	t.ahead = nil
 	t.pending = append(t.pending, held{sql: sql, args: args, check: check})
+}
+
+// deferRow holds back a read whose answer its caller takes only once the
+// transaction has ended (getByEmailLate): read reads the row, or learns
+// there is none, when the read goes out with the next statement or with
+// COMMIT, ahead of them. A read changes nothing: what was read ahead
+// stands.
+func (t *txConn) deferRow(sql string, read func(pgx.Row) error, args ...any) {
+	t.pending = append(t.pending, held{sql: sql, args: args, row: read})
 }
 
 // send sends the held statements and then the batch b's, in one pipeline,
@@ -93,9 +104,12 @@ func (t *txConn) send(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, erro
 	br := t.c.SendBatch(ctx, b)
 	for _, h := range pending {
 		var err error
-		if h.scan != nil {
+		switch {
+		case h.row != nil:
+			err = h.row(br.QueryRow())
+		case h.scan != nil:
 			err = br.QueryRow().Scan(h.scan...)
-		} else {
+		default:
 			_, err = br.Exec()
 		}
 		if err != nil {
