@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -138,4 +139,76 @@ func TestRoundTrips(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tripTimer is a pgx tracer that sums the time from each round trip's
+// start (Exec, Query, QueryRow, or a pipeline) to its end.
+type tripTimer struct{ total atomic.Int64 }
+
+type tripStart struct{}
+
+func (t *tripTimer) start(ctx context.Context) context.Context {
+	return context.WithValue(ctx, tripStart{}, time.Now())
+}
+
+func (t *tripTimer) end(ctx context.Context) {
+	if at, ok := ctx.Value(tripStart{}).(time.Time); ok {
+		t.total.Add(int64(time.Since(at)))
+	}
+}
+
+func (t *tripTimer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return t.start(ctx)
+}
+func (t *tripTimer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryEndData) {
+	t.end(ctx)
+}
+func (t *tripTimer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return t.start(ctx)
+}
+func (*tripTimer) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (t *tripTimer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchEndData) {
+	t.end(ctx)
+}
+
+// BenchmarkLoginRoundTrips times successful password logins (bcrypt at
+// its least cost) and reports, beside ns/op, trips-ns/op: the time spent
+// in the store's round trips, from each one's start to its end, the part
+// of a login that TestRoundTrips counts (issue 12). Its throttling
+// budgets are out of reach; each attempt still counts against them.
+func BenchmarkLoginRoundTrips(b *testing.B) {
+	schema := newSchemaName()
+	dropSchemaAtCleanup(b, schema)
+	tt := &tripTimer{}
+	db, err := openWith(context.Background(), testDSN(b), Options{Schema: schema}, tt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	withBuiltinGroups(b, db)
+	ctx := context.Background()
+	m, op, err := auth.NewWithOperator(auth.Config{Store: db, SecretKey: seedKey, BcryptCost: 4,
+		InsecureLowBcryptCostForTests: true, Throttle: auth.ThrottleConfig{PerIPPerMinute: 1 << 30,
+			FreeFailures: 1 << 30, AccountFailuresPerDay: 1 << 30}}, "op")
+	if err != nil {
+		b.Fatal(err)
+	}
+	const email, password = "trips@example.com", "Vq7#pLx2!mZr9k"
+	if _, err := m.CreateUser(ctx, op, auth.NewUser{Email: email, Name: "Trips", Password: password, GroupID: "users"}); err != nil {
+		b.Fatal(err)
+	}
+	client := auth.Client{IP: "192.0.2.7", UserAgent: "test"}
+	login := func() {
+		if _, err := m.Login(ctx, email, password, client); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for range 20 { // every statement prepared
+		login()
+	}
+	tt.total.Store(0)
+	for b.Loop() {
+		login()
+	}
+	b.ReportMetric(float64(tt.total.Load())/float64(b.N), "trips-ns/op")
 }
