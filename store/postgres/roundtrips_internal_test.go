@@ -71,16 +71,22 @@ func oneLine(sql string) string {
 // tripCounter.
 func newTracedDB(tb testing.TB) (*DB, *tripCounter) {
 	tb.Helper()
+	tc := &tripCounter{}
+	return newDBTracedBy(tb, tc), tc
+}
+
+// newDBTracedBy is newTestDB with every statement traced by tracer.
+func newDBTracedBy(tb testing.TB, tracer pgx.QueryTracer) *DB {
+	tb.Helper()
 	schema := newSchemaName()
 	dropSchemaAtCleanup(tb, schema)
-	tc := &tripCounter{}
-	db, err := openWith(context.Background(), testDSN(tb), Options{Schema: schema}, tc)
+	db, err := openWith(context.Background(), testDSN(tb), Options{Schema: schema}, tracer)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
 	withBuiltinGroups(tb, db)
-	return db, tc
+	return db
 }
 
 // Issue 12: the round trips of a password login and of CreateUser, warm
@@ -177,15 +183,8 @@ func (t *tripTimer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, _ pgx.TraceB
 // of a login that TestRoundTrips counts (issue 12). Its throttling
 // budgets are out of reach; each attempt still counts against them.
 func BenchmarkLoginRoundTrips(b *testing.B) {
-	schema := newSchemaName()
-	dropSchemaAtCleanup(b, schema)
 	tt := &tripTimer{}
-	db, err := openWith(context.Background(), testDSN(b), Options{Schema: schema}, tt)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	withBuiltinGroups(b, db)
+	db := newDBTracedBy(b, tt)
 	ctx := context.Background()
 	m, op, err := auth.NewWithOperator(auth.Config{Store: db, SecretKey: seedKey, BcryptCost: 4,
 		InsecureLowBcryptCostForTests: true, Throttle: auth.ThrottleConfig{PerIPPerMinute: 1 << 30,
