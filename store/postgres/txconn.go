@@ -75,9 +75,9 @@ func (t *txConn) deferExec(sql string, check func(error) error, args ...any) {
 }
 
 // deferRow holds back a read whose answer its caller takes only once the
-// transaction has ended (getByEmailLate): read reads the row, or learns
-// there is none, when the read goes out with the next statement or with
-// COMMIT, ahead of them. A read changes nothing: what was read ahead
+// transaction has ended (GetByEmailWithHashLate): read reads the row, or
+// learns there is none, when the read goes out with the next statement or
+// with COMMIT, ahead of them. A read changes nothing: what was read ahead
 // stands.
 func (t *txConn) deferRow(sql string, read func(pgx.Row) error, args ...any) {
 	t.pending = append(t.pending, held{sql: sql, args: args, row: read})
