@@ -131,7 +131,11 @@ func (m *Manager) findForLogin(ctx context.Context, st Store, email string) (*us
 	if err != nil {
 		return nil, "", nil
 	}
-	u, stored, err := userAndHash(ctx, st, "", norm)
+	return foundForLogin(userAndHash(ctx, st, "", norm))
+}
+
+// foundForLogin is findForLogin's answer from its read's.
+func foundForLogin(u *user.User, stored string, err error) (*user.User, string, error) {
 	if errors.Is(err, user.ErrNotFound) {
 		return nil, "", nil
 	}
@@ -139,6 +143,21 @@ func (m *Manager) findForLogin(ctx context.Context, st Store, email string) (*us
 		return nil, "", fmt.Errorf("auth: looking up user: %w", err)
 	}
 	return u, stored, nil
+}
+
+// findForLoginLate is findForLogin as the last step of tx, where tx's user
+// store is a LateUserHashStore: the read goes out with the commit, and
+// the returned function gives findForLogin's answer once tx has
+// committed. Elsewhere it is nil, and findForLogin's answer is returned.
+func (m *Manager) findForLoginLate(ctx context.Context, tx Store, email string) (func() (*user.User, string, error), *user.User, string, error) {
+	norm, err := user.NormalizeEmail(email)
+	l, ok := tx.Users().(LateUserHashStore)
+	if err != nil || !ok {
+		u, stored, err := m.findForLogin(ctx, tx, email)
+		return nil, u, stored, err
+	}
+	get := l.GetByEmailWithHashLate(ctx, norm)
+	return func() (*user.User, string, error) { return foundForLogin(get()) }, nil, "", nil
 }
 
 // userAndHash reads an account and its stored password hash, by id or,
@@ -319,6 +338,9 @@ type admission struct {
 	u      *user.User
 	stored string
 	dev    *device
+	// late, when set, reads u and stored once the admission has
+	// committed (findForLoginLate).
+	late func() (*user.User, string, error)
 }
 
 // admitLogin admits one password attempt on the account email names, and
@@ -360,6 +382,11 @@ func (m *Manager) admitLogin(ctx context.Context, email string, c Client, attemp
 	if refused != nil {
 		return nil, m.recordThrottled(ctx, refused, attempted, c)
 	}
+	if a.late != nil {
+		if a.u, a.stored, err = a.late(); err != nil {
+			return nil, err
+		}
+	}
 	return &a, nil
 }
 
@@ -392,7 +419,8 @@ func (m *Manager) admit(ctx context.Context, tx Store, email string, c Client, d
 		return te, err
 	}
 	if d == nil {
-		a.u, a.stored, err = m.findForLogin(ctx, tx, email)
+		// The last step: the account is read with the commit.
+		a.late, a.u, a.stored, err = m.findForLoginLate(ctx, tx, email)
 	}
 	return nil, err
 }

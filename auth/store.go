@@ -121,6 +121,20 @@ type UserHashStore interface {
 	GetByEmailWithHash(ctx context.Context, email string) (*user.User, string, error)
 }
 
+// LateUserHashStore is an optional interface of the [user.Store] a
+// [Store] hands out (Users), detected at run time: GetByEmailWithHash
+// sent with the transaction's next statement or its commit, rather than
+// on its own (issue 12: on a server, each is a round trip). The Manager
+// reads the account through it as the last step of a password login's
+// admission, inside AtomicDeferSync (or Atomic).
+type LateUserHashStore interface {
+	// GetByEmailWithHashLate queues GetByEmailWithHash(ctx, email) in
+	// the transaction and returns the function that gives its answer
+	// once the transaction has ended. If the read fails, the transaction
+	// fails with its error. Outside a transaction it reads at once.
+	GetByEmailWithHashLate(ctx context.Context, email string) func() (*user.User, string, error)
+}
+
 // FailureBatchStore is an optional interface of a [ThrottleStore],
 // detected at run time, that counts an attempt's failures on several keys
 // in one step: a password login's network back-off and the account's day

@@ -108,7 +108,12 @@
 // anyway (say, the last login of a user deleted meanwhile), the rest of the pipeline, COMMIT included, does not run,
 // the transaction is rolled back, and its error (user.ErrNotFound and the
 // like) comes back from the next statement and from Atomic, even if fn
-// dropped the statement's. Nothing of the transaction is written.
+// dropped the statement's. Nothing of the transaction is written. Two
+// more go out the same way: a session inserted for the user the
+// transaction has just read (a login's, whose foreign key then holds, and
+// whose random ID and token hash cannot collide), and a password login's
+// read of the account by email at the end of its admission
+// ([auth.LateUserHashStore]), whose answer is taken after the commit.
 //
 // # Errors
 //

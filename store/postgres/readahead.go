@@ -58,7 +58,7 @@ func (us userStore) getWithHashAhead(ctx context.Context, id user.ID) (*user.Use
 		a.totp = &totp.Credential{UserID: user.ID(tUser.String), KeyID: tKey.String, Sealed: tSealed,
 			LastStep: tStep.Int64, CreatedAt: tMade.Time, ConfirmedAt: fromOpt(tConf)}
 	}
-	us.s.tx.ahead = a
+	us.s.tx.ahead, us.s.tx.known = a, u.ID
 	return u, h, nil
 }
 

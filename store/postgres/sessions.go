@@ -31,15 +31,30 @@ func (ss sessionStore) Create(ctx context.Context, s *auth.Session, tokenHash []
 	const q = `INSERT INTO sessions (id, token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent, multi_factor,
 		idle_timeout_ns, remembered)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
-	_, err := ss.s.write(ctx, q, s.ID, tokenHash, string(s.UserID), s.CreatedAt, s.LastSeenAt, s.ExpiresAt,
-		s.IP, s.UserAgent, s.MultiFactor, int64(s.IdleTimeout), s.Remembered)
-	if violates(err, codeForeignKey, "sessions_user_fk") {
-		return wrap("create session", user.ErrNotFound)
+	args := []any{s.ID, tokenHash, string(s.UserID), s.CreatedAt, s.LastSeenAt, s.ExpiresAt,
+		s.IP, s.UserAgent, s.MultiFactor, int64(s.IdleTimeout), s.Remembered}
+	if ss.s.holdsUser(s.UserID) {
+		// A login's session, its user just read (issue 12): nothing in
+		// the transaction reads it back, and the user's foreign key
+		// holds, so it goes out with the commit (execLate). Its ID and
+		// token hash are fresh random values: the unique keys cannot
+		// fail either, short of a broken random source, which then
+		// fails the transaction.
+		return ss.s.execLate(ctx, createSessionErr, q, args...)
 	}
+	_, err := ss.s.write(ctx, q, args...)
 	if err != nil {
-		return wrap("create session", err)
+		return createSessionErr(err)
 	}
 	return nil
+}
+
+// createSessionErr is the store's error for a failed session insert.
+func createSessionErr(err error) error {
+	if violates(err, codeForeignKey, "sessions_user_fk") {
+		err = user.ErrNotFound
+	}
+	return wrap("create session", err)
 }
 
 // sessionLookupSQL is the Authenticate hot path: one probe of the

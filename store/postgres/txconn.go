@@ -7,6 +7,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/usher-go/usher/user"
 )
 
 // txConn is an Atomic transaction's connection. It saves round trips, the
@@ -41,16 +43,25 @@ type txConn struct {
 	// head is the chain's head as the transaction began, until its first
 	// append takes it (chainHead).
 	head *headAhead
+	// known is a user the transaction read (GetWithHash), until it sends
+	// another statement; held writes leave it (deferExec), none of them
+	// deletes a user. A row that some statement could insert referring to
+	// it cannot fail on the user's foreign key, but for a writer outside
+	// Atomic deleting the user meanwhile (READ COMMITTED), so the insert
+	// can be held back too (holdsUser).
+	known user.ID
 }
 
 // held is a statement not yet sent. check, when set, turns its error into
 // the one to return (a constraint into a store's error, say). scan, when
-// set, receives the row it returns.
+// set, receives the row it returns; row, when set, reads it, and what it
+// returns fails the transaction.
 type held struct {
 	sql   string
 	args  []any
 	check func(error) error
 	scan  []any
+	row   func(pgx.Row) error
 }
 
 // deferExec holds back a write whose command tag the transaction does not
@@ -61,6 +72,15 @@ type held struct {
 func (t *txConn) deferExec(sql string, check func(error) error, args ...any) {
 	t.ahead = nil
 	t.pending = append(t.pending, held{sql: sql, args: args, check: check})
+}
+
+// deferRow holds back a read whose answer its caller takes only once the
+// transaction has ended (GetByEmailWithHashLate): read reads the row, or
+// learns there is none, when the read goes out with the next statement or
+// with COMMIT, ahead of them. A read changes nothing: what was read ahead
+// stands.
+func (t *txConn) deferRow(sql string, read func(pgx.Row) error, args ...any) {
+	t.pending = append(t.pending, held{sql: sql, args: args, row: read})
 }
 
 // send sends the held statements and then the batch b's, in one pipeline,
@@ -84,9 +104,12 @@ func (t *txConn) send(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, erro
 	br := t.c.SendBatch(ctx, b)
 	for _, h := range pending {
 		var err error
-		if h.scan != nil {
+		switch {
+		case h.row != nil:
+			err = h.row(br.QueryRow())
+		case h.scan != nil:
 			err = br.QueryRow().Scan(h.scan...)
-		} else {
+		default:
 			_, err = br.Exec()
 		}
 		if err != nil {
@@ -114,7 +137,7 @@ func (t *txConn) flush(ctx context.Context) error {
 }
 
 func (t *txConn) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	t.ahead = nil
+	t.ahead, t.known = nil, ""
 	if len(t.pending) == 0 && t.err == nil {
 		return t.c.Exec(ctx, sql, args...)
 	}
@@ -132,7 +155,7 @@ func (t *txConn) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comm
 }
 
 func (t *txConn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	t.ahead = nil
+	t.ahead, t.known = nil, ""
 	if len(t.pending) == 0 && t.err == nil {
 		return t.c.QueryRow(ctx, sql, args...)
 	}
@@ -149,7 +172,7 @@ func (t *txConn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row 
 // returns, and the pipeline's end with them. No hot path queries rows
 // after a held-back write.
 func (t *txConn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	t.ahead = nil
+	t.ahead, t.known = nil, ""
 	if err := t.flush(ctx); err != nil {
 		return nil, err
 	}
@@ -157,7 +180,7 @@ func (t *txConn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, 
 }
 
 func (t *txConn) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	t.ahead = nil
+	t.ahead, t.known = nil, ""
 	br, err := t.send(ctx, b)
 	if err != nil {
 		return errBatch{err}
@@ -257,4 +280,15 @@ func (s *scope) execLate(ctx context.Context, check func(error) error, sql strin
 		return check(err)
 	}
 	return nil
+}
+
+// holdsUser reports whether s is a transaction that has read the user id
+// and sent nothing since (txConn.known): a write that fails only if the
+// user is gone can then be held back (execLate) rather than sent now. The
+// user could still vanish, by a delete outside Atomic, before the held
+// write runs; the write then fails in the pipeline and the transaction
+// rolls back with its error, as the held SetLastLogin of the same login
+// would make it anyway.
+func (s *scope) holdsUser(id user.ID) bool {
+	return s.tx != nil && s.tx.known != "" && s.tx.known == id
 }

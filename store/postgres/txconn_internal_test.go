@@ -3,11 +3,16 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
 	"github.com/usher-go/usher/user"
 )
 
@@ -202,5 +207,166 @@ func TestHeldWritesAloneCommit(t *testing.T) {
 		if n, _, err := db.Throttle().Failures(ctx, key); err != nil || n != 0 {
 			t.Errorf("deferSync %v: after a transaction of one held reset, %d failures (%v), want 0", deferSync, n, err)
 		}
+	}
+}
+
+// A session inserted right after its user was read in the transaction
+// (a login's) is held back to the commit (holdsUser): it costs no round
+// trip of its own, and, should the user be deleted from outside Atomic
+// in between, the commit fails with user.ErrNotFound and writes nothing.
+func TestHeldSession(t *testing.T) {
+	db, tc := newTracedDB(t)
+	ctx := context.Background()
+	for _, gone := range []bool{false, true} {
+		u := testUser(fmt.Sprintf("held%t@example.com", gone), group.UsersID)
+		must(t, "create user", db.Users().Create(ctx, u, "h"))
+		s, h := testSession("held-"+string(u.ID), u.ID)
+		tc.take()
+		err := db.Atomic(ctx, func(tx auth.Store) error {
+			if _, _, err := tx.Users().(auth.UserHashStore).GetWithHash(ctx, u.ID); err != nil {
+				return err
+			}
+			if _, err := tx.Throttle().AddFailure(ctx, "held", t0); err != nil {
+				return err
+			}
+			if _, _, err := tx.Users().(auth.UserHashStore).GetWithHash(ctx, u.ID); err != nil {
+				return err
+			}
+			if gone {
+				must(t, "delete user outside Atomic", db.Users().Delete(ctx, u.ID))
+			}
+			if err := tx.Sessions().Create(ctx, s, h); err != nil {
+				t.Fatalf("held back, Create failed at once: %v", err)
+			}
+			return nil
+		})
+		n, log := tc.take()
+		_, getErr := db.Sessions().Get(ctx, s.ID)
+		fails, _, ferr := db.Throttle().Failures(ctx, "held")
+		must(t, "failures", ferr)
+		if !gone {
+			must(t, "Atomic", err)
+			must(t, "session after commit", getErr)
+			if n != 4 {
+				t.Errorf("%d round trips, want 4 (the read, the count, the read, the insert with the commit):\n\t%s", n, log)
+			}
+			continue
+		}
+		if !errors.Is(err, user.ErrNotFound) {
+			t.Fatalf("user deleted before the commit: Atomic returned %v, want user.ErrNotFound", err)
+		}
+		if !errors.Is(getErr, auth.ErrSessionNotFound) || fails != 1 {
+			t.Errorf("after the failed commit: session %v, failures %d, want not found and 1 (the first, committed, transaction's)", getErr, fails)
+		}
+	}
+}
+
+// A statement sent after the user's read ends what it vouches for: a
+// session of a user the transaction deleted fails at once, as outside
+// the read, and the transaction carries on and commits.
+func TestHeldSessionAfterDelete(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	u := testUser("deleted@example.com", group.UsersID)
+	must(t, "create user", db.Users().Create(ctx, u, "h"))
+	s, h := testSession("s-deleted", u.ID)
+	err := db.Atomic(ctx, func(tx auth.Store) error {
+		if _, _, err := tx.Users().(auth.UserHashStore).GetWithHash(ctx, u.ID); err != nil {
+			return err
+		}
+		must(t, "delete user", tx.Users().Delete(ctx, u.ID))
+		if err := tx.Sessions().Create(ctx, s, h); !errors.Is(err, user.ErrNotFound) {
+			t.Errorf("session of the user deleted: %v, want user.ErrNotFound at once", err)
+		}
+		_, err := tx.Throttle().AddFailure(ctx, "after", t0)
+		return err
+	})
+	must(t, "Atomic", err)
+	if n, _, err := db.Throttle().Failures(ctx, "after"); err != nil || n != 1 {
+		t.Errorf("the count after the refused session: %d (%v), want 1, committed", n, err)
+	}
+}
+
+// GetByEmailWithHashLate (auth.LateUserHashStore) inside Atomic holds its
+// read back to the commit: no round trip of its own, the answer there
+// once Atomic has returned, an unknown email user.ErrNotFound without
+// failing the transaction, and nothing to read before it has ended.
+func TestLateUserRead(t *testing.T) {
+	db, tc := newTracedDB(t)
+	ctx := context.Background()
+	u := testUser("late@example.com", group.UsersID)
+	must(t, "create user", db.Users().Create(ctx, u, "the hash"))
+	for _, email := range []string{u.Email, "nobody@example.com"} {
+		var get func() (*user.User, string, error)
+		tc.take()
+		err := db.Atomic(ctx, func(tx auth.Store) error {
+			if _, err := tx.Throttle().AddFailure(ctx, "late "+email, t0); err != nil {
+				return err
+			}
+			get = tx.Users().(auth.LateUserHashStore).GetByEmailWithHashLate(ctx, email)
+			if _, _, err := get(); !errors.Is(err, errUnsent) {
+				t.Errorf("answer asked for inside the transaction: %v, want errUnsent", err)
+			}
+			return nil
+		})
+		must(t, "Atomic", err)
+		if n, log := tc.take(); n != 2 {
+			t.Errorf("%d round trips, want 2 (the count, the read with the commit):\n\t%s", n, log)
+		}
+		got, hash, err := get()
+		if email != u.Email {
+			if !errors.Is(err, user.ErrNotFound) {
+				t.Errorf("unknown email: %v, want user.ErrNotFound", err)
+			}
+		} else if err != nil || got.ID != u.ID || hash != "the hash" {
+			t.Errorf("got %v, %q, %v; want the user and its hash", got, hash, err)
+		}
+		if n, _, err := db.Throttle().Failures(ctx, "late "+email); err != nil || n != 1 {
+			t.Errorf("the transaction's count: %d (%v), want 1, committed", n, err)
+		}
+	}
+}
+
+// A held-back read that fails fails its transaction, as a held write's
+// does, whether it goes out with the next statement (whose own error fn
+// may drop) or with the commit: Atomic returns its error and nothing the
+// transaction wrote commits.
+func TestHeldReadFailure(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	failing := func(tx auth.Store) {
+		tx.(*scope).tx.deferRow(`SELECT 1 / 0`, func(row pgx.Row) error {
+			var n int
+			return row.Scan(&n)
+		})
+	}
+	for _, c := range []struct {
+		name string
+		fn   func(tx auth.Store) error
+	}{
+		{"at the next statement, its error dropped", func(tx auth.Store) error {
+			failing(tx)
+			_, _ = tx.Throttle().AddFailure(ctx, "k", t0)
+			_, _ = tx.Throttle().AddFailure(ctx, "k", t0)
+			return nil
+		}},
+		{"at commit", func(tx auth.Store) error {
+			if _, err := tx.Throttle().AddFailure(ctx, "k", t0); err != nil {
+				return err
+			}
+			failing(tx)
+			return nil
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := db.Atomic(ctx, c.fn)
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) || pe.Code != "22012" {
+				t.Fatalf("Atomic: %v, want division_by_zero", err)
+			}
+			if n, _, err := db.Throttle().Failures(ctx, "k"); err != nil || n != 0 {
+				t.Fatalf("after the failed read, the transaction's count is %d (%v), want 0", n, err)
+			}
+		})
 	}
 }

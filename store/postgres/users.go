@@ -90,8 +90,65 @@ func (us userStore) GetWithHash(ctx context.Context, id user.ID) (*user.User, st
 // ([auth.UserHashStore]).
 func (us userStore) GetByEmailWithHash(ctx context.Context, email string) (*user.User, string, error) {
 	var h string
-	u, err := us.getBy(ctx, "get user by email", `SELECT `+userCols+`, u.password_hash FROM users u WHERE u.email = $1`, email, &h)
+	u, err := us.getBy(ctx, "get user by email", userByEmailSQL, email, &h)
 	return u, h, err
+}
+
+// userByEmailSQL reads an account and its stored hash by email.
+const userByEmailSQL = `SELECT ` + userCols + `, u.password_hash FROM users u WHERE u.email = $1`
+
+// GetByEmailWithHashLate is [auth.LateUserHashStore]'s: inside a
+// transaction, GetByEmailWithHash held back (txConn.deferRow) to go out
+// with the next statement or with COMMIT, which saves a password login's
+// admission a round trip (issue 12); outside one, it reads at once.
+//
+// A failure of the read itself fails the transaction, as a held write's
+// does: the statements after it, COMMIT included, do not run. So does a
+// row that does not scan, which the server has already answered, COMMIT
+// included; the transaction's error is then the scan's, and what it wrote
+// may have committed. Columns of fixed types do not fail to scan.
+func (us userStore) GetByEmailWithHashLate(ctx context.Context, email string) func() (*user.User, string, error) {
+	if us.s.tx == nil || !storable(email) {
+		u, h, err := us.GetByEmailWithHash(ctx, email)
+		return func() (*user.User, string, error) { return u, h, err }
+	}
+	r := &lateUser{}
+	us.s.tx.deferRow(userByEmailSQL, r.read, email)
+	return r.get
+}
+
+// lateUser is a held-back GetByEmailWithHash and, once sent, its answer.
+type lateUser struct {
+	u    *user.User
+	hash string
+	err  error
+	done bool // sent and answered
+}
+
+func (r *lateUser) read(row pgx.Row) error {
+	u := new(user.User)
+	err := scanUser(extraScanner{row, []any{&r.hash}}, u)
+	r.done = true
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		r.err = wrap("get user by email", user.ErrNotFound)
+	case err != nil:
+		return wrap("get user by email", err)
+	default:
+		r.u = u
+	}
+	return nil
+}
+
+// errUnsent is the answer of a held-back read asked for before it was
+// sent: the transaction that holds it has not ended.
+var errUnsent = errors.New("read before its transaction ended")
+
+func (r *lateUser) get() (*user.User, string, error) {
+	if !r.done {
+		return nil, "", wrap("get user by email", errUnsent)
+	}
+	return r.u, r.hash, r.err
 }
 
 // extraScanner scans a row's leading columns into what its caller asks
