@@ -141,9 +141,10 @@ func (ss sessionStore) LookupInto(ctx context.Context, tokenHash []byte, s *auth
 // the permissions are perms's shared list for their text, which the caller
 // must not change.
 //
-// It is Authenticate's own share of the hot path, so it parses by hand
-// (cutInt) what strconv would parse with more checks than SQLite's
-// integers need, and refuses whatever SQLite would not have written.
+// It is Authenticate's own share of the hot path, so it reads the
+// integers and lengths by hand (cutInt) rather than through strconv, and
+// takes the permissions from a cache rather than splitting them again; a
+// value it refuses sends LookupInto to the plain query.
 func unpackSession(p string, s *auth.Session, u *user.User, g *group.Group, perms *permListCache) bool {
 	var n [14]int64
 	for i := range n {
