@@ -31,13 +31,18 @@ func (m *Manager) newToken() (token string, hash []byte, err error) {
 	return token, h[:], nil
 }
 
+// tokenEncoding decodes tokens: unpadded base64url, strict (unused bits
+// zero, no line breaks skipped), so each token has one spelling. Made once:
+// Strict copies the encoding, tables and all, on every call.
+var tokenEncoding = base64.RawURLEncoding.Strict()
+
 // decodeToken returns a token's raw bytes, or false when it is not well
 // formed.
 func decodeToken(token string) (raw [tokenBytes]byte, ok bool) {
 	if len(token) != tokenLen {
 		return raw, false
 	}
-	n, err := base64.RawURLEncoding.Strict().Decode(raw[:], []byte(token))
+	n, err := tokenEncoding.Decode(raw[:], []byte(token))
 	return raw, err == nil && n == tokenBytes
 }
 
@@ -87,7 +92,10 @@ type SessionLookupInto interface {
 	// LookupInto reads into s, u and g what Lookup returns, with the same
 	// errors. The caller passes them zero; on success every field that
 	// Lookup would set is set, and on error none of them may be used.
-	// Safe for concurrent use (with distinct s, u and g).
+	// g.Permissions may be shared with other lookups (one list per
+	// distinct stored list, say): the caller only reads it, and a store
+	// that shares it never changes it. Safe for concurrent use (with
+	// distinct s, u and g).
 	LookupInto(ctx context.Context, tokenHash []byte, s *Session, u *user.User, g *group.Group) error
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -67,11 +68,15 @@ type toucher struct {
 	mu       sync.Mutex
 	pending  map[string]time.Time // session ID → last use
 	flushing map[string]time.Time // the batch being written
-	first    time.Time            // when the oldest pending use was queued (wall clock)
-	running  bool                 // a flusher goroutine is alive
-	closed   bool                 // Close was called: uses are written on the request
-	closeErr error                // what the flusher failed to write after Close
-	kick     chan struct{}        // starts a batch now
+	// waiting is len(pending)+len(flushing), written under mu and read
+	// without it: seen, on every Authenticate, takes mu only when some
+	// use waits (see seen).
+	waiting  atomic.Int64
+	first    time.Time     // when the oldest pending use was queued (wall clock)
+	running  bool          // a flusher goroutine is alive
+	closed   bool          // Close was called: uses are written on the request
+	closeErr error         // what the flusher failed to write after Close
+	kick     chan struct{} // starts a batch now
 	wg       sync.WaitGroup
 
 	flushMu sync.Mutex // one batch at a time
@@ -84,7 +89,16 @@ type toucher struct {
 
 // seen returns the last use of session id that this Manager knows of: the
 // stored one, or a later one not yet written.
+//
+// With nothing waiting it answers without taking mu, and answers as it
+// would have with it: a use queued after the load could as well have
+// been queued just after the lock, and the count drops to zero only where
+// flush empties flushing, once its batch is done, so the load that finds
+// zero is the lock that would have found both maps empty.
 func (t *toucher) seen(id string, stored time.Time) time.Time {
+	if t.waiting.Load() == 0 {
+		return stored
+	}
 	t.mu.Lock()
 	p, ok := t.pending[id]
 	if !ok {
@@ -118,6 +132,7 @@ func (t *toucher) queue(m *Manager, id string, at time.Time) bool {
 	if prev, ok := t.pending[id]; !ok || at.After(prev) {
 		t.pending[id] = at
 	}
+	t.count()
 	if !t.running {
 		t.running = true
 		t.wg.Add(1)
@@ -128,6 +143,10 @@ func (t *toucher) queue(m *Manager, id string, at time.Time) bool {
 	}
 	return true
 }
+
+// count sets waiting. Called with t.mu held, after pending or flushing
+// changed.
+func (t *toucher) count() { t.waiting.Store(int64(len(t.pending) + len(t.flushing))) }
 
 func (t *toucher) batchLimit() int {
 	if t.batchMax > 0 {
@@ -202,6 +221,7 @@ func (t *toucher) flush(m *Manager) error {
 	}
 	t.mu.Lock()
 	t.flushing = nil
+	t.count()
 	hook := t.onFlush
 	t.mu.Unlock()
 	if hook != nil {

@@ -31,6 +31,11 @@ type DB struct {
 	// (stmts.go): the session lookup of auth.Manager.Authenticate, pages
 	// of users.
 	reads *stmtCache
+	// lookup is the session lookup, reads' first entry, held apart so
+	// that Authenticate neither locks the cache nor hashes the SQL text.
+	lookup *sql.Stmt
+	// perms are the permission lists the session lookup read (groups.go).
+	perms permListCache
 	// writes holds the statements run on the writer, in and out of
 	// transactions, prepared once on its one connection (stmts.go).
 	writes *stmtCache
@@ -123,6 +128,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	db.reads = newStmtCache(db.r)
 	db.reads.stmts[sessionLookupSQL] = lookup
+	db.lookup = lookup
 	db.writes = newStmtCache(db.w)
 	db.root.r, db.root.w = db.r, poolStmts{db.w, db.writes}
 	return db, nil

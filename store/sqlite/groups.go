@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/usher-go/usher/group"
@@ -41,6 +43,7 @@ func joinPermissions(ps []group.Permission) (string, error) {
 	return b.String(), nil
 }
 
+// splitPermissions reads a stored permission list into a new slice.
 func splitPermissions(s string) []group.Permission {
 	if s == "" {
 		return nil
@@ -51,6 +54,45 @@ func splitPermissions(s string) []group.Permission {
 		out = append(out, group.Permission(p))
 	}
 	return out
+}
+
+// permListCache is the session lookup's permission lists, one per DB:
+// each list split once per distinct stored text and shared by every
+// lookup that reads that text, so Authenticate allocates nothing for it.
+// It is keyed by the whole text and answers only for exactly that text,
+// so a group whose permissions change (through the store or behind its
+// back) reads the new ones on the next lookup, never the cached ones
+// (invariant 3). Past maxPermLists texts (old versions pile up as groups
+// change) it starts again from empty.
+type permListCache struct {
+	m  sync.Map // text → []group.Permission, never changed once stored
+	mu sync.Mutex
+	n  int // texts in m; written under mu
+}
+
+const maxPermLists = 1024
+
+// split returns text's permission list. It is shared: callers read it
+// and never change it (its capacity is its length, so an append copies).
+func (c *permListCache) split(text string) []group.Permission {
+	if text == "" {
+		return nil
+	}
+	if v, ok := c.m.Load(text); ok {
+		return v.([]group.Permission)
+	}
+	text = strings.Clone(text) // not the lookup's whole row, which the cache would keep alive
+	perms := slices.Clip(splitPermissions(text))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n >= maxPermLists {
+		c.m.Clear()
+		c.n = 0
+	}
+	if _, loaded := c.m.Swap(text, perms); !loaded {
+		c.n++
+	}
+	return perms
 }
 
 // groupWriteErr maps the constraint violations a group row can hit.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/usher-go/usher/auth"
@@ -95,17 +96,23 @@ func (ss sessionStore) Lookup(ctx context.Context, tokenHash []byte) (*auth.Sess
 	if err := ss.LookupInto(ctx, tokenHash, &r.s, &r.u, &r.g); err != nil {
 		return nil, nil, nil, err
 	}
+	r.g.Permissions = slices.Clone(r.g.Permissions) // the caller's own, unlike LookupInto's
 	return &r.s, &r.u, &r.g, nil
 }
 
 // LookupInto is auth.SessionLookupInto: Lookup into the caller's values,
-// which Authenticate allocates once, as the Principal it returns.
+// which Authenticate allocates once, as the Principal it returns. The
+// group's Permissions are shared with every lookup of the same list
+// (permListCache), as auth.SessionLookupInto allows: read only.
 func (ss sessionStore) LookupInto(ctx context.Context, tokenHash []byte, s *auth.Session, u *user.User, g *group.Group) error {
 	// Not through a helper taking ...any: calling the statement here
 	// keeps the argument slice on the stack (one allocation fewer).
+	// Outside a transaction, the statement prepared at Open (what
+	// readStmt would find in the cache, without its lock and the hash of
+	// the SQL); inside one, the transaction's querier.
 	var row *sql.Row
-	if st := ss.s.readStmt(ctx, sessionLookupSQL); st != nil {
-		row = st.QueryRowContext(ctx, tokenHash)
+	if ss.s.tx == nil {
+		row = ss.s.db.lookup.QueryRowContext(ctx, tokenHash)
 	} else {
 		row = ss.s.r.QueryRowContext(ctx, sessionLookupSQL, tokenHash)
 	}
@@ -117,7 +124,7 @@ func (ss sessionStore) LookupInto(ctx context.Context, tokenHash []byte, s *auth
 	if err != nil {
 		return wrap("lookup session", err)
 	}
-	if !packed.Valid || !unpackSession(packed.String, s, u, g) {
+	if !packed.Valid || !unpackSession(packed.String, s, u, g, &ss.s.db.perms) {
 		// Cannot happen with rows this package wrote; stay correct
 		// rather than fast if it does.
 		ps, pu, pg, err := ss.lookupPlain(ctx, tokenHash)
@@ -130,20 +137,36 @@ func (ss sessionStore) LookupInto(ctx context.Context, tokenHash []byte, s *auth
 }
 
 // unpackSession parses one sessionLookupSQL value into s, u and g,
-// reporting whether it was well formed. The strings are substrings of p.
-func unpackSession(p string, s *auth.Session, u *user.User, g *group.Group) bool {
+// reporting whether it was well formed. The strings are substrings of p;
+// the permissions are perms's shared list for their text, which the caller
+// must not change.
+//
+// It is Authenticate's own share of the hot path, so it reads the
+// integers and lengths by hand (cutInt) rather than through strconv, and
+// takes the permissions from a cache rather than splitting them again; a
+// value it refuses sends LookupInto to the plain query.
+func unpackSession(p string, s *auth.Session, u *user.User, g *group.Group, perms *permListCache) bool {
 	var n [14]int64
-	p, ok := unpackInts(p, n[:])
-	if !ok {
-		return false
+	for i := range n {
+		v, rest, ok := cutInt(p, ' ')
+		if !ok {
+			return false
+		}
+		n[i], p = v, rest
 	}
-	var perms string
-	p, ok = unpackStrings(p, []*string{
+	var text string
+	for _, d := range [...]*string{
 		&s.ID, (*string)(&s.UserID), &s.IP, &s.UserAgent,
 		&u.Email, &u.Name, &u.GroupID,
-		&g.Name, &g.Description, &perms,
-	})
-	if !ok || p != "" {
+		&g.Name, &g.Description, &text,
+	} {
+		l, rest, ok := cutInt(p, ':')
+		if !ok || l < 0 || l > int64(len(rest)) {
+			return false
+		}
+		*d, p = rest[:l], rest[l:]
+	}
+	if p != "" {
 		return false
 	}
 	s.CreatedAt, s.LastSeenAt, s.ExpiresAt = fromNanos(n[0]), fromNanos(n[1]), fromNanos(n[2])
@@ -153,8 +176,41 @@ func unpackSession(p string, s *auth.Session, u *user.User, g *group.Group) bool
 	g.CreatedAt, g.UpdatedAt = fromNanos(n[8]), fromNanos(n[9])
 	s.MultiFactor, u.MustChangePassword = n[10] != 0, n[11] != 0
 	s.IdleTimeout, s.Remembered = time.Duration(n[12]), n[13] != 0
-	g.Permissions = splitPermissions(perms)
+	g.Permissions = perms.split(text)
 	return true
+}
+
+// cutInt parses the decimal integer at the front of p, which ends at the
+// first byte end, and returns it and what follows that byte. It reads
+// what strconv.ParseInt(s, 10, 64) reads but a leading plus sign, which
+// SQLite does not write: an optional minus sign and digits, within int64.
+func cutInt(p string, end byte) (int64, string, bool) {
+	i := 0
+	if len(p) > 0 && p[0] == '-' {
+		i = 1
+	}
+	start := i
+	var v uint64
+	for ; i < len(p) && p[i] != end; i++ {
+		c := p[i] - '0'
+		if c > 9 || v > (1<<63)/10 { // past that, v*10 is out of range
+			return 0, p, false
+		}
+		v = v*10 + uint64(c) // at most 2⁶³+9: no overflow
+	}
+	if i == start || i == len(p) {
+		return 0, p, false // no digits, or no end
+	}
+	if start == 1 {
+		if v > 1<<63 {
+			return 0, p, false
+		}
+		return -int64(v), p[i+1:], true // -(1<<63) too: int64(1<<63) negates to itself
+	}
+	if v > 1<<63-1 {
+		return 0, p, false
+	}
+	return int64(v), p[i+1:], true
 }
 
 // lookupPlain is Lookup column by column.
