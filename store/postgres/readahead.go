@@ -2,35 +2,24 @@ package postgres
 
 import (
 	"context"
-	"slices"
 
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/usher-go/usher/store/internal/readahead"
 	"github.com/usher-go/usher/totp"
 	"github.com/usher-go/usher/user"
 )
 
-// readAhead is what a read inside a transaction took beyond what it was
-// asked for, for the reads that usually follow it (issue 12: a round trip
-// each). A password login's outcome reads the account with its hash, then
-// its device generation, then its TOTP credential; GetWithHash reads all
-// three in one statement, and DeviceGeneration and TOTP().Get answer from
-// here. Any statement sent drops it (txConn), so what it answers is what
-// the next statement would have read but for other transactions
-// committing in between, which READ COMMITTED lets either statement see
-// or miss.
-type readAhead struct {
-	id   user.ID
-	gen  int64
-	totp *totp.Credential // nil: none
-}
-
-// ahead returns what was read ahead for id, nil for nothing.
-func (s *scope) ahead(id user.ID) *readAhead {
-	if s.tx == nil || s.tx.ahead == nil || s.tx.ahead.id != id {
+// ahead returns what GetWithHash read ahead for id in this transaction
+// (readahead.Account), nil for nothing. Any statement sent drops it
+// (txConn), so what it answers is what the next statement would have
+// read but for other transactions committing in between, which READ
+// COMMITTED lets either statement see or miss.
+func (s *scope) ahead(id user.ID) *readahead.Account {
+	if s.tx == nil {
 		return nil
 	}
-	return s.tx.ahead
+	return s.tx.ahead.For(id)
 }
 
 // getWithHashAhead is GetWithHash inside a transaction, reading ahead.
@@ -53,26 +42,19 @@ func (us userStore) getWithHashAhead(ctx context.Context, id user.ID) (*user.Use
 	if err != nil {
 		return nil, "", err
 	}
-	a := &readAhead{id: u.ID, gen: gen}
+	a := &readahead.Account{ID: u.ID, Gen: gen}
 	if tUser.Valid {
-		a.totp = &totp.Credential{UserID: user.ID(tUser.String), KeyID: tKey.String, Sealed: tSealed,
+		a.TOTP = &totp.Credential{UserID: user.ID(tUser.String), KeyID: tKey.String, Sealed: tSealed,
 			LastStep: tStep.Int64, CreatedAt: tMade.Time, ConfirmedAt: fromOpt(tConf)}
 	}
 	us.s.tx.ahead, us.s.tx.known = a, u.ID
 	return u, h, nil
 }
 
-// totpAhead is TOTP().Get answered from a read ahead: a copy, as a read
-// would return; ok is false when nothing was read ahead for id.
+// totpAhead is TOTP().Get answered from a read ahead (TOTPFor).
 func (s *scope) totpAhead(id user.ID) (c *totp.Credential, ok bool) {
-	a := s.ahead(id)
-	if a == nil {
+	if s.tx == nil {
 		return nil, false
 	}
-	if a.totp == nil {
-		return nil, true
-	}
-	cp := *a.totp
-	cp.Sealed = slices.Clone(cp.Sealed)
-	return &cp, true
+	return s.tx.ahead.TOTPFor(id)
 }

@@ -97,7 +97,7 @@ func (ts throttleStore) DeviceGeneration(ctx context.Context, id user.ID) (int64
 		return 0, nil
 	}
 	if a := ts.s.ahead(id); a != nil {
-		return a.gen, nil
+		return a.Gen, nil
 	}
 	var g int64
 	err := ts.s.q.QueryRow(ctx, `SELECT generation FROM device_generations WHERE user_id = $1`, string(id)).Scan(&g)

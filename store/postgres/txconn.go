@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/usher-go/usher/store/internal/readahead"
 	"github.com/usher-go/usher/user"
 )
 
@@ -38,8 +39,8 @@ type txConn struct {
 	opening int
 	err     error // a held-back statement failed; the transaction is lost
 	// ahead is what the last statement read ahead, until the next one
-	// (readAhead).
-	ahead *readAhead
+	// (readahead.Account).
+	ahead *readahead.Account
 	// head is the chain's head as the transaction began, until its first
 	// append takes it (chainHead).
 	head *headAhead

@@ -3,8 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"slices"
 
+	"github.com/usher-go/usher/store/internal/readahead"
 	"github.com/usher-go/usher/totp"
 	"github.com/usher-go/usher/user"
 )
@@ -12,33 +12,21 @@ import (
 // txState is what one transaction's statements share beyond the
 // connection.
 type txState struct {
-	// ahead is what the last read took ahead, until the next statement
-	// (txStmts drops it).
-	ahead *readAhead
+	// ahead is what the last read took ahead (readahead.Account), until
+	// the next statement, which drops it (txStmts). The transaction holds
+	// SQLite's write lock (BEGIN IMMEDIATE), so no other connection
+	// changes these rows before it ends; dropping it at every statement of
+	// its own reads back a write it makes as it would be read without.
+	ahead *readahead.Account
 }
 
-// readAhead is what a read inside a transaction took beyond what it was
-// asked for, for the reads that usually follow it (issue 12: each
-// statement costs its own trip through database/sql and the driver). A
-// password login's outcome reads the account with its hash, then its
-// device generation, then its TOTP credential; GetWithHash reads all three
-// in one statement, and DeviceGeneration and TOTP().Get answer from here.
-// The transaction holds SQLite's write lock (BEGIN IMMEDIATE), so no other
-// connection changes these rows before it ends; any statement of its own
-// drops what was read ahead, so a write it makes is read back as it would
-// be without.
-type readAhead struct {
-	id   user.ID
-	gen  int64
-	totp *totp.Credential // nil: none
-}
-
-// ahead returns what was read ahead for id, nil for nothing.
-func (s *scope) ahead(id user.ID) *readAhead {
-	if s.txs == nil || s.txs.ahead == nil || s.txs.ahead.id != id {
+// ahead returns what GetWithHash read ahead for id in this transaction,
+// nil for nothing.
+func (s *scope) ahead(id user.ID) *readahead.Account {
+	if s.txs == nil {
 		return nil
 	}
-	return s.txs.ahead
+	return s.txs.ahead.For(id)
 }
 
 // getWithHashAhead is GetWithHash inside a transaction, reading ahead.
@@ -61,26 +49,19 @@ func (us userStore) getWithHashAhead(ctx context.Context, id user.ID) (*user.Use
 	if err != nil {
 		return nil, "", err
 	}
-	a := &readAhead{id: u.ID, gen: gen}
+	a := &readahead.Account{ID: u.ID, Gen: gen}
 	if tUser.Valid {
-		a.totp = &totp.Credential{UserID: user.ID(tUser.String), KeyID: tKey.String, Sealed: tSealed,
+		a.TOTP = &totp.Credential{UserID: user.ID(tUser.String), KeyID: tKey.String, Sealed: tSealed,
 			LastStep: tStep.Int64, CreatedAt: fromNanos(tCreated.Int64), ConfirmedAt: fromNanos(tConf.Int64)}
 	}
 	us.s.txs.ahead = a // after the statement, which dropped the last one
 	return u, h, nil
 }
 
-// totpAhead is TOTP().Get answered from a read ahead: a copy, as a read
-// would return; ok is false when nothing was read ahead for id.
+// totpAhead is TOTP().Get answered from a read ahead (TOTPFor).
 func (s *scope) totpAhead(id user.ID) (c *totp.Credential, ok bool) {
-	a := s.ahead(id)
-	if a == nil {
+	if s.txs == nil {
 		return nil, false
 	}
-	if a.totp == nil {
-		return nil, true
-	}
-	cp := *a.totp
-	cp.Sealed = slices.Clone(cp.Sealed)
-	return &cp, true
+	return s.txs.ahead.TOTPFor(id)
 }

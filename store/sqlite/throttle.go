@@ -240,7 +240,7 @@ func (ts throttleStore) ResetPrefix(ctx context.Context, prefix string) error {
 
 func (ts throttleStore) DeviceGeneration(ctx context.Context, id user.ID) (int64, error) {
 	if a := ts.s.ahead(id); a != nil {
-		return a.gen, nil
+		return a.Gen, nil
 	}
 	var g int64
 	err := ts.s.r.QueryRowContext(ctx, `SELECT generation FROM device_generations WHERE user_id = ?`, string(id)).Scan(&g)

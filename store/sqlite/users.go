@@ -74,7 +74,7 @@ func (us userStore) GetByEmail(ctx context.Context, email string) (*user.User, e
 
 // GetWithHash is Get and PasswordHash in one read ([auth.UserHashStore]).
 // Inside a transaction it reads ahead the user's device generation and
-// TOTP credential (readAhead).
+// TOTP credential (readahead.Account).
 func (us userStore) GetWithHash(ctx context.Context, id user.ID) (*user.User, string, error) {
 	if us.s.txs != nil {
 		return us.getWithHashAhead(ctx, id)
