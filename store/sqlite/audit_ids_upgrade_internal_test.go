@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -23,18 +22,7 @@ func TestUpgradeAuditIDs(t *testing.T) {
 	if ms[16].Version != 17 {
 		t.Fatalf("migration 17 is at %d", ms[16].Version)
 	}
-	path := filepath.Join(t.TempDir(), "old.db")
-	wdsn, _, err := dsns(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := sql.Open("sqlite", wdsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := applyMigrations(ctx, w, ms[:16]); err != nil {
-		t.Fatal(err)
-	}
+	path, w := migratedTo(t, ms[:16])
 	if _, err := w.Exec(`INSERT INTO audit_events (time, action, outcome, actor_id, actor_email, target_type, target_id,
 		target_label, ip, user_agent, reason, details, repeat_key, repeats, repeats_mac, seq, key_id, mac) VALUES
 		(1, 'user.created', 'success', 'u1', 'a@example.com', 'user', 'u2', 'b@example.com', '192.0.2.1', 'ua', '', '{"k":"v"}', NULL, 1, NULL, NULL, NULL, NULL),

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"path/filepath"
 	"testing"
 
 	"github.com/usher-go/usher/audit"
@@ -20,18 +19,7 @@ func TestUpgradeToAuditChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "old.db")
-	wdsn, _, err := dsns(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := sql.Open("sqlite", wdsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := applyMigrations(ctx, w, ms[:12]); err != nil {
-		t.Fatal(err)
-	}
+	path, w := migratedTo(t, ms[:12])
 	if _, err := w.Exec(`INSERT INTO audit_events (time, action, outcome, actor_id, details, repeat_key) VALUES
 		(1, 'authorization.denied', 'denied', 'u1', '{"repeated":5,"note":"kept"}', 'k1'),
 		(2, 'user.created', 'success', 'u1', '{"email":"a@example.com"}', NULL),

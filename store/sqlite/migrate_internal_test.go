@@ -121,18 +121,7 @@ func TestUpgradeFromSeedingSchema(t *testing.T) {
 	for _, upTo := range []int{1, len(old)} {
 		t.Run(fmt.Sprintf("version%d", upTo), func(t *testing.T) {
 			ctx := context.Background()
-			path := filepath.Join(t.TempDir(), "old.db")
-			wdsn, _, err := dsns(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			w, err := sql.Open("sqlite", wdsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := applyMigrations(ctx, w, old[:upTo]); err != nil {
-				t.Fatalf("the old migrations: %v", err)
-			}
+			path, w := migratedTo(t, old[:upTo])
 			if _, err := w.Exec(`INSERT INTO users (id, email, name, name_key, group_id, created_at, updated_at)
 				VALUES ('u1', 'old@example.com', 'Old', 'old', 'users', 1, 1)`); err != nil {
 				t.Fatal(err)
@@ -208,4 +197,25 @@ func TestSessionsBefore0014KeepTheirLimits(t *testing.T) {
 	if err != nil || s.IdleTimeout != 24*time.Hour || s.Remembered {
 		t.Fatalf("the old session: %+v, %v; want IdleTimeout 24h, not remembered", s, err)
 	}
+}
+
+// migratedTo creates a database file with steps applied, as an older
+// version of this package left it, and returns its path and a writer
+// connection pool on it, closed at the end of the test.
+func migratedTo(t *testing.T, steps []migrations.Step) (string, *sql.DB) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "old.db")
+	wdsn, _, err := dsns(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := sql.Open("sqlite", wdsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	if err := applyMigrations(context.Background(), w, steps); err != nil {
+		t.Fatalf("migrations up to %d: %v", len(steps), err)
+	}
+	return path, w
 }
