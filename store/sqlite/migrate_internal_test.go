@@ -165,19 +165,7 @@ func TestSessionsBefore0014KeepTheirLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	wdsn, _, err := dsns(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := sql.Open("sqlite", wdsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.SetMaxOpenConns(1)
-	if err := applyMigrations(ctx, w, ms[:13]); err != nil {
-		t.Fatalf("migrations up to 0013: %v", err)
-	}
+	path, w := migratedTo(t, ms[:13])
 	for _, q := range []string{
 		`PRAGMA foreign_keys = OFF`, // no groups: auth.New makes them
 		`INSERT INTO users (id, email, name, name_key, group_id, created_at, updated_at) VALUES ('u1', 'old@example.com', 'Old', 'old', 'users', 1, 1)`,
@@ -201,7 +189,8 @@ func TestSessionsBefore0014KeepTheirLimits(t *testing.T) {
 
 // migratedTo creates a database file with steps applied, as an older
 // version of this package left it, and returns its path and a writer
-// connection pool on it, closed at the end of the test.
+// pool of one connection on it (so a pragma holds for what follows),
+// closed at the end of the test.
 func migratedTo(t *testing.T, steps []migrations.Step) (string, *sql.DB) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "old.db")
@@ -213,6 +202,7 @@ func migratedTo(t *testing.T, steps []migrations.Step) (string, *sql.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.SetMaxOpenConns(1)
 	t.Cleanup(func() { w.Close() })
 	if err := applyMigrations(context.Background(), w, steps); err != nil {
 		t.Fatalf("migrations up to %d: %v", len(steps), err)
