@@ -113,6 +113,11 @@
 // opened by a binary older than that change has no groups; run the newer
 // binary's auth.New once, or do not roll back across it.)
 //
+// Most migrations take milliseconds. Migration 0017 rebuilds the audit
+// log's table (to drop AUTOINCREMENT, which wrote one page more per
+// audited change): Open takes about 16 seconds more per million audit
+// events kept, once, on a loaded 2-vCPU machine.
+//
 // # Backups
 //
 // Copying the file while the process runs can tear it. Use SQLite's own
