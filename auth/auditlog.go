@@ -45,11 +45,9 @@ type AuditExporter interface {
 	// ExportEvents calls each with every event q selects (its filters
 	// and time range: q.Limit, q.Cursor and q.OldestFirst are not used),
 	// oldest first, and returns the first error each returns, as it is.
-	// It checks q as Query does. It reads a bounded page at a time, and
-	// may read the next page while each runs over this one; while it
-	// waits for each it holds no transaction, and no connection beyond
-	// such a read, which lets go of its connection once its page is in,
-	// so that a slow writer holds nothing of the store's.
+	// It checks q as Query does. It reads a bounded page at a time and
+	// calls each only between reads, holding no connection or
+	// transaction, so that a slow writer holds nothing of the store's.
 	// The event passed to each is valid only during the call: the store
 	// may reuse it. Events appended while it runs may or may not be
 	// included. Safe for concurrent use.
