@@ -92,3 +92,26 @@ func TestExportEventsErrors(t *testing.T) {
 		t.Fatalf("ExportEvents: %v after %d calls, want each's error after one", err, calls)
 	}
 }
+
+// Inside a transaction, each may use the transaction's one connection
+// between events: ExportEvents holds no read open while it runs.
+func TestExportEventsInTransaction(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	seedAuditEvents(t, db, exportPage+1)
+	var n int
+	err := db.Atomic(ctx, func(tx auth.Store) error {
+		return tx.Audit().(auth.AuditExporter).ExportEvents(ctx, audit.Query{}, func(*audit.Event) error {
+			n++
+			if n == exportPage {
+				// The transaction's connection is free for a statement.
+				_, err := tx.Users().Count(ctx)
+				return err
+			}
+			return nil
+		})
+	})
+	if err != nil || n < exportPage+1 {
+		t.Fatalf("ExportEvents in a transaction: %d events, %v", n, err)
+	}
+}
