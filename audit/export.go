@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/usher-go/usher/internal/auditjson"
 )
 
 // Format is a file format events are exported in.
@@ -127,7 +129,7 @@ func (enc *Encoder) csvDetails(e *Event) (string, error) {
 	if len(e.Details) == 0 {
 		return "", nil
 	}
-	if d, ok := appendDetailsJSON(enc.line[:0], e.Details, true); ok {
+	if d, ok := auditjson.AppendFlat(enc.line[:0], e.Details); ok {
 		enc.line = d
 		return string(d), nil
 	}

@@ -6,6 +6,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/usher-go/usher/internal/auditjson"
 )
 
 // reflectLine is a JSON Lines line as encoding/json writes it, the
@@ -37,7 +39,7 @@ func checkExportJSON(t *testing.T, e *Event) {
 		return
 	}
 	wantCell, err := json.Marshal(e.Details)
-	if got, ok := appendDetailsJSON(nil, e.Details, true); ok && (err != nil || !bytes.Equal(got, wantCell)) {
+	if got, ok := auditjson.AppendFlat(nil, e.Details); ok && (err != nil || !bytes.Equal(got, wantCell)) {
 		t.Fatalf("CSV details of %#v:\n got %s\nwant %s (%v)", e.Details, got, wantCell, err)
 	}
 }
