@@ -75,6 +75,7 @@ func foldKey(s string) string { return paging.FoldKey(s) }
 // (eventColumns).
 var dialect = &paging.Dialect{
 	EventColumns: eventColumns,
+	RareOutcome:  "outcome <> 'success'", // migration 0018's audit_outcome
 	LikeEscape:   `'\'`,
 	Unindexed:    "+",
 	Time:         func(t time.Time) any { return nanos(t) },

@@ -62,6 +62,10 @@ func (d *Dialect) Events(q audit.Query) (EventsQuery, error) {
 		w.sql(f.col)
 		w.arg(f.v)
 	}
+	if q.Outcome != "" && q.Outcome != audit.Success && d.RareOutcome != "" {
+		w.where()
+		w.sql(d.RareOutcome)
+	}
 	if !q.Since.IsZero() {
 		w.where()
 		w.sql("time >= ")
