@@ -197,7 +197,8 @@ func eventArgs(e *audit.Event, details any) []any {
 // Query pages on the (time, id) keyset in either order (see
 // store/internal/paging). Every filter column leads an index ending in
 // time (which SQLite extends with id), so a page is one index seek whichever
-// single filter is set.
+// single filter is set; a page of successful events walks audit_time, as
+// audit_outcome holds the rare outcomes only (migration 0018).
 func (as auditStore) Query(ctx context.Context, q audit.Query) (audit.Page, error) {
 	q, err := q.Normalize()
 	if err != nil {

@@ -34,7 +34,9 @@ type EventsQuery struct {
 // from q.Cursor, and a LIMIT one row more than the page, written into the
 // SQL. Its columns are Dialect.EventColumns, or AuditColumns. Every
 // filter column leads an index ending in (time, id), so a page is one
-// index range scan whichever single filter is set, in either direction. A
+// index range scan whichever single filter is set, in either direction
+// (but for a store whose outcome index leaves successes out, RareOutcome:
+// a page of successes walks the time index, where most rows are). A
 // cursor this package did not make, or made for the other order, fails
 // with [audit.ErrInvalidCursor]. Event IDs are decimal integers.
 func (d *Dialect) Events(q audit.Query) (EventsQuery, error) {
