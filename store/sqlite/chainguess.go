@@ -28,14 +28,21 @@ const insertLinkSQL = `INSERT INTO audit_events
 
 // insertGuessedSQL is insertLinkSQL, written only if the chain's row
 // holds the guessed head, and nextEventSQL gives the guessed ID: exactly
-// what the read it saves would have returned. Its last five arguments are
-// the guess: head_seq, head_key_id, head_link, head_mark, the ID.
+// what the read it saves would have returned (IS, so that a NULL read
+// back as nil matches nil). Its last five arguments are the guess:
+// head_seq, head_key_id, head_link, head_mark, the ID. SQLite stages the
+// row in a temporary table first, as the statement reads the table it
+// writes (nextEventSQL): a little work, far less than a statement.
+//
+// Where two DBs append in turn to one file (an admin tool beside the
+// application), each append finds the other moved the chain and runs four
+// statements where reading first ran three; a single writer runs two.
 const insertGuessedSQL = `INSERT INTO audit_events
 		(time, action, outcome, actor_id, actor_email, target_type, target_id, target_label, ip, user_agent, reason, details,
 		 repeat_key, seq, key_id, mac, repeats_mac, id)
 		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-		WHERE EXISTS (SELECT 1 FROM audit_chain WHERE id = 1 AND head_seq = ? AND head_key_id = ?
-			AND head_link = ? AND head_mark = ? AND ` + nextEventSQL + ` = ?)`
+		WHERE EXISTS (SELECT 1 FROM audit_chain WHERE id = 1 AND head_seq IS ? AND head_key_id IS ?
+			AND head_link IS ? AND head_mark IS ? AND ` + nextEventSQL + ` = ?)`
 
 // errChainMoved: the chain's head is not the guessed one.
 var errChainMoved = errors.New("sqlite: audit chain moved")
