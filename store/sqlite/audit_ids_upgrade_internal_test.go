@@ -48,6 +48,9 @@ func TestUpgradeAuditIDs(t *testing.T) {
 	if got := auditRows(t, db.w); got != rows {
 		t.Errorf("rows after the upgrade:\n%s\nwant\n%s", got, rows)
 	}
+	// Open goes on to migration 0018, which makes audit_outcome partial.
+	indexes = strings.Replace(indexes, "audit_outcome ON audit_events (outcome, time)",
+		"audit_outcome ON audit_events (outcome, time) WHERE outcome <> 'success'", 1)
 	if got := auditIndexes(t, db.w); got != indexes {
 		t.Errorf("indexes after the upgrade:\n%s\nwant\n%s", got, indexes)
 	}

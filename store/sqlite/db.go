@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
@@ -39,6 +40,12 @@ type DB struct {
 	// writes holds the statements run on the writer, in and out of
 	// transactions, prepared once on its one connection (stmts.go).
 	writes *stmtCache
+	// chain is the audit chain's head as this DB last appended to it
+	// (chainguess.go), nil for unknown.
+	chain atomic.Pointer[chainGuess]
+	// headReads counts the reads of the chain's head the guess did not
+	// save (TestChainGuess).
+	headReads atomic.Int64
 
 	root *scope
 }

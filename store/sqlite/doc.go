@@ -116,7 +116,9 @@
 // Most migrations take milliseconds. Migration 0017 rebuilds the audit
 // log's table (to drop AUTOINCREMENT, which wrote one page more per
 // audited change): Open takes about 16 seconds more per million audit
-// events kept, once, on a loaded 2-vCPU machine.
+// events kept, once, on a loaded 2-vCPU machine. Migration 0018 makes the
+// audit index by outcome hold the rare outcomes only, rebuilding it: 0.3
+// seconds per million events, on the same machine.
 //
 // # Backups
 //

@@ -41,12 +41,16 @@ func (ts throttleStore) AddFailure(ctx context.Context, key string, at time.Time
 	return n, nil
 }
 
-// AddFailures is auth.FailureBatchStore's: one read of every key's count,
-// then one upsert that counts them all (issue 12: a password login's
-// admission counts its network back-off and its day in two statements
-// instead of three). Inside Atomic, which holds SQLite's write lock from
-// BEGIN IMMEDIATE, nothing changes the rows between the two. Keys must
-// differ; a repeated key is counted key by key, as AddFailure would.
+// AddFailures is auth.FailureBatchStore's: one upsert that counts every
+// key and returns what each held before (issue 12: a password login's
+// admission counts its network back-off and its day in one statement
+// instead of three). The count before is the one returned less the
+// attempt: a key that held none, or a count reset to 0, comes back at 1.
+// The time of the last failure before is prev_last (migration 0018),
+// which the upsert sets to last_at as it was (every SET expression sees
+// the row as it was), and which means something only when the key held
+// failures. Keys must differ; a repeated key is counted key by key, as
+// AddFailure would.
 func (ts throttleStore) AddFailures(ctx context.Context, keys []string, at time.Time) ([]auth.FailureCount, error) {
 	out := make([]auth.FailureCount, len(keys))
 	index := make(map[string]int, len(keys))
@@ -58,32 +62,33 @@ func (ts throttleStore) AddFailures(ctx context.Context, keys []string, at time.
 	}
 	args := make([]any, 0, 2*len(keys))
 	for _, k := range keys {
-		args = append(args, k)
-	}
-	if err := ts.failuresBefore(ctx, args, index, out); err != nil {
-		return nil, wrap("throttle add failures", err)
-	}
-	args = args[:0]
-	for _, k := range keys {
 		args = append(args, k, nanos(at))
 	}
-	// The upsert of AddFailure, one row per key; RETURNING gives rows in
-	// no set order, hence the key.
+	// RETURNING gives rows in no set order, hence the key.
 	q := `INSERT INTO throttle_failures (key, count, last_at) VALUES (?, 1, ?)` + strings.Repeat(`, (?, 1, ?)`, len(keys)-1) + `
 		ON CONFLICT (key) DO UPDATE SET count = count + 1,
+			prev_last = last_at,
 			last_at = CASE WHEN count = 0 THEN excluded.last_at ELSE max(last_at, excluded.last_at) END
-		RETURNING key, count`
+		RETURNING key, count, prev_last`
 	rows, err := ts.s.w.QueryContext(ctx, q, args...)
 	err = forEachRow(rows, err, func(sc scanner) error {
 		var (
-			k string
-			n int
+			k    string
+			n    int
+			prev sql.NullInt64
 		)
-		if err := sc.Scan(&k, &n); err != nil {
+		if err := sc.Scan(&k, &n, &prev); err != nil {
 			return err
 		}
-		if i, ok := index[k]; ok {
-			out[i].Got = n
+		i, ok := index[k]
+		switch {
+		case !ok:
+		case n > 1 && !prev.Valid:
+			return fmt.Errorf("key %d: a count of %d without its time before", i, n)
+		case n > 1:
+			out[i] = auth.FailureCount{Prev: n - 1, PrevLast: fromNanos(prev.Int64), Got: n}
+		default: // none before
+			out[i] = auth.FailureCount{Got: n}
 		}
 		return nil
 	})
@@ -96,27 +101,6 @@ func (ts throttleStore) AddFailures(ctx context.Context, keys []string, at time.
 		}
 	}
 	return out, nil
-}
-
-// failuresBefore sets each key's Prev and PrevLast in out, as Failures
-// reads them: a count of 0 is none.
-func (ts throttleStore) failuresBefore(ctx context.Context, keys []any, index map[string]int, out []auth.FailureCount) error {
-	q := `SELECT key, count, last_at FROM throttle_failures WHERE key IN (?` + strings.Repeat(`, ?`, len(keys)-1) + `) AND count <> 0`
-	rows, err := ts.s.r.QueryContext(ctx, q, keys...)
-	return forEachRow(rows, err, func(sc scanner) error {
-		var (
-			k    string
-			n    int
-			last int64
-		)
-		if err := sc.Scan(&k, &n, &last); err != nil {
-			return err
-		}
-		if i, ok := index[k]; ok {
-			out[i].Prev, out[i].PrevLast = n, fromNanos(last)
-		}
-		return nil
-	})
 }
 
 // addFailuresOneByOne is AddFailures key by key.

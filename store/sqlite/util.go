@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/usher-go/usher/audit"
 	"time"
 
 	"modernc.org/sqlite"
@@ -75,6 +76,7 @@ func foldKey(s string) string { return paging.FoldKey(s) }
 // (eventColumns).
 var dialect = &paging.Dialect{
 	EventColumns: eventColumns,
+	RareOutcome:  "outcome <> '" + string(audit.Success) + "'", // migration 0018's audit_outcome
 	LikeEscape:   `'\'`,
 	Unindexed:    "+",
 	Time:         func(t time.Time) any { return nanos(t) },

@@ -34,7 +34,9 @@ type EventsQuery struct {
 // from q.Cursor, and a LIMIT one row more than the page, written into the
 // SQL. Its columns are Dialect.EventColumns, or AuditColumns. Every
 // filter column leads an index ending in (time, id), so a page is one
-// index range scan whichever single filter is set, in either direction. A
+// index range scan whichever single filter is set, in either direction
+// (but for a store whose outcome index leaves successes out, RareOutcome:
+// a page of successes walks the time index, where most rows are). A
 // cursor this package did not make, or made for the other order, fails
 // with [audit.ErrInvalidCursor]. Event IDs are decimal integers.
 func (d *Dialect) Events(q audit.Query) (EventsQuery, error) {
@@ -45,32 +47,8 @@ func (d *Dialect) Events(q audit.Query) (EventsQuery, error) {
 		cols = AuditColumns
 	}
 	w.start(d, "SELECT "+cols+" FROM audit_events")
-	for _, f := range [...]struct{ col, v string }{
-		{"action = ", string(q.Action)},
-		{"actor_id = ", q.ActorID},
-		{"target_type = ", q.TargetType},
-		{"target_id = ", q.TargetID},
-		{"outcome = ", string(q.Outcome)},
-	} {
-		if f.v == "" {
-			continue
-		}
-		if !d.storable(f.v) {
-			return eq, nil
-		}
-		w.where()
-		w.sql(f.col)
-		w.arg(f.v)
-	}
-	if !q.Since.IsZero() {
-		w.where()
-		w.sql("time >= ")
-		w.arg(d.Time(q.Since))
-	}
-	if !q.Until.IsZero() {
-		w.where()
-		w.sql("time < ")
-		w.arg(d.Time(q.Until))
+	if !d.eventFilters(&w, q) {
+		return eq, nil
 	}
 	// Ascending when the query is oldest first, or when reading back
 	// against a newest-first query.
@@ -111,6 +89,43 @@ func (d *Dialect) Events(q audit.Query) (EventsQuery, error) {
 	w.sql(" LIMIT ", strconv.Itoa(q.Limit+1))
 	eq.SQL, eq.Args, eq.OK = w.b.String(), w.args, true
 	return eq, nil
+}
+
+// eventFilters writes q's filters into w; false when one holds a string
+// the database cannot store, so that the page matches nothing.
+func (d *Dialect) eventFilters(w *builder, q audit.Query) bool {
+	for _, f := range [...]struct{ col, v string }{
+		{"action = ", string(q.Action)},
+		{"actor_id = ", q.ActorID},
+		{"target_type = ", q.TargetType},
+		{"target_id = ", q.TargetID},
+		{"outcome = ", string(q.Outcome)},
+	} {
+		if f.v == "" {
+			continue
+		}
+		if !d.storable(f.v) {
+			return false
+		}
+		w.where()
+		w.sql(f.col)
+		w.arg(f.v)
+	}
+	if q.Outcome != "" && q.Outcome != audit.Success && d.RareOutcome != "" {
+		w.where()
+		w.sql(d.RareOutcome)
+	}
+	if !q.Since.IsZero() {
+		w.where()
+		w.sql("time >= ")
+		w.arg(d.Time(q.Since))
+	}
+	if !q.Until.IsZero() {
+		w.where()
+		w.sql("time < ")
+		w.arg(d.Time(q.Until))
+	}
+	return true
 }
 
 // Read reads the rows of the statement: up to the page's limit of events,

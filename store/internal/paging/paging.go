@@ -42,6 +42,13 @@ type Dialect struct {
 	// reads its rows in another form than the plain columns
 	// (AuditColumns), which empty means.
 	EventColumns string
+	// RareOutcome, when set, is the condition of a partial index on
+	// (outcome, time) that leaves out audit.Success, the common outcome:
+	// a page filtered by any other outcome repeats it, so that the
+	// planner, which proves a partial index usable only from the
+	// query's own terms, reads that index. A page of successes walks the
+	// time index instead, where they are most of the rows.
+	RareOutcome string
 	// Storable reports whether the database can hold s at all. A filter
 	// value it cannot hold matches nothing, and a cursor holding one is
 	// invalid. nil means every string.

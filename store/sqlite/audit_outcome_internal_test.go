@@ -1,0 +1,85 @@
+package sqlite
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/store/internal/paging"
+)
+
+// TestSuccessSkipsOutcomeIndex (issue 12, migration 0018): a successful
+// event, which most logins and changes write, writes one page fewer than
+// a failure: audit_outcome holds the rare outcomes only.
+func TestSuccessSkipsOutcomeIndex(t *testing.T) {
+	db, path := walDB(t)
+	ctx := context.Background()
+	at := t0
+	appendOne := func(o audit.Outcome) {
+		at = at.Add(time.Second)
+		e := &audit.Event{Time: at, Action: audit.LoginSucceeded, Outcome: o,
+			Actor: audit.Actor{ID: "u1"}, Target: audit.Target{Type: audit.TargetUser, ID: "u1"}}
+		if err := db.Audit().Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Warm: every b-tree has its right-most leaf, where the next event
+	// goes.
+	for range 3 {
+		appendOne(audit.Failure)
+		appendOne(audit.Success)
+	}
+	success := framesOf(t, db, path, func() { appendOne(audit.Success) })
+	failure := framesOf(t, db, path, func() { appendOne(audit.Failure) })
+	if success != failure-1 {
+		t.Errorf("a success wrote %d pages and a failure %d; want one fewer for the success", success, failure)
+	}
+}
+
+// TestAuditPagePlans: a page of events is one index walk in its order,
+// never a sort, whichever single filter is set, in either order, with a
+// cursor or not; a rare outcome reads the partial audit_outcome index
+// (migration 0018), a success the time index.
+func TestAuditPagePlans(t *testing.T) {
+	db := newTestDB(t)
+	cases := []struct {
+		name  string
+		q     audit.Query
+		index string
+	}{
+		{"none", audit.Query{}, "audit_time"},
+		{"action", audit.Query{Action: audit.LoginFailed}, "audit_action"},
+		{"actor", audit.Query{ActorID: "u1"}, "audit_actor"},
+		{"target", audit.Query{TargetType: audit.TargetUser, TargetID: "u1"}, "audit_target"},
+		{"failure", audit.Query{Outcome: audit.Failure}, "audit_outcome"},
+		{"denied", audit.Query{Outcome: audit.Denied}, "audit_outcome"},
+		{"success", audit.Query{Outcome: audit.Success}, "audit_time"},
+		{"since", audit.Query{Since: t0}, "audit_time"},
+	}
+	for _, c := range cases {
+		for _, oldest := range []bool{false, true} {
+			for _, withCursor := range []bool{false, true} {
+				q := c.q
+				q.OldestFirst = oldest
+				if withCursor {
+					q.Cursor = paging.EncodeAuditCursor(paging.AuditCursor{Time: t0, ID: "5", Oldest: oldest})
+				}
+				q, err := q.Normalize()
+				if err != nil {
+					t.Fatal(err)
+				}
+				eq, err := dialect.Events(q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				plan := explain(t, db, eq.SQL, eq.Args...)
+				if strings.Contains(plan, "TEMP B-TREE") || !slices.Contains(strings.Fields(plan), c.index) {
+					t.Errorf("%s oldest=%v cursor=%v: want a walk of %s:\n%s", c.name, oldest, withCursor, c.index, plan)
+				}
+			}
+		}
+	}
+}
