@@ -201,7 +201,14 @@ func cellNeedsQuotes[S ~string | ~[]byte](s S, defuse bool) bool {
 	if !defuse && len(s) == 2 && s[0] == '\\' && s[1] == '.' {
 		return true // PostgreSQL's end of data, \.
 	}
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if csvSpecial(uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56) {
+			return true
+		}
+	}
+	for ; i < len(s); i++ {
 		if c := s[i]; c == '\n' || c == '\r' || c == '"' || c == ',' {
 			return true
 		}
@@ -214,6 +221,16 @@ func cellNeedsQuotes[S ~string | ~[]byte](s S, defuse bool) bool {
 	}
 	r, _ := utf8.DecodeRuneInString(string(s[:min(len(s), utf8.UTFMax)]))
 	return unicode.IsSpace(r)
+}
+
+// csvSpecial reports whether one of the eight bytes of x is LF, CR, '"'
+// or ',' (a byte equal to c is a zero byte of x^c, which the borrow of
+// the subtraction finds): eight bytes at a time where a byte at a time
+// was a fifth of a CSV export's time (issue 12).
+func csvSpecial(x uint64) bool {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	zero := func(y uint64) uint64 { return (y - lsb) &^ y & msb }
+	return zero(x^'\n'*lsb)|zero(x^'\r'*lsb)|zero(x^'"'*lsb)|zero(x^','*lsb) != 0
 }
 
 // isFormulaStart reports whether a cell beginning with c is defused:

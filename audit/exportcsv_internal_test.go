@@ -98,6 +98,16 @@ func TestCSVAsEncodingCSV(t *testing.T) {
 	for _, s := range exportSeeds {
 		checkCSV(t, seedEvent(s.text, s.key, s.num, s.nanos), &Event{ID: "1", Time: time.Unix(0, s.nanos)})
 	}
+	// Each character that makes a cell quoted at every offset, before,
+	// in and after the words cellNeedsQuotes reads eight bytes at a time.
+	for _, c := range []string{"\n", "\r", `"`, ","} {
+		for pre := range 18 {
+			for _, post := range []int{0, 1, 7, 8, 9} {
+				cell := strings.Repeat("a", pre) + c + strings.Repeat("b", post)
+				checkCSV(t, &Event{ID: cell, Time: time.Unix(0, 1), UserAgent: cell})
+			}
+		}
+	}
 	checkCSV(t, &Event{ID: "1", Time: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)}) // a time beginning with -
 	checkCSV(t, &Event{ID: "1", Details: map[string]any{"nested": map[string]any{"a": []any{1.0, "x,y"}}}})
 }
