@@ -195,12 +195,24 @@ func appendCell[S ~string | ~[]byte](b []byte, s S) []byte {
 // cellNeedsQuotes is encoding/csv's fieldNeedsQuotes for the field s,
 // with a ' before it when defuse.
 func cellNeedsQuotes[S ~string | ~[]byte](s S, defuse bool) bool {
-	if len(s) == 0 && !defuse {
+	switch {
+	case len(s) == 0:
+		return false // and never defused
+	case hasCSVSpecial(s):
+		return true
+	case defuse: // begins with ', not a space
 		return false
+	case string(s) == `\.`: // PostgreSQL's end of data
+		return true
+	case s[0] < utf8.RuneSelf:
+		return unicode.IsSpace(rune(s[0]))
 	}
-	if !defuse && len(s) == 2 && s[0] == '\\' && s[1] == '.' {
-		return true // PostgreSQL's end of data, \.
-	}
+	r, _ := utf8.DecodeRuneInString(string(s[:min(len(s), utf8.UTFMax)]))
+	return unicode.IsSpace(r)
+}
+
+// hasCSVSpecial reports whether s holds LF, CR, '"' or ','.
+func hasCSVSpecial[S ~string | ~[]byte](s S) bool {
 	i := 0
 	for ; i+8 <= len(s); i += 8 {
 		if csvSpecial(uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
@@ -213,14 +225,7 @@ func cellNeedsQuotes[S ~string | ~[]byte](s S, defuse bool) bool {
 			return true
 		}
 	}
-	if defuse { // begins with ', not a space
-		return false
-	}
-	if s[0] < utf8.RuneSelf {
-		return unicode.IsSpace(rune(s[0]))
-	}
-	r, _ := utf8.DecodeRuneInString(string(s[:min(len(s), utf8.UTFMax)]))
-	return unicode.IsSpace(r)
+	return false
 }
 
 // csvSpecial reports whether one of the eight bytes of x is LF, CR, '"'
