@@ -71,6 +71,7 @@ type Encoder struct {
 	header bool
 	line   []byte // scratch for the hand-written JSON and CSV (exportjson.go, appendCell)
 	cell   []byte // scratch for a CSV cell: the time, then the details
+	times  timeCache
 }
 
 // NewEncoder returns an Encoder writing f to w. An unknown format fails
@@ -91,7 +92,7 @@ func NewEncoder(w io.Writer, f Format) (*Encoder, error) {
 // Encode writes e.
 func (enc *Encoder) Encode(e *Event) error {
 	if enc.json != nil {
-		if line, ok := appendEventJSON(enc.line[:0], e); ok {
+		if line, ok := appendEventJSON(enc.line[:0], e, &enc.times); ok {
 			enc.line = line
 			_, err := enc.buf.Write(line)
 			return err
@@ -104,7 +105,7 @@ func (enc *Encoder) Encode(e *Event) error {
 		return err
 	}
 	// The time and the details are made in cell, then copied as a cell.
-	cell := e.Time.UTC().AppendFormat(enc.cell[:0], time.RFC3339Nano)
+	cell := enc.times.append(enc.cell[:0], e.Time)
 	b := appendCell(enc.line[:0], e.ID)
 	b = append(b, ',')
 	b = appendCell(b, cell)
