@@ -19,11 +19,14 @@ import (
 )
 
 // exportPage is how many events ExportEvents reads per query: a million
-// events are 200 queries, where pages of audit.MaxLimit make 2,000 (see
+// events are 50 queries, where pages of audit.MaxLimit make 2,000 (see
 // auth.AuditExporter). The page of events, reused from query to query,
-// is about 1.1 MB; their text, in a buffer of its own for each page
-// (rawScan), about as much again. Pages of 20,000 measured no faster.
-const exportPage = 5000
+// is about 4 MB; their text, in a buffer of its own for each page
+// (rawScan), about as much again (TestExportEventsBoundedMemory). Pages
+// of 5,000 cost the server more CPU for the same rows (a query's start
+// and the wake-ups of each), 1.05-1.27 of the raw floor's where 20,000
+// read 0.93-1.08 (BENCHMARKS.md).
+const exportPage = 20000
 
 // Checked at compile time: auth.Manager's export reads through
 // ExportEvents.

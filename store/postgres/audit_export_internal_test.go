@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 
@@ -213,4 +214,50 @@ func TestExportEventsRawMatchesScan(t *testing.T) {
 	if _, qerr := db.Audit().Query(ctx, audit.Query{OldestFirst: true, Limit: audit.MaxLimit}); err == nil || qerr == nil {
 		t.Fatalf("an infinite time: ExportEvents %v, Query %v; want both to fail", err, qerr)
 	}
+}
+
+// An export's memory is its page, whatever the number of events: 300,000
+// events, about 100 MB of JSON Lines, exported with the heap under
+// 64 MB. Read in one page, they would take more than that.
+func TestExportEventsBoundedMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds 300,000 events")
+	}
+	db := newTestDB(t)
+	const n = 300_000
+	seedAuditEvents(t, db, n)
+	m, op, err := auth.NewWithOperator(auth.Config{Store: db, SecretKey: seedKey}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	w := &heapWatch{}
+	got, err := m.ExportAuditLog(context.Background(), op, audit.Query{}, audit.JSONLines, w)
+	if err != nil || got < n {
+		t.Fatalf("ExportAuditLog = %d, %v; want at least %d", got, err, n)
+	}
+	const bound = 64 << 20
+	t.Logf("exported %d events, %d MB; heap peaked at %d MB", got, w.written>>20, w.peak>>20)
+	if w.written < 90<<20 {
+		t.Fatalf("only %d bytes written", w.written)
+	}
+	if w.peak > bound {
+		t.Fatalf("heap reached %d MB exporting %d MB; want at most %d MB", w.peak>>20, w.written>>20, bound>>20)
+	}
+}
+
+// heapWatch counts what is written and samples the heap every 4 MB.
+type heapWatch struct {
+	written, next, peak uint64
+}
+
+func (w *heapWatch) Write(p []byte) (int, error) {
+	w.written += uint64(len(p))
+	if w.written >= w.next {
+		w.next = w.written + 4<<20
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		w.peak = max(w.peak, ms.HeapAlloc)
+	}
+	return len(p), nil
 }
