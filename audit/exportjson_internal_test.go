@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ func reflectLine(t *testing.T, e *Event) []byte {
 func checkExportJSON(t *testing.T, e *Event) {
 	t.Helper()
 	want := reflectLine(t, e)
-	if got, ok := appendEventJSON(nil, e); ok && !bytes.Equal(got, want) {
+	if got, ok := appendEventJSON(nil, e, &timeCache{}); ok && !bytes.Equal(got, want) {
 		t.Fatalf("line of %#v:\n got %s\nwant %s", e, got, want)
 	} else if !ok && want != nil && fastable(e) {
 		t.Fatalf("line of %#v refused; encoding/json writes %s", e, want)
@@ -100,11 +101,11 @@ func TestExportJSONAsEncodingJSON(t *testing.T) {
 		checkExportJSON(t, &Event{ID: "1", Time: time.Unix(0, s.nanos)}) // every optional field empty
 	}
 	year10000 := &Event{ID: "1", Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
-	if _, ok := appendEventJSON(nil, year10000); ok {
+	if _, ok := appendEventJSON(nil, year10000, &timeCache{}); ok {
 		t.Error("a time in the year 10000 written by hand; encoding/json refuses it")
 	}
 	nested := &Event{ID: "1", Details: map[string]any{"before": map[string]any{"name": "x"}}}
-	if _, ok := appendEventJSON(nil, nested); ok {
+	if _, ok := appendEventJSON(nil, nested, &timeCache{}); ok {
 		t.Error("nested details written by hand")
 	}
 }
@@ -115,5 +116,46 @@ func FuzzExportJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, text, key string, bits uint64, nanos int64) {
 		checkExportJSON(t, seedEvent(text, key, math.Float64frombits(bits), nanos))
+	})
+}
+
+// checkTimes: one timeCache appends each of times as AppendFormat does,
+// whatever came before it.
+func checkTimes(t *testing.T, times ...time.Time) {
+	t.Helper()
+	var tc timeCache
+	for _, tm := range times {
+		want := tm.UTC().AppendFormat([]byte("x"), time.RFC3339Nano)
+		if got := tc.append([]byte("x"), tm); !bytes.Equal(got, want) {
+			t.Fatalf("time %v after the cache held day %d: got %s, want %s", tm, tc.day, got, want)
+		}
+	}
+}
+
+// TestTimeCache: times appended through one cache, oldest first and
+// back, across days, midnight and the last nanosecond of a day, before
+// 1970, at the ends of the years 0 to 9999 and beyond them, in other
+// locations, with every length of fraction.
+func TestTimeCache(t *testing.T) {
+	day := time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC)
+	var times []time.Time
+	for _, d := range []time.Duration{0, 1, 10, 100, 123456789, time.Second - 1, time.Second, time.Hour + time.Minute + time.Second,
+		24*time.Hour - 1, 24 * time.Hour, 24*time.Hour + 1, -1, -24 * time.Hour, 25 * time.Hour} {
+		times = append(times, day.Add(d))
+	}
+	times = append(times, time.Unix(0, 0), time.Unix(-1, 0), time.Unix(-86400, 1), time.Unix(-86401, 999999999),
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2025, 1, 2, 23, 30, 0, 5, time.FixedZone("X", -3600)), day, day.Add(time.Nanosecond*1000))
+	checkTimes(t, times...)
+	slices.Reverse(times)
+	checkTimes(t, times...)
+}
+
+func FuzzTimeCache(f *testing.F) {
+	f.Add(int64(1735689600123456789), int64(1735776000000000000))
+	f.Add(int64(-1), int64(math.MinInt64))
+	f.Fuzz(func(t *testing.T, a, b int64) {
+		checkTimes(t, time.Unix(0, a), time.Unix(0, b), time.Unix(0, a).Add(24*time.Hour), time.Unix(a/1000, b))
 	})
 }

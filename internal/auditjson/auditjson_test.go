@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -82,6 +83,65 @@ func checkSame(t *testing.T, m map[string]any) {
 	}
 	if got, err := Marshal(m); err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("Marshal(%q) = %q, %v; json.Marshal gives %q", m, got, err, want)
+	}
+}
+
+// AppendString reads eight bytes at a time (needsEscape): every byte
+// value and every sequence it treats apart, at every offset of a string
+// long enough to take the word path before and after it, in runs that
+// cross a word's boundary, is quoted as encoding/json quotes it, with
+// HTML escaping on and off.
+func TestAppendStringEveryByteEveryOffset(t *testing.T) {
+	var specials []string
+	for c := range 256 {
+		specials = append(specials, string([]byte{byte(c)}))
+	}
+	specials = append(specials, "\u2028", "\u2029", "é", "😀", "\xe2\x80", "\xc3", `"\\<>&`, "\x00\x1f\x7f\x80")
+	for _, sp := range specials {
+		for pre := range 18 {
+			for _, post := range []int{0, 1, 7, 8, 9, 17} {
+				s := strings.Repeat("a", pre) + sp + strings.Repeat("b", post)
+				for _, html := range []bool{false, true} {
+					var want bytes.Buffer
+					enc := json.NewEncoder(&want)
+					enc.SetEscapeHTML(html)
+					if err := enc.Encode(s); err != nil {
+						t.Fatal(err)
+					}
+					got := AppendString([]byte("x"), s, html)
+					if w := append([]byte("x"), bytes.TrimSuffix(want.Bytes(), []byte("\n"))...); !bytes.Equal(got, w) {
+						t.Fatalf("AppendString(%q, %v) = %q; encoding/json writes %q", s, html, got, w)
+					}
+				}
+			}
+		}
+	}
+}
+
+func FuzzAppendString(f *testing.F) {
+	f.Add("plain ascii text, long enough", true)
+	f.Add("Mozilla/5.0 (X11; Linux x86_64) \u2028 <b>&amp;</b> \xff\xfe é \x01", false)
+	f.Fuzz(func(t *testing.T, s string, html bool) {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(html)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		if got := AppendString(nil, s, html); !bytes.Equal(got, bytes.TrimSuffix(want.Bytes(), []byte("\n"))) {
+			t.Fatalf("AppendString(%q, %v) = %q; encoding/json writes %q", s, html, got, want.Bytes())
+		}
+	})
+}
+
+func BenchmarkAppendString(b *testing.B) {
+	strs := []string{"login.succeeded", "success", "0123456789abcdef0123456789abcdef", "person@example.com", "user",
+		"198.51.100.7", strings.Repeat("Mozilla/5.0 ", 8), "wrong password"}
+	var dst []byte
+	for b.Loop() {
+		for _, s := range strs {
+			dst = AppendString(dst[:0], s, false)
+		}
 	}
 }
 

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"reflect"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/store/internal/paging"
 )
 
 // pagesOnly is db without auth.AuditExporter: the Manager exports it a
@@ -114,4 +117,147 @@ func TestExportEventsInTransaction(t *testing.T) {
 	if err != nil || n < exportPage+1 {
 		t.Fatalf("ExportEvents in a transaction: %d events, %v", n, err)
 	}
+}
+
+// exportAll returns the events ExportEvents gives x for q, each copied.
+func exportAll(t *testing.T, x auth.AuditStore, q audit.Query) []audit.Event {
+	t.Helper()
+	var got []audit.Event
+	err := x.(auth.AuditExporter).ExportEvents(context.Background(), q, func(e *audit.Event) error {
+		got = append(got, *e)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("ExportEvents: %v", err)
+	}
+	return got
+}
+
+// queryAll returns the events of q, oldest first, read through Query's
+// pages (rows.Scan).
+func queryAll(t *testing.T, x auth.AuditStore, q audit.Query) []audit.Event {
+	t.Helper()
+	q.OldestFirst, q.Limit = true, audit.MaxLimit
+	var all []audit.Event
+	for {
+		page, err := x.Query(context.Background(), q)
+		if err != nil {
+			t.Fatalf("Query: %v", err)
+		}
+		all = append(all, page.Events...)
+		if page.Next == "" {
+			return all
+		}
+		q.Cursor = page.Next
+	}
+}
+
+// ExportEvents reads its rows from pgx's raw values (rawScan): the events
+// are those rows.Scan gives Query, field for field (the time's instant and
+// location included), for times at the edges of the years it reads itself
+// and beyond them (where it hands the row to rows.Scan), before 1970,
+// details absent, flat, nested and folded with repeats, and text that is
+// not ASCII. On a connection in the simple protocol, where every column
+// comes as text, it reads through rows.Scan: the IDs here are eight
+// digits, eight bytes, which read as a binary bigint would be garbage.
+func TestExportEventsRawMatchesScan(t *testing.T) {
+	db := newBareTestDB(t)
+	ctx := context.Background()
+	if _, err := db.pool.Exec(ctx, `ALTER TABLE audit_events ALTER COLUMN id RESTART WITH 12345678`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.pool.Exec(ctx, `INSERT INTO audit_events (time, action, outcome, actor_id, actor_email,
+			target_type, target_id, target_label, ip, user_agent, reason, details, repeats)
+		VALUES ('0001-01-01 00:00:00+00', 'a.first', 'success', '', '', '', '', '', '', '', '', NULL, 1),
+			('0100-06-01 12:00:00+00 BC', 'a.bc', 'success', 'x', '', '', '', '', '', '', '', '{"k":"v"}', 1),
+			('1969-12-31 23:59:59.999999+00', 'a.pre', 'failure', 'é', 'ü@example.com', 'user', '名前', 'L',
+				'::1', 'UA 😀', 'why', '{"nested":{"a":[1,2.5]},"n":1e21}', 1),
+			('2025-01-02 03:04:05.123456+00', 'a.now', 'denied', '', '', '', '', '', '', '', '', NULL, 3),
+			('2025-01-02 03:04:05.123456+00', 'a.now', 'denied', '', '', '', '', '', '', '', '', '{"k":true}', 2),
+			('9999-12-31 23:59:59.999999+00', 'a.last', 'success', '', '', '', '', '', '', '', '', NULL, 1),
+			('10000-01-01 00:00:00+00', 'a.beyond', 'success', '', '', '', '', '', '', '', '', NULL, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	want := queryAll(t, db.Audit(), audit.Query{})
+	if len(want) != 7 {
+		t.Fatalf("Query gave %d events, want 7", len(want))
+	}
+	if got := exportAll(t, db.Audit(), audit.Query{}); !reflect.DeepEqual(got, want) {
+		t.Fatalf("ExportEvents gave\n%+v\nQuery gave\n%+v", got, want)
+	}
+	simple, err := OpenWith(ctx, testDSN(t)+"&default_query_exec_mode=simple_protocol", Options{Schema: db.Schema()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer simple.Close()
+	for _, c := range []struct {
+		db   *DB
+		want bool
+	}{{db, true}, {simple, false}} {
+		rows, err := c.db.pool.Query(ctx, `SELECT `+paging.AuditColumns+` FROM audit_events`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rawColumns(rows.FieldDescriptions()); got != c.want {
+			t.Errorf("rawColumns = %v, want %v", got, c.want)
+		}
+		rows.Close()
+	}
+	if got := exportAll(t, simple.Audit(), audit.Query{}); !reflect.DeepEqual(got, want) {
+		t.Fatalf("ExportEvents in the simple protocol gave\n%+v\nQuery gave\n%+v", got, want)
+	}
+	// A time pgx refuses (infinity) fails the export, as it fails Query.
+	if _, err := db.pool.Exec(ctx, `INSERT INTO audit_events (time, action, outcome) VALUES ('infinity', 'a.inf', 'success')`); err != nil {
+		t.Fatal(err)
+	}
+	err = db.Audit().(auth.AuditExporter).ExportEvents(ctx, audit.Query{}, func(*audit.Event) error { return nil })
+	if _, qerr := db.Audit().Query(ctx, audit.Query{OldestFirst: true, Limit: audit.MaxLimit}); err == nil || qerr == nil {
+		t.Fatalf("an infinite time: ExportEvents %v, Query %v; want both to fail", err, qerr)
+	}
+}
+
+// An export's memory is its page, whatever the number of events: 300,000
+// events, about 100 MB of JSON Lines, exported with the heap under
+// 64 MB. Read in one page, they would take more than that.
+func TestExportEventsBoundedMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seeds 300,000 events")
+	}
+	db := newTestDB(t)
+	const n = 300_000
+	seedAuditEvents(t, db, n)
+	m, op, err := auth.NewWithOperator(auth.Config{Store: db, SecretKey: seedKey}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	w := &heapWatch{}
+	got, err := m.ExportAuditLog(context.Background(), op, audit.Query{}, audit.JSONLines, w)
+	if err != nil || got < n {
+		t.Fatalf("ExportAuditLog = %d, %v; want at least %d", got, err, n)
+	}
+	const bound = 64 << 20
+	t.Logf("exported %d events, %d MB; heap peaked at %d MB", got, w.written>>20, w.peak>>20)
+	if w.written < 90<<20 {
+		t.Fatalf("only %d bytes written", w.written)
+	}
+	if w.peak > bound {
+		t.Fatalf("heap reached %d MB exporting %d MB; want at most %d MB", w.peak>>20, w.written>>20, bound>>20)
+	}
+}
+
+// heapWatch counts what is written and samples the heap every 4 MB.
+type heapWatch struct {
+	written, next, peak uint64
+}
+
+func (w *heapWatch) Write(p []byte) (int, error) {
+	w.written += uint64(len(p))
+	if w.written >= w.next {
+		w.next = w.written + 4<<20
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		w.peak = max(w.peak, ms.HeapAlloc)
+	}
+	return len(p), nil
 }
