@@ -39,7 +39,7 @@ type lookupConns struct {
 	mu     sync.Mutex
 	free   []*lookupConn
 	open   int  // connections open: free or in use
-	failed bool // opening one failed: the pool's statement serves from now on
+	failed bool // opening one failed: the pool's statement serves from now on (see get)
 	closed bool
 }
 
@@ -78,7 +78,12 @@ func (p *lookupConns) get(ctx context.Context) *lookupConn {
 	if err != nil {
 		p.mu.Lock()
 		p.open--
-		p.failed = true
+		// A caller's context that ended while preparing says nothing of
+		// the connections; anything else (the file, the driver) would
+		// fail every later dial too, so none is tried again.
+		if ctx.Err() == nil {
+			p.failed = true
+		}
 		p.mu.Unlock()
 		return nil
 	}
@@ -93,15 +98,19 @@ func (p *lookupConns) dial(ctx context.Context) (*lookupConn, error) {
 	}
 	c := &lookupConn{conn: conn}
 	prep, ok := conn.(driver.ConnPrepareContext)
-	if ok {
-		c.stmt, err = prep.PrepareContext(ctx, sessionLookupSQL)
-	}
-	if err == nil && ok {
-		c.query, ok = c.stmt.(driver.StmtQueryContext)
-	}
-	if err != nil || !ok {
+	if !ok {
 		c.close()
-		return nil, errors.Join(err, errors.New("sqlite: the driver cannot prepare the lookup with a context"))
+		return nil, errors.New("sqlite: the driver cannot prepare with a context")
+	}
+	st, err := prep.PrepareContext(ctx, sessionLookupSQL)
+	if err != nil {
+		c.close() // st may be a typed nil: not kept
+		return nil, err
+	}
+	c.stmt = st
+	if c.query, ok = st.(driver.StmtQueryContext); !ok {
+		c.close()
+		return nil, errors.New("sqlite: the driver cannot query with a context")
 	}
 	return c, nil
 }

@@ -168,3 +168,40 @@ func TestLookupConnsConcurrent(t *testing.T) {
 		t.Fatalf("%d connections open, %d free; bound %d", open, free, lookupConnsMax)
 	}
 }
+
+// A first lookup whose context has already ended fails with the
+// context's error and leaves the lookup's own connections to the next
+// caller; a connection that cannot be opened at all leaves every lookup
+// to the pool, which still answers.
+func TestLookupConnsDialFailures(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	hashes := lookupSessions(t, db, 1)
+	ss := sessionStore{db.root}
+	var r lookupResult
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := ss.LookupInto(ended, hashes[0], &r.s, &r.u, &r.g); !errors.Is(err, context.Canceled) {
+		t.Fatalf("an ended context: %v, want context.Canceled", err)
+	}
+	if err := ss.LookupInto(ctx, hashes[0], &r.s, &r.u, &r.g); err != nil || r.s.ID != "s0" {
+		t.Fatalf("next lookup: %q, %v", r.s.ID, err)
+	}
+	if open, free := lookupOpen(db); open != 1 || free != 1 {
+		t.Fatalf("after a dial cut short by its caller: %d open, %d free; want the next lookup on its own connection", open, free)
+	}
+
+	broken := newTestDB(t)
+	hashes = lookupSessions(t, broken, 1)
+	broken.lookups.dsn = "file:" + t.TempDir() + "/missing/usher.db?mode=ro"
+	ss = sessionStore{broken.root}
+	for range 2 {
+		r = lookupResult{}
+		if err := ss.LookupInto(ctx, hashes[0], &r.s, &r.u, &r.g); err != nil || r.s.ID != "s0" {
+			t.Fatalf("with no connection of its own: %q, %v", r.s.ID, err)
+		}
+	}
+	if open, _ := lookupOpen(broken); open != 0 || !broken.lookups.failed {
+		t.Fatalf("after a failed dial: %d open, failed %v", open, broken.lookups.failed)
+	}
+}
