@@ -201,7 +201,13 @@ func TestMain(m *testing.M) {
 // Metrics: usher/floor (issue 12's target ≤ 1.10), each side's ns/op, and
 // usher-allocs/op, Authenticate's own (allocs/op counts the floors' too).
 // A second floor in the same loop, usher/packed, is the very SQL the store
-// sends (packedSessionSQL), run raw. The three take turns at going first.
+// sends (packedSessionSQL), run raw through database/sql. The store sends
+// it on connections of its own past database/sql (store/sqlite's
+// lookupConns), so that floor includes database/sql's work per query
+// (about a dozen allocations) and usher does not. The floors share one
+// connection, and so one memory map of the file, warmed by two lookups a
+// call to usher's one: in short runs the page faults of a map's first
+// touches weigh on usher more. The three take turns at going first.
 // The same two ratios in the CPU time of the benchmark's own thread
 // (threadCPU), usher/floor-cpu and usher/packed-cpu, leave out the time
 // other processes take the CPU away on a loaded machine, which the wall

@@ -152,8 +152,15 @@ func (m *Manager) idleTimeout(s *Session) time.Duration {
 // a disable or a deletion applies to the very next request. A malformed,
 // unknown, expired or revoked token gives [ErrUnauthenticated].
 func (m *Manager) Authenticate(ctx context.Context, token string) (*Principal, error) {
+	// The token's shape is checked before anything is allocated or
+	// hashed: a malformed token, which any client can send, costs no
+	// garbage (invariant 9).
+	raw, ok := decodeToken(token)
+	if !ok {
+		return nil, ErrUnauthenticated
+	}
 	r := new(sessionRead)
-	err := m.lookupSession(ctx, token, r)
+	err := m.lookupSession(ctx, &raw, r)
 	if errors.Is(err, ErrSessionNotFound) {
 		return nil, ErrUnauthenticated
 	}
@@ -185,8 +192,12 @@ func (m *Manager) Authenticate(ctx context.Context, token string) (*Principal, e
 // Logout ends the session of token. An unknown or expired token is not an
 // error: the session is gone either way.
 func (m *Manager) Logout(ctx context.Context, token string) error {
+	raw, ok := decodeToken(token)
+	if !ok {
+		return nil // no such session
+	}
 	r := new(sessionRead)
-	err := m.lookupSession(ctx, token, r)
+	err := m.lookupSession(ctx, &raw, r)
 	if errors.Is(err, ErrSessionNotFound) {
 		return nil
 	}

@@ -94,6 +94,25 @@ func TestGarbageTokens(t *testing.T) {
 	}
 }
 
+// A malformed token is turned away before anything is allocated or
+// hashed (invariant 9): a client sending garbage makes no garbage.
+func TestMalformedTokenAllocatesNothing(t *testing.T) {
+	e := newEnv(t)
+	for _, tok := range []string{"", "x", strings.Repeat("A", 42), strings.Repeat("A", 44),
+		strings.Repeat("*", 43), strings.Repeat("A", 42) + "B", strings.Repeat("a", 1<<10)} {
+		var err error
+		allocs := testing.AllocsPerRun(20, func() { _, err = e.m.Authenticate(e.ctx, tok) })
+		wantErr(t, err, auth.ErrUnauthenticated)
+		if allocs != 0 {
+			t.Errorf("Authenticate(%.10q…) allocated %v times", tok, allocs)
+		}
+		allocs = testing.AllocsPerRun(20, func() { err = e.m.Logout(e.ctx, tok) })
+		if err != nil || allocs != 0 {
+			t.Errorf("Logout(%.10q…): %v, %v allocations", tok, err, allocs)
+		}
+	}
+}
+
 func TestLogout(t *testing.T) {
 	e := newEnv(t)
 	p := e.admin()

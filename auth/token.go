@@ -108,24 +108,20 @@ type sessionRead struct {
 	hash [sha256.Size]byte
 }
 
-// lookupSession finds the session of token and reads it, its user and
-// their group into r.p: one indexed lookup of its hash under the current
-// key and, only when that finds nothing, one under each previous key, so
-// that rotating the key logs nobody out while the old key is kept
-// (sessions under it are not re-hashed; they end at their expiry). A
-// malformed token is [ErrSessionNotFound].
-func (m *Manager) lookupSession(ctx context.Context, token string, r *sessionRead) error {
-	raw, ok := decodeToken(token)
-	if !ok {
-		return ErrSessionNotFound
-	}
-	r.hash = m.keys.current.tokenHash(&raw)
+// lookupSession finds the session of the token raw decodes from and
+// reads it, its user and their group into r.p: one indexed lookup of its
+// hash under the current key and, only when that finds nothing, one under
+// each previous key, so that rotating the key logs nobody out while the
+// old key is kept (sessions under it are not re-hashed; they end at their
+// expiry).
+func (m *Manager) lookupSession(ctx context.Context, raw *[tokenBytes]byte, r *sessionRead) error {
+	r.hash = m.keys.current.tokenHash(raw)
 	err := m.readSession(ctx, r)
 	for _, k := range m.keys.previous {
 		if !errors.Is(err, ErrSessionNotFound) {
 			break
 		}
-		r.p, r.hash = Principal{}, k.tokenHash(&raw)
+		r.p, r.hash = Principal{}, k.tokenHash(raw)
 		err = m.readSession(ctx, r)
 	}
 	return err

@@ -35,6 +35,8 @@ type DB struct {
 	// lookup is the session lookup, reads' first entry, held apart so
 	// that Authenticate neither locks the cache nor hashes the SQL text.
 	lookup *sql.Stmt
+	// lookups run that lookup past database/sql (lookupconns.go).
+	lookups lookupConns
 	// perms are the permission lists the session lookup read (groups.go).
 	perms permListCache
 	// writes holds the statements run on the writer, in and out of
@@ -136,6 +138,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	db.reads = newStmtCache(db.r)
 	db.reads.stmts[sessionLookupSQL] = lookup
 	db.lookup = lookup
+	db.lookups.drv, db.lookups.dsn = db.r.Driver(), rdsn
 	db.writes = newStmtCache(db.w)
 	db.root.r, db.root.w = db.r, poolStmts{db.w, db.writes}
 	return db, nil
@@ -144,7 +147,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 // Close closes the prepared statements and both connection pools. Calls in
 // flight finish first; calls after Close fail.
 func (db *DB) Close() error {
-	return errors.Join(db.reads.Close(), db.writes.Close(), db.r.Close(), db.w.Close())
+	return errors.Join(db.lookups.close(), db.reads.Close(), db.writes.Close(), db.r.Close(), db.w.Close())
 }
 
 // Users returns the user store.

@@ -34,8 +34,9 @@
 //
 // # Connections and concurrency
 //
-// A DB holds two database/sql pools on the one file, in WAL mode so that
-// readers never wait for the writer:
+// A DB holds two database/sql pools on the one file, and a few reader
+// connections of the session lookup's own, in WAL mode so that readers
+// never wait for the writer:
 //
 //   - the writer: a single connection. Every write and every [DB.Atomic]
 //     transaction runs on it, so within a process writers queue in Go
@@ -47,6 +48,11 @@
 //     users and of the audit trail) are prepared once on this pool and
 //     kept until [DB.Close], at most 128 distinct statements; each
 //     connection compiles a statement once, not once per call.
+//   - the session lookup's: up to four more reader connections, opened as
+//     the readers are but through the driver itself, each with the lookup
+//     prepared once. Outside a transaction the lookup runs on one of them,
+//     past database/sql's work per query, and on the readers' pool when
+//     all are busy.
 //
 // Against other processes (or a second DB on the same file), busy_timeout
 // makes a writer wait up to ten seconds for the lock instead of failing,

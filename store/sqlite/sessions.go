@@ -105,19 +105,16 @@ func (ss sessionStore) Lookup(ctx context.Context, tokenHash []byte) (*auth.Sess
 // group's Permissions are shared with every lookup of the same list
 // (permListCache), as auth.SessionLookupInto allows: read only.
 func (ss sessionStore) LookupInto(ctx context.Context, tokenHash []byte, s *auth.Session, u *user.User, g *group.Group) error {
-	// Not through a helper taking ...any: calling the statement here
-	// keeps the argument slice on the stack (one allocation fewer).
-	// Outside a transaction, the statement prepared at Open (what
-	// readStmt would find in the cache, without its lock and the hash of
-	// the SQL); inside one, the transaction's querier.
-	var row *sql.Row
-	if ss.s.tx == nil {
-		row = ss.s.db.lookup.QueryRowContext(ctx, tokenHash)
-	} else {
-		row = ss.s.r.QueryRowContext(ctx, sessionLookupSQL, tokenHash)
-	}
+	// Outside a transaction, on a connection of the lookup's own past
+	// database/sql (lookupconns.go), or the statement prepared at Open;
+	// inside one, the transaction's querier.
 	var packed sql.NullString
-	err := row.Scan(&packed)
+	var err error
+	if ss.s.tx == nil {
+		err = ss.s.db.lookupPacked(ctx, tokenHash, &packed)
+	} else {
+		err = ss.s.r.QueryRowContext(ctx, sessionLookupSQL, tokenHash).Scan(&packed)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return wrap("lookup session", auth.ErrSessionNotFound)
 	}
