@@ -105,28 +105,7 @@ func TestChainGuess(t *testing.T) {
 	add(db)
 	reads(5)
 
-	all, err := db.Audit().ChainEvents(ctx, 0, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	prev := start.Head
-	seen := map[int64]bool{}
-	chained := 0
-	for _, c := range all {
-		if seen[c.Row] {
-			t.Fatalf("ID %d used twice", c.Row)
-		}
-		seen[c.Row] = true
-		if c.Link.Seq <= start.Head.Seq {
-			continue
-		}
-		chained++
-		want, head, _ := guessSeal(prev, &c.Event)
-		if c.Link.Seq != want.Seq || !bytes.Equal(c.Link.MAC, want.MAC) {
-			t.Fatalf("event %d (%s) is not linked to the one before it", c.Row, c.Action)
-		}
-		prev = head
-	}
+	prev, chained := checkGuessedChain(t, db, start.Head)
 	if chained != n {
 		t.Fatalf("%d chained events, want %d", chained, n)
 	}
@@ -210,28 +189,7 @@ func TestChainGuessConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	all, err := db.Audit().ChainEvents(ctx, 0, 10000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	prev := start.Head
-	chained := 0
-	seen := map[int64]bool{}
-	for _, c := range all {
-		if seen[c.Row] {
-			t.Fatalf("ID %d used twice", c.Row)
-		}
-		seen[c.Row] = true
-		if c.Link.Seq <= start.Head.Seq {
-			continue
-		}
-		chained++
-		want, head, _ := guessSeal(prev, &c.Event)
-		if c.Link.Seq != want.Seq || string(c.Link.MAC) != string(want.MAC) {
-			t.Fatalf("event %d (%s) is not linked to the one before it", c.Row, c.Action)
-		}
-		prev = head
-	}
+	prev, chained := checkGuessedChain(t, db, start.Head)
 	st, err := db.Audit().ChainState(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -266,4 +224,33 @@ func TestChainGuessNilMark(t *testing.T) {
 	if n := db.headReads.Load() - base; n > 1 {
 		t.Errorf("5 appends after a nil mark read the head %d times, want at most 1", n)
 	}
+}
+
+// checkGuessedChain walks db's chain past start, checking that no ID is
+// used twice and that each link is guessSeal's of the one before; it
+// returns the last link's mark and how many it walked.
+func checkGuessedChain(t *testing.T, db *DB, start audit.Mark) (audit.Mark, int) {
+	t.Helper()
+	all, err := db.Audit().ChainEvents(context.Background(), 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev, chained := start, 0
+	seen := map[int64]bool{}
+	for _, c := range all {
+		if seen[c.Row] {
+			t.Fatalf("ID %d used twice", c.Row)
+		}
+		seen[c.Row] = true
+		if c.Link.Seq <= start.Seq {
+			continue
+		}
+		chained++
+		want, head, _ := guessSeal(prev, &c.Event)
+		if c.Link.Seq != want.Seq || !bytes.Equal(c.Link.MAC, want.MAC) {
+			t.Fatalf("event %d (%s) is not linked to the one before it", c.Row, c.Action)
+		}
+		prev = head
+	}
+	return prev, chained
 }

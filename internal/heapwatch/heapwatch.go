@@ -1,0 +1,26 @@
+// Package heapwatch is for tests that bound the memory of a stream: an
+// io.Writer that counts what is written through it and samples the heap
+// as it goes.
+package heapwatch
+
+import "runtime"
+
+// Writer discards what it is given, counting it in Written, and reads the
+// heap's size every Every bytes (at the first write too), keeping the
+// largest in Peak.
+type Writer struct {
+	Every         uint64
+	Written, Peak uint64
+	next          uint64
+}
+
+func (w *Writer) Write(p []byte) (int, error) {
+	w.Written += uint64(len(p))
+	if w.Written >= w.next {
+		w.next = w.Written + w.Every
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		w.Peak = max(w.Peak, ms.HeapAlloc)
+	}
+	return len(p), nil
+}
