@@ -33,19 +33,8 @@ func guessSeal(head audit.Mark, e *audit.Event) (audit.Link, audit.Mark, error) 
 // hand. Each then reads the head once, and the chain stays whole, with no
 // ID used twice.
 func TestChainGuess(t *testing.T) {
-	db, path := walDB(t)
+	db, other, start := twoDBs(t)
 	ctx := context.Background()
-	other, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	// The built-in groups' events left the chain's first links, and this
-	// DB's guess.
-	start, err := db.Audit().ChainState(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	base := db.headReads.Load()
 	n := 0
 	add := func(d *DB) {
@@ -68,7 +57,7 @@ func TestChainGuess(t *testing.T) {
 	reads(0) // guessed
 
 	errRollback := errors.New("roll back")
-	err = db.Atomic(ctx, func(tx auth.Store) error {
+	err := db.Atomic(ctx, func(tx auth.Store) error {
 		e := &audit.Event{Time: t0, Action: "rolled.back", Outcome: audit.Success}
 		if _, err := tx.Audit().AppendChained(ctx, e, "", guessSeal, nil); err != nil {
 			return err
@@ -130,17 +119,8 @@ func TestChainGuess(t *testing.T) {
 // one file, some rolled back, some under repeat keys, make one whole
 // chain with no ID twice, its head the last link (by review3).
 func TestChainGuessConcurrent(t *testing.T) {
-	db, path := walDB(t)
+	db, other, start := twoDBs(t)
 	ctx := context.Background()
-	other, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	start, err := db.Audit().ChainState(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	fold := func(l audit.Link, n int64) []byte { return []byte(strconv.FormatInt(n, 10)) }
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -253,4 +233,20 @@ func checkGuessedChain(t *testing.T, db *DB, start audit.Mark) (audit.Mark, int)
 		prev = head
 	}
 	return prev, chained
+}
+
+// twoDBs opens a test database twice, and reads its chain's state: the
+// built-in groups' events left its first links, and the first DB's guess.
+func twoDBs(t *testing.T) (db, other *DB, start audit.ChainState) {
+	t.Helper()
+	db, path := walDB(t)
+	other, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	if start, err = db.Audit().ChainState(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return db, other, start
 }
