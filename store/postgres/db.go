@@ -125,7 +125,7 @@ func openWith(ctx context.Context, dsn string, opts Options, tracer pgx.QueryTra
 			net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))), err)
 	}
 	db := &DB{pool: pool}
-	db.root = &scope{db: db, q: pool}
+	db.root = &scope{db: db, q: guardedPool{pool}}
 	if db.schema, err = migrate(ctx, pool, opts.Schema); err != nil {
 		pool.Close()
 		return nil, err

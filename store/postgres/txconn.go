@@ -72,6 +72,10 @@ type held struct {
 // expectRowSQL).
 func (t *txConn) deferExec(sql string, check func(error) error, args ...any) {
 	t.ahead = nil
+	if err := checkArgs(args); err != nil && t.err == nil {
+		t.err = err // as the server's refusal of it would, in the pipeline
+		return
+	}
 	t.pending = append(t.pending, held{sql: sql, args: args, check: check})
 }
 
@@ -81,6 +85,10 @@ func (t *txConn) deferExec(sql string, check func(error) error, args ...any) {
 // with COMMIT, ahead of them. A read changes nothing: what was read ahead
 // stands.
 func (t *txConn) deferRow(sql string, read func(pgx.Row) error, args ...any) {
+	if err := checkArgs(args); err != nil && t.err == nil {
+		t.err = err
+		return
+	}
 	t.pending = append(t.pending, held{sql: sql, args: args, row: read})
 }
 
@@ -138,6 +146,9 @@ func (t *txConn) flush(ctx context.Context) error {
 }
 
 func (t *txConn) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if err := checkArgs(args); err != nil {
+		return pgconn.CommandTag{}, err
+	}
 	t.ahead, t.known = nil, ""
 	if len(t.pending) == 0 && t.err == nil {
 		return t.c.Exec(ctx, sql, args...)
@@ -156,6 +167,9 @@ func (t *txConn) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comm
 }
 
 func (t *txConn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if err := checkArgs(args); err != nil {
+		return errRow{err}
+	}
 	t.ahead, t.known = nil, ""
 	if len(t.pending) == 0 && t.err == nil {
 		return t.c.QueryRow(ctx, sql, args...)
@@ -173,6 +187,9 @@ func (t *txConn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row 
 // returns, and the pipeline's end with them. No hot path queries rows
 // after a held-back write.
 func (t *txConn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if err := checkArgs(args); err != nil {
+		return nil, err
+	}
 	t.ahead, t.known = nil, ""
 	if err := t.flush(ctx); err != nil {
 		return nil, err
@@ -181,6 +198,9 @@ func (t *txConn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, 
 }
 
 func (t *txConn) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if err := checkBatch(b); err != nil {
+		return errBatch{err}
+	}
 	t.ahead, t.known = nil, ""
 	br, err := t.send(ctx, b)
 	if err != nil {
