@@ -149,7 +149,9 @@
 // session ID) matches nothing and says so without asking the server; an
 // audit event that records such text stores U+FFFD in its place; throttle
 // keys, which the Manager derives from what a client typed, are bytea and
-// take any bytes.
+// take any bytes. A write of text holding a NUL fails with [ErrTextNUL]
+// before anything is sent, in every query mode (in pgx's simple protocol
+// the NUL would end the protocol message and cost the connection).
 //
 // User listings page by keyset, never OFFSET: each order has an index
 // ending in the user ID (the email order uses the unique email index), and
@@ -202,7 +204,8 @@
 // to ignore it (prefer setting the role's search_path with ALTER ROLE), and
 // pgx caches prepared statements per connection, which needs PgBouncer
 // 1.21 or later with max_prepared_statements, or
-// default_query_exec_mode=exec in the DSN.
+// default_query_exec_mode=exec (or simple_protocol) in the DSN; the
+// conformance suite passes in both.
 //
 // # Tests
 //
