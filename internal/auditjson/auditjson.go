@@ -17,6 +17,7 @@ package auditjson
 
 import (
 	"encoding/json"
+	"github.com/usher-go/usher/internal/swar"
 	"math"
 	"math/bits"
 	"slices"
@@ -133,7 +134,7 @@ func AppendString(dst []byte, s string, escapeHTML bool) []byte {
 	for i := 0; i < len(s); {
 		// Eight bytes at a time to the first that may need escaping.
 		for i+8 <= len(s) {
-			x := load64(s, i)
+			x := swar.Load64(s, i)
 			m := needsEscape(x)
 			if escapeHTML {
 				m |= htmlMarks(x)
@@ -169,20 +170,6 @@ func AppendString(dst []byte, s string, escapeHTML bool) []byte {
 	return append(dst, '"')
 }
 
-// load64 returns the eight bytes of s at i as a little-endian word (one
-// load: the compiler combines the shifts).
-func load64(s string, i int) uint64 {
-	s = s[i : i+8]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-}
-
-// Bytes repeated across a word, for needsEscape.
-const (
-	lsb = 0x0101010101010101
-	msb = 0x8080808080808080
-)
-
 // needsEscape returns x's bytes that AppendString may not copy as they
 // are, without escapeHTML, each as its top bit: below 0x20, '"', '\\' and
 // not ASCII. Every byte AppendString would escape is marked, and the
@@ -192,20 +179,13 @@ const (
 // each byte: an export quotes a dozen strings an event, most of them
 // plain ASCII (issue 12).
 func needsEscape(x uint64) uint64 {
-	return ((x-0x20*lsb)&^x | x | hasByte(x, '"') | hasByte(x, '\\')) & msb
+	return ((x-0x20*swar.LSB)&^x | x | swar.HasByte(x, '"') | swar.HasByte(x, '\\')) & swar.MSB
 }
 
 // htmlMarks returns, as needsEscape does, x's bytes '<', '>' and '&',
 // which escapeHTML escapes too.
 func htmlMarks(x uint64) uint64 {
-	return hasByte(x, '<') | hasByte(x, '>') | hasByte(x, '&')
-}
-
-// hasByte marks, in their top bits, the bytes of x equal to c (lowest
-// mark exact; see needsEscape).
-func hasByte(x uint64, c byte) uint64 {
-	y := x ^ (lsb * uint64(c))
-	return (y - lsb) &^ y & msb
+	return swar.HasByte(x, '<') | swar.HasByte(x, '>') | swar.HasByte(x, '&')
 }
 
 // jsonPlain and jsonPlainHTML hold, for each byte, whether AppendString
