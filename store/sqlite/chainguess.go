@@ -21,10 +21,16 @@ type chainGuess struct {
 
 // insertLinkSQL writes a link of the chain: the event's columns (eventArgs),
 // then repeat_key, seq, key_id, mac, repeats_mac and id.
-const insertLinkSQL = `INSERT INTO audit_events
+const insertLinkSQL = insertLinkInto + ` VALUES ` + linkValues
+
+// insertLinkInto and linkValues are what insertLinkSQL and
+// insertGuessedSQL share.
+const (
+	insertLinkInto = `INSERT INTO audit_events
 		(time, action, outcome, actor_id, actor_email, target_type, target_id, target_label, ip, user_agent, reason, details,
-		 repeat_key, seq, key_id, mac, repeats_mac, id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		 repeat_key, seq, key_id, mac, repeats_mac, id)`
+	linkValues = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
 
 // insertGuessedSQL is insertLinkSQL, written only if the chain's row
 // holds the guessed head, and nextEventSQL gives the guessed ID: exactly
@@ -37,10 +43,7 @@ const insertLinkSQL = `INSERT INTO audit_events
 // Where two DBs append in turn to one file (an admin tool beside the
 // application), each append finds the other moved the chain and runs four
 // statements where reading first ran three; a single writer runs two.
-const insertGuessedSQL = `INSERT INTO audit_events
-		(time, action, outcome, actor_id, actor_email, target_type, target_id, target_label, ip, user_agent, reason, details,
-		 repeat_key, seq, key_id, mac, repeats_mac, id)
-		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+const insertGuessedSQL = insertLinkInto + ` SELECT * FROM (VALUES ` + linkValues + `)
 		WHERE EXISTS (SELECT 1 FROM audit_chain WHERE id = 1 AND head_seq IS ? AND head_key_id IS ?
 			AND head_link IS ? AND head_mark IS ? AND ` + nextEventSQL + ` = ?)`
 
