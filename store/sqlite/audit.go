@@ -113,7 +113,7 @@ func (s *scope) appendChained(ctx context.Context, e *audit.Event, repeatKey str
 // before it is sealed, since its link covers it (nextEventSQL).
 //
 // The head it links to and the ID are those the last append of this DB
-// left (chainGuess), checked by the INSERT itself (insertGuessedSQL):
+// left (chainGuess), checked by the head's move itself (moveGuessedSQL):
 // one statement fewer in every audited change (issue 12). When the
 // check finds the chain moved (another DB on the file appended, or the
 // guess's transaction rolled back), the head is read and e sealed again.
@@ -141,21 +141,16 @@ func (s *scope) appendLink(ctx context.Context, e *audit.Event, repeatKey string
 		if repeatKey != "" {
 			key, repeatsMAC = repeatKey, fold(link, 1)
 		}
-		args := append(eventArgs(e, details), key, link.Seq, link.KeyID, link.MAC, repeatsMAC, id)
-		if g == nil {
-			_, err = s.w.ExecContext(ctx, insertLinkSQL, args...)
-		} else if err = s.insertGuessed(ctx, g, args); errors.Is(err, errChainMoved) {
+		if err := s.moveHead(ctx, g, head, id); errors.Is(err, errChainMoved) {
 			g = nil
 			s.db.chain.Store(nil)
 			continue
-		}
-		if err != nil {
+		} else if err != nil {
 			return err
 		}
-		_, err = s.w.ExecContext(ctx, `UPDATE audit_chain SET head_seq = ?, head_key_id = ?, head_link = ?, head_mark = ?, last_row = ?
-			WHERE id = 1`, head.Seq, head.KeyID, head.LinkMAC, head.MAC, id)
-		if err != nil {
-			return fmt.Errorf("chain head: %w", err)
+		args := append(eventArgs(e, details), key, link.Seq, link.KeyID, link.MAC, repeatsMAC, id)
+		if _, err := s.w.ExecContext(ctx, insertLinkSQL, args...); err != nil {
+			return err
 		}
 		s.db.chain.Store(&chainGuess{head: head, next: id + 1})
 		return nil

@@ -113,6 +113,14 @@ func TestChainGuess(t *testing.T) {
 	if st.Head.Seq != prev.Seq+11 {
 		t.Errorf("head at %d after the seq written by hand, want %d", st.Head.Seq, prev.Seq+11)
 	}
+
+	// A head's link written by hand: the next link is sealed over it, as
+	// a read of the head would have it.
+	if _, err := db.w.Exec(`UPDATE audit_chain SET head_link = x'01'`); err != nil {
+		t.Fatal(err)
+	}
+	add(db)
+	reads(7)
 }
 
 // TestChainGuessConcurrent: appends from many goroutines on two DBs of
