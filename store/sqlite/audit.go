@@ -320,41 +320,76 @@ func (as auditStore) PruneChained(ctx context.Context, before time.Time, anchor 
 func (s *scope) pruneChained(ctx context.Context, before time.Time, anchor func(last audit.Link) (audit.Mark, error)) (int64, error) {
 	// The chained events go oldest first along the chain: up to the first
 	// one at or after before, even if a later one is older (clocks of
-	// several instances differ), so the chain kept has no hole.
-	var cut sql.NullInt64
-	err := s.w.QueryRowContext(ctx, `SELECT COALESCE(
-		(SELECT MIN(seq) FROM audit_events WHERE seq IS NOT NULL AND time >= ?) - 1,
-		(SELECT MAX(seq) FROM audit_events))`, nanos(before)).Scan(&cut)
+	// several instances differ), so the chain kept has no hole. Along the
+	// chain, seq and ID rise together (migration 0019): the cut is the
+	// last chained event before the first one kept, found by ID.
+	cut, err := s.pruneCut(ctx, before)
 	if err != nil {
 		return 0, err
 	}
-	if cut.Valid && cut.Int64 > 0 {
-		var last audit.Link
-		err := s.w.QueryRowContext(ctx, `SELECT seq, key_id, mac FROM audit_events WHERE seq = ?`, cut.Int64).
-			Scan(&last.Seq, &last.KeyID, &last.MAC)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			// Nothing chained is older (the event before the first kept
-			// was pruned already).
-			cut.Int64 = 0
-		case err != nil:
+	if cut.ok {
+		mark, err := anchor(cut.last)
+		if err != nil {
 			return 0, err
-		default:
-			mark, err := anchor(last)
-			if err != nil {
-				return 0, err
-			}
-			_, err = s.w.ExecContext(ctx, `UPDATE audit_chain SET anchor_seq = ?, anchor_key_id = ?, anchor_link = ?,
-				anchor_mark = ? WHERE id = 1`, mark.Seq, mark.KeyID, mark.LinkMAC, mark.MAC)
-			if err != nil {
-				return 0, err
-			}
+		}
+		_, err = s.w.ExecContext(ctx, `UPDATE audit_chain SET anchor_seq = ?, anchor_key_id = ?, anchor_link = ?,
+			anchor_mark = ? WHERE id = 1`, mark.Seq, mark.KeyID, mark.LinkMAC, mark.MAC)
+		if err != nil {
+			return 0, err
 		}
 	}
-	res, err := s.w.ExecContext(ctx, `DELETE FROM audit_events WHERE seq <= ? OR (seq IS NULL AND time < ?)`,
-		cut.Int64, nanos(before))
+	res, err := s.w.ExecContext(ctx, pruneSQL, cut.id, nanos(before))
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// pruneAt is where Prune cuts the chain: after the chained event with ID
+// id and link last, when ok; else nothing chained goes.
+type pruneAt struct {
+	id   int64
+	last audit.Link
+	ok   bool
+}
+
+// The statements of Prune (TestPrunePlans): the first chained event kept
+// (a walk of the table's b-tree by ID over the events Prune deletes;
+// +time keeps SQLite off audit_time, which would read every event kept);
+// the chained event before it, or the newest one where none is kept; and
+// the delete, of the chained events up to the cut by ID and the others
+// older than the cut by time.
+const (
+	pruneKeptSQL = `SELECT (SELECT id FROM audit_events
+		WHERE seq IS NOT NULL AND +time >= ? ORDER BY id LIMIT 1)`
+	pruneLastBeforeSQL = `SELECT id, seq, key_id, mac FROM audit_events
+		WHERE seq IS NOT NULL AND id < ? ORDER BY id DESC LIMIT 1`
+	pruneLastSQL = `SELECT id, seq, key_id, mac FROM audit_events
+		WHERE seq IS NOT NULL ORDER BY id DESC LIMIT 1`
+	pruneSQL = `DELETE FROM audit_events
+		WHERE (seq IS NOT NULL AND id <= ?) OR (seq IS NULL AND time < ?)`
+)
+
+// pruneCut finds the last chained event before the first chained one at
+// or after before: the newest chained event when none is.
+func (s *scope) pruneCut(ctx context.Context, before time.Time) (pruneAt, error) {
+	var at pruneAt
+	var kept sql.NullInt64
+	if err := s.w.QueryRowContext(ctx, pruneKeptSQL, nanos(before)).Scan(&kept); err != nil {
+		return at, err
+	}
+	q, args := pruneLastSQL, []any{}
+	if kept.Valid {
+		q, args = pruneLastBeforeSQL, []any{kept.Int64}
+	}
+	err := s.w.QueryRowContext(ctx, q, args...).Scan(&at.id, &at.last.Seq, &at.last.KeyID, &at.last.MAC)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		// Nothing chained is older (or it was pruned already).
+		return pruneAt{}, nil
+	case err != nil:
+		return at, err
+	}
+	at.ok = true
+	return at, nil
 }

@@ -83,3 +83,32 @@ func TestAuditPagePlans(t *testing.T) {
 		}
 	}
 }
+
+// TestPrunePlans (migration 0019): with audit_seq gone, Prune finds its
+// cut on the table's own b-tree by ID, never reading the events it keeps
+// through audit_time, and deletes through the ID range and audit_time.
+func TestPrunePlans(t *testing.T) {
+	db := newTestDB(t)
+	for _, c := range []struct {
+		name, q string
+		want    []string
+		not     []string
+	}{
+		{"first kept", pruneKeptSQL, []string{"SCAN audit_events"}, []string{"audit_time", "TEMP B-TREE"}},
+		{"last before it", pruneLastBeforeSQL, []string{"SEARCH audit_events USING INTEGER PRIMARY KEY (rowid<?)"}, []string{"TEMP B-TREE"}},
+		{"last", pruneLastSQL, []string{"SCAN audit_events"}, []string{"TEMP B-TREE", "INDEX"}},
+		{"delete", pruneSQL, []string{"MULTI-INDEX OR", "INTEGER PRIMARY KEY (rowid<?)", "INDEX audit_time (time<?)"}, nil},
+	} {
+		plan := queryPlan(t, db, c.q)
+		for _, w := range c.want {
+			if !strings.Contains(plan, w) {
+				t.Errorf("%s: plan lacks %q:\n%s", c.name, w, plan)
+			}
+		}
+		for _, n := range c.not {
+			if strings.Contains(plan, n) {
+				t.Errorf("%s: plan has %q:\n%s", c.name, n, plan)
+			}
+		}
+	}
+}

@@ -543,8 +543,14 @@ func testAuditPrune(t *testing.T, s auth.Store) {
 		used = append(used, e.ID)
 	}
 	checkNew("AppendChained", e)
-	_, err = s.Audit().PruneChained(ctx(t), cut.Add(20*time.Hour), anchor)
+	// The newest event outside the chain: pruning everything still
+	// anchors the chain at its last link.
+	checkNew("Append", appendEvent(t, s, newEvent(cut.Add(12*time.Hour), audit.Logout, audit.Success, "u1", audit.Target{})))
+	n, err = s.Audit().PruneChained(ctx(t), cut.Add(20*time.Hour), anchor)
 	must(t, "Audit().PruneChained all", err)
+	if n != 2 || anchored[len(anchored)-1].Seq != 7 {
+		t.Errorf("pruning all after an unchained event: %d deleted, anchors %+v; want 2 and the last at Seq 7", n, anchored)
+	}
 	checkNew("Append", appendEvent(t, s, newEvent(cut.Add(21*time.Hour), audit.Logout, audit.Success, "u1", audit.Target{})))
 }
 

@@ -1,0 +1,12 @@
+-- 0019: one b-tree fewer written, and synced, by every audited change
+-- (issue 12).
+--
+-- audit_seq kept the chain's seq unique and served Prune's search by seq.
+-- Neither needs it: a chained event takes its seq and its ID together, in
+-- one transaction under the write lock, from the head the chain's row
+-- holds (appendLink, moveGuessedSQL), so along the chain seq and ID rise
+-- together, and Prune finds its cut by ID, on the table's own b-tree
+-- (pruneChained). A second event with one seq (written by hand, say)
+-- breaks the links, and checking the chain reports it; the index would
+-- only have refused it, which a hand that can write the file can undo.
+DROP INDEX audit_seq;
