@@ -45,9 +45,10 @@ type AuditExporter interface {
 	// ExportEvents calls each with every event q selects (its filters
 	// and time range: q.Limit, q.Cursor and q.OldestFirst are not used),
 	// oldest first, and returns the first error each returns, as it is.
-	// It checks q as Query does. It reads a bounded page at a time and
-	// calls each only between reads, holding no connection or
-	// transaction, so that a slow writer holds nothing of the store's.
+	// It checks q as Query does. It reads a bounded page at a time; it
+	// may read the next page while each runs on this one, but it never
+	// holds a connection or transaction waiting for each, so that a slow
+	// writer holds nothing of the store's longer than a page's read.
 	// The event passed to each is valid only during the call: the store
 	// may reuse it. Events appended while it runs may or may not be
 	// included. Safe for concurrent use.

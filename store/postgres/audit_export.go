@@ -19,14 +19,15 @@ import (
 )
 
 // exportPage is how many events ExportEvents reads per query: a million
-// events are 50 queries, where pages of audit.MaxLimit make 2,000 (see
-// auth.AuditExporter). The page of events, reused from query to query,
-// is about 4 MB; their text, in a buffer of its own for each page
-// (rawScan), about as much again (TestExportEventsBoundedMemory). Pages
-// of 5,000 cost the server more CPU for the same rows (a query's start
-// and the wake-ups of each), 1.05-1.27 of the raw floor's where 20,000
-// read 0.93-1.08 (BENCHMARKS.md).
-const exportPage = 20000
+// events are 100 queries, where pages of audit.MaxLimit make 2,000 (see
+// auth.AuditExporter). Two pages are in memory at once, the one each is
+// called on and the next one being read, each about 2 MB of events,
+// reused from query to query, and as much again of their text, in a
+// buffer of its own for each page (rawScan; TestExportEventsBoundedMemory).
+// Pages of 5,000 cost the server more CPU for the same rows (a query's
+// start and the wake-ups of each), 1.05-1.27 of the raw floor's where
+// 20,000 read 0.93-1.08 (BENCHMARKS.md).
+const exportPage = 10000
 
 // Checked at compile time: auth.Manager's export reads through
 // ExportEvents.
@@ -37,6 +38,15 @@ var _ auth.AuditExporter = auditStore{}
 // prepares once per connection), each page a range scan of the (time, id)
 // index from the last one's end, read whole (through rawScan) before
 // each sees it.
+//
+// The next page is read while each is called on this one (issue 12):
+// the server finds and sends the rows while the caller encodes, as a
+// single query streaming its rows would have it, where reading only
+// between the calls left one side idle while the other worked. The read
+// holds a connection for itself alone and gives it back when the page is
+// read, whatever each does meanwhile; ExportEvents returns only once
+// that read has ended. Inside Atomic, whose one connection each may use
+// between events, the pages are read in turn.
 func (as auditStore) ExportEvents(ctx context.Context, q audit.Query, each func(*audit.Event) error) error {
 	// Checked with a Limit Normalize accepts, then given the page's.
 	q.Limit, q.Cursor, q.OldestFirst = audit.MaxLimit, "", true
@@ -45,39 +55,69 @@ func (as auditStore) ExportEvents(ctx context.Context, q audit.Query, each func(
 		return err
 	}
 	q.Limit = exportPage
-	page := make([]audit.Event, 0, exportPage)
+	r := as.readExportPage(ctx, q, make([]audit.Event, 0, exportPage))
+	spare := make([]audit.Event, 0, exportPage)
 	for {
-		var more bool
-		if page, more, err = as.readExportPage(ctx, q, page[:0]); err != nil {
-			return err
+		if r.err != nil {
+			return r.err
 		}
-		for i := range page {
-			if err := each(&page[i]); err != nil {
+		var next <-chan exportRead
+		if r.more {
+			last := &r.page[len(r.page)-1]
+			q.Cursor = paging.EncodeAuditCursor(paging.AuditCursor{Time: last.Time, ID: last.ID, Oldest: true})
+			next = as.readAhead(ctx, q, spare[:0])
+		}
+		for i := range r.page {
+			if err := each(&r.page[i]); err != nil {
+				if next != nil {
+					<-next // a page's read, not cancelled: its connection goes back whole
+				}
 				return err
 			}
 		}
-		if !more {
+		if next == nil {
 			return nil
 		}
-		last := &page[len(page)-1]
-		q.Cursor = paging.EncodeAuditCursor(paging.AuditCursor{Time: last.Time, ID: last.ID, Oldest: true})
+		spare = r.page
+		r = <-next
 	}
 }
 
+// exportRead is a page of ExportEvents: its events, whether there are
+// others after them, or the error reading it.
+type exportRead struct {
+	page []audit.Event
+	more bool
+	err  error
+}
+
+// readAhead starts reading q's page into page, on a goroutine of its own
+// outside a transaction (else now), and returns where the page comes.
+func (as auditStore) readAhead(ctx context.Context, q audit.Query, page []audit.Event) <-chan exportRead {
+	next := make(chan exportRead, 1)
+	if as.s.tx != nil {
+		next <- as.readExportPage(ctx, q, page)
+		return next
+	}
+	go func() { next <- as.readExportPage(ctx, q, page) }()
+	return next
+}
+
 // readExportPage appends to page up to q.Limit events of the normalized,
-// oldest-first q; more tells whether there are others after them.
-func (as auditStore) readExportPage(ctx context.Context, q audit.Query, page []audit.Event) (_ []audit.Event, more bool, _ error) {
+// oldest-first q, and tells whether there are others after them.
+func (as auditStore) readExportPage(ctx context.Context, q audit.Query, page []audit.Event) exportRead {
 	eq, err := dialect.Events(q)
 	if err != nil || !eq.OK { // !OK: no stored event holds a filter's value
-		return page, false, err
+		return exportRead{page: page, err: err}
 	}
 	rows, err := as.s.q.Query(ctx, eq.SQL, eq.Args...)
 	if err != nil {
-		return page, false, wrap("export audit", err)
+		return exportRead{page: page, err: wrap("export audit", err)}
 	}
 	defer rows.Close()
 	rs := rawScan{fast: rawColumns(rows.FieldDescriptions())}
 	rs.text.Grow(exportText)
+	more := false
 	for rows.Next() {
 		if len(page) == q.Limit {
 			more = true
@@ -85,14 +125,14 @@ func (as auditStore) readExportPage(ctx context.Context, q audit.Query, page []a
 		}
 		page = append(page, audit.Event{})
 		if err := rs.scan(rows, &page[len(page)-1]); err != nil {
-			return page, false, wrap("export audit", err)
+			return exportRead{page: page, err: wrap("export audit", err)}
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return page, false, wrap("export audit", err)
+		return exportRead{page: page, err: wrap("export audit", err)}
 	}
-	return page, more, nil
+	return exportRead{page: page, more: more}
 }
 
 // exportText is room for a page's text (rawScan.text) to begin with: a

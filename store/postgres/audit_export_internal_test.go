@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"runtime"
 	"testing"
@@ -244,5 +245,69 @@ func TestExportEventsBoundedMemory(t *testing.T) {
 	}
 	if w.Peak > bound {
 		t.Fatalf("heap reached %d MB exporting %d MB; want at most %d MB", w.Peak>>20, w.Written>>20, bound>>20)
+	}
+}
+
+// ExportEvents reads the next page while each runs on this one (issue
+// 12), on a connection it gives back once the page is read, not once each
+// is done with the page before; and when each fails, it returns only once
+// that read has ended, holding nothing, even when each failed with the
+// read still going.
+func TestExportEventsReadsAhead(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	seedAuditEvents(t, db, 2*exportPage+1)
+	x := db.Audit().(auth.AuditExporter)
+	stop := errors.New("stop")
+	for _, c := range []struct {
+		failAt  int
+		watch   bool // wait in each for the read ahead to end
+		reading bool // wait in each for the read ahead to hold a connection
+	}{{1, false, false}, {1, false, true}, {1, true, false}, {exportPage + 1, true, false}} {
+		n := 0
+		saw := "read ahead"
+		err := x.ExportEvents(ctx, audit.Query{}, func(*audit.Event) error {
+			n++
+			if n == 1 && c.watch {
+				saw = watchReadAhead(db)
+			}
+			for deadline := time.Now().Add(20 * time.Second); n == 1 && c.reading && db.pool.Stat().AcquiredConns() == 0; {
+				if time.Now().After(deadline) {
+					saw = "no read holding a connection"
+					break
+				}
+				runtime.Gosched()
+			}
+			if n == c.failAt {
+				return stop
+			}
+			return nil
+		})
+		if err != stop || n != c.failAt {
+			t.Fatalf("ExportEvents: %v after %d calls, want each's error after %d", err, n, c.failAt)
+		}
+		if saw != "read ahead" {
+			t.Errorf("failing at %d: %s", c.failAt, saw)
+		}
+		if held := db.pool.Stat().AcquiredConns(); held != 0 {
+			t.Errorf("failing at %d (%+v): ExportEvents returned holding %d connections", c.failAt, c, held)
+		}
+	}
+}
+
+// watchReadAhead waits for a read to take a connection of db's pool and
+// give it back, and says whether it saw that.
+func watchReadAhead(db *DB) string {
+	acquired := db.pool.Stat().AcquireCount()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st := db.pool.Stat()
+		if st.AcquireCount() > acquired && st.AcquiredConns() == 0 {
+			return "read ahead"
+		}
+		if time.Now().After(deadline) {
+			return fmt.Sprintf("no read ahead: %d acquires, %d connections held", st.AcquireCount()-acquired, st.AcquiredConns())
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
