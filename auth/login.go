@@ -405,17 +405,18 @@ func (m *Manager) admit(ctx context.Context, tx Store, email string, c Client, d
 			return nil, err
 		}
 	}
-	if te, err := m.countIP(ctx, tx, c); te != nil || err != nil {
-		return te, err
-	}
 	p := throttlePrefix(email)
 	if a.dev != nil {
+		if te, err := m.countIP(ctx, tx, c); te != nil || err != nil {
+			return te, err
+		}
 		a.key = p + "dev:" + a.dev.id
 		te, err := m.countBackoff(ctx, tx, a.key, &a.n)
 		return te, err
 	}
 	a.key = networkKey(email, c.IP)
-	if te, err := m.countNetworkAndDay(ctx, tx, a.key, p, &a.n); te != nil || err != nil {
+	ip := m.countIPLate(ctx, tx, c)
+	if te, err := m.countNetworkAndDay(ctx, tx, a.key, p, ip, &a.n); te != nil || err != nil {
 		return te, err
 	}
 	if d == nil {
@@ -468,13 +469,17 @@ func (m *Manager) dayRefusal(got int, now time.Time) *ThrottledError {
 // [FailureBatchStore] (issue 12). There both keys are counted at once,
 // before the back-off is checked against what they held, and the counts
 // an attempt would not have made are put back in the same transaction,
-// whose rows they are until it ends: both when the back-off refuses (a
-// refused attempt counts no failure), the day's when another attempt got
-// in between (countBackoff's check). OWASP ASVS 5.0 V6.3.1, NIST SP
-// 800-63B 5.2.2: the limits hold exactly as counted one by one.
-func (m *Manager) countNetworkAndDay(ctx context.Context, st Store, key, prefix string, n *int) (*ThrottledError, error) {
+// whose rows they are until it ends (batchRefusal). OWASP ASVS 5.0
+// V6.3.1, NIST SP 800-63B 5.2.2: the limits hold exactly as counted one
+// by one. ip is the client IP's answer (countIPLate), asked for before
+// anything is counted where there is no batch, and after the counts
+// where there is, whose hit may have gone out with them.
+func (m *Manager) countNetworkAndDay(ctx context.Context, st Store, key, prefix string, ip ipCheck, n *int) (*ThrottledError, error) {
 	fb, ok := st.Throttle().(FailureBatchStore)
 	if !ok {
+		if te, err := ip(); te != nil || err != nil {
+			return te, err
+		}
 		if te, err := m.countBackoff(ctx, st, key, n); te != nil || err != nil {
 			return te, err
 		}
@@ -489,13 +494,9 @@ func (m *Manager) countNetworkAndDay(ctx context.Context, st Store, key, prefix 
 	if err != nil {
 		return nil, fmt.Errorf("auth: counting attempt: %w", err)
 	}
-	net := c[0]
-	var te *ThrottledError
-	undo := 0 // of keys, from the last
-	if wait := m.backoffLeft(net.Prev, net.PrevLast, now); wait > 0 {
-		te, undo = &ThrottledError{RetryAfter: wait}, 2
-	} else if net.Got > m.cfg.Throttle.FreeFailures && net.Got != net.Prev+1 {
-		te, undo = &ThrottledError{RetryAfter: m.backoff(net.Got - 1)}, 1
+	te, undo, err := m.batchRefusal(ip, c[0], now)
+	if err != nil {
+		return nil, err
 	}
 	if undo > 0 {
 		if err := fb.RestoreFailures(ctx, keys[2-undo:], c[2-undo:]); err != nil {
@@ -503,8 +504,26 @@ func (m *Manager) countNetworkAndDay(ctx context.Context, st Store, key, prefix 
 		}
 		return te, nil
 	}
-	*n = net.Got
+	*n = c[0].Got
 	return m.dayRefusal(c[1].Got, now), nil
+}
+
+// batchRefusal is the refusal of an attempt whose network back-off (net)
+// and day AddFailures counted, and how many of those two counts, from the
+// last, it must put back: both when the client IP's budget (ip) or the
+// back-off refuses it (a refused attempt counts no failure), the day's
+// when another attempt got in between (countBackoff's check).
+func (m *Manager) batchRefusal(ip ipCheck, net FailureCount, now time.Time) (*ThrottledError, int, error) {
+	if te, err := ip(); te != nil || err != nil {
+		return te, 2, err
+	}
+	if wait := m.backoffLeft(net.Prev, net.PrevLast, now); wait > 0 {
+		return &ThrottledError{RetryAfter: wait}, 2, nil
+	}
+	if net.Got > m.cfg.Throttle.FreeFailures && net.Got != net.Prev+1 {
+		return &ThrottledError{RetryAfter: m.backoff(net.Got - 1)}, 1, nil
+	}
+	return nil, 0, nil
 }
 
 // networkKey counts an account's failures from the client network of ip:
@@ -623,6 +642,36 @@ func (m *Manager) countIP(ctx context.Context, st Store, c Client) (*ThrottledEr
 	return nil, nil
 }
 
+// ipCheck gives countIP's answer.
+type ipCheck func() (*ThrottledError, error)
+
+// countIPLate is countIP where its one hit can go out with the
+// transaction's next statement (issue 12): a client with no IPv6 site
+// budget to spend as well (siteKey), a throttle store that is a
+// [LateHitStore] and a [FailureBatchStore], whose counts
+// countNetworkAndDay puts back when the hit refuses the attempt. The
+// function it returns gives countIP's answer, sending the hit first if
+// nothing has taken it out yet. Elsewhere countIP runs at once.
+func (m *Manager) countIPLate(ctx context.Context, st Store, c Client) ipCheck {
+	ipKey, budget := ipThrottleKey(c.IP), m.cfg.Throttle.PerIPPerMinute
+	lh, late := st.Throttle().(LateHitStore)
+	_, batch := st.Throttle().(FailureBatchStore)
+	if !late || !batch || ipKey == "" || budget <= 0 || siteKey(c.IP) != "" {
+		te, err := m.countIP(ctx, st, c)
+		return func() (*ThrottledError, error) { return te, err }
+	}
+	now := m.clock()
+	window := now.Truncate(time.Minute)
+	hits := lh.HitLate(ctx, ipKey, window)
+	return func() (*ThrottledError, error) {
+		n, err := hits()
+		if err != nil {
+			return nil, fmt.Errorf("auth: counting attempt: %w", err)
+		}
+		return windowRefusal(n, budget, window, now), nil
+	}
+}
+
 // countWindow counts one hit on key in this minute's window and refuses it
 // beyond budget.
 func (m *Manager) countWindow(ctx context.Context, st Store, key string, budget int) (*ThrottledError, error) {
@@ -632,10 +681,16 @@ func (m *Manager) countWindow(ctx context.Context, st Store, key string, budget 
 	if err != nil {
 		return nil, fmt.Errorf("auth: counting attempt: %w", err)
 	}
+	return windowRefusal(hits, budget, window, now), nil
+}
+
+// windowRefusal refuses, until window's minute ends, the hits-th attempt
+// of a window whose budget it exceeds.
+func windowRefusal(hits, budget int, window, now time.Time) *ThrottledError {
 	if hits > budget {
-		return &ThrottledError{RetryAfter: window.Add(time.Minute).Sub(now)}, nil
+		return &ThrottledError{RetryAfter: window.Add(time.Minute).Sub(now)}
 	}
-	return nil, nil
+	return nil
 }
 
 // siteKey is the key of an IPv6 address's /48, the usual allocation to one

@@ -155,6 +155,25 @@ type FailureBatchStore interface {
 	RestoreFailures(ctx context.Context, keys []string, c []FailureCount) error
 }
 
+// LateHitStore is an optional interface of a [ThrottleStore], detected
+// at run time: Hit sent with the transaction's next statement rather than
+// on its own (issue 12: on a server, each is a round trip). The Manager
+// uses it inside a password login's admission, for a client whose
+// attempt makes one hit (an IPv4 address), when the throttle is a
+// [FailureBatchStore] too: the hit goes out with the failure counts, and
+// when the hit refuses the attempt, the counts are put back in the same
+// transaction (RestoreFailures), so the attempt leaves what counting the
+// hit first leaves.
+type LateHitStore interface {
+	ThrottleStore
+	// HitLate queues Hit(ctx, key, window) in the transaction and returns
+	// the function that gives its answer. The hit goes out with the
+	// transaction's next statement; the function, called before that,
+	// sends it. If the hit fails, the transaction fails with its error.
+	// Outside a transaction it hits at once.
+	HitLate(ctx context.Context, key string, window time.Time) func() (int, error)
+}
+
 // FailureCount is one key's part of [FailureBatchStore.AddFailures].
 type FailureCount struct {
 	Prev     int       // failures before, 0 for none

@@ -45,6 +45,7 @@ var (
 	_ auth.DeferredSyncStore = (*scope)(nil)
 	_ auth.UserHashStore     = userStore{}
 	_ auth.FailureBatchStore = throttleStore{}
+	_ auth.LateHitStore      = throttleStore{}
 	// The optional batch of last uses (auth.Manager's background touch).
 	_ auth.SessionBatchToucher = sessionStore{}
 )

@@ -114,6 +114,9 @@
 // whose random ID and token hash cannot collide), and a password login's
 // read of the account by email at the end of its admission
 // ([auth.LateUserHashStore]), whose answer is taken after the commit.
+// The admission's hit on the client IP's budget ([auth.LateHitStore])
+// goes out with the failure counts that follow it, in the pipeline that
+// begins the transaction; its failure fails the transaction too.
 //
 // # Errors
 //

@@ -79,17 +79,25 @@ func (t *txConn) deferExec(sql string, check func(error) error, args ...any) {
 	t.pending = append(t.pending, held{sql: sql, args: args, check: check})
 }
 
-// deferRow holds back a read whose answer its caller takes only once the
-// transaction has ended (GetByEmailWithHashLate): read reads the row, or
-// learns there is none, when the read goes out with the next statement or
-// with COMMIT, ahead of them. A read changes nothing: what was read ahead
-// stands.
+// deferRow holds back a read whose answer its caller takes once it has
+// gone out (GetByEmailWithHashLate, once the transaction has ended):
+// read reads the row, or learns there is none, when the read goes out
+// with the next statement or with COMMIT, ahead of them. A read changes
+// nothing: what was read ahead stands.
 func (t *txConn) deferRow(sql string, read func(pgx.Row) error, args ...any) {
 	if err := checkArgs(args); err != nil && t.err == nil {
 		t.err = err
 		return
 	}
 	t.pending = append(t.pending, held{sql: sql, args: args, row: read})
+}
+
+// deferReturning is deferRow for a write whose RETURNING its caller
+// reads (HitLate): what was read ahead no longer stands, as after
+// deferExec. Its failure, or its row's, fails the transaction.
+func (t *txConn) deferReturning(sql string, read func(pgx.Row) error, args ...any) {
+	t.ahead = nil
+	t.deferRow(sql, read, args...)
 }
 
 // send sends the held statements and then the batch b's, in one pipeline,

@@ -20,6 +20,44 @@ var throttleTests = []test{
 	{"ResetPrefix", testThrottleResetPrefix},
 	{"DeviceGeneration", testDeviceGeneration},
 	{"FailureBatch", testFailureBatch},
+	{"LateHit", testLateHit},
+}
+
+// testLateHit covers the optional auth.LateHitStore: inside Atomic,
+// HitLate's answer is Hit's, whether a statement went out after it or
+// not, and the hit commits with the transaction; outside one, it hits at
+// once.
+func testLateHit(t *testing.T, s auth.Store) {
+	if _, ok := s.Throttle().(auth.LateHitStore); !ok {
+		t.Skip("the store does not implement auth.LateHitStore (optional)")
+	}
+	key, w := "ip:"+newID(), at(0)
+	for i, next := range []bool{true, false} {
+		var got int
+		err := s.Atomic(ctx(t), func(tx auth.Store) error {
+			hit := tx.Throttle().(auth.LateHitStore).HitLate(ctx(t), key, w)
+			if next {
+				if _, err := tx.Throttle().AddFailure(ctx(t), key, w); err != nil {
+					return err
+				}
+			}
+			var err error
+			got, err = hit()
+			return err
+		})
+		must(t, "Atomic", err)
+		if got != i+1 {
+			t.Errorf("HitLate, a statement after it %v: %d, want %d", next, got, i+1)
+		}
+	}
+	n, err := s.Throttle().(auth.LateHitStore).HitLate(ctx(t), key, w)()
+	must(t, "HitLate outside Atomic", err)
+	if n != 3 {
+		t.Errorf("HitLate outside Atomic: %d, want 3", n)
+	}
+	if n, err := s.Throttle().Hit(ctx(t), key, w); err != nil || n != 4 {
+		t.Errorf("Hit after three late hits: %d, %v; want 4", n, err)
+	}
 }
 
 // testFailureBatch covers the optional auth.FailureBatchStore: AddFailures

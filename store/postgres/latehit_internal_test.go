@@ -1,0 +1,148 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/usher-go/usher/auth"
+)
+
+// HitLate inside Atomic holds the hit back to the next statement's
+// pipeline, and its answer is Hit's; asked for before anything else went
+// out, it sends the hit then. Outside a transaction it hits at once.
+func TestLateHit(t *testing.T) {
+	db, tc := newTracedDB(t)
+	ctx := context.Background()
+	window := t0.Truncate(time.Minute)
+	for _, c := range []struct {
+		name  string
+		next  bool // a statement goes out before the answer is asked for
+		trips int32
+	}{
+		{"with the next statement", true, 2}, // the opening, hit and count; COMMIT
+		{"asked for first", false, 2},        // the opening and hit; COMMIT
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before, err := db.Throttle().Hit(ctx, "late hit", window)
+			must(t, "Hit", err)
+			tc.take()
+			var got int
+			err = db.Atomic(ctx, func(tx auth.Store) error {
+				hit := tx.Throttle().(auth.LateHitStore).HitLate(ctx, "late hit", window)
+				if n, _ := tc.take(); n != 0 {
+					t.Errorf("HitLate sent %d round trips, want it held", n)
+				}
+				if c.next {
+					if _, err := tx.Throttle().AddFailure(ctx, "late hit "+c.name, t0); err != nil {
+						return err
+					}
+				}
+				var err error
+				got, err = hit()
+				return err
+			})
+			must(t, "Atomic", err)
+			if n, log := tc.take(); n != c.trips {
+				t.Errorf("%d round trips, want %d:\n\t%s", n, c.trips, log)
+			}
+			if got != before+1 {
+				t.Errorf("HitLate's count %d, want %d", got, before+1)
+			}
+		})
+	}
+	n, err := db.Throttle().(auth.LateHitStore).HitLate(ctx, "late hit", window)()
+	if err != nil || n != 5 { // two hits in each of the two runs above
+		t.Errorf("outside a transaction: %d, %v; want 5", n, err)
+	}
+	if trips, _ := tc.take(); trips != 1 {
+		t.Errorf("outside a transaction: %d round trips, want 1", trips)
+	}
+}
+
+// A held hit that fails (its count past integer's range) fails its
+// transaction, even when fn drops the error of the statement it went out
+// with and never asks for its answer: nothing of the transaction commits.
+func TestLateHitFailure(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	window := t0.Truncate(time.Minute)
+	_, err := db.pool.Exec(ctx, `INSERT INTO throttle_hits (key, window_start, count) VALUES ($1, $2, 2147483647)`,
+		[]byte("full"), window)
+	must(t, "seed", err)
+	err = db.Atomic(ctx, func(tx auth.Store) error {
+		tx.Throttle().(auth.LateHitStore).HitLate(ctx, "full", window)
+		_, _ = tx.Throttle().AddFailure(ctx, "after the hit", t0)
+		return nil
+	})
+	if err == nil {
+		t.Fatal("Atomic committed a transaction whose held hit failed")
+	}
+	if n, _, err := db.Throttle().Failures(ctx, "after the hit"); err != nil || n != 0 {
+		t.Errorf("the failed transaction's count: %d (%v), want nothing committed", n, err)
+	}
+}
+
+// Issue 12: a login whose IP hit goes out with its failure counts
+// (auth.LateHitStore), refused by the IP's budget, leaves the failure
+// counts as they were, as when the hit went first and refused before
+// anything was counted, and the hit counted.
+func TestLoginRefusedByIPCountsNoFailure(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	now := t0
+	m, op, err := auth.NewWithOperator(auth.Config{Store: db, SecretKey: seedKey, BcryptCost: 4,
+		InsecureLowBcryptCostForTests: true, Now: func() time.Time { return now },
+		Throttle: auth.ThrottleConfig{PerIPPerMinute: 3}}, "op")
+	must(t, "New", err)
+	const password = "Vq7#pLx2!mZr9k"
+	_, err = m.CreateUser(ctx, op, auth.NewUser{Email: "ip@example.com", Name: "IP", Password: password, GroupID: "users"})
+	must(t, "CreateUser", err)
+	client := auth.Client{IP: "192.0.2.9", UserAgent: "test"}
+	failures := func() string {
+		rows, err := db.pool.Query(ctx, `SELECT key, count, last_at FROM throttle_failures ORDER BY key`)
+		must(t, "read failures", err)
+		defer rows.Close()
+		var out string
+		for rows.Next() {
+			var (
+				k    []byte
+				n    int
+				last time.Time
+			)
+			must(t, "scan", rows.Scan(&k, &n, &last))
+			out += fmt.Sprintf("%q %d %s\n", k, n, last.UTC())
+		}
+		must(t, "rows", rows.Err())
+		return out
+	}
+	for _, email := range []string{"ip@example.com", "nobody@example.com"} {
+		now = now.Add(time.Minute) // a fresh window
+		for range 3 {
+			if _, err := m.Login(ctx, email, "not the password", client); !errors.Is(err, auth.ErrInvalidCredentials) {
+				t.Fatalf("%s, within the IP's budget: %v, want ErrInvalidCredentials", email, err)
+			}
+		}
+		want := failures()
+		if want == "" {
+			t.Fatal("the wrong passwords counted nothing")
+		}
+		for _, pw := range []string{"not the password", password} {
+			var te *auth.ThrottledError
+			if _, err := m.Login(ctx, email, pw, client); !errors.As(err, &te) {
+				t.Fatalf("%s, past the IP's budget: %v, want a ThrottledError", email, err)
+			}
+			if got := failures(); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: a refusal by the IP's budget changed the failure counts:\n%s\nwant\n%s", email, got, want)
+			}
+		}
+		var hits int
+		err := db.pool.QueryRow(ctx, `SELECT count FROM throttle_hits WHERE key = $1`, []byte("ip:192.0.2.9")).Scan(&hits)
+		if err != nil || hits != 5 {
+			t.Errorf("%s: the IP's hits %d (%v), want 5: refused ones count", email, hits, err)
+		}
+	}
+}
