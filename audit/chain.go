@@ -89,7 +89,10 @@ type ChainState struct {
 
 // Chain is the tamper-evident side of a store's audit trail. Its methods
 // run inside the caller's transaction when called on a store handed out by
-// an Atomic call.
+// an Atomic call. An append that fails there may have written part of
+// itself, so that transaction must not commit: the stores of this module
+// refuse to, whatever the transaction's function returns, as PostgreSQL
+// does after any failed statement.
 type Chain interface {
 	// AppendChained appends e as the chain's next event: it takes the
 	// head (so that appends from every instance sharing the store follow

@@ -68,6 +68,10 @@ func (s *scope) run(ctx context.Context, b beginner, fn func(auth.Store) error) 
 	return txn.Run(
 		func() error { return fn(&scope{db: s.db, tx: tx, txs: st, r: q, w: q}) },
 		func() error {
+			if st.doomed != nil {
+				_ = tx.Rollback()
+				return fmt.Errorf("sqlite: commit refused: an audit append failed in the transaction: %w", st.doomed)
+			}
 			if err := tx.Commit(); err != nil {
 				return fmt.Errorf("sqlite: commit: %w", err)
 			}

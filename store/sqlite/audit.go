@@ -40,9 +40,24 @@ func (as auditStore) Append(ctx context.Context, e *audit.Event) error {
 		return nil
 	})
 	if err != nil {
-		return wrap("append audit event", err)
+		return as.doom(wrap("append audit event", err))
 	}
 	return nil
+}
+
+// doom marks the transaction as is in, if any, as one that must not
+// commit, since an audit append failed in it, and returns err. An append
+// runs two or three statements (the event, the chain's head, the last
+// ID); one that fails after another has run leaves the transaction half
+// written: the head moved to an event that is not there, which a check of
+// the chain would report as events cut off. Atomic then rolls back, even
+// if fn goes on and returns nil (TestFailedAppendDoomsTransaction).
+// Outside a transaction the append's own Atomic has rolled back already.
+func (as auditStore) doom(err error) error {
+	if as.s.txs != nil && as.s.txs.doomed == nil {
+		as.s.txs.doomed = err
+	}
+	return err
 }
 
 // nextEventSQL is the ID the next event takes: above every ID ever used,
@@ -71,7 +86,7 @@ func (as auditStore) AppendChained(ctx context.Context, e *audit.Event, repeatKe
 		return err
 	})
 	if err != nil {
-		return false, wrap("append audit event", err)
+		return false, as.doom(wrap("append audit event", err))
 	}
 	return appended, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
 )
 
 // guessSeal links an event to the head it is given, over its ID and
@@ -27,10 +28,10 @@ func guessSeal(head audit.Mark, e *audit.Event) (audit.Link, audit.Mark, error) 
 }
 
 // TestChainGuess (issue 12): an append links to the head the last one in
-// this DB left, without reading it, and the INSERT's check catches every
-// way that guess goes stale: a rolled-back append, another DB on the same
-// file appending, an event appended outside the chain, a head written by
-// hand. Each then reads the head once, and the chain stays whole, with no
+// this DB left, without reading it, and the check in the head's move
+// (moveGuessedSQL) catches every way that guess goes stale: a rolled-back
+// append, another DB on the same file appending, an event appended
+// outside the chain, a head written by hand. Each then reads the head once, and the chain stays whole, with no
 // ID used twice.
 func TestChainGuess(t *testing.T) {
 	db, other, start := twoDBs(t)
@@ -257,4 +258,66 @@ func twoDBs(t *testing.T) (db, other *DB, start audit.ChainState) {
 		t.Fatal(err)
 	}
 	return db, other, start
+}
+
+// TestFailedAppendDoomsTransaction (review4): an append whose event
+// cannot be written after the chain's head has moved, chained or plain,
+// inside a transaction whose fn goes on and returns nil, commits nothing:
+// not the head on an event that is not there, nor the change beside it.
+func TestFailedAppendDoomsTransaction(t *testing.T) {
+	db, _, _ := twoDBs(t)
+	ctx := context.Background()
+	e := &audit.Event{Time: t0, Action: "first", Outcome: audit.Success}
+	if _, err := db.Audit().AppendChained(ctx, e, "", guessSeal, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.w.Exec(`CREATE TRIGGER no_room BEFORE INSERT ON audit_events WHEN NEW.action = 'bad'
+		BEGIN SELECT RAISE(ABORT, 'no room'); END`); err != nil {
+		t.Fatal(err)
+	}
+	before, err := db.Audit().ChainState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appends := map[string]func(tx auth.Store, e *audit.Event) error{
+		"chained": func(tx auth.Store, e *audit.Event) error {
+			_, err := tx.Audit().AppendChained(ctx, e, "", guessSeal, nil)
+			return err
+		},
+		"plain": func(tx auth.Store, e *audit.Event) error { return tx.Audit().Append(ctx, e) },
+	}
+	for name, appendEvent := range appends {
+		var appendErr error
+		err := db.Atomic(ctx, func(tx auth.Store) error {
+			if err := tx.Groups().Create(ctx, &group.Group{ID: group.ID("g-" + name), Name: "G " + name}); err != nil {
+				return err
+			}
+			appendErr = appendEvent(tx, &audit.Event{Time: t0.Add(time.Second), Action: "bad", Outcome: audit.Success})
+			return nil // the host goes on
+		})
+		if appendErr == nil {
+			t.Fatalf("%s: the append did not fail", name)
+		}
+		if !errors.Is(err, appendErr) {
+			t.Errorf("%s: Atomic = %v, want the append's error %v", name, err, appendErr)
+		}
+		after, err := db.Audit().ChainState(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.Head.Seq != before.Head.Seq || !bytes.Equal(after.Head.MAC, before.Head.MAC) {
+			t.Errorf("%s: head moved from %+v to %+v with no event", name, before.Head, after.Head)
+		}
+		if _, err := db.Groups().Get(ctx, group.ID("g-"+name)); !errors.Is(err, group.ErrNotFound) {
+			t.Errorf("%s: the change beside the failed append: %v, want group.ErrNotFound", name, err)
+		}
+	}
+	// The chain goes on from the head it kept.
+	if _, err := db.Audit().AppendChained(ctx, &audit.Event{Time: t0, Action: "next", Outcome: audit.Success}, "", guessSeal, nil); err != nil {
+		t.Fatal(err)
+	}
+	st, err := db.Audit().ChainState(ctx)
+	if err != nil || st.Head.Seq != before.Head.Seq+1 {
+		t.Fatalf("after: head %+v, %v; want seq %d", st.Head, err, before.Head.Seq+1)
+	}
 }

@@ -18,6 +18,11 @@ type txState struct {
 	// changes these rows before it ends; dropping it at every statement of
 	// its own reads back a write it makes as it would be read without.
 	ahead *readahead.Account
+	// doomed is the error of an audit append that failed in the
+	// transaction (auditStore.doom): it may have written part of its
+	// statements, and the change the event records must not happen
+	// without it (invariant 6), so the transaction does not commit.
+	doomed error
 }
 
 // ahead returns what GetWithHash read ahead for id in this transaction,
