@@ -62,13 +62,8 @@ func TestFailureBatchMatchesKeyByKey(t *testing.T) {
 		c.Throttle = auth.ThrottleConfig{PerIPPerMinute: 1000, FreeFailures: 2, BaseDelay: time.Minute,
 			MaxDelay: time.Hour, AccountFailuresPerDay: 5}
 	}
-	type step struct {
-		err              error
-		net, day         int
-		netLast, dayLast time.Time
-	}
 	var restores atomic.Int32
-	run := func(batch bool) []step {
+	run := func(batch bool) []throttleStep {
 		e := newEnv(t, throttle)
 		e.admin()
 		wrap := keyByKey
@@ -82,7 +77,7 @@ func TestFailureBatchMatchesKeyByKey(t *testing.T) {
 			}
 		}
 		m := e.manager(throttleStore{e.db, wrap}, throttle)
-		var out []step
+		var out []throttleStep
 		for _, s := range []struct {
 			password string
 			advance  time.Duration
@@ -93,16 +88,7 @@ func TestFailureBatchMatchesKeyByKey(t *testing.T) {
 			{adminPassword, time.Hour},
 		} {
 			e.clk.Advance(s.advance)
-			_, err := m.Login(e.ctx, adminEmail, s.password, client)
-			st := step{err: err}
-			netKey, dayKey := auth.ThrottleKeys(adminEmail, client.IP, e.clk.Now())
-			if st.net, st.netLast, err = e.db.Throttle().Failures(e.ctx, netKey); err != nil {
-				t.Fatal(err)
-			}
-			if st.day, st.dayLast, err = e.db.Throttle().Failures(e.ctx, dayKey); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, st)
+			out = append(out, e.throttleAttempt(t, m, s.password))
 		}
 		return out
 	}
@@ -110,13 +96,44 @@ func TestFailureBatchMatchesKeyByKey(t *testing.T) {
 	if restores.Load() == 0 {
 		t.Fatal("the batch store put nothing back: the test does not reach a refusal")
 	}
+	sameSteps(t, "batched", want, got)
+}
+
+// throttleStep is one login attempt of a throttle comparison: its answer,
+// and the counts it left on the network's back-off and the account's day.
+type throttleStep struct {
+	err              error
+	net, day         int
+	netLast, dayLast time.Time
+}
+
+// throttleAttempt logs in as the admin with password, from client, and
+// returns the answer and the counts left.
+func (e *env) throttleAttempt(t *testing.T, m *auth.Manager, password string) throttleStep {
+	t.Helper()
+	_, err := m.Login(e.ctx, adminEmail, password, client)
+	st := throttleStep{err: err}
+	netKey, dayKey := auth.ThrottleKeys(adminEmail, client.IP, e.clk.Now())
+	if st.net, st.netLast, err = e.db.Throttle().Failures(e.ctx, netKey); err != nil {
+		t.Fatal(err)
+	}
+	if st.day, st.dayLast, err = e.db.Throttle().Failures(e.ctx, dayKey); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// sameSteps reports each attempt of got whose answer or counts differ
+// from want's, counted key by key.
+func sameSteps(t *testing.T, what string, want, got []throttleStep) {
+	t.Helper()
 	for i := range want {
 		w, g := want[i], got[i]
 		sameErr := errors.Is(g.err, auth.ErrThrottled) == errors.Is(w.err, auth.ErrThrottled) &&
 			errors.Is(g.err, auth.ErrInvalidCredentials) == errors.Is(w.err, auth.ErrInvalidCredentials) &&
 			(g.err == nil) == (w.err == nil)
 		if !sameErr || g.net != w.net || g.day != w.day || !g.netLast.Equal(w.netLast) || !g.dayLast.Equal(w.dayLast) {
-			t.Errorf("attempt %d: batched %+v, key by key %+v", i+1, g, w)
+			t.Errorf("attempt %d: %s %+v, key by key %+v", i+1, what, g, w)
 		}
 	}
 }

@@ -2,7 +2,6 @@ package auth_test
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -41,13 +40,8 @@ func TestLateHitMatchesKeyByKey(t *testing.T) {
 		c.Throttle = auth.ThrottleConfig{PerIPPerMinute: overBudget, FreeFailures: 4, BaseDelay: time.Minute,
 			MaxDelay: time.Hour, AccountFailuresPerDay: 8}
 	}
-	type step struct {
-		err              error
-		net, day         int
-		netLast, dayLast time.Time
-	}
 	var restores, lateHits, over atomic.Int32
-	run := func(late bool) []step {
+	run := func(late bool) []throttleStep {
 		e := newEnv(t, throttle)
 		e.admin()
 		wrap := keyByKey
@@ -57,7 +51,7 @@ func TestLateHitMatchesKeyByKey(t *testing.T) {
 			}
 		}
 		m := e.manager(throttleStore{e.db, wrap}, throttle)
-		var out []step
+		var out []throttleStep
 		for _, s := range []struct {
 			password string
 			advance  time.Duration
@@ -72,16 +66,7 @@ func TestLateHitMatchesKeyByKey(t *testing.T) {
 			{"wrong", 0}, {adminPassword, time.Hour}, // the day's budget
 		} {
 			e.clk.Advance(s.advance)
-			_, err := m.Login(e.ctx, adminEmail, s.password, client)
-			st := step{err: err}
-			netKey, dayKey := auth.ThrottleKeys(adminEmail, client.IP, e.clk.Now())
-			if st.net, st.netLast, err = e.db.Throttle().Failures(e.ctx, netKey); err != nil {
-				t.Fatal(err)
-			}
-			if st.day, st.dayLast, err = e.db.Throttle().Failures(e.ctx, dayKey); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, st)
+			out = append(out, e.throttleAttempt(t, m, s.password))
 		}
 		return out
 	}
@@ -90,13 +75,5 @@ func TestLateHitMatchesKeyByKey(t *testing.T) {
 		t.Fatalf("%d late hits, %d restores, %d over the IP's budget: the test does not reach the late hit's refusals",
 			lateHits.Load(), restores.Load(), over.Load())
 	}
-	for i := range want {
-		w, g := want[i], got[i]
-		sameErr := errors.Is(g.err, auth.ErrThrottled) == errors.Is(w.err, auth.ErrThrottled) &&
-			errors.Is(g.err, auth.ErrInvalidCredentials) == errors.Is(w.err, auth.ErrInvalidCredentials) &&
-			(g.err == nil) == (w.err == nil)
-		if !sameErr || g.net != w.net || g.day != w.day || !g.netLast.Equal(w.netLast) || !g.dayLast.Equal(w.dayLast) {
-			t.Errorf("attempt %d: late hit %+v, key by key %+v", i+1, g, w)
-		}
-	}
+	sameSteps(t, "late hit", want, got)
 }
