@@ -300,3 +300,35 @@ func TestSealRefusesEventWithoutID(t *testing.T) {
 		t.Fatalf("with an ID: %v", err)
 	}
 }
+
+// Migration 0019 (SQLite) dropped the unique index on the chain's seq:
+// an event written by hand with the seq of one already in the chain is
+// found by the check, not refused by the database.
+func TestVerifyAuditLogFindsSeqTwice(t *testing.T) {
+	e := newEnv(t)
+	op := e.admin()
+	for _, name := range []string{"One", "Two", "Three"} {
+		if _, err := e.m.CreateGroup(e.ctx, op, group.Group{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var seq int64
+	for _, c := range chain(t, e) {
+		if c.Target.Label == "Two" {
+			seq = c.Link.Seq
+		}
+	}
+	e.exec(`INSERT INTO audit_events (id, time, action, outcome, actor_id, actor_email, target_type, target_id,
+		target_label, ip, user_agent, reason, details, repeats, seq, key_id, mac)
+		SELECT (SELECT max(id) + 1 FROM audit_events), time, action, outcome, actor_id, actor_email, target_type,
+		target_id, target_label, ip, user_agent, reason, details, repeats, seq, key_id, mac
+		FROM audit_events WHERE seq = ?`, seq)
+	check, err := e.m.VerifyAuditLog(e.ctx, op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Read in ID order, the copy comes after the links that follow its seq.
+	if check.Break == nil || check.Break.Kind != auth.BreakReordered {
+		t.Fatalf("a second event at seq %d: %+v (break %v); want it found as reordered", seq, check, check.Break)
+	}
+}
