@@ -45,7 +45,7 @@ func (as auditStore) Append(ctx context.Context, e *audit.Event) error {
 	return nil
 }
 
-// doom marks the transaction as is in, if any, as one that must not
+// doom marks the transaction the store runs in, if any, as one that must not
 // commit, since an audit append failed in it, and returns err. An append
 // runs two or three statements (the event, the chain's head, the last
 // ID); one that fails after another has run leaves the transaction half
