@@ -32,7 +32,7 @@ func TestLateHit(t *testing.T) {
 			tc.take()
 			var got int
 			err = db.Atomic(ctx, func(tx auth.Store) error {
-				hit := tx.Throttle().(auth.LateHitStore).HitLate(ctx, "late hit", window)
+				hit := tx.Throttle().(auth.LateHitStore).HitLate(ctx, "late hit", "", 0, window)
 				if n, _ := tc.take(); n != 0 {
 					t.Errorf("HitLate sent %d round trips, want it held", n)
 				}
@@ -42,7 +42,7 @@ func TestLateHit(t *testing.T) {
 					}
 				}
 				var err error
-				got, err = hit()
+				got, _, err = hit()
 				return err
 			})
 			must(t, "Atomic", err)
@@ -54,7 +54,7 @@ func TestLateHit(t *testing.T) {
 			}
 		})
 	}
-	n, err := db.Throttle().(auth.LateHitStore).HitLate(ctx, "late hit", window)()
+	n, _, err := db.Throttle().(auth.LateHitStore).HitLate(ctx, "late hit", "", 0, window)()
 	if err != nil || n != 5 { // two hits in each of the two runs above
 		t.Errorf("outside a transaction: %d, %v; want 5", n, err)
 	}
@@ -74,7 +74,7 @@ func TestLateHitFailure(t *testing.T) {
 		[]byte("full"), window)
 	must(t, "seed", err)
 	err = db.Atomic(ctx, func(tx auth.Store) error {
-		tx.Throttle().(auth.LateHitStore).HitLate(ctx, "full", window)
+		tx.Throttle().(auth.LateHitStore).HitLate(ctx, "full", "", 0, window)
 		_, _ = tx.Throttle().AddFailure(ctx, "after the hit", t0)
 		return nil
 	})
