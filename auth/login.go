@@ -651,9 +651,12 @@ type ipCheck func() (*ThrottledError, error)
 // countNetworkAndDay puts back when a hit refuses the attempt. An IPv6
 // client's /48 (siteKey) is hit, as countIP hits it, only if its own
 // key's hit admits the attempt: the store decides that from the count the
-// first hit left. The function it returns gives countIP's answer, sending
-// the hits first if nothing has taken them out yet. Elsewhere countIP
-// runs at once.
+// first hit left, so a refusal by the /64 spends none of the site's
+// budget (OWASP ASVS 5.0 V6.3.1, NIST SP 800-63B 5.2.2: the limits hold
+// exactly as counted one by one). Both hits take one reading of the
+// clock, where countIP reads it for each. The function it returns gives
+// countIP's answer, sending the hits first if nothing has taken them out
+// yet. Elsewhere countIP runs at once.
 func (m *Manager) countIPLate(ctx context.Context, st Store, c Client) ipCheck {
 	ipKey, budget := ipThrottleKey(c.IP), m.cfg.Throttle.PerIPPerMinute
 	lh, late := st.Throttle().(LateHitStore)

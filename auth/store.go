@@ -173,7 +173,8 @@ type LateHitStore interface {
 	// answers, nextN 0 when next's hit was not made. The hits go out with
 	// the transaction's next statement; the function, called before
 	// that, sends them. If a hit fails, the transaction fails with its
-	// error. Outside a transaction it hits at once.
+	// error. Outside a transaction it hits at once, next under the same
+	// condition.
 	HitLate(ctx context.Context, key, next string, budget int, window time.Time) func() (n, nextN int, err error)
 }
 
