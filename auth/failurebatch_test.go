@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -88,7 +89,7 @@ func TestFailureBatchMatchesKeyByKey(t *testing.T) {
 			{adminPassword, time.Hour},
 		} {
 			e.clk.Advance(s.advance)
-			out = append(out, e.throttleAttempt(t, m, s.password))
+			out = append(out, e.throttleAttempt(t, m, client, s.password))
 		}
 		return out
 	}
@@ -100,27 +101,48 @@ func TestFailureBatchMatchesKeyByKey(t *testing.T) {
 }
 
 // throttleStep is one login attempt of a throttle comparison: its answer,
-// and the counts it left on the network's back-off and the account's day.
+// the counts it left on the network's back-off and the account's day, and
+// the hits on its client's per-minute budgets (an IPv6 address's /64 and
+// /48).
 type throttleStep struct {
 	err              error
 	net, day         int
 	netLast, dayLast time.Time
+	ipHits, siteHits int
 }
 
-// throttleAttempt logs in as the admin with password, from client, and
-// returns the answer and the counts left.
-func (e *env) throttleAttempt(t *testing.T, m *auth.Manager, password string) throttleStep {
+// throttleAttempt logs in as the admin with password, from c, and returns
+// the answer and the counts left.
+func (e *env) throttleAttempt(t *testing.T, m *auth.Manager, c auth.Client, password string) throttleStep {
 	t.Helper()
-	_, err := m.Login(e.ctx, adminEmail, password, client)
+	_, err := m.Login(e.ctx, adminEmail, password, c)
 	st := throttleStep{err: err}
-	netKey, dayKey := auth.ThrottleKeys(adminEmail, client.IP, e.clk.Now())
+	netKey, dayKey := auth.ThrottleKeys(adminEmail, c.IP, e.clk.Now())
 	if st.net, st.netLast, err = e.db.Throttle().Failures(e.ctx, netKey); err != nil {
 		t.Fatal(err)
 	}
 	if st.day, st.dayLast, err = e.db.Throttle().Failures(e.ctx, dayKey); err != nil {
 		t.Fatal(err)
 	}
+	own, site := auth.IPKeys(c.IP)
+	st.ipHits, st.siteHits = e.hits(t, own), e.hits(t, site)
 	return st
+}
+
+// hits reads the count of key's throttle_hits row, 0 for none.
+func (e *env) hits(t *testing.T, key string) int {
+	t.Helper()
+	raw, err := sql.Open("sqlite", e.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var n int
+	err = raw.QueryRowContext(e.ctx, `SELECT count FROM throttle_hits WHERE key = ?`, key).Scan(&n)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // sameSteps reports each attempt of got whose answer or counts differ
@@ -132,7 +154,8 @@ func sameSteps(t *testing.T, what string, want, got []throttleStep) {
 		sameErr := errors.Is(g.err, auth.ErrThrottled) == errors.Is(w.err, auth.ErrThrottled) &&
 			errors.Is(g.err, auth.ErrInvalidCredentials) == errors.Is(w.err, auth.ErrInvalidCredentials) &&
 			(g.err == nil) == (w.err == nil)
-		if !sameErr || g.net != w.net || g.day != w.day || !g.netLast.Equal(w.netLast) || !g.dayLast.Equal(w.dayLast) {
+		if !sameErr || g.net != w.net || g.day != w.day || !g.netLast.Equal(w.netLast) || !g.dayLast.Equal(w.dayLast) ||
+			g.ipHits != w.ipHits || g.siteHits != w.siteHits {
 			t.Errorf("attempt %d: %s %+v, key by key %+v", i+1, what, g, w)
 		}
 	}

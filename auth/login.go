@@ -645,30 +645,39 @@ func (m *Manager) countIP(ctx context.Context, st Store, c Client) (*ThrottledEr
 // ipCheck gives countIP's answer.
 type ipCheck func() (*ThrottledError, error)
 
-// countIPLate is countIP where its one hit can go out with the
-// transaction's next statement (issue 12): a client with no IPv6 site
-// budget to spend as well (siteKey), a throttle store that is a
+// countIPLate is countIP where its hits can go out with the
+// transaction's next statement (issue 12), when the throttle store is a
 // [LateHitStore] and a [FailureBatchStore], whose counts
-// countNetworkAndDay puts back when the hit refuses the attempt. The
-// function it returns gives countIP's answer, sending the hit first if
-// nothing has taken it out yet. Elsewhere countIP runs at once.
+// countNetworkAndDay puts back when a hit refuses the attempt. An IPv6
+// client's /48 (siteKey) is hit, as countIP hits it, only if its own
+// key's hit admits the attempt: the store decides that from the count the
+// first hit left, so a refusal by the /64 spends none of the site's
+// budget (OWASP ASVS 5.0 V6.3.1, NIST SP 800-63B 5.2.2: the limits hold
+// exactly as counted one by one). Both hits take one reading of the
+// clock, where countIP reads it for each. The function it returns gives
+// countIP's answer, sending the hits first if nothing has taken them out
+// yet. Elsewhere countIP runs at once.
 func (m *Manager) countIPLate(ctx context.Context, st Store, c Client) ipCheck {
 	ipKey, budget := ipThrottleKey(c.IP), m.cfg.Throttle.PerIPPerMinute
 	lh, late := st.Throttle().(LateHitStore)
 	_, batch := st.Throttle().(FailureBatchStore)
-	if !late || !batch || ipKey == "" || budget <= 0 || siteKey(c.IP) != "" {
+	if !late || !batch || ipKey == "" || budget <= 0 {
 		te, err := m.countIP(ctx, st, c)
 		return func() (*ThrottledError, error) { return te, err }
 	}
 	now := m.clock()
 	window := now.Truncate(time.Minute)
-	hits := lh.HitLate(ctx, ipKey, window)
+	site := siteKey(c.IP)
+	hits := lh.HitLate(ctx, ipKey, site, budget, window)
 	return func() (*ThrottledError, error) {
-		n, err := hits()
+		n, siteN, err := hits()
 		if err != nil {
 			return nil, fmt.Errorf("auth: counting attempt: %w", err)
 		}
-		return windowRefusal(n, budget, window, now), nil
+		if te := windowRefusal(n, budget, window, now); te != nil || site == "" {
+			return te, nil
+		}
+		return windowRefusal(siteN, m.cfg.Throttle.PerIPv6SitePerMinute, window, now), nil
 	}
 }
 

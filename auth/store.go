@@ -156,22 +156,26 @@ type FailureBatchStore interface {
 }
 
 // LateHitStore is an optional interface of a [ThrottleStore], detected
-// at run time: Hit sent with the transaction's next statement rather than
-// on its own (issue 12: on a server, each is a round trip). The Manager
-// uses it inside a password login's admission, for a client whose
-// attempt makes one hit (an IPv4 address), when the throttle is a
-// [FailureBatchStore] too: the hit goes out with the failure counts, and
-// when the hit refuses the attempt, the counts are put back in the same
-// transaction (RestoreFailures), so the attempt leaves what counting the
-// hit first leaves.
+// at run time: a login's hits on its client's budgets sent with the
+// transaction's next statement rather than on their own (issue 12: on a
+// server, each is a round trip). The Manager uses it inside a password
+// login's admission, when the throttle is a [FailureBatchStore] too: the
+// hits go out with the failure counts, and when a hit refuses the
+// attempt, the counts are put back in the same transaction
+// (RestoreFailures), so the attempt leaves what counting the hits first
+// leaves.
 type LateHitStore interface {
 	ThrottleStore
-	// HitLate queues Hit(ctx, key, window) in the transaction and returns
-	// the function that gives its answer. The hit goes out with the
-	// transaction's next statement; the function, called before that,
-	// sends it. If the hit fails, the transaction fails with its error.
-	// Outside a transaction it hits at once.
-	HitLate(ctx context.Context, key string, window time.Time) func() (int, error)
+	// HitLate queues Hit(ctx, key, window) in the transaction and, when
+	// next is not empty, Hit(ctx, next, window) after it, made only if
+	// key's count as its hit left it is at most budget (an IPv6 client's
+	// /64 and then its /48). It returns the function that gives their
+	// answers, nextN 0 when next's hit was not made. The hits go out with
+	// the transaction's next statement; the function, called before
+	// that, sends them. If a hit fails, the transaction fails with its
+	// error. Outside a transaction it hits at once, next under the same
+	// condition.
+	HitLate(ctx context.Context, key, next string, budget int, window time.Time) func() (n, nextN int, err error)
 }
 
 // FailureCount is one key's part of [FailureBatchStore.AddFailures].

@@ -114,9 +114,13 @@
 // whose random ID and token hash cannot collide), and a password login's
 // read of the account by email at the end of its admission
 // ([auth.LateUserHashStore]), whose answer is taken after the commit.
-// The admission's hit on the client IP's budget ([auth.LateHitStore])
-// goes out with the failure counts that follow it, in the pipeline that
-// begins the transaction; its failure fails the transaction too.
+// The admission's hits on the client IP's budgets ([auth.LateHitStore])
+// go out with the failure counts that follow them, in the pipeline that
+// begins the transaction; a failure fails the transaction too. An IPv6
+// client's /48 is hit by a conditional upsert that counts only while its
+// /64's row, as the hit before it in the same transaction left it (and
+// locked), is within its budget, so the /48 is spent exactly when key by
+// key counting would spend it.
 //
 // # Errors
 //

@@ -71,45 +71,83 @@ const hitSQL = `INSERT INTO throttle_hits AS h (key, window_start, count) VALUES
 			window_start = GREATEST(h.window_start, EXCLUDED.window_start)
 		RETURNING h.count`
 
-// HitLate is [auth.LateHitStore]'s: inside a transaction, Hit held back
-// (txConn.deferReturning) to go out in one pipeline with the next
-// statement, which saves a password login's admission a round trip
-// (issue 12: the hit goes out with the failure counts); outside one, it
-// hits at once. The function it returns sends the hit, with whatever
-// else is held, if nothing has yet.
-func (ts throttleStore) HitLate(ctx context.Context, key string, window time.Time) func() (int, error) {
+// hitUnderSQL is hitSQL made only while the row of the key $3, as this
+// transaction's earlier statements left it, counts at most $4 (HitLate's
+// next): no row returned when it was not made. Within the transaction
+// the earlier hit on $3 holds that row's lock, so the count read is the
+// one that hit returned.
+const hitUnderSQL = `INSERT INTO throttle_hits AS h (key, window_start, count)
+		SELECT $1::bytea, $2::timestamptz, 1
+		WHERE (SELECT count FROM throttle_hits WHERE key = $3::bytea) <= $4::integer
+		ON CONFLICT (key) DO UPDATE SET
+			count = CASE WHEN EXCLUDED.window_start > h.window_start THEN 1 ELSE h.count + 1 END,
+			window_start = GREATEST(h.window_start, EXCLUDED.window_start)
+		RETURNING h.count`
+
+// HitLate is [auth.LateHitStore]'s: inside a transaction, the hit on key
+// and the one on next (hitUnderSQL) held back (txConn.deferReturning) to
+// go out in one pipeline with the next statement, which saves a password
+// login's admission a round trip per hit (issue 12: the hits go out with
+// the failure counts); outside one, it hits at once, next only if key's
+// count is within budget. The function it returns sends the hits, with
+// whatever else is held, if nothing has yet.
+func (ts throttleStore) HitLate(ctx context.Context, key, next string, budget int, window time.Time) func() (int, int, error) {
 	tx := ts.s.tx
 	if tx == nil {
-		n, err := ts.Hit(ctx, key, window)
-		return func() (int, error) { return n, err }
+		n, nextN, err := ts.hitBoth(ctx, key, next, budget, window)
+		return func() (int, int, error) { return n, nextN, err }
 	}
-	h := &lateHit{}
+	h := &lateHit{want: 1}
 	tx.deferReturning(hitSQL, h.read, []byte(key), window)
-	return func() (int, error) {
-		if !h.done {
+	if next != "" {
+		h.want++
+		tx.deferReturning(hitUnderSQL, h.readNext, []byte(next), window, []byte(key), budget)
+	}
+	return func() (int, int, error) {
+		if h.done < h.want {
 			if err := tx.flush(ctx); err != nil {
-				return 0, err
+				return 0, 0, err
 			}
 		}
-		if !h.done { // never queued, or the transaction had ended
-			return 0, wrap("throttle hit", errUnsent)
+		if h.done < h.want { // never queued, or the transaction had ended
+			return 0, 0, wrap("throttle hit", errUnsent)
 		}
-		return h.n, nil
+		return h.n, h.nextN, nil
 	}
 }
 
-// lateHit is a held-back Hit and, once sent, its count.
-type lateHit struct {
-	n    int
-	done bool
+// hitBoth is HitLate outside a transaction.
+func (ts throttleStore) hitBoth(ctx context.Context, key, next string, budget int, window time.Time) (int, int, error) {
+	n, err := ts.Hit(ctx, key, window)
+	if err != nil || next == "" || n > budget {
+		return n, 0, err
+	}
+	nextN, err := ts.Hit(ctx, next, window)
+	return n, nextN, err
 }
 
-// read reads the hit's count; its failure fails the transaction.
+// lateHit is HitLate's held-back hits and, once sent, their counts.
+type lateHit struct {
+	n, nextN   int
+	want, done int // hits queued, and read
+}
+
+// read reads the first hit's count; its failure fails the transaction.
 func (h *lateHit) read(row pgx.Row) error {
 	if err := row.Scan(&h.n); err != nil {
 		return wrap("throttle hit", err)
 	}
-	h.done = true
+	h.done++
+	return nil
+}
+
+// readNext reads the second hit's count, 0 when it was not made; its
+// failure fails the transaction.
+func (h *lateHit) readNext(row pgx.Row) error {
+	if err := row.Scan(&h.nextN); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return wrap("throttle hit", err)
+	}
+	h.done++
 	return nil
 }
 

@@ -21,43 +21,93 @@ var throttleTests = []test{
 	{"DeviceGeneration", testDeviceGeneration},
 	{"FailureBatch", testFailureBatch},
 	{"LateHit", testLateHit},
+	{"LateHitNext", testLateHitNext},
 }
 
-// testLateHit covers the optional auth.LateHitStore: inside Atomic,
-// HitLate's answer is Hit's, whether a statement went out after it or
-// not, and the hit commits with the transaction; outside one, it hits at
-// once.
+// testLateHit covers the optional auth.LateHitStore with one key: inside
+// Atomic, HitLate's answer is Hit's, whether a statement went out after
+// it or not, and the hit commits with the transaction; outside one, it
+// hits at once.
 func testLateHit(t *testing.T, s auth.Store) {
 	if _, ok := s.Throttle().(auth.LateHitStore); !ok {
 		t.Skip("the store does not implement auth.LateHitStore (optional)")
 	}
 	key, w := "ip:"+newID(), at(0)
 	for i, next := range []bool{true, false} {
-		var got int
-		err := s.Atomic(ctx(t), func(tx auth.Store) error {
-			hit := tx.Throttle().(auth.LateHitStore).HitLate(ctx(t), key, w)
-			if next {
-				if _, err := tx.Throttle().AddFailure(ctx(t), key, w); err != nil {
-					return err
-				}
-			}
-			var err error
-			got, err = hit()
-			return err
-		})
-		must(t, "Atomic", err)
+		got, _ := lateHit(t, s, true, next, key, "", 0, w)
 		if got != i+1 {
 			t.Errorf("HitLate, a statement after it %v: %d, want %d", next, got, i+1)
 		}
 	}
-	n, err := s.Throttle().(auth.LateHitStore).HitLate(ctx(t), key, w)()
-	must(t, "HitLate outside Atomic", err)
-	if n != 3 {
-		t.Errorf("HitLate outside Atomic: %d, want 3", n)
+	if n, nextN := lateHit(t, s, false, false, key, "", 0, w); n != 3 || nextN != 0 {
+		t.Errorf("HitLate outside Atomic: %d, %d; want 3, 0", n, nextN)
 	}
 	if n, err := s.Throttle().Hit(ctx(t), key, w); err != nil || n != 4 {
 		t.Errorf("Hit after three late hits: %d, %v; want 4", n, err)
 	}
+}
+
+// testLateHitNext covers auth.LateHitStore's second key: hit after the
+// first only while the first's count, as its hit left it, is within the
+// budget, in whichever window each row holds (a hit stamped with an older
+// window than the stored one, another instance's clock lagging, counts in
+// the stored one), in and out of Atomic.
+func testLateHitNext(t *testing.T, s auth.Store) {
+	if _, ok := s.Throttle().(auth.LateHitStore); !ok {
+		t.Skip("the store does not implement auth.LateHitStore (optional)")
+	}
+	key, next, w := "ip:"+newID(), "ip48:"+newID(), at(0)
+	const budget = 2
+	for i, c := range []struct {
+		window            time.Time
+		atomic, statement bool
+		n, nextN          int
+	}{
+		{w, true, true, 1, 1},
+		{w, true, false, 2, 2},
+		{w, true, true, 3, 0}, // over the budget: next not hit
+		{w, false, false, 4, 0},
+		{w.Add(-time.Minute), true, true, 5, 0}, // a lagging clock
+		{w.Add(time.Minute), true, true, 1, 1},  // a new window
+		{w, true, false, 2, 2},                  // a lagging clock, both in the newer window
+		{w, false, false, 3, 0},
+		{w.Add(time.Minute), true, true, 4, 0},
+	} {
+		n, nextN := lateHit(t, s, c.atomic, c.statement, key, next, budget, c.window)
+		if n != c.n || nextN != c.nextN {
+			t.Errorf("hit %d: HitLate %d, %d; want %d, %d", i+1, n, nextN, c.n, c.nextN)
+		}
+	}
+	if n, err := s.Throttle().Hit(ctx(t), next, w); err != nil || n != 3 {
+		t.Errorf("Hit on next after its two counted hits in the window: %d, %v; want 3", n, err)
+	}
+}
+
+// lateHit is one HitLate on key and next, inside Atomic (with a
+// statement sent after it when statement is set) or outside, and its
+// answer.
+func lateHit(t *testing.T, s auth.Store, atomic, statement bool, key, next string, budget int, w time.Time) (int, int) {
+	t.Helper()
+	var n, nextN int
+	var err error
+	if !atomic {
+		n, nextN, err = s.Throttle().(auth.LateHitStore).HitLate(ctx(t), key, next, budget, w)()
+		must(t, "HitLate outside Atomic", err)
+		return n, nextN
+	}
+	err = s.Atomic(ctx(t), func(tx auth.Store) error {
+		hit := tx.Throttle().(auth.LateHitStore).HitLate(ctx(t), key, next, budget, w)
+		if statement {
+			if _, err := tx.Throttle().AddFailure(ctx(t), key, w); err != nil {
+				return err
+			}
+		}
+		var err error
+		n, nextN, err = hit()
+		return err
+	})
+	must(t, "Atomic", err)
+	return n, nextN
 }
 
 // testFailureBatch covers the optional auth.FailureBatchStore: AddFailures
