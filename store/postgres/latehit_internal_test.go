@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -204,4 +205,27 @@ func throttleHits(t *testing.T, db *DB, key string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// A per-IP budget beyond PostgreSQL's integer (a host meaning "no limit")
+// still lets an IPv6 login through its /48's conditional hit (review5:
+// the budget was sent as an int4, and every IPv6 login failed).
+func TestLoginHugeIPBudgetIPv6(t *testing.T) {
+	for _, budget := range []int{math.MaxInt32 + 1, math.MaxInt} {
+		db := newTestDB(t)
+		ctx := context.Background()
+		m, op, err := auth.NewWithOperator(auth.Config{Store: db, SecretKey: seedKey, BcryptCost: 4,
+			InsecureLowBcryptCostForTests: true, Now: func() time.Time { return t0 },
+			Throttle: auth.ThrottleConfig{PerIPPerMinute: budget}}, "op")
+		must(t, "New", err)
+		_, err = m.CreateUser(ctx, op, auth.NewUser{Email: "v6@example.com", Name: "V6", Password: "Vq7#pLx2!mZr9k", GroupID: "users"})
+		must(t, "CreateUser", err)
+		_, err = m.Login(ctx, "v6@example.com", "wrong", auth.Client{IP: "2001:db8::1", UserAgent: "t"})
+		if !errors.Is(err, auth.ErrInvalidCredentials) {
+			t.Errorf("budget %d: %v, want ErrInvalidCredentials", budget, err)
+		}
+		if n := throttleHits(t, db, "ip48:2001:db8::/48"); n != 1 {
+			t.Errorf("budget %d: /48 hits %d, want 1", budget, n)
+		}
+	}
 }

@@ -78,7 +78,7 @@ const hitSQL = `INSERT INTO throttle_hits AS h (key, window_start, count) VALUES
 // one that hit returned.
 const hitUnderSQL = `INSERT INTO throttle_hits AS h (key, window_start, count)
 		SELECT $1::bytea, $2::timestamptz, 1
-		WHERE (SELECT count FROM throttle_hits WHERE key = $3::bytea) <= $4::integer
+		WHERE (SELECT count FROM throttle_hits WHERE key = $3::bytea) <= $4::bigint
 		ON CONFLICT (key) DO UPDATE SET
 			count = CASE WHEN EXCLUDED.window_start > h.window_start THEN 1 ELSE h.count + 1 END,
 			window_start = GREATEST(h.window_start, EXCLUDED.window_start)

@@ -64,8 +64,8 @@ func testLateHitNext(t *testing.T, s auth.Store) {
 		n, nextN          int
 	}{
 		{w, true, true, 1, 1},
-		{w, true, false, 2, 2},
-		{w, true, true, 3, 0}, // over the budget: next not hit
+		{w, false, false, 2, 2}, // outside Atomic, within the budget
+		{w, true, true, 3, 0},   // over the budget: next not hit
 		{w, false, false, 4, 0},
 		{w.Add(-time.Minute), true, true, 5, 0}, // a lagging clock
 		{w.Add(time.Minute), true, true, 1, 1},  // a new window
