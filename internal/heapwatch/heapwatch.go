@@ -3,7 +3,10 @@
 // as it goes.
 package heapwatch
 
-import "runtime"
+import (
+	"runtime"
+	"testing"
+)
 
 // Writer discards what it is given, counting it in Written, and reads the
 // heap's size every Every bytes (at the first write too), keeping the
@@ -23,4 +26,17 @@ func (w *Writer) Write(p []byte) (int, error) {
 		w.Peak = max(w.Peak, ms.HeapAlloc)
 	}
 	return len(p), nil
+}
+
+// Check fails t unless at least minWritten bytes went through w, while
+// the heap stayed at most bound bytes, and logs both.
+func (w *Writer) Check(t testing.TB, minWritten, bound uint64) {
+	t.Helper()
+	t.Logf("wrote %d MB; heap peaked at %d MB", w.Written>>20, w.Peak>>20)
+	if w.Written < minWritten {
+		t.Fatalf("only %d bytes written", w.Written)
+	}
+	if w.Peak > bound {
+		t.Fatalf("heap reached %d MB writing %d MB; want at most %d MB", w.Peak>>20, w.Written>>20, bound>>20)
+	}
 }
