@@ -342,7 +342,7 @@ func (s *scope) pruneChained(ctx context.Context, before time.Time, anchor func(
 	if err != nil {
 		return 0, err
 	}
-	if cut.ok {
+	if cut.id > 0 {
 		mark, err := anchor(cut.last)
 		if err != nil {
 			return 0, err
@@ -361,11 +361,10 @@ func (s *scope) pruneChained(ctx context.Context, before time.Time, anchor func(
 }
 
 // pruneAt is where Prune cuts the chain: after the chained event with ID
-// id and link last, when ok; else nothing chained goes.
+// id and link last; at ID 0 (no event has it), nothing chained goes.
 type pruneAt struct {
 	id   int64
 	last audit.Link
-	ok   bool
 }
 
 // The statements of Prune (TestPrunePlans): the first chained event kept
@@ -403,8 +402,7 @@ func (s *scope) pruneCut(ctx context.Context, before time.Time) (pruneAt, error)
 		// Nothing chained is older (or it was pruned already).
 		return pruneAt{}, nil
 	case err != nil:
-		return at, err
+		return pruneAt{}, err
 	}
-	at.ok = true
 	return at, nil
 }
