@@ -49,7 +49,10 @@ func TestUpgradeAuditIDs(t *testing.T) {
 		t.Errorf("rows after the upgrade:\n%s\nwant\n%s", got, rows)
 	}
 	// Open goes on to migration 0018, which makes audit_outcome partial,
-	// and 0019, which drops audit_seq.
+	// 0019, which drops audit_seq, and 0021, which makes audit_action
+	// partial.
+	indexes = strings.Replace(indexes, "audit_action ON audit_events (action, time)",
+		"audit_action ON audit_events (action, time) WHERE action <> 'login.succeeded'", 1)
 	indexes = strings.Replace(indexes, "audit_outcome ON audit_events (outcome, time)",
 		"audit_outcome ON audit_events (outcome, time) WHERE outcome <> 'success'", 1)
 	indexes = strings.Replace(indexes, "\nCREATE UNIQUE INDEX audit_seq ON audit_events (seq) WHERE seq IS NOT NULL", "", 1)

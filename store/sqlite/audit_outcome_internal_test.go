@@ -42,7 +42,9 @@ func TestSuccessSkipsOutcomeIndex(t *testing.T) {
 // TestAuditPagePlans: a page of events is one index walk in its order,
 // never a sort, whichever single filter is set, in either order, with a
 // cursor or not; a rare outcome reads the partial audit_outcome index
-// (migration 0018), a success the time index.
+// (migration 0018), a success the time index; any action but a
+// successful login reads the partial audit_action index (migration 0021),
+// a successful login the time index.
 func TestAuditPagePlans(t *testing.T) {
 	db := newTestDB(t)
 	cases := []struct {
@@ -52,6 +54,7 @@ func TestAuditPagePlans(t *testing.T) {
 	}{
 		{"none", audit.Query{}, "audit_time"},
 		{"action", audit.Query{Action: audit.LoginFailed}, "audit_action"},
+		{"successful logins", audit.Query{Action: audit.LoginSucceeded}, "audit_time"},
 		{"actor", audit.Query{ActorID: "u1"}, "audit_actor"},
 		{"target", audit.Query{TargetType: audit.TargetUser, TargetID: "u1"}, "audit_target"},
 		{"failure", audit.Query{Outcome: audit.Failure}, "audit_outcome"},

@@ -76,7 +76,8 @@ func foldKey(s string) string { return paging.FoldKey(s) }
 // (eventColumns).
 var dialect = &paging.Dialect{
 	EventColumns: eventColumns,
-	RareOutcome:  "outcome <> '" + string(audit.Success) + "'", // migration 0018's audit_outcome
+	RareOutcome:  "outcome <> '" + string(audit.Success) + "'",       // migration 0018's audit_outcome
+	RareAction:   "action <> '" + string(audit.LoginSucceeded) + "'", // migration 0021's audit_action
 	LikeEscape:   `'\'`,
 	Unindexed:    "+",
 	Time:         func(t time.Time) any { return nanos(t) },

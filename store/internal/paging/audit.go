@@ -35,8 +35,9 @@ type EventsQuery struct {
 // SQL. Its columns are Dialect.EventColumns, or AuditColumns. Every
 // filter column leads an index ending in (time, id), so a page is one
 // index range scan whichever single filter is set, in either direction
-// (but for a store whose outcome index leaves successes out, RareOutcome:
-// a page of successes walks the time index, where most rows are). A
+// (but for a store whose outcome index leaves successes out, RareOutcome,
+// or whose action index leaves successful logins out, RareAction: a page
+// of those walks the time index, where most rows are). A
 // cursor this package did not make, or made for the other order, fails
 // with [audit.ErrInvalidCursor]. Event IDs are decimal integers.
 func (d *Dialect) Events(q audit.Query) (EventsQuery, error) {
@@ -114,6 +115,10 @@ func (d *Dialect) eventFilters(w *builder, q audit.Query) bool {
 	if q.Outcome != "" && q.Outcome != audit.Success && d.RareOutcome != "" {
 		w.where()
 		w.sql(d.RareOutcome)
+	}
+	if q.Action != "" && q.Action != audit.LoginSucceeded && d.RareAction != "" {
+		w.where()
+		w.sql(d.RareAction)
 	}
 	if !q.Since.IsZero() {
 		w.where()

@@ -49,6 +49,12 @@ type Dialect struct {
 	// query's own terms, reads that index. A page of successes walks the
 	// time index instead, where they are most of the rows.
 	RareOutcome string
+	// RareAction, when set, is the condition of a partial index on
+	// (action, time) that leaves out audit.LoginSucceeded, the action a
+	// healthy log holds most of: as RareOutcome, a page filtered by any
+	// other action repeats it, and a page of successful logins walks the
+	// time index.
+	RareAction string
 	// Storable reports whether the database can hold s at all. A filter
 	// value it cannot hold matches nothing, and a cursor holding one is
 	// invalid. nil means every string.
