@@ -126,7 +126,9 @@ func newMillion(b *testing.B) *million {
 // Manager.AuditLog beside the floor, the same page read by one prepared
 // query on the same file, the two taking turns at going first in one loop:
 // the newest page, a page 500,000 events deep (through a cursor), and the
-// newest page of one action (every event of which has details). It reports
+// newest page of one action (every event of which has details; the floor
+// repeats the condition of SQLite's partial audit_action index, as the
+// store does, migration 0021). It reports
 // usher/floor (issue 12's target ≤ 1.30), and the allocations of one page
 // on each side and their ratio (target ≤ 1.10): both read the same 51 rows.
 func BenchmarkAuditLogPage1M(b *testing.B) {
@@ -150,7 +152,7 @@ func BenchmarkAuditLogPage1M(b *testing.B) {
 			WHERE time < ? ORDER BY time DESC, id DESC LIMIT 51`, []any{cursorAt.Time.Add(time.Nanosecond).UnixNano()}},
 		{"action", audit.Query{Action: audit.LoginFailed}, `SELECT id, time, action, outcome, actor_id, actor_email,
 			target_type, target_id, target_label, ip, user_agent, reason, details, repeats FROM audit_events
-			WHERE action = ? ORDER BY time DESC, id DESC LIMIT 51`, []any{"login.failed"}},
+			WHERE action = ? AND action <> 'login.succeeded' ORDER BY time DESC, id DESC LIMIT 51`, []any{"login.failed"}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

@@ -132,7 +132,9 @@
 // time proportional to the sessions kept. Migration 0021 makes the audit
 // index by action leave successful logins out, rebuilding it as 0018 did
 // the outcome's: a page of successful logins alone walks the log by time,
-// as a page of successes does.
+// as a page of successes does. Migration 0022 makes the audit index by
+// actor leave out a user's events on their own account (the index by
+// target holds them) and events with no actor, rebuilding it too.
 //
 // # Backups
 //

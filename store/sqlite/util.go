@@ -78,10 +78,12 @@ var dialect = &paging.Dialect{
 	EventColumns: eventColumns,
 	RareOutcome:  "outcome <> '" + string(audit.Success) + "'",       // migration 0018's audit_outcome
 	RareAction:   "action <> '" + string(audit.LoginSucceeded) + "'", // migration 0021's audit_action
-	LikeEscape:   `'\'`,
-	Unindexed:    "+",
-	Time:         func(t time.Time) any { return nanos(t) },
-	TimeKey:      func(n int64) any { return n },
+	// migration 0022's audit_actor
+	ActorOthers: "actor_id <> '' AND (target_type <> '" + audit.TargetUser + "' OR target_id <> actor_id)",
+	LikeEscape:  `'\'`,
+	Unindexed:   "+",
+	Time:        func(t time.Time) any { return nanos(t) },
+	TimeKey:     func(n int64) any { return n },
 }
 
 // scanner is *sql.Row or *sql.Rows.

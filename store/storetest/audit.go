@@ -24,6 +24,7 @@ var auditTests = []test{
 	{"Paging", testAuditPaging},
 	{"InvalidCursor", testAuditInvalidCursor},
 	{"PagingBothWays", testAuditPagingBothWays},
+	{"ActorPaging", testAuditActorPaging},
 	{"OldestFirst", testAuditOldestFirst},
 	{"Prune", testAuditPrune},
 	{"Repeat", testAuditRepeat},
@@ -686,6 +687,89 @@ func testAuditPagingBothWays(t *testing.T, s auth.Store) {
 		q.Cursor = p.Next
 		if got := eventIDs(query(t, s, q).Events); !slices.Equal(got, pages[1]) {
 			t.Errorf("oldest %v: forward after back: %v, want %v", oldest, got, pages[1])
+		}
+	}
+}
+
+// A page filtered by actor holds the actor's events on their own account
+// and on anything else, in one order (a store may read the two from
+// different indexes and merge them, as SQLite does): walking it forward,
+// back, and oldest first, with filters beside the actor's, gives exactly
+// the actor's events in the (time, id) order, ties between the two kinds
+// included.
+func testAuditActorPaging(t *testing.T, s auth.Store) {
+	alice, bob := newID(), newID()
+	self := audit.Target{Type: audit.TargetUser, ID: alice}
+	others := []audit.Target{{Type: audit.TargetUser, ID: bob}, {Type: audit.TargetGroup, ID: alice}, {}}
+	var want []string
+	for i := range 14 {
+		tm := at(time.Duration(i/3) * time.Second) // three events a second: ties
+		target, action := self, audit.LoginSucceeded
+		if i%3 != 1 {
+			target, action = others[(i/3)%len(others)], audit.UserUpdated
+		}
+		want = append(want, appendEvent(t, s, newEvent(tm, action, audit.Success, alice, target)).ID)
+		// Around them, events the filter leaves out: bob on alice, bob on
+		// himself, and one with no actor.
+		appendEvent(t, s, newEvent(tm, audit.UserUpdated, audit.Success, bob, self))
+		appendEvent(t, s, newEvent(tm, audit.LoginSucceeded, audit.Success, bob, audit.Target{Type: audit.TargetUser, ID: bob}))
+		e := newEvent(tm, audit.LoginFailed, audit.Failure, "", audit.Target{})
+		e.Actor = audit.Actor{}
+		appendEvent(t, s, e)
+	}
+	slices.Reverse(want)
+	for _, oldest := range []bool{false, true} {
+		q := audit.Query{ActorID: alice, Limit: 3, OldestFirst: oldest}
+		exp := slices.Clone(want)
+		if oldest {
+			slices.Reverse(exp)
+		}
+		var pages [][]string
+		var got []string
+		p := query(t, s, q)
+		for {
+			if len(pages) > len(exp) {
+				t.Fatalf("oldest %v: still a Next after %d pages", oldest, len(pages))
+			}
+			pages = append(pages, eventIDs(p.Events))
+			got = append(got, eventIDs(p.Events)...)
+			if p.Next == "" {
+				break
+			}
+			q.Cursor = p.Next
+			p = query(t, s, q)
+		}
+		if !slices.Equal(got, exp) {
+			t.Fatalf("oldest %v: alice's events %v, want %v", oldest, got, exp)
+		}
+		for i := len(pages) - 2; i >= 0; i-- {
+			q.Cursor = p.Prev
+			p = query(t, s, q)
+			if back := eventIDs(p.Events); !slices.Equal(back, pages[i]) {
+				t.Fatalf("oldest %v: back to page %d: %v, want %v", oldest, i, back, pages[i])
+			}
+		}
+	}
+	for _, c := range []struct {
+		name string
+		q    audit.Query
+		n    int
+	}{
+		{"own account", audit.Query{ActorID: alice, TargetType: audit.TargetUser, TargetID: alice}, 5},
+		{"another account", audit.Query{ActorID: alice, TargetType: audit.TargetUser, TargetID: bob}, 4},
+		{"groups", audit.Query{ActorID: alice, TargetType: audit.TargetGroup}, 3},
+		{"own logins", audit.Query{ActorID: alice, Action: audit.LoginSucceeded}, 5},
+		{"changes", audit.Query{ActorID: alice, Action: audit.UserUpdated}, 9},
+		{"since", audit.Query{ActorID: alice, Since: at(3 * time.Second)}, 5},
+	} {
+		if got := walkAudit(t, s, c.q); len(got) != c.n {
+			t.Errorf("%s: %d events, want %d", c.name, len(got), c.n)
+		} else {
+			for _, e := range got {
+				if e.Actor.ID != alice {
+					t.Errorf("%s: an event of %q", c.name, e.Actor.ID)
+				}
+			}
 		}
 	}
 }

@@ -42,18 +42,10 @@ type EventsQuery struct {
 // with [audit.ErrInvalidCursor]. Event IDs are decimal integers.
 func (d *Dialect) Events(q audit.Query) (EventsQuery, error) {
 	eq := EventsQuery{limit: q.Limit, oldest: q.OldestFirst}
-	var w builder
-	cols := d.EventColumns
-	if cols == "" {
-		cols = AuditColumns
-	}
-	w.start(d, "SELECT "+cols+" FROM audit_events")
-	if !d.eventFilters(&w, q) {
-		return eq, nil
-	}
 	// Ascending when the query is oldest first, or when reading back
 	// against a newest-first query.
 	ascending := q.OldestFirst
+	var k *keyset
 	if q.Cursor != "" {
 		c, err := DecodeAuditCursor(q.Cursor)
 		if err != nil {
@@ -68,33 +60,98 @@ func (d *Dialect) Events(q audit.Query) (EventsQuery, error) {
 		}
 		eq.hasCursor, eq.back = true, c.Back
 		ascending = ascending != c.Back
-		w.where()
-		if ascending {
-			w.sql("(time, id) > (")
-		} else {
-			w.sql("(time, id) < (")
-		}
-		w.arg(d.Time(c.Time))
-		w.sql(", ")
-		w.arg(id)
-		w.sql(")")
+		k = &keyset{time: d.Time(c.Time), id: id}
 	}
+	for _, v := range [...]string{string(q.Action), q.ActorID, q.TargetType, q.TargetID, string(q.Outcome)} {
+		if v != "" && !d.storable(v) {
+			return eq, nil
+		}
+	}
+	cols := d.EventColumns
+	if cols == "" {
+		cols = AuditColumns
+	}
+	order := " ORDER BY time DESC, id DESC"
 	if ascending {
-		w.sql(" ORDER BY time, id")
-	} else {
-		w.sql(" ORDER BY time DESC, id DESC")
+		order = " ORDER BY time, id"
 	}
 	// Written, not bound, as in a listing of users (see Users): a page's
 	// shape is its filters present, cursor, order and size, and
 	// audit.MaxLimit bounds the sizes.
-	w.sql(" LIMIT ", strconv.Itoa(q.Limit+1))
+	limit := " LIMIT " + strconv.Itoa(q.Limit+1)
+	var w builder
+	if q.ActorID != "" && d.ActorOthers != "" {
+		d.actorEvents(&w, q, k, cols, ascending, limit)
+	} else {
+		w.start(d, "SELECT "+cols+" FROM audit_events")
+		d.eventConds(&w, q, armPlain, k, ascending)
+		w.sql(order, limit)
+	}
 	eq.SQL, eq.Args, eq.OK = w.b.String(), w.args, true
 	return eq, nil
 }
 
-// eventFilters writes q's filters into w; false when one holds a string
-// the database cannot store, so that the page matches nothing.
-func (d *Dialect) eventFilters(w *builder, q audit.Query) bool {
+// keyset is a cursor's place in the (time, id) order.
+type keyset struct {
+	time any
+	id   int64
+}
+
+// arm says which events a statement's conditions select of those q
+// filters by actor: all of them (armPlain), or, for a store whose actor
+// index leaves an actor's own events out (Dialect.ActorOthers), those on
+// anything but the actor's own account (armOthers) or those on it
+// (armSelf).
+type arm int
+
+const (
+	armPlain arm = iota
+	armOthers
+	armSelf
+)
+
+// actorEvents writes a page filtered by actor for a store whose actor
+// index leaves out the actor's own events (Dialect.ActorOthers): the keys
+// of the page are merged from two index walks in the page's order, the
+// actor's events on anything else through that index, and those on the
+// actor's own account through the index by target, which holds them;
+// then the rows are read by ID. The two sets are disjoint and together
+// are every event of the actor.
+func (d *Dialect) actorEvents(w *builder, q audit.Query, k *keyset, cols string, ascending bool, limit string) {
+	dir := " DESC"
+	if ascending {
+		dir = ""
+	}
+	w.start(d, "SELECT "+cols+" FROM (SELECT time AS k_time, id AS k_id FROM audit_events")
+	d.eventConds(w, q, armOthers, k, ascending)
+	w.sql(" UNION ALL SELECT time, id FROM audit_events")
+	d.eventConds(w, q, armSelf, k, ascending)
+	w.sql(" ORDER BY k_time", dir, ", k_id", dir, limit,
+		") AS k CROSS JOIN audit_events ON audit_events.id = k.k_id ORDER BY k.k_time", dir, ", k.k_id", dir)
+}
+
+// eventConds writes the WHERE clause of one statement of a page: q's
+// filters, as a selects them, and the condition of the keyset k, when
+// the page has a cursor. The filters' values are storable (Events checks).
+func (d *Dialect) eventConds(w *builder, q audit.Query, a arm, k *keyset, ascending bool) {
+	w.conds = 0
+	switch a {
+	case armOthers:
+		w.where()
+		w.sql("actor_id = ")
+		w.arg(q.ActorID)
+		w.where()
+		w.sql(d.ActorOthers)
+	case armSelf:
+		w.where()
+		w.sql("target_type = '" + audit.TargetUser + "'")
+		w.where()
+		w.sql("target_id = ")
+		w.arg(q.ActorID)
+		w.where()
+		w.sql("actor_id = ")
+		w.again()
+	}
 	for _, f := range [...]struct{ col, v string }{
 		{"action = ", string(q.Action)},
 		{"actor_id = ", q.ActorID},
@@ -102,11 +159,8 @@ func (d *Dialect) eventFilters(w *builder, q audit.Query) bool {
 		{"target_id = ", q.TargetID},
 		{"outcome = ", string(q.Outcome)},
 	} {
-		if f.v == "" {
+		if f.v == "" || (a != armPlain && f.col == "actor_id = ") {
 			continue
-		}
-		if !d.storable(f.v) {
-			return false
 		}
 		w.where()
 		w.sql(f.col)
@@ -130,7 +184,18 @@ func (d *Dialect) eventFilters(w *builder, q audit.Query) bool {
 		w.sql("time < ")
 		w.arg(d.Time(q.Until))
 	}
-	return true
+	if k != nil {
+		w.where()
+		if ascending {
+			w.sql("(time, id) > (")
+		} else {
+			w.sql("(time, id) < (")
+		}
+		w.arg(k.time)
+		w.sql(", ")
+		w.arg(k.id)
+		w.sql(")")
+	}
 }
 
 // Read reads the rows of the statement: up to the page's limit of events,

@@ -55,6 +55,13 @@ type Dialect struct {
 	// other action repeats it, and a page of successful logins walks the
 	// time index.
 	RareAction string
+	// ActorOthers, when set, is the condition of a partial index on
+	// (actor_id, time) that leaves out an actor's events on their own
+	// account (a login, a logout, a profile change), which the index on
+	// (target_type, target_id, time) holds already, and events with no
+	// actor, which no filter asks for: a page filtered by actor merges
+	// the two indexes (see Dialect.Events).
+	ActorOthers string
 	// Storable reports whether the database can hold s at all. A filter
 	// value it cannot hold matches nothing, and a cursor holding one is
 	// invalid. nil means every string.
