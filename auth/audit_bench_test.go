@@ -128,7 +128,7 @@ func newMillion(b *testing.B) *million {
 // the newest page, a page 500,000 events deep (through a cursor), and the
 // newest page of one action (every event of which has details; the floor
 // repeats the condition of SQLite's partial audit_action index, as the
-// store does, migration 0021). It reports
+// store does, migration 0020). It reports
 // usher/floor (issue 12's target ≤ 1.30), and the allocations of one page
 // on each side and their ratio (target ≤ 1.10): both read the same 51 rows.
 func BenchmarkAuditLogPage1M(b *testing.B) {

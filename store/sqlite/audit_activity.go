@@ -12,7 +12,7 @@ import (
 // CountByDay is audit.Counter: one GROUP BY over a range of the
 // audit_action index (action, time) for each action, so it reads the
 // matching events only, never the whole trail; successful logins, which
-// that index leaves out (migration 0021), are counted over the range of
+// that index leaves out (migration 0020), are counted over the range of
 // audit_time, where they are most of the rows. A folded repeat counts its
 // repeats.
 func (as auditStore) CountByDay(ctx context.Context, actions []audit.Action, since, until time.Time) ([]audit.DayCount, error) {

@@ -7,7 +7,7 @@ import (
 
 // CountByDay seeks the audit_action index (action, time) for each action
 // rather than reading the whole trail, and the time range of audit_time
-// for successful logins, which audit_action leaves out (migration 0021).
+// for successful logins, which audit_action leaves out (migration 0020).
 func TestCountByDayUsesActionIndex(t *testing.T) {
 	db := newTestDB(t)
 	plan := explain(t, db, countByDayQuery(2, true), int64(0), int64(1), "login.failed", "login.throttled")

@@ -10,7 +10,7 @@ import (
 	"github.com/usher-go/usher/store/internal/paging"
 )
 
-// TestOwnEventSkipsActorIndex (issue 12, migration 0022): an event of a
+// TestOwnEventSkipsActorIndex (issue 12, migration 0021): an event of a
 // user on their own account (every login writes one), and an event with
 // no actor, write one page fewer than an event of a user on another
 // account: audit_actor leaves them out, audit_target holds the first.
@@ -40,7 +40,7 @@ func TestOwnEventSkipsActorIndex(t *testing.T) {
 	}
 }
 
-// TestActorPagePlans (migration 0022): a page filtered by actor reads
+// TestActorPagePlans (migration 0021): a page filtered by actor reads
 // audit_actor for the actor's events on anything else and audit_target
 // for those on their own account, merging the two without a sort, in
 // either order, with a cursor or not. EXPLAIN QUERY PLAN names audit_actor

@@ -41,7 +41,7 @@ func BenchmarkAuditPagePacked(b *testing.B) {
 	}{
 		{"newest", "", audit.Query{}, nil},
 		// The floor repeats the condition of audit_action (migration
-		// 0021), as Query does: without it no query reaches that index.
+		// 0020), as Query does: without it no query reaches that index.
 		{"action", " WHERE action = ? AND " + dialect.RareAction, audit.Query{Action: audit.LoginFailed}, []any{"login.failed"}},
 	} {
 		order := c.where + ` ORDER BY time DESC, id DESC LIMIT 51`

@@ -49,7 +49,7 @@ func TestUpgradeAuditIDs(t *testing.T) {
 		t.Errorf("rows after the upgrade:\n%s\nwant\n%s", got, rows)
 	}
 	// Open goes on to migration 0018, which makes audit_outcome partial,
-	// 0019, which drops audit_seq, and 0021 and 0022, which make
+	// 0019, which drops audit_seq, and 0020 and 0021, which make
 	// audit_action and audit_actor partial.
 	indexes = strings.Replace(indexes, "audit_actor ON audit_events (actor_id, time)",
 		"audit_actor ON audit_events (actor_id, time) WHERE actor_id <> '' AND (target_type <> 'user' OR target_id <> actor_id)", 1)

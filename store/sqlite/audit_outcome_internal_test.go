@@ -43,7 +43,7 @@ func TestSuccessSkipsOutcomeIndex(t *testing.T) {
 // never a sort, whichever single filter is set, in either order, with a
 // cursor or not; a rare outcome reads the partial audit_outcome index
 // (migration 0018), a success the time index; any action but a
-// successful login reads the partial audit_action index (migration 0021),
+// successful login reads the partial audit_action index (migration 0020),
 // a successful login the time index.
 func TestAuditPagePlans(t *testing.T) {
 	db := newTestDB(t)

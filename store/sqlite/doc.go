@@ -127,14 +127,14 @@
 // seconds per million events, on the same machine. Migration 0019 drops
 // the unique index on the chain's seq (one page fewer per audited change;
 // a seq written twice by hand is found by Manager.VerifyAuditLog), at
-// once. Migration 0020 rebuilds the sessions table, keyed by the token's
-// hash (one page fewer per login, one probe fewer per Authenticate), in
-// time proportional to the sessions kept. Migration 0021 makes the audit
-// index by action leave successful logins out, rebuilding it as 0018 did
-// the outcome's: a page of successful logins alone walks the log by time,
-// as a page of successes does. Migration 0022 makes the audit index by
-// actor leave out a user's events on their own account (the index by
-// target holds them) and events with no actor, rebuilding it too.
+// once. Migration 0020 makes the audit index by action leave successful
+// logins out, rebuilding it as 0018 did the outcome's: a page of
+// successful logins alone walks the log by time, as a page of successes
+// does. Migration 0021 makes the audit index by actor leave out a user's
+// events on their own account (the index by target holds them) and events
+// with no actor, rebuilding it too. Migration 0022 drops the failure
+// counts' index by time, at once; Manager.PruneSessions then reads the
+// counts' table whole.
 //
 // # Backups
 //

@@ -107,3 +107,23 @@ func TestResetFailuresWritesOnePage(t *testing.T) {
 		t.Errorf("Failures = %d, %v, %v; want 1 at %v", n, last, err, earlier)
 	}
 }
+
+// TestCountingAFailureWritesOnePage (issue 12, migration 0022): counting
+// one more failure of a key, which every password attempt does for two
+// keys, writes the row's page alone: no index by last_at moves with it.
+func TestCountingAFailureWritesOnePage(t *testing.T) {
+	db, path := walDB(t)
+	ctx := context.Background()
+	const key = "account:a@example.com\x1fnet:192.0.2.1"
+	at := time.Unix(1_700_000_000, 0)
+	fail := func() {
+		at = at.Add(time.Second)
+		if _, err := db.Throttle().(auth.FailureBatchStore).AddFailures(ctx, []string{key}, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fail()
+	if n := framesOf(t, db, path, fail); n != 1 {
+		t.Errorf("counting a failure wrote %d pages, want 1", n)
+	}
+}

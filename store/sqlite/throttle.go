@@ -153,11 +153,9 @@ func forEachRow(rows *sql.Rows, err error, fn func(scanner) error) error {
 	return rows.Err()
 }
 
-// ResetFailures sets the count to 0 rather than deleting the row: the
-// UPDATE writes the row's page alone, where a DELETE writes the
-// throttle_failures_last index's too, and a successful login resets the
-// count its own admission has just raised, so the row would come straight
-// back at the next attempt (issue 12). Failures reads a 0 as no row; Prune
+// ResetFailures sets the count to 0 rather than deleting the row: a
+// successful login resets the count its own admission has just raised, so
+// the row would come straight back at the next attempt (issue 12). Failures reads a 0 as no row; Prune
 // deletes it in time like any other.
 func (ts throttleStore) ResetFailures(ctx context.Context, key string) error {
 	if _, err := ts.s.w.ExecContext(ctx, `UPDATE throttle_failures SET count = 0 WHERE key = ? AND count <> 0`, key); err != nil {
@@ -198,6 +196,11 @@ func (ts throttleStore) Hit(ctx context.Context, key string, window time.Time) (
 	return n, nil
 }
 
+// Prune deletes the keys idle since before. It reads the whole
+// throttle_failures table, one row per key that failed since the last
+// prune, which no index serves since migration 0022 (an index by last_at
+// was one more b-tree written by every login); it runs with the other
+// upkeep (Manager.PruneSessions), not per request.
 func (ts throttleStore) Prune(ctx context.Context, before time.Time) error {
 	t := nanos(before)
 	if _, err := ts.s.w.ExecContext(ctx, `DELETE FROM throttle_failures WHERE last_at < ?`, t); err != nil {

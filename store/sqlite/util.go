@@ -77,8 +77,8 @@ func foldKey(s string) string { return paging.FoldKey(s) }
 var dialect = &paging.Dialect{
 	EventColumns: eventColumns,
 	RareOutcome:  "outcome <> '" + string(audit.Success) + "'",       // migration 0018's audit_outcome
-	RareAction:   "action <> '" + string(audit.LoginSucceeded) + "'", // migration 0021's audit_action
-	// migration 0022's audit_actor
+	RareAction:   "action <> '" + string(audit.LoginSucceeded) + "'", // migration 0020's audit_action
+	// migration 0021's audit_actor
 	ActorOthers: "actor_id <> '' AND (target_type <> '" + audit.TargetUser + "' OR target_id <> actor_id)",
 	LikeEscape:  `'\'`,
 	Unindexed:   "+",

@@ -211,7 +211,7 @@ func testAuditFilters(t *testing.T, s auth.Store) {
 		{"Action", audit.Query{Action: audit.LoginFailed},
 			func(e *audit.Event) bool { return e.Action == audit.LoginFailed }},
 		// The common action, which a store may leave out of its action
-		// index (SQLite's migration 0021).
+		// index (SQLite's migration 0020).
 		{"ActionSucceeded", audit.Query{Action: audit.LoginSucceeded},
 			func(e *audit.Event) bool { return e.Action == audit.LoginSucceeded }},
 		{"ActorID", audit.Query{ActorID: alice},

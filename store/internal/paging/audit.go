@@ -42,6 +42,13 @@ type EventsQuery struct {
 // with [audit.ErrInvalidCursor]. Event IDs are decimal integers.
 func (d *Dialect) Events(q audit.Query) (EventsQuery, error) {
 	eq := EventsQuery{limit: q.Limit, oldest: q.OldestFirst}
+	// A filter value the database cannot store matches nothing: there is
+	// no statement to run, whatever the cursor.
+	for _, v := range [...]string{string(q.Action), q.ActorID, q.TargetType, q.TargetID, string(q.Outcome)} {
+		if v != "" && !d.storable(v) {
+			return eq, nil
+		}
+	}
 	// Ascending when the query is oldest first, or when reading back
 	// against a newest-first query.
 	ascending := q.OldestFirst
@@ -61,11 +68,6 @@ func (d *Dialect) Events(q audit.Query) (EventsQuery, error) {
 		eq.hasCursor, eq.back = true, c.Back
 		ascending = ascending != c.Back
 		k = &keyset{time: d.Time(c.Time), id: id}
-	}
-	for _, v := range [...]string{string(q.Action), q.ActorID, q.TargetType, q.TargetID, string(q.Outcome)} {
-		if v != "" && !d.storable(v) {
-			return eq, nil
-		}
 	}
 	cols := d.EventColumns
 	if cols == "" {

@@ -1,4 +1,4 @@
--- 0022: an actor's events on their own account leave the audit index by
+-- 0021: an actor's events on their own account leave the audit index by
 -- actor out (issue 12).
 --
 -- Every login, logout, second factor and profile change is an event of a

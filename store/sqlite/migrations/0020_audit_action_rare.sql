@@ -1,4 +1,4 @@
--- 0021: a successful login's event leaves the audit index by action out
+-- 0020: a successful login's event leaves the audit index by action out
 -- (issue 12).
 --
 -- login.succeeded is the action a healthy log holds most of, and a page

@@ -1,0 +1,11 @@
+-- 0022: the failure counts lose their index by time (issue 12).
+--
+-- Every password attempt counts two keys (its network's back-off and the
+-- account's day), and each count moves its row's last_at: in
+-- throttle_failures_last that was an entry deleted and one inserted per
+-- key, one more b-tree written by every login. The only statement that
+-- read the index is Prune's DELETE of the keys idle since a cutoff, which
+-- Manager.PruneExpired runs now and then, not per request; it now reads
+-- the table, whose rows are one per key that failed lately (see
+-- throttleStore.Prune), as DeleteExpired reads the sessions since 0016.
+DROP INDEX throttle_failures_last;
