@@ -7,9 +7,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/group"
 	"github.com/usher-go/usher/store/sqlite"
@@ -94,6 +96,40 @@ func TestLoginRacingPasswordReset(t *testing.T) {
 	wantErr(t, err, auth.ErrInvalidCredentials)
 	if _, err := m.Login(e.ctx, "v@example.com", "admin-set password", client); err != nil {
 		t.Errorf("the admin's reset was silently undone by the login's rehash: %v", err)
+	}
+}
+
+// Invariant 3, for an account whose hash needs no upgrade: its login's
+// outcome checks the account and marks the login in one statement where
+// the store can (LoginMarkStore), and that statement must still find the
+// reset made while bcrypt ran.
+func TestLoginRacingPasswordResetCurrentHash(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	v, _ := e.user(admin, "v@example.com", group.UsersID)
+	hs := &hookStore{DB: e.db}
+	m := e.manager(hs)
+	reset := func() {
+		if err := m.ResetPassword(e.ctx, e.on(m, admin), v.ID, "admin-set password"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hs.hook.Store(&reset)
+	before, err := e.db.Users().Get(e.ctx, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(time.Minute)
+	r, err := m.Login(e.ctx, "v@example.com", passwordOf("v@example.com"), client)
+	if err == nil {
+		t.Fatalf("a login with the password reset while bcrypt ran opened session %s", r.Session.ID)
+	}
+	wantErr(t, err, auth.ErrInvalidCredentials)
+	if ev := e.lastEvent(audit.LoginFailed); ev.Reason != "password changed during login" {
+		t.Errorf("failed login recorded with reason %q", ev.Reason)
+	}
+	if u, err := e.db.Users().Get(e.ctx, v.ID); err != nil || !u.LastLoginAt.Equal(before.LastLoginAt) {
+		t.Errorf("last login after the refused login: %v, %v; want %v, as before", u, err, before.LastLoginAt)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/usher-go/usher/group"
+	"github.com/usher-go/usher/store/internal/readahead"
 	"github.com/usher-go/usher/user"
 )
 
@@ -250,6 +251,39 @@ func (us userStore) SetMustChangePassword(ctx context.Context, id user.ID, must 
 func (us userStore) SetLastLogin(ctx context.Context, id user.ID, at time.Time) error {
 	res, err := us.s.w.ExecContext(ctx, `UPDATE users SET last_login_at = ? WHERE id = ?`, nullNanos(at), id)
 	return affected("set last login", res, err, user.ErrNotFound)
+}
+
+// markPlainLoginSQL is MarkPlainLogin's one statement: the last-login
+// mark, made only while the account is as the login verified it and has
+// no second factor, returning the account (userCols, unprefixed) and its
+// device generation, which the login's device token reads next.
+const markPlainLoginSQL = `UPDATE users SET last_login_at = ?1
+	WHERE id = ?2 AND password_hash = ?3 AND disabled = 0
+		AND NOT EXISTS (SELECT 1 FROM totp_credentials t WHERE t.user_id = users.id)
+		AND NOT EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)
+	RETURNING id, email, name, group_id, disabled, created_at, updated_at, last_login_at, version, must_change_password,
+		COALESCE((SELECT d.generation FROM device_generations d WHERE d.user_id = users.id), 0)`
+
+// MarkPlainLogin is auth.LoginMarkStore's: a successful password login's
+// check of the account and its last-login mark in one statement, where
+// GetWithHash and SetLastLogin took two (issue 12). Inside a transaction
+// what it returns stands for the read ahead of GetWithHash: the device
+// generation, and no TOTP credential.
+func (us userStore) MarkPlainLogin(ctx context.Context, id user.ID, verified string, at time.Time) (*user.User, bool, error) {
+	var gen int64
+	u := new(user.User)
+	row := us.s.w.QueryRowContext(ctx, markPlainLoginSQL, nullNanos(at), string(id), verified)
+	err := scanUser(extraScanner{row, []any{&gen}}, u)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, wrap("mark login", err)
+	}
+	if us.s.txs != nil {
+		us.s.txs.ahead = &readahead.Account{ID: u.ID, Gen: gen} // after the statement, which dropped the last one
+	}
+	return u, true, nil
 }
 
 // SetAvatar replaces the avatar in one upsert; the foreign key turns an
