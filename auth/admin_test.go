@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -128,6 +129,13 @@ func TestNoEscalation(t *testing.T) {
 			_, err := e.m.CreateUser(e.ctx, mgr, auth.NewUser{Email: "x@example.com", Password: "long enough pw", GroupID: group.AdminID})
 			return err
 		}},
+		// The denial comes before the taken email, whichever the store
+		// finds first (auth.GroupedUserStore inserts before it reads the
+		// group).
+		{"create user with a taken email in a group holding more", func() error {
+			_, err := e.m.CreateUser(e.ctx, mgr, auth.NewUser{Email: "t@example.com", Password: "long enough pw", GroupID: runners.ID})
+			return err
+		}},
 		{"move user into a group holding more", func() error {
 			g := runners.ID
 			_, err := e.m.UpdateUser(e.ctx, mgr, target.ID, auth.UserUpdate{GroupID: &g, Version: e.uv(target.ID)})
@@ -163,6 +171,9 @@ func TestNoEscalation(t *testing.T) {
 	// Nothing the manager was refused got written.
 	if got, _ := e.db.Groups().Get(e.ctx, readers.ID); len(got.Permissions) != 1 {
 		t.Fatalf("readers now %v", got.Permissions)
+	}
+	if u, err := e.db.Users().GetByEmail(e.ctx, "x@example.com"); !errors.Is(err, user.ErrNotFound) {
+		t.Fatalf("a refused CreateUser left %v, %v", u, err)
 	}
 	if _, err := e.m.Login(e.ctx, "runner@example.com", passwordOf("runner@example.com"), client); err != nil {
 		t.Fatal("runner's password changed:", err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/group"
 	"github.com/usher-go/usher/store/sqlite"
 	"github.com/usher-go/usher/user"
 )
@@ -146,5 +147,55 @@ func TestLoginCommits(t *testing.T) {
 				t.Errorf("commits (synced, deferred, outside a transaction), user reads and marks: got %v, want %v", got, want)
 			}
 		})
+	}
+}
+
+// groupReads counts the reads of a group made in transactions.
+type groupReads struct {
+	*sqlite.DB
+	n atomic.Int32
+}
+
+func (g *groupReads) Atomic(ctx context.Context, fn func(auth.Store) error) error {
+	return g.DB.Atomic(ctx, func(tx auth.Store) error { return fn(groupTx{tx, &g.n}) })
+}
+
+type groupTx struct {
+	auth.Store
+	n *atomic.Int32
+}
+
+func (t groupTx) Groups() group.Store { return countedGroups{t.Store.Groups(), t.n} }
+
+type countedGroups struct {
+	group.Store
+	n *atomic.Int32
+}
+
+func (g countedGroups) Get(ctx context.Context, id group.ID) (*group.Group, error) {
+	g.n.Add(1)
+	return g.Store.Get(ctx, id)
+}
+
+// Issue 12: CreateUser reads the new user's group in its INSERT
+// (auth.GroupedUserStore), not in a statement of its own; the group is
+// read apart only to order the errors of a failed INSERT. (The one group
+// read either way is the acting admin's own, re-read with its session.)
+func TestCreateUserReadsGroupInItsInsert(t *testing.T) {
+	e := newEnv(t)
+	admin := e.admin()
+	gs := &groupReads{DB: e.db}
+	m := e.manager(gs)
+	admin = e.on(m, admin)
+	if _, err := m.CreateUser(e.ctx, admin, auth.NewUser{Email: "new@example.com", Password: "long enough pw"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := gs.n.Swap(0); n != 1 {
+		t.Errorf("CreateUser read a group %d times apart from its INSERT, want 1 (the actor's)", n)
+	}
+	_, err := m.CreateUser(e.ctx, admin, auth.NewUser{Email: "new@example.com", Password: "long enough pw"})
+	wantErr(t, err, user.ErrEmailTaken)
+	if n := gs.n.Swap(0); n != 2 {
+		t.Errorf("a CreateUser with a taken email read a group %d times, want 2 (the actor's, and the new user's to order its errors)", n)
 	}
 }

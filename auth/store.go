@@ -137,6 +137,19 @@ type LoginMarkStore interface {
 	MarkPlainLogin(ctx context.Context, id user.ID, verified string, at time.Time) (*user.User, bool, error)
 }
 
+// GroupedUserStore is an optional interface of the [user.Store] a [Store]
+// hands out (Users), detected at run time: Create, and the read of the new
+// user's group that CreateUser checks the actor against, in one step
+// (issue 12). The Manager calls it inside CreateUser's transaction; on an
+// error it reads the group itself, so that the errors come in their order
+// (an unknown group, then a denial, then a taken email), and the store
+// must leave the transaction usable for that.
+type GroupedUserStore interface {
+	// CreateInGroup is Create, and returns u's group as Groups().Get
+	// would read it then. On an error nothing is written.
+	CreateInGroup(ctx context.Context, u *user.User, passwordHash string) (*group.Group, error)
+}
+
 // LateUserHashStore is an optional interface of the [user.Store] a
 // [Store] hands out (Users), detected at run time: GetByEmailWithHash
 // sent with the transaction's next statement or its commit, rather than

@@ -65,6 +65,35 @@ func (us userStore) Create(ctx context.Context, u *user.User, passwordHash strin
 	return nil
 }
 
+// createInGroupSQL is Create's INSERT returning the new user's group,
+// read column by column from its row (groupCols) in the same statement.
+const createInGroupSQL = `INSERT INTO users
+		(id, email, name, name_key, group_id, disabled, password_hash, created_at, updated_at, last_login_at, version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+	RETURNING (SELECT g.id FROM groups g WHERE g.id = users.group_id),
+		(SELECT g.name FROM groups g WHERE g.id = users.group_id),
+		(SELECT g.description FROM groups g WHERE g.id = users.group_id),
+		(SELECT g.permissions FROM groups g WHERE g.id = users.group_id),
+		(SELECT g.require_two_factor FROM groups g WHERE g.id = users.group_id),
+		(SELECT g.created_at FROM groups g WHERE g.id = users.group_id),
+		(SELECT g.updated_at FROM groups g WHERE g.id = users.group_id),
+		(SELECT g.version FROM groups g WHERE g.id = users.group_id)`
+
+// CreateInGroup is auth.GroupedUserStore's: Create and the read of the
+// user's group in one statement, where CreateUser made two (issue 12). A
+// failed INSERT (a taken email, an unknown group) undoes itself alone, so
+// the transaction goes on.
+func (us userStore) CreateInGroup(ctx context.Context, u *user.User, passwordHash string) (*group.Group, error) {
+	g := new(group.Group)
+	err := scanGroup(us.s.w.QueryRowContext(ctx, createInGroupSQL, u.ID, u.Email, u.Name, foldKey(u.Name), u.GroupID,
+		u.Disabled, passwordHash, nanos(u.CreatedAt), nanos(u.UpdatedAt), nullNanos(u.LastLoginAt)), g)
+	if err != nil {
+		return nil, userWriteErr("create user", err)
+	}
+	u.Version = 1
+	return g, nil
+}
+
 func (us userStore) Get(ctx context.Context, id user.ID) (*user.User, error) {
 	return us.getBy(ctx, "get user", `SELECT `+userCols+` FROM users u WHERE u.id = ?`, string(id))
 }
