@@ -1,10 +1,8 @@
 package sqlite
 
 import (
-	"context"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/store/internal/paging"
@@ -15,26 +13,12 @@ import (
 // no actor, write one page fewer than an event of a user on another
 // account: audit_actor leaves them out, audit_target holds the first.
 func TestOwnEventSkipsActorIndex(t *testing.T) {
-	db, path := walDB(t)
-	ctx := context.Background()
-	at := t0
-	appendOne := func(actor, target string) {
-		at = at.Add(time.Second)
-		e := &audit.Event{Time: at, Action: audit.UserUpdated, Outcome: audit.Success,
+	on := func(actor, target string) audit.Event {
+		return audit.Event{Action: audit.UserUpdated, Outcome: audit.Success,
 			Actor: audit.Actor{ID: actor}, Target: audit.Target{Type: audit.TargetUser, ID: target}}
-		if err := db.Audit().Append(ctx, e); err != nil {
-			t.Fatal(err)
-		}
 	}
-	for range 3 { // warm, as in TestSuccessSkipsOutcomeIndex
-		appendOne("u1", "u1")
-		appendOne("u1", "u2")
-		appendOne("", "u2")
-	}
-	own := framesOf(t, db, path, func() { appendOne("u1", "u1") })
-	other := framesOf(t, db, path, func() { appendOne("u1", "u2") })
-	nobody := framesOf(t, db, path, func() { appendOne("", "u2") })
-	if own != other-1 || nobody != other-1 {
+	p := eventPages(t, on("u1", "u1"), on("u1", "u2"), on("", "u2"))
+	if own, other, nobody := p[0], p[1], p[2]; own != other-1 || nobody != other-1 {
 		t.Errorf("pages written: own account %d, another account %d, no actor %d; want one fewer than another account's for the other two",
 			own, other, nobody)
 	}

@@ -11,30 +11,46 @@ import (
 	"github.com/usher-go/usher/store/internal/paging"
 )
 
+// eventPages appends events like each of kinds, a second apart, to a new
+// database: three rounds to warm it (every b-tree then has its right-most
+// leaf, where the next event goes), then one more of each, and returns the
+// pages each of those wrote.
+func eventPages(t *testing.T, kinds ...audit.Event) []int64 {
+	t.Helper()
+	db, path := walDB(t)
+	ctx := context.Background()
+	at := t0
+	appendOne := func(k audit.Event) {
+		at = at.Add(time.Second)
+		e := k
+		e.Time = at
+		if err := db.Audit().Append(ctx, &e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		for _, k := range kinds {
+			appendOne(k)
+		}
+	}
+	pages := make([]int64, len(kinds))
+	for i, k := range kinds {
+		pages[i] = framesOf(t, db, path, func() { appendOne(k) })
+	}
+	return pages
+}
+
+// selfEvent is an event of u1 on their own account.
+func selfEvent(a audit.Action, o audit.Outcome) audit.Event {
+	return audit.Event{Action: a, Outcome: o, Actor: audit.Actor{ID: "u1"}, Target: audit.Target{Type: audit.TargetUser, ID: "u1"}}
+}
+
 // TestSuccessSkipsOutcomeIndex (issue 12, migration 0018): a successful
 // event, which most logins and changes write, writes one page fewer than
 // a failure: audit_outcome holds the rare outcomes only.
 func TestSuccessSkipsOutcomeIndex(t *testing.T) {
-	db, path := walDB(t)
-	ctx := context.Background()
-	at := t0
-	appendOne := func(o audit.Outcome) {
-		at = at.Add(time.Second)
-		e := &audit.Event{Time: at, Action: audit.LoginSucceeded, Outcome: o,
-			Actor: audit.Actor{ID: "u1"}, Target: audit.Target{Type: audit.TargetUser, ID: "u1"}}
-		if err := db.Audit().Append(ctx, e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Warm: every b-tree has its right-most leaf, where the next event
-	// goes.
-	for range 3 {
-		appendOne(audit.Failure)
-		appendOne(audit.Success)
-	}
-	success := framesOf(t, db, path, func() { appendOne(audit.Success) })
-	failure := framesOf(t, db, path, func() { appendOne(audit.Failure) })
-	if success != failure-1 {
+	p := eventPages(t, selfEvent(audit.LoginSucceeded, audit.Failure), selfEvent(audit.LoginSucceeded, audit.Success))
+	if failure, success := p[0], p[1]; success != failure-1 {
 		t.Errorf("a success wrote %d pages and a failure %d; want one fewer for the success", success, failure)
 	}
 }

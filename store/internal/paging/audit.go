@@ -137,23 +137,7 @@ func (d *Dialect) actorEvents(w *builder, q audit.Query, k *keyset, cols string,
 // the page has a cursor. The filters' values are storable (Events checks).
 func (d *Dialect) eventConds(w *builder, q audit.Query, a arm, k *keyset, ascending bool) {
 	w.conds = 0
-	switch a {
-	case armOthers:
-		w.where()
-		w.sql("actor_id = ")
-		w.arg(q.ActorID)
-		w.where()
-		w.sql(d.ActorOthers)
-	case armSelf:
-		w.where()
-		w.sql("target_type = '" + audit.TargetUser + "'")
-		w.where()
-		w.sql("target_id = ")
-		w.arg(q.ActorID)
-		w.where()
-		w.sql("actor_id = ")
-		w.again()
-	}
+	d.armConds(w, q, a)
 	for _, f := range [...]struct{ col, v string }{
 		{"action = ", string(q.Action)},
 		{"actor_id = ", q.ActorID},
@@ -186,18 +170,47 @@ func (d *Dialect) eventConds(w *builder, q audit.Query, a arm, k *keyset, ascend
 		w.sql("time < ")
 		w.arg(d.Time(q.Until))
 	}
-	if k != nil {
+	k.cond(w, ascending)
+}
+
+// armConds writes the conditions that select a's events of those q's
+// actor filter keeps (none for armPlain, whose filters say it all).
+func (d *Dialect) armConds(w *builder, q audit.Query, a arm) {
+	switch a {
+	case armOthers:
 		w.where()
-		if ascending {
-			w.sql("(time, id) > (")
-		} else {
-			w.sql("(time, id) < (")
-		}
-		w.arg(k.time)
-		w.sql(", ")
-		w.arg(k.id)
-		w.sql(")")
+		w.sql("actor_id = ")
+		w.arg(q.ActorID)
+		w.where()
+		w.sql(d.ActorOthers)
+	case armSelf:
+		w.where()
+		w.sql("target_type = '" + audit.TargetUser + "'")
+		w.where()
+		w.sql("target_id = ")
+		w.arg(q.ActorID)
+		w.where()
+		w.sql("actor_id = ")
+		w.again()
 	}
+}
+
+// cond writes the condition of the rows past k in the page's order; none
+// for a nil k (the first page).
+func (k *keyset) cond(w *builder, ascending bool) {
+	if k == nil {
+		return
+	}
+	w.where()
+	if ascending {
+		w.sql("(time, id) > (")
+	} else {
+		w.sql("(time, id) < (")
+	}
+	w.arg(k.time)
+	w.sql(", ")
+	w.arg(k.id)
+	w.sql(")")
 }
 
 // Read reads the rows of the statement: up to the page's limit of events,
