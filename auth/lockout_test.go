@@ -336,3 +336,25 @@ func TestRevokeDevicesAudited(t *testing.T) {
 		}
 	}
 }
+
+// A device token handed out after RevokeDevices carries the new device
+// generation, so the device is trusted at its next login: the login's
+// outcome reads the generation in the statement that marks the login
+// (LoginMarkStore) on SQLite, and that value must be the current one.
+func TestDeviceTokenAfterRevokeTrusted(t *testing.T) {
+	e := newEnv(t, func(c *auth.Config) { c.Throttle.AccountFailuresPerDay = 3 })
+	admin := e.admin()
+	if err := e.m.RevokeDevices(e.ctx, admin, admin.User().ID); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.m.Login(e.ctx, adminEmail, adminPassword, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		_ = e.guess(e.m, "203.0.113.60") // spend the day's budget
+	}
+	if _, err := e.m.Login(e.ctx, adminEmail, adminPassword, auth.Client{IP: "198.51.100.2", DeviceToken: r.DeviceToken}); err != nil {
+		t.Fatalf("device token issued after a revocation is not trusted: %v", err)
+	}
+}
