@@ -198,6 +198,7 @@ func (m *Manager) completeLogin(ctx context.Context, a *admission, newHash strin
 	res := &LoginResult{}
 	u, key := a.u, a.key
 	err := m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
+		*res, u = LoginResult{}, a.u // the store may run fn again
 		now := m.clock()
 		cur, marked, err := m.checkLogin(ctx, tx, u.ID, a.stored, newHash == "", now)
 		if err != nil {

@@ -31,6 +31,8 @@ var userTests = []test{
 	{"ReplacePasswordHash", testUserReplacePasswordHash},
 	{"Avatar", testUserAvatar},
 	{"Delete", testUserDelete},
+	{"MarkPlainLogin", testMarkPlainLogin},
+	{"CreateInGroup", testCreateInGroup},
 }
 
 func testUserRoundTrip(t *testing.T, s auth.Store) {

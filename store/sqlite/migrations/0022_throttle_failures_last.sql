@@ -5,7 +5,7 @@
 -- throttle_failures_last that was an entry deleted and one inserted per
 -- key, one more b-tree written by every login. The only statement that
 -- read the index is Prune's DELETE of the keys idle since a cutoff, which
--- Manager.PruneExpired runs now and then, not per request; it now reads
--- the table, whose rows are one per key that failed lately (see
--- throttleStore.Prune), as DeleteExpired reads the sessions since 0016.
+-- Manager.PruneSessions runs now and then, not per request; it now reads
+-- the whole table (see throttleStore.Prune), as DeleteExpired reads the
+-- sessions since 0016.
 DROP INDEX throttle_failures_last;
