@@ -129,9 +129,8 @@ func TestNoEscalation(t *testing.T) {
 			_, err := e.m.CreateUser(e.ctx, mgr, auth.NewUser{Email: "x@example.com", Password: "long enough pw", GroupID: group.AdminID})
 			return err
 		}},
-		// The denial comes before the taken email, whichever the store
-		// finds first (auth.GroupedUserStore inserts before it reads the
-		// group).
+		// The denial comes before the taken email: an actor learns
+		// nothing about accounts in a group it may not manage.
 		{"create user with a taken email in a group holding more", func() error {
 			_, err := e.m.CreateUser(e.ctx, mgr, auth.NewUser{Email: "t@example.com", Password: "long enough pw", GroupID: runners.ID})
 			return err

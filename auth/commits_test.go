@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/usher-go/usher/auth"
-	"github.com/usher-go/usher/group"
 	"github.com/usher-go/usher/store/sqlite"
 	"github.com/usher-go/usher/user"
 )
@@ -21,36 +20,29 @@ type commitStore struct {
 	*sqlite.DB
 	synced, deferred, loose atomic.Int32
 	reads                   atomic.Int32 // of a user row, in transactions
-	marks                   atomic.Int32 // checks of a user row with its last-login mark
 }
 
 func (c *commitStore) Atomic(ctx context.Context, fn func(auth.Store) error) error {
 	c.synced.Add(1)
-	return c.DB.Atomic(ctx, func(tx auth.Store) error { return fn(readTx{tx, &c.reads, &c.marks}) })
+	return c.DB.Atomic(ctx, func(tx auth.Store) error { return fn(readTx{tx, &c.reads}) })
 }
 
 func (c *commitStore) AtomicDeferSync(ctx context.Context, fn func(auth.Store) error) error {
 	c.deferred.Add(1)
-	return c.DB.AtomicDeferSync(ctx, func(tx auth.Store) error { return fn(readTx{tx, &c.reads, &c.marks}) })
+	return c.DB.AtomicDeferSync(ctx, func(tx auth.Store) error { return fn(readTx{tx, &c.reads}) })
 }
 
-// readTx counts a transaction's reads of a user row, and its checks with
-// a last-login mark (auth.LoginMarkStore).
+// readTx counts a transaction's reads of a user row.
 type readTx struct {
 	auth.Store
-	n, marks *atomic.Int32
+	n *atomic.Int32
 }
 
-func (t readTx) Users() user.Store { return readUsers{t.Store.Users(), t.n, t.marks} }
+func (t readTx) Users() user.Store { return readUsers{t.Store.Users(), t.n} }
 
 type readUsers struct {
 	user.Store
-	n, marks *atomic.Int32
-}
-
-func (u readUsers) MarkPlainLogin(ctx context.Context, id user.ID, verified string, at time.Time) (*user.User, bool, error) {
-	u.marks.Add(1)
-	return u.Store.(auth.LoginMarkStore).MarkPlainLogin(ctx, id, verified, at)
+	n *atomic.Int32
 }
 
 func (u readUsers) Get(ctx context.Context, id user.ID) (*user.User, error) {
@@ -80,8 +72,8 @@ func (u readUsers) GetByEmailWithHash(ctx context.Context, email string) (*user.
 
 func (c *commitStore) Throttle() auth.ThrottleStore { return looseThrottle{c.DB.Throttle(), &c.loose} }
 
-func (c *commitStore) take() [5]int32 {
-	return [5]int32{c.synced.Swap(0), c.deferred.Swap(0), c.loose.Swap(0), c.reads.Swap(0), c.marks.Swap(0)}
+func (c *commitStore) take() [4]int32 {
+	return [4]int32{c.synced.Swap(0), c.deferred.Swap(0), c.loose.Swap(0), c.reads.Swap(0)}
 }
 
 type looseThrottle struct {
@@ -109,11 +101,10 @@ func (t looseThrottle) ResetFailures(ctx context.Context, key string) error {
 // unsynced, before bcrypt, and the outcome with its audit event, synced.
 // Before, it made three synced commits of throttle counters outside any
 // transaction (the IP's minute, the network's back-off, the account's
-// day), then the outcome's. The account is read once, in one query (its
-// row and hash together), at admission; a success's outcome checks that
-// no reset or disable committed during bcrypt in the statement that marks
-// the login (auth.LoginMarkStore), where it read the account again and
-// then marked it. Before, each read was two queries.
+// day), then the outcome's. The account is read in one query (its row
+// and hash together) at admission, and once more in a success's outcome
+// (the check that no reset or disable committed during bcrypt); before,
+// each read was two queries.
 func TestLoginCommits(t *testing.T) {
 	e := newEnv(t)
 	e.admin()
@@ -129,73 +120,23 @@ func TestLoginCommits(t *testing.T) {
 		name, email, password string
 		c                     auth.Client
 		err                   error
-		reads, marks          int32
+		reads                 int32
 	}{
-		{"success", adminEmail, adminPassword, client, nil, 1, 1},
-		{"success, trusted device", adminEmail, adminPassword, device, nil, 1, 1},
-		{"wrong password", adminEmail, "not the password", client, auth.ErrInvalidCredentials, 1, 0},
-		{"unknown email", "nobody@example.com", adminPassword, client, auth.ErrInvalidCredentials, 1, 0},
-		{"malformed email", "not an email", adminPassword, client, auth.ErrInvalidCredentials, 0, 0},
+		{"success", adminEmail, adminPassword, client, nil, 2},
+		{"success, trusted device", adminEmail, adminPassword, device, nil, 2},
+		{"wrong password", adminEmail, "not the password", client, auth.ErrInvalidCredentials, 1},
+		{"unknown email", "nobody@example.com", adminPassword, client, auth.ErrInvalidCredentials, 1},
+		{"malformed email", "not an email", adminPassword, client, auth.ErrInvalidCredentials, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cs.take()
 			if _, err := m.Login(e.ctx, c.email, c.password, c.c); !errors.Is(err, c.err) {
 				t.Fatalf("got %v, want %v", err, c.err)
 			}
-			want := [5]int32{1, 1, 0, c.reads, c.marks}
+			want := [4]int32{1, 1, 0, c.reads}
 			if got := cs.take(); got != want {
-				t.Errorf("commits (synced, deferred, outside a transaction), user reads and marks: got %v, want %v", got, want)
+				t.Errorf("commits (synced, deferred, outside a transaction) and user reads: got %v, want %v", got, want)
 			}
 		})
-	}
-}
-
-// groupReads counts the reads of a group made in transactions.
-type groupReads struct {
-	*sqlite.DB
-	n atomic.Int32
-}
-
-func (g *groupReads) Atomic(ctx context.Context, fn func(auth.Store) error) error {
-	return g.DB.Atomic(ctx, func(tx auth.Store) error { return fn(groupTx{tx, &g.n}) })
-}
-
-type groupTx struct {
-	auth.Store
-	n *atomic.Int32
-}
-
-func (t groupTx) Groups() group.Store { return countedGroups{t.Store.Groups(), t.n} }
-
-type countedGroups struct {
-	group.Store
-	n *atomic.Int32
-}
-
-func (g countedGroups) Get(ctx context.Context, id group.ID) (*group.Group, error) {
-	g.n.Add(1)
-	return g.Store.Get(ctx, id)
-}
-
-// Issue 12: CreateUser reads the new user's group in its INSERT
-// (auth.GroupedUserStore), not in a statement of its own; the group is
-// read apart only to order the errors of a failed INSERT. (The one group
-// read either way is the acting admin's own, re-read with its session.)
-func TestCreateUserReadsGroupInItsInsert(t *testing.T) {
-	e := newEnv(t)
-	admin := e.admin()
-	gs := &groupReads{DB: e.db}
-	m := e.manager(gs)
-	admin = e.on(m, admin)
-	if _, err := m.CreateUser(e.ctx, admin, auth.NewUser{Email: "new@example.com", Password: "long enough pw"}); err != nil {
-		t.Fatal(err)
-	}
-	if n := gs.n.Swap(0); n != 1 {
-		t.Errorf("CreateUser read a group %d times apart from its INSERT, want 1 (the actor's)", n)
-	}
-	_, err := m.CreateUser(e.ctx, admin, auth.NewUser{Email: "new@example.com", Password: "long enough pw"})
-	wantErr(t, err, user.ErrEmailTaken)
-	if n := gs.n.Swap(0); n != 2 {
-		t.Errorf("a CreateUser with a taken email read a group %d times, want 2 (the actor's, and the new user's to order its errors)", n)
 	}
 }

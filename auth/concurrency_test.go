@@ -99,10 +99,10 @@ func TestLoginRacingPasswordReset(t *testing.T) {
 	}
 }
 
-// Invariant 3, for an account whose hash needs no upgrade: its login's
-// outcome checks the account and marks the login in one statement where
-// the store can (LoginMarkStore), and that statement must still find the
-// reset made while bcrypt ran.
+// Invariant 3, for an account whose hash needs no upgrade (so no rehash
+// is written, which TestLoginRacingPasswordReset's imported hash takes):
+// the login's outcome must find the reset made while bcrypt ran, refuse,
+// and leave the last login as it was.
 func TestLoginRacingPasswordResetCurrentHash(t *testing.T) {
 	e := newEnv(t)
 	admin := e.admin()

@@ -339,8 +339,8 @@ func TestRevokeDevicesAudited(t *testing.T) {
 
 // A device token handed out after RevokeDevices carries the new device
 // generation, so the device is trusted at its next login: the login's
-// outcome reads the generation in the statement that marks the login
-// (LoginMarkStore) on SQLite, and that value must be the current one.
+// outcome reads the generation (on SQLite, ahead, with the account), and
+// that value must be the current one.
 func TestDeviceTokenAfterRevokeTrusted(t *testing.T) {
 	e := newEnv(t, func(c *auth.Config) { c.Throttle.AccountFailuresPerDay = 3 })
 	admin := e.admin()

@@ -199,8 +199,7 @@ func (m *Manager) completeLogin(ctx context.Context, a *admission, newHash strin
 	u, key := a.u, a.key
 	err := m.atomic(ctx, func(tx Store, rec func(*audit.Event) error) error {
 		*res, u = LoginResult{}, a.u // the store may run fn again
-		now := m.clock()
-		cur, marked, err := m.checkLogin(ctx, tx, u.ID, a.stored, newHash == "", now)
+		cur, err := m.stillLoginable(ctx, tx, u.ID, a.stored)
 		if err != nil {
 			return err
 		}
@@ -215,17 +214,15 @@ func (m *Manager) completeLogin(ctx context.Context, a *admission, newHash strin
 			}
 			e.Details = map[string]any{audit.DetailPasswordRehashed: true}
 		}
-		if !marked {
-			if res.Challenge, err = m.maybeChallenge(ctx, tx, u, c); err != nil || res.Challenge != nil {
-				if err == nil {
-					e.Action = audit.LoginChallenged
-					err = rec(e)
-				}
-				return err
+		if res.Challenge, err = m.maybeChallenge(ctx, tx, u, c); err != nil || res.Challenge != nil {
+			if err == nil {
+				e.Action = audit.LoginChallenged
+				err = rec(e)
 			}
-			if err := tx.Users().SetLastLogin(ctx, u.ID, now); err != nil {
-				return err
-			}
+			return err
+		}
+		if err := tx.Users().SetLastLogin(ctx, u.ID, m.clock()); err != nil {
+			return err
 		}
 		if err := tx.Throttle().ResetFailures(ctx, key); err != nil {
 			return err
@@ -245,24 +242,6 @@ func (m *Manager) completeLogin(ctx context.Context, a *admission, newHash strin
 		return nil, err
 	}
 	return res, nil
-}
-
-// checkLogin is stillLoginable, and, where the store has LoginMarkStore
-// and plain allows (no rehash to write first), the last-login mark with
-// it in one statement: marked says the mark is made, and with it that the
-// account owes no second factor (it has none), so no challenge is due.
-// When the store cannot mark, stillLoginable reads why: the account
-// changed (errStale, ErrAccountDisabled) or has a second factor, which
-// the caller then weighs as before.
-func (m *Manager) checkLogin(ctx context.Context, tx Store, id user.ID, verified string, plain bool, now time.Time) (*user.User, bool, error) {
-	if ms, ok := tx.Users().(LoginMarkStore); ok && plain {
-		u, marked, err := ms.MarkPlainLogin(ctx, id, verified, now)
-		if err != nil || marked {
-			return u, marked, err
-		}
-	}
-	cur, err := m.stillLoginable(ctx, tx, id, verified)
-	return cur, false, err
 }
 
 // stillLoginable reads the user again inside the login's transaction: a

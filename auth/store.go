@@ -121,35 +121,6 @@ type UserHashStore interface {
 	GetByEmailWithHash(ctx context.Context, email string) (*user.User, string, error)
 }
 
-// LoginMarkStore is an optional interface of the [user.Store] a [Store]
-// hands out (Users), detected at run time: a successful password login's
-// check of the account after bcrypt and its last-login mark in one step
-// (issue 12). The Manager calls it inside the login's transaction; when it
-// reports no mark, the Manager checks the long way (GetWithHash, the
-// second factors, SetLastLogin), which finds out why.
-type LoginMarkStore interface {
-	// MarkPlainLogin sets id's last login to at only if the account
-	// exists, its stored password hash is still verified, it is enabled,
-	// and it has no second factor of any kind: no TOTP credential,
-	// confirmed or not, and no passkey. It returns the account as it is
-	// then and true; or nil and false, changing nothing, when any of
-	// that does not hold.
-	MarkPlainLogin(ctx context.Context, id user.ID, verified string, at time.Time) (*user.User, bool, error)
-}
-
-// GroupedUserStore is an optional interface of the [user.Store] a [Store]
-// hands out (Users), detected at run time: Create, and the read of the new
-// user's group that CreateUser checks the actor against, in one step
-// (issue 12). The Manager calls it inside CreateUser's transaction; on an
-// error it reads the group itself, so that the errors come in their order
-// (an unknown group, then a denial, then a taken email), and the store
-// must leave the transaction usable for that.
-type GroupedUserStore interface {
-	// CreateInGroup is Create, and returns u's group as Groups().Get
-	// would read it then. On an error nothing is written.
-	CreateInGroup(ctx context.Context, u *user.User, passwordHash string) (*group.Group, error)
-}
-
 // LateUserHashStore is an optional interface of the [user.Store] a
 // [Store] hands out (Users), detected at run time: GetByEmailWithHash
 // sent with the transaction's next statement or its commit, rather than

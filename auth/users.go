@@ -93,9 +93,15 @@ func (m *Manager) CreateUser(ctx context.Context, actor *Principal, in NewUser) 
 		return nil, err
 	}
 	err = m.change(ctx, actor, group.UsersWrite, audit.UserCreated, userTarget(u.ID), func(tx Store, a *Principal, e *audit.Event) error {
-		g, err := createInGroup(ctx, tx, a, u, hash)
+		g, err := getGroupFor(ctx, tx, in.GroupID)
 		if err != nil {
 			return err
+		}
+		if err := mayManage(a, g); err != nil {
+			return err
+		}
+		if err := tx.Users().Create(ctx, u, hash); err != nil {
+			return taken(err)
 		}
 		e.Details = map[string]any{audit.DetailEmail: u.Email, audit.DetailName: u.Name, audit.DetailGroup: string(g.ID), audit.DetailGroupName: g.Name}
 		// The label labelTarget would read back from the row just written.
@@ -238,34 +244,6 @@ func (m *Manager) checkRegroup(ctx context.Context, tx Store, a *Principal, u *u
 
 // getGroupFor reads the group a user is to join: one that does not exist
 // is bad input in the GroupID field.
-// createInGroup creates u with hash in tx and returns its group, once a
-// may manage that group: in one statement where the store can
-// (GroupedUserStore), the denial then undone with the transaction; else,
-// or when that statement fails, the group read first, so that an unknown
-// group, a denial and a taken email are told in that order either way.
-func createInGroup(ctx context.Context, tx Store, a *Principal, u *user.User, hash string) (*group.Group, error) {
-	if c, ok := tx.Users().(GroupedUserStore); ok {
-		g, err := c.CreateInGroup(ctx, u, hash)
-		if err == nil {
-			return g, mayManage(a, g)
-		}
-		if !errors.Is(err, user.ErrEmailTaken) && !errors.Is(err, group.ErrNotFound) {
-			return nil, err
-		}
-	}
-	g, err := getGroupFor(ctx, tx, group.ID(u.GroupID))
-	if err != nil {
-		return nil, err
-	}
-	if err := mayManage(a, g); err != nil {
-		return nil, err
-	}
-	if err := tx.Users().Create(ctx, u, hash); err != nil {
-		return nil, taken(err)
-	}
-	return g, nil
-}
-
 func getGroupFor(ctx context.Context, tx Store, id group.ID) (*group.Group, error) {
 	g, err := tx.Groups().Get(ctx, id)
 	if errors.Is(err, group.ErrNotFound) {

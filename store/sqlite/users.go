@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/usher-go/usher/group"
-	"github.com/usher-go/usher/store/internal/readahead"
 	"github.com/usher-go/usher/user"
 )
 
@@ -63,35 +62,6 @@ func (us userStore) Create(ctx context.Context, u *user.User, passwordHash strin
 	}
 	u.Version = 1
 	return nil
-}
-
-// createInGroupSQL is Create's INSERT returning the new user's group,
-// read column by column from its row (groupCols) in the same statement.
-const createInGroupSQL = `INSERT INTO users
-		(id, email, name, name_key, group_id, disabled, password_hash, created_at, updated_at, last_login_at, version)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
-	RETURNING (SELECT g.id FROM groups g WHERE g.id = users.group_id),
-		(SELECT g.name FROM groups g WHERE g.id = users.group_id),
-		(SELECT g.description FROM groups g WHERE g.id = users.group_id),
-		(SELECT g.permissions FROM groups g WHERE g.id = users.group_id),
-		(SELECT g.require_two_factor FROM groups g WHERE g.id = users.group_id),
-		(SELECT g.created_at FROM groups g WHERE g.id = users.group_id),
-		(SELECT g.updated_at FROM groups g WHERE g.id = users.group_id),
-		(SELECT g.version FROM groups g WHERE g.id = users.group_id)`
-
-// CreateInGroup is auth.GroupedUserStore's: Create and the read of the
-// user's group in one statement, where CreateUser made two (issue 12). A
-// failed INSERT (a taken email, an unknown group) undoes itself alone, so
-// the transaction goes on.
-func (us userStore) CreateInGroup(ctx context.Context, u *user.User, passwordHash string) (*group.Group, error) {
-	g := new(group.Group)
-	err := scanGroup(us.s.w.QueryRowContext(ctx, createInGroupSQL, u.ID, u.Email, u.Name, foldKey(u.Name), u.GroupID,
-		u.Disabled, passwordHash, nanos(u.CreatedAt), nanos(u.UpdatedAt), nullNanos(u.LastLoginAt)), g)
-	if err != nil {
-		return nil, userWriteErr("create user", err)
-	}
-	u.Version = 1
-	return g, nil
 }
 
 func (us userStore) Get(ctx context.Context, id user.ID) (*user.User, error) {
@@ -280,39 +250,6 @@ func (us userStore) SetMustChangePassword(ctx context.Context, id user.ID, must 
 func (us userStore) SetLastLogin(ctx context.Context, id user.ID, at time.Time) error {
 	res, err := us.s.w.ExecContext(ctx, `UPDATE users SET last_login_at = ? WHERE id = ?`, nullNanos(at), id)
 	return affected("set last login", res, err, user.ErrNotFound)
-}
-
-// markPlainLoginSQL is MarkPlainLogin's one statement: the last-login
-// mark, made only while the account is as the login verified it and has
-// no second factor, returning the account (userCols, unprefixed) and its
-// device generation, which the login's device token reads next.
-const markPlainLoginSQL = `UPDATE users SET last_login_at = ?1
-	WHERE id = ?2 AND password_hash = ?3 AND disabled = 0
-		AND NOT EXISTS (SELECT 1 FROM totp_credentials t WHERE t.user_id = users.id)
-		AND NOT EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)
-	RETURNING id, email, name, group_id, disabled, created_at, updated_at, last_login_at, version, must_change_password,
-		COALESCE((SELECT d.generation FROM device_generations d WHERE d.user_id = users.id), 0)`
-
-// MarkPlainLogin is auth.LoginMarkStore's: a successful password login's
-// check of the account and its last-login mark in one statement, where
-// GetWithHash and SetLastLogin took two (issue 12). Inside a transaction
-// what it returns stands for the read ahead of GetWithHash: the device
-// generation, and no TOTP credential.
-func (us userStore) MarkPlainLogin(ctx context.Context, id user.ID, verified string, at time.Time) (*user.User, bool, error) {
-	var gen int64
-	u := new(user.User)
-	row := us.s.w.QueryRowContext(ctx, markPlainLoginSQL, nullNanos(at), string(id), verified)
-	err := scanUser(extraScanner{row, []any{&gen}}, u)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, wrap("mark login", err)
-	}
-	if us.s.txs != nil {
-		us.s.txs.ahead = &readahead.Account{ID: u.ID, Gen: gen} // after the statement, which dropped the last one
-	}
-	return u, true, nil
 }
 
 // SetAvatar replaces the avatar in one upsert; the foreign key turns an

@@ -31,8 +31,6 @@ var userTests = []test{
 	{"ReplacePasswordHash", testUserReplacePasswordHash},
 	{"Avatar", testUserAvatar},
 	{"Delete", testUserDelete},
-	{"MarkPlainLogin", testMarkPlainLogin},
-	{"CreateInGroup", testCreateInGroup},
 }
 
 func testUserRoundTrip(t *testing.T, s auth.Store) {
