@@ -46,28 +46,14 @@ func TestActorPagePlans(t *testing.T) {
 		roots[root] = name
 	}
 	rows.Close()
-	for _, oldest := range []bool{false, true} {
-		for _, withCursor := range []bool{false, true} {
-			q := audit.Query{ActorID: "u1", OldestFirst: oldest}
-			if withCursor {
-				q.Cursor = paging.EncodeAuditCursor(paging.AuditCursor{Time: t0, ID: "5", Oldest: oldest})
-			}
-			q, err := q.Normalize()
-			if err != nil {
-				t.Fatal(err)
-			}
-			eq, err := dialect.Events(q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			opened, sorts := program(t, db, roots, eq.SQL, eq.Args...)
-			slices.Sort(opened)
-			want := []string{"audit_actor", "audit_events", "audit_target"}
-			if !slices.Equal(slices.Compact(opened), want) || sorts {
-				t.Errorf("oldest=%v cursor=%v: opens %v, sorts %v; want %v and no sort\n%s", oldest, withCursor, opened, sorts, want, eq.SQL)
-			}
+	eachPageShape(t, audit.Query{ActorID: "u1"}, func(oldest, withCursor bool, eq paging.EventsQuery) {
+		opened, sorts := program(t, db, roots, eq.SQL, eq.Args...)
+		slices.Sort(opened)
+		want := []string{"audit_actor", "audit_events", "audit_target"}
+		if !slices.Equal(slices.Compact(opened), want) || sorts {
+			t.Errorf("oldest=%v cursor=%v: opens %v, sorts %v; want %v and no sort\n%s", oldest, withCursor, opened, sorts, want, eq.SQL)
 		}
-	}
+	})
 }
 
 // program reads the bytecode of q: the names of the b-trees its OpenRead

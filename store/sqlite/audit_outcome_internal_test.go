@@ -79,26 +79,35 @@ func TestAuditPagePlans(t *testing.T) {
 		{"since", audit.Query{Since: t0}, "audit_time"},
 	}
 	for _, c := range cases {
-		for _, oldest := range []bool{false, true} {
-			for _, withCursor := range []bool{false, true} {
-				q := c.q
-				q.OldestFirst = oldest
-				if withCursor {
-					q.Cursor = paging.EncodeAuditCursor(paging.AuditCursor{Time: t0, ID: "5", Oldest: oldest})
-				}
-				q, err := q.Normalize()
-				if err != nil {
-					t.Fatal(err)
-				}
-				eq, err := dialect.Events(q)
-				if err != nil {
-					t.Fatal(err)
-				}
-				plan := explain(t, db, eq.SQL, eq.Args...)
-				if strings.Contains(plan, "TEMP B-TREE") || !slices.Contains(strings.Fields(plan), c.index) {
-					t.Errorf("%s oldest=%v cursor=%v: want a walk of %s:\n%s", c.name, oldest, withCursor, c.index, plan)
-				}
+		eachPageShape(t, c.q, func(oldest, withCursor bool, eq paging.EventsQuery) {
+			plan := explain(t, db, eq.SQL, eq.Args...)
+			if strings.Contains(plan, "TEMP B-TREE") || !slices.Contains(strings.Fields(plan), c.index) {
+				t.Errorf("%s oldest=%v cursor=%v: want a walk of %s:\n%s", c.name, oldest, withCursor, c.index, plan)
 			}
+		})
+	}
+}
+
+// eachPageShape calls fn with the statement of a page of q in either
+// order, with a cursor and without.
+func eachPageShape(t *testing.T, q audit.Query, fn func(oldest, withCursor bool, eq paging.EventsQuery)) {
+	t.Helper()
+	for _, oldest := range []bool{false, true} {
+		for _, withCursor := range []bool{false, true} {
+			q := q
+			q.OldestFirst = oldest
+			if withCursor {
+				q.Cursor = paging.EncodeAuditCursor(paging.AuditCursor{Time: t0, ID: "5", Oldest: oldest})
+			}
+			q, err := q.Normalize()
+			if err != nil {
+				t.Fatal(err)
+			}
+			eq, err := dialect.Events(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fn(oldest, withCursor, eq)
 		}
 	}
 }
