@@ -37,7 +37,9 @@ type EventsQuery struct {
 // index range scan whichever single filter is set, in either direction
 // (but for a store whose outcome index leaves successes out, RareOutcome,
 // or whose action index leaves successful logins out, RareAction: a page
-// of those walks the time index, where most rows are). A
+// of those walks the time index, where most rows are; and for a store
+// whose actor index leaves an actor's own events out, ActorOthers, a page
+// by actor merges two range scans, see actorEvents). A
 // cursor this package did not make, or made for the other order, fails
 // with [audit.ErrInvalidCursor]. Event IDs are decimal integers.
 func (d *Dialect) Events(q audit.Query) (EventsQuery, error) {
