@@ -140,14 +140,18 @@ func (d *Dialect) actorEvents(w *builder, q audit.Query, k *keyset, cols string,
 func (d *Dialect) eventConds(w *builder, q audit.Query, a arm, k *keyset, ascending bool) {
 	w.conds = 0
 	d.armConds(w, q, a)
+	actor := q.ActorID
+	if a != armPlain {
+		actor = "" // armConds wrote it
+	}
 	for _, f := range [...]struct{ col, v string }{
 		{"action = ", string(q.Action)},
-		{"actor_id = ", q.ActorID},
+		{"actor_id = ", actor},
 		{"target_type = ", q.TargetType},
 		{"target_id = ", q.TargetID},
 		{"outcome = ", string(q.Outcome)},
 	} {
-		if f.v == "" || (a != armPlain && f.col == "actor_id = ") {
+		if f.v == "" {
 			continue
 		}
 		w.where()
