@@ -67,25 +67,48 @@ func (u hookUsers) PasswordHash(ctx context.Context, id user.ID) (string, error)
 	return s, err
 }
 
-// Invariant 3: a password reset ends every session before it returns.
-func TestLoginRacingPasswordReset(t *testing.T) {
+// racing is a Login racing an admin's change: v@example.com, the admin
+// acting on m, and hookStore's hook, which runs the change once the login
+// has read the password hash (whileBcrypt).
+type racing struct {
+	*env
+	admin *auth.Principal
+	v     *user.User
+	hs    *hookStore
+	m     *auth.Manager
+}
+
+func newRacing(t *testing.T) racing {
 	e := newEnv(t)
 	admin := e.admin()
 	v, _ := e.user(admin, "v@example.com", group.UsersID)
-	// An imported plain-bcrypt hash (a migrated account), in the store
-	// before New binds it to its account.
-	plain, _ := bcrypt.GenerateFromPassword([]byte("old password"), 4)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
+	hs := &hookStore{DB: e.db}
+	m := e.manager(hs)
+	return racing{env: e, admin: e.on(m, admin), v: v, hs: hs, m: m}
+}
+
+// whileBcrypt makes change run once, while the next Login checks the
+// password; change fails the test on error.
+func (r racing) whileBcrypt(t *testing.T, change func() error) {
+	f := func() {
+		if err := change(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	must(e.db.Users().SetPasswordHash(e.ctx, v.ID, string(plain)))
-	hs := &hookStore{DB: e.db}
-	m := e.manager(hs)
-	reset := func() { must(m.ResetPassword(e.ctx, e.on(m, admin), v.ID, "admin-set password")) }
-	hs.hook.Store(&reset)
+	r.hs.hook.Store(&f)
+}
+
+// Invariant 3: a password reset ends every session before it returns.
+func TestLoginRacingPasswordReset(t *testing.T) {
+	e := newRacing(t)
+	m, v := e.m, e.v
+	// An imported plain-bcrypt hash (a migrated account), in the store
+	// before New binds it to its account.
+	plain, _ := bcrypt.GenerateFromPassword([]byte("old password"), 4)
+	if err := e.db.Users().SetPasswordHash(e.ctx, v.ID, string(plain)); err != nil {
+		t.Fatal(err)
+	}
+	e.whileBcrypt(t, func() error { return m.ResetPassword(e.ctx, e.admin, v.ID, "admin-set password") })
 
 	r, err := m.Login(e.ctx, "v@example.com", "old password", client)
 	if err == nil {
@@ -104,17 +127,9 @@ func TestLoginRacingPasswordReset(t *testing.T) {
 // the login's outcome must find the reset made while bcrypt ran, refuse,
 // and leave the last login as it was.
 func TestLoginRacingPasswordResetCurrentHash(t *testing.T) {
-	e := newEnv(t)
-	admin := e.admin()
-	v, _ := e.user(admin, "v@example.com", group.UsersID)
-	hs := &hookStore{DB: e.db}
-	m := e.manager(hs)
-	reset := func() {
-		if err := m.ResetPassword(e.ctx, e.on(m, admin), v.ID, "admin-set password"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	hs.hook.Store(&reset)
+	e := newRacing(t)
+	m, v := e.m, e.v
+	e.whileBcrypt(t, func() error { return m.ResetPassword(e.ctx, e.admin, v.ID, "admin-set password") })
 	before, err := e.db.Users().Get(e.ctx, v.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -135,18 +150,9 @@ func TestLoginRacingPasswordResetCurrentHash(t *testing.T) {
 
 // Invariant 3: disabling ends every session before it returns.
 func TestLoginRacingDisable(t *testing.T) {
-	e := newEnv(t)
-	admin := e.admin()
-	v, _ := e.user(admin, "v@example.com", group.UsersID)
-	hs := &hookStore{DB: e.db}
-	m := e.manager(hs)
-	admin = e.on(m, admin)
-	disable := func() {
-		if err := m.SetDisabled(e.ctx, admin, v.ID, true); err != nil {
-			t.Fatal(err)
-		}
-	}
-	hs.hook.Store(&disable)
+	e := newRacing(t)
+	m, admin, v := e.m, e.admin, e.v
+	e.whileBcrypt(t, func() error { return m.SetDisabled(e.ctx, admin, v.ID, true) })
 	r, err := m.Login(e.ctx, "v@example.com", passwordOf("v@example.com"), client)
 	if err == nil {
 		if err := m.SetDisabled(e.ctx, admin, v.ID, false); err != nil {
