@@ -44,38 +44,15 @@ func BenchmarkWritePages(b *testing.B) {
 	auth.SetStrengthCheckAside(m)
 	raw := rawWriter(b, path)
 	n := 0
-	ops := []struct {
-		name string
-		op   func() error
-	}{
-		{"create-user", func() error {
-			_, err := m.CreateUser(ctx, op, auth.NewUser{Email: fmt.Sprintf("pages%d@example.com", n),
-				Name: "Floor User", Password: floorPassword, GroupID: "users"})
-			return err
-		}},
-		{"login-success", func() error { _, err := m.Login(ctx, email, floorPassword, client); return err }},
-		{"login-wrong-password", func() error {
-			if _, err := m.Login(ctx, email, "not the password", client); !errorsIs(err, auth.ErrInvalidCredentials) {
-				return err
-			}
-			return nil
-		}},
-		{"floor", func() error {
-			id := floorID(n)
-			_, err := raw.Exec(`INSERT INTO users `+floorInsertCols+` VALUES (?, ?, 'Floor', 'floor', 'users', 0, ?, 1, 1, NULL, 1)`,
-				id, id+"@floor.example", floorHash)
-			return err
-		}},
-	}
+	ops := writeOps(m, op, email, &n, func() error {
+		id := floorID(n)
+		_, err := raw.Exec(`INSERT INTO users `+floorInsertCols+` VALUES (?, ?, 'Floor', 'floor', 'users', 0, ?, 1, 1, NULL, 1)`,
+			id, id+"@floor.example", floorHash)
+		return err
+	})
 	for _, o := range ops {
 		b.Run(o.name, func(b *testing.B) {
-			// Warm: the b-trees as deep as a few hundred rows make them.
-			for range 200 {
-				n++
-				if err := o.op(); err != nil {
-					b.Fatal(err)
-				}
-			}
+			o.warm(b, &n)
 			// The log is read and emptied every window operations, well
 			// below the automatic checkpoint's 1,000 frames.
 			const window = 25
@@ -101,6 +78,46 @@ func BenchmarkWritePages(b *testing.B) {
 			b.ReportMetric(float64(commits)/float64(ops), "commits/op")
 			b.Log(perOp(count, ops))
 		})
+	}
+}
+
+// writeOp is one operation of the write floors, as the benchmarks that
+// count what it writes run it.
+type writeOp struct {
+	name string
+	op   func() error
+}
+
+// writeOps are the operations of the write floors on m (whose account
+// email already exists), then floor, the raw INSERT of a user row; *n
+// numbers the users created, and the caller moves it on.
+func writeOps(m *auth.Manager, op *auth.Principal, email string, n *int, floor func() error) []writeOp {
+	ctx := context.Background()
+	return []writeOp{
+		{"create-user", func() error {
+			_, err := m.CreateUser(ctx, op, auth.NewUser{Email: fmt.Sprintf("pages%d@example.com", *n),
+				Name: "Floor User", Password: floorPassword, GroupID: "users"})
+			return err
+		}},
+		{"login-success", func() error { _, err := m.Login(ctx, email, floorPassword, client); return err }},
+		{"login-wrong-password", func() error {
+			if _, err := m.Login(ctx, email, "not the password", client); !errorsIs(err, auth.ErrInvalidCredentials) {
+				return err
+			}
+			return nil
+		}},
+		{"floor", floor},
+	}
+}
+
+// warm runs o 200 times: the b-trees as deep as a few hundred rows make
+// them, and their right-most pages, where the next rows go, in place.
+func (o writeOp) warm(b *testing.B, n *int) {
+	for range 200 {
+		*n++
+		if err := o.op(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

@@ -135,6 +135,25 @@ func rawWriter(b *testing.B, path string) *sql.DB {
 // on the same schema; pgx prepares the floor's INSERT once per connection.
 func postgresWriteFloor(b *testing.B, dsn string) writeFloor {
 	ctx := context.Background()
+	db, raw, _ := postgresFloorSchema(b, dsn)
+	const q = `INSERT INTO users ` + floorInsertCols + ` VALUES ($1, $2, 'Floor', 'floor', 'users', false, $3, $4, $4, NULL, 1)`
+	insert := func(b *testing.B, n int) {
+		id := floorID(n)
+		err := pgx.BeginFunc(ctx, raw, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, q, id, id+"@floor.example", floorHash, time.Now())
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return writeFloor{name: "postgres", store: db, insert: insert}
+}
+
+// postgresFloorSchema opens a store in a new schema, and a raw pool whose
+// search_path is that schema, dropped with it when the benchmark ends.
+func postgresFloorSchema(b *testing.B, dsn string) (*postgres.DB, *pgxpool.Pool, string) {
+	ctx := context.Background()
 	schema := "usher_floor_" + strings.ToLower(rand.Text()[:10])
 	db, err := postgres.OpenWith(ctx, dsn, postgres.Options{Schema: schema})
 	if err != nil {
@@ -154,18 +173,7 @@ func postgresWriteFloor(b *testing.B, dsn string) writeFloor {
 		_, _ = raw.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
 		raw.Close()
 	})
-	const q = `INSERT INTO users ` + floorInsertCols + ` VALUES ($1, $2, 'Floor', 'floor', 'users', false, $3, $4, $4, NULL, 1)`
-	insert := func(b *testing.B, n int) {
-		id := floorID(n)
-		err := pgx.BeginFunc(ctx, raw, func(tx pgx.Tx) error {
-			_, err := tx.Exec(ctx, q, id, id+"@floor.example", floorHash, time.Now())
-			return err
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	return writeFloor{name: "postgres", store: db, insert: insert}
+	return db, raw, schema
 }
 
 // floorID is a fresh random user ID, as usher issues them; n keeps it
