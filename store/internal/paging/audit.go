@@ -120,18 +120,23 @@ const (
 // actor's events on anything else through that index, and those on the
 // actor's own account through the index by target, which holds them;
 // then the rows are read by ID. The two sets are disjoint and together
-// are every event of the actor.
+// are every event of the actor. With Dialect.LimitArms each walk is a
+// parenthesized SELECT with the page's ORDER BY and LIMIT of its own.
 func (d *Dialect) actorEvents(w *builder, q audit.Query, k *keyset, cols string, ascending bool, limit string) {
 	dir := " DESC"
 	if ascending {
 		dir = ""
 	}
-	w.start(d, "SELECT "+cols+" FROM (SELECT time AS k_time, id AS k_id FROM audit_events")
+	lp, rp, join := "", "", " CROSS JOIN"
+	if d.LimitArms {
+		lp, rp, join = "(", " ORDER BY time"+dir+", id"+dir+limit+")", " JOIN"
+	}
+	w.start(d, "SELECT "+cols+" FROM ("+lp+"SELECT time AS k_time, id AS k_id FROM audit_events")
 	d.eventConds(w, q, armOthers, k, ascending)
-	w.sql(" UNION ALL SELECT time, id FROM audit_events")
+	w.sql(rp, " UNION ALL ", lp, "SELECT time, id FROM audit_events")
 	d.eventConds(w, q, armSelf, k, ascending)
-	w.sql(" ORDER BY k_time", dir, ", k_id", dir, limit,
-		") AS k CROSS JOIN audit_events ON audit_events.id = k.k_id ORDER BY k.k_time", dir, ", k.k_id", dir)
+	w.sql(rp, " ORDER BY k_time", dir, ", k_id", dir, limit,
+		") AS k", join, " audit_events ON audit_events.id = k.k_id ORDER BY k.k_time", dir, ", k.k_id", dir)
 }
 
 // eventConds writes the WHERE clause of one statement of a page: q's

@@ -62,6 +62,17 @@ type Dialect struct {
 	// actor, which no filter asks for: a page filtered by actor merges
 	// the two indexes (see Dialect.Events).
 	ActorOthers string
+	// LimitArms writes each of the two walks a page by actor merges
+	// (ActorOthers) in parentheses with the page's ORDER BY and LIMIT,
+	// and reads the rows through a plain JOIN: PostgreSQL plans the
+	// ORDER BY and LIMIT of a UNION ALL whose arms have none by reading
+	// both arms whole and sorting them (through version 15 at least),
+	// where arms that have their own become a merge of two index walks
+	// that the LIMIT stops. SQLite merges the arms' walks without it and
+	// accepts no parenthesized arm; it joins with CROSS JOIN, which keeps
+	// the page's keys the outer loop, and which PostgreSQL refuses with
+	// ON.
+	LimitArms bool
 	// Storable reports whether the database can hold s at all. A filter
 	// value it cannot hold matches nothing, and a cursor holding one is
 	// invalid. nil means every string.
