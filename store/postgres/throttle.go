@@ -151,7 +151,13 @@ func (h *lateHit) readNext(row pgx.Row) error {
 	return nil
 }
 
-// Prune empties both tables in one statement.
+// Prune deletes the keys idle since before, from both tables in one
+// statement. It reads the whole throttle_failures table, which no index
+// by last_at serves since migration 0018: that index was written by every
+// password attempt, and kept each attempt's move of last_at from being a
+// heap-only update. The table holds about two rows per account and client
+// network that attempted a password lately, and Prune runs with the other
+// upkeep (Manager.PruneSessions), not per request.
 func (ts throttleStore) Prune(ctx context.Context, before time.Time) error {
 	const q = `WITH f AS (DELETE FROM throttle_failures WHERE last_at < $1)
 		DELETE FROM throttle_hits WHERE window_start < $1`

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/store/internal/paging"
 )
 
@@ -63,16 +64,29 @@ func fromOpt(t pgtype.Timestamptz) time.Time {
 // according to the collation ("C" folds ASCII only).
 func foldKey(s string) string { return paging.FoldKey(s) }
 
+// The conditions of migration 0018's partial audit indexes, as a query
+// must repeat them for the planner to read the index.
+const (
+	rareOutcome = "outcome <> '" + string(audit.Success) + "'"                                              // audit_outcome
+	rareAction  = "action <> '" + string(audit.LoginSucceeded) + "'"                                        // audit_action
+	actorOthers = "actor_id <> '' AND (target_type <> '" + audit.TargetUser + "' OR target_id <> actor_id)" // audit_actor
+)
+
 // dialect is how PostgreSQL writes the listings store/internal/paging
 // builds. Times compare as timestamptz; a time sort key travels in a cursor
 // as decimal Unix microseconds, timestamptz's precision. A filter or cursor
-// holding what text cannot store matches nothing.
+// holding what text cannot store matches nothing. Pages filtered by
+// outcome, action or actor reach migration 0018's partial indexes.
 var dialect = &paging.Dialect{
-	Numbered:   true,
-	LikeEscape: `E'\\'`,
-	Time:       func(t time.Time) any { return t },
-	TimeKey:    func(n int64) any { return time.UnixMicro(n).UTC() },
-	Storable:   storable,
+	Numbered:    true,
+	LikeEscape:  `E'\\'`,
+	RareOutcome: rareOutcome,
+	RareAction:  rareAction,
+	ActorOthers: actorOthers,
+	LimitArms:   true,
+	Time:        func(t time.Time) any { return t },
+	TimeKey:     func(n int64) any { return time.UnixMicro(n).UTC() },
+	Storable:    storable,
 }
 
 // versioned reads the outcome of a conditional update ("WHERE id = $n AND
