@@ -34,8 +34,10 @@ func BenchmarkAuditPageFloor(b *testing.B) {
 		{"newest", audit.Query{}, sel + `ORDER BY time DESC, id DESC LIMIT 51`, nil},
 		{"deep", audit.Query{Cursor: deepCursorAt(b, db, deepAt)},
 			sel + `WHERE (time, id) < ($1, $2) ORDER BY time DESC, id DESC LIMIT 51`, []any{deepAt, deepID(b, db, deepAt)}},
-		{"action", audit.Query{Action: audit.LoginFailed}, sel + `WHERE action = $1 ORDER BY time DESC, id DESC LIMIT 51`,
-			[]any{"login.failed"}},
+		// The floor repeats the condition of the partial audit_action
+		// index, as the store does (migration 0018), or no query reaches it.
+		{"action", audit.Query{Action: audit.LoginFailed}, sel + `WHERE action = $1 AND ` + rareAction +
+			` ORDER BY time DESC, id DESC LIMIT 51`, []any{"login.failed"}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			floor := func() {
