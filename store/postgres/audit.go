@@ -211,7 +211,9 @@ func eventArgs(e *audit.Event) ([]any, error) {
 // Query pages on the (time, id) keyset in either order (see
 // store/internal/paging). Every filter column leads an index ending in
 // (time, id), so a page is one index range scan whichever single filter is
-// set. It checks q itself (audit.Log): auth.Manager hands q on as its
+// set, but for the partial indexes of migration 0018: a page of successes
+// or of successful logins walks audit_time, and a page by actor merges two
+// walks. It checks q itself (audit.Log): auth.Manager hands q on as its
 // caller gave it.
 func (as auditStore) Query(ctx context.Context, q audit.Query) (audit.Page, error) {
 	q, err := q.Normalize()
