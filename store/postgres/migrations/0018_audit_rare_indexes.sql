@@ -45,3 +45,6 @@ CREATE INDEX audit_actor ON audit_events (actor_id, time, id)
 -- now and then, not per request; it now reads the table (see
 -- throttleStore.Prune), as DeleteExpired reads the sessions since 0017.
 DROP INDEX throttle_failures_last;
+
+-- audit_seq stays, unlike in store/sqlite's 0019: PruneChained finds its
+-- cut by seq through it (MIN(seq) past a time, the row of one seq).
