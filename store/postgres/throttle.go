@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,10 +17,12 @@ import (
 // them from what a client typed, cut to a byte length, so they need not be
 // valid UTF-8.
 
+// Failures reads a count of 0 as none: ResetFailures keeps the row.
 func (ts throttleStore) Failures(ctx context.Context, key string) (int, time.Time, error) {
 	var n int
 	var last time.Time
-	err := ts.s.q.QueryRow(ctx, `SELECT count, last_at FROM throttle_failures WHERE key = $1`, []byte(key)).Scan(&n, &last)
+	err := ts.s.q.QueryRow(ctx, `SELECT count, last_at FROM throttle_failures WHERE key = $1 AND count <> 0`, []byte(key)).
+		Scan(&n, &last)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, time.Time{}, nil
 	}
@@ -29,14 +32,21 @@ func (ts throttleStore) Failures(ctx context.Context, key string) (int, time.Tim
 	return n, last, nil
 }
 
-// AddFailure is one upsert that returns the new count. PostgreSQL runs
-// INSERT ... ON CONFLICT DO UPDATE against the latest committed row,
-// waiting for a concurrent writer of the same key, so two failures, from
-// any instances, can never both read n and write n+1. The time only moves
-// forward: an instance whose clock lags does not shorten the back-off.
+// countSet is the SET of the upserts that count a failure (AddFailure,
+// AddFailures). PostgreSQL runs INSERT ... ON CONFLICT DO UPDATE against
+// the latest committed row, waiting for a concurrent writer of the same
+// key and locking the row, so two failures, from any instances, can never
+// both read n and write n+1. Every SET expression sees the row as it was.
+// A row reset to 0 (ResetFailures) starts again at the attempt's time, as
+// a new row would; otherwise the time only moves forward: an instance
+// whose clock lags does not shorten the back-off.
+const countSet = `count = f.count + 1,
+			last_at = CASE WHEN f.count = 0 THEN EXCLUDED.last_at ELSE GREATEST(f.last_at, EXCLUDED.last_at) END`
+
+// AddFailure is one upsert that returns the new count.
 func (ts throttleStore) AddFailure(ctx context.Context, key string, at time.Time) (int, error) {
 	const q = `INSERT INTO throttle_failures AS f (key, count, last_at) VALUES ($1, 1, $2)
-		ON CONFLICT (key) DO UPDATE SET count = f.count + 1, last_at = GREATEST(f.last_at, EXCLUDED.last_at)
+		ON CONFLICT (key) DO UPDATE SET ` + countSet + `
 		RETURNING f.count`
 	var n int
 	if err := ts.s.q.QueryRow(ctx, q, []byte(key), at).Scan(&n); err != nil {
@@ -45,11 +55,16 @@ func (ts throttleStore) AddFailure(ctx context.Context, key string, at time.Time
 	return n, nil
 }
 
-// ResetFailures is a write nothing reads back: inside a transaction it
-// goes out with the next statement or the commit (execLate).
+// ResetFailures sets the count to 0 rather than deleting the row: a
+// successful login resets the count its own admission has just raised, so
+// a deleted row would come straight back at the next attempt, a new
+// primary-key entry each time, where a 0 is a heap-only update (issue 12).
+// Every statement reads a 0 as no failures; Prune deletes the row in time
+// like any other. It is a write nothing reads back: inside a transaction
+// it goes out with the next statement or the commit (execLate).
 func (ts throttleStore) ResetFailures(ctx context.Context, key string) error {
 	return ts.s.execLate(ctx, func(err error) error { return wrap("throttle reset", err) },
-		`DELETE FROM throttle_failures WHERE key = $1`, []byte(key))
+		`UPDATE throttle_failures SET count = 0 WHERE key = $1 AND count <> 0`, []byte(key))
 }
 
 // Hit is one upsert. SET expressions all see the row as it was, so the
@@ -152,7 +167,8 @@ func (h *lateHit) readNext(row pgx.Row) error {
 }
 
 // Prune deletes the keys idle since before, from both tables in one
-// statement. It reads the whole throttle_failures table, which no index
+// statement, a failure count reset to 0 (ResetFailures) by the time of the
+// last failure it had. It reads the whole throttle_failures table, which no index
 // by last_at serves since migration 0018: that index was written by every
 // password attempt, and kept each attempt's move of last_at from being a
 // heap-only update. The table holds about two rows per account and client
@@ -217,63 +233,106 @@ func (ts throttleStore) RevokeDevices(ctx context.Context, id user.ID) (int64, e
 	return g, nil
 }
 
-// AddFailures is auth.FailureBatchStore's: the keys' rows locked and read,
-// then every key counted in one upsert, the two statements in one
-// pipeline. The lock holds the rows for the transaction, so that what was
-// read is what the upsert counted on, and RestoreFailures puts back
-// exactly that.
+// AddFailures is auth.FailureBatchStore's: one upsert that counts every
+// key and returns what each held before (issue 12: no read and lock of
+// the rows of their own, whose lock wrote a WAL record per key; the
+// upsert locks each row it updates, and holds the lock, or its new row's
+// key, until the transaction ends). The count before is the one returned
+// less the attempt: a key that held none, or a count reset to 0, comes
+// back at 1. The time of the last failure before is prev_last (migration
+// 0019), which the upsert sets to last_at as it was, and which means
+// something only when the key held failures; a row the upsert inserts
+// keeps it NULL, which RestoreFailures reads. A repeated key is counted
+// key by key, as AddFailure would: one upsert cannot update a row twice.
 func (ts throttleStore) AddFailures(ctx context.Context, keys []string, at time.Time) ([]auth.FailureCount, error) {
-	bk := make([][]byte, len(keys))
-	index := map[string]int{}
+	out := make([]auth.FailureCount, len(keys))
+	index := make(map[string]int, len(keys))
 	for i, k := range keys {
-		bk[i] = []byte(k)
 		index[k] = i
 	}
-	out := make([]auth.FailureCount, len(keys))
+	if len(index) == len(keys) {
+		return out, ts.addFailures(ctx, keys, index, at, out)
+	}
+	for i, k := range keys {
+		if err := ts.addFailures(ctx, keys[i:i+1], map[string]int{k: 0}, at, out[i:i+1]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// addFailuresSQL is AddFailures' upsert. RETURNING gives the rows as the
+// upsert left them, in no set order, hence the key.
+const addFailuresSQL = `INSERT INTO throttle_failures AS f (key, count, last_at) SELECT k, 1, $2 FROM unnest($1::bytea[]) AS k
+		ON CONFLICT (key) DO UPDATE SET ` + countSet + `, prev_last = f.last_at
+		RETURNING f.key, f.count, f.prev_last`
+
+// addFailures is AddFailures on keys that differ, index giving each one's
+// place in out. It goes out in one pipeline with whatever the transaction
+// holds (the login's hits, HitLate).
+func (ts throttleStore) addFailures(ctx context.Context, keys []string, index map[string]int, at time.Time, out []auth.FailureCount) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	bk := make([][]byte, len(keys))
+	for i, k := range keys {
+		bk[i] = []byte(k)
+	}
 	b := &pgx.Batch{}
-	b.Queue(`SELECT key, count, last_at FROM throttle_failures WHERE key = ANY($1) FOR UPDATE`, bk).Query(func(rows pgx.Rows) error {
+	b.Queue(addFailuresSQL, bk, at).Query(func(rows pgx.Rows) error {
 		var (
 			k    []byte
 			n    int
-			last time.Time
+			prev *time.Time
 		)
-		_, err := pgx.ForEachRow(rows, []any{&k, &n, &last}, func() error {
-			if i, ok := index[string(k)]; ok {
-				out[i].Prev, out[i].PrevLast = n, last
-			}
-			return nil
-		})
-		return err
-	})
-	b.Queue(`INSERT INTO throttle_failures AS f (key, count, last_at) SELECT k, 1, $2 FROM unnest($1::bytea[]) AS k
-		ON CONFLICT (key) DO UPDATE SET count = f.count + 1, last_at = GREATEST(f.last_at, EXCLUDED.last_at)
-		RETURNING f.key, f.count`, bk, at).Query(func(rows pgx.Rows) error {
-		var (
-			k []byte
-			n int
-		)
-		_, err := pgx.ForEachRow(rows, []any{&k, &n}, func() error {
-			if i, ok := index[string(k)]; ok {
-				out[i].Got = n
+		_, err := pgx.ForEachRow(rows, []any{&k, &n, &prev}, func() error {
+			i, ok := index[string(k)]
+			switch {
+			case !ok:
+			case n > 1 && prev == nil:
+				return fmt.Errorf("key %d: a count of %d without its time before", i, n)
+			case n > 1:
+				out[i] = auth.FailureCount{Prev: n - 1, PrevLast: *prev, Got: n}
+			default: // none before
+				out[i] = auth.FailureCount{Got: n}
 			}
 			return nil
 		})
 		return err
 	})
 	if err := ts.s.q.SendBatch(ctx, b).Close(); err != nil {
-		return nil, wrap("throttle add failures", err)
+		return wrap("throttle add failures", err)
 	}
-	return out, nil
+	for i := range out {
+		if out[i].Got == 0 {
+			return wrap("throttle add failures", fmt.Errorf("no count returned for key %d", i))
+		}
+	}
+	return nil
 }
 
-// RestoreFailures is auth.FailureBatchStore's: a write nothing reads
-// back, held back inside a transaction (execLate).
+// restoreNoneSQL puts back a key AddFailures found with no failures: the
+// row it inserted (prev_last NULL) deleted, a row it found reset to 0 set
+// back to 0 at the time it had (prev_last), which leaves the row as it
+// was and writes no index entry. The two parts touch different rows.
+const restoreNoneSQL = `WITH inserted AS (DELETE FROM throttle_failures WHERE key = $1 AND prev_last IS NULL)
+		UPDATE throttle_failures SET count = 0, last_at = prev_last WHERE key = $1 AND prev_last IS NOT NULL`
+
+// RestoreFailures is auth.FailureBatchStore's: each key put back as
+// AddFailures found it (restoreNoneSQL for a key that held none), in the
+// same transaction, which still holds the rows. The last key goes first,
+// so that a key AddFailures counted twice ends as it was before the
+// first. A write nothing reads back, held back inside a transaction
+// (execLate).
 func (ts throttleStore) RestoreFailures(ctx context.Context, keys []string, c []auth.FailureCount) error {
+	if len(c) != len(keys) {
+		return wrap("throttle restore", fmt.Errorf("%d counts for %d keys", len(c), len(keys)))
+	}
 	check := func(err error) error { return wrap("throttle restore", err) }
-	for i, k := range keys {
-		var err error
+	for i := len(keys) - 1; i >= 0; i-- {
+		k, err := keys[i], error(nil)
 		if c[i].Prev == 0 {
-			err = ts.s.execLate(ctx, check, `DELETE FROM throttle_failures WHERE key = $1`, []byte(k))
+			err = ts.s.execLate(ctx, check, restoreNoneSQL, []byte(k))
 		} else {
 			err = ts.s.execLate(ctx, check, `UPDATE throttle_failures SET count = $2, last_at = $3 WHERE key = $1`,
 				[]byte(k), c[i].Prev, c[i].PrevLast)

@@ -1,0 +1,20 @@
+-- 0019: fewer writes per password attempt on the failure counts (issue
+-- 12), as store/sqlite's 0018.
+--
+-- prev_last is last_at as it was before the last AddFailures counted the
+-- key, NULL when that count inserted the row (the key had none). The
+-- upsert that counts an attempt sets it and returns it, so the admission
+-- of a login reads and locks the rows in no statement of its own
+-- (throttleStore.AddFailures), and RestoreFailures tells a row it
+-- inserted from one it found reset to 0. It is no index's column: a count
+-- stays a heap-only (HOT) update. Adding a nullable column without a
+-- default rewrites nothing; code older than this migration never names
+-- it.
+--
+-- Nothing here changes the rows, but from this version on a successful
+-- login sets its count to 0 instead of deleting the row
+-- (throttleStore.ResetFailures), and every statement reads a 0 as no
+-- failures. Older code reads such a row as 0 failures too, which its
+-- back-off also lets through (every config has at least one free
+-- failure), so instances of both versions can share the schema.
+ALTER TABLE throttle_failures ADD COLUMN prev_last timestamptz;
