@@ -321,9 +321,9 @@ const restoreNoneSQL = `WITH inserted AS (DELETE FROM throttle_failures WHERE ke
 // RestoreFailures is auth.FailureBatchStore's: each key put back as
 // AddFailures found it (restoreNoneSQL for a key that held none), in the
 // same transaction, which still holds the rows. The last key goes first,
-// so that a key AddFailures counted twice ends as it was before the
-// first. A write nothing reads back, held back inside a transaction
-// (execLate).
+// so that a key AddFailures counted twice ends with the failures it had
+// before the first (none: a row at 0). A write nothing reads back, held
+// back inside a transaction (execLate).
 func (ts throttleStore) RestoreFailures(ctx context.Context, keys []string, c []auth.FailureCount) error {
 	if len(c) != len(keys) {
 		return wrap("throttle restore", fmt.Errorf("%d counts for %d keys", len(c), len(keys)))
