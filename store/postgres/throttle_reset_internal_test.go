@@ -93,43 +93,59 @@ func TestAddFailuresPrev(t *testing.T) {
 	}
 }
 
-// TestAddFailuresWaits: a count of a key whose row a transaction has
-// counted and not yet committed waits for it, and reads what it left: a
-// count it put back (RestoreFailures) is not seen, by AddFailures
-// outside a transaction.
+// TestAddFailuresWaits: AddFailures of a key that a transaction has
+// counted and not yet committed waits for it, and counts on what it
+// left: a count it kept, or none, or the failures before it, when it put
+// its count back (RestoreFailures); on a row that existed (the UPDATE)
+// and on one the transaction inserted (the upsert) alike.
 func TestAddFailuresWaits(t *testing.T) {
 	t.Parallel()
 	db := newTestDB(t)
 	ctx := t.Context()
-	for i := range 2 {
-		_, err := db.Throttle().AddFailure(ctx, "k", t0.Add(time.Duration(i)*time.Second))
-		must(t, "AddFailure", err)
-	}
-	var (
-		wg      sync.WaitGroup
-		other   []auth.FailureCount
-		errWait error
-	)
-	err := db.Atomic(ctx, func(tx auth.Store) error {
-		fs := tx.Throttle().(auth.FailureBatchStore)
-		c, err := fs.AddFailures(ctx, []string{"k"}, t0.Add(time.Hour))
-		if err != nil {
-			return err
+	t1, t2 := t0.Add(time.Hour), t0.Add(2*time.Hour)
+	for _, c := range []struct {
+		key      string
+		existing int // failures before, at t0 and each second on
+		restore  bool
+		want     auth.FailureCount
+	}{
+		{"row, put back", 2, true, auth.FailureCount{Prev: 2, PrevLast: t0.Add(time.Second), Got: 3}},
+		{"row, kept", 2, false, auth.FailureCount{Prev: 3, PrevLast: t1, Got: 4}},
+		{"inserted, put back", 0, true, auth.FailureCount{Got: 1}},
+		{"inserted, kept", 0, false, auth.FailureCount{Prev: 1, PrevLast: t1, Got: 2}},
+	} {
+		for i := range c.existing {
+			_, err := db.Throttle().AddFailure(ctx, c.key, t0.Add(time.Duration(i)*time.Second))
+			must(t, "AddFailure", err)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			other, errWait = db.Throttle().(auth.FailureBatchStore).AddFailures(ctx, []string{"k"}, t0.Add(2*time.Hour))
-		}()
-		time.Sleep(200 * time.Millisecond) // the other count waits for the row
-		return fs.RestoreFailures(ctx, []string{"k"}, c)
-	})
-	must(t, "Atomic", err)
-	wg.Wait()
-	must(t, "AddFailures, waiting", errWait)
-	if w := (auth.FailureCount{Prev: 2, PrevLast: t0.Add(time.Second), Got: 3}); len(other) != 1 ||
-		other[0].Prev != w.Prev || !other[0].PrevLast.Equal(w.PrevLast) || other[0].Got != w.Got {
-		t.Errorf("the count that waited: %+v, want %+v", other, w)
+		var (
+			wg      sync.WaitGroup
+			other   []auth.FailureCount
+			errWait error
+		)
+		err := db.Atomic(ctx, func(tx auth.Store) error {
+			fs := tx.Throttle().(auth.FailureBatchStore)
+			counted, err := fs.AddFailures(ctx, []string{c.key}, t1)
+			if err != nil {
+				return err
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				other, errWait = db.Throttle().(auth.FailureBatchStore).AddFailures(ctx, []string{c.key}, t2)
+			}()
+			time.Sleep(200 * time.Millisecond) // the other count waits for the row
+			if c.restore {
+				return fs.RestoreFailures(ctx, []string{c.key}, counted)
+			}
+			return nil
+		})
+		must(t, "Atomic", err)
+		wg.Wait()
+		must(t, "AddFailures, waiting", errWait)
+		if len(other) != 1 || other[0].Prev != c.want.Prev || !other[0].PrevLast.Equal(c.want.PrevLast) || other[0].Got != c.want.Got {
+			t.Errorf("%s: the count that waited: %+v, want %+v", c.key, other, c.want)
+		}
 	}
 }
 
