@@ -1,8 +1,11 @@
 package postgres
 
 import (
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/usher-go/usher/auth"
 )
@@ -88,5 +91,49 @@ func TestResetFailuresHOT(t *testing.T) {
 	if ins != 0 || del != 0 || upd != 3 || hot != upd {
 		t.Errorf("second login: %d inserts, %d deletes, %d updates (%d heap-only) of the failure counts; "+
 			"want 3 updates, all heap-only", ins, del, upd, hot)
+	}
+}
+
+// TestAddFailuresWAL (issue 12): AddFailures on keys that have rows,
+// counted or reset to 0, writes their new versions alone, heap-only, and
+// no record that locks a row first (as ON CONFLICT DO UPDATE, or SELECT
+// ... FOR UPDATE, would). It reads the transaction's WAL records with
+// pg_walinspect, and is skipped where that cannot be had (PostgreSQL 15
+// or later, as a superuser).
+func TestAddFailuresWAL(t *testing.T) {
+	t.Parallel()
+	db := newTestDB(t)
+	ctx := t.Context()
+	_, err := db.pool.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_walinspect WITH SCHEMA `+pgx.Identifier{db.schema}.Sanitize())
+	var where string
+	if err == nil {
+		err = db.pool.QueryRow(ctx, `SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+			WHERE e.extname = 'pg_walinspect'`).Scan(&where)
+	}
+	if err != nil {
+		t.Skipf("no pg_walinspect: %v", err)
+	}
+	keys := []string{"counted", "reset"}
+	_, err = db.Throttle().(auth.FailureBatchStore).AddFailures(ctx, keys, t0)
+	must(t, "AddFailures", err)
+	must(t, "ResetFailures", db.Throttle().ResetFailures(ctx, "reset"))
+	var xid, start string
+	err = db.Atomic(ctx, func(tx auth.Store) error {
+		if err := tx.(*scope).q.QueryRow(ctx, `SELECT pg_current_xact_id()::text, pg_current_wal_insert_lsn()::text`).
+			Scan(&xid, &start); err != nil {
+			return err
+		}
+		_, err := tx.Throttle().(auth.FailureBatchStore).AddFailures(ctx, keys, t0.Add(time.Second))
+		return err
+	})
+	must(t, "AddFailures", err)
+	rows, err := db.pool.Query(ctx, `SELECT record_type FROM `+pgx.Identifier{where, "pg_get_wal_records_info"}.Sanitize()+
+		`($1::text::pg_lsn, pg_current_wal_flush_lsn()) WHERE xid::text = $2 AND resource_manager = 'Heap' ORDER BY start_lsn`,
+		start, xid)
+	must(t, "read the WAL", err)
+	kinds, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	must(t, "read the WAL", err)
+	if !slices.Equal(kinds, []string{"HOT_UPDATE", "HOT_UPDATE"}) {
+		t.Errorf("AddFailures on two rows wrote heap records %v, want two HOT_UPDATE", kinds)
 	}
 }
