@@ -84,7 +84,9 @@
 // statement whose result decides: the throttle's AddFailure and Hit are
 // INSERT ... ON CONFLICT DO UPDATE ... RETURNING, which PostgreSQL applies
 // to the latest committed row, waiting for a concurrent writer of the same
-// key, so concurrent callers on any instance each get their own count;
+// key, so concurrent callers on any instance each get their own count
+// (a password login's AddFailures updates the rows it finds, whose
+// UPDATE waits and re-reads the same way, and upserts the other keys);
 // TOTP's UseStep is UPDATE ... WHERE last_step < step, a passkey's
 // UpdateUse is UPDATE ... WHERE sign_count < count, and a recovery code
 // or a challenge is consumed by a DELETE, whose rows affected tell the one
@@ -121,6 +123,16 @@
 // /64's row, as the hit before it in the same transaction left it (and
 // locked), is within its budget, so the /48 is spent exactly when key by
 // key counting would spend it.
+//
+// A failure count is reset by setting it to 0, not by deleting its row
+// (issue 12): a successful login resets the count its own admission has
+// just raised, and a deleted row would come back at the next attempt with
+// a new primary-key entry, where an update of the count is heap-only (no
+// index covers it since migration 0018). Every statement reads a 0 as no
+// failures, and Prune deletes such a row by the time of its last failure.
+// Since migration 0019 the statement that counts a login's failures
+// returns what each key held before from the row itself (prev_last), so
+// it needs no read or lock of the rows of its own.
 //
 // # Errors
 //
@@ -215,6 +227,9 @@
 // be neither written nor read, so logins wait. An instance still running
 // older code reads the same pages, but one by actor (and, once its plan
 // is generic, one by outcome or action) walks the index by time.
+// Migration 0019 adds a nullable column to the failure counts, which
+// rewrites nothing; code older than it runs on the new schema (it reads a
+// count reset to 0 as no failures too).
 //
 // # Connection poolers
 //
