@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -131,6 +132,12 @@ func literal(t *testing.T, v any) string {
 			v[i] = quote(v[i])
 		}
 		return "ARRAY[" + strings.Join(v, ", ") + "]::text[]"
+	case [][]byte:
+		lits := make([]string, len(v))
+		for i := range v {
+			lits[i] = `'\x` + hex.EncodeToString(v[i]) + "'"
+		}
+		return "ARRAY[" + strings.Join(lits, ", ") + "]::bytea[]"
 	}
 	t.Fatalf("literal: %T", v)
 	return ""

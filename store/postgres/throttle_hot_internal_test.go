@@ -137,3 +137,26 @@ func TestAddFailuresWAL(t *testing.T) {
 		t.Errorf("AddFailures on two rows wrote heap records %v, want two HOT_UPDATE", kinds)
 	}
 }
+
+// TestAddFailuresPlan: over 20,000 failure counts, AddFailures reaches
+// its keys' rows through the primary key, in a custom plan and a generic
+// one (as pgx's cached statement may become), never by reading the table.
+func TestAddFailuresPlan(t *testing.T) {
+	t.Parallel()
+	db := newTestDB(t)
+	ctx := t.Context()
+	if _, err := db.pool.Exec(ctx, `INSERT INTO throttle_failures (key, count, last_at)
+		SELECT convert_to('key' || i, 'UTF8'), 1 + i % 5, $1::timestamptz FROM generate_series(1, 20000) i`, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.pool.Exec(ctx, `ANALYZE throttle_failures`); err != nil {
+		t.Fatal(err)
+	}
+	keys := [][]byte{[]byte("key7"), []byte("new")}
+	for _, generic := range []bool{false, true} {
+		nodes, indexes := planOf(t, db, "", generic, addFailuresSQL, keys, t0)
+		if slices.Contains(nodes, "Seq Scan") || !slices.Contains(indexes, "throttle_failures_pkey") {
+			t.Errorf("generic %v: plan nodes %v, indexes %v; want the primary key read, no table scan", generic, nodes, indexes)
+		}
+	}
+}
