@@ -34,17 +34,9 @@ func BenchmarkWritePages(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { db.Close() })
-	m, op := floorManager(b, db)
-	const email = "login-floor@example.com"
-	if _, err := m.CreateUser(ctx, op, auth.NewUser{Email: email, Name: "Login Floor",
-		Password: floorPassword, GroupID: "users"}); err != nil {
-		b.Fatal(err)
-	}
-	auth.SetBcryptAside(m)
-	auth.SetStrengthCheckAside(m)
 	raw := rawWriter(b, path)
 	n := 0
-	ops := writeOps(m, op, email, &n, func() error {
+	ops := writeOps(b, db, &n, func() error {
 		id := floorID(n)
 		_, err := raw.Exec(`INSERT INTO users `+floorInsertCols+` VALUES (?, ?, 'Floor', 'floor', 'users', 0, ?, 1, 1, NULL, 1)`,
 			id, id+"@floor.example", floorHash)
@@ -88,11 +80,20 @@ type writeOp struct {
 	op   func() error
 }
 
-// writeOps are the operations of the write floors on m (whose account
-// email already exists), then floor, the raw INSERT of a user row; *n
-// numbers the users created, and the caller moves it on.
-func writeOps(m *auth.Manager, op *auth.Principal, email string, n *int, floor func() error) []writeOp {
+// writeOps are the operations of the write floors on a Manager on s,
+// with the account they log in to, bcrypt and the strength check set
+// aside, then floor, the raw INSERT of a user row; *n numbers the users
+// created, and the caller moves it on.
+func writeOps(b *testing.B, s auth.Store, n *int, floor func() error) []writeOp {
 	ctx := context.Background()
+	m, op := floorManager(b, s)
+	const email = "login-floor@example.com"
+	if _, err := m.CreateUser(ctx, op, auth.NewUser{Email: email, Name: "Login Floor",
+		Password: floorPassword, GroupID: "users"}); err != nil {
+		b.Fatal(err)
+	}
+	auth.SetBcryptAside(m)
+	auth.SetStrengthCheckAside(m)
 	return []writeOp{
 		{"create-user", func() error {
 			_, err := m.CreateUser(ctx, op, auth.NewUser{Email: fmt.Sprintf("pages%d@example.com", *n),

@@ -15,8 +15,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/usher-go/usher/auth"
 )
 
 // BenchmarkWALBytes is BenchmarkWritePages for PostgreSQL: the bytes the
@@ -43,16 +41,8 @@ func BenchmarkWALBytes(b *testing.B) {
 	}
 	ctx := context.Background()
 	db, raw, schema := postgresFloorSchema(b, dsn)
-	m, op := floorManager(b, db)
-	const email = "login-floor@example.com"
-	if _, err := m.CreateUser(ctx, op, auth.NewUser{Email: email, Name: "Login Floor",
-		Password: floorPassword, GroupID: "users"}); err != nil {
-		b.Fatal(err)
-	}
-	auth.SetBcryptAside(m)
-	auth.SetStrengthCheckAside(m)
 	n := 0
-	ops := writeOps(m, op, email, &n, func() error {
+	ops := writeOps(b, db, &n, func() error {
 		id := floorID(n)
 		return pgx.BeginFunc(ctx, raw, func(tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, `INSERT INTO users `+floorInsertCols+
