@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/usher-go/usher/audit"
 )
 
@@ -28,12 +26,13 @@ func (as auditStore) CountByDay(ctx context.Context, actions []audit.Action, sin
 		}
 		names = append(names, string(a))
 	}
-	// Planned with its arguments at every call (an unnamed statement):
-	// cached, PostgreSQL would switch to a generic plan after five calls
-	// on a connection, and a generic plan, which takes the window of
-	// unknown bounds for a small one, reads it whole through audit_time.
-	// A count is no hot path; planning it costs less than that walk.
-	rows, err := as.s.q.Query(ctx, countByDayQuery, pgx.QueryExecModeExec, names, since, until, succeeded)
+	// Planned with its arguments at every call (DB.perCall, an unnamed
+	// statement or the simple protocol): cached, PostgreSQL would switch
+	// to a generic plan after five calls on a connection, and a generic
+	// plan, which takes the window of unknown bounds for a small one,
+	// reads it whole through audit_time. A count is no hot path; planning
+	// it costs less than that walk.
+	rows, err := as.s.q.Query(ctx, countByDayQuery, as.s.db.perCall, names, since, until, succeeded)
 	if err != nil {
 		return nil, wrap("count audit events", err)
 	}

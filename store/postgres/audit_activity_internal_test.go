@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/usher-go/usher/audit"
 )
 
@@ -70,5 +72,22 @@ func countPlannedPerCall(t *testing.T, db *DB, since, until time.Time) {
 	}
 	if generic != 0 {
 		t.Errorf("CountByDay ran %d times by a generic plan; want planned with its arguments each time", generic)
+	}
+}
+
+// TestPerCallMode: a host's cached query modes give way to one that plans
+// each call (CountByDay); a mode that prepares no named statement, which
+// a connection pooler may need, stays the host's.
+func TestPerCallMode(t *testing.T) {
+	for m, want := range map[pgx.QueryExecMode]pgx.QueryExecMode{
+		pgx.QueryExecModeCacheStatement: pgx.QueryExecModeExec,
+		pgx.QueryExecModeCacheDescribe:  pgx.QueryExecModeExec,
+		pgx.QueryExecModeDescribeExec:   pgx.QueryExecModeDescribeExec,
+		pgx.QueryExecModeExec:           pgx.QueryExecModeExec,
+		pgx.QueryExecModeSimpleProtocol: pgx.QueryExecModeSimpleProtocol,
+	} {
+		if got := perCallMode(m); got != want {
+			t.Errorf("perCallMode(%v) = %v, want %v", m, got, want)
+		}
 	}
 }

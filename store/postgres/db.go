@@ -32,6 +32,11 @@ type DB struct {
 	// begin starts an Atomic transaction and takes its lock, in the
 	// pipeline of the transaction's first statement (see atomic.go).
 	begin []string
+	// perCall is the query mode of a statement that must be planned with
+	// its arguments at every call (CountByDay): the pool's own mode,
+	// unless that caches statements, which PostgreSQL plans generically
+	// after a few calls.
+	perCall pgx.QueryExecMode
 
 	root *scope
 }
@@ -125,7 +130,7 @@ func openWith(ctx context.Context, dsn string, opts Options, tracer pgx.QueryTra
 		return nil, fmt.Errorf("postgres: connect to %s: %w",
 			net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))), err)
 	}
-	db := &DB{pool: pool}
+	db := &DB{pool: pool, perCall: perCallMode(cfg.ConnConfig.DefaultQueryExecMode)}
 	db.root = &scope{db: db, q: guardedPool{pool}}
 	if db.schema, err = migrate(ctx, pool, opts.Schema); err != nil {
 		pool.Close()
@@ -134,6 +139,18 @@ func openWith(ctx context.Context, dsn string, opts Options, tracer pgx.QueryTra
 	db.begin = []string{"BEGIN ISOLATION LEVEL READ COMMITTED",
 		fmt.Sprintf("SELECT pg_advisory_xact_lock(%d, %d)", lockClassAtomic, lockKey(db.schema))}
 	return db, nil
+}
+
+// perCallMode is DB.perCall for a pool whose default query mode is m. A
+// host that chose a mode that prepares no named statement (exec, simple
+// protocol: a connection pooler may need them) keeps it; either plans
+// each call with its arguments.
+func perCallMode(m pgx.QueryExecMode) pgx.QueryExecMode {
+	switch m {
+	case pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe:
+		return pgx.QueryExecModeExec
+	}
+	return m
 }
 
 // afterConnect makes every timestamptz scan in UTC, as the stores promise,

@@ -328,7 +328,9 @@ func (ts throttleStore) addFailures(ctx context.Context, keys []string, index ma
 // restoreNoneSQL puts back a key AddFailures found with no failures: the
 // row it inserted (prev_last NULL) deleted, a row it found reset to 0 set
 // back to 0 at the time it had (prev_last), which leaves the row as it
-// was and writes no index entry. The two parts touch different rows.
+// was and writes no index entry. The two parts touch different rows by
+// their conditions on prev_last: of two changes to one row in one
+// statement, PostgreSQL does not say which takes effect.
 const restoreNoneSQL = `WITH inserted AS (DELETE FROM throttle_failures WHERE key = $1 AND prev_last IS NULL)
 		UPDATE throttle_failures SET count = 0, last_at = prev_last WHERE key = $1 AND prev_last IS NOT NULL`
 
