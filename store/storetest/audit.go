@@ -702,11 +702,13 @@ func testAuditActorPaging(t *testing.T, s auth.Store) {
 	self := audit.Target{Type: audit.TargetUser, ID: alice}
 	others := []audit.Target{{Type: audit.TargetUser, ID: bob}, {Type: audit.TargetGroup, ID: alice}, {}}
 	var want []string
-	for i := range 14 {
-		tm := at(time.Duration(i/3) * time.Second) // three events a second: ties
+	for i := range 16 {
+		// Four events a second, three of them on others: ties, within what
+		// a store may read through one index too.
+		tm := at(time.Duration(i/4) * time.Second)
 		target, action := self, audit.LoginSucceeded
-		if i%3 != 1 {
-			target, action = others[(i/3)%len(others)], audit.UserUpdated
+		if i%4 != 1 {
+			target, action = others[(i/4)%len(others)], audit.UserUpdated
 		}
 		want = append(want, appendEvent(t, s, newEvent(tm, action, audit.Success, alice, target)).ID)
 		// Around them, events the filter leaves out: bob on alice, bob on
@@ -718,36 +720,12 @@ func testAuditActorPaging(t *testing.T, s auth.Store) {
 		appendEvent(t, s, e)
 	}
 	slices.Reverse(want)
-	for _, oldest := range []bool{false, true} {
-		q := audit.Query{ActorID: alice, Limit: 3, OldestFirst: oldest}
-		exp := slices.Clone(want)
-		if oldest {
-			slices.Reverse(exp)
-		}
-		var pages [][]string
-		var got []string
-		p := query(t, s, q)
-		for {
-			if len(pages) > len(exp) {
-				t.Fatalf("oldest %v: still a Next after %d pages", oldest, len(pages))
-			}
-			pages = append(pages, eventIDs(p.Events))
-			got = append(got, eventIDs(p.Events)...)
-			if p.Next == "" {
-				break
-			}
-			q.Cursor = p.Next
-			p = query(t, s, q)
-		}
-		if !slices.Equal(got, exp) {
-			t.Fatalf("oldest %v: alice's events %v, want %v", oldest, got, exp)
-		}
-		for i := len(pages) - 2; i >= 0; i-- {
-			q.Cursor = p.Prev
-			p = query(t, s, q)
-			if back := eventIDs(p.Events); !slices.Equal(back, pages[i]) {
-				t.Fatalf("oldest %v: back to page %d: %v, want %v", oldest, i, back, pages[i])
-			}
+	// Pages of one to four events: a store that walks the actor's events
+	// in parts, each part cut at the page's size, must cut a second's ties
+	// in the page's order wherever the cut falls.
+	for _, limit := range []int{1, 2, 3, 4} {
+		for _, oldest := range []bool{false, true} {
+			walkActorPages(t, s, audit.Query{ActorID: alice, Limit: limit, OldestFirst: oldest}, want)
 		}
 	}
 	for _, c := range []struct {
@@ -755,12 +733,12 @@ func testAuditActorPaging(t *testing.T, s auth.Store) {
 		q    audit.Query
 		n    int
 	}{
-		{"own account", audit.Query{ActorID: alice, TargetType: audit.TargetUser, TargetID: alice}, 5},
-		{"another account", audit.Query{ActorID: alice, TargetType: audit.TargetUser, TargetID: bob}, 4},
+		{"own account", audit.Query{ActorID: alice, TargetType: audit.TargetUser, TargetID: alice}, 4},
+		{"another account", audit.Query{ActorID: alice, TargetType: audit.TargetUser, TargetID: bob}, 6}, // seconds 0 and 3
 		{"groups", audit.Query{ActorID: alice, TargetType: audit.TargetGroup}, 3},
-		{"own logins", audit.Query{ActorID: alice, Action: audit.LoginSucceeded}, 5},
-		{"changes", audit.Query{ActorID: alice, Action: audit.UserUpdated}, 9},
-		{"since", audit.Query{ActorID: alice, Since: at(3 * time.Second)}, 5},
+		{"own logins", audit.Query{ActorID: alice, Action: audit.LoginSucceeded}, 4},
+		{"changes", audit.Query{ActorID: alice, Action: audit.UserUpdated}, 12},
+		{"since", audit.Query{ActorID: alice, Since: at(3 * time.Second)}, 4},
 	} {
 		if got := walkAudit(t, s, c.q); len(got) != c.n {
 			t.Errorf("%s: %d events, want %d", c.name, len(got), c.n)
@@ -770,6 +748,42 @@ func testAuditActorPaging(t *testing.T, s auth.Store) {
 					t.Errorf("%s: an event of %q", c.name, e.Actor.ID)
 				}
 			}
+		}
+	}
+}
+
+// walkActorPages pages through q forward, then back, and checks it finds
+// newest (the events q matches, newest first) in q's order, and each page
+// again on the way back.
+func walkActorPages(t *testing.T, s auth.Store, q audit.Query, newest []string) {
+	t.Helper()
+	exp := slices.Clone(newest)
+	if q.OldestFirst {
+		slices.Reverse(exp)
+	}
+	var pages [][]string
+	var got []string
+	p := query(t, s, q)
+	for {
+		if len(pages) > len(exp) {
+			t.Fatalf("limit %d, oldest %v: still a Next after %d pages", q.Limit, q.OldestFirst, len(pages))
+		}
+		pages = append(pages, eventIDs(p.Events))
+		got = append(got, eventIDs(p.Events)...)
+		if p.Next == "" {
+			break
+		}
+		q.Cursor = p.Next
+		p = query(t, s, q)
+	}
+	if !slices.Equal(got, exp) {
+		t.Fatalf("limit %d, oldest %v: the actor's events %v, want %v", q.Limit, q.OldestFirst, got, exp)
+	}
+	for i := len(pages) - 2; i >= 0; i-- {
+		q.Cursor = p.Prev
+		p = query(t, s, q)
+		if back := eventIDs(p.Events); !slices.Equal(back, pages[i]) {
+			t.Fatalf("limit %d, oldest %v: back to page %d: %v, want %v", q.Limit, q.OldestFirst, i, back, pages[i])
 		}
 	}
 }
