@@ -96,12 +96,18 @@ func sqliteWriteFloor(b *testing.B, name string, twin bool) writeFloor {
 			b.Fatal(err)
 		}
 	}
+	return writeFloor{name: name, store: db, insert: sqliteInsert(b, raw)}
+}
+
+// sqliteInsert prepares the floor's INSERT on raw and returns the floor:
+// the n-th user row inserted and committed.
+func sqliteInsert(b *testing.B, raw *sql.DB) func(*testing.B, int) {
 	st, err := raw.Prepare(`INSERT INTO users ` + floorInsertCols + ` VALUES (?, ?, ?, ?, 'users', 0, ?, ?, ?, NULL, 1)`)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	insert := func(b *testing.B, n int) {
+	return func(b *testing.B, n int) {
 		tx, err := raw.Begin()
 		if err != nil {
 			b.Fatal(err)
@@ -115,14 +121,14 @@ func sqliteWriteFloor(b *testing.B, name string, twin bool) writeFloor {
 			b.Fatal(err)
 		}
 	}
-	return writeFloor{name: name, store: db, insert: insert}
 }
 
 // rawWriter is a pool of one connection on the SQLite file at path with
-// the store writer's pragmas (WAL, synchronous=FULL, BEGIN IMMEDIATE).
+// the store writer's pragmas (WAL, synchronous=FULL, the memory map,
+// BEGIN IMMEDIATE).
 func rawWriter(b *testing.B, path string) *sql.DB {
 	raw, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"+
-		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate")
+		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=mmap_size(1073741824)&_txlock=immediate")
 	if err != nil {
 		b.Fatal(err)
 	}
