@@ -87,13 +87,7 @@ type writeOp struct {
 func writeOps(b *testing.B, s auth.Store, n *int, floor func() error) []writeOp {
 	ctx := context.Background()
 	m, op := floorManager(b, s)
-	const email = "login-floor@example.com"
-	if _, err := m.CreateUser(ctx, op, auth.NewUser{Email: email, Name: "Login Floor",
-		Password: floorPassword, GroupID: "users"}); err != nil {
-		b.Fatal(err)
-	}
-	auth.SetBcryptAside(m)
-	auth.SetStrengthCheckAside(m)
+	email := floorAccount(b, m, op)
 	return []writeOp{
 		{"create-user", func() error {
 			_, err := m.CreateUser(ctx, op, auth.NewUser{Email: fmt.Sprintf("pages%d@example.com", *n),

@@ -63,13 +63,7 @@ func BenchmarkWriteFloorsAtScale(b *testing.B) {
 	seed.Close()
 	insert := sqliteInsert(b, raw)
 
-	const email = "login-floor@example.com"
-	if _, err := m.CreateUser(ctx, op, auth.NewUser{Email: email, Name: "Login Floor",
-		Password: floorPassword, GroupID: "users"}); err != nil {
-		b.Fatal(err)
-	}
-	auth.SetBcryptAside(m)
-	auth.SetStrengthCheckAside(m)
+	email := floorAccount(b, m, op)
 	n, created := 0, 0 // the floor's rows, usher's users
 	usher := map[string]func(){
 		"create-user": func() {
