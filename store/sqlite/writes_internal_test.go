@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -75,5 +76,36 @@ func TestAtomicDeferSyncRestoresSynchronous(t *testing.T) {
 		if in != normal || after != full {
 			t.Fatalf("synchronous inside AtomicDeferSync %d (want %d), in Atomic after it %d (want %d)", in, normal, after, full)
 		}
+	}
+}
+
+// TestWriterCheckpointsLate (issue 12): the writer's connection checkpoints
+// the log only past walCheckpointPages, ten times SQLite's default, and
+// writes on it leave the log unchecked below that: after a few hundred
+// commits, the log still holds every frame they wrote.
+func TestWriterCheckpointsLate(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	var pages int
+	if err := db.w.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if pages != walCheckpointPages {
+		t.Fatalf("wal_autocheckpoint %d on the writer, want %d", pages, walCheckpointPages)
+	}
+	window := time.Unix(1_700_000_000, 0)
+	for i := range 1500 { // past SQLite's default of 1,000 frames, below ours
+		if _, err := db.Throttle().Hit(ctx, fmt.Sprintf("key-%d", i), window); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var busy, frames, copied int
+	if err := db.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied); err != nil {
+		t.Fatal(err)
+	}
+	// The PASSIVE checkpoint here copies what is there; frames is the log's
+	// length, which an automatic checkpoint at 1,000 would have restarted.
+	if frames < 1500 {
+		t.Fatalf("the log held %d frames after 1,500 commits: checkpointed early", frames)
 	}
 }
