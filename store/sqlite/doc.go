@@ -30,7 +30,10 @@
 // The one exception is [DB.AtomicDeferSync], which a login uses to count an
 // attempt before its bcrypt: that commit is synced by the attempt's own
 // outcome, which follows it in the log and is synced before the caller
-// learns anything.
+// learns anything. The writer copies the log into the file every 10,000
+// pages rather than SQLite's default 1,000, so the -wal file beside the
+// database grows to about 40 MB and keeps that size (BENCHMARKS.md, issue
+// 12, says what that saves each write).
 //
 // # Connections and concurrency
 //
