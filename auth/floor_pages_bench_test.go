@@ -46,7 +46,8 @@ func BenchmarkWritePages(b *testing.B) {
 		b.Run(o.name, func(b *testing.B) {
 			o.warm(b, &n)
 			// The log is read and emptied every window operations, well
-			// below the automatic checkpoint's 1,000 frames.
+			// below the writer's automatic checkpoint (10,000 frames,
+			// store/sqlite's walCheckpointPages).
 			const window = 25
 			checkpointTruncate(b, raw)
 			ops, commits := 0, 0

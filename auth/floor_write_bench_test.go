@@ -125,7 +125,8 @@ func sqliteInsert(b *testing.B, raw *sql.DB) func(*testing.B, int) {
 
 // rawWriter is a pool of one connection on the SQLite file at path with
 // the store writer's pragmas (WAL, synchronous=FULL, the memory map, the
-// automatic checkpoint at 10,000 pages, BEGIN IMMEDIATE).
+// automatic checkpoint at 10,000 pages as store/sqlite's
+// walCheckpointPages, BEGIN IMMEDIATE).
 func rawWriter(b *testing.B, path string) *sql.DB {
 	raw, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"+
 		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_pragma=mmap_size(1073741824)"+

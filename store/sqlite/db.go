@@ -87,7 +87,8 @@ const busyTimeoutMS = 10000
 // Open opens (creating if needed) the SQLite database named by dsn and
 // brings its schema up to date. dsn is a file path ("users.db") or a "file:"
 // URI ("file:users.db?cache=private"); usher appends the parameters it relies
-// on (busy timeout, WAL, foreign keys, synchronous=FULL, BEGIN IMMEDIATE),
+// on (busy timeout, WAL, foreign keys, synchronous=FULL, the memory map,
+// the checkpoint at walCheckpointPages, BEGIN IMMEDIATE),
 // so the DSN should not set _txlock or those pragmas itself. A new file is
 // created with mode 0600 (owner only); its WAL and shared-memory files
 // follow it.
@@ -207,10 +208,15 @@ func mmapSize() int64 {
 // one sync of the file: ten times the default makes each write's share of
 // the checkpoint smaller, most of all on a large file, where the other
 // pages lie scattered (BENCHMARKS.md, issue 12: at 100,000 users and a
-// million events, CreateUser went from 1.82-1.88x its raw INSERT to
-// 1.51-1.56x, the raw INSERT run with the same setting). The price: the
-// log grows to about 40 MB on disk (4 KiB pages) and stays that size, and
-// the commit that checkpoints waits for up to 10,000 pages to be copied,
+// million events, CreateUser went from 1.70-1.84x its raw INSERT to
+// 1.61-1.65x, and from 1.51-1.52x to 1.36-1.43x on a small file, the
+// raw INSERT run with the same setting). The price: the log grows to
+// about 41 MB on disk (10,000 frames of a 4 KiB page and its header),
+// which the writes after a complete checkpoint reuse from its start; a
+// larger transaction, or a long read that holds the checkpoint back,
+// grows it further, and the file keeps its largest size until Close
+// (journal_size_limit is not set). The commit that checkpoints waits for
+// up to 10,000 pages to be copied,
 // 18-30 ms once in about 650 writes on that file, against 5-6 ms once
 // in 65 by default: a rarer, longer pause, beside the 50-250 ms a login
 // spends in bcrypt.

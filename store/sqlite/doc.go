@@ -32,8 +32,9 @@
 // outcome, which follows it in the log and is synced before the caller
 // learns anything. The writer copies the log into the file every 10,000
 // pages rather than SQLite's default 1,000, so the -wal file beside the
-// database grows to about 40 MB and keeps that size (BENCHMARKS.md, issue
-// 12, says what that saves each write).
+// database grows to about 41 MB, and more after a large transaction, and
+// keeps its largest size until Close (BENCHMARKS.md, issue 12, says what
+// that saves each write).
 //
 // # Connections and concurrency
 //

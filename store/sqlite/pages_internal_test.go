@@ -27,7 +27,7 @@ func walDB(t *testing.T) (*DB, string) {
 // framesOf is how many pages fn writes: the frames it appends to the
 // write-ahead log (its header aside, each frame is a 24-byte header and
 // one page). The log must not be checkpointed meanwhile, which a test
-// database far from the automatic checkpoint's 1,000 frames is not.
+// database far from the automatic checkpoint (walCheckpointPages) is not.
 func framesOf(t *testing.T, db *DB, path string, fn func()) int64 {
 	t.Helper()
 	var pageSize int64

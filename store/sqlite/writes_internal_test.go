@@ -104,7 +104,8 @@ func TestWriterCheckpointsLate(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The PASSIVE checkpoint here copies what is there; frames is the log's
-	// length, which an automatic checkpoint at 1,000 would have restarted.
+	// length, which, had an automatic checkpoint run at 1,000 frames, the
+	// writes after it would have started over.
 	if frames < 1500 {
 		t.Fatalf("the log held %d frames after 1,500 commits: checkpointed early", frames)
 	}
