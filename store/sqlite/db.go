@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"unicode"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
@@ -77,6 +78,14 @@ var (
 	// every SQLite connection to ":memory:" is a separate, empty database.
 	// Use a file, for tests one under t.TempDir().
 	ErrInMemory = errors.New("sqlite: in-memory databases are not supported; use a file")
+	// ErrDSNSetting means the DSN sets a connection setting that usher sets
+	// itself (see the package documentation): _txlock, a pragma such as
+	// synchronous or foreign_keys, or the driver's shorthand for one
+	// (_sync, _fk, _journal, ...). The driver applies the host's setting
+	// after usher's, or before it in an order of its own, so either one
+	// would be lost without a word; a synchronous=NORMAL that won would let
+	// a power loss undo a used TOTP code or a revoked session.
+	ErrDSNSetting = errors.New("sqlite: the DSN sets a connection setting usher sets itself")
 )
 
 // busyTimeoutMS is how long a connection waits for another's write lock
@@ -262,10 +271,8 @@ func dsns(dsn string) (writer, reader string, err error) {
 	if name == ":memory:" || strings.EqualFold(q.Get("mode"), "memory") || q.Get("vfs") == "memdb" {
 		return "", "", ErrInMemory
 	}
-	for _, k := range []string{"_txlock", "_query_only"} {
-		if q.Has(k) {
-			return "", "", fmt.Errorf("sqlite: DSN must not set %s: usher sets it", k)
-		}
+	if err := ownSettings(q); err != nil {
+		return "", "", err
 	}
 	sep := "?"
 	if hasQuery {
@@ -287,6 +294,57 @@ func dsns(dsn string) (writer, reader string, err error) {
 	// instead of a second writer competing for the lock.
 	reader = common + "&_pragma=query_only(1)"
 	return writer, reader, nil
+}
+
+// ownedKeys are the DSN keys of modernc.org/sqlite that set what usher
+// sets: _txlock, and the shorthand of the pragmas in ownedPragmas.
+var ownedKeys = []string{
+	"_txlock", "_query_only",
+	"_busy_timeout", "_timeout",
+	"_foreign_keys", "_fk",
+	"_journal_mode", "_journal",
+	"_synchronous", "_sync",
+}
+
+// ownedPragmas are the pragmas dsns sets on every connection.
+var ownedPragmas = []string{
+	"busy_timeout", "foreign_keys", "mmap_size", "journal_mode",
+	"synchronous", "wal_autocheckpoint", "query_only",
+}
+
+// ownSettings refuses a DSN that sets what dsns sets. modernc.org/sqlite
+// runs the _pragma values sorted by name and the shorthand keys after
+// them, so a host's synchronous(NORMAL) or _sync=NORMAL would override
+// usher's FULL, and its foreign_keys(0) would turn off the cascades that
+// delete a user's sessions (ASVS 5.0 V7.4.2, sessions end with the account).
+func ownSettings(q url.Values) error {
+	for _, k := range ownedKeys {
+		if q.Has(k) {
+			return fmt.Errorf("%w: %s", ErrDSNSetting, k)
+		}
+	}
+	for _, v := range q["_pragma"] {
+		// A pragma is "name(value)", "name=value" or "name", in any case,
+		// possibly with a schema ("main.synchronous") and quotes or
+		// spaces around either.
+		name, _, _ := strings.Cut(v, "(")
+		name, _, _ = strings.Cut(name, "=")
+		name = strings.Map(func(r rune) rune {
+			if strings.ContainsRune(" \t\r\n\"`[]'", r) {
+				return -1
+			}
+			return unicode.ToLower(r)
+		}, name)
+		if i := strings.LastIndexByte(name, '.'); i >= 0 {
+			name = name[i+1:]
+		}
+		for _, p := range ownedPragmas {
+			if name == p {
+				return fmt.Errorf("%w: _pragma=%s", ErrDSNSetting, v)
+			}
+		}
+	}
+	return nil
 }
 
 // querier is what *sql.DB and *sql.Tx have in common: each method's SQL is

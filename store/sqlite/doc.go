@@ -16,10 +16,13 @@
 //
 // Open creates the file if needed and migrates it (see Migrations). Keep one
 // *DB for the life of the process. A DSN is a path or a "file:" URI; usher
-// adds the connection settings it depends on, so do not set _txlock or the
-// busy_timeout, journal_mode, foreign_keys, synchronous, mmap_size,
-// wal_autocheckpoint or query_only pragmas yourself. In-memory databases are refused ([ErrInMemory]); tests
-// use a file under t.TempDir(), which is nearly as fast.
+// adds the connection settings it depends on, and Open refuses a DSN that
+// sets one of them ([ErrDSNSetting]): _txlock, the busy_timeout,
+// journal_mode, foreign_keys, synchronous, mmap_size, wal_autocheckpoint
+// and query_only pragmas, and the driver's shorthand for them (_sync,
+// _fk, _journal, _busy_timeout, ...). Other pragmas (cache_size, say) are
+// the host's to set. In-memory databases are refused ([ErrInMemory]);
+// tests use a file under t.TempDir(), which is nearly as fast.
 //
 // A file Open creates gets mode 0600, owner only (its WAL and shared-memory
 // files take the same mode): it holds password hashes and sealed secrets.

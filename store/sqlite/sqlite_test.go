@@ -6,6 +6,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -119,11 +121,56 @@ func TestOpenRefusesInMemory(t *testing.T) {
 	}
 }
 
-func TestOpenRefusesTxlock(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "x.db")
-	if _, err := sqlite.Open(context.Background(), "file:"+path+"?_txlock=deferred"); err == nil {
-		t.Fatal("Open accepted a DSN that overrides _txlock")
+// A DSN that sets what usher sets is refused before any file is created:
+// modernc.org/sqlite would apply the host's value after usher's (the
+// shorthand keys, and _pragma values that sort later, such as
+// synchronous(NORMAL) after synchronous(FULL)), or usher's after the
+// host's, and one of the two would be lost without a word.
+func TestOpenRefusesOwnedSettings(t *testing.T) {
+	for _, q := range []string{
+		"_txlock=deferred",
+		"_query_only=0",
+		"_sync=NORMAL",
+		"_synchronous=OFF",
+		"_journal=DELETE",
+		"_journal_mode=MEMORY",
+		"_fk=0",
+		"_foreign_keys=false",
+		"_busy_timeout=0",
+		"_timeout=0",
+		"_pragma=synchronous(NORMAL)",
+		"_pragma=SYNCHRONOUS%3DOFF",
+		"_pragma=main.synchronous(0)",
+		"_pragma=%22main%22.%22synchronous%22(0)",
+		"_pragma=%20synchronous%20(1)",
+		"_pragma=foreign_keys(0)",
+		"_pragma=journal_mode(DELETE)",
+		"_pragma=busy_timeout(0)",
+		"_pragma=mmap_size(0)",
+		"_pragma=wal_autocheckpoint(1)",
+		"_pragma=query_only(0)",
+		"_pragma=cache_size(-2000)&_pragma=synchronous(NORMAL)",
+	} {
+		path := filepath.Join(t.TempDir(), "x.db")
+		db, err := sqlite.Open(context.Background(), "file:"+path+"?"+q)
+		if !errors.Is(err, sqlite.ErrDSNSetting) {
+			if db != nil {
+				db.Close()
+			}
+			t.Errorf("Open(?%s) = %v; want ErrDSNSetting", q, err)
+			continue
+		}
+		if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Open(?%s) refused, but the file is there (%v)", q, err)
+		}
 	}
+}
+
+// Pragmas usher does not set stay the host's to choose.
+func TestOpenKeepsOtherPragmas(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.db")
+	db := openDB(t, "file:"+path+"?_pragma=cache_size(-4000)&_pragma=temp_store(2)")
+	mustCreateUser(t, db, newUser("u1", "a@example.com"))
 }
 
 func TestOpenFileURIWithQuery(t *testing.T) {
