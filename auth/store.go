@@ -135,6 +135,23 @@ type LateUserHashStore interface {
 	GetByEmailWithHashLate(ctx context.Context, email string) func() (*user.User, string, error)
 }
 
+// LateUserCreateStore is an optional interface of the [user.Store] a
+// [Store] hands out (Users), detected at run time: Create sent with the
+// transaction's next statement or its commit, rather than on its own
+// (issue 12: on a server, each is a round trip). Where Create inside a
+// transaction returns a taken email and leaves the transaction usable,
+// CreateLate's failure (the errors Create returns: user.ErrEmailTaken,
+// group.ErrNotFound) fails the transaction: it comes back from the next
+// statement and from Atomic, and nothing of the transaction is written.
+// The Manager uses it in CreateUser, where a failed insert ends the change
+// anyway.
+type LateUserCreateStore interface {
+	// CreateLate queues Create(ctx, u, passwordHash) in the transaction
+	// and sets u.Version to 1, as Create does. Outside a transaction it
+	// creates at once.
+	CreateLate(ctx context.Context, u *user.User, passwordHash string) error
+}
+
 // FailureBatchStore is an optional interface of a [ThrottleStore],
 // detected at run time, that counts an attempt's failures on several keys
 // in one step: a password login's network back-off and the account's day

@@ -100,8 +100,8 @@ func (m *Manager) CreateUser(ctx context.Context, actor *Principal, in NewUser) 
 		if err := mayManage(a, g); err != nil {
 			return err
 		}
-		if err := tx.Users().Create(ctx, u, hash); err != nil {
-			return taken(err)
+		if err := createLate(ctx, tx, u, hash); err != nil {
+			return err
 		}
 		e.Details = map[string]any{audit.DetailEmail: u.Email, audit.DetailName: u.Name, audit.DetailGroup: string(g.ID), audit.DetailGroupName: g.Name}
 		// The label labelTarget would read back from the row just written.
@@ -109,9 +109,21 @@ func (m *Manager) CreateUser(ctx context.Context, actor *Principal, in NewUser) 
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		// A held-back insert's taken email comes back from the commit.
+		return nil, taken(err)
 	}
 	return u, nil
+}
+
+// createLate is tx.Users().Create, held back to the transaction's next
+// statement or commit where the store can ([LateUserCreateStore]): for a
+// caller whose transaction ends on the insert's failure, and which maps
+// that failure once the transaction has returned it.
+func createLate(ctx context.Context, tx Store, u *user.User, hash string) error {
+	if l, ok := tx.Users().(LateUserCreateStore); ok {
+		return l.CreateLate(ctx, u, hash)
+	}
+	return tx.Users().Create(ctx, u, hash)
 }
 
 // UpdateUser changes a user's name, email or group. up.Version must be the

@@ -370,3 +370,83 @@ func TestHeldReadFailure(t *testing.T) {
 		})
 	}
 }
+
+// CreateLate (auth.LateUserCreateStore) inside Atomic holds the insert
+// back to the commit: no round trip of its own, and the user there to
+// read once the insert has gone out. A taken email or an unknown group
+// fails the whole transaction, with Create's errors, and nothing it wrote
+// commits; outside a transaction CreateLate is Create.
+func TestCreateLate(t *testing.T) {
+	db, tc := newTracedDB(t)
+	ctx := context.Background()
+	taken := testUser("taken@example.com", group.UsersID)
+	must(t, "create user", db.Users().(auth.LateUserCreateStore).CreateLate(ctx, taken, "h"))
+	if got, err := db.Users().GetByEmail(ctx, taken.Email); err != nil || got.ID != taken.ID || taken.Version != 1 {
+		t.Fatalf("CreateLate outside a transaction: %v, %v (version %d); want the user, version 1", got, err, taken.Version)
+	}
+
+	fresh := testUser("fresh@example.com", group.UsersID)
+	tc.take()
+	err := db.Atomic(ctx, func(tx auth.Store) error {
+		if _, err := tx.Throttle().AddFailure(ctx, "create late", t0); err != nil {
+			return err
+		}
+		return tx.Users().(auth.LateUserCreateStore).CreateLate(ctx, fresh, "h")
+	})
+	must(t, "Atomic", err)
+	if n, log := tc.take(); n != 2 {
+		t.Errorf("%d round trips, want 2 (the count, the insert with the commit):\n\t%s", n, log)
+	}
+	if got, err := db.Users().Get(ctx, fresh.ID); err != nil || got.Email != fresh.Email || got.Version != 1 || fresh.Version != 1 {
+		t.Errorf("after the commit: %v, %v; want the user at version 1", got, err)
+	}
+
+	// The insert goes out ahead of the transaction's next read, which
+	// sees the row.
+	seen := testUser("seen@example.com", group.UsersID)
+	err = db.Atomic(ctx, func(tx auth.Store) error {
+		if err := tx.Users().(auth.LateUserCreateStore).CreateLate(ctx, seen, "h"); err != nil {
+			return err
+		}
+		got, err := tx.Users().Get(ctx, seen.ID)
+		if err == nil && got.Email != seen.Email {
+			err = errors.New("another row")
+		}
+		return err
+	})
+	must(t, "read after CreateLate", err)
+
+	dup := testUser(taken.Email, group.UsersID)
+	dup.ID = "u-dup-late"
+	for _, c := range []struct {
+		name string
+		u    *user.User
+		want error
+	}{
+		{"taken email", dup, user.ErrEmailTaken},
+		{"unknown group", testUser("nogroup@example.com", "nope"), group.ErrNotFound},
+	} {
+		key := "late " + c.name
+		err := db.Atomic(ctx, func(tx auth.Store) error {
+			if _, err := tx.Throttle().AddFailure(ctx, key, t0); err != nil {
+				return err
+			}
+			if err := tx.Users().(auth.LateUserCreateStore).CreateLate(ctx, c.u, "h"); err != nil {
+				return err
+			}
+			_, err := tx.Throttle().AddFailure(ctx, key+" after", t0)
+			return err
+		})
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: Atomic returned %v, want %v", c.name, err, c.want)
+		}
+		for _, k := range []string{key, key + " after"} {
+			if n, _, err := db.Throttle().Failures(ctx, k); err != nil || n != 0 {
+				t.Errorf("%s: count %q is %d (%v) after the failed transaction, want 0", c.name, k, n, err)
+			}
+		}
+		if _, err := db.Users().Get(ctx, c.u.ID); !errors.Is(err, user.ErrNotFound) {
+			t.Errorf("%s: the user: %v, want user.ErrNotFound", c.name, err)
+		}
+	}
+}

@@ -50,17 +50,39 @@ func affected(op string, tag pgconn.CommandTag, err error, notFound error) error
 	return nil
 }
 
+const createUserSQL = `INSERT INTO users
+	(id, email, name, name_key, group_id, disabled, password_hash, created_at, updated_at, last_login_at, version)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1)`
+
 func (us userStore) Create(ctx context.Context, u *user.User, passwordHash string) error {
 	if !storable(u.GroupID) {
 		return wrap("create user", group.ErrNotFound)
 	}
-	const q = `INSERT INTO users
-		(id, email, name, name_key, group_id, disabled, password_hash, created_at, updated_at, last_login_at, version)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1)`
-	_, err := us.s.write(ctx, q, string(u.ID), u.Email, u.Name, foldKey(u.Name), u.GroupID, u.Disabled,
+	_, err := us.s.write(ctx, createUserSQL, string(u.ID), u.Email, u.Name, foldKey(u.Name), u.GroupID, u.Disabled,
 		passwordHash, u.CreatedAt, u.UpdatedAt, optTime(u.LastLoginAt))
 	if err != nil {
 		return userWriteErr("create user", err)
+	}
+	u.Version = 1
+	return nil
+}
+
+// CreateLate is [auth.LateUserCreateStore]'s: inside a transaction the
+// insert is held back (execLate) and goes out with the next statement or
+// COMMIT, without Create's savepoint; a taken email or an unknown group
+// then fails the transaction, with Create's errors.
+func (us userStore) CreateLate(ctx context.Context, u *user.User, passwordHash string) error {
+	if us.s.tx == nil {
+		return us.Create(ctx, u, passwordHash)
+	}
+	if !storable(u.GroupID) {
+		return wrap("create user", group.ErrNotFound)
+	}
+	err := us.s.execLate(ctx, func(err error) error { return userWriteErr("create user", err) }, createUserSQL,
+		string(u.ID), u.Email, u.Name, foldKey(u.Name), u.GroupID, u.Disabled,
+		passwordHash, u.CreatedAt, u.UpdatedAt, optTime(u.LastLoginAt))
+	if err != nil {
+		return err
 	}
 	u.Version = 1
 	return nil
