@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -85,6 +86,7 @@ type bigFixture struct {
 	tokens []string
 	hashes [][]byte // hashes[i] is what the store holds for tokens[i]
 	dir    string
+	path   string // the database file in dir
 	// raw is the same file opened through database/sql alone, with the
 	// store's reader pragmas (query_only, mmap): the floors' connection.
 	raw *sql.DB
@@ -117,8 +119,8 @@ func buildBig() (*bigFixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &bigFixture{dir: dir}
 	path := filepath.Join(dir, "big.db")
+	f := &bigFixture{dir: dir, path: path}
 	if f.db, err = sqlite.Open(ctx, path); err != nil {
 		return nil, err
 	}
@@ -213,7 +215,55 @@ func TestMain(m *testing.M) {
 // other processes take the CPU away on a loaded machine, which the wall
 // clock counts against whichever side it hits.
 func BenchmarkAuthenticate(b *testing.B) {
+	authenticateFloors(b, bigDB(b))
+}
+
+// BenchmarkAuthenticateLongWAL is BenchmarkAuthenticate with the pages
+// it reads in the write-ahead log rather than the database file: about
+// 9,000 frames (longWALFrames) of changed session and user rows, close
+// to the 10,000 at which store/sqlite's writer checkpoints
+// (walCheckpointPages), so that SQLite looks each page up in the log's
+// index and reads it from the -wal file, not the memory map. Usher and
+// its floors read the same file. The log is emptied afterwards, so the
+// other benchmarks find it as before.
+func BenchmarkAuthenticateLongWAL(b *testing.B) {
 	f := bigDB(b)
+	w, err := sql.Open("sqlite", f.path+"?_pragma=busy_timeout(10000)&_pragma=wal_autocheckpoint(0)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	checkpointTruncate(b, w)
+	defer checkpointTruncate(b, w)
+	// Every 90th session and user row, in eight commits: pages all over
+	// both tables, as a day of logins and last uses leaves them.
+	for k := range 8 {
+		for _, q := range []string{
+			`UPDATE sessions SET user_agent = user_agent || '' WHERE rowid % 90 = ?`,
+			`UPDATE users SET updated_at = updated_at + 1 WHERE rowid % 90 = ?`,
+		} {
+			if _, err := w.Exec(q, k); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	shm, err := os.ReadFile(f.path + "-shm")
+	if err != nil || len(shm) < 20 {
+		b.Fatalf("reading the WAL index: %v", err)
+	}
+	// mxFrame, the log's last valid frame, in the wal-index header
+	// (https://www.sqlite.org/walformat.html#the_wal_index_file_format),
+	// in the machine's byte order.
+	frames := binary.NativeEndian.Uint32(shm[16:20])
+	if frames < 5000 {
+		b.Fatalf("the log holds %d frames, want thousands", frames)
+	}
+	authenticateFloors(b, f)
+	b.ReportMetric(float64(frames), "wal-frames")
+}
+
+// authenticateFloors is BenchmarkAuthenticate's loop on f.
+func authenticateFloors(b *testing.B, f *bigFixture) {
 	ctx := context.Background()
 	st, err := f.raw.PrepareContext(ctx, floorSessionSQL)
 	if err != nil {
