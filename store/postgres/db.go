@@ -67,6 +67,12 @@ var (
 	// exists, so there is nowhere to create the tables. Set
 	// [Options.Schema], or create the schema the search_path names.
 	ErrNoSchema = errors.New("postgres: search_path names no existing schema")
+	// ErrDSNSetting means the DSN sets a connection setting usher depends
+	// on to a value that undoes a guarantee: synchronous_commit off, with
+	// which a commit returns before it is on the disk, so that a crash
+	// could bring back a used TOTP code or a revoked session. usher's
+	// connections commit synchronously (see [OpenWith]).
+	ErrDSNSetting = errors.New("postgres: the DSN sets a connection setting usher depends on")
 )
 
 // Options adjusts [OpenWith]. The zero value is what [Open] uses.
@@ -107,6 +113,9 @@ func openWith(ctx context.Context, dsn string, opts Options, tracer pgx.QueryTra
 	if err != nil {
 		// pgx masks a password in the DSN it quotes.
 		return nil, fmt.Errorf("postgres: invalid DSN: %w", err)
+	}
+	if v, ok := cfg.ConnConfig.RuntimeParams["synchronous_commit"]; ok && commitOff(v) {
+		return nil, fmt.Errorf("%w: synchronous_commit=%s", ErrDSNSetting, v)
 	}
 	if opts.Schema != "" {
 		if strings.ContainsRune(opts.Schema, 0) {
@@ -154,13 +163,37 @@ func perCallMode(m pgx.QueryExecMode) pgx.QueryExecMode {
 	return m
 }
 
+// commitOff reports whether v, a value of synchronous_commit, is one of
+// PostgreSQL's spellings of off.
+func commitOff(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "off", "false", "no", "0":
+		return true
+	}
+	return false
+}
+
+// durableCommitSQL turns synchronous_commit back on for the connection
+// when the server's configuration, the database, the role or the DSN's
+// options turned it off, and leaves any other level (local, remote_apply)
+// as it is. Every Atomic commit must reach the disk before it returns, so
+// that a crash cannot bring back what it recorded (NIST SP 800-63B
+// 5.1.4.2: a time-based OTP is accepted once; 5.2.2: failed attempts stay
+// counted; a revoked session stays revoked), and AtomicDeferSync's
+// unsynced commit relies on the next one to flush it.
+const durableCommitSQL = `SELECT set_config('synchronous_commit', 'on', false) WHERE current_setting('synchronous_commit') = 'off'`
+
 // afterConnect makes every timestamptz scan in UTC, as the stores promise,
-// instead of pgx's default time.Local.
-func afterConnect(_ context.Context, c *pgx.Conn) error {
+// instead of pgx's default time.Local, and commits synchronous
+// (durableCommitSQL).
+func afterConnect(ctx context.Context, c *pgx.Conn) error {
 	c.TypeMap().RegisterType(&pgtype.Type{
 		Name: "timestamptz", OID: pgtype.TimestamptzOID,
 		Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC},
 	})
+	if _, err := c.Exec(ctx, durableCommitSQL); err != nil {
+		return fmt.Errorf("postgres: setting synchronous_commit: %w", err)
+	}
 	return nil
 }
 

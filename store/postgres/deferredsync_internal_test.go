@@ -3,7 +3,11 @@ package postgres
 import (
 	"context"
 	"errors"
+	"net/url"
+	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/usher-go/usher/auth"
 )
@@ -33,5 +37,68 @@ func TestAtomicDeferSyncIsLocal(t *testing.T) {
 		if in != "off" || after != "on" {
 			t.Fatalf("synchronous_commit inside AtomicDeferSync %q (want off), in Atomic after it %q (want on)", in, after)
 		}
+	}
+}
+
+// Usher's commits are synchronous whatever turned synchronous_commit off
+// around it: a DSN that sets it off is refused (every spelling PostgreSQL
+// takes for off), and a connection on which it is off otherwise (here the
+// DSN's options, as a role's or the server's setting would leave it) has
+// it on again as it connects, while AtomicDeferSync still turns it off
+// for its own transaction. Another level stays as the host set it.
+func TestSynchronousCommit(t *testing.T) {
+	ctx := context.Background()
+	dsn := testDSN(t)
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	for _, v := range []string{"off", "OFF", "false", "no", "0"} {
+		db, err := Open(ctx, dsn+sep+"synchronous_commit="+url.PathEscape(v))
+		if !errors.Is(err, ErrDSNSetting) {
+			if db != nil {
+				db.Close()
+			}
+			t.Errorf("Open with synchronous_commit=%q: %v, want ErrDSNSetting", v, err)
+		}
+	}
+	for _, c := range []struct{ param, want string }{
+		{"options=" + "-c%20synchronous_commit%3Doff", "on"},
+		{"synchronous_commit=remote_apply", "remote_apply"},
+		{"synchronous_commit=local", "local"},
+	} {
+		schema := newSchemaName()
+		dropSchemaAtCleanup(t, schema)
+		db, err := OpenWith(ctx, dsn+sep+c.param, Options{Schema: schema})
+		if err != nil {
+			t.Fatalf("%s: %v", c.param, err)
+		}
+		// Several connections at once, so that each is a pooled one.
+		var conns []*pgxpool.Conn
+		for range 3 {
+			conn, err := db.pool.Acquire(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, conn)
+			var got string
+			if err := conn.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != c.want {
+				t.Errorf("%s: a pooled connection's synchronous_commit is %q, want %q", c.param, got, c.want)
+			}
+		}
+		for _, conn := range conns {
+			conn.Release()
+		}
+		var in string
+		err = db.AtomicDeferSync(ctx, func(tx auth.Store) error {
+			return tx.(*scope).q.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&in)
+		})
+		if err != nil || in != "off" {
+			t.Errorf("%s: inside AtomicDeferSync %q (%v), want off", c.param, in, err)
+		}
+		db.Close()
 	}
 }

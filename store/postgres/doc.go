@@ -41,6 +41,13 @@
 // a deadline, or set connect_timeout in the DSN: a server that accepts the
 // connection but never answers is otherwise waited for indefinitely.
 //
+// Every commit of usher's reaches the disk before it returns, so that a
+// crash cannot bring back a used TOTP code, a revoked session or an
+// uncounted attempt. Open refuses a DSN that sets synchronous_commit off
+// ([ErrDSNSetting]), and each pooled connection, as it connects, turns it
+// back on where the server's configuration, the database or the role
+// turned it off (another level, such as remote_apply, stays).
+//
 // [OpenWith] takes [Options]. Options.Schema keeps usher's tables in a
 // schema of their own, created if missing and made the search_path of every
 // pooled connection; without it the tables go where the DSN's search_path
@@ -244,7 +251,10 @@
 // pgx caches prepared statements per connection, which needs PgBouncer
 // 1.21 or later with max_prepared_statements, or
 // default_query_exec_mode=exec (or simple_protocol) in the DSN; the
-// conformance suite passes in both.
+// conformance suite passes in both. A connection's synchronous_commit,
+// set back on as it connects where it was off, does not follow it
+// through a pooler in transaction mode: there, do not turn it off for the
+// role or the database usher uses.
 //
 // # Tests
 //
