@@ -332,6 +332,14 @@ func ownSettings(q url.Values) error {
 			return fmt.Errorf("%w: %s", ErrDSNSetting, k)
 		}
 	}
+	// A shared cache takes table locks between the writer and the readers
+	// of this process: a read would wait for the write transaction, where
+	// WAL lets it read the last commit at once.
+	for _, v := range q["cache"] {
+		if strings.EqualFold(v, "shared") {
+			return fmt.Errorf("%w: cache=%s", ErrDSNSetting, v)
+		}
+	}
 	for _, v := range q["_pragma"] {
 		// The driver runs every statement of a _pragma, and SQLite reads
 		// a comment as a space: "temp_store(2);pragma synchronous=0" and

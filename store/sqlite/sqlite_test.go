@@ -159,6 +159,10 @@ func TestOpenRefusesOwnedSettings(t *testing.T) {
 		"_pragma=temp_store(2)%3Bpragma%20synchronous%3D0",
 		"_pragma=temp_store(2)%3B%20PRAGMA%20foreign_keys%3D0",
 		"_pragma=user_version%3Bpragma%20query_only%3D0",
+		// A shared cache locks tables between the writer and the readers,
+		// which then wait for every write transaction.
+		"cache=shared",
+		"cache=private&cache=shared",
 	} {
 		path := filepath.Join(t.TempDir(), "x.db")
 		db, err := sqlite.Open(context.Background(), "file:"+path+"?"+q)
