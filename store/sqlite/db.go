@@ -84,7 +84,10 @@ var (
 	// (_sync, _fk, _journal, ...). The driver applies the host's setting
 	// after usher's, or before it in an order of its own, so either one
 	// would be lost without a word; a synchronous=NORMAL that won would let
-	// a power loss undo a used TOTP code or a revoked session.
+	// a power loss undo a used TOTP code or a revoked session. A _pragma
+	// holding more than one statement or a comment is refused too, and so
+	// is a DSN under which the writer does not end up in WAL mode with
+	// usher's synchronous and foreign_keys (SQLite's nolock=1, say).
 	ErrDSNSetting = errors.New("sqlite: the DSN sets a connection setting usher sets itself")
 )
 
@@ -102,7 +105,8 @@ const busyTimeoutMS = 10000
 // created with mode 0600 (owner only); its WAL and shared-memory files
 // follow it.
 //
-// Open fails with [ErrInMemory] for an in-memory database and with
+// Open fails with [ErrDSNSetting] for a DSN that sets one of those, with
+// [ErrInMemory] for an in-memory database and with
 // [ErrSchemaTooNew] for a database written by a newer usher.
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	wdsn, rdsn, err := dsns(dsn)
@@ -125,6 +129,11 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	// processes.
 	db.w.SetMaxOpenConns(1)
 	db.w.SetMaxIdleConns(1)
+	// Before migrating: nothing is written under settings Open refuses.
+	if err := checkWriter(ctx, db.w); err != nil {
+		db.w.Close()
+		return nil, err
+	}
 	if err := migrate(ctx, db.w); err != nil {
 		db.w.Close()
 		return nil, err
@@ -323,14 +332,28 @@ func ownSettings(q url.Values) error {
 			return fmt.Errorf("%w: %s", ErrDSNSetting, k)
 		}
 	}
+	// A shared cache takes table locks between the writer and the readers
+	// of this process: a read would wait for the write transaction, where
+	// WAL lets it read the last commit at once.
+	for _, v := range q["cache"] {
+		if strings.EqualFold(v, "shared") {
+			return fmt.Errorf("%w: cache=%s", ErrDSNSetting, v)
+		}
+	}
 	for _, v := range q["_pragma"] {
+		// The driver runs every statement of a _pragma, and SQLite reads
+		// a comment as a space: "temp_store(2);pragma synchronous=0" and
+		// "synchronous/**/(0)" would pass the name check below.
+		if strings.ContainsRune(v, ';') || strings.Contains(v, "--") || strings.Contains(v, "/*") {
+			return fmt.Errorf("%w: _pragma=%s (one pragma a _pragma, without comments)", ErrDSNSetting, v)
+		}
 		// A pragma is "name(value)", "name=value" or "name", in any case,
 		// possibly with a schema ("main.synchronous") and quotes or
 		// spaces around either.
 		name, _, _ := strings.Cut(v, "(")
 		name, _, _ = strings.Cut(name, "=")
 		name = strings.Map(func(r rune) rune {
-			if strings.ContainsRune(" \t\r\n\"`[]'", r) {
+			if strings.ContainsRune(" \t\r\n\f\v\"`[]'", r) {
 				return -1
 			}
 			return unicode.ToLower(r)
@@ -343,6 +366,30 @@ func ownSettings(q url.Values) error {
 				return fmt.Errorf("%w: _pragma=%s", ErrDSNSetting, v)
 			}
 		}
+	}
+	return nil
+}
+
+// checkWriter reads back the settings the writer's guarantees rest on.
+// ownSettings refuses the DSNs known to change them; this catches the
+// rest, such as SQLite's nolock=1 or a VFS without shared memory, under
+// which journal_mode(WAL) leaves the journal at DELETE without an error.
+func checkWriter(ctx context.Context, w *sql.DB) error {
+	var mode string
+	var sync, fk int
+	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("sqlite: reading journal_mode: %w", err)
+	}
+	if err := w.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
+		return fmt.Errorf("sqlite: reading synchronous: %w", err)
+	}
+	if err := w.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
+		return fmt.Errorf("sqlite: reading foreign_keys: %w", err)
+	}
+	wantSync := map[string]int{"OFF": 0, "NORMAL": 1, "FULL": 2, "EXTRA": 3}[synchronous]
+	if !strings.EqualFold(mode, "wal") || sync != wantSync || fk != 1 {
+		return fmt.Errorf("%w: the writer runs with journal_mode=%s, synchronous=%d, foreign_keys=%d; want wal, %d, 1",
+			ErrDSNSetting, mode, sync, fk, wantSync)
 	}
 	return nil
 }

@@ -150,6 +150,19 @@ func TestOpenRefusesOwnedSettings(t *testing.T) {
 		"_pragma=wal_autocheckpoint(1)",
 		"_pragma=query_only(0)",
 		"_pragma=cache_size(-2000)&_pragma=synchronous(NORMAL)",
+		// SQLite reads a comment as a space, and the driver runs every
+		// statement of a _pragma: each of these set synchronous or
+		// foreign_keys to 0 on the writer, after usher's.
+		"_pragma=synchronous/**/(0)",
+		"_pragma=synchronous--x%0A(0)",
+		"_pragma=synchronous%0C(0)",
+		"_pragma=temp_store(2)%3Bpragma%20synchronous%3D0",
+		"_pragma=temp_store(2)%3B%20PRAGMA%20foreign_keys%3D0",
+		"_pragma=user_version%3Bpragma%20query_only%3D0",
+		// A shared cache locks tables between the writer and the readers,
+		// which then wait for every write transaction.
+		"cache=shared",
+		"cache=private&cache=shared",
 	} {
 		path := filepath.Join(t.TempDir(), "x.db")
 		db, err := sqlite.Open(context.Background(), "file:"+path+"?"+q)
@@ -162,6 +175,24 @@ func TestOpenRefusesOwnedSettings(t *testing.T) {
 		}
 		if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("Open(?%s) refused, but the file is there (%v)", q, err)
+		}
+	}
+}
+
+// A DSN under which the writer does not end up as usher sets it is refused
+// too, whatever set it: SQLite's nolock and a VFS without shared memory
+// leave journal_mode(WAL) at DELETE without an error, and with nolock
+// the writer and the readers, separate connections, no longer lock
+// against each other.
+func TestOpenRefusesUnappliedSettings(t *testing.T) {
+	for _, q := range []string{"nolock=1", "vfs=unix-none", "vfs=unix-dotfile"} {
+		path := filepath.Join(t.TempDir(), "x.db")
+		db, err := sqlite.Open(context.Background(), "file:"+path+"?"+q)
+		if !errors.Is(err, sqlite.ErrDSNSetting) {
+			if db != nil {
+				db.Close()
+			}
+			t.Errorf("Open(?%s) = %v; want ErrDSNSetting", q, err)
 		}
 	}
 }
