@@ -141,8 +141,11 @@ type LateUserHashStore interface {
 // (issue 12: on a server, each is a round trip). Where Create inside a
 // transaction returns a taken email and leaves the transaction usable,
 // CreateLate's failure (the errors Create returns: user.ErrEmailTaken,
-// group.ErrNotFound) fails the transaction: it comes back from the next
-// statement and from Atomic, and nothing of the transaction is written.
+// group.ErrNotFound) may come only with the next statement or the commit,
+// and then fails the transaction: it comes back from that statement and
+// from Atomic, and nothing of the transaction is written. A failure the
+// store can tell at once (a group ID it could never store) CreateLate
+// returns at once, as Create does.
 // The Manager uses it in CreateUser, where a failed insert ends the change
 // anyway.
 type LateUserCreateStore interface {

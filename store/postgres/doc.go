@@ -124,9 +124,9 @@
 // read of the account by email at the end of its admission
 // ([auth.LateUserHashStore]), whose answer is taken after the commit.
 // CreateUser's insert of the user goes out the same way
-// ([auth.LateUserCreateStore]), without the savepoint: a taken email
-// fails the whole transaction, and comes back from Atomic as
-// user.ErrEmailTaken.
+// ([auth.LateUserCreateStore]), without the savepoint: a taken email or
+// a group that does not exist fails the whole transaction, and comes back
+// from Atomic as user.ErrEmailTaken or group.ErrNotFound.
 // The admission's hits on the client IP's budgets ([auth.LateHitStore])
 // go out with the failure counts that follow them, in the pipeline that
 // begins the transaction; a failure fails the transaction too. An IPv6

@@ -315,10 +315,12 @@ var ownedKeys = []string{
 	"_synchronous", "_sync",
 }
 
-// ownedPragmas are the pragmas dsns sets on every connection.
+// ownedPragmas are the pragmas dsns sets on every connection, and
+// locking_mode, whose EXCLUSIVE would keep the reader pool out of the file
+// (Open would fail only after the busy timeout, as "database is locked").
 var ownedPragmas = []string{
 	"busy_timeout", "foreign_keys", "mmap_size", "journal_mode",
-	"synchronous", "wal_autocheckpoint", "query_only",
+	"synchronous", "wal_autocheckpoint", "query_only", "locking_mode",
 }
 
 // ownSettings refuses a DSN that sets what dsns sets. modernc.org/sqlite

@@ -149,6 +149,7 @@ func TestOpenRefusesOwnedSettings(t *testing.T) {
 		"_pragma=mmap_size(0)",
 		"_pragma=wal_autocheckpoint(1)",
 		"_pragma=query_only(0)",
+		"_pragma=locking_mode(EXCLUSIVE)",
 		"_pragma=cache_size(-2000)&_pragma=synchronous(NORMAL)",
 		// SQLite reads a comment as a space, and the driver runs every
 		// statement of a _pragma: each of these set synchronous or
