@@ -165,19 +165,27 @@ func TestOpenRefusesOwnedSettings(t *testing.T) {
 		"cache=shared",
 		"cache=private&cache=shared",
 	} {
-		path := filepath.Join(t.TempDir(), "x.db")
-		db, err := sqlite.Open(context.Background(), "file:"+path+"?"+q)
-		if !errors.Is(err, sqlite.ErrDSNSetting) {
-			if db != nil {
-				db.Close()
-			}
-			t.Errorf("Open(?%s) = %v; want ErrDSNSetting", q, err)
-			continue
-		}
-		if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		path, refused := openRefused(t, q)
+		if _, err := os.Stat(path); refused && !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("Open(?%s) refused, but the file is there (%v)", q, err)
 		}
 	}
+}
+
+// openRefused opens a file under t.TempDir() with the DSN query q and
+// reports whether Open refused it with ErrDSNSetting, failing t if not.
+func openRefused(t *testing.T, q string) (path string, refused bool) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "x.db")
+	db, err := sqlite.Open(context.Background(), "file:"+path+"?"+q)
+	if !errors.Is(err, sqlite.ErrDSNSetting) {
+		if db != nil {
+			db.Close()
+		}
+		t.Errorf("Open(?%s) = %v; want ErrDSNSetting", q, err)
+		return path, false
+	}
+	return path, true
 }
 
 // A DSN under which the writer does not end up as usher sets it is refused
@@ -187,14 +195,7 @@ func TestOpenRefusesOwnedSettings(t *testing.T) {
 // against each other.
 func TestOpenRefusesUnappliedSettings(t *testing.T) {
 	for _, q := range []string{"nolock=1", "vfs=unix-none", "vfs=unix-dotfile"} {
-		path := filepath.Join(t.TempDir(), "x.db")
-		db, err := sqlite.Open(context.Background(), "file:"+path+"?"+q)
-		if !errors.Is(err, sqlite.ErrDSNSetting) {
-			if db != nil {
-				db.Close()
-			}
-			t.Errorf("Open(?%s) = %v; want ErrDSNSetting", q, err)
-		}
+		openRefused(t, q)
 	}
 }
 
