@@ -114,8 +114,11 @@ func openWith(ctx context.Context, dsn string, opts Options, tracer pgx.QueryTra
 		// pgx masks a password in the DSN it quotes.
 		return nil, fmt.Errorf("postgres: invalid DSN: %w", err)
 	}
-	if v, ok := cfg.ConnConfig.RuntimeParams["synchronous_commit"]; ok && commitOff(v) {
-		return nil, fmt.Errorf("%w: synchronous_commit=%s", ErrDSNSetting, v)
+	for k, v := range cfg.ConnConfig.RuntimeParams {
+		// PostgreSQL takes a parameter's name in any case.
+		if strings.EqualFold(k, "synchronous_commit") && commitOff(v) {
+			return nil, fmt.Errorf("%w: %s=%s", ErrDSNSetting, k, v)
+		}
 	}
 	if opts.Schema != "" {
 		if strings.ContainsRune(opts.Schema, 0) {

@@ -53,13 +53,19 @@ func TestSynchronousCommit(t *testing.T) {
 	if strings.Contains(dsn, "?") {
 		sep = "&"
 	}
-	for _, v := range []string{"off", "OFF", "false", "no", "0"} {
-		db, err := Open(ctx, dsn+sep+"synchronous_commit="+url.PathEscape(v))
+	// PostgreSQL takes the parameter's name in any case too.
+	for _, kv := range [][2]string{
+		{"synchronous_commit", "off"}, {"synchronous_commit", "OFF"},
+		{"synchronous_commit", "false"}, {"synchronous_commit", "no"},
+		{"synchronous_commit", "0"},
+		{"SYNCHRONOUS_COMMIT", "off"}, {"Synchronous_Commit", "false"},
+	} {
+		db, err := Open(ctx, dsn+sep+kv[0]+"="+url.PathEscape(kv[1]))
 		if !errors.Is(err, ErrDSNSetting) {
 			if db != nil {
 				db.Close()
 			}
-			t.Errorf("Open with synchronous_commit=%q: %v, want ErrDSNSetting", v, err)
+			t.Errorf("Open with %s=%q: %v, want ErrDSNSetting", kv[0], kv[1], err)
 		}
 	}
 	for _, c := range []struct{ param, want string }{
