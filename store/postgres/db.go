@@ -195,7 +195,8 @@ func afterConnect(ctx context.Context, c *pgx.Conn) error {
 		Codec: &pgtype.TimestamptzCodec{ScanLocation: time.UTC},
 	})
 	if _, err := c.Exec(ctx, durableCommitSQL); err != nil {
-		return fmt.Errorf("postgres: setting synchronous_commit: %w", err)
+		// Open and wrap prefix "postgres: ...: ".
+		return fmt.Errorf("setting synchronous_commit on: %w", err)
 	}
 	return nil
 }

@@ -41,12 +41,15 @@
 // a deadline, or set connect_timeout in the DSN: a server that accepts the
 // connection but never answers is otherwise waited for indefinitely.
 //
-// Every commit of usher's reaches the disk before it returns, so that a
-// crash cannot bring back a used TOTP code, a revoked session or an
-// uncounted attempt. Open refuses a DSN that sets synchronous_commit off
-// ([ErrDSNSetting]), and each pooled connection, as it connects, turns it
-// back on where the server's configuration, the database or the role
-// turned it off (another level, such as remote_apply, stays).
+// Every commit of usher's but AtomicDeferSync's reaches the disk before it
+// returns, so that a crash cannot bring back a used TOTP code, a revoked
+// session or an uncounted attempt. Open refuses a DSN whose
+// synchronous_commit parameter is off ([ErrDSNSetting]), and each pooled
+// connection, as it connects, turns it back on where the server's
+// configuration, the database, the role or the DSN's options parameter
+// (-c synchronous_commit=off) turned it off; another level, such as local
+// or remote_apply, stays. RESET ALL or DISCARD ALL on a connection would
+// bring back the value it connected with; usher runs neither.
 //
 // [OpenWith] takes [Options]. Options.Schema keeps usher's tables in a
 // schema of their own, created if missing and made the search_path of every
@@ -251,10 +254,11 @@
 // pgx caches prepared statements per connection, which needs PgBouncer
 // 1.21 or later with max_prepared_statements, or
 // default_query_exec_mode=exec (or simple_protocol) in the DSN; the
-// conformance suite passes in both. A connection's synchronous_commit,
-// set back on as it connects where it was off, does not follow it
-// through a pooler in transaction mode: there, do not turn it off for the
-// role or the database usher uses.
+// conformance suite passes in both. In transaction mode, the server
+// connection on which usher turned synchronous_commit back on as it
+// connected is not the one its later transactions run on: there, do not
+// turn synchronous_commit off in the server's configuration, for the
+// database or for the role usher uses.
 //
 // # Tests
 //
