@@ -183,8 +183,10 @@ func commitOff(v string) bool {
 // that a crash cannot bring back what it recorded (NIST SP 800-63B
 // 5.1.4.2: a time-based OTP is accepted once; 5.2.2: failed attempts stay
 // counted; a revoked session stays revoked), and AtomicDeferSync's
-// unsynced commit relies on the next one to flush it.
-const durableCommitSQL = `SELECT set_config('synchronous_commit', 'on', false) WHERE current_setting('synchronous_commit') = 'off'`
+// unsynced commit relies on the next one to flush it. The functions are
+// named with their schema, so that a search_path (the DSN's) cannot put
+// others of the same name before them.
+const durableCommitSQL = `SELECT pg_catalog.set_config('synchronous_commit', 'on', false) WHERE pg_catalog.current_setting('synchronous_commit') = 'off'`
 
 // afterConnect makes every timestamptz scan in UTC, as the stores promise,
 // instead of pgx's default time.Local, and commits synchronous
