@@ -220,8 +220,8 @@ func BenchmarkAuthenticate(b *testing.B) {
 
 // BenchmarkAuthenticateLongWAL is BenchmarkAuthenticate with the pages
 // it reads in the write-ahead log rather than the database file: about
-// 9,000 frames (longWALFrames) of changed session and user rows, close
-// to the 10,000 at which store/sqlite's writer checkpoints
+// 9,000 frames (the wal-frames metric) of changed session and user rows,
+// close to the 10,000 at which store/sqlite's writer checkpoints
 // (walCheckpointPages), so that SQLite looks each page up in the log's
 // index and reads it from the -wal file, not the memory map. Usher and
 // its floors read the same file. The log is emptied afterwards, so the

@@ -145,9 +145,8 @@ type LateUserHashStore interface {
 // and then fails the transaction: it comes back from that statement and
 // from Atomic, and nothing of the transaction is written. A failure the
 // store can tell at once (a group ID it could never store) CreateLate
-// returns at once, as Create does.
-// The Manager uses it in CreateUser, where a failed insert ends the change
-// anyway.
+// returns at once, as Create does. The Manager uses it in CreateUser,
+// where a failed insert ends the change anyway.
 type LateUserCreateStore interface {
 	// CreateLate queues Create(ctx, u, passwordHash) in the transaction
 	// and sets u.Version to 1, as Create does. Outside a transaction it
