@@ -54,13 +54,22 @@ const createUserSQL = `INSERT INTO users
 	(id, email, name, name_key, group_id, disabled, password_hash, created_at, updated_at, last_login_at, version)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1)`
 
-func (us userStore) Create(ctx context.Context, u *user.User, passwordHash string) error {
+// createUserArgs are createUserSQL's arguments for u, or the error of a
+// group ID no row can name.
+func createUserArgs(u *user.User, passwordHash string) ([]any, error) {
 	if !storable(u.GroupID) {
-		return wrap("create user", group.ErrNotFound)
+		return nil, wrap("create user", group.ErrNotFound)
 	}
-	_, err := us.s.write(ctx, createUserSQL, string(u.ID), u.Email, u.Name, foldKey(u.Name), u.GroupID, u.Disabled,
-		passwordHash, u.CreatedAt, u.UpdatedAt, optTime(u.LastLoginAt))
+	return []any{string(u.ID), u.Email, u.Name, foldKey(u.Name), u.GroupID, u.Disabled,
+		passwordHash, u.CreatedAt, u.UpdatedAt, optTime(u.LastLoginAt)}, nil
+}
+
+func (us userStore) Create(ctx context.Context, u *user.User, passwordHash string) error {
+	args, err := createUserArgs(u, passwordHash)
 	if err != nil {
+		return err
+	}
+	if _, err := us.s.write(ctx, createUserSQL, args...); err != nil {
 		return userWriteErr("create user", err)
 	}
 	u.Version = 1
@@ -75,13 +84,12 @@ func (us userStore) CreateLate(ctx context.Context, u *user.User, passwordHash s
 	if us.s.tx == nil {
 		return us.Create(ctx, u, passwordHash)
 	}
-	if !storable(u.GroupID) {
-		return wrap("create user", group.ErrNotFound)
-	}
-	err := us.s.execLate(ctx, func(err error) error { return userWriteErr("create user", err) }, createUserSQL,
-		string(u.ID), u.Email, u.Name, foldKey(u.Name), u.GroupID, u.Disabled,
-		passwordHash, u.CreatedAt, u.UpdatedAt, optTime(u.LastLoginAt))
+	args, err := createUserArgs(u, passwordHash)
 	if err != nil {
+		return err
+	}
+	check := func(err error) error { return userWriteErr("create user", err) }
+	if err := us.s.execLate(ctx, check, createUserSQL, args...); err != nil {
 		return err
 	}
 	u.Version = 1
