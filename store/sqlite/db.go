@@ -85,8 +85,10 @@ var (
 	// after usher's, or before it in an order of its own, so either one
 	// would be lost without a word; a synchronous=NORMAL that won would let
 	// a power loss undo a used TOTP code or a revoked session. A _pragma
-	// holding more than one statement or a comment is refused too, and so
-	// is a DSN under which the writer does not end up in WAL mode with
+	// holding more than one statement or a comment is refused too, as are
+	// the pragmas that loosen a check usher's writes rely on
+	// (defer_foreign_keys, ignore_check_constraints, writable_schema), and
+	// a DSN under which the writer does not end up in WAL mode with
 	// usher's synchronous and foreign_keys (SQLite's nolock=1, say).
 	ErrDSNSetting = errors.New("sqlite: the DSN sets a connection setting usher sets itself")
 )
@@ -318,9 +320,19 @@ var ownedKeys = []string{
 // ownedPragmas are the pragmas dsns sets on every connection, and
 // locking_mode, whose EXCLUSIVE would keep the reader pool out of the file
 // (Open would fail only after the busy timeout, as "database is locked").
+//
+// The rest loosen a check usher's writes rely on, though usher does not
+// set them: defer_foreign_keys moves a foreign key's failure from the
+// statement, where the store maps it (an unknown group is
+// group.ErrNotFound), to the commit, where it is an unmapped error (until
+// the connection's first commit turns it off, so which transaction it
+// hits is chance); ignore_check_constraints lets a second row into the single-row tables
+// that hold the audit chain's head and the key check; writable_schema
+// lets a statement rewrite the schema itself.
 var ownedPragmas = []string{
 	"busy_timeout", "foreign_keys", "mmap_size", "journal_mode",
 	"synchronous", "wal_autocheckpoint", "query_only", "locking_mode",
+	"defer_foreign_keys", "ignore_check_constraints", "writable_schema",
 }
 
 // ownSettings refuses a DSN that sets what dsns sets. modernc.org/sqlite

@@ -151,6 +151,10 @@ func TestOpenRefusesOwnedSettings(t *testing.T) {
 		"_pragma=query_only(0)",
 		"_pragma=locking_mode(EXCLUSIVE)",
 		"_pragma=cache_size(-2000)&_pragma=synchronous(NORMAL)",
+		// Not set by usher, but each loosens a check its writes rely on.
+		"_pragma=defer_foreign_keys(1)",
+		"_pragma=IGNORE_CHECK_CONSTRAINTS(1)",
+		"_pragma=writable_schema%3D1",
 		// SQLite reads a comment as a space, and the driver runs every
 		// statement of a _pragma: each of these set synchronous or
 		// foreign_keys to 0 on the writer, after usher's.
