@@ -1,0 +1,195 @@
+package postgres
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/usher-go/usher/audit"
+	"github.com/usher-go/usher/auth"
+	"github.com/usher-go/usher/user"
+)
+
+// TestHotPathsPrepared: once each hot path has run on every pooled
+// connection it may take, running it again sends PostgreSQL no Parse
+// message, so none of its statements is parsed and planned again (issue
+// 12: statements prepared once, through pgx's statement cache, in a
+// bounded set of shapes). The count comes from the wire: the store talks
+// to the server through parseCounter, which reads the protocol. A
+// statement built anew on each call, or sent in a mode that prepares
+// nothing, would show up as Parse messages.
+func TestHotPathsPrepared(t *testing.T) {
+	dsn := testDSN(t)
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := cfg.DefaultQueryExecMode; m != pgx.QueryExecModeCacheStatement {
+		t.Skipf("the DSN's query mode (%v) prepares no statement to reuse", m)
+	}
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		t.Skip("the test needs a URL DSN to route through the counter")
+	}
+	pc := newParseCounter(t, net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port)))
+	q := u.Query()
+	q.Set("sslmode", "disable") // the counter reads the protocol in the clear
+	u.Host, u.RawQuery = pc.addr, q.Encode()
+	schema := newSchemaName()
+	dropSchemaAtCleanup(t, schema)
+	db, err := OpenWith(context.Background(), u.String(), Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	withBuiltinGroups(t, db)
+
+	ctx := context.Background()
+	m, op, err := auth.NewWithOperator(auth.Config{Store: db, SecretKey: seedKey, BcryptCost: 4,
+		InsecureLowBcryptCostForTests: true}, "op")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const password = "Vq7#pLx2!mZr9k"
+	c := auth.Client{IP: "192.0.2.7", UserAgent: "test"}
+	n := 0
+	var token string
+	paths := []struct {
+		name string
+		run  func() error
+	}{
+		{"CreateUser", func() error {
+			n++
+			_, err := m.CreateUser(ctx, op, auth.NewUser{Email: fmt.Sprintf("hot%d@example.com", n), Name: "Hot",
+				Password: password, GroupID: "users"})
+			return err
+		}},
+		{"Login", func() error {
+			res, err := m.Login(ctx, "hot1@example.com", password, c)
+			if err == nil {
+				token = res.Session.Token
+			}
+			return err
+		}},
+		{"Login, wrong password", func() error {
+			if _, err := m.Login(ctx, "hot1@example.com", "not the password", c); !errors.Is(err, auth.ErrInvalidCredentials) {
+				return fmt.Errorf("got %v, want ErrInvalidCredentials", err)
+			}
+			return nil
+		}},
+		{"Authenticate", func() error { _, err := m.Authenticate(ctx, token); return err }},
+		{"ListUsers", func() error { _, err := m.ListUsers(ctx, op, user.Query{Limit: 50}); return err }},
+		{"AuditLog", func() error { _, err := m.AuditLog(ctx, op, audit.Query{Limit: 50}); return err }},
+		{"Logout", func() error { return m.Logout(ctx, token) }},
+	}
+	// Every statement prepared on every connection the pool holds: one
+	// call at a time takes whichever is idle.
+	for range 2 * int(db.pool.Config().MaxConns) {
+		for _, p := range paths {
+			if err := p.run(); err != nil {
+				t.Fatalf("%s: %v", p.name, err)
+			}
+		}
+	}
+	if pc.parses.Load() == 0 {
+		t.Fatal("the counter saw no Parse message while warming: it is not reading the protocol")
+	}
+	for _, p := range paths {
+		before := pc.parses.Load()
+		for range 3 {
+			if err := p.run(); err != nil {
+				t.Fatalf("%s: %v", p.name, err)
+			}
+		}
+		if got := pc.parses.Load() - before; got != 0 {
+			t.Errorf("%s sent %d Parse messages once warm: a statement parsed again", p.name, got)
+		}
+	}
+}
+
+// parseCounter is a TCP proxy to a PostgreSQL server that counts the Parse
+// messages clients send through it.
+type parseCounter struct {
+	addr   string
+	parses atomic.Int64
+}
+
+func newParseCounter(t *testing.T, server string) *parseCounter {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := &parseCounter{addr: l.Addr().String()}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			client, err := l.Accept()
+			if err != nil {
+				return
+			}
+			srv, err := net.Dial("tcp", server)
+			if err != nil {
+				client.Close()
+				continue
+			}
+			wg.Add(2)
+			go func() { defer wg.Done(); pc.forward(srv, client); srv.Close() }()
+			go func() { defer wg.Done(); _, _ = io.Copy(client, srv); client.Close() }()
+		}
+	}()
+	return pc
+}
+
+// forward copies a client's messages to the server, counting its Parse
+// ('P') messages. A connection opens with untyped messages (an SSLRequest
+// or GSSENCRequest, declined under sslmode=disable, then the startup
+// message); every later message is a type byte and a length.
+func (pc *parseCounter) forward(dst io.Writer, src io.Reader) {
+	header := make([]byte, 5)
+	started := false
+	for {
+		if !started {
+			if _, err := io.ReadFull(src, header[:4]); err != nil {
+				return
+			}
+			n := binary.BigEndian.Uint32(header[:4])
+			body := make([]byte, n-4)
+			if _, err := io.ReadFull(src, body); err != nil {
+				return
+			}
+			// Protocol 3.0's startup message; the requests carry codes
+			// of their own (80877103, 80877104).
+			started = len(body) >= 4 && binary.BigEndian.Uint32(body) == 3<<16
+			if _, err := dst.Write(append(header[:4:4], body...)); err != nil {
+				return
+			}
+			continue
+		}
+		if _, err := io.ReadFull(src, header); err != nil {
+			return
+		}
+		if header[0] == 'P' {
+			pc.parses.Add(1)
+		}
+		n := binary.BigEndian.Uint32(header[1:])
+		if _, err := dst.Write(header); err != nil {
+			return
+		}
+		if _, err := io.CopyN(dst, src, int64(n)-4); err != nil {
+			return
+		}
+	}
+}
