@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -33,17 +34,16 @@ import (
 // like the tests. The big fixture is built once per test binary run, with
 // COPY, in a schema of its own that TestMain drops.
 
-// benchUsers copies n users into db: IDs in an order unrelated to creation,
-// names drawn from a small set so the name order has ties in every case
-// variant, creation times in tied pairs, a third never logged in, a tenth
-// admins, one in fifty disabled. Rows are what the store would write,
-// name_key included.
+// benchUsers copies n users into db: IDs as usher issues them (benchID),
+// so in an order unrelated to creation, names drawn from a small set so
+// the name order has ties in every case variant, creation times in tied
+// pairs, a third never logged in, a tenth admins, one in fifty disabled.
+// Rows are what the store would write, name_key included.
 func benchUsers(tb testing.TB, db *DB, n int) {
 	tb.Helper()
 	rng := rand.New(rand.NewPCG(1, 2))
 	first := []string{"alice", "Bob", "CAROL", "dave", "Émile", "frank", "Grace", "heidi", "Ivan", "judy"}
 	last := []string{"Smith", "jones", "Müller", "O'Brien", "Nguyen", "garcía", "Kim", "Lee", "Brown", "Wilson"}
-	perm := rng.Perm(n)
 	rows := make([][]any, n)
 	for i := range n {
 		name := first[rng.IntN(len(first))] + " " + last[rng.IntN(len(last))]
@@ -56,7 +56,7 @@ func benchUsers(tb testing.TB, db *DB, n int) {
 		if i%10 == 0 {
 			groupID = string(group.AdminID)
 		}
-		rows[i] = []any{fmt.Sprintf("u%07d", perm[i]), fmt.Sprintf("user%07d@example.com", i), name, foldKey(name),
+		rows[i] = []any{benchID("user", i), fmt.Sprintf("user%07d@example.com", i), name, foldKey(name),
 			groupID, i%50 == 0, "", created, created, lastLogin}
 	}
 	_, err := db.pool.CopyFrom(context.Background(), pgx.Identifier{"users"},
@@ -87,6 +87,17 @@ func benchToken(i int) (string, []byte) {
 	return base64.RawURLEncoding.EncodeToString(raw[:]), mac.Sum(nil)
 }
 
+// benchID is the i-th ID of a kind ("user", "session") shaped as usher
+// issues IDs (auth's newID: 128 random bits, 32 lower-case hex digits):
+// the first 16 bytes of SHA-256 of the kind and i. Short sequential IDs
+// would make every index smaller and every lookup faster than a real
+// database's (issue 12). Being a function of i, the fixture is the same on
+// every run and a benchmark can name row i's ID without keeping a list.
+func benchID(kind string, i int) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s %d", kind, i))
+	return hex.EncodeToString(sum[:16])
+}
+
 // benchSecret is the secret key of the benchmarks' Managers.
 var benchSecret = seedKey
 
@@ -107,7 +118,7 @@ func benchSessions(tb testing.TB, db *DB, n int, now time.Time) {
 	rows := make([][]any, n)
 	for i := range n {
 		_, hash := benchToken(i)
-		rows[i] = []any{"s" + strconv.Itoa(i), hash, uids[i%len(uids)], now, now, now.Add(24 * time.Hour), "203.0.113.7", ua}
+		rows[i] = []any{benchID("session", i), hash, uids[i%len(uids)], now, now, now.Add(24 * time.Hour), "203.0.113.7", ua}
 	}
 	_, err = db.pool.CopyFrom(ctx, pgx.Identifier{"sessions"},
 		[]string{"id", "token_hash", "user_id", "created_at", "last_seen_at", "expires_at", "ip", "user_agent"},

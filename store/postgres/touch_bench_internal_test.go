@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"math/rand/v2"
-	"strconv"
 	"testing"
 	"time"
 
@@ -117,7 +116,7 @@ func BenchmarkTouchBatchFloor(b *testing.B) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	ids := make([]string, batch)
 	for i, k := range rng.Perm(bigSessions)[:batch] {
-		ids[i] = "s" + strconv.Itoa(k)
+		ids[i] = benchID("session", k)
 	}
 	touches := make([]auth.SessionTouch, batch)
 	at := bigNow

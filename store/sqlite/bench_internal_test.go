@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -24,9 +25,9 @@ import (
 // minute for 100,000 users on a small machine); nothing is cached between
 // runs. Rows are what the store would write, name_key included.
 
-// benchUsers inserts n users: IDs in an order unrelated to creation, names
-// drawn from a small set so the name order has ties in every case variant,
-// a third never logged in.
+// benchUsers inserts n users: IDs as usher issues them (benchID), so in an
+// order unrelated to creation, names drawn from a small set so the name
+// order has ties in every case variant, a third never logged in.
 func benchUsers(b *testing.B, db *DB, n int) {
 	b.Helper()
 	ctx := context.Background()
@@ -44,7 +45,6 @@ func benchUsers(b *testing.B, db *DB, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	perm := rng.Perm(n)
 	for i := range n {
 		name := first[rng.IntN(len(first))] + " " + last[rng.IntN(len(last))]
 		created := t0.Add(time.Duration(i/2) * time.Second).UnixNano() // pairs tie
@@ -56,7 +56,7 @@ func benchUsers(b *testing.B, db *DB, n int) {
 		if i%10 == 0 {
 			groupID = "admin"
 		}
-		if _, err := st.ExecContext(ctx, fmt.Sprintf("u%07d", perm[i]), fmt.Sprintf("user%07d@example.com", i),
+		if _, err := st.ExecContext(ctx, benchID("user", i), fmt.Sprintf("user%07d@example.com", i),
 			name, foldKey(name), groupID, i%50 == 0, created, created, lastLogin); err != nil {
 			b.Fatal(err)
 		}
@@ -142,6 +142,17 @@ func benchToken(i int) (string, []byte) {
 	return base64.RawURLEncoding.EncodeToString(raw[:]), mac.Sum(nil)
 }
 
+// benchID is the i-th ID of a kind ("user", "session") shaped as usher
+// issues IDs (auth's newID: 128 random bits, 32 lower-case hex digits):
+// the first 16 bytes of SHA-256 of the kind and i. Short sequential IDs
+// would make every index smaller and every lookup faster than a real
+// database's (issue 12). Being a function of i, the fixture is the same on
+// every run and a benchmark can name row i's ID without keeping a list.
+func benchID(kind string, i int) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s %d", kind, i))
+	return hex.EncodeToString(sum[:16])
+}
+
 // benchSecret is the secret key of the benchmarks' Managers.
 var benchSecret = make([]byte, 32)
 
@@ -182,7 +193,7 @@ func BenchmarkSessionLookup(b *testing.B) {
 	}
 	for i := range users * perUser {
 		_, hash := benchToken(i)
-		if _, err := st.ExecContext(ctx, "s"+strconv.Itoa(i), hash, uids[i%len(uids)], now.UnixNano(), now.UnixNano(),
+		if _, err := st.ExecContext(ctx, benchID("session", i), hash, uids[i%len(uids)], now.UnixNano(), now.UnixNano(),
 			now.Add(24*time.Hour).UnixNano(), "203.0.113.7",
 			"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"); err != nil {
 			b.Fatal(err)
@@ -267,9 +278,8 @@ func BenchmarkAuditQuery(b *testing.B) {
 		b.Fatal(err)
 	}
 	for i := range n {
-		actor := fmt.Sprintf("u%07d", i%10)
 		if _, err := st.ExecContext(ctx, t0.Add(time.Duration(i/2)*time.Second).UnixNano(), "login.succeeded", "success",
-			actor, actor+"@example.com", fmt.Sprintf("u%07d", i), `{"method":"password"}`); err != nil {
+			benchID("user", i%10), fmt.Sprintf("u%07d@example.com", i%10), benchID("user", i), `{"method":"password"}`); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -281,7 +291,7 @@ func BenchmarkAuditQuery(b *testing.B) {
 		q    audit.Query
 	}{
 		{"all", audit.Query{Limit: 50}},
-		{"actor", audit.Query{ActorID: "u0000003", Limit: 50}},
+		{"actor", audit.Query{ActorID: benchID("user", 3), Limit: 50}},
 	} {
 		b.Run(f.name+"/first", func(b *testing.B) { benchAudit(b, db, f.q) })
 		// The cursor a client would hold after paging to event 50,000 of
