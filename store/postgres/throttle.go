@@ -288,12 +288,26 @@ func (ts throttleStore) addFailures(ctx context.Context, keys []string, index ma
 	if len(keys) == 0 {
 		return nil
 	}
+	b := &pgx.Batch{}
+	b.Queue(addFailuresSQL, byteKeys(keys), at).Query(readCounts(index, out))
+	if err := ts.s.q.SendBatch(ctx, b).Close(); err != nil {
+		return wrap("throttle add failures", err)
+	}
+	return countsRead(out)
+}
+
+func byteKeys(keys []string) [][]byte {
 	bk := make([][]byte, len(keys))
 	for i, k := range keys {
 		bk[i] = []byte(k)
 	}
-	b := &pgx.Batch{}
-	b.Queue(addFailuresSQL, bk, at).Query(func(rows pgx.Rows) error {
+	return bk
+}
+
+// readCounts reads addFailuresSQL's rows into out, index giving each
+// key's place in it.
+func readCounts(index map[string]int, out []auth.FailureCount) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
 		var (
 			k    []byte
 			n    int
@@ -313,16 +327,105 @@ func (ts throttleStore) addFailures(ctx context.Context, keys []string, index ma
 			return nil
 		})
 		return err
-	})
-	if err := ts.s.q.SendBatch(ctx, b).Close(); err != nil {
-		return wrap("throttle add failures", err)
 	}
+}
+
+// countsRead checks that readCounts read a count for every key.
+func countsRead(out []auth.FailureCount) error {
 	for i := range out {
 		if out[i].Got == 0 {
 			return wrap("throttle add failures", fmt.Errorf("no count returned for key %d", i))
 		}
 	}
 	return nil
+}
+
+// restoreRefusedSQL is AddFailuresLate's second statement: it puts the
+// keys $1 back as addFailuresSQL, earlier in the transaction, found them,
+// as RestoreFailures does, when auth.AdmitRule refuses the attempt, read
+// off the rows as this transaction left them (it holds their locks):
+//
+//   - the hit on $2 left a count over $3, or the one on $4 a count over
+//     $5 (as hitUnderSQL reads the first hit's row; a NULL key names no
+//     row);
+//   - the first key held n = count - 1 >= $6 failures before this one,
+//     the last of them (prev_last) after the cutoff $7 gives for n.
+//
+// A row this attempt inserted (prev_last NULL) is deleted; any other goes
+// back to one failure fewer at the time of the one before (prev_last),
+// restoreNoneSQL's reset row included. The two parts touch different
+// rows, by their conditions on prev_last. It returns whether it put them
+// back. The time comparison is exact against the Manager's: prev_last is
+// stored in microseconds, and a cutoff sent truncated to microseconds
+// lies below prev_last exactly when the cutoff itself does.
+const restoreRefusedSQL = `WITH r AS (SELECT
+			coalesce((SELECT count > $3::bigint FROM throttle_hits WHERE key = $2::bytea), false)
+			OR coalesce((SELECT count > $5::bigint FROM throttle_hits WHERE key = $4::bytea), false)
+			OR coalesce((SELECT f.count - 1 >= $6::bigint AND f.prev_last >
+				($7::timestamptz[])[LEAST(f.count - 1 - $6::bigint, cardinality($7::timestamptz[]) - 1) + 1]
+				FROM throttle_failures f WHERE f.key = ($1::bytea[])[1]), false) AS refused),
+		d AS (DELETE FROM throttle_failures f USING r
+			WHERE r.refused AND f.key = ANY($1::bytea[]) AND f.prev_last IS NULL),
+		u AS (UPDATE throttle_failures f SET count = f.count - 1, last_at = f.prev_last FROM r
+			WHERE r.refused AND f.key = ANY($1::bytea[]) AND f.prev_last IS NOT NULL)
+		SELECT refused FROM r`
+
+// AddFailuresLate is [auth.LateFailureBatchStore]'s: addFailuresSQL and
+// restoreRefusedSQL held back (txConn.deferRows), to go out in one
+// pipeline with the hits before them and the transaction's next statement
+// or commit, which saves a password login's admission its second round
+// trip (issue 12). Only inside a transaction.
+func (ts throttleStore) AddFailuresLate(ctx context.Context, keys []string, at time.Time, r auth.AdmitRule) func() ([]auth.FailureCount, bool, error) {
+	fail := func(err error) func() ([]auth.FailureCount, bool, error) {
+		err = wrap("throttle add failures", err)
+		return func() ([]auth.FailureCount, bool, error) { return nil, false, err }
+	}
+	tx := ts.s.tx
+	out := make([]auth.FailureCount, len(keys))
+	index := make(map[string]int, len(keys))
+	for i, k := range keys {
+		index[k] = i
+	}
+	switch {
+	case tx == nil:
+		return fail(errors.New("AddFailuresLate outside a transaction"))
+	case len(keys) == 0 || len(index) != len(keys):
+		return fail(fmt.Errorf("%d keys, %d of them different: want one or more, each once", len(keys), len(index)))
+	case len(r.Cutoffs) == 0:
+		return fail(errors.New("an admission rule without cutoffs"))
+	}
+	bk := byteKeys(keys)
+	var refused, read bool
+	tx.deferRows(addFailuresSQL, readCounts(index, out), bk, at)
+	tx.deferReturning(restoreRefusedSQL, func(row pgx.Row) error {
+		if err := row.Scan(&refused); err != nil {
+			return wrap("throttle add failures", err)
+		}
+		read = true
+		return nil
+	}, bk, nullKey(r.HitKey), r.Budget, nullKey(r.SiteKey), r.SiteBudget, r.Free, r.Cutoffs)
+	return func() ([]auth.FailureCount, bool, error) {
+		if !read {
+			if err := tx.flush(ctx); err != nil {
+				return nil, false, err
+			}
+		}
+		if !read { // never queued, or the transaction had ended
+			return nil, false, wrap("throttle add failures", errUnsent)
+		}
+		if err := countsRead(out); err != nil {
+			return nil, false, err
+		}
+		return out, refused, nil
+	}
+}
+
+// nullKey is key as a bytea argument, NULL for none.
+func nullKey(key string) []byte {
+	if key == "" {
+		return nil
+	}
+	return []byte(key)
 }
 
 // restoreNoneSQL puts back a key AddFailures found with no failures: the

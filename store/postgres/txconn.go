@@ -63,6 +63,7 @@ type held struct {
 	check func(error) error
 	scan  []any
 	row   func(pgx.Row) error
+	rows  func(pgx.Rows) error
 }
 
 // deferExec holds back a write whose command tag the transaction does not
@@ -100,6 +101,17 @@ func (t *txConn) deferReturning(sql string, read func(pgx.Row) error, args ...an
 	t.deferRow(sql, read, args...)
 }
 
+// deferRows is deferReturning for a write that returns rows
+// (AddFailuresLate): read reads them all, and closes them.
+func (t *txConn) deferRows(sql string, read func(pgx.Rows) error, args ...any) {
+	t.ahead = nil
+	if err := checkArgs(args); err != nil && t.err == nil {
+		t.err = err
+		return
+	}
+	t.pending = append(t.pending, held{sql: sql, args: args, rows: read})
+}
+
 // send sends the held statements and then the batch b's, in one pipeline,
 // and reads the held ones' results. The caller reads b's from what it
 // returns.
@@ -122,6 +134,11 @@ func (t *txConn) send(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, erro
 	for _, h := range pending {
 		var err error
 		switch {
+		case h.rows != nil:
+			var rows pgx.Rows
+			if rows, err = br.Query(); err == nil {
+				err = h.rows(rows)
+			}
 		case h.row != nil:
 			err = h.row(br.QueryRow())
 		case h.scan != nil:
