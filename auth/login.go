@@ -575,15 +575,16 @@ func (m *Manager) admitRule(c Client, now time.Time) AdmitRule {
 }
 
 // backoffCutoffs are AdmitRule's Cutoffs at now: now less backoff(n), for
-// n from FreeFailures up to the last n whose wait differs from every
-// later one's (from a shift of 32 on, backoff is MaxDelay), so that
+// n from FreeFailures on, up to the last n whose wait differs from that
+// of a shift of 32 (from there on, backoff is MaxDelay), so that
 // backoffLeft(n, last, now) > 0 exactly when n >= FreeFailures and last
-// is after the cutoff for n.
+// is after the cutoff for n. It counts the shift, not n: FreeFailures+32
+// may overflow, and FreeFailures+shift wraps back to shift in backoff.
 func (m *Manager) backoffCutoffs(now time.Time) []time.Time {
 	free := m.cfg.Throttle.FreeFailures
-	out := make([]time.Time, 0, 16)
-	for n := free; n <= free+32; n++ {
-		out = append(out, now.Add(-m.backoff(n)))
+	out := make([]time.Time, 0, 33)
+	for shift := range 33 {
+		out = append(out, now.Add(-m.backoff(free+shift)))
 	}
 	for len(out) > 1 && out[len(out)-1].Equal(out[len(out)-2]) {
 		out = out[:len(out)-1]

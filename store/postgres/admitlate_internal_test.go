@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -60,6 +61,13 @@ func TestAdmitLateAsCountedFirst(t *testing.T) {
 			{7 * ms, "192.0.2.9", right, false},
 			{8 * ms, "192.0.2.9", wrong, true},
 			{61 * time.Second, "192.0.2.9", right, false}, // a new minute
+		}},
+		// No back-off in effect: FreeFailures+32 overflows an int.
+		{"free failures at the largest int", auth.ThrottleConfig{FreeFailures: math.MaxInt, PerIPPerMinute: 1000,
+			AccountFailuresPerDay: 1000}, []attempt{
+			{ms, "192.0.2.5", wrong, false},
+			{2 * ms, "192.0.2.5", wrong, false},
+			{3 * ms, "192.0.2.5", right, false},
 		}},
 		{"day", auth.ThrottleConfig{FreeFailures: 100, PerIPPerMinute: 1000, AccountFailuresPerDay: 3}, []attempt{
 			{ms, "192.0.2.1", wrong, false},
