@@ -225,15 +225,19 @@ type LateFailureBatchStore interface {
 // back: when a hit on the client's budget exceeds it, or when the first
 // key was in its back-off before the attempt.
 type AdmitRule struct {
-	// HitKey and SiteKey are the keys HitLate hit in the transaction
-	// ("" for none), refusing the attempt when the hit left a count over
-	// Budget or SiteBudget.
+	// HitKey is the key HitLate hit in the transaction ("" for none),
+	// refusing the attempt when the hit left a count over Budget; SiteKey
+	// ("" for none) is the key it hit after it, only when HitKey's count
+	// was within Budget, refusing the attempt over SiteBudget.
 	HitKey, SiteKey    string
 	Budget, SiteBudget int
 	// Free and Cutoffs are the back-off: with n failures on the first key
 	// before the attempt, the attempt is refused when n >= Free and the
 	// last of them came after Cutoffs[min(n-Free, len(Cutoffs)-1)], the
-	// time of the attempt less the wait after n failures.
+	// time of the attempt less the wait after n failures. Free is at
+	// least 1 (a Config's 0 is DefaultFreeFailures), so an attempt on a
+	// key that held no failure, or one reset to none, is never refused
+	// by it, whatever time the key's row kept.
 	Free    int
 	Cutoffs []time.Time
 }

@@ -188,3 +188,31 @@ var (
 	_ auth.FailureBatchStore = earlyCounts{}
 	_ auth.LateHitStore      = earlyCounts{}
 )
+
+// AddFailuresLate's arguments it cannot send fail the whole transaction,
+// as a statement's failure would: the hit held before it does not commit
+// without the counts.
+func TestAddFailuresLateBadArguments(t *testing.T) {
+	db := newTestDB(t)
+	ctx := context.Background()
+	window := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	rule := auth.AdmitRule{Free: 5, Cutoffs: []time.Time{window}}
+	for name, keys := range map[string][]string{"repeated": {"k", "k"}, "none": nil} {
+		err := db.AtomicDeferSync(ctx, func(tx auth.Store) error {
+			ts := tx.Throttle().(auth.LateFailureBatchStore)
+			ts.HitLate(ctx, "ip:"+name, "", 10, window)
+			_, _, err := ts.AddFailuresLate(ctx, keys, window, rule)()
+			if err == nil {
+				t.Errorf("%s keys: no error", name)
+			}
+			return nil // the caller drops it: the transaction must fail all the same
+		})
+		if err == nil {
+			t.Errorf("%s keys: the transaction committed", name)
+		}
+		var n int
+		if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM throttle_hits`).Scan(&n); err != nil || n != 0 {
+			t.Errorf("%s keys: %d hits committed (%v), want none", name, n, err)
+		}
+	}
+}

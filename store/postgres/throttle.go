@@ -403,11 +403,16 @@ func buildRestoreRefusedSQL(n int) string {
 // or commit, which saves a password login's admission its second round
 // trip (issue 12). Only inside a transaction.
 func (ts throttleStore) AddFailuresLate(ctx context.Context, keys []string, at time.Time, r auth.AdmitRule) func() ([]auth.FailureCount, bool, error) {
+	tx := ts.s.tx
+	// Arguments it cannot send fail the transaction, as a statement's
+	// failure would: nothing it held commits without the counts.
 	fail := func(err error) func() ([]auth.FailureCount, bool, error) {
 		err = wrap("throttle add failures", err)
+		if tx != nil {
+			tx.fail(err)
+		}
 		return func() ([]auth.FailureCount, bool, error) { return nil, false, err }
 	}
-	tx := ts.s.tx
 	out := make([]auth.FailureCount, len(keys))
 	index := make(map[string]int, len(keys))
 	for i, k := range keys {

@@ -73,11 +73,25 @@ type held struct {
 // expectRowSQL).
 func (t *txConn) deferExec(sql string, check func(error) error, args ...any) {
 	t.ahead = nil
-	if err := checkArgs(args); err != nil && t.err == nil {
-		t.err = err // as the server's refusal of it would, in the pipeline
+	t.hold(held{sql: sql, args: args, check: check})
+}
+
+// hold holds h back, or, when its arguments cannot be sent, fails the
+// transaction, as the server's refusal of it would in the pipeline.
+func (t *txConn) hold(h held) {
+	if err := checkArgs(h.args); err != nil {
+		t.fail(err)
 		return
 	}
-	t.pending = append(t.pending, held{sql: sql, args: args, check: check})
+	t.pending = append(t.pending, h)
+}
+
+// fail fails the transaction with err, unless it has failed already:
+// every later statement, and commit, returns the first error.
+func (t *txConn) fail(err error) {
+	if t.err == nil {
+		t.err = err
+	}
 }
 
 // deferRow holds back a read whose answer its caller takes once it has
@@ -86,11 +100,7 @@ func (t *txConn) deferExec(sql string, check func(error) error, args ...any) {
 // with the next statement or with COMMIT, ahead of them. A read changes
 // nothing: what was read ahead stands.
 func (t *txConn) deferRow(sql string, read func(pgx.Row) error, args ...any) {
-	if err := checkArgs(args); err != nil && t.err == nil {
-		t.err = err
-		return
-	}
-	t.pending = append(t.pending, held{sql: sql, args: args, row: read})
+	t.hold(held{sql: sql, args: args, row: read})
 }
 
 // deferReturning is deferRow for a write whose RETURNING its caller
@@ -105,11 +115,7 @@ func (t *txConn) deferReturning(sql string, read func(pgx.Row) error, args ...an
 // (AddFailuresLate): read reads them all, and closes them.
 func (t *txConn) deferRows(sql string, read func(pgx.Rows) error, args ...any) {
 	t.ahead = nil
-	if err := checkArgs(args); err != nil && t.err == nil {
-		t.err = err
-		return
-	}
-	t.pending = append(t.pending, held{sql: sql, args: args, rows: read})
+	t.hold(held{sql: sql, args: args, rows: read})
 }
 
 // send sends the held statements and then the batch b's, in one pipeline,
