@@ -342,9 +342,6 @@ type admission struct {
 	// late, when set, reads u and stored once the admission has
 	// committed (findForLoginLate).
 	late func() (*user.User, string, error)
-	// decide, when set, gives the refusal and sets n once the admission
-	// has committed (countLate).
-	decide func() (*ThrottledError, error)
 }
 
 // admitLogin admits one password attempt on the account email names, and
@@ -383,11 +380,6 @@ func (m *Manager) admitLogin(ctx context.Context, email string, c Client, attemp
 	if err != nil {
 		return nil, err
 	}
-	if a.decide != nil && refused == nil {
-		if refused, err = a.decide(); err != nil {
-			return nil, err
-		}
-	}
 	if refused != nil {
 		return nil, m.recordThrottled(ctx, refused, attempted, c)
 	}
@@ -402,11 +394,8 @@ func (m *Manager) admitLogin(ctx context.Context, email string, c Client, attemp
 // admit is admitLogin inside its transaction: it fills a, or returns the
 // refusal. The account is looked up first only when d, a validly signed
 // device token, needs it to tell whether the device is trusted; otherwise
-// last, once the attempt is admitted, so a refused attempt costs no
-// lookup, whether the account exists or not. Where the counts go out
-// with the commit (countLate), the refusal is known only after it, and
-// the lookup goes out with them: every attempt then costs one, again
-// whether the account exists or not.
+// only once the attempt is admitted, so a refused attempt costs no
+// lookup, whether the account exists or not.
 func (m *Manager) admit(ctx context.Context, tx Store, email string, c Client, d *device, a *admission) (*ThrottledError, error) {
 	var err error
 	if d != nil {
@@ -428,9 +417,7 @@ func (m *Manager) admit(ctx context.Context, tx Store, email string, c Client, d
 	}
 	a.key = networkKey(email, c.IP)
 	ip := m.countIPLate(ctx, tx, c)
-	if lf, ok := tx.Throttle().(LateFailureBatchStore); ok {
-		a.decide = m.countLate(ctx, lf, a.key, p, c, ip, &a.n)
-	} else if te, err := m.countNetworkAndDay(ctx, tx, a.key, p, ip, &a.n); te != nil || err != nil {
+	if te, err := m.countNetworkAndDay(ctx, tx, a.key, p, ip, &a.n); te != nil || err != nil {
 		return te, err
 	}
 	if d == nil {
@@ -520,76 +507,6 @@ func (m *Manager) countNetworkAndDay(ctx context.Context, st Store, key, prefix 
 	}
 	*n = c[0].Got
 	return m.dayRefusal(c[1].Got, now), nil
-}
-
-// countLate is countNetworkAndDay where the throttle store is a
-// [LateFailureBatchStore]: both keys are counted with the admission's
-// commit, and put back there by the store when admitRule refuses the
-// attempt, which saves the admission a round trip on a server (issue 12).
-// The function it returns, called once the transaction has ended, gives
-// countNetworkAndDay's answer from the counts, and sets *n as it does,
-// after checking that the store put them back exactly when batchRefusal
-// says to: the limits hold exactly as counted one by one (OWASP ASVS 5.0
-// V6.3.1, NIST SP 800-63B 5.2.2), or the attempt fails.
-func (m *Manager) countLate(ctx context.Context, lf LateFailureBatchStore, key, prefix string, c Client, ip ipCheck, n *int) func() (*ThrottledError, error) {
-	now := m.clock()
-	keys := []string{key, dayKey(prefix, now)}
-	get := lf.AddFailuresLate(ctx, keys, now, m.admitRule(c, now))
-	return func() (*ThrottledError, error) {
-		counts, restored, err := get()
-		if err == nil && len(counts) != len(keys) {
-			err = fmt.Errorf("%d counts for %d keys", len(counts), len(keys))
-		}
-		if err != nil {
-			return nil, fmt.Errorf("auth: counting attempt: %w", err)
-		}
-		te, undo, err := m.batchRefusal(ip, counts[0], now)
-		if err != nil {
-			return nil, err
-		}
-		if restored != (undo > 0) || undo == 1 {
-			return nil, fmt.Errorf("auth: counting attempt: the store put the counts back: %v; the Manager's reading puts back %d of 2", restored, undo)
-		}
-		if te != nil {
-			return te, nil
-		}
-		*n = counts[0].Got
-		return m.dayRefusal(counts[1].Got, now), nil
-	}
-}
-
-// admitRule is batchRefusal's refusal of a password attempt from c at
-// now, as data for the store (countLate): the budgets countIPLate's hits
-// count against, where it hits them, and the back-off on the network's
-// failures.
-func (m *Manager) admitRule(c Client, now time.Time) AdmitRule {
-	t := m.cfg.Throttle
-	r := AdmitRule{Free: t.FreeFailures, Cutoffs: m.backoffCutoffs(now)}
-	if ipKey := ipThrottleKey(c.IP); ipKey != "" && t.PerIPPerMinute > 0 {
-		r.HitKey, r.Budget = ipKey, t.PerIPPerMinute
-		if site := siteKey(c.IP); site != "" {
-			r.SiteKey, r.SiteBudget = site, t.PerIPv6SitePerMinute
-		}
-	}
-	return r
-}
-
-// backoffCutoffs are AdmitRule's Cutoffs at now: now less backoff(n), for
-// n from FreeFailures on, up to the last n whose wait differs from that
-// of a shift of 32 (from there on, backoff is MaxDelay), so that
-// backoffLeft(n, last, now) > 0 exactly when n >= FreeFailures and last
-// is after the cutoff for n. It counts the shift, not n: FreeFailures+32
-// may overflow, and FreeFailures+shift wraps back to shift in backoff.
-func (m *Manager) backoffCutoffs(now time.Time) []time.Time {
-	free := m.cfg.Throttle.FreeFailures
-	out := make([]time.Time, 0, 33)
-	for shift := range 33 {
-		out = append(out, now.Add(-m.backoff(free+shift)))
-	}
-	for len(out) > 1 && out[len(out)-1].Equal(out[len(out)-2]) {
-		out = out[:len(out)-1]
-	}
-	return out
 }
 
 // batchRefusal is the refusal of an attempt whose network back-off (net)

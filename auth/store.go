@@ -197,51 +197,6 @@ type LateHitStore interface {
 	HitLate(ctx context.Context, key, next string, budget int, window time.Time) func() (n, nextN int, err error)
 }
 
-// LateFailureBatchStore is an optional interface of a [ThrottleStore],
-// detected at run time: a password login's failure counts sent with its
-// admission's commit, rather than on their own before the Manager decides
-// (issue 12: on a server, the admission then takes one round trip, not
-// two). The store itself puts the counts back, in the same transaction,
-// when the attempt is refused; the Manager hands it the refusal as data
-// ([AdmitRule]) and, once the transaction has ended, checks the store's
-// answer against its own reading of the counts, failing the attempt if
-// the two differ, so the attempt leaves exactly what AddFailures and
-// RestoreFailures leave (OWASP ASVS 5.0 V6.3.1, NIST SP 800-63B 5.2.2).
-type LateFailureBatchStore interface {
-	FailureBatchStore
-	LateHitStore
-	// AddFailuresLate queues, inside a transaction, AddFailures(ctx,
-	// keys, at) after the hits HitLate queued, then RestoreFailures of
-	// every key when r refuses the attempt, read off the rows as the
-	// counts left them. keys must differ. It returns the function that
-	// gives AddFailures' answer and whether the counts were put back;
-	// called before the transaction's next statement or commit, it sends
-	// them. If either statement fails, the transaction fails with its
-	// error.
-	AddFailuresLate(ctx context.Context, keys []string, at time.Time, r AdmitRule) func() (counts []FailureCount, restored bool, err error)
-}
-
-// AdmitRule is when a [LateFailureBatchStore] puts an attempt's counts
-// back: when a hit on the client's budget exceeds it, or when the first
-// key was in its back-off before the attempt.
-type AdmitRule struct {
-	// HitKey is the key HitLate hit in the transaction ("" for none),
-	// refusing the attempt when the hit left a count over Budget; SiteKey
-	// ("" for none) is the key it hit after it, only when HitKey's count
-	// was within Budget, refusing the attempt over SiteBudget.
-	HitKey, SiteKey    string
-	Budget, SiteBudget int
-	// Free and Cutoffs are the back-off: with n failures on the first key
-	// before the attempt, the attempt is refused when n >= Free and the
-	// last of them came after Cutoffs[min(n-Free, len(Cutoffs)-1)], the
-	// time of the attempt less the wait after n failures. Free is at
-	// least 1 (a Config's 0 is DefaultFreeFailures), so an attempt on a
-	// key that held no failure, or one reset to none, is never refused
-	// by it, whatever time the key's row kept.
-	Free    int
-	Cutoffs []time.Time
-}
-
 // FailureCount is one key's part of [FailureBatchStore.AddFailures].
 type FailureCount struct {
 	Prev     int       // failures before, 0 for none

@@ -44,15 +44,14 @@ type DB struct {
 // Compile-time proof that DB and the transaction-bound store fill the
 // contract.
 var (
-	_ auth.Store                 = (*DB)(nil)
-	_ auth.Store                 = (*scope)(nil)
-	_ auth.DeferredSyncStore     = (*DB)(nil)
-	_ auth.DeferredSyncStore     = (*scope)(nil)
-	_ auth.UserHashStore         = userStore{}
-	_ auth.FailureBatchStore     = throttleStore{}
-	_ auth.LateHitStore          = throttleStore{}
-	_ auth.LateFailureBatchStore = throttleStore{}
-	_ auth.LateUserCreateStore   = userStore{}
+	_ auth.Store               = (*DB)(nil)
+	_ auth.Store               = (*scope)(nil)
+	_ auth.DeferredSyncStore   = (*DB)(nil)
+	_ auth.DeferredSyncStore   = (*scope)(nil)
+	_ auth.UserHashStore       = userStore{}
+	_ auth.FailureBatchStore   = throttleStore{}
+	_ auth.LateHitStore        = throttleStore{}
+	_ auth.LateUserCreateStore = userStore{}
 	// The optional batch of last uses (auth.Manager's background touch).
 	_ auth.SessionBatchToucher = sessionStore{}
 )

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -289,26 +288,12 @@ func (ts throttleStore) addFailures(ctx context.Context, keys []string, index ma
 	if len(keys) == 0 {
 		return nil
 	}
-	b := &pgx.Batch{}
-	b.Queue(addFailuresSQL, byteKeys(keys), at).Query(readCounts(index, out))
-	if err := ts.s.q.SendBatch(ctx, b).Close(); err != nil {
-		return wrap("throttle add failures", err)
-	}
-	return countsRead(out)
-}
-
-func byteKeys(keys []string) [][]byte {
 	bk := make([][]byte, len(keys))
 	for i, k := range keys {
 		bk[i] = []byte(k)
 	}
-	return bk
-}
-
-// readCounts reads addFailuresSQL's rows into out, index giving each
-// key's place in it.
-func readCounts(index map[string]int, out []auth.FailureCount) func(pgx.Rows) error {
-	return func(rows pgx.Rows) error {
+	b := &pgx.Batch{}
+	b.Queue(addFailuresSQL, bk, at).Query(func(rows pgx.Rows) error {
 		var (
 			k    []byte
 			n    int
@@ -328,138 +313,16 @@ func readCounts(index map[string]int, out []auth.FailureCount) func(pgx.Rows) er
 			return nil
 		})
 		return err
+	})
+	if err := ts.s.q.SendBatch(ctx, b).Close(); err != nil {
+		return wrap("throttle add failures", err)
 	}
-}
-
-// countsRead checks that readCounts read a count for every key.
-func countsRead(out []auth.FailureCount) error {
 	for i := range out {
 		if out[i].Got == 0 {
 			return wrap("throttle add failures", fmt.Errorf("no count returned for key %d", i))
 		}
 	}
 	return nil
-}
-
-// restoreRefusedSQL is AddFailuresLate's second statement for n keys: it
-// puts the keys ($7 on) back as addFailuresSQL, earlier in the
-// transaction, found them, as RestoreFailures does, when auth.AdmitRule
-// refuses the attempt, read off the rows as this transaction left them
-// (it holds their locks):
-//
-//   - the hit on $1 left a count over $2, or the one on $3 a count over
-//     $4 (as hitUnderSQL reads the first hit's row; an empty key names
-//     no row);
-//   - the first key held n = count - 1 >= $5 failures before this one,
-//     the last of them (prev_last) after the cutoff $6 gives for n.
-//
-// A row this attempt inserted (prev_last NULL) is deleted; any other goes
-// back to one failure fewer at the time of the one before (prev_last),
-// restoreNoneSQL's reset row included. The two parts touch different
-// rows, by their conditions on prev_last. It returns whether it put them
-// back. The time comparison is exact against the Manager's: prev_last is
-// stored in microseconds, and a cutoff sent truncated to microseconds
-// lies below prev_last exactly when the cutoff itself does.
-//
-// The statement is shaped for a plan PostgreSQL keeps (issue 12): the
-// refusal is read once (r), and each write waits on it as a one-time
-// filter, so an admitted attempt runs three index lookups and no write;
-// the keys are parameters of their own, and an absent key is empty
-// rather than NULL, so that a plan made for some arguments serves all of
-// them, as a generic plan, planned once. Folding NULLs and arrays into a
-// plan made for each call cost 0.14 ms of planning a login, more than
-// the round trip this statement saves.
-func restoreRefusedSQL(n int) string {
-	if n == 2 {
-		return restoreRefused2SQL
-	}
-	return buildRestoreRefusedSQL(n)
-}
-
-var restoreRefused2SQL = buildRestoreRefusedSQL(2)
-
-func buildRestoreRefusedSQL(n int) string {
-	keys := make([]string, n)
-	for i := range keys {
-		keys[i] = fmt.Sprintf("$%d::bytea", 7+i)
-	}
-	in := strings.Join(keys, ", ")
-	return `WITH r AS MATERIALIZED (SELECT
-			coalesce((SELECT count > $2::bigint FROM throttle_hits WHERE key = $1::bytea), false)
-			OR coalesce((SELECT count > $4::bigint FROM throttle_hits WHERE key = $3::bytea), false)
-			OR coalesce((SELECT f.count - 1 >= $5::bigint AND f.prev_last >
-				($6::timestamptz[])[LEAST(f.count - 1 - $5::bigint, cardinality($6::timestamptz[]) - 1) + 1]
-				FROM throttle_failures f WHERE f.key = $7::bytea), false) AS refused),
-		d AS (DELETE FROM throttle_failures f
-			WHERE (SELECT refused FROM r) AND f.key IN (` + in + `) AND f.prev_last IS NULL),
-		u AS (UPDATE throttle_failures f SET count = f.count - 1, last_at = f.prev_last
-			WHERE (SELECT refused FROM r) AND f.key IN (` + in + `) AND f.prev_last IS NOT NULL)
-		SELECT refused FROM r`
-}
-
-// AddFailuresLate is [auth.LateFailureBatchStore]'s: addFailuresSQL and
-// restoreRefusedSQL held back (txConn.deferRows), to go out in one
-// pipeline with the hits before them and the transaction's next statement
-// or commit, which saves a password login's admission its second round
-// trip (issue 12). Only inside a transaction.
-func (ts throttleStore) AddFailuresLate(ctx context.Context, keys []string, at time.Time, r auth.AdmitRule) func() ([]auth.FailureCount, bool, error) {
-	tx := ts.s.tx
-	// Arguments it cannot send fail the transaction, as a statement's
-	// failure would: nothing it held commits without the counts.
-	fail := func(err error) func() ([]auth.FailureCount, bool, error) {
-		err = wrap("throttle add failures", err)
-		if tx != nil {
-			tx.fail(err)
-		}
-		return func() ([]auth.FailureCount, bool, error) { return nil, false, err }
-	}
-	out := make([]auth.FailureCount, len(keys))
-	index := make(map[string]int, len(keys))
-	for i, k := range keys {
-		index[k] = i
-	}
-	switch {
-	case tx == nil:
-		return fail(errors.New("AddFailuresLate outside a transaction"))
-	case len(keys) == 0 || len(index) != len(keys):
-		return fail(fmt.Errorf("%d keys, %d of them different: want one or more, each once", len(keys), len(index)))
-	case len(r.Cutoffs) == 0:
-		return fail(errors.New("an admission rule without cutoffs"))
-	}
-	bk := byteKeys(keys)
-	var refused, read bool
-	tx.deferRows(addFailuresSQL, readCounts(index, out), bk, at)
-	tx.deferReturning(restoreRefusedSQL(len(keys)), func(row pgx.Row) error {
-		if err := row.Scan(&refused); err != nil {
-			return wrap("throttle add failures", err)
-		}
-		read = true
-		return nil
-	}, restoreArgs(bk, r)...)
-	return func() ([]auth.FailureCount, bool, error) {
-		if !read {
-			if err := tx.flush(ctx); err != nil {
-				return nil, false, err
-			}
-		}
-		if !read { // never queued, or the transaction had ended
-			return nil, false, wrap("throttle add failures", errUnsent)
-		}
-		if err := countsRead(out); err != nil {
-			return nil, false, err
-		}
-		return out, refused, nil
-	}
-}
-
-// restoreArgs are restoreRefusedSQL's arguments: r's, then the keys.
-func restoreArgs(keys [][]byte, r auth.AdmitRule) []any {
-	args := make([]any, 0, 6+len(keys))
-	args = append(args, []byte(r.HitKey), r.Budget, []byte(r.SiteKey), r.SiteBudget, r.Free, r.Cutoffs)
-	for _, k := range keys {
-		args = append(args, k)
-	}
-	return args
 }
 
 // restoreNoneSQL puts back a key AddFailures found with no failures: the

@@ -63,7 +63,6 @@ type held struct {
 	check func(error) error
 	scan  []any
 	row   func(pgx.Row) error
-	rows  func(pgx.Rows) error
 }
 
 // deferExec holds back a write whose command tag the transaction does not
@@ -73,25 +72,11 @@ type held struct {
 // expectRowSQL).
 func (t *txConn) deferExec(sql string, check func(error) error, args ...any) {
 	t.ahead = nil
-	t.hold(held{sql: sql, args: args, check: check})
-}
-
-// hold holds h back, or, when its arguments cannot be sent, fails the
-// transaction, as the server's refusal of it would in the pipeline.
-func (t *txConn) hold(h held) {
-	if err := checkArgs(h.args); err != nil {
-		t.fail(err)
+	if err := checkArgs(args); err != nil && t.err == nil {
+		t.err = err // as the server's refusal of it would, in the pipeline
 		return
 	}
-	t.pending = append(t.pending, h)
-}
-
-// fail fails the transaction with err, unless it has failed already:
-// every later statement, and commit, returns the first error.
-func (t *txConn) fail(err error) {
-	if t.err == nil {
-		t.err = err
-	}
+	t.pending = append(t.pending, held{sql: sql, args: args, check: check})
 }
 
 // deferRow holds back a read whose answer its caller takes once it has
@@ -100,7 +85,11 @@ func (t *txConn) fail(err error) {
 // with the next statement or with COMMIT, ahead of them. A read changes
 // nothing: what was read ahead stands.
 func (t *txConn) deferRow(sql string, read func(pgx.Row) error, args ...any) {
-	t.hold(held{sql: sql, args: args, row: read})
+	if err := checkArgs(args); err != nil && t.err == nil {
+		t.err = err
+		return
+	}
+	t.pending = append(t.pending, held{sql: sql, args: args, row: read})
 }
 
 // deferReturning is deferRow for a write whose RETURNING its caller
@@ -109,13 +98,6 @@ func (t *txConn) deferRow(sql string, read func(pgx.Row) error, args ...any) {
 func (t *txConn) deferReturning(sql string, read func(pgx.Row) error, args ...any) {
 	t.ahead = nil
 	t.deferRow(sql, read, args...)
-}
-
-// deferRows is deferReturning for a write that returns rows
-// (AddFailuresLate): read reads them all, and closes them.
-func (t *txConn) deferRows(sql string, read func(pgx.Rows) error, args ...any) {
-	t.ahead = nil
-	t.hold(held{sql: sql, args: args, rows: read})
 }
 
 // send sends the held statements and then the batch b's, in one pipeline,
@@ -140,11 +122,6 @@ func (t *txConn) send(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, erro
 	for _, h := range pending {
 		var err error
 		switch {
-		case h.rows != nil:
-			var rows pgx.Rows
-			if rows, err = br.Query(); err == nil {
-				err = h.rows(rows)
-			}
 		case h.row != nil:
 			err = h.row(br.QueryRow())
 		case h.scan != nil:
