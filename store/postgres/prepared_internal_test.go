@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,9 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
-	"github.com/usher-go/usher/user"
+	"github.com/usher-go/usher/store/storetest"
 )
 
 // TestHotPathsPrepared: once each hot path has run on every pooled
@@ -53,50 +51,18 @@ func TestHotPathsPrepared(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	withBuiltinGroups(t, db)
 
-	ctx := context.Background()
 	m, op, err := auth.NewWithOperator(auth.Config{Store: db, SecretKey: seedKey, BcryptCost: 4,
 		InsecureLowBcryptCostForTests: true}, "op")
 	if err != nil {
 		t.Fatal(err)
 	}
-	const password = "Vq7#pLx2!mZr9k"
-	c := auth.Client{IP: "192.0.2.7", UserAgent: "test"}
-	n := 0
-	var token string
-	paths := []struct {
-		name string
-		run  func() error
-	}{
-		{"CreateUser", func() error {
-			n++
-			_, err := m.CreateUser(ctx, op, auth.NewUser{Email: fmt.Sprintf("hot%d@example.com", n), Name: "Hot",
-				Password: password, GroupID: "users"})
-			return err
-		}},
-		{"Login", func() error {
-			res, err := m.Login(ctx, "hot1@example.com", password, c)
-			if err == nil {
-				token = res.Session.Token
-			}
-			return err
-		}},
-		{"Login, wrong password", func() error {
-			if _, err := m.Login(ctx, "hot1@example.com", "not the password", c); !errors.Is(err, auth.ErrInvalidCredentials) {
-				return fmt.Errorf("got %v, want ErrInvalidCredentials", err)
-			}
-			return nil
-		}},
-		{"Authenticate", func() error { _, err := m.Authenticate(ctx, token); return err }},
-		{"ListUsers", func() error { _, err := m.ListUsers(ctx, op, user.Query{Limit: 50}); return err }},
-		{"AuditLog", func() error { _, err := m.AuditLog(ctx, op, audit.Query{Limit: 50}); return err }},
-		{"Logout", func() error { return m.Logout(ctx, token) }},
-	}
+	paths := storetest.HotPaths(t, m, op)
 	// Every statement prepared on every connection the pool holds: one
 	// call at a time takes whichever is idle.
 	for range 2 * int(db.pool.Config().MaxConns) {
 		for _, p := range paths {
-			if err := p.run(); err != nil {
-				t.Fatalf("%s: %v", p.name, err)
+			if err := p.Run(); err != nil {
+				t.Fatalf("%s: %v", p.Name, err)
 			}
 		}
 	}
@@ -106,12 +72,12 @@ func TestHotPathsPrepared(t *testing.T) {
 	for _, p := range paths {
 		before := pc.parses.Load()
 		for range 3 {
-			if err := p.run(); err != nil {
-				t.Fatalf("%s: %v", p.name, err)
+			if err := p.Run(); err != nil {
+				t.Fatalf("%s: %v", p.Name, err)
 			}
 		}
 		if got := pc.parses.Load() - before; got != 0 {
-			t.Errorf("%s sent %d Parse messages once warm: a statement parsed again", p.name, got)
+			t.Errorf("%s sent %d Parse messages once warm: a statement parsed again", p.Name, got)
 		}
 	}
 }

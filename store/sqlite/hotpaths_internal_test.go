@@ -3,14 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
-	"fmt"
 	"sync/atomic"
 	"testing"
 
-	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
-	"github.com/usher-go/usher/user"
+	"github.com/usher-go/usher/store/storetest"
 )
 
 // TestHotPathsPrepared: once each hot path has run, running it again asks
@@ -21,63 +18,31 @@ import (
 // past the caches, would count on every call.
 func TestHotPathsPrepared(t *testing.T) {
 	db := newTestDB(t)
-	ctx := context.Background()
 	m, op, err := auth.NewWithOperator(auth.Config{Store: db, SecretKey: make([]byte, 32), BcryptCost: 4,
 		InsecureLowBcryptCostForTests: true}, "op")
 	if err != nil {
 		t.Fatal(err)
 	}
-	const password = "Vq7#pLx2!mZr9k"
-	c := auth.Client{IP: "192.0.2.7", UserAgent: "test"}
-	n := 0
-	var token string
-	paths := []struct {
-		name string
-		run  func() error
-	}{
-		{"CreateUser", func() error {
-			n++
-			_, err := m.CreateUser(ctx, op, auth.NewUser{Email: fmt.Sprintf("hot%d@example.com", n), Name: "Hot",
-				Password: password, GroupID: "users"})
-			return err
-		}},
-		{"Login", func() error {
-			res, err := m.Login(ctx, "hot1@example.com", password, c)
-			if err == nil {
-				token = res.Session.Token
-			}
-			return err
-		}},
-		{"Login, wrong password", func() error {
-			if _, err := m.Login(ctx, "hot1@example.com", "not the password", c); !errors.Is(err, auth.ErrInvalidCredentials) {
-				return fmt.Errorf("got %v, want ErrInvalidCredentials", err)
-			}
-			return nil
-		}},
-		{"Authenticate", func() error { _, err := m.Authenticate(ctx, token); return err }},
-		{"ListUsers", func() error { _, err := m.ListUsers(ctx, op, user.Query{Limit: 50}); return err }},
-		{"AuditLog", func() error { _, err := m.AuditLog(ctx, op, audit.Query{Limit: 50}); return err }},
-		{"Logout", func() error { return m.Logout(ctx, token) }},
-	}
+	paths := storetest.HotPaths(t, m, op)
 	var text atomic.Int64
 	db.root.r = textCounter{db.root.r, &text}
 	misses := func() int64 { return db.reads.misses.Load() + db.writes.misses.Load() + text.Load() }
 	for range 2 { // every statement seen, and prepared
 		for _, p := range paths {
-			if err := p.run(); err != nil {
-				t.Fatalf("%s: %v", p.name, err)
+			if err := p.Run(); err != nil {
+				t.Fatalf("%s: %v", p.Name, err)
 			}
 		}
 	}
 	for _, p := range paths {
 		before := misses()
 		for range 3 {
-			if err := p.run(); err != nil {
-				t.Fatalf("%s: %v", p.name, err)
+			if err := p.Run(); err != nil {
+				t.Fatalf("%s: %v", p.Name, err)
 			}
 		}
 		if got := misses() - before; got != 0 {
-			t.Errorf("%s ran %d statements unprepared: missed by the caches, or sent past them", p.name, got)
+			t.Errorf("%s ran %d statements unprepared: missed by the caches, or sent past them", p.Name, got)
 		}
 	}
 }
