@@ -156,11 +156,11 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		db.w.Close()
 		return nil, fmt.Errorf("sqlite: prepare session lookup: %w", err)
 	}
-	db.reads = newStmtCache(db.r)
+	db.reads = newStmtCache(db.r, maxCachedStmts)
 	db.reads.stmts[sessionLookupSQL] = lookup
 	db.lookup = lookup
 	db.lookups.drv, db.lookups.dsn = db.r.Driver(), rdsn
-	db.writes = newStmtCache(db.w)
+	db.writes = newStmtCache(db.w, maxWriterStmts)
 	db.root.r, db.root.w = db.r, poolStmts{db.w, db.writes}
 	return db, nil
 }

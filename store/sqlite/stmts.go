@@ -7,13 +7,23 @@ import (
 	"sync/atomic"
 )
 
-// maxCachedStmts bounds each pool's statement cache. The statements cached
-// are the hot reads (the session lookup, pages of users and of the audit
-// trail), whose shapes are few: a listing's shape is its sort, direction,
-// filters present and page size, and a host asks for a handful of them. Past the bound a statement
-// runs unprepared, as every statement did before the cache, so an unusual
-// mix of shapes costs parsing, never memory.
+// maxCachedStmts bounds the reader pool's statement cache. The statements
+// cached are the hot reads (pages of users and of the audit trail, the
+// session lookup's fallback), whose shapes are few: a listing's shape is
+// its sort, direction, filters present and page size, and a host asks
+// for a handful of them. Past the bound a statement runs unprepared, as
+// every statement did before the cache, so an unusual mix of shapes costs
+// parsing, never memory.
 const maxCachedStmts = 128
+
+// maxWriterStmts bounds the writer's cache. Its statements are the
+// stores' writes and the reads inside transactions, texts fixed in the
+// code (AddFailures' grows with its keys, of which the Manager passes at
+// most two), so the bound only keeps a mistake from growing without end.
+// The store contract (storetest.Run) prepares 101 of them: at
+// maxCachedStmts, a host that used every feature over a long run could
+// have found the last few it used unprepared, first come, first served.
+const maxWriterStmts = 256
 
 // stmtCache holds statements prepared once on one pool, keyed by their
 // SQL, for as long as the DB is open. database/sql prepares a *sql.Stmt
@@ -24,6 +34,7 @@ const maxCachedStmts = 128
 // under its caller, until Close.
 type stmtCache struct {
 	db     *sql.DB
+	max    int // statements it holds at most
 	mu     sync.Mutex
 	stmts  map[string]*sql.Stmt
 	closed bool
@@ -37,8 +48,8 @@ type stmtCache struct {
 	misses atomic.Int64
 }
 
-func newStmtCache(db *sql.DB) *stmtCache {
-	return &stmtCache{db: db, stmts: make(map[string]*sql.Stmt)}
+func newStmtCache(db *sql.DB, bound int) *stmtCache {
+	return &stmtCache{db: db, max: bound, stmts: make(map[string]*sql.Stmt)}
 }
 
 // get returns the cached statement of query, preparing it on a miss; nil
@@ -47,7 +58,7 @@ func newStmtCache(db *sql.DB) *stmtCache {
 func (c *stmtCache) get(ctx context.Context, query string) *sql.Stmt {
 	c.mu.Lock()
 	st, ok := c.stmts[query]
-	full := c.closed || len(c.stmts) >= maxCachedStmts
+	full := c.closed || len(c.stmts) >= c.max
 	c.mu.Unlock()
 	if ok {
 		return st
@@ -69,7 +80,7 @@ func (c *stmtCache) prepare(ctx context.Context, query string) *sql.Stmt {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if other, ok := c.stmts[query]; ok || c.closed || len(c.stmts) >= maxCachedStmts {
+	if other, ok := c.stmts[query]; ok || c.closed || len(c.stmts) >= c.max {
 		st.Close()
 		return other // nil unless another call cached query first
 	}
@@ -103,7 +114,7 @@ func (c *stmtCache) cached(query string) *sql.Stmt {
 	if !ok {
 		c.misses.Add(1)
 	}
-	if !ok && !c.closed && len(c.stmts)+len(c.wanted) < maxCachedStmts {
+	if !ok && !c.closed && len(c.stmts)+len(c.wanted) < c.max {
 		if c.wanted == nil {
 			c.wanted = make(map[string]bool)
 		}

@@ -12,9 +12,9 @@ import (
 	"github.com/usher-go/usher/user"
 )
 
-// TestStmtCacheBounded: the cache holds at most maxCachedStmts statements;
-// a query past the bound still runs (as text), and after Close nothing is
-// handed out.
+// TestStmtCacheBounded: the reader's cache holds at most maxCachedStmts
+// statements, the writer's more; a query past the bound still runs (as
+// text), and after Close nothing is handed out.
 func TestStmtCacheBounded(t *testing.T) {
 	db := newTestDB(t)
 	ctx := context.Background()
@@ -39,6 +39,12 @@ func TestStmtCacheBounded(t *testing.T) {
 	}
 	if db.reads.get(ctx, `SELECT 'past the bound'`) != nil {
 		t.Fatal("a statement past the bound was cached")
+	}
+	// The writer's statements are fixed texts: its cache holds more.
+	for i := range maxCachedStmts + 10 {
+		if db.writes.get(ctx, `SELECT `+strconv.Itoa(i)) == nil {
+			t.Fatalf("the writer's cache refused statement %d of %d", i, maxWriterStmts)
+		}
 	}
 	if err := db.reads.Close(); err != nil {
 		t.Fatal(err)
