@@ -322,7 +322,7 @@ var ownedKeys = []string{
 // (Open would fail only after the busy timeout, as "database is locked").
 //
 // The rest loosen a check usher's writes rely on, though usher does not
-// set them: defer_foreign_keys moves a foreign key's failure from the
+// set them, and are refused with any value: defer_foreign_keys moves a foreign key's failure from the
 // statement, where the store maps it (an unknown group is
 // group.ErrNotFound), to the commit, where it is an unmapped error (until
 // the connection's first commit turns it off, so which transaction it

@@ -24,9 +24,9 @@
 // statement or with a comment, locking_mode and cache=shared (readers
 // would wait for the writer, or be locked out), the pragmas that loosen
 // the checks usher's writes rely on (defer_foreign_keys,
-// ignore_check_constraints, writable_schema), and a DSN under which the
-// writer does not end up in WAL mode with those settings (SQLite's
-// nolock=1, a VFS without shared memory).
+// ignore_check_constraints, writable_schema, with any value), and a DSN
+// under which the writer does not end up in WAL mode with those settings
+// (SQLite's nolock=1, a VFS without shared memory).
 // Other pragmas (cache_size, say) are the host's to set. In-memory
 // databases are refused ([ErrInMemory]); tests use a file under
 // t.TempDir(), which is nearly as fast.

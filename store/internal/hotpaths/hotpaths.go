@@ -1,37 +1,38 @@
-package storetest
+// Package hotpaths is the Manager's hot paths as the stores' own tests run
+// them (TestHotPathsPrepared in store/sqlite and store/postgres).
+package hotpaths
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"testing"
 
 	"github.com/usher-go/usher/audit"
 	"github.com/usher-go/usher/auth"
 	"github.com/usher-go/usher/user"
 )
 
-// HotPath is one of the Manager's hot paths, as a store's own tests run it
+// Path is one of the Manager's hot paths, as a store's own tests run it
 // again and again (a store's check that each runs on prepared statements
 // once warm, say).
-type HotPath struct {
+type Path struct {
 	Name string
 	Run  func() error
 }
 
-// HotPaths returns the hot paths of a Manager on a store: CreateUser (a
-// new account each run, the first of them the one the logins use), a
-// login, a wrong password, Authenticate and Logout of the last login's
-// session, and pages of users and of the audit trail, in an order that
-// runs as a whole: each login's session is the next Authenticate's.
-func HotPaths(tb testing.TB, m *auth.Manager, op *auth.Principal) []HotPath {
-	tb.Helper()
+// Of returns the hot paths of a Manager whose store has the built-in
+// groups, op an operator: CreateUser (a new account in group "users"
+// each run, the first of them the one the logins use), a login, a wrong
+// password, Authenticate and Logout of the last login's session, and
+// pages of users and of the audit trail. The paths share state: run them
+// in order, all of them each round, one at a time.
+func Of(m *auth.Manager, op *auth.Principal) []Path {
 	ctx := context.Background()
 	const password = "Vq7#pLx2!mZr9k"
 	c := auth.Client{IP: "192.0.2.7", UserAgent: "test"}
 	n := 0
 	var token string
-	return []HotPath{
+	return []Path{
 		{"CreateUser", func() error {
 			n++
 			_, err := m.CreateUser(ctx, op, auth.NewUser{Email: fmt.Sprintf("hot%d@example.com", n), Name: "Hot",
