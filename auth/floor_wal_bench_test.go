@@ -64,6 +64,7 @@ func BenchmarkWALBytes(b *testing.B) {
 				}
 			}
 			end := walInsertLSN(b, raw)
+			flushWAL(b, raw)
 			var bytes int64
 			if err := raw.QueryRow(ctx, `SELECT pg_wal_lsn_diff($1::text::pg_lsn, $2::text::pg_lsn)::bigint`, end, start).
 				Scan(&bytes); err != nil {
@@ -82,6 +83,18 @@ func walInsertLSN(b *testing.B, raw *pgxpool.Pool) string {
 		b.Fatal(err)
 	}
 	return lsn
+}
+
+// flushWAL has the server flush its WAL past every record inserted so
+// far: pg_walinspect reads flushed WAL only ("cannot accept future end
+// LSN"), and the last records may still be in the server's buffers, an
+// unsynced commit's (AtomicDeferSync) or another session's. A
+// transaction given an ID commits synchronously, which flushes up to its
+// commit record, after them.
+func flushWAL(b *testing.B, raw *pgxpool.Pool) {
+	if _, err := raw.Exec(context.Background(), `SELECT pg_current_xact_id()`); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // walInspect reads the WAL records between two positions through
