@@ -57,22 +57,26 @@ func newStmtCache(db *sql.DB, bound int) *stmtCache {
 // (the caller then runs query as text, which reports the error).
 func (c *stmtCache) get(ctx context.Context, query string) *sql.Stmt {
 	c.mu.Lock()
-	st, ok := c.stmts[query]
-	full := c.closed || len(c.stmts) >= c.max
+	st := c.stmts[query]
 	c.mu.Unlock()
-	if ok {
+	if st != nil {
 		return st
 	}
 	c.misses.Add(1)
-	if full {
-		return nil
-	}
 	return c.prepare(ctx, query)
 }
 
-// prepare prepares query and caches it, unless the cache is full or
-// closed by then; it returns the cached statement, or nil.
+// prepare is get without counting a miss: the cached statement of query,
+// prepared and cached if it is not yet, unless the cache is full or
+// closed; nil then, or when the statement does not prepare.
 func (c *stmtCache) prepare(ctx context.Context, query string) *sql.Stmt {
+	c.mu.Lock()
+	st, ok := c.stmts[query]
+	full := c.closed || len(c.stmts) >= c.max
+	c.mu.Unlock()
+	if ok || full {
+		return st
+	}
 	// Prepared outside the lock: preparing may wait for a connection.
 	st, err := c.db.PrepareContext(ctx, query)
 	if err != nil {
@@ -131,12 +135,7 @@ func (c *stmtCache) prepareWanted(ctx context.Context) {
 	c.wanted = nil
 	c.mu.Unlock()
 	for q := range wanted {
-		c.mu.Lock()
-		_, ok := c.stmts[q]
-		c.mu.Unlock()
-		if !ok {
-			c.prepare(ctx, q)
-		}
+		c.prepare(ctx, q)
 	}
 }
 
